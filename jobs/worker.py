@@ -1,0 +1,40 @@
+"""The RQ worker: one Flask app per worker, an app context and a fresh session per job."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from rq import Worker
+
+from jobs import QUEUE_NAMES, redis_connection
+from webapp.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+class AppWorker(Worker):
+    """Runs each job inside the app's context; the engine is disposed before forking so a
+    work horse never shares a database connection with its parent."""
+
+    flask_app: Flask
+
+    def fork_work_horse(self, job, queue):
+        with self.flask_app.app_context():
+            db.engine.dispose()
+        return super().fork_work_horse(job, queue)
+
+    def perform_job(self, job, queue):
+        with self.flask_app.app_context():
+            log.info("job %s started: %s", job.id, job.meta.get("title", job.func_name))
+            try:
+                return super().perform_job(job, queue)
+            finally:
+                db.session.remove()
+
+
+def run_worker(app: Flask, *, burst: bool = False, queues: tuple[str, ...] = QUEUE_NAMES) -> bool:
+    connection = redis_connection(app)
+    worker = AppWorker(list(queues), connection=connection)
+    worker.flask_app = app
+    return worker.work(burst=burst, with_scheduler=False, logging_level="INFO")

@@ -1,0 +1,81 @@
+"""DangVien: the Party member database. `create_app` is the application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_appbuilder import AppBuilder
+from flask_appbuilder.const import AUTH_DB
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from config import Config
+from webapp.extensions import db, migrate
+from webapp.i18n import LANGUAGES, babel_translation_directories, compile_catalogues
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+FAB_SETTINGS: dict[str, Any] = {
+    "APP_NAME": "DangVien – CSDL đảng viên",
+    "AUTH_TYPE": AUTH_DB,
+    "AUTH_ROLE_ADMIN": "Admin",
+    "AUTH_ROLE_PUBLIC": "Public",
+    # Alembic creates every table, FAB's included (see DESIGN §12).
+    "FAB_CREATE_DB": False,
+    # Permissions are written by `flask init`, not on every start-up.
+    "FAB_UPDATE_PERMS": False,
+    "FAB_API_SWAGGER_UI": True,
+    "FAB_API_MAX_PAGE_SIZE": 100,
+    "FAB_SECURITY_MANAGER_CLASS": "webapp.security.DangVienSecurityManager",
+    "FAB_INDEX_VIEW": "webapp.views.home.HomeView",
+    "BABEL_DEFAULT_LOCALE": "vi",
+    "BABEL_DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
+    "LANGUAGES": LANGUAGES,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+}
+
+
+def create_app(config: object | None = None) -> Flask:
+    config = config or Config()
+    app = Flask(__name__, instance_path=getattr(config, "INSTANCE_DIR", None))
+    app.config.update(FAB_SETTINGS)
+    app.config.from_object(config)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = babel_translation_directories()
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
+    else:
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    Path(app.config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    compile_catalogues()
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
+    with app.app_context():
+        appbuilder = AppBuilder(update_perms=False)
+        appbuilder.init_app(app, db.session)
+        from webapp.views import register_views
+
+        register_views(appbuilder)
+
+    from webapp.cli import register_cli
+
+    register_cli(app)
+    from webapp.views.errors import register_error_handlers
+
+    register_error_handlers(app)
+    return app
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    """Foreign keys on, WAL so the worker can write while the web server reads."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()

@@ -1,0 +1,176 @@
+"""Command line: `flask --app wsgi init|demo|worker|report|serve`."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask_migrate import upgrade
+from sqlalchemy import select
+
+from webapp.extensions import db
+
+
+def register_cli(app: Flask) -> None:
+    for command in (init_command, demo_command, worker_command, report_command, serve_command):
+        app.cli.add_command(command)
+
+
+@click.command("init")
+@click.option("--admin-username", default="admin", show_default=True)
+@click.option(
+    "--admin-password", help="Password for a new admin; generated and printed once if omitted."
+)
+@click.option(
+    "--admin-password-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a generated admin password to this file (mode 0600).",
+)
+def init_command(
+    admin_username: str, admin_password: str | None, admin_password_file: Path | None
+) -> None:
+    """Migrate the database, create roles and permissions and the admin user (idempotent)."""
+    from webapp.security import install_permissions
+
+    upgrade(directory=current_app.extensions["migrate"].directory)
+    sm = current_app.appbuilder.sm
+    granted = install_permissions(current_app.appbuilder)
+    click.echo(
+        "Roles: " + ", ".join(f"{name} ({count} permissions)" for name, count in granted.items())
+    )
+    if sm.find_user(username=admin_username):
+        click.echo(f"Admin user '{admin_username}' already exists; password unchanged.")
+        return
+    generated = admin_password is None
+    password = admin_password or secrets.token_urlsafe(12)
+    user = sm.add_user(
+        username=admin_username,
+        first_name="Quản trị",
+        last_name="Hệ thống",
+        email=f"{admin_username}@localhost",
+        role=sm.find_role(sm.auth_role_admin),
+        password=password,
+    )
+    if not user:
+        raise click.ClickException("Could not create the admin user.")
+    if admin_password_file:
+        import os
+
+        admin_password_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(admin_password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(password)
+    if generated:
+        click.echo(f"Admin user '{admin_username}' created with password: {password}")
+        click.echo("This password is shown only once.")
+    else:
+        click.echo(f"Admin user '{admin_username}' created.")
+
+
+@click.command("demo")
+@click.option("--members", default=300, show_default=True, help="Number of members to generate.")
+@click.option(
+    "--seed", default=1, show_default=True, help="Random seed (same seed, same province)."
+)
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already holds units.")
+def demo_command(members: int, seed: int, if_empty: bool) -> None:
+    """Generate a realistic demo province (units and members)."""
+    from webapp.demo import generate_province
+    from webapp.models import Unit
+
+    if if_empty and db.session.scalar(select(Unit.id).limit(1)) is not None:
+        click.echo("The database already holds units; demo data not loaded.")
+        return
+    summary = generate_province(db.session, members=members, seed=seed)
+    click.echo(f"Demo province loaded: {summary['units']} units, {summary['members']} members.")
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Run the queued jobs, then exit.")
+def worker_command(burst: bool) -> None:
+    """Run an RQ worker for the reports, photos, sync and default queues."""
+    from jobs.worker import run_worker
+
+    run_worker(current_app._get_current_object(), burst=burst)
+
+
+@click.command("report")
+@click.argument("name")
+@click.option(
+    "--unit", "unit_code", required=True, help="Code of the unit whose subtree is reported."
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["pdf", "xlsx"]),
+    default="pdf",
+    show_default=True,
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Copy the file here."
+)
+@click.option(
+    "--enqueue", is_flag=True, help="Send the job to the queue instead of running it here."
+)
+def report_command(
+    name: str, unit_code: str, output_format: str, output: Path | None, enqueue: bool
+) -> None:
+    """Produce report NAME (e.g. member-list) for a unit."""
+    import shutil
+
+    from webapp.domain.errors import DomainError
+    from webapp.models import Unit
+    from webapp.reports.runs import execute_run, request_report
+    from webapp.views.errors import translate
+
+    unit = db.session.scalar(select(Unit).where(Unit.code == unit_code))
+    if unit is None:
+        raise click.ClickException(f"Unknown unit code {unit_code}.")
+    try:
+        run = request_report(name, output_format, unit.id, queue=enqueue)
+    except DomainError as error:
+        raise click.ClickException(translate(error.message, error.params)) from error
+    if enqueue:
+        click.echo(f"Queued report run {run.id} (job {run.job_id}).")
+        return
+    run = execute_run(run.id)
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(run.file_path, output)
+    click.echo(f"{run.row_count} rows written to {output or run.file_path}")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-worker", is_flag=True, help="Do not start a worker beside the web server.")
+def serve_command(host: str, port: int, no_worker: bool) -> None:
+    """Run the web server (waitress) and an RQ worker in a child process."""
+    import subprocess
+
+    from waitress import serve
+
+    from jobs import redis_connection
+
+    app = current_app._get_current_object()
+    # Start (or attach to) the Redis server first, so the worker finds it.
+    redis_connection(app).ping()
+    worker = None
+    if not no_worker:
+        worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"])
+    password_file = Path(app.instance_path) / "admin-password"
+    login = "admin / " + (
+        password_file.read_text().strip()
+        if password_file.exists()
+        else "(the password set at init)"
+    )
+    click.echo(f"\n  DangVien is running at http://{host}:{port}/\n  Log in as {login}\n")
+    try:
+        serve(app, host=host, port=port, threads=8)
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=10)

@@ -1,0 +1,169 @@
+"""Rules for the member record (identity and Party sections of the member form)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from webapp.domain.errors import N_, FieldErrors
+from webapp.models.member import BirthDatePrecision, Member, MemberStatus, Sex
+from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit
+
+CITIZEN_ID_PATTERN = re.compile(r"^\d{12}$")
+CARD_NUMBER_PATTERN = re.compile(r"^\d{2}\.\d{6}$")
+MINIMUM_ADMISSION_AGE = 18
+
+REQUIRED_FIELDS = {
+    "member_number": N_("The member number is required."),
+    "birth_name": N_("The full name at birth is required."),
+    "sex": N_("Choose the sex."),
+    "birth_date": N_("The date of birth is required."),
+    "admitted_on": N_("The date of admission is required."),
+    "unit_id": N_("Choose the Party cell the member belongs to."),
+    "status": N_("Choose the membership status."),
+}
+
+
+def age_on(birth_date: date, day: date) -> int:
+    """Completed years of age on `day`."""
+    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+
+
+def check_member(
+    values: Mapping[str, Any],
+    *,
+    session: Session,
+    member_number_pattern: str,
+    member_id: int | None = None,
+    today: date | None = None,
+) -> FieldErrors:
+    """Check a member's fields; `member_id` is the member being edited (None when new)."""
+    today = today or date.today()
+    errors = FieldErrors()
+    for field, message in REQUIRED_FIELDS.items():
+        value = values.get(field)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            errors.add(field, message)
+
+    _check_formats(values, errors, member_number_pattern)
+    _check_unique(values, errors, session, member_id)
+    _check_dates(values, errors, today)
+    _check_status(values, errors)
+
+    unit_id = values.get("unit_id")
+    if unit_id is not None:
+        unit = session.get(Unit, unit_id)
+        if unit is None:
+            errors.add("unit_id", N_("The unit does not exist."))
+        elif unit.kind not in MEMBER_HOLDING_KINDS:
+            errors.add(
+                "unit_id",
+                N_("Members belong to a Party cell; %(unit)s is not a cell."),
+                unit=unit.name,
+            )
+        elif unit.dissolved_on is not None:
+            errors.add("unit_id", N_("The unit %(unit)s has been dissolved."), unit=unit.name)
+    return errors
+
+
+def _check_formats(
+    values: Mapping[str, Any], errors: FieldErrors, member_number_pattern: str
+) -> None:
+    member_number = values.get("member_number")
+    if member_number and not re.fullmatch(member_number_pattern, member_number):
+        errors.add(
+            "member_number",
+            N_("The member number %(value)s is not in the configured format."),
+            value=member_number,
+        )
+    citizen_id = values.get("citizen_id")
+    if citizen_id and not CITIZEN_ID_PATTERN.match(citizen_id):
+        errors.add("citizen_id", N_("The citizen ID must have exactly 12 digits."))
+    card_number = values.get("card_number")
+    if card_number and not CARD_NUMBER_PATTERN.match(card_number):
+        errors.add(
+            "card_number",
+            N_("The card number must be written NN.NNNNNN (2 digits, a dot, 6 digits)."),
+        )
+    if values.get("sex") and values["sex"] not in set(Sex):
+        errors.add("sex", N_("Choose the sex."))
+    precision = values.get("birth_date_precision")
+    if precision and precision not in set(BirthDatePrecision):
+        errors.add("birth_date_precision", N_("Choose how much of the date of birth is known."))
+
+
+def _check_unique(
+    values: Mapping[str, Any], errors: FieldErrors, session: Session, member_id: int | None
+) -> None:
+    unique_fields = {
+        "member_number": N_("The member number %(value)s is already used by another member."),
+        "citizen_id": N_("The citizen ID %(value)s is already used by another member."),
+        "card_number": N_("The card number %(value)s is already used by another member."),
+    }
+    for field, message in unique_fields.items():
+        value = values.get(field)
+        if not value:
+            continue
+        query = select(Member.id).where(getattr(Member, field) == value)
+        if member_id is not None:
+            query = query.where(Member.id != member_id)
+        if session.execute(query.limit(1)).first():
+            errors.add(field, message, value=value)
+
+
+def _check_dates(values: Mapping[str, Any], errors: FieldErrors, today: date) -> None:
+    birth = values.get("birth_date")
+    admitted = values.get("admitted_on")
+    official = values.get("official_on")
+    youth = values.get("youth_union_on")
+    card_issued = values.get("card_issued_on")
+
+    for field, day in (
+        ("birth_date", birth),
+        ("admitted_on", admitted),
+        ("official_on", official),
+        ("youth_union_on", youth),
+        ("card_issued_on", card_issued),
+    ):
+        if day and day > today:
+            errors.add(field, N_("The date cannot be in the future."))
+    if birth and admitted:
+        if admitted <= birth:
+            errors.add("admitted_on", N_("The date of admission must be after the date of birth."))
+        elif age_on(birth, admitted) < MINIMUM_ADMISSION_AGE:
+            errors.add(
+                "admitted_on",
+                N_("The member was under %(age)s years old on the date of admission."),
+                age=MINIMUM_ADMISSION_AGE,
+            )
+    if admitted and official and official <= admitted:
+        errors.add(
+            "official_on",
+            N_("The date of official recognition must be after the date of admission."),
+        )
+    if birth and youth and youth <= birth:
+        errors.add(
+            "youth_union_on",
+            N_("The date of joining the Youth Union must be after the date of birth."),
+        )
+    if admitted and card_issued and card_issued < admitted:
+        errors.add("card_issued_on", N_("The card cannot be issued before the date of admission."))
+    if card_issued and not values.get("card_number"):
+        errors.add("card_number", N_("Enter the card number for the card issue date."))
+
+
+def _check_status(values: Mapping[str, Any], errors: FieldErrors) -> None:
+    status = values.get("status")
+    if status and status not in set(MemberStatus):
+        errors.add("status", N_("Choose the membership status."))
+    elif status == MemberStatus.PROBATIONARY and values.get("official_on"):
+        errors.add("status", N_("A member recognised as official cannot be probationary."))
+    elif status == MemberStatus.OFFICIAL and not values.get("official_on"):
+        errors.add(
+            "official_on", N_("Enter the date of official recognition for an official member.")
+        )

@@ -1,0 +1,38 @@
+"""Report figures and rows, computed in SQL over a unit's subtree."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from webapp.models.member import Member
+from webapp.models.unit import Unit
+
+
+def subtree_units(root: Unit):
+    """Select of the units in `root`'s subtree (root included), via the materialised path."""
+    return select(Unit.id).where(Unit.path.startswith(root.path, autoescape=True))
+
+
+def count_subtree_members(session: Session, root: Unit) -> int:
+    return session.scalar(
+        select(func.count(Member.id)).where(Member.unit_id.in_(subtree_units(root)))
+    )
+
+
+def iter_subtree_members(
+    session: Session, root: Unit, batch_size: int = 1000
+) -> Iterator[tuple[Unit, Member]]:
+    """Members of the subtree grouped by unit (tree order), each unit's members in
+    Vietnamese name order; streamed in batches so memory stays bounded."""
+    query = (
+        select(Unit, Member)
+        .join(Member, Member.unit_id == Unit.id)
+        .where(Unit.path.startswith(root.path, autoescape=True))
+        .order_by(Unit.path, Member.sort_key, Member.id)
+        .execution_options(yield_per=batch_size)
+    )
+    for unit, member in session.execute(query):
+        yield unit, member

@@ -1,0 +1,99 @@
+"""User-facing labels for columns and coded values, shared by screens, API and reports."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask_babel import lazy_gettext as _l
+
+from webapp.models.member import BirthDatePrecision, MemberStatus, Sex
+from webapp.models.report_run import ReportState
+from webapp.models.unit import UnitKind
+
+UNIT_KIND_LABELS = {
+    UnitKind.PROVINCIAL_COMMITTEE: _l("Provincial Party committee"),
+    UnitKind.UPPER_GRASSROOTS_COMMITTEE: _l("Upper-grassroots Party committee"),
+    UnitKind.GRASSROOTS_COMMITTEE: _l("Grassroots Party committee"),
+    UnitKind.GRASSROOTS_CELL: _l("Grassroots Party cell"),
+    UnitKind.PARTIAL_COMMITTEE: _l("Partial Party committee"),
+    UnitKind.CELL: _l("Party cell"),
+}
+SEX_LABELS = {Sex.MALE: _l("Male"), Sex.FEMALE: _l("Female")}
+STATUS_LABELS = {
+    MemberStatus.PROBATIONARY: _l("Probationary"),
+    MemberStatus.OFFICIAL: _l("Official"),
+    MemberStatus.TRANSFERRED_OUT: _l("Transferred out"),
+    MemberStatus.DECEASED: _l("Deceased"),
+    MemberStatus.LEFT: _l("Left the Party"),
+}
+BIRTH_DATE_PRECISION_LABELS = {
+    BirthDatePrecision.DAY: _l("Full date known"),
+    BirthDatePrecision.MONTH: _l("Month and year only"),
+    BirthDatePrecision.YEAR: _l("Year only"),
+}
+REPORT_STATE_LABELS = {
+    ReportState.QUEUED: _l("Queued"),
+    ReportState.RUNNING: _l("Running"),
+    ReportState.DONE: _l("Done"),
+    ReportState.FAILED: _l("Failed"),
+}
+
+UNIT_COLUMNS = {
+    "code": _l("Code"),
+    "name": _l("Name"),
+    "kind": _l("Kind"),
+    "parent": _l("Parent unit"),
+    "parent_id": _l("Parent unit"),
+    "founded_on": _l("Founded on"),
+    "dissolved_on": _l("Dissolved on"),
+    "members": _l("Members"),
+    "children": _l("Subordinate units"),
+}
+MEMBER_COLUMNS = {
+    "member_number": _l("Member number"),
+    "birth_name": _l("Full name at birth"),
+    "name_in_use": _l("Name in use"),
+    "display_name": _l("Full name"),
+    "alias": _l("Alias"),
+    "sex": _l("Sex"),
+    "birth_date": _l("Date of birth"),
+    "birth_date_precision": _l("Date of birth known"),
+    "birthplace": _l("Place of birth"),
+    "home_town": _l("Home town"),
+    "permanent_address": _l("Permanent address"),
+    "current_address": _l("Current address"),
+    "ethnicity": _l("Ethnicity"),
+    "religion": _l("Religion"),
+    "citizen_id": _l("Citizen ID"),
+    "admitted_on": _l("Admitted on"),
+    "admitting_cell": _l("Admitting cell"),
+    "introducer_1": _l("First introducer"),
+    "introducer_2": _l("Second introducer"),
+    "official_on": _l("Official on"),
+    "youth_union_on": _l("Joined the Youth Union on"),
+    "card_number": _l("Card number"),
+    "card_issued_on": _l("Card issued on"),
+    "status": _l("Status"),
+    "unit": _l("Party cell"),
+    "unit_id": _l("Party cell"),
+    "search_key": _l("Name or number"),
+}
+
+
+def format_date(value: date | None) -> str:
+    """Dates are shown dd/mm/yyyy."""
+    return value.strftime("%d/%m/%Y") if value else ""
+
+
+def format_birth_date(value: date | None, precision: str | None) -> str:
+    if not value:
+        return ""
+    if precision == BirthDatePrecision.YEAR:
+        return str(value.year)
+    if precision == BirthDatePrecision.MONTH:
+        return value.strftime("%m/%Y")
+    return format_date(value)
+
+
+def label_for(labels: dict, value: str | None) -> str:
+    return str(labels.get(value, value or ""))

@@ -1,0 +1,112 @@
+"""Party members (the 4-page member form, phiếu đảng viên: identity and Party sections)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from flask_appbuilder import Model
+from sqlalchemy import Column, Date, DateTime, ForeignKey, Index, Integer, String, event, func
+from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy.orm import relationship
+
+from webapp.domain.vietnamese import name_sort_key, search_key
+
+# Compared byte-wise on both backends (see webapp/domain/vietnamese.py).
+SORT_KEY_TYPE = String(255).with_variant(String(255, collation="C"), "postgresql")
+
+
+class Sex(StrEnum):
+    MALE = "male"
+    FEMALE = "female"
+
+
+class MemberStatus(StrEnum):
+    PROBATIONARY = "probationary"  # dự bị
+    OFFICIAL = "official"  # chính thức
+    TRANSFERRED_OUT = "transferred_out"  # đã chuyển sinh hoạt đi
+    DECEASED = "deceased"  # đã từ trần
+    LEFT = "left"  # đã ra khỏi Đảng
+
+
+class BirthDatePrecision(StrEnum):
+    """Old records may know only the year, or the month and year, of birth."""
+
+    DAY = "day"
+    MONTH = "month"
+    YEAR = "year"
+
+
+class Member(Model):
+    __tablename__ = "member"
+
+    id = Column(Integer, primary_key=True)
+    # Page 1: identity
+    member_number = Column(String(16), nullable=False, unique=True)  # số lý lịch
+    birth_name = Column(String(120), nullable=False)  # họ và tên khai sinh
+    name_in_use = Column(String(120))  # họ và tên đang dùng
+    alias = Column(String(120))  # bí danh
+    sex = Column(String(8), nullable=False)
+    birth_date = Column(Date, nullable=False)
+    birth_date_precision = Column(String(8), nullable=False, default=BirthDatePrecision.DAY)
+    birthplace = Column(String(255))  # nơi sinh
+    home_town = Column(String(255))  # quê quán
+    permanent_address = Column(String(255))  # nơi thường trú
+    current_address = Column(String(255))  # nơi ở hiện nay
+    ethnicity = Column(String(60))  # dân tộc
+    religion = Column(String(60))  # tôn giáo
+    citizen_id = Column(String(12), unique=True)  # số định danh cá nhân / CCCD
+    # Page 2: Party
+    admitted_on = Column(Date, nullable=False)  # ngày vào Đảng
+    admitting_cell = Column(String(255))  # chi bộ kết nạp
+    introducer_1 = Column(String(120))
+    introducer_2 = Column(String(120))
+    official_on = Column(Date)  # ngày chính thức
+    youth_union_on = Column(Date)  # ngày vào Đoàn
+    card_number = Column(String(9), unique=True)  # số thẻ, NN.NNNNNN
+    card_issued_on = Column(Date)
+    status = Column(String(20), nullable=False, default=MemberStatus.PROBATIONARY)
+    unit_id = Column(Integer, ForeignKey("unit.id", ondelete="RESTRICT"), nullable=False)
+    unit = relationship("Unit", backref="members")
+    # Stored keys (computed in Python, identical on every backend).
+    sort_key = Column(SORT_KEY_TYPE, nullable=False, default="")
+    search_key = Column(String(600), nullable=False, default="")
+    created_at = Column(DateTime, nullable=False, server_default=func.now())
+    updated_at = Column(DateTime, nullable=False, server_default=func.now(), onupdate=func.now())
+    version_id = Column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version_id}
+    __table_args__ = (
+        Index("ix_member_unit_sort", "unit_id", "sort_key"),
+        Index("ix_member_sort_key", "sort_key"),
+        Index("ix_member_status", "status"),
+    )
+
+    def __repr__(self) -> str:
+        return f"{self.display_name} ({self.member_number})"
+
+    @hybrid_property
+    def display_name(self) -> str:
+        return self.name_in_use or self.birth_name
+
+    @display_name.inplace.expression
+    @classmethod
+    def _display_name_expression(cls):
+        # In SQL the name is only ever ordered by, so it stands for the Vietnamese sort key.
+        return cls.sort_key
+
+    def refresh_keys(self) -> None:
+        self.sort_key = name_sort_key(self.display_name)
+        self.search_key = search_key(
+            self.birth_name,
+            self.name_in_use,
+            self.alias,
+            self.member_number,
+            self.card_number,
+            self.citizen_id,
+        )
+
+
+@event.listens_for(Member, "before_insert")
+@event.listens_for(Member, "before_update")
+def _refresh_member_keys(mapper, connection, member: Member) -> None:
+    member.refresh_keys()

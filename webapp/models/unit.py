@@ -1,0 +1,113 @@
+"""Party organisation units (the organisation tree)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from flask_appbuilder import Model
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    event,
+    func,
+    inspect,
+    literal,
+)
+from sqlalchemy.orm import relationship
+from sqlalchemy.orm.attributes import set_committed_value
+
+# Materialised paths compare byte-wise on both backends ("/12/" must not match "/123/").
+PATH_TYPE = String(255).with_variant(String(255, collation="C"), "postgresql")
+
+
+class UnitKind(StrEnum):
+    """Levels of the Party's organisation (labels live in webapp/views/labels.py)."""
+
+    PROVINCIAL_COMMITTEE = "provincial_committee"  # Đảng bộ tỉnh
+    UPPER_GRASSROOTS_COMMITTEE = "upper_grassroots_committee"  # Huyện ủy, Đảng ủy khối …
+    GRASSROOTS_COMMITTEE = "grassroots_committee"  # Đảng bộ cơ sở
+    GRASSROOTS_CELL = "grassroots_cell"  # Chi bộ cơ sở
+    PARTIAL_COMMITTEE = "partial_committee"  # Đảng bộ bộ phận
+    CELL = "cell"  # Chi bộ trực thuộc
+
+
+# Units that hold members directly.
+MEMBER_HOLDING_KINDS = frozenset({UnitKind.GRASSROOTS_CELL, UnitKind.CELL})
+
+
+class Unit(Model):
+    __tablename__ = "unit"
+
+    id = Column(Integer, primary_key=True)
+    code = Column(String(32), nullable=False, unique=True)
+    name = Column(String(255), nullable=False)
+    kind = Column(String(40), nullable=False)
+    parent_id = Column(Integer, ForeignKey("unit.id", ondelete="RESTRICT"), index=True)
+    parent = relationship("Unit", remote_side=[id], backref="children")
+    # "/1/5/23/": ids from the root down to this unit; set by the events below.
+    path = Column(PATH_TYPE, nullable=False, default="", index=True)
+    founded_on = Column(Date)
+    dissolved_on = Column(Date)
+    created_at = Column(DateTime, nullable=False, server_default=func.now())
+    updated_at = Column(DateTime, nullable=False, server_default=func.now(), onupdate=func.now())
+    version_id = Column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version_id}
+    __table_args__ = (Index("ix_unit_name", "name"),)
+
+    def __repr__(self) -> str:
+        return f"{self.code} – {self.name}"
+
+    @property
+    def depth(self) -> int:
+        """0 for a root unit, 1 for its children, …"""
+        return max(self.path.count("/") - 2, 0) if self.path else 0
+
+    @property
+    def indented_name(self) -> str:
+        return "\u2003" * self.depth + self.name
+
+
+def _path_for(connection, parent_id: int | None, unit_id: int) -> str:
+    if parent_id is None:
+        return f"/{unit_id}/"
+    parent_path = connection.execute(
+        Unit.__table__.select().with_only_columns(Unit.path).where(Unit.id == parent_id)
+    ).scalar_one()
+    return f"{parent_path}{unit_id}/"
+
+
+@event.listens_for(Unit, "after_insert")
+def _set_path_on_insert(mapper, connection, unit: Unit) -> None:
+    path = _path_for(connection, unit.parent_id, unit.id)
+    connection.execute(Unit.__table__.update().where(Unit.id == unit.id).values(path=path))
+    # Keep the in-memory object in step without marking it dirty.
+    set_committed_value(unit, "path", path)
+
+
+@event.listens_for(Unit, "after_update")
+def _rewrite_subtree_paths_on_move(mapper, connection, unit: Unit) -> None:
+    history = inspect(unit).attrs.parent_id.history
+    if not history.has_changes():
+        return
+    old_path = connection.execute(
+        Unit.__table__.select().with_only_columns(Unit.path).where(Unit.id == unit.id)
+    ).scalar_one()
+    new_path = _path_for(connection, unit.parent_id, unit.id)
+    if new_path == old_path:
+        return
+    table = Unit.__table__
+    connection.execute(
+        table.update()
+        .where(table.c.path.startswith(old_path, autoescape=True))
+        .values(
+            path=literal(new_path, String)
+            + func.substr(table.c.path, len(old_path) + 1, type_=String)
+        )
+    )
+    set_committed_value(unit, "path", new_path)

@@ -1,0 +1,153 @@
+"""The life cycle of a ReportRun: request (dedupe + enqueue) and execution in the worker."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import traceback
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from jobs import enqueue, fetch_job, report_progress
+from webapp.domain.errors import N_, DomainError, NotFound
+from webapp.extensions import db
+from webapp.models.report_run import ACTIVE_STATES, ReportRun, ReportState
+from webapp.models.unit import Unit
+from webapp.reports import REPORTS
+
+log = logging.getLogger(__name__)
+
+
+def dedupe_key(
+    report: str, output_format: str, unit_id: int, parameters: dict, user_id: int | None
+) -> str:
+    payload = json.dumps(
+        [report, output_format, unit_id, parameters, user_id], sort_keys=True, default=str
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def validate_request(report: str, output_format: str, unit_id: int | None) -> Unit:
+    spec = REPORTS.get(report)
+    if spec is None:
+        raise DomainError(N_("Unknown report %(name)s."), name=report)
+    if output_format not in spec.formats:
+        raise DomainError(N_("The report cannot be produced as %(format)s."), format=output_format)
+    unit = db.session.get(Unit, unit_id) if unit_id is not None else None
+    if unit is None:
+        raise NotFound(N_("The unit does not exist."))
+    return unit
+
+
+def request_report(
+    report: str,
+    output_format: str,
+    unit_id: int | None,
+    parameters: dict[str, Any] | None = None,
+    user_id: int | None = None,
+    *,
+    queue: bool = True,
+) -> ReportRun:
+    """Create a run and enqueue it; the same request still queued or running is returned
+    instead, so a double click renders once."""
+    parameters = parameters or {}
+    unit = validate_request(report, output_format, unit_id)
+    key = dedupe_key(report, output_format, unit.id, parameters, user_id)
+    active = db.session.scalar(
+        select(ReportRun).where(ReportRun.dedupe_key == key, ReportRun.state.in_(ACTIVE_STATES))
+    )
+    if active is not None:
+        return active
+    run = ReportRun(
+        report=report,
+        output_format=output_format,
+        unit_id=unit.id,
+        parameters=parameters,
+        dedupe_key=key,
+        state=ReportState.QUEUED,
+        requested_by_id=user_id,
+    )
+    db.session.add(run)
+    db.session.commit()
+    if queue:
+        from jobs.reports import render_report
+
+        run.job_id = f"report-{run.id}"
+        db.session.commit()
+        enqueue(
+            render_report,
+            run.id,
+            queue="reports",
+            title=f"{report} {unit.code} ({output_format})",
+            job_id=run.job_id,
+            timeout=current_app.config["REPORT_JOB_TIMEOUT"],
+            user_id=user_id,
+            unit_id=unit.id,
+        )
+    return run
+
+
+def report_path(run: ReportRun) -> Path:
+    spec = REPORTS[run.report]
+    folder = Path(current_app.config["DATA_DIR"]) / "reports" / str(run.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / spec.file_name(run.unit.code, run.output_format)
+
+
+def execute_run(run_id: int) -> ReportRun:
+    """Render the run in this process; record done or failed (with the reason) on the row."""
+    run = db.session.get(ReportRun, run_id)
+    if run is None:
+        raise NotFound(N_("The report run does not exist."))
+    run.state = ReportState.RUNNING
+    run.started_at = datetime.now()
+    run.error = None
+    db.session.commit()
+    try:
+        spec = REPORTS[run.report]
+        path = report_path(run)
+        partial = path.with_suffix(path.suffix + ".part")
+        run.row_count = spec.render(
+            db.session, run.unit, run.parameters or {}, run.output_format, partial, report_progress
+        )
+        partial.replace(path)
+        run.file_path = str(path)
+        run.file_name = path.name
+        run.state = ReportState.DONE
+        run.finished_at = datetime.now()
+        db.session.commit()
+    except BaseException as error:  # timeouts included: the row must say why it stopped
+        db.session.rollback()
+        log.error("report run %s failed: %s", run_id, traceback.format_exc())
+        run = db.session.get(ReportRun, run_id)
+        run.state = ReportState.FAILED
+        run.error = f"{type(error).__name__}: {error}"[:2000]
+        run.finished_at = datetime.now()
+        db.session.commit()
+        raise
+    return run
+
+
+def live_progress(run: ReportRun) -> int:
+    """Progress 0–100: from the job's meta while running, settled values otherwise.
+
+    A run whose job vanished or failed without the worker updating the row (killed
+    work horse) is marked failed here, so it never shows as running forever."""
+    if run.state == ReportState.DONE:
+        return 100
+    if run.state not in ACTIVE_STATES or not run.job_id:
+        return 0
+    job = fetch_job(run.job_id)
+    if job is None or job.is_failed or job.is_stopped or job.is_canceled:
+        reason = "job lost" if job is None else f"job {job.get_status()}"
+        run.state = ReportState.FAILED
+        run.error = f"The worker stopped before finishing ({reason})."
+        run.finished_at = datetime.now()
+        db.session.commit()
+        return 0
+    return int(job.get_meta(refresh=True).get("progress", 0))

@@ -1,0 +1,34 @@
+// Polls the report run's status endpoint until the run is done or failed.
+(function () {
+  var table = document.getElementById("report-run");
+  if (!table) { return; }
+  var url = table.getAttribute("data-status-url");
+  function show(data) {
+    var state = document.getElementById("run-state");
+    state.textContent = data.state_label;
+    state.setAttribute("data-state", data.state);
+    var bar = document.getElementById("run-progress");
+    bar.style.width = data.progress + "%";
+    bar.textContent = data.progress + "%";
+    bar.className = "progress-bar" + (data.state === "failed" ? " progress-bar-danger" : data.state === "done" ? " progress-bar-success" : " progress-bar-striped active");
+    if (data.error) {
+      document.getElementById("run-error-row").style.display = "";
+      document.getElementById("run-error").textContent = data.error;
+    }
+    document.getElementById("run-rows").textContent = data.row_count === null ? "" : data.row_count;
+    document.getElementById("run-seconds").textContent = data.seconds === null ? "" : data.seconds.toFixed(1) + " s";
+    if (data.download_url) {
+      var link = document.getElementById("run-download");
+      link.href = data.download_url;
+      link.style.display = "";
+    }
+    return data.state === "done" || data.state === "failed";
+  }
+  function poll() {
+    fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (response) { return response.json(); })
+      .then(function (data) { if (!show(data)) { setTimeout(poll, 1000); } })
+      .catch(function () { setTimeout(poll, 3000); });
+  }
+  poll();
+}());

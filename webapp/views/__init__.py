@@ -1,0 +1,47 @@
+"""Every screen and API of DangVien, registered in one place."""
+
+from __future__ import annotations
+
+from flask_appbuilder import AppBuilder
+from flask_babel import lazy_gettext as _l
+
+from webapp.views.members import MemberApi, MemberModelView
+from webapp.views.reports import ReportRunView
+from webapp.views.units import UnitApi, UnitModelView
+
+
+def register_views(appbuilder: AppBuilder) -> None:
+    appbuilder.add_view(
+        UnitModelView,
+        "Units",
+        label=_l("Organisation units"),
+        icon="fa-sitemap",
+        category="Organisation",
+        category_label=_l("Organisation"),
+        category_icon="fa-sitemap",
+    )
+    appbuilder.add_view(
+        MemberModelView,
+        "Members",
+        label=_l("Party members"),
+        icon="fa-users",
+        category="Organisation",
+    )
+    appbuilder.add_view(
+        ReportRunView,
+        "Report runs",
+        label=_l("My report runs"),
+        icon="fa-file-pdf-o",
+        category="Reports",
+        category_label=_l("Reports"),
+        category_icon="fa-file-text-o",
+    )
+    appbuilder.add_link(
+        "Request a report",
+        label=_l("Request a report"),
+        href="/reports/request",
+        icon="fa-plus",
+        category="Reports",
+    )
+    appbuilder.add_api(UnitApi)
+    appbuilder.add_api(MemberApi)

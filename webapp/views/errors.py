@@ -1,0 +1,69 @@
+"""Mapping domain errors to translated messages: form validators and API responses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext
+from wtforms import Form
+from wtforms.fields import Field
+from wtforms.validators import ValidationError
+
+from webapp.domain.errors import DomainError, FieldErrors, ValidationFailed
+
+
+def translate(message: str, params: Mapping[str, Any] | None = None) -> str:
+    return gettext(message, **(params or {}))
+
+
+def translated_field_errors(errors: Mapping[str, list[tuple[str, dict]]]) -> dict[str, list[str]]:
+    return {
+        field: [translate(msg, params) for msg, params in msgs] for field, msgs in errors.items()
+    }
+
+
+class DomainRule:
+    """WTForms validator: runs a whole-record domain check once per form submission and
+    reports, on each field, the errors the check attached to that field."""
+
+    field_flags = {}
+
+    def __init__(
+        self, check: Callable[[Form], FieldErrors], aliases: Mapping[str, str] | None = None
+    ):
+        self.check = check
+        # Domain field name → form field name (e.g. "unit_id" is the "unit" select).
+        self.aliases = aliases or {}
+
+    def __call__(self, form: Form, field: Field) -> None:
+        cache_name = f"_domain_errors_{id(self.check)}"
+        if not hasattr(form, cache_name):
+            setattr(form, cache_name, self.check(form).as_dict())
+        errors = getattr(form, cache_name)
+        for domain_field, messages in errors.items():
+            if self.aliases.get(domain_field, domain_field) == field.name and messages:
+                raise ValidationError("; ".join(translate(m, p) for m, p in messages))
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError):
+        message = translate(error.message, error.params)
+        if request.path.startswith("/api/"):
+            body: dict[str, Any] = {"message": message}
+            if isinstance(error, ValidationFailed):
+                body["message"] = translated_field_errors(error.errors)
+            return jsonify(body), error.status_code
+        return render_template(
+            "error.html", message=message, code=error.status_code
+        ), error.status_code
+
+    @app.errorhandler(404)
+    def not_found(error):
+        if request.path.startswith("/api/"):
+            return jsonify({"message": gettext("Not found")}), 404
+        return render_template(
+            "error.html", message=gettext("The page or record was not found."), code=404
+        ), 404

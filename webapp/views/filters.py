@@ -1,0 +1,38 @@
+"""Custom list filters."""
+
+from __future__ import annotations
+
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.sqla.filters import SQLAFilterConverter, get_field_setup_query
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _l
+
+from webapp.domain.vietnamese import search_tokens
+
+
+class FilterSearchKey(BaseFilter):
+    """Every word of the query, folded like the stored key ("nguyen thi huong" finds
+    "Nguyễn Thị Hường"); matches names, member, card and citizen ID numbers."""
+
+    name = _l("Contains")
+    arg_name = "sk"
+
+    def apply(self, query, value):
+        query, field = get_field_setup_query(query, self.model, self.column_name)
+        for token in search_tokens(value):
+            escaped = token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.filter(field.like(f"%{escaped}%", escape="\\"))
+        return query
+
+
+class SearchKeyFilterConverter(SQLAFilterConverter):
+    def convert(self, col_name):
+        if col_name == "search_key":
+            return [FilterSearchKey(col_name, self.datamodel)]
+        return super().convert(col_name)
+
+
+class SearchableInterface(SQLAInterface):
+    """SQLAInterface whose `search_key` column is searched word by word, diacritics folded."""
+
+    filter_converter_class = SearchKeyFilterConverter

@@ -1,0 +1,159 @@
+"""Report runs: request a report, follow its progress, download the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import abort, flash, jsonify, redirect, request, send_file, url_for
+from flask_appbuilder import expose, has_access
+from flask_appbuilder.models.sqla.filters import FilterEqualFunction
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import permission_name
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
+
+from webapp.domain.errors import DomainError
+from webapp.extensions import db
+from webapp.labels import REPORT_STATE_LABELS, format_date, label_for
+from webapp.models.report_run import ReportRun, ReportState
+from webapp.models.unit import Unit
+from webapp.reports import REPORTS
+from webapp.reports.runs import live_progress, request_report
+from webapp.views.base import DangVienModelView
+from webapp.views.errors import translate
+
+FORMAT_LABELS = {"pdf": "PDF", "xlsx": "Excel (XLSX)"}
+
+
+def current_user_id() -> int | None:
+    return current_user.id if current_user and current_user.is_authenticated else None
+
+
+def format_timestamp(value) -> str:
+    return value.strftime("%d/%m/%Y %H:%M:%S") if value else ""
+
+
+class ReportRunView(DangVienModelView):
+    datamodel = SQLAInterface(ReportRun)
+    route_base = "/reports"
+    list_title = _l("My report runs")
+    show_title = _l("Report run")
+    base_permissions = ["can_list", "can_show", "can_request", "can_status", "can_download"]
+    base_filters = [["requested_by_id", FilterEqualFunction, current_user_id]]
+    base_order = ("created_at", "desc")
+    list_columns = [
+        "created_at",
+        "report",
+        "unit",
+        "output_format",
+        "state",
+        "row_count",
+        "finished_at",
+    ]
+    show_template = "reports/show.html"
+    list_template = "reports/list.html"
+    search_columns = ["report", "state", "created_at"]
+    label_columns = {
+        "created_at": _l("Requested at"),
+        "report": _l("Report"),
+        "unit": _l("Unit"),
+        "output_format": _l("Format"),
+        "state": _l("State"),
+        "row_count": _l("Rows"),
+        "finished_at": _l("Finished at"),
+        "error": _l("Reason"),
+    }
+    formatters_columns = {
+        "state": lambda value: label_for(REPORT_STATE_LABELS, value),
+        "report": lambda value: translate(REPORTS[value].title) if value in REPORTS else value,
+        "created_at": format_timestamp,
+        "finished_at": format_timestamp,
+        "output_format": lambda value: FORMAT_LABELS.get(value, value),
+    }
+
+    def _own_run(self, pk: int) -> ReportRun:
+        run = self.datamodel.get(pk, self._base_filters)
+        if run is None:
+            abort(404)
+        return run
+
+    @expose("/request", methods=["GET", "POST"])
+    @has_access
+    @permission_name("request")
+    def request_form(self):
+        units = db.session.scalars(
+            select(Unit).where(Unit.dissolved_on.is_(None)).order_by(Unit.path)
+        ).all()
+        chosen = {
+            "report": request.values.get("report", "member-list"),
+            "unit_id": request.values.get("unit_id", type=int),
+            "output_format": request.values.get("output_format", "pdf"),
+        }
+        if request.method == "POST":
+            try:
+                run = request_report(
+                    chosen["report"],
+                    chosen["output_format"],
+                    chosen["unit_id"],
+                    user_id=current_user_id(),
+                )
+            except DomainError as error:
+                flash(translate(error.message, error.params), "danger")
+            else:
+                flash(gettext("The report has been queued."), "info")
+                return redirect(url_for("ReportRunView.show", pk=run.id))
+        return self.render_template(
+            "reports/request.html",
+            reports=[(name, translate(spec.title), spec.formats) for name, spec in REPORTS.items()],
+            units=units,
+            chosen=chosen,
+            format_labels=FORMAT_LABELS,
+        )
+
+    @expose("/status/<int:pk>")
+    @has_access
+    @permission_name("status")
+    def status(self, pk: int):
+        run = self._own_run(pk)
+        progress = live_progress(run)
+        return jsonify(
+            {
+                "id": run.id,
+                "state": run.state,
+                "state_label": label_for(REPORT_STATE_LABELS, run.state),
+                "progress": progress,
+                "error": run.error,
+                "row_count": run.row_count,
+                "seconds": run.seconds_taken,
+                "download_url": url_for("ReportRunView.download", pk=run.id)
+                if run.state == ReportState.DONE
+                else None,
+            }
+        )
+
+    @expose("/download/<int:pk>")
+    @has_access
+    @permission_name("download")
+    def download(self, pk: int):
+        run = self._own_run(pk)
+        if run.state != ReportState.DONE or not run.file_path or not Path(run.file_path).is_file():
+            abort(404)
+        return send_file(run.file_path, as_attachment=True, download_name=run.file_name)
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        run = self._own_run(int(pk)) if str(pk).isdigit() else abort(404)
+        return self.render_template(
+            self.show_template,
+            run=run,
+            report_title=translate(REPORTS[run.report].title)
+            if run.report in REPORTS
+            else run.report,
+            format_label=FORMAT_LABELS.get(run.output_format, run.output_format),
+            created_at=format_timestamp(run.created_at),
+            title=self.show_title,
+            format_date=format_date,
+        )
