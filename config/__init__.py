@@ -81,7 +81,7 @@ class Config:
         self.ISSUING_COMMITTEE = env_str("ISSUING_COMMITTEE", "BAN TỔ CHỨC TỈNH ỦY")
         self.ISSUING_PLACE = env_str("ISSUING_PLACE", "Ninh Bình")
         # Member number (số lý lịch) format; a regular expression, configurable per instance.
-        self.MEMBER_NUMBER_PATTERN = env_str("MEMBER_NUMBER_PATTERN", r"^\d{6}[A-Z]{0,4}$")
+        self.MEMBER_NUMBER_PATTERN = env_str("MEMBER_NUMBER_PATTERN", r"\d{6}[A-Z]{1,3}|\d{10}")
 
 
 class TestConfig(Config):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import select
 
@@ -20,6 +21,7 @@ def register_cli(app: Flask) -> None:
 
 
 @click.command("init")
+@with_appcontext
 @click.option("--admin-username", default="admin", show_default=True)
 @click.option(
     "--admin-password", help="Password for a new admin; generated and printed once if omitted."
@@ -71,6 +73,7 @@ def init_command(
 
 
 @click.command("demo")
+@with_appcontext
 @click.option("--members", default=300, show_default=True, help="Number of members to generate.")
 @click.option(
     "--seed", default=1, show_default=True, help="Random seed (same seed, same province)."
@@ -89,6 +92,7 @@ def demo_command(members: int, seed: int, if_empty: bool) -> None:
 
 
 @click.command("worker")
+@with_appcontext
 @click.option("--burst", is_flag=True, help="Run the queued jobs, then exit.")
 def worker_command(burst: bool) -> None:
     """Run an RQ worker for the reports, photos, sync and default queues."""
@@ -98,6 +102,7 @@ def worker_command(burst: bool) -> None:
 
 
 @click.command("report")
+@with_appcontext
 @click.argument("name")
 @click.option(
     "--unit", "unit_code", required=True, help="Code of the unit whose subtree is reported."
@@ -144,6 +149,7 @@ def report_command(
 
 
 @click.command("serve")
+@with_appcontext
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--no-worker", is_flag=True, help="Do not start a worker beside the web server.")

@@ -65,7 +65,8 @@ def name_sort_key(full_name: str | None) -> str:
 
 def search_key(*parts: str | None) -> str:
     """Folded text that a search for any of the parts (with or without diacritics) matches."""
-    return " ".join(folded for folded in (fold(part) for part in parts) if folded)
+    folded = (fold(part) for part in parts)
+    return " ".join(dict.fromkeys(part for part in folded if part))
 
 
 def search_tokens(query: str | None) -> list[str]:

@@ -12,6 +12,7 @@ from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from webapp.domain.errors import DomainError
@@ -91,7 +92,10 @@ class ReportRunView(DangVienModelView):
             "unit_id": request.values.get("unit_id", type=int),
             "output_format": request.values.get("output_format", "pdf"),
         }
-        if request.method == "POST":
+        form = FlaskForm()  # carries and checks the CSRF token
+        if request.method == "POST" and not form.validate():
+            flash(gettext("The form has expired; please submit it again."), "danger")
+        elif request.method == "POST":
             try:
                 run = request_report(
                     chosen["report"],
@@ -110,6 +114,7 @@ class ReportRunView(DangVienModelView):
             units=units,
             chosen=chosen,
             format_labels=FORMAT_LABELS,
+            form=form,
         )
 
     @expose("/status/<int:pk>")
