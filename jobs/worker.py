@@ -19,16 +19,16 @@ class AppWorker(Worker):
 
     flask_app: Flask
 
-    def fork_work_horse(self, job, queue):
+    def fork_work_horse(self, job, queue, *args, **kwargs):
         with self.flask_app.app_context():
             db.engine.dispose()
-        return super().fork_work_horse(job, queue)
+        return super().fork_work_horse(job, queue, *args, **kwargs)
 
-    def perform_job(self, job, queue):
+    def perform_job(self, job, queue, *args, **kwargs):
         with self.flask_app.app_context():
             log.info("job %s started: %s", job.id, job.meta.get("title", job.func_name))
             try:
-                return super().perform_job(job, queue)
+                return super().perform_job(job, queue, *args, **kwargs)
             finally:
                 db.session.remove()
 

@@ -43,6 +43,25 @@ def check_member(
     today: date | None = None,
 ) -> FieldErrors:
     """Check a member's fields; `member_id` is the member being edited (None when new)."""
+    # Lookups must not flush a half-built record that a form has attached to the session.
+    with session.no_autoflush:
+        return _check_member(
+            values,
+            session=session,
+            member_number_pattern=member_number_pattern,
+            member_id=member_id,
+            today=today,
+        )
+
+
+def _check_member(
+    values: Mapping[str, Any],
+    *,
+    session: Session,
+    member_number_pattern: str,
+    member_id: int | None = None,
+    today: date | None = None,
+) -> FieldErrors:
     today = today or date.today()
     errors = FieldErrors()
     for field, message in REQUIRED_FIELDS.items():

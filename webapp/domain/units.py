@@ -24,6 +24,18 @@ def check_unit(
     today: date | None = None,
 ) -> FieldErrors:
     """Check a unit's fields; `unit_id` is the unit being edited (None when new)."""
+    # Lookups must not flush a half-built record that a form has attached to the session.
+    with session.no_autoflush:
+        return _check_unit(values, session=session, unit_id=unit_id, today=today)
+
+
+def _check_unit(
+    values: Mapping[str, Any],
+    *,
+    session: Session,
+    unit_id: int | None = None,
+    today: date | None = None,
+) -> FieldErrors:
     today = today or date.today()
     errors = FieldErrors()
     code = (values.get("code") or "").strip()

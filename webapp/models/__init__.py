@@ -5,12 +5,27 @@ security tables share one MetaData: the one Alembic reads (see migrations/env.py
 """
 
 from flask_appbuilder import Model
+from sqlalchemy import String, event
 
 from webapp.models.member import Member, MemberStatus, Sex
 from webapp.models.report_run import ReportRun, ReportState
 from webapp.models.unit import Unit, UnitKind
 
 metadata = Model.metadata
+
+
+@event.listens_for(Model, "before_insert", propagate=True)
+@event.listens_for(Model, "before_update", propagate=True)
+def _blank_strings_to_null(mapper, connection, target) -> None:
+    """Forms send "" for an empty optional field; store NULL, so unique optional numbers
+    (citizen ID, card number) do not collide on empty strings."""
+    for column in mapper.columns:
+        if column.nullable and isinstance(column.type, String):
+            key = mapper.get_property_by_column(column).key
+            value = getattr(target, key, None)
+            if isinstance(value, str) and not value.strip():
+                setattr(target, key, None)
+
 
 __all__ = [
     "Member",

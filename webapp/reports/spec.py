@@ -33,4 +33,7 @@ class ReportSpec:
 def report_context(**values: Any) -> dict[str, Any]:
     from webapp.reports.pdf import FONT_FAMILY, font_face_css
 
-    return {"font_css": font_face_css(), "font_family": FONT_FAMILY, **values}
+    from markupsafe import Markup
+
+    # Trusted CSS of our own; escaping its quotes would break xhtml2pdf's @font-face parser.
+    return {"font_css": Markup(font_face_css()), "font_family": FONT_FAMILY, **values}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext
 from wtforms import Form
 from wtforms.fields import Field
@@ -47,6 +47,20 @@ class DomainRule:
                 raise ValidationError("; ".join(translate(m, p) for m, p in messages))
 
 
+def render_error_page(message: str, code: int):
+    appbuilder = current_app.appbuilder
+    return (
+        render_template(
+            "error.html",
+            message=message,
+            code=code,
+            appbuilder=appbuilder,
+            base_template=appbuilder.base_template,
+        ),
+        code,
+    )
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
@@ -56,14 +70,10 @@ def register_error_handlers(app: Flask) -> None:
             if isinstance(error, ValidationFailed):
                 body["message"] = translated_field_errors(error.errors)
             return jsonify(body), error.status_code
-        return render_template(
-            "error.html", message=message, code=error.status_code
-        ), error.status_code
+        return render_error_page(message, error.status_code)
 
     @app.errorhandler(404)
     def not_found(error):
         if request.path.startswith("/api/"):
             return jsonify({"message": gettext("Not found")}), 404
-        return render_template(
-            "error.html", message=gettext("The page or record was not found."), code=404
-        ), 404
+        return render_error_page(gettext("The page or record was not found."), 404)
