@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import signal
 import sys
 from pathlib import Path
 
@@ -173,7 +174,16 @@ def serve_command(host: str, port: int, no_worker: bool) -> None:
         if password_file.exists()
         else "(the password set at init)"
     )
-    click.echo(f"\n  DangVien is running at http://{host}:{port}/\n  Log in as {login}\n")
+    click.echo(
+        f"\n  DangVien is running at http://{host}:{port}/\n  Log in as {login}\n", color=False
+    )
+    sys.stdout.flush()
+
+    def stop(signum, frame):
+        raise SystemExit(0)
+
+    # SIGTERM must unwind to the `finally` below, or the worker would be orphaned.
+    signal.signal(signal.SIGTERM, stop)
     try:
         serve(app, host=host, port=port, threads=8)
     finally:
