@@ -14,7 +14,6 @@ import time
 import urllib.request
 
 import pytest
-
 from conftest import ROOT
 
 
@@ -68,7 +67,8 @@ def test_init_demo_queue_worker_and_report_on_embedded_defaults(embedded_env, tm
             "SELECT state, row_count, file_path FROM report_run"
         ).fetchone()
     assert (state, rows) == ("done", 60)
-    assert open(path, "rb").read(4) == b"%PDF"
+    with open(path, "rb") as pdf:
+        assert pdf.read(4) == b"%PDF"
 
 
 def test_demo_is_deterministic(embedded_env, tmp_path):

@@ -34,5 +34,5 @@ def iter_subtree_members(
         .order_by(Unit.path, Member.sort_key, Member.id)
         .execution_options(yield_per=batch_size)
     )
-    for unit, member in session.execute(query):
-        yield unit, member
+    for row in session.execute(query):
+        yield row.Unit, row.Member

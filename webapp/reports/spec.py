@@ -31,9 +31,9 @@ class ReportSpec:
 
 
 def report_context(**values: Any) -> dict[str, Any]:
-    from webapp.reports.pdf import FONT_FAMILY, font_face_css
-
     from markupsafe import Markup
+
+    from webapp.reports.pdf import FONT_FAMILY, font_face_css
 
     # Trusted CSS of our own; escaping its quotes would break xhtml2pdf's @font-face parser.
     return {"font_css": Markup(font_face_css()), "font_family": FONT_FAMILY, **values}
