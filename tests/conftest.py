@@ -62,7 +62,7 @@ WORKDIR = Path(tempfile.mkdtemp(prefix="dangvien-tests-"))
 TEST_ENV = {
     "DANGVIEN_INSTANCE_DIR": str(WORKDIR / "instance"),
     "DATA_DIR": str(WORKDIR / "data"),
-    "SECRET_KEY": "test-secret-key",
+    "SECRET_KEY": "test-secret-key-that-is-long-enough-for-hs256",
 }
 if DATABASE_URL:
     TEST_ENV["DATABASE_URL"] = DATABASE_URL

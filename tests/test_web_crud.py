@@ -1,9 +1,9 @@
 """Adding and editing members and units through the generated forms."""
 
-from sqlalchemy import func, select
-
 from factories import make_member, make_tree
 from helpers import vietnamese
+from sqlalchemy import func, select
+
 from webapp.models import Member, Unit
 
 
@@ -33,7 +33,9 @@ def count_members(session):
 
 def test_clerk_form_adds_a_member_with_dd_mm_yyyy_dates(app, admin_client, db_session):
     tree = make_tree(db_session)
-    response = admin_client.post("/membermodelview/add", data=member_form(tree["C1"]), follow_redirects=True)
+    response = admin_client.post(
+        "/membermodelview/add", data=member_form(tree["C1"]), follow_redirects=True
+    )
     assert response.status_code == 200
     member = db_session.scalar(select(Member).where(Member.member_number == "000555TN"))
     assert member is not None
@@ -46,15 +48,29 @@ def test_clerk_form_adds_a_member_with_dd_mm_yyyy_dates(app, admin_client, db_se
 def test_invalid_dates_show_vietnamese_messages_and_save_nothing(app, admin_client, db_session):
     tree = make_tree(db_session)
     cases = {
-        "admitted_on": ({"admitted_on": "01/01/1984"}, "The date of admission must be after the date of birth."),
-        "official_on": ({"official_on": "01/01/2010"}, "The date of official recognition must be after the date of admission."),
+        "admitted_on": (
+            {"admitted_on": "01/01/1984"},
+            "The date of admission must be after the date of birth.",
+        ),
+        "official_on": (
+            {"official_on": "01/01/2010"},
+            "The date of official recognition must be after the date of admission.",
+        ),
         "birth_future": ({"birth_date": "01/01/2090"}, "The date cannot be in the future."),
-        "under_18": ({"birth_date": "01/06/1993"}, "The member was under %(age)s years old on the date of admission."),
-        "bad_date": ({"birth_date": "31/02/1985"}, "Enter the date as dd/mm/yyyy, e.g. 19/05/1990."),
+        "under_18": (
+            {"birth_date": "01/06/1993"},
+            "The member was under %(age)s years old on the date of admission.",
+        ),
+        "bad_date": (
+            {"birth_date": "31/02/1985"},
+            "Enter the date as dd/mm/yyyy, e.g. 19/05/1990.",
+        ),
     }
     for overrides, msgid in cases.values():
         params = {"age": 18} if "%(age)s" in msgid else {}
-        response = admin_client.post("/membermodelview/add", data=member_form(tree["C1"], **overrides))
+        response = admin_client.post(
+            "/membermodelview/add", data=member_form(tree["C1"], **overrides)
+        )
         assert response.status_code == 200
         assert vietnamese(app, msgid, **params) in response.text, msgid
     assert count_members(db_session) == 0
@@ -65,8 +81,16 @@ def test_required_fields_and_duplicates_are_refused(app, admin_client, db_sessio
     make_member(db_session, tree["C1"], member_number="000555TN")
     db_session.commit()
     response = admin_client.post("/membermodelview/add", data=member_form(tree["C1"]))
-    assert vietnamese(app, "The member number %(value)s is already used by another member.", value="000555TN") in response.text
-    response = admin_client.post("/membermodelview/add", data=member_form(tree["C1"], member_number="000556TN", birth_name="", birth_date=""))
+    assert (
+        vietnamese(
+            app, "The member number %(value)s is already used by another member.", value="000555TN"
+        )
+        in response.text
+    )
+    response = admin_client.post(
+        "/membermodelview/add",
+        data=member_form(tree["C1"], member_number="000556TN", birth_name="", birth_date=""),
+    )
     assert vietnamese(app, "The date of birth is required.") in response.text
     assert count_members(db_session) == 1
 
@@ -76,24 +100,47 @@ def test_editing_a_member_keeps_rules(app, admin_client, db_session):
     member = make_member(db_session, tree["C1"], member_number="000600TN")
     db_session.commit()
     form = member_form(tree["C2"], member_number="000600TN", birth_name="Lê Văn Bình", sex="male")
-    response = admin_client.post(f"/membermodelview/edit/{member.id}", data=form, follow_redirects=True)
+    response = admin_client.post(
+        f"/membermodelview/edit/{member.id}", data=form, follow_redirects=True
+    )
     assert response.status_code == 200
     db_session.expire_all()
     member = db_session.get(Member, member.id)
-    assert (member.birth_name, member.unit_id, member.version_id) == ("Lê Văn Bình", tree["C2"].id, 2)
-    bad = admin_client.post(f"/membermodelview/edit/{member.id}", data={**form, "official_on": "01/01/2000"})
-    assert vietnamese(app, "The date of official recognition must be after the date of admission.") in bad.text
+    assert (member.birth_name, member.unit_id, member.version_id) == (
+        "Lê Văn Bình",
+        tree["C2"].id,
+        2,
+    )
+    bad = admin_client.post(
+        f"/membermodelview/edit/{member.id}", data={**form, "official_on": "01/01/2000"}
+    )
+    assert (
+        vietnamese(app, "The date of official recognition must be after the date of admission.")
+        in bad.text
+    )
     db_session.expire_all()
     assert db_session.get(Member, member.id).official_on.isoformat() == "2011-02-03"
 
 
 def test_units_form_refuses_duplicate_codes_and_cells_as_parents(app, admin_client, db_session):
     tree = make_tree(db_session)
-    base = {"code": "P.03", "name": "Đảng bộ huyện Ba", "kind": "upper_grassroots_committee", "parent": str(tree["P"].id), "founded_on": "", "dissolved_on": ""}
+    base = {
+        "code": "P.03",
+        "name": "Đảng bộ huyện Ba",
+        "kind": "upper_grassroots_committee",
+        "parent": str(tree["P"].id),
+        "founded_on": "",
+        "dissolved_on": "",
+    }
     response = admin_client.post("/unitmodelview/add", data={**base, "code": "P.01"})
     assert vietnamese(app, "The unit code %(code)s is already used.", code="P.01") in response.text
-    response = admin_client.post("/unitmodelview/add", data={**base, "founded_on": "01/01/2001", "dissolved_on": "01/01/2000"})
-    assert vietnamese(app, "The dissolution date cannot be before the founding date.") in response.text
+    response = admin_client.post(
+        "/unitmodelview/add",
+        data={**base, "founded_on": "01/01/2001", "dissolved_on": "01/01/2000"},
+    )
+    assert (
+        vietnamese(app, "The dissolution date cannot be before the founding date.") in response.text
+    )
     assert db_session.scalar(select(func.count(Unit.id)).where(Unit.code == "P.03")) == 0
     response = admin_client.post("/unitmodelview/add", data=base, follow_redirects=True)
     assert response.status_code == 200
@@ -103,10 +150,14 @@ def test_units_form_refuses_duplicate_codes_and_cells_as_parents(app, admin_clie
 
 def test_member_list_search_sort_and_pagination(app, admin_client, db_session):
     tree = make_tree(db_session)
-    for index, name in enumerate(["Nguyễn Thị Hường", "Trần Văn An", "Lê Thị Bích", "Phạm Văn Đức"]):
+    for index, name in enumerate(
+        ["Nguyễn Thị Hường", "Trần Văn An", "Lê Thị Bích", "Phạm Văn Đức"]
+    ):
         make_member(db_session, tree["C1"], birth_name=name, member_number=f"00070{index}TN")
     for index in range(30):
-        make_member(db_session, tree["C2"], birth_name="Hoàng Văn Khải", member_number=f"0008{index:02d}TN")
+        make_member(
+            db_session, tree["C2"], birth_name="Hoàng Văn Khải", member_number=f"0008{index:02d}TN"
+        )
     db_session.commit()
     found = admin_client.get("/membermodelview/list/?_flt_0_search_key=nguyen+thi+huong")
     assert "Nguyễn Thị Hường" in found.text and "Trần Văn An" not in found.text
@@ -131,3 +182,14 @@ def test_pages_render_in_vietnamese_and_english(app, admin_client, db_session):
 def test_unknown_member_gives_not_found_not_500(admin_client, db_session):
     assert admin_client.get("/membermodelview/show/987654").status_code in (302, 404)
     assert admin_client.get("/api/v1/members/987654").status_code == 404
+
+
+def test_unit_page_offers_its_member_list_report_and_lists_its_members(app, admin_client, db_session):
+    tree = make_tree(db_session)
+    make_member(db_session, tree["C1"], birth_name="Võ Thị Sáu", member_number="000321TN")
+    db_session.commit()
+    page = admin_client.get(f"/unitmodelview/show/{tree['C1'].id}")
+    assert page.status_code == 200
+    assert f"/reports/request?report=member-list&amp;unit_id={tree['C1'].id}" in page.text
+    assert "Võ Thị Sáu" in page.text  # the related members tab
+    assert vietnamese(app, "Cancel") in page.text  # FAB's confirm dialog, translated

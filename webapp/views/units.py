@@ -74,6 +74,7 @@ class UnitModelView(DangVienModelView):
     add_form_query_rel_fields = edit_form_query_rel_fields = {
         "parent": [["kind", FilterNotIn, list(MEMBER_HOLDING_KINDS)]]
     }
+    show_template = "units/show.html"
     related_views = [MemberModelView]
 
     def check_item(self, item, item_id):
