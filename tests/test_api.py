@@ -43,37 +43,59 @@ def test_unauthenticated_api_is_refused(client, db_session):
 
 def test_create_update_and_validation_errors(app, client, api_token, db_session):
     tree = make_tree(db_session)
-    created = client.post("/api/v1/members/", json=member_payload(tree["C1"]), headers=auth(api_token))
+    created = client.post(
+        "/api/v1/members/", json=member_payload(tree["C1"]), headers=auth(api_token)
+    )
     assert created.status_code == 201, created.json
     member_id = created.json["id"]
 
     bad = client.post(
-        "/api/v1/members/", json=member_payload(tree["C1"], member_number="000902TN", admitted_on="1989-01-01"), headers=auth(api_token)
+        "/api/v1/members/",
+        json=member_payload(tree["C1"], member_number="000902TN", admitted_on="1989-01-01"),
+        headers=auth(api_token),
     )
     assert bad.status_code == 422
-    assert bad.json["message"]["admitted_on"] == [vietnamese(app, "The date of admission must be after the date of birth.")]
+    assert bad.json["message"]["admitted_on"] == [
+        vietnamese(app, "The date of admission must be after the date of birth.")
+    ]
 
-    duplicate = client.post("/api/v1/members/", json=member_payload(tree["C2"]), headers=auth(api_token))
+    duplicate = client.post(
+        "/api/v1/members/", json=member_payload(tree["C2"]), headers=auth(api_token)
+    )
     assert duplicate.status_code == 422 and "member_number" in duplicate.json["message"]
 
-    not_a_cell = client.post("/api/v1/members/", json=member_payload(tree["G1"], member_number="000903TN"), headers=auth(api_token))
+    not_a_cell = client.post(
+        "/api/v1/members/",
+        json=member_payload(tree["G1"], member_number="000903TN"),
+        headers=auth(api_token),
+    )
     assert not_a_cell.status_code == 422 and "unit_id" in not_a_cell.json["message"]
 
-    missing = client.post("/api/v1/members/", json={"birth_name": "Thiếu Dữ Liệu"}, headers=auth(api_token))
+    missing = client.post(
+        "/api/v1/members/", json={"birth_name": "Thiếu Dữ Liệu"}, headers=auth(api_token)
+    )
     assert missing.status_code == 422
 
-    not_json = client.post("/api/v1/members/", data="x", headers={**auth(api_token), "Content-Type": "application/json"})
+    not_json = client.post(
+        "/api/v1/members/",
+        data="x",
+        headers={**auth(api_token), "Content-Type": "application/json"},
+    )
     assert not_json.status_code == 400
     list_body = client.post("/api/v1/members/", json=[1, 2], headers=auth(api_token))
     assert list_body.status_code == 400
 
-    update = client.put(f"/api/v1/members/{member_id}", json={"official_on": "2014-01-01"}, headers=auth(api_token))
+    update = client.put(
+        f"/api/v1/members/{member_id}", json={"official_on": "2014-01-01"}, headers=auth(api_token)
+    )
     assert update.status_code == 422 and "official_on" in update.json["message"]
     db_session.expire_all()
     assert db_session.get(Member, member_id).official_on.isoformat() == "2016-09-02"
     assert db_session.scalar(select(func.count(Member.id))) == 1
 
-    ok = client.put(f"/api/v1/members/{member_id}", json={"name_in_use": "Đặng Hoa"}, headers=auth(api_token))
+    ok = client.put(
+        f"/api/v1/members/{member_id}", json={"name_in_use": "Đặng Hoa"}, headers=auth(api_token)
+    )
     assert ok.status_code == 200
     db_session.expire_all()
     assert db_session.get(Member, member_id).search_key.startswith("dang thi hoa dang hoa")
@@ -81,9 +103,24 @@ def test_create_update_and_validation_errors(app, client, api_token, db_session)
 
 def test_units_api_refuses_unknown_parent_and_duplicate_code(client, api_token, db_session):
     tree = make_tree(db_session)
-    payload = {"code": "P.09", "name": "Đảng bộ huyện Chín", "kind": "upper_grassroots_committee", "parent": tree["P"].id}
-    assert client.post("/api/v1/units/", json={**payload, "parent": 999999}, headers=auth(api_token)).status_code == 422
-    assert client.post("/api/v1/units/", json={**payload, "code": "P.01"}, headers=auth(api_token)).status_code == 422
+    payload = {
+        "code": "P.09",
+        "name": "Đảng bộ huyện Chín",
+        "kind": "upper_grassroots_committee",
+        "parent": tree["P"].id,
+    }
+    assert (
+        client.post(
+            "/api/v1/units/", json={**payload, "parent": 999999}, headers=auth(api_token)
+        ).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            "/api/v1/units/", json={**payload, "code": "P.01"}, headers=auth(api_token)
+        ).status_code
+        == 422
+    )
     created = client.post("/api/v1/units/", json=payload, headers=auth(api_token))
     assert created.status_code == 201
     assert db_session.get(Unit, created.json["id"]).path == f"/{tree['P'].id}/{created.json['id']}/"

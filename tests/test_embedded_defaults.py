@@ -14,6 +14,7 @@ import time
 import urllib.request
 
 import pytest
+
 from conftest import ROOT
 
 

@@ -3,8 +3,8 @@
 from datetime import date
 
 import pytest
-from factories import make_member, make_tree, member_fields
 
+from factories import make_member, make_tree, member_fields
 from webapp.domain.members import age_on, check_member
 
 PATTERN = r"\d{6}[A-Z]{1,3}|\d{10}"

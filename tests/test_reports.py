@@ -25,7 +25,10 @@ def fonts_showing_text(data: bytes) -> set[str]:
     used = set()
     reader = PdfReader(io.BytesIO(data))
     for page in reader.pages:
-        names = {key: str(font.get_object()["/BaseFont"]) for key, font in page["/Resources"]["/Font"].items()}
+        names = {
+            key: str(font.get_object()["/BaseFont"])
+            for key, font in page["/Resources"]["/Font"].items()
+        }
         current = None
         for operands, operator in ContentStream(page.get_contents(), reader).operations:
             if operator == b"Tf":
@@ -37,7 +40,13 @@ def fonts_showing_text(data: bytes) -> set[str]:
 
 def seed_members(db_session):
     tree = make_tree(db_session)
-    make_member(db_session, tree["C1"], birth_name="Nguyễn Thị Hường", member_number="000001TN", card_number="27.000001")
+    make_member(
+        db_session,
+        tree["C1"],
+        birth_name="Nguyễn Thị Hường",
+        member_number="000001TN",
+        card_number="27.000001",
+    )
     make_member(db_session, tree["C1"], birth_name="Trần Văn Ấn", member_number="000002TN")
     make_member(db_session, tree["C2"], birth_name="Lê Đức Thắng", member_number="000003TN")
     make_member(db_session, tree["C3"], birth_name="Phạm Quỳnh Anh", member_number="000004TN")
@@ -45,10 +54,13 @@ def seed_members(db_session):
     return tree
 
 
-def test_report_requested_on_the_web_runs_on_a_real_worker(app, admin_client, db_session, redis_conn):
+def test_report_requested_on_the_web_runs_on_a_real_worker(
+    app, admin_client, db_session, redis_conn
+):
     tree = seed_members(db_session)
     response = admin_client.post(
-        "/reports/request", data={"report": "member-list", "unit_id": tree["D1"].id, "output_format": "pdf"}
+        "/reports/request",
+        data={"report": "member-list", "unit_id": tree["D1"].id, "output_format": "pdf"},
     )
     assert response.status_code == 302
     run = db_session.scalar(select(ReportRun))
@@ -57,7 +69,10 @@ def test_report_requested_on_the_web_runs_on_a_real_worker(app, admin_client, db
     assert status["state"] == "queued" and status["download_url"] is None
 
     # A double click while queued returns the same run: one render.
-    admin_client.post("/reports/request", data={"report": "member-list", "unit_id": tree["D1"].id, "output_format": "pdf"})
+    admin_client.post(
+        "/reports/request",
+        data={"report": "member-list", "unit_id": tree["D1"].id, "output_format": "pdf"},
+    )
     assert len(db_session.scalars(select(ReportRun)).all()) == 1
 
     worker = run_worker_burst()
@@ -70,7 +85,15 @@ def test_report_requested_on_the_web_runs_on_a_real_worker(app, admin_client, db
     download = admin_client.get(status["download_url"])
     assert download.status_code == 200 and download.data.startswith(b"%PDF")
     text = pdf_text(download.data)
-    for expected in ("ĐẢNG CỘNG SẢN VIỆT NAM", "DANH SÁCH ĐẢNG VIÊN", "Nguyễn Thị Hường", "Trần Văn Ấn", "Lê Đức Thắng", "Tổng số: 3 đảng viên", "27.000001"):
+    for expected in (
+        "ĐẢNG CỘNG SẢN VIỆT NAM",
+        "DANH SÁCH ĐẢNG VIÊN",
+        "Nguyễn Thị Hường",
+        "Trần Văn Ấn",
+        "Lê Đức Thắng",
+        "Tổng số: 3 đảng viên",
+        "27.000001",
+    ):
         assert expected in text, expected
     assert "Phạm Quỳnh Anh" not in text  # another district
     # Units in tree order (C1 then C2), each by given name in Vietnamese order: Ấn < Hường.
@@ -81,7 +104,10 @@ def test_report_requested_on_the_web_runs_on_a_real_worker(app, admin_client, db
 
 def test_failed_run_records_the_reason(app, admin_client, db_session, redis_conn):
     tree = seed_members(db_session)
-    admin_client.post("/reports/request", data={"report": "member-list", "unit_id": tree["C1"].id, "output_format": "pdf"})
+    admin_client.post(
+        "/reports/request",
+        data={"report": "member-list", "unit_id": tree["C1"].id, "output_format": "pdf"},
+    )
     run = db_session.scalar(select(ReportRun))
     # A report withdrawn by an upgrade while its run was queued: the job must fail cleanly.
     run.report = "withdrawn-report"
@@ -98,9 +124,14 @@ def test_failed_run_records_the_reason(app, admin_client, db_session, redis_conn
 
 def test_request_for_unknown_unit_or_format_is_refused(app, admin_client, db_session, redis_conn):
     make_tree(db_session)
-    response = admin_client.post("/reports/request", data={"report": "member-list", "unit_id": 999999, "output_format": "pdf"})
+    response = admin_client.post(
+        "/reports/request",
+        data={"report": "member-list", "unit_id": 999999, "output_format": "pdf"},
+    )
     assert response.status_code == 200 and "alert-danger" in response.text
-    response = admin_client.post("/reports/request", data={"report": "nope", "unit_id": 1, "output_format": "pdf"})
+    response = admin_client.post(
+        "/reports/request", data={"report": "nope", "unit_id": 1, "output_format": "pdf"}
+    )
     assert response.status_code == 200
     assert db_session.scalar(select(ReportRun)) is None
 
@@ -109,8 +140,25 @@ def test_cli_report_in_process_and_xlsx(app, db_session, tmp_path):
     seed_members(db_session)
     output = tmp_path / "list.pdf"
     result = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "report", "member-list", "--unit", "P", "--format", "pdf", "-o", str(output)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "flask",
+            "--app",
+            "wsgi",
+            "report",
+            "member-list",
+            "--unit",
+            "P",
+            "--format",
+            "pdf",
+            "-o",
+            str(output),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Phạm Quỳnh Anh" in pdf_text(output.read_bytes())
@@ -119,8 +167,25 @@ def test_cli_report_in_process_and_xlsx(app, db_session, tmp_path):
 
     xlsx = tmp_path / "list.xlsx"
     result = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "report", "member-list", "--unit", "P.01", "--format", "xlsx", "-o", str(xlsx)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "flask",
+            "--app",
+            "wsgi",
+            "report",
+            "member-list",
+            "--unit",
+            "P.01",
+            "--format",
+            "xlsx",
+            "-o",
+            str(xlsx),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = list(load_workbook(xlsx, read_only=True).active.iter_rows(values_only=True))
@@ -131,6 +196,9 @@ def test_cli_report_in_process_and_xlsx(app, db_session, tmp_path):
 def test_cli_report_unknown_unit_is_a_clear_error(app, db_session):
     result = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", "report", "member-list", "--unit", "NOPE"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode != 0 and "Unknown unit code NOPE" in result.stderr

@@ -3,8 +3,8 @@
 from datetime import date
 
 import pytest
-from factories import make_tree, make_unit
 
+from factories import make_tree, make_unit
 from webapp.domain.reports import count_subtree_members, subtree_units
 from webapp.domain.units import check_unit
 from webapp.models import Unit

@@ -1,9 +1,9 @@
 """Adding and editing members and units through the generated forms."""
 
-from factories import make_member, make_tree
-from helpers import vietnamese
 from sqlalchemy import func, select
 
+from factories import make_member, make_tree
+from helpers import vietnamese
 from webapp.models import Member, Unit
 
 
@@ -184,7 +184,9 @@ def test_unknown_member_gives_not_found_not_500(admin_client, db_session):
     assert admin_client.get("/api/v1/members/987654").status_code == 404
 
 
-def test_unit_page_offers_its_member_list_report_and_lists_its_members(app, admin_client, db_session):
+def test_unit_page_offers_its_member_list_report_and_lists_its_members(
+    app, admin_client, db_session
+):
     tree = make_tree(db_session)
     make_member(db_session, tree["C1"], birth_name="Võ Thị Sáu", member_number="000321TN")
     db_session.commit()
