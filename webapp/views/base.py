@@ -8,10 +8,11 @@ from typing import Any
 
 from flask import request
 from flask_appbuilder import ModelRestApi, ModelView
-from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2Widget
+from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_babel import gettext
 from wtforms import DateField, SelectField
 from wtforms.validators import InputRequired
+from wtforms.widgets import TextInput
 
 from webapp.domain.errors import FieldErrors, ValidationFailed
 from webapp.extensions import db
@@ -21,12 +22,22 @@ from webapp.views.errors import DomainRule, translated_field_errors
 DATE_FORMATS = ["%d/%m/%Y", "%Y-%m-%d"]
 
 
+class DateTextWidget(TextInput):
+    """A Bootstrap text box that shows the expected format (FAB's text widget would
+    replace the placeholder with the field's label)."""
+
+    def __call__(self, field, **kwargs):
+        kwargs.setdefault("class", "form-control")
+        kwargs.setdefault("placeholder", "dd/mm/yyyy")
+        kwargs.setdefault("autocomplete", "off")
+        return super().__call__(field, **kwargs)
+
+
 class DayMonthYearField(DateField):
     """A date typed as dd/mm/yyyy (ISO accepted too); empty means no date, not an error."""
 
     def __init__(self, label=None, validators=None, **kwargs):
-        kwargs.setdefault("widget", BS3TextFieldWidget())
-        kwargs.setdefault("render_kw", {"placeholder": "dd/mm/yyyy", "autocomplete": "off"})
+        kwargs.setdefault("widget", DateTextWidget())
         super().__init__(label, validators, format=DATE_FORMATS, **kwargs)
 
     def process_formdata(self, valuelist):
