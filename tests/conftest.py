@@ -204,15 +204,21 @@ def api_token(client):
     return response.json["access_token"]
 
 
-def run_worker_burst(
-    env: dict[str, str] | None = None, timeout: int = 120
+def run_flask(
+    *args: str, env: dict[str, str] | None = None, timeout: int = 180
 ) -> subprocess.CompletedProcess:
-    """Run a real RQ worker (`flask worker --burst`) in a separate process."""
+    """Run `flask --app wsgi ARGS…` in a separate process, as a person would; `env` is the
+    complete environment (default: this one, which points at the test backends)."""
     return subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"],
+        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
         cwd=ROOT,
-        env={**os.environ, **(env or {})},
+        env=env if env is not None else os.environ,
         capture_output=True,
         text=True,
         timeout=timeout,
     )
+
+
+def run_worker_burst() -> subprocess.CompletedProcess:
+    """Run a real RQ worker (`flask worker --burst`) in a separate process."""
+    return run_flask("worker", "--burst")

@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, run_flask
 
 
 @pytest.fixture()
@@ -29,15 +29,8 @@ def embedded_env(tmp_path):
     return env
 
 
-def flask(env, *args, timeout=180):
-    result = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+def flask(env, *args):
+    result = run_flask(*args, env=env)
     assert result.returncode == 0, (
         f"flask {' '.join(args)} failed:\n{result.stdout}\n{result.stderr[-4000:]}"
     )

@@ -1,13 +1,11 @@
 """The member-list report end to end: web request → RQ → real worker → PDF → download."""
 
 import io
-import subprocess
-import sys
 
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from conftest import ROOT, run_worker_burst
+from conftest import run_flask, run_worker_burst
 from factories import make_member, make_tree
 from webapp.models import ReportRun
 from webapp.models.report_run import ReportState
@@ -139,26 +137,15 @@ def test_request_for_unknown_unit_or_format_is_refused(app, admin_client, db_ses
 def test_cli_report_in_process_and_xlsx(app, db_session, tmp_path):
     seed_members(db_session)
     output = tmp_path / "list.pdf"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "flask",
-            "--app",
-            "wsgi",
-            "report",
-            "member-list",
-            "--unit",
-            "P",
-            "--format",
-            "pdf",
-            "-o",
-            str(output),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = run_flask(
+        "report",
+        "member-list",
+        "--unit",
+        "P",
+        "--format",
+        "pdf",
+        "-o",
+        str(output),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Phạm Quỳnh Anh" in pdf_text(output.read_bytes())
@@ -166,26 +153,15 @@ def test_cli_report_in_process_and_xlsx(app, db_session, tmp_path):
     from openpyxl import load_workbook
 
     xlsx = tmp_path / "list.xlsx"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "flask",
-            "--app",
-            "wsgi",
-            "report",
-            "member-list",
-            "--unit",
-            "P.01",
-            "--format",
-            "xlsx",
-            "-o",
-            str(xlsx),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = run_flask(
+        "report",
+        "member-list",
+        "--unit",
+        "P.01",
+        "--format",
+        "xlsx",
+        "-o",
+        str(xlsx),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = list(load_workbook(xlsx, read_only=True).active.iter_rows(values_only=True))
@@ -194,11 +170,5 @@ def test_cli_report_in_process_and_xlsx(app, db_session, tmp_path):
 
 
 def test_cli_report_unknown_unit_is_a_clear_error(app, db_session):
-    result = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "report", "member-list", "--unit", "NOPE"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_flask("report", "member-list", "--unit", "NOPE")
     assert result.returncode != 0 and "Unknown unit code NOPE" in result.stderr
