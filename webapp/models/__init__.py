@@ -7,6 +7,7 @@ security tables share one MetaData: the one Alembic reads (see migrations/env.py
 from flask_appbuilder import Model
 from sqlalchemy import String, event
 
+from webapp.models.ledger import MemberEvent, MemberPeriod
 from webapp.models.member import Member, MemberStatus, Sex
 from webapp.models.report_run import ReportRun, ReportState
 from webapp.models.unit import Unit, UnitKind
@@ -29,6 +30,8 @@ def _blank_strings_to_null(mapper, connection, target) -> None:
 
 __all__ = [
     "Member",
+    "MemberEvent",
+    "MemberPeriod",
     "MemberStatus",
     "Model",
     "ReportRun",

@@ -5,7 +5,18 @@ from __future__ import annotations
 from enum import StrEnum
 
 from flask_appbuilder import Model
-from sqlalchemy import Column, Date, DateTime, ForeignKey, Index, Integer, String, event, func
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    event,
+    func,
+)
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import relationship
 
@@ -66,7 +77,21 @@ class Member(Model):
     card_issued_on = Column(Date)
     status = Column(String(20), nullable=False, default=MemberStatus.PROBATIONARY)
     unit_id = Column(Integer, ForeignKey("unit.id", ondelete="RESTRICT"), nullable=False)
-    unit = relationship("Unit", backref="members")
+    unit = relationship("Unit", backref="members", foreign_keys=[unit_id])
+    # Derived from the ledger (webapp/domain/events.py), never edited directly:
+    # a temporary transfer to another cell here, or outside this instance ("away").
+    host_unit_id = Column(Integer, ForeignKey("unit.id", ondelete="RESTRICT"))
+    host_unit = relationship("Unit", foreign_keys=[host_unit_id])
+    away = Column(Boolean, nullable=False, default=False)
+    activity = Column(String(12), nullable=False, default="normal")
+    # Admission date moved forward by interruptions: Party age ≥ N ⇔ party_age_from ≤ today − N.
+    party_age_from = Column(Date, index=True)
+    events = relationship(
+        "MemberEvent",
+        back_populates="member",
+        order_by="(MemberEvent.effective_on, MemberEvent.id)",
+        foreign_keys="MemberEvent.member_id",
+    )
     # Stored keys (computed in Python, identical on every backend).
     sort_key = Column(SORT_KEY_TYPE, nullable=False, default="")
     search_key = Column(String(600), nullable=False, default="")

@@ -1,0 +1,232 @@
+"""Commands on the ledger: record an event, cancel one, open a new member's ledger.
+
+Each validates (fields, then the replay of the member's whole ledger with the new event)
+and then writes the event, the member's derived fields and its periods in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from webapp.domain.errors import N_, FieldErrors, NotFound
+from webapp.domain.ledger import (
+    NEEDS_TO_UNIT,
+    EventKind,
+    LedgerEvent,
+    MemberState,
+    check_new_event,
+    replay,
+)
+from webapp.domain.party_age import party_age
+from webapp.models.ledger import MemberEvent, MemberPeriod
+from webapp.models.member import Member
+from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit
+
+# Kinds that name another organisation outside this instance.
+NEEDS_OTHER_ORGANISATION = frozenset({EventKind.TRANSFER_OUT})
+
+
+@dataclass
+class EventInput:
+    kind: str
+    effective_on: date | None
+    decision_number: str | None = None
+    decision_on: date | None = None
+    decided_by: str | None = None
+    to_unit_id: int | None = None
+    other_organisation: str | None = None
+    arriving_as: str | None = None
+    reverses_id: int | None = None
+    note: str | None = None
+
+
+def as_ledger_event(event: MemberEvent) -> LedgerEvent:
+    return LedgerEvent(
+        id=event.id,
+        kind=event.kind,
+        effective_on=event.effective_on,
+        to_unit_id=event.to_unit_id,
+        reverses_id=event.reverses_id,
+        arriving_as=event.arriving_as,
+    )
+
+
+def ledger_of(session: Session, member_id: int) -> list[LedgerEvent]:
+    rows = session.scalars(
+        select(MemberEvent).where(MemberEvent.member_id == member_id).order_by(MemberEvent.id)
+    )
+    return [as_ledger_event(row) for row in rows]
+
+
+def check_event_fields(session: Session, data: EventInput, today: date) -> FieldErrors:
+    errors = FieldErrors()
+    if data.kind not in set(EventKind):
+        errors.add("kind", N_("Choose the kind of event."))
+    if data.effective_on is None:
+        errors.add("effective_on", N_("The date of the event is required."))
+    elif data.effective_on > today:
+        errors.add("effective_on", N_("The date cannot be in the future."))
+    if data.decision_on is not None:
+        if data.decision_on > today:
+            errors.add("decision_on", N_("The date cannot be in the future."))
+        elif (
+            data.effective_on is not None
+            and data.decision_on > data.effective_on
+            and data.kind != EventKind.REVERSAL
+        ):
+            errors.add(
+                "decision_on", N_("The decision cannot be dated after the event it decides.")
+            )
+    if data.kind in NEEDS_TO_UNIT and data.to_unit_id is None:
+        errors.add("to_unit_id", N_("Choose the Party cell the member goes to."))
+    if data.to_unit_id is not None:
+        unit = session.get(Unit, data.to_unit_id)
+        if unit is None:
+            errors.add("to_unit_id", N_("The unit does not exist."))
+        elif unit.kind not in MEMBER_HOLDING_KINDS:
+            errors.add(
+                "to_unit_id",
+                N_("Members belong to a Party cell; %(unit)s is not a cell."),
+                unit=unit.name,
+            )
+        elif (
+            unit.dissolved_on is not None
+            and data.effective_on
+            and unit.dissolved_on <= data.effective_on
+        ):
+            errors.add("to_unit_id", N_("The unit %(unit)s has been dissolved."), unit=unit.name)
+    if data.kind in NEEDS_OTHER_ORGANISATION and not (data.other_organisation or "").strip():
+        errors.add("other_organisation", N_("Name the Party organisation the member transfers to."))
+    if data.kind == EventKind.REVERSAL and data.reverses_id is None:
+        errors.add("reverses_id", N_("Choose the event to cancel."))
+    return errors
+
+
+def apply_state(session: Session, member: Member, state: MemberState, today: date) -> None:
+    """Write the replayed state onto the member and rebuild its periods."""
+    if state.standing is not None:
+        member.status = state.standing
+    if state.unit_id is not None:
+        member.unit_id = state.unit_id
+    member.host_unit_id = state.host_unit_id
+    member.away = state.away
+    member.activity = state.activity
+    if state.first_admitted_on is not None:
+        member.admitted_on = state.first_admitted_on
+    if state.official_since is not None:
+        member.official_on = state.official_since
+    age = party_age(
+        state, today, admission_decision_on=member.admitted_on, card_issued_on=member.card_issued_on
+    )
+    member.party_age_from = age.start if age else None
+    session.execute(delete(MemberPeriod).where(MemberPeriod.member_id == member.id))
+    session.add_all(
+        MemberPeriod(
+            member_id=member.id,
+            unit_id=period.unit_id,
+            standing=period.standing,
+            starts_on=period.starts_on,
+            ends_on=period.ends_on,
+            host_unit_id=period.host_unit_id,
+            away=period.away,
+            activity=period.activity,
+        )
+        for period in state.periods
+    )
+
+
+def _lock_member(session: Session, member_id: int) -> Member:
+    """Load the member for update, so two clerks' events on one member are serialised."""
+    member = session.scalar(select(Member).where(Member.id == member_id).with_for_update())
+    if member is None:
+        raise NotFound(N_("The member does not exist."))
+    return member
+
+
+def record_event(
+    session: Session,
+    member_id: int,
+    data: EventInput,
+    *,
+    user_id: int | None = None,
+    today: date | None = None,
+    commit: bool = True,
+) -> MemberEvent:
+    """Validate and record one event; raises ValidationFailed or IllegalEvent, writing nothing."""
+    today = today or date.today()
+    with session.no_autoflush:
+        check_event_fields(session, data, today).raise_if_any()
+        member = _lock_member(session, member_id)
+        existing = ledger_of(session, member_id)
+        candidate = LedgerEvent(
+            id=None,
+            kind=data.kind,
+            effective_on=data.effective_on,
+            to_unit_id=data.to_unit_id,
+            reverses_id=data.reverses_id,
+            arriving_as=data.arriving_as,
+            sequence=len(existing) + 1,
+        )
+        if data.kind == EventKind.REVERSAL:
+            target = next((e for e in existing if e.id == data.reverses_id), None)
+            if target is not None:
+                # A cancellation is dated when it is decided; it removes the target wherever it stands.
+                candidate = LedgerEvent(
+                    id=None, kind=data.kind, effective_on=data.effective_on, reverses_id=target.id
+                )
+        state = check_new_event(existing, candidate)
+    event = MemberEvent(
+        member_id=member.id,
+        kind=data.kind,
+        effective_on=data.effective_on,
+        decision_number=(data.decision_number or "").strip() or None,
+        decision_on=data.decision_on,
+        decided_by=(data.decided_by or "").strip() or None,
+        from_unit_id=member.unit_id,
+        to_unit_id=data.to_unit_id,
+        other_organisation=(data.other_organisation or "").strip() or None,
+        arriving_as=data.arriving_as,
+        reverses_id=data.reverses_id,
+        note=(data.note or "").strip() or None,
+        recorded_by_id=user_id,
+    )
+    session.add(event)
+    session.flush()
+    apply_state(session, member, state, today)
+    if commit:
+        session.commit()
+    return event
+
+
+def open_ledger(
+    session: Session, member: Member, *, user_id: int | None = None, today: date | None = None
+) -> None:
+    """Record the opening events of a member entered from the paper form: admission to
+    the member's cell on the admission date and, if given, official recognition."""
+    today = today or date.today()
+    opening = [
+        EventInput(
+            kind=EventKind.ADMISSION,
+            effective_on=member.admitted_on,
+            to_unit_id=member.unit_id,
+            note="Từ phiếu đảng viên",
+        )
+    ]
+    if member.official_on:
+        opening.append(
+            EventInput(
+                kind=EventKind.OFFICIAL_RECOGNITION,
+                effective_on=member.official_on,
+                note="Từ phiếu đảng viên",
+            )
+        )
+    for data in opening:
+        record_event(session, member.id, data, user_id=user_id, today=today, commit=False)
+
+
+def member_state(session: Session, member_id: int, as_of: date | None = None) -> MemberState:
+    return replay(ledger_of(session, member_id), until=as_of)
