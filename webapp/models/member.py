@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     String,
     event,
+    false,
     func,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
@@ -80,10 +81,12 @@ class Member(Model):
     unit = relationship("Unit", backref="members", foreign_keys=[unit_id])
     # Derived from the ledger (webapp/domain/events.py), never edited directly:
     # a temporary transfer to another cell here, or outside this instance ("away").
-    host_unit_id = Column(Integer, ForeignKey("unit.id", ondelete="RESTRICT"))
+    host_unit_id = Column(
+        Integer, ForeignKey("unit.id", ondelete="RESTRICT", name="fk_member_host_unit_id_unit")
+    )
     host_unit = relationship("Unit", foreign_keys=[host_unit_id])
-    away = Column(Boolean, nullable=False, default=False)
-    activity = Column(String(12), nullable=False, default="normal")
+    away = Column(Boolean, nullable=False, default=False, server_default=false())
+    activity = Column(String(12), nullable=False, default="normal", server_default="normal")
     # Admission date moved forward by interruptions: Party age ≥ N ⇔ party_age_from ≤ today − N.
     party_age_from = Column(Date, index=True)
     events = relationship(
