@@ -20,7 +20,14 @@ CELL_A, CELL_B = 10, 20
 
 
 def ev(id_, kind, day, to_unit=None, reverses=None, arriving_as=None):
-    return LedgerEvent(id=id_, kind=kind, effective_on=date.fromisoformat(day), to_unit_id=to_unit, reverses_id=reverses, arriving_as=arriving_as)
+    return LedgerEvent(
+        id=id_,
+        kind=kind,
+        effective_on=date.fromisoformat(day),
+        to_unit_id=to_unit,
+        reverses_id=reverses,
+        arriving_as=arriving_as,
+    )
 
 
 ADMITTED = [ev(1, K.ADMISSION, "2000-03-10", CELL_A)]
@@ -58,7 +65,11 @@ TRANSFERRED_OUT = [*OFFICIAL, ev(3, K.TRANSFER_OUT, "2005-01-01")]
         (REMOVED, ev(9, K.READMISSION, "2008-01-01", CELL_B), True),
         (REMOVED, ev(9, K.RESTORATION, "2006-01-01"), True),
         (REMOVED, ev(9, K.TRANSFER_WITHIN, "2006-01-01", CELL_B), False),
-        ([*REMOVED, ev(4, K.READMISSION, "2008-01-01", CELL_B), ev(5, K.REMOVAL, "2012-01-01")], ev(9, K.READMISSION, "2015-01-01", CELL_A), False),  # once only
+        (
+            [*REMOVED, ev(4, K.READMISSION, "2008-01-01", CELL_B), ev(5, K.REMOVAL, "2012-01-01")],
+            ev(9, K.READMISSION, "2015-01-01", CELL_A),
+            False,
+        ),  # once only
         (TRANSFERRED_OUT, ev(9, K.TRANSFER_IN, "2007-01-01", CELL_B), True),
         (TRANSFERRED_OUT, ev(9, K.DEATH, "2007-01-01"), False),  # not ours to record
         # A back-dated event that would make a later one illegal is refused.
@@ -82,7 +93,10 @@ def test_replay_derives_status_unit_and_periods():
     ]
     state = replay(history)
     assert (state.standing, state.unit_id, state.host_unit_id) == ("official", CELL_B, None)
-    spans = [(p.unit_id, p.standing, str(p.starts_on), p.ends_on and str(p.ends_on), p.host_unit_id) for p in state.periods]
+    spans = [
+        (p.unit_id, p.standing, str(p.starts_on), p.ends_on and str(p.ends_on), p.host_unit_id)
+        for p in state.periods
+    ]
     assert spans == [
         (CELL_A, "probationary", "2000-03-10", "2001-03-10", None),
         (CELL_A, "official", "2001-03-10", "2003-06-01", None),
@@ -116,7 +130,15 @@ AS_OF = date(2030, 3, 10)
         # Never official: no Party age.
         (ADMITTED, None, None),
         # Removed on 01/01/2005, re-admitted on 01/01/2008 (3 years off), official again.
-        ([*REMOVED, ev(4, K.READMISSION, "2008-01-01", CELL_B), ev(5, K.OFFICIAL_RECOGNITION, "2009-01-01")], 27, 0),
+        (
+            [
+                *REMOVED,
+                ev(4, K.READMISSION, "2008-01-01", CELL_B),
+                ev(5, K.OFFICIAL_RECOGNITION, "2009-01-01"),
+            ],
+            27,
+            0,
+        ),
         # Re-admitted but not yet official again: no Party age shown.
         ([*REMOVED, ev(4, K.READMISSION, "2008-01-01", CELL_B)], None, None),
         # Removal found wrongful and restored: continuous.
@@ -145,7 +167,11 @@ def test_party_age_counts_from_the_record_for_members_who_arrived_by_transfer():
 
 
 def test_milestone_date_moves_with_interruptions():
-    history = [*REMOVED, ev(4, K.READMISSION, "2008-01-01", CELL_B), ev(5, K.OFFICIAL_RECOGNITION, "2009-01-01")]
+    history = [
+        *REMOVED,
+        ev(4, K.READMISSION, "2008-01-01", CELL_B),
+        ev(5, K.OFFICIAL_RECOGNITION, "2009-01-01"),
+    ]
     age = party_age(replay(history), date(2026, 1, 1))
     assert age.interruption_days == (date(2008, 1, 1) - date(2005, 1, 1)).days
     assert age.reaches(30) == date(2033, 3, 10)

@@ -12,8 +12,12 @@ def test_ledger_migration_backfills_events_and_periods_and_downgrades(embedded_e
     flask(embedded_env, "db", "upgrade", SKELETON)
     database = tmp_path / "instance" / "dangvien.db"
     with sqlite3.connect(database) as db:
-        db.execute("INSERT INTO unit (id, code, name, kind, path, version_id) VALUES (1, 'P', 'Tỉnh', 'provincial_committee', '/1/', 1)")
-        db.execute("INSERT INTO unit (id, code, name, kind, parent_id, path, version_id) VALUES (2, 'P.01', 'Chi bộ', 'cell', 1, '/1/2/', 1)")
+        db.execute(
+            "INSERT INTO unit (id, code, name, kind, path, version_id) VALUES (1, 'P', 'Tỉnh', 'provincial_committee', '/1/', 1)"
+        )
+        db.execute(
+            "INSERT INTO unit (id, code, name, kind, parent_id, path, version_id) VALUES (2, 'P.01', 'Chi bộ', 'cell', 1, '/1/2/', 1)"
+        )
         rows = [
             (1, "000001TN", "Nguyễn Văn Một", "official", "2000-01-01", "2001-01-01"),
             (2, "000002TN", "Trần Thị Hai", "probationary", "2025-01-01", None),
@@ -27,18 +31,40 @@ def test_ledger_migration_backfills_events_and_periods_and_downgrades(embedded_e
             )
     flask(embedded_env, "db", "upgrade")
     with sqlite3.connect(database) as db:
-        events = db.execute("SELECT member_id, kind, effective_on FROM member_event ORDER BY member_id, id").fetchall()
-        periods = db.execute("SELECT member_id, standing, starts_on, ends_on FROM member_period ORDER BY member_id, starts_on").fetchall()
+        events = db.execute(
+            "SELECT member_id, kind, effective_on FROM member_event ORDER BY member_id, id"
+        ).fetchall()
+        periods = db.execute(
+            "SELECT member_id, standing, starts_on, ends_on FROM member_period ORDER BY member_id, starts_on"
+        ).fetchall()
         ages = dict(db.execute("SELECT id, party_age_from FROM member").fetchall())
     kinds = [(m, k) for m, k, _ in events]
-    assert kinds == [(1, "admission"), (1, "official_recognition"), (2, "admission"), (3, "admission"), (3, "official_recognition"), (3, "death")]
-    assert (1, "official", "2001-01-01", None) in periods and (2, "probationary", "2025-01-01", None) in periods
+    assert kinds == [
+        (1, "admission"),
+        (1, "official_recognition"),
+        (2, "admission"),
+        (3, "admission"),
+        (3, "official_recognition"),
+        (3, "death"),
+    ]
+    assert (1, "official", "2001-01-01", None) in periods and (
+        2,
+        "probationary",
+        "2025-01-01",
+        None,
+    ) in periods
     assert all(end is not None for member, _, _, end in periods if member == 3)
     assert ages == {1: "2000-01-01", 2: None, 3: "1970-01-01"}
 
     flask(embedded_env, "db", "downgrade", SKELETON)
     with sqlite3.connect(database) as db:
         kept = db.execute("SELECT id, status, official_on FROM member ORDER BY id").fetchall()
-        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert kept == [(1, "official", "2001-01-01"), (2, "probationary", None), (3, "deceased", "1971-01-01")]
+        tables = {
+            row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+    assert kept == [
+        (1, "official", "2001-01-01"),
+        (2, "probationary", None),
+        (3, "deceased", "1971-01-01"),
+    ]
     assert "member_event" not in tables

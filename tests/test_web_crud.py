@@ -106,20 +106,21 @@ def test_editing_a_member_keeps_rules(app, admin_client, db_session):
     assert response.status_code == 200
     db_session.expire_all()
     member = db_session.get(Member, member.id)
+    # Unit and status come from the ledger: the edit form neither shows nor changes them.
     assert (member.birth_name, member.unit_id, member.version_id) == (
         "Lê Văn Bình",
-        tree["C2"].id,
+        tree["C1"].id,
         2,
     )
+    edit_page = admin_client.get(f"/membermodelview/edit/{member.id}")
+    assert 'name="birth_name"' in edit_page.text and 'name="unit"' not in edit_page.text
+    # A birth date after the (ledger's) admission date is refused on the birth date field.
     bad = admin_client.post(
-        f"/membermodelview/edit/{member.id}", data={**form, "official_on": "01/01/2000"}
+        f"/membermodelview/edit/{member.id}", data={**form, "birth_date": "01/01/2006"}
     )
-    assert (
-        vietnamese(app, "The date of official recognition must be after the date of admission.")
-        in bad.text
-    )
+    assert vietnamese(app, "The date of admission must be after the date of birth.") in bad.text
     db_session.expire_all()
-    assert db_session.get(Member, member.id).official_on.isoformat() == "2011-02-03"
+    assert db_session.get(Member, member.id).birth_date.isoformat() == "1985-05-19"
 
 
 def test_units_form_refuses_duplicate_codes_and_cells_as_parents(app, admin_client, db_session):

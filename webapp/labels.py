@@ -6,6 +6,7 @@ from datetime import date
 
 from flask_babel import lazy_gettext as _l
 
+from webapp.domain.ledger import Activity, EventKind
 from webapp.models.member import BirthDatePrecision, MemberStatus, Sex
 from webapp.models.report_run import ReportState
 from webapp.models.unit import UnitKind
@@ -25,6 +26,31 @@ STATUS_LABELS = {
     MemberStatus.TRANSFERRED_OUT: _l("Transferred out"),
     MemberStatus.DECEASED: _l("Deceased"),
     MemberStatus.LEFT: _l("Left the Party"),
+}
+EVENT_KIND_LABELS = {
+    EventKind.ADMISSION: _l("Admission"),
+    EventKind.READMISSION: _l("Re-admission"),
+    EventKind.OFFICIAL_RECOGNITION: _l("Recognition as official member"),
+    EventKind.NOT_RECOGNISED: _l("Not recognised as official member"),
+    EventKind.TRANSFER_WITHIN: _l("Transfer to another cell (official)"),
+    EventKind.TEMPORARY_TRANSFER: _l("Temporary transfer"),
+    EventKind.TEMPORARY_RETURN: _l("End of temporary transfer"),
+    EventKind.TRANSFER_OUT: _l("Transfer out of this Party organisation"),
+    EventKind.TRANSFER_IN: _l("Transfer in from another Party organisation"),
+    EventKind.DEATH: _l("Death"),
+    EventKind.REMOVAL: _l("Removal from the rolls"),
+    EventKind.EXPULSION: _l("Expulsion"),
+    EventKind.RESIGNATION: _l("Leaving the Party at own request"),
+    EventKind.EXEMPTION: _l("Exemption from Party work and activities"),
+    EventKind.SUSPENSION: _l("Suspension of Party activities"),
+    EventKind.RESUMPTION: _l("Resumption of Party activities"),
+    EventKind.RESTORATION: _l("Restoration of Party membership"),
+    EventKind.REVERSAL: _l("Cancellation of a wrongly recorded event"),
+}
+ACTIVITY_LABELS = {
+    Activity.NORMAL: _l("Active"),
+    Activity.EXEMPT: _l("Exempted from activities"),
+    Activity.SUSPENDED: _l("Suspended"),
 }
 BIRTH_DATE_PRECISION_LABELS = {
     BirthDatePrecision.DAY: _l("Full date known"),
@@ -77,6 +103,28 @@ MEMBER_COLUMNS = {
     "unit": _l("Party cell"),
     "unit_id": _l("Party cell"),
     "search_key": _l("Name or number"),
+    "host_unit": _l("Temporarily active in"),
+    "away": _l("Temporarily active outside"),
+    "activity": _l("Activity"),
+    "party_age_from": _l("Party age counted from"),
+}
+EVENT_COLUMNS = {
+    "member": _l("Party member"),
+    "kind": _l("Event"),
+    "effective_on": _l("Date"),
+    "decision_number": _l("Decision number"),
+    "decision_on": _l("Decision date"),
+    "decided_by": _l("Decided by"),
+    "from_unit": _l("From unit"),
+    "to_unit": _l("To cell"),
+    "to_unit_id": _l("To cell"),
+    "other_organisation": _l("Other Party organisation"),
+    "arriving_as": _l("Arriving as"),
+    "reverses": _l("Cancels"),
+    "reverses_id": _l("Cancels"),
+    "note": _l("Note"),
+    "recorded_by": _l("Recorded by"),
+    "recorded_at": _l("Recorded at"),
 }
 
 

@@ -18,8 +18,8 @@ SELF_SERVICE = [
     (r"UserDBModelView", r"can_userinfo|resetmypassword"),
 ]
 READ_DATA = [
-    (r"UnitModelView|MemberModelView", r"can_(list|show)"),
-    (r"UnitApi|MemberApi", r"can_(get|info)"),
+    (r"UnitModelView|MemberModelView|MemberEventView", r"can_(list|show|roll)"),
+    (r"UnitApi|MemberApi|MemberEventApi", r"can_(get|info)"),
     (r"Organisation|Units|Members|Reports|Report runs|Request a report", r"menu_access"),
 ]
 RUN_REPORTS = [(r"ReportRunView", r"can_(list|show|request|status|download)")]
@@ -30,7 +30,9 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         *READ_DATA,
         *RUN_REPORTS,
         (r"UnitModelView|MemberModelView", r"can_(add|edit)"),
+        (r"MemberEventView", r"can_(record|cancel)"),
         (r"UnitApi|MemberApi", r"can_(post|put)"),
+        (r"MemberEventApi", r"can_post"),
     ],
     "Manager": [*SELF_SERVICE, *READ_DATA, *RUN_REPORTS],
     "Leader": [*SELF_SERVICE, *READ_DATA, *RUN_REPORTS],

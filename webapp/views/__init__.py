@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_appbuilder import AppBuilder
 from flask_babel import lazy_gettext as _l
 
+from webapp.views.events import MemberEventApi, MemberEventView
 from webapp.views.members import MemberApi, MemberModelView
 from webapp.views.reports import ReportRunView
 from webapp.views.units import UnitApi, UnitModelView
@@ -43,5 +44,7 @@ def register_views(appbuilder: AppBuilder) -> None:
         icon="fa-plus",
         category="Reports",
     )
+    appbuilder.add_view_no_menu(MemberEventView)
     appbuilder.add_api(UnitApi)
     appbuilder.add_api(MemberApi)
+    appbuilder.add_api(MemberEventApi)

@@ -14,10 +14,10 @@ from wtforms import DateField, SelectField
 from wtforms.validators import InputRequired
 from wtforms.widgets import TextInput
 
-from webapp.domain.errors import FieldErrors, ValidationFailed
+from webapp.domain.errors import DomainError, FieldErrors, ValidationFailed
 from webapp.extensions import db
 from webapp.labels import format_date
-from webapp.views.errors import DomainRule, translated_field_errors
+from webapp.views.errors import DomainRule, translate, translated_field_errors
 
 DATE_FORMATS = ["%d/%m/%Y", "%Y-%m-%d"]
 
@@ -127,6 +127,9 @@ class DangVienModelRestApi(ModelRestApi):
         except ValidationFailed as error:
             db.session.rollback()
             return self.response_422(message=translated_field_errors(error.errors))
+        except DomainError as error:
+            db.session.rollback()
+            return self.response(error.status_code, message=translate(error.message, error.params))
 
     def post_headless(self):
         return self._refusing_invalid(super().post_headless)

@@ -31,20 +31,31 @@ class DomainRule:
     field_flags = {}
 
     def __init__(
-        self, check: Callable[[Form], FieldErrors], aliases: Mapping[str, str] | None = None
+        self,
+        check: Callable[[Form], FieldErrors],
+        aliases: Mapping[str, str] | None = None,
+        fallback: str | None = None,
     ):
         self.check = check
         # Domain field name → form field name (e.g. "unit_id" is the "unit" select).
         self.aliases = aliases or {}
+        # Where errors on fields the form does not show are reported.
+        self.fallback = fallback
 
     def __call__(self, form: Form, field: Field) -> None:
         cache_name = f"_domain_errors_{id(self.check)}"
         if not hasattr(form, cache_name):
             setattr(form, cache_name, self.check(form).as_dict())
         errors = getattr(form, cache_name)
+        shown = []
         for domain_field, messages in errors.items():
-            if self.aliases.get(domain_field, domain_field) == field.name and messages:
-                raise ValidationError("; ".join(translate(m, p) for m, p in messages))
+            target = self.aliases.get(domain_field, domain_field)
+            if target not in form:
+                target = self.fallback
+            if target == field.name:
+                shown.extend(translate(m, p) for m, p in messages)
+        if shown:
+            raise ValidationError("; ".join(shown))
 
 
 def render_error_page(message: str, code: int):

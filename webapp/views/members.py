@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from datetime import date, datetime
+
+from flask import current_app, request
 from flask_appbuilder.models.sqla.filters import FilterIn
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
 from wtforms import Form
 
-from webapp.domain.errors import FieldErrors
+from webapp.domain.errors import DomainError, FieldErrors
+from webapp.domain.events import member_state, open_ledger
+from webapp.domain.ledger import EventKind
 from webapp.domain.members import check_member
+from webapp.domain.party_age import party_age
 from webapp.extensions import db
 from webapp.labels import (
+    ACTIVITY_LABELS,
     BIRTH_DATE_PRECISION_LABELS,
+    EVENT_KIND_LABELS,
     MEMBER_COLUMNS,
     SEX_LABELS,
     STATUS_LABELS,
+    format_date,
     label_for,
 )
-from webapp.models.member import Member
-from webapp.models.unit import MEMBER_HOLDING_KINDS
+from webapp.models.member import Member, MemberStatus
+from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit
 from webapp.views.base import (
     DangVienModelRestApi,
     DangVienModelView,
@@ -27,7 +38,7 @@ from webapp.views.base import (
     date_formatters,
     edited_pk,
 )
-from webapp.views.errors import DomainRule
+from webapp.views.errors import DomainRule, translate
 from webapp.views.filters import SearchableInterface
 
 IDENTITY_FIELDS = [
@@ -59,17 +70,39 @@ PARTY_FIELDS = [
     "card_issued_on",
 ]
 MEMBER_FIELDS = IDENTITY_FIELDS + PARTY_FIELDS
+# Derived from the ledger once the member exists: changed by recording events.
+LEDGER_FIELDS = ["unit", "status", "admitted_on", "official_on"]
+EDITABLE_PARTY_FIELDS = [f for f in PARTY_FIELDS if f not in LEDGER_FIELDS]
+# A new record enters the ledger by its opening events: admission and, if dated, recognition.
+OPENING_STATUS_LABELS = {
+    s: STATUS_LABELS[s] for s in (MemberStatus.PROBATIONARY, MemberStatus.OFFICIAL)
+}
 DATE_FIELDS = ["birth_date", "admitted_on", "official_on", "youth_union_on", "card_issued_on"]
 
 
-def member_values(item_or_form) -> dict:
+def member_values(item_or_form, base: Member | None = None) -> dict:
+    """The record's values for the rules; a form's missing (ledger) fields come from `base`."""
     if isinstance(item_or_form, Form):
-        values = {name: item_or_form[name].data for name in MEMBER_FIELDS}
+        values = member_values(base) if base is not None else {}
+        values.update(
+            {name: item_or_form[name].data for name in MEMBER_FIELDS if name in item_or_form}
+        )
     else:
         values = {name: getattr(item_or_form, name) for name in MEMBER_FIELDS}
-    unit = values.pop("unit")
-    values["unit_id"] = unit.id if unit is not None else getattr(item_or_form, "unit_id", None)
+    if "unit" in values:
+        unit = values.pop("unit")
+        values["unit_id"] = unit.id if unit is not None else getattr(item_or_form, "unit_id", None)
     return {k: (v.strip() or None) if isinstance(v, str) else v for k, v in values.items()}
+
+
+def current_user_id() -> int | None:
+    return current_user.id if current_user and current_user.is_authenticated else None
+
+
+def check_member_form(form: Form) -> FieldErrors:
+    pk = edited_pk()
+    base = db.session.get(Member, pk) if pk is not None else None
+    return check_member_values(member_values(form, base), pk)
 
 
 def check_member_values(values: dict, member_id: int | None) -> FieldErrors:
@@ -81,9 +114,9 @@ def check_member_values(values: dict, member_id: int | None) -> FieldErrors:
     )
 
 
-member_rule = DomainRule(
-    lambda form: check_member_values(member_values(form), edited_pk()), aliases={"unit_id": "unit"}
-)
+# On the edit form the ledger dates are not shown; their conflicts with a changed birth
+# date are reported on the birth date.
+member_rule = DomainRule(check_member_form, aliases={"unit_id": "unit"}, fallback="birth_date")
 
 
 class MemberModelView(DangVienModelView):
@@ -107,11 +140,17 @@ class MemberModelView(DangVienModelView):
     order_columns = ["member_number", "display_name", "birth_date", "admitted_on", "status"]
     base_order = ("sort_key", "asc")
     search_columns = ["search_key", "status", "sex", "birth_date", "admitted_on", "official_on"]
-    show_fieldsets = add_fieldsets = edit_fieldsets = [
+    show_fieldsets = add_fieldsets = [
         (_l("Identity"), {"fields": IDENTITY_FIELDS}),
         (_l("Party"), {"fields": PARTY_FIELDS}),
     ]
-    add_columns = edit_columns = MEMBER_FIELDS
+    edit_fieldsets = [
+        (_l("Identity"), {"fields": IDENTITY_FIELDS}),
+        (_l("Party"), {"fields": EDITABLE_PARTY_FIELDS}),
+    ]
+    add_columns = MEMBER_FIELDS
+    edit_columns = IDENTITY_FIELDS + EDITABLE_PARTY_FIELDS
+    show_template = "members/show.html"
     formatters_columns = {
         "sex": lambda value: label_for(SEX_LABELS, value),
         "status": lambda value: label_for(STATUS_LABELS, value),
@@ -121,7 +160,7 @@ class MemberModelView(DangVienModelView):
     add_form_extra_fields = edit_form_extra_fields = {
         "sex": choice_field(_l("Sex"), SEX_LABELS, member_rule, _l("Choose the sex.")),
         "status": choice_field(
-            _l("Status"), STATUS_LABELS, member_rule, _l("Choose the membership status.")
+            _l("Status"), OPENING_STATUS_LABELS, member_rule, _l("Choose the membership status.")
         ),
         "birth_date_precision": choice_field(
             _l("Date of birth known"),
@@ -150,6 +189,107 @@ class MemberModelView(DangVienModelView):
 
     def check_item(self, item, item_id):
         return check_member_values(member_values(item), item_id)
+
+    def pre_add(self, item) -> None:
+        super().pre_add(item)
+        add_with_opening_events(item)
+
+    def render_template(self, template, **kwargs):
+        if template == self.show_template and "pk" in kwargs:
+            kwargs["member_panel"] = member_panel(int(kwargs["pk"]), request.args.get("as_of"))
+        return super().render_template(template, **kwargs)
+
+
+def add_with_opening_events(item: Member) -> None:
+    """Flush the new member and record its opening events in the same transaction as the
+    save that follows; on any failure nothing is kept."""
+    try:
+        db.session.add(item)
+        db.session.flush()
+        open_ledger(db.session, item, user_id=current_user_id())
+    except DomainError as error:
+        db.session.rollback()
+        raise ValueError(translate(error.message, error.params)) from error
+
+
+def member_panel(member_id: int, as_of_text: str | None) -> dict:
+    """Status, unit and Party age (today or as of a date) and the events, for the member page."""
+    member = db.session.get(Member, member_id)
+    if member is None:
+        return {}
+    error = None
+    as_of = None
+    if as_of_text:
+        try:
+            as_of = datetime.strptime(as_of_text.strip(), "%d/%m/%Y").date()
+        except ValueError:
+            error = gettext("Enter the date as dd/mm/yyyy, e.g. 19/05/1990.")
+    day = as_of or date.today()
+    state = member_state(db.session, member.id, as_of=day)
+    age = party_age(
+        state, day, admission_decision_on=member.admitted_on, card_issued_on=member.card_issued_on
+    )
+    units = {
+        u.id: u
+        for u in db.session.scalars(
+            select(Unit).where(Unit.id.in_([x for x in (state.unit_id, state.host_unit_id) if x]))
+        )
+    }
+    events = list(member.events)
+    cancelled = {e.reverses_id for e in events if e.kind == EventKind.REVERSAL}
+    sm = current_app.appbuilder.sm
+    return {
+        "as_of": as_of,
+        "as_of_text": as_of_text if as_of or error else None,
+        "error": error,
+        "standing_label": label_for(STATUS_LABELS, state.standing)
+        if state.standing
+        else gettext("Not yet a member"),
+        "activity_label": label_for(ACTIVITY_LABELS, state.activity)
+        if state.activity != "normal"
+        else "",
+        "unit_text": _unit_text(units.get(state.unit_id)),
+        "host_text": _unit_text(units.get(state.host_unit_id))
+        or (gettext("Outside this Party organisation") if state.away else ""),
+        "party_age_text": gettext(
+            "%(years)s years %(months)s months", years=age.years, months=age.months
+        )
+        if age
+        else "—",
+        "events": [
+            {
+                "id": e.id,
+                "date": format_date(e.effective_on),
+                "kind": label_for(EVENT_KIND_LABELS, e.kind)
+                + (
+                    f" ({format_date(e.reverses.effective_on)} {label_for(EVENT_KIND_LABELS, e.reverses.kind)})"
+                    if e.reverses
+                    else ""
+                ),
+                "decision": " ".join(
+                    x
+                    for x in (
+                        e.decision_number or "",
+                        format_date(e.decision_on),
+                        e.decided_by or "",
+                    )
+                    if x
+                ),
+                "from_unit": _unit_text(e.from_unit),
+                "to": _unit_text(e.to_unit) or (e.other_organisation or ""),
+                "note": e.note or "",
+                "cancelled": e.id in cancelled,
+                "is_reversal": e.kind == EventKind.REVERSAL,
+            }
+            for e in events
+        ],
+        "can_record": sm.has_access("can_record", "MemberEventView"),
+        "can_cancel": sm.has_access("can_cancel", "MemberEventView"),
+    }
+
+
+def _unit_text(unit: Unit | None) -> str:
+    return f"{unit.code} – {unit.name}" if unit is not None else ""
 
 
 class MemberApi(DangVienModelRestApi):
@@ -185,3 +325,9 @@ class MemberApi(DangVienModelRestApi):
 
     def check_item(self, item, item_id):
         return check_member_values(member_values(item), item_id)
+
+    def pre_add(self, item) -> None:
+        super().pre_add(item)
+        db.session.add(item)
+        db.session.flush()
+        open_ledger(db.session, item, user_id=current_user_id())

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
+from flask import abort, request
+from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.sqla.filters import FilterNotIn
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import permission_name
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from wtforms import Form
 
 from webapp.domain.errors import FieldErrors
+from webapp.domain.rolls import roll_as_of
 from webapp.domain.units import check_unit
 from webapp.extensions import db
-from webapp.labels import UNIT_COLUMNS, UNIT_KIND_LABELS, label_for
+from webapp.labels import STATUS_LABELS, UNIT_COLUMNS, UNIT_KIND_LABELS, format_date, label_for
 from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit
 from webapp.views.base import (
     DangVienModelRestApi,
@@ -79,6 +86,33 @@ class UnitModelView(DangVienModelView):
 
     def check_item(self, item, item_id):
         return check_unit(unit_values(item), session=db.session, unit_id=item_id)
+
+    @expose("/roll/<int:pk>")
+    @has_access
+    @permission_name("roll")
+    def roll(self, pk: int):
+        """The members on the rolls of the unit's subtree on a date (default: today)."""
+        unit = self.datamodel.get(pk, self._base_filters)
+        if unit is None:
+            abort(404)
+        as_of_text = (request.args.get("as_of") or "").strip()
+        day, error = date.today(), None
+        if as_of_text:
+            try:
+                day = datetime.strptime(as_of_text, "%d/%m/%Y").date()
+            except ValueError:
+                error = gettext("Enter the date as dd/mm/yyyy, e.g. 19/05/1990.")
+        counted, hosted = roll_as_of(db.session, unit, day)
+        return self.render_template(
+            "units/roll.html",
+            unit=unit,
+            day=format_date(day),
+            error=error,
+            counted=counted,
+            hosted=hosted,
+            status_label=lambda value: label_for(STATUS_LABELS, value),
+            title=gettext("Members on the rolls"),
+        )
 
 
 class UnitApi(DangVienModelRestApi):

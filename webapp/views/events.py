@@ -1,0 +1,320 @@
+"""The ledger on screen and in the API: list a member's events, record one, cancel one."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import abort, flash, redirect, request, url_for
+from flask_appbuilder import expose, has_access
+from flask_appbuilder.api import expose as api_expose
+from flask_appbuilder.api import protect, safe
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import permission_name
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional
+
+from webapp.domain.errors import N_, DomainError, ValidationFailed
+from webapp.domain.events import EventInput, record_event
+from webapp.domain.ledger import ACTIVE, EventKind
+from webapp.extensions import db
+from webapp.labels import EVENT_COLUMNS, EVENT_KIND_LABELS, STATUS_LABELS, format_date, label_for
+from webapp.models.ledger import MemberEvent
+from webapp.models.member import Member
+from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit
+from webapp.views.base import DangVienModelRestApi, DangVienModelView, DayMonthYearField
+from webapp.views.errors import translate, translated_field_errors
+
+RECORDABLE_KINDS = {
+    kind: label for kind, label in EVENT_KIND_LABELS.items() if kind != EventKind.REVERSAL
+}
+
+
+def current_user_id() -> int | None:
+    return current_user.id if current_user and current_user.is_authenticated else None
+
+
+class EventForm(FlaskForm):
+    kind = SelectField(
+        _l("Event"), choices=[], validators=[InputRequired(message=_l("Choose the kind of event."))]
+    )
+    effective_on = DayMonthYearField(_l("Date"))
+    decision_number = StringField(_l("Decision number"), validators=[Optional(), Length(max=60)])
+    decision_on = DayMonthYearField(_l("Decision date"))
+    decided_by = StringField(_l("Decided by"), validators=[Optional(), Length(max=255)])
+    to_unit_id = SelectField(_l("To cell"), choices=[], validate_choice=False)
+    other_organisation = StringField(
+        _l("Other Party organisation"), validators=[Optional(), Length(max=255)]
+    )
+    arriving_as = SelectField(
+        _l("Arriving as"),
+        choices=[("", "—"), *((s, STATUS_LABELS[s]) for s in sorted(ACTIVE))],
+        validate_choice=False,
+    )
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])
+
+    def event_input(self) -> EventInput:
+        return EventInput(
+            kind=self.kind.data,
+            effective_on=self.effective_on.data,
+            decision_number=self.decision_number.data,
+            decision_on=self.decision_on.data,
+            decided_by=self.decided_by.data,
+            to_unit_id=int(self.to_unit_id.data)
+            if (self.to_unit_id.data or "").isdigit()
+            else None,
+            other_organisation=self.other_organisation.data,
+            arriving_as=self.arriving_as.data or None,
+            note=self.note.data,
+        )
+
+
+def cell_choices() -> list[tuple[str, str]]:
+    cells = db.session.execute(
+        select(Unit.id, Unit.code, Unit.name)
+        .where(Unit.kind.in_(list(MEMBER_HOLDING_KINDS)), Unit.dissolved_on.is_(None))
+        .order_by(Unit.path)
+    )
+    return [("", "—")] + [(str(id_), f"{code} – {name}") for id_, code, name in cells]
+
+
+class MemberEventView(DangVienModelView):
+    """Read-only list of events (as a tab of the member page); record and cancel are
+    separate actions, because the ledger is never edited."""
+
+    datamodel = SQLAInterface(MemberEvent)
+    route_base = "/memberevents"
+    list_title = _l("Events")
+    base_permissions = ["can_list", "can_show", "can_record", "can_cancel"]
+    label_columns = EVENT_COLUMNS
+    list_columns = [
+        "effective_on",
+        "kind",
+        "decision_number",
+        "decision_on",
+        "from_unit",
+        "to_unit",
+        "other_organisation",
+        "note",
+        "recorded_by",
+        "reverses",
+    ]
+    show_columns = [
+        "member",
+        "effective_on",
+        "kind",
+        "decision_number",
+        "decision_on",
+        "decided_by",
+        "from_unit",
+        "to_unit",
+        "other_organisation",
+        "arriving_as",
+        "note",
+        "reverses",
+        "recorded_by",
+        "recorded_at",
+    ]
+    search_columns = ["kind", "effective_on", "decision_number"]
+    base_order = ("effective_on", "asc")
+    formatters_columns = {
+        "kind": lambda value: label_for(EVENT_KIND_LABELS, value),
+        "arriving_as": lambda value: label_for(STATUS_LABELS, value),
+        "effective_on": format_date,
+        "decision_on": format_date,
+    }
+
+    def _member(self, member_id: int) -> Member:
+        member = db.session.get(Member, member_id)
+        if member is None:
+            abort(404)
+        return member
+
+    @expose("/record/<int:member_id>", methods=["GET", "POST"])
+    @has_access
+    @permission_name("record")
+    def record(self, member_id: int):
+        member = self._member(member_id)
+        form = EventForm()
+        form.kind.choices = [("", "—"), *RECORDABLE_KINDS.items()]
+        form.to_unit_id.choices = cell_choices()
+        if request.method == "POST" and form.validate():
+            try:
+                record_event(db.session, member.id, form.event_input(), user_id=current_user_id())
+            except ValidationFailed as error:
+                db.session.rollback()
+                for field, messages in translated_field_errors(error.errors).items():
+                    if field in form:
+                        form[field].errors = list(form[field].errors) + messages
+                    else:
+                        flash(" ".join(messages), "danger")
+            except DomainError as error:
+                db.session.rollback()
+                flash(translate(error.message, error.params), "danger")
+            else:
+                flash(gettext("The event has been recorded."), "success")
+                return redirect(url_for("MemberModelView.show", pk=member.id))
+        return self.render_template(
+            "events/record.html", form=form, member=member, title=gettext("Record an event")
+        )
+
+    @expose("/cancel/<int:event_id>", methods=["GET", "POST"])
+    @has_access
+    @permission_name("cancel")
+    def cancel(self, event_id: int):
+        event = db.session.get(MemberEvent, event_id)
+        if event is None:
+            abort(404)
+        form = FlaskForm()
+        if request.method == "POST" and form.validate():
+            reason = (request.form.get("reason") or "").strip()
+            data = EventInput(
+                kind=EventKind.REVERSAL,
+                effective_on=date.today(),
+                reverses_id=event.id,
+                note=reason,
+            )
+            try:
+                record_event(db.session, event.member_id, data, user_id=current_user_id())
+            except DomainError as error:
+                db.session.rollback()
+                flash(translate(error.message, error.params), "danger")
+            else:
+                flash(gettext("The event has been cancelled."), "success")
+            return redirect(url_for("MemberModelView.show", pk=event.member_id))
+        return self.render_template(
+            "events/cancel.html",
+            form=form,
+            event=event,
+            kind_label=label_for(EVENT_KIND_LABELS, event.kind),
+            effective_on=format_date(event.effective_on),
+            title=gettext("Cancel an event"),
+        )
+
+
+class MemberEventApi(DangVienModelRestApi):
+    """Events: list and show; POST records through the same command as the screen."""
+
+    resource_name = "events"
+    datamodel = SQLAInterface(MemberEvent)
+    allow_browser_login = True
+    include_route_methods = {"get", "get_list", "info", "post"}
+    list_columns = [
+        "id",
+        "member.id",
+        "kind",
+        "effective_on",
+        "decision_number",
+        "decision_on",
+        "decided_by",
+        "from_unit.code",
+        "to_unit.id",
+        "to_unit.code",
+        "other_organisation",
+        "arriving_as",
+        "reverses.id",
+        "note",
+        "recorded_at",
+    ]
+    show_columns = list_columns
+    add_columns = [
+        "member",
+        "kind",
+        "effective_on",
+        "decision_number",
+        "decision_on",
+        "decided_by",
+        "to_unit",
+        "other_organisation",
+        "arriving_as",
+        "reverses",
+        "note",
+    ]
+    search_columns = ["member", "kind", "effective_on", "to_unit"]
+    order_columns = ["effective_on", "id"]
+    base_order = ("id", "asc")
+
+    @api_expose("/", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("post")
+    def post(self):
+        """Record an event for a member.
+        ---
+        post:
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    member: {type: integer}
+                    kind: {type: string}
+                    effective_on: {type: string, format: date}
+                    decision_number: {type: string}
+                    decision_on: {type: string, format: date}
+                    decided_by: {type: string}
+                    to_unit: {type: integer}
+                    other_organisation: {type: string}
+                    arriving_as: {type: string}
+                    reverses: {type: integer}
+                    note: {type: string}
+          responses:
+            201: {description: Event recorded}
+            400: {$ref: '#/components/responses/400'}
+            404: {$ref: '#/components/responses/404'}
+            422: {$ref: '#/components/responses/422'}
+        """
+        payload = request.get_json(silent=True)
+        if not isinstance(payload, dict):
+            return self.response_400(message=gettext("The request body must be a JSON object."))
+        try:
+            data = EventInput(
+                kind=str(payload.get("kind") or ""),
+                effective_on=_iso_date(payload.get("effective_on"), "effective_on"),
+                decision_number=_text(payload.get("decision_number")),
+                decision_on=_iso_date(payload.get("decision_on"), "decision_on"),
+                decided_by=_text(payload.get("decided_by")),
+                to_unit_id=_int(payload.get("to_unit"), "to_unit_id"),
+                other_organisation=_text(payload.get("other_organisation")),
+                arriving_as=_text(payload.get("arriving_as")),
+                reverses_id=_int(payload.get("reverses"), "reverses_id"),
+                note=_text(payload.get("note")),
+            )
+            member_id = _int(payload.get("member"), "member")
+            if member_id is None or db.session.get(Member, member_id) is None:
+                return self.response_404()
+            event = record_event(db.session, member_id, data, user_id=current_user_id())
+        except ValidationFailed as error:
+            db.session.rollback()
+            return self.response_422(message=translated_field_errors(error.errors))
+        except DomainError as error:
+            db.session.rollback()
+            return self.response(error.status_code, message=translate(error.message, error.params))
+        return self.response(201, id=event.id)
+
+
+def _text(value) -> str | None:
+    return str(value).strip() if value not in (None, "") else None
+
+
+def _iso_date(value, field: str) -> date | None:
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ValidationFailed({field: [(N_("Enter the date as YYYY-MM-DD."), {})]}) from None
+
+
+def _int(value, field: str) -> int | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool) or not str(value).isdigit():
+        raise ValidationFailed({field: [(N_("Enter a whole number."), {})]})
+    return int(value)
