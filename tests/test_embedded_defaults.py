@@ -60,7 +60,10 @@ def test_init_demo_queue_worker_and_report_on_embedded_defaults(embedded_env, tm
         state, rows, path = connection.execute(
             "SELECT state, row_count, file_path FROM report_run"
         ).fetchone()
-    assert (state, rows) == ("done", 60)
+        on_rolls = connection.execute(
+            "SELECT count(*) FROM member WHERE status IN ('probationary', 'official')"
+        ).fetchone()[0]
+    assert (state, rows) == ("done", on_rolls) and 50 < on_rolls <= 60
     with open(path, "rb") as pdf:
         assert pdf.read(4) == b"%PDF"
 
@@ -80,12 +83,26 @@ def test_demo_is_deterministic(embedded_env, tmp_path):
     assert names[0] == names[1] and len(names[0]) == 25
 
 
-def test_demo_members_pass_the_member_rules(app, db_session):
-    from webapp.demo import generate_province
-    from webapp.domain.members import check_member
-    from webapp.models import Member
+def test_demo_members_pass_the_member_rules_and_their_ledgers_replay(app, db_session):
+    from datetime import date
 
-    generate_province(db_session, members=200, seed=11)
+    from webapp.demo import generate_province
+    from webapp.domain.events import member_state
+    from webapp.domain.members import check_member
+    from webapp.domain.reports import ON_THE_ROLLS
+    from webapp.domain.rolls import roll_as_of
+    from webapp.models import Member, MemberEvent, Unit
+
+    summary = generate_province(db_session, members=200, seed=11)
+    kinds = {kind for (kind,) in db_session.query(MemberEvent.kind).distinct()}
+    assert {"admission", "official_recognition", "transfer_within", "temporary_transfer"} <= kinds
+    assert summary["events"] == db_session.query(MemberEvent).count()
+    for member in db_session.query(Member):
+        state = member_state(db_session, member.id)
+        assert (state.standing, state.unit_id) == (member.status, member.unit_id), member
+    root = db_session.query(Unit).filter(Unit.parent_id.is_(None)).one()
+    counted, _ = roll_as_of(db_session, root, date.today())
+    assert len(counted) == db_session.query(Member).filter(Member.status.in_(ON_THE_ROLLS)).count()
     for member in db_session.query(Member):
         values = {c.key: getattr(member, c.key) for c in Member.__table__.columns}
         errors = check_member(

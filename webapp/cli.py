@@ -89,7 +89,10 @@ def demo_command(members: int, seed: int, if_empty: bool) -> None:
         click.echo("The database already holds units; demo data not loaded.")
         return
     summary = generate_province(db.session, members=members, seed=seed)
-    click.echo(f"Demo province loaded: {summary['units']} units, {summary['members']} members.")
+    click.echo(
+        f"Demo province loaded: {summary['units']} units, {summary['members']} members, "
+        f"{summary['events']} events."
+    )
 
 
 @click.command("worker")

@@ -12,6 +12,8 @@ from datetime import date, timedelta
 from faker import Faker
 from sqlalchemy.orm import Session
 
+from webapp.domain.events import EventInput, open_ledger, record_event
+from webapp.domain.ledger import EventKind
 from webapp.models.member import BirthDatePrecision, Member, MemberStatus, Sex
 from webapp.models.unit import Unit, UnitKind
 
@@ -163,8 +165,6 @@ def make_member(rng: random.Random, faker: Faker, sequence: int, unit: Unit, tod
     official = admitted + timedelta(days=365 + rng.randint(0, 40))
     is_official = official <= today
     status = MemberStatus.OFFICIAL if is_official else MemberStatus.PROBATIONARY
-    if is_official and rng.random() < 0.03:
-        status = MemberStatus.DECEASED
     card_number = f"{CARD_PREFIX}.{sequence:06d}" if is_official and rng.random() < 0.95 else None
     precision = (
         BirthDatePrecision.DAY
@@ -207,19 +207,99 @@ def make_member(rng: random.Random, faker: Faker, sequence: int, unit: Unit, tod
     )
 
 
+def _history(
+    rng: random.Random, member: Member, holders: list[Unit], today: date
+) -> list[EventInput]:
+    """Movements after the opening events, each dated after the last one and before today."""
+    events: list[EventInput] = []
+    last = member.official_on or member.admitted_on
+    if member.status != MemberStatus.OFFICIAL or (today - last).days < 400:
+        return events
+
+    def later(max_days: int = 3650) -> date | None:
+        nonlocal last
+        if (today - last).days < 60:
+            return None
+        last = last + timedelta(days=rng.randint(30, min(max_days, (today - last).days - 1)))
+        return last
+
+    unit = member.unit
+    roll = rng.random()
+    if roll < 0.15:  # moved to another cell of the province
+        day = later()
+        others = [u for u in holders if u.id != unit.id]
+        if day and others:
+            unit = rng.choice(others)
+            events.append(
+                EventInput(
+                    EventKind.TRANSFER_WITHIN,
+                    day,
+                    decision_number=f"{rng.randint(1, 300)}-QĐ/ĐU",
+                    to_unit_id=unit.id,
+                )
+            )
+    elif roll < 0.20:  # worked elsewhere in the province for a while
+        day = later()
+        others = [u for u in holders if u.id != unit.id]
+        if day and others:
+            events.append(
+                EventInput(EventKind.TEMPORARY_TRANSFER, day, to_unit_id=rng.choice(others).id)
+            )
+            back = later(365)
+            if back:
+                events.append(EventInput(EventKind.TEMPORARY_RETURN, back))
+    elif roll < 0.22:  # removed, some re-admitted years later
+        day = later()
+        if day:
+            events.append(
+                EventInput(EventKind.REMOVAL, day, decision_number=f"{rng.randint(1, 300)}-QĐ/HU")
+            )
+            if rng.random() < 0.5:
+                again = later()
+                if again:
+                    events.append(EventInput(EventKind.READMISSION, again, to_unit_id=unit.id))
+                    official = later(400) if (today - again).days > 400 else None
+                    if official and (official - again).days >= 365:
+                        events.append(EventInput(EventKind.OFFICIAL_RECOGNITION, official))
+    elif roll < 0.24:  # transferred to another province
+        day = later()
+        if day:
+            events.append(
+                EventInput(EventKind.TRANSFER_OUT, day, other_organisation="Đảng bộ tỉnh Thanh Hóa")
+            )
+            return events
+    elif roll < 0.25:
+        day = later()
+        if day:
+            events.append(EventInput(EventKind.EXEMPTION, day, note="Tuổi cao, sức yếu"))
+    if member.birth_date.year < 1950 and rng.random() < 0.25:
+        day = later()
+        if day and not any(e.kind == EventKind.REMOVAL for e in events[-1:]):
+            events.append(EventInput(EventKind.DEATH, day))
+    return events
+
+
 def generate_province(
     session: Session, *, members: int, seed: int, today: date | None = None
 ) -> dict[str, int]:
+    """Units, members and their ledgers; every event goes through the ledger's rules."""
     today = today or date.today()
     rng = random.Random(seed)
     faker = Faker("vi_VN")
     faker.seed_instance(seed)
     holders = generate_units(session, rng, target_cells=max(4, members // 12))
+    event_count = 0
     for sequence in range(1, members + 1):
         member = make_member(rng, faker, sequence, holders[(sequence * 7919) % len(holders)], today)
         session.add(member)
-        if sequence % 2000 == 0:
-            session.flush()
+        session.flush()
+        open_ledger(session, member, today=today)
+        history = _history(rng, member, holders, today)
+        for data in history:
+            record_event(session, member.id, data, today=today, commit=False)
+        event_count += 1 + (member.official_on is not None) + len(history)
+        if sequence % 500 == 0:
+            session.commit()
     session.commit()
     unit_count = session.query(Unit).count()
-    return {"units": unit_count, "members": members}
+    return {"units": unit_count, "members": members, "events": event_count}

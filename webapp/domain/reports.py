@@ -7,8 +7,10 @@ from collections.abc import Iterator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from webapp.models.member import Member
+from webapp.models.member import Member, MemberStatus
 from webapp.models.unit import Unit
+
+ON_THE_ROLLS = (MemberStatus.PROBATIONARY, MemberStatus.OFFICIAL)
 
 
 def subtree_units(root: Unit):
@@ -18,19 +20,21 @@ def subtree_units(root: Unit):
 
 def count_subtree_members(session: Session, root: Unit) -> int:
     return session.scalar(
-        select(func.count(Member.id)).where(Member.unit_id.in_(subtree_units(root)))
+        select(func.count(Member.id)).where(
+            Member.unit_id.in_(subtree_units(root)), Member.status.in_(ON_THE_ROLLS)
+        )
     )
 
 
 def iter_subtree_members(
     session: Session, root: Unit, batch_size: int = 1000
 ) -> Iterator[tuple[Unit, Member]]:
-    """Members of the subtree grouped by unit (tree order), each unit's members in
+    """Members on the rolls of the subtree grouped by unit (tree order), each unit's members in
     Vietnamese name order; streamed in batches so memory stays bounded."""
     query = (
         select(Unit, Member)
         .join(Member, Member.unit_id == Unit.id)
-        .where(Unit.path.startswith(root.path, autoescape=True))
+        .where(Unit.path.startswith(root.path, autoescape=True), Member.status.in_(ON_THE_ROLLS))
         .order_by(Unit.path, Member.sort_key, Member.id)
         .execution_options(yield_per=batch_size)
     )
