@@ -196,3 +196,50 @@ def test_unit_page_offers_its_member_list_report_and_lists_its_members(
     assert f"/reports/request?report=member-list&amp;unit_id={tree['C1'].id}" in page.text
     assert "Võ Thị Sáu" in page.text  # the related members tab
     assert vietnamese(app, "Cancel") in page.text  # FAB's confirm dialog, translated
+
+
+def test_second_of_two_concurrent_edits_is_refused(app, admin_client, db_session):
+    tree = make_tree(db_session)
+    member = make_member(db_session, tree["C1"], member_number="000610TN", birth_name="Đỗ Văn Mười")
+    db_session.commit()
+    page = admin_client.get(f"/membermodelview/edit/{member.id}")
+    assert 'name="version_id" type="hidden" value="1"' in page.text
+    form = member_form(tree["C1"], member_number="000610TN", sex="male")
+    first = admin_client.post(
+        f"/membermodelview/edit/{member.id}",
+        data={**form, "birth_name": "Đỗ Văn Mười Một", "version_id": "1"},
+    )
+    assert first.status_code == 302
+    second = admin_client.post(
+        f"/membermodelview/edit/{member.id}",
+        data={**form, "birth_name": "Đỗ Văn Hai", "version_id": "1"},
+    )
+    assert second.status_code == 200
+    assert (
+        vietnamese(
+            app,
+            "Someone else saved this record after you opened it. Your changes were not saved: open the record again to see the current values.",
+        )
+        in second.text
+    )
+    db_session.expire_all()
+    saved = db_session.get(Member, member.id)
+    assert (saved.birth_name, saved.version_id) == ("Đỗ Văn Mười Một", 2)
+
+
+def test_api_update_with_an_old_version_is_a_conflict(client, api_token, db_session):
+    tree = make_tree(db_session)
+    unit = tree["C1"]
+    headers = {"Authorization": f"Bearer {api_token}"}
+    ok = client.put(
+        f"/api/v1/units/{unit.id}",
+        json={"name": "Chi bộ thôn Đông A", "version_id": 1},
+        headers=headers,
+    )
+    assert ok.status_code == 200, ok.json
+    stale = client.put(
+        f"/api/v1/units/{unit.id}", json={"name": "Chi bộ khác", "version_id": 1}, headers=headers
+    )
+    assert stale.status_code == 409
+    db_session.expire_all()
+    assert db_session.get(Unit, unit.id).name == "Chi bộ thôn Đông A"

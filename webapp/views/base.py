@@ -6,12 +6,13 @@ import datetime
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import request
+from flask import flash, request
 from flask_appbuilder import ModelRestApi, ModelView
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_babel import gettext
-from wtforms import DateField, SelectField
-from wtforms.validators import InputRequired
+from flask_babel import lazy_gettext as _l
+from wtforms import DateField, HiddenField, SelectField
+from wtforms.validators import InputRequired, ValidationError
 from wtforms.widgets import TextInput
 
 from webapp.domain.errors import DomainError, FieldErrors, ValidationFailed
@@ -81,10 +82,51 @@ def date_formatters(*columns: str) -> dict[str, Callable]:
     return {column: format_date for column in columns}
 
 
+STALE_MESSAGE = _l(
+    "Someone else saved this record after you opened it. Your changes were not saved: "
+    "open the record again to see the current values."
+)
+
+
+class VersionField(HiddenField):
+    """The version of the record when the form was opened (optimistic locking). It is
+    only compared, never written: SQLAlchemy's version counter does the writing."""
+
+    def populate_obj(self, obj, name):
+        pass
+
+
+def refuse_stale_version(form, field) -> None:
+    pk = edited_pk()
+    model = getattr(form, "_model_class", None)
+    if pk is None or model is None or not field.data:
+        return
+    current = db.session.get(model, pk)
+    if current is not None and str(current.version_id) != str(field.data):
+        flash(str(STALE_MESSAGE), "danger")
+        raise ValidationError(str(STALE_MESSAGE))
+
+
 class DangVienModelView(ModelView):
-    """Explicit list/show/edit screens; `check_item` re-checks the record before saving."""
+    """Explicit list/show/edit screens; `check_item` re-checks the record before saving;
+    edits of versioned records carry the version they started from."""
 
     page_size = 25
+
+    def _init_properties(self):
+        super()._init_properties()
+        # After FAB has settled the edit columns (from fieldsets too), before it builds forms.
+        if "version_id" in self.datamodel.obj.__table__.columns:
+            self.edit_columns = [*self.edit_columns, "version_id"]
+            self.edit_form_extra_fields = {
+                **(self.edit_form_extra_fields or {}),
+                "version_id": VersionField(validators=[refuse_stale_version]),
+            }
+
+    def _init_forms(self):
+        super()._init_forms()
+        if "version_id" in self.datamodel.obj.__table__.columns:
+            self.edit_form._model_class = self.datamodel.obj
 
     def check_item(self, item, item_id: int | None) -> FieldErrors:  # pragma: no cover - abstract
         return FieldErrors()
@@ -135,4 +177,12 @@ class DangVienModelRestApi(ModelRestApi):
         return self._refusing_invalid(super().post_headless)
 
     def put_headless(self, pk):
+        payload = request.get_json(silent=True)
+        if isinstance(payload, dict) and "version_id" in payload:
+            # Optimistic locking: a client that read version N may only update version N.
+            item = self.datamodel.get(pk, self._base_filters)
+            if item is not None and str(item.version_id) != str(payload.pop("version_id")):
+                return self.response(409, message=str(STALE_MESSAGE))
+            # FAB's schema would refuse the unknown key: hand it the payload without it.
+            request._cached_json = (payload, payload)
         return self._refusing_invalid(super().put_headless, pk)
