@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from webapp.domain.ledger import Activity, EventKind
 from webapp.models.member import BirthDatePrecision, MemberStatus, Sex
 from webapp.models.report_run import ReportState
-from webapp.models.unit import UnitKind
+from webapp.models.unit import UnitChangeKind, UnitKind
 
 UNIT_KIND_LABELS = {
     UnitKind.PROVINCIAL_COMMITTEE: _l("Provincial Party committee"),
@@ -18,6 +18,15 @@ UNIT_KIND_LABELS = {
     UnitKind.GRASSROOTS_CELL: _l("Grassroots Party cell"),
     UnitKind.PARTIAL_COMMITTEE: _l("Partial Party committee"),
     UnitKind.CELL: _l("Party cell"),
+}
+UNIT_CHANGE_LABELS = {
+    UnitChangeKind.FOUNDED: _l("Founded"),
+    UnitChangeKind.RENAMED: _l("Renamed"),
+    UnitChangeKind.CODE_CHANGED: _l("Code changed"),
+    UnitChangeKind.MOVED: _l("Moved under another unit"),
+    UnitChangeKind.ABSORBED: _l("Took over a merged unit"),
+    UnitChangeKind.MERGED_INTO: _l("Merged into another unit"),
+    UnitChangeKind.DISSOLVED: _l("Dissolved"),
 }
 SEX_LABELS = {Sex.MALE: _l("Male"), Sex.FEMALE: _l("Female")}
 STATUS_LABELS = {

@@ -18,9 +18,12 @@ SELF_SERVICE = [
     (r"UserDBModelView", r"can_userinfo|resetmypassword"),
 ]
 READ_DATA = [
-    (r"UnitModelView|MemberModelView|MemberEventView", r"can_(list|show|roll)"),
+    (r"UnitModelView|MemberModelView|MemberEventView", r"can_(list|show|roll|tree)"),
     (r"UnitApi|MemberApi|MemberEventApi", r"can_(get|info)"),
-    (r"Organisation|Units|Members|Reports|Report runs|Request a report", r"menu_access"),
+    (
+        r"Organisation|Units|Organisation tree|Members|Reports|Report runs|Request a report",
+        r"menu_access",
+    ),
 ]
 RUN_REPORTS = [(r"ReportRunView", r"can_(list|show|request|status|download)")]
 
@@ -31,6 +34,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         *RUN_REPORTS,
         (r"UnitModelView|MemberModelView", r"can_(add|edit)"),
         (r"MemberEventView", r"can_(record|cancel)"),
+        (r"UnitModelView|UnitApi", r"can_(merge|dissolve)"),
         (r"UnitApi|MemberApi", r"can_(post|put)"),
         (r"MemberEventApi", r"can_post"),
     ],

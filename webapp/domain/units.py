@@ -7,11 +7,14 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
-from webapp.domain.errors import N_, FieldErrors
-from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit, UnitKind
+from webapp.domain.errors import N_, FieldErrors, NotFound
+from webapp.domain.events import EventInput, record_event
+from webapp.domain.ledger import EventKind
+from webapp.models.member import Member, MemberStatus
+from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit, UnitChange, UnitChangeKind, UnitKind
 
 UNIT_CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9.\-]{0,31}$")
 
@@ -81,3 +84,263 @@ def _check_unit(
     if founded_on and dissolved_on and dissolved_on < founded_on:
         errors.add("dissolved_on", N_("The dissolution date cannot be before the founding date."))
     return errors
+
+
+# --- Commands on the tree: history of changes, merge, dissolve, code resolution ---------
+
+
+def record_unit_changes(
+    session: Session, unit: Unit, *, user_id: int | None, today: date | None = None
+) -> None:
+    """Add history rows for what an edit changed (name, code, parent); call before commit."""
+    today = today or date.today()
+    state = inspect(unit)
+    if state.pending or state.transient:
+        return
+    for attribute, kind in (
+        ("name", UnitChangeKind.RENAMED),
+        ("code", UnitChangeKind.CODE_CHANGED),
+    ):
+        history = state.attrs[attribute].history
+        if history.has_changes() and history.deleted:
+            session.add(
+                UnitChange(
+                    unit_id=unit.id,
+                    kind=kind,
+                    effective_on=today,
+                    old_value=history.deleted[0],
+                    new_value=getattr(unit, attribute),
+                    recorded_by_id=user_id,
+                )
+            )
+    parent_history = state.attrs["parent_id"].history
+    if parent_history.has_changes():
+        old_parent_id = parent_history.deleted[0] if parent_history.deleted else None
+        old_parent = session.get(Unit, old_parent_id) if old_parent_id else None
+        session.add(
+            UnitChange(
+                unit_id=unit.id,
+                kind=UnitChangeKind.MOVED,
+                effective_on=today,
+                old_value=old_parent.code if old_parent else None,
+                new_value=unit.parent.code if unit.parent else None,
+                other_unit_id=unit.parent_id,
+                recorded_by_id=user_id,
+            )
+        )
+
+
+def record_founding(session: Session, unit: Unit, *, user_id: int | None) -> None:
+    session.add(
+        UnitChange(
+            unit_id=unit.id,
+            kind=UnitChangeKind.FOUNDED,
+            effective_on=unit.founded_on or date.today(),
+            new_value=f"{unit.code} – {unit.name}",
+            recorded_by_id=user_id,
+        )
+    )
+
+
+def _members_on_rolls(session: Session, unit: Unit):
+    return session.scalars(
+        select(Member).where(
+            Member.unit_id == unit.id,
+            Member.status.in_([MemberStatus.PROBATIONARY, MemberStatus.OFFICIAL]),
+        )
+    ).all()
+
+
+def _count_subtree_members_on_rolls(session: Session, unit: Unit) -> int:
+    return session.scalar(
+        select(func.count(Member.id))
+        .join(Unit, Unit.id == Member.unit_id)
+        .where(
+            Unit.path.startswith(unit.path, autoescape=True),
+            Member.status.in_([MemberStatus.PROBATIONARY, MemberStatus.OFFICIAL]),
+        )
+    )
+
+
+def _hosted_count(session: Session, unit: Unit) -> int:
+    return session.scalar(select(func.count(Member.id)).where(Member.host_unit_id == unit.id))
+
+
+def merge_units(
+    session: Session,
+    absorbed_id: int,
+    into_id: int | None,
+    *,
+    effective_on: date | None,
+    decision_number: str | None = None,
+    user_id: int | None = None,
+    today: date | None = None,
+) -> Unit:
+    """Merge unit `absorbed_id` into `into_id`: its members are transferred (ledger events
+    dated `effective_on`), its subunits move under the successor, and it is dissolved with
+    a pointer to the successor, so its code keeps resolving. One transaction."""
+    today = today or date.today()
+    errors = FieldErrors()
+    absorbed = session.get(Unit, absorbed_id)
+    if absorbed is None:
+        raise NotFound(N_("The unit does not exist."))
+    into = session.get(Unit, into_id) if into_id is not None else None
+    if into is None:
+        errors.add("into_id", N_("Choose the unit that takes over."))
+    if effective_on is None:
+        errors.add("effective_on", N_("The date of the event is required."))
+    elif effective_on > today:
+        errors.add("effective_on", N_("The date cannot be in the future."))
+    errors.raise_if_any()
+    members = _members_on_rolls(session, absorbed)
+    children = [child for child in absorbed.children if child.dissolved_on is None]
+    if into.id == absorbed.id or into.path.startswith(absorbed.path):
+        errors.add("into_id", N_("A unit cannot be merged into itself or its own subunit."))
+    elif absorbed.dissolved_on is not None or into.dissolved_on is not None:
+        errors.add("into_id", N_("A dissolved unit cannot take part in a merge."))
+    elif members and into.kind not in MEMBER_HOLDING_KINDS:
+        errors.add("into_id", N_("The unit holds members; merge it into a Party cell."))
+    elif children and into.kind in MEMBER_HOLDING_KINDS:
+        errors.add("into_id", N_("The unit has subunits; a Party cell cannot take them over."))
+    elif _hosted_count(session, absorbed):
+        errors.add("into_id", N_("End the temporary transfers into this unit before merging it."))
+    errors.raise_if_any()
+
+    for member in members:
+        record_event(
+            session,
+            member.id,
+            EventInput(
+                kind=EventKind.TRANSFER_WITHIN,
+                effective_on=effective_on,
+                decision_number=decision_number,
+                to_unit_id=into.id,
+                note=f"Hợp nhất {absorbed.code} vào {into.code}",
+            ),
+            user_id=user_id,
+            today=today,
+            commit=False,
+        )
+    for child in children:
+        child.parent = into
+        session.add(
+            UnitChange(
+                unit_id=child.id,
+                kind=UnitChangeKind.MOVED,
+                effective_on=effective_on,
+                old_value=absorbed.code,
+                new_value=into.code,
+                other_unit_id=into.id,
+                decision_number=decision_number,
+                recorded_by_id=user_id,
+            )
+        )
+    absorbed.dissolved_on = effective_on
+    absorbed.merged_into_id = into.id
+    session.add_all(
+        [
+            UnitChange(
+                unit_id=absorbed.id,
+                kind=UnitChangeKind.MERGED_INTO,
+                effective_on=effective_on,
+                new_value=into.code,
+                other_unit_id=into.id,
+                decision_number=decision_number,
+                recorded_by_id=user_id,
+            ),
+            UnitChange(
+                unit_id=into.id,
+                kind=UnitChangeKind.ABSORBED,
+                effective_on=effective_on,
+                new_value=absorbed.code,
+                other_unit_id=absorbed.id,
+                decision_number=decision_number,
+                recorded_by_id=user_id,
+            ),
+        ]
+    )
+    session.commit()
+    return into
+
+
+def dissolve_unit(
+    session: Session,
+    unit_id: int,
+    *,
+    effective_on: date | None,
+    decision_number: str | None = None,
+    user_id: int | None = None,
+    today: date | None = None,
+) -> Unit:
+    """Dissolve a unit; refused while it, or a subunit, still has members on its rolls."""
+    today = today or date.today()
+    unit = session.get(Unit, unit_id)
+    if unit is None:
+        raise NotFound(N_("The unit does not exist."))
+    errors = FieldErrors()
+    if effective_on is None:
+        errors.add("effective_on", N_("The date of the event is required."))
+    elif effective_on > today:
+        errors.add("effective_on", N_("The date cannot be in the future."))
+    elif unit.founded_on and effective_on < unit.founded_on:
+        errors.add("effective_on", N_("The dissolution date cannot be before the founding date."))
+    if unit.dissolved_on is not None:
+        errors.add("effective_on", N_("The unit has been dissolved already."))
+    remaining = _count_subtree_members_on_rolls(session, unit)
+    if remaining:
+        errors.add(
+            "effective_on",
+            N_(
+                "The unit still has %(count)s members on its rolls; transfer them or merge the unit first."
+            ),
+            count=remaining,
+        )
+    elif any(child.dissolved_on is None for child in unit.children):
+        errors.add("effective_on", N_("Dissolve or move its subunits first."))
+    elif _hosted_count(session, unit):
+        errors.add(
+            "effective_on", N_("End the temporary transfers into this unit before dissolving it.")
+        )
+    errors.raise_if_any()
+    unit.dissolved_on = effective_on
+    session.add(
+        UnitChange(
+            unit_id=unit.id,
+            kind=UnitChangeKind.DISSOLVED,
+            effective_on=effective_on,
+            decision_number=decision_number,
+            recorded_by_id=user_id,
+        )
+    )
+    session.commit()
+    return unit
+
+
+def resolve_unit_code(session: Session, code: str) -> Unit | None:
+    """The unit now standing for `code`: the unit itself, or the successor of a merged one."""
+    unit = session.scalar(select(Unit).where(func.upper(Unit.code) == code.strip().upper()))
+    seen = set()
+    while unit is not None and unit.merged_into_id is not None and unit.id not in seen:
+        seen.add(unit.id)
+        unit = session.get(Unit, unit.merged_into_id)
+    return unit
+
+
+def subtree_member_counts(session: Session) -> dict[int, int]:
+    """Members on the rolls of every unit's whole subtree: one grouped query, then each
+    unit's own count is added to its ancestors along the materialised path."""
+    direct = dict(
+        session.execute(
+            select(Member.unit_id, func.count(Member.id))
+            .where(Member.status.in_([MemberStatus.PROBATIONARY, MemberStatus.OFFICIAL]))
+            .group_by(Member.unit_id)
+        ).all()
+    )
+    totals: dict[int, int] = {}
+    for unit_id, path in session.execute(select(Unit.id, Unit.path)):
+        count = direct.get(unit_id, 0)
+        if not count:
+            continue
+        for ancestor in path.strip("/").split("/"):
+            totals[int(ancestor)] = totals.get(int(ancestor), 0) + count
+    return totals

@@ -50,6 +50,11 @@ def run_migrations_online() -> None:
 
     connectable = get_engine()
     with connectable.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # Batch mode rebuilds tables that others reference; SQLite would refuse the
+            # rebuild's DROP TABLE with foreign keys on (the pragma is per connection).
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()  # end the autobegun transaction; migrations open their own
         context.configure(
             connection=connection,
             target_metadata=metadata,

@@ -10,7 +10,7 @@ from sqlalchemy import String, event
 from webapp.models.ledger import MemberEvent, MemberPeriod
 from webapp.models.member import Member, MemberStatus, Sex
 from webapp.models.report_run import ReportRun, ReportState
-from webapp.models.unit import Unit, UnitKind
+from webapp.models.unit import Unit, UnitChange, UnitChangeKind, UnitKind
 
 metadata = Model.metadata
 
@@ -38,6 +38,8 @@ __all__ = [
     "ReportState",
     "Sex",
     "Unit",
+    "UnitChange",
+    "UnitChangeKind",
     "UnitKind",
     "metadata",
 ]

@@ -48,11 +48,16 @@ class Unit(Model):
     name = Column(String(255), nullable=False)
     kind = Column(String(40), nullable=False)
     parent_id = Column(Integer, ForeignKey("unit.id", ondelete="RESTRICT"), index=True)
-    parent = relationship("Unit", remote_side=[id], backref="children")
+    parent = relationship("Unit", remote_side=[id], backref="children", foreign_keys=[parent_id])
     # "/1/5/23/": ids from the root down to this unit; set by the events below.
     path = Column(PATH_TYPE, nullable=False, default="", index=True)
     founded_on = Column(Date)
     dissolved_on = Column(Date)
+    # Set when the unit was absorbed by a merge: its code keeps resolving to the successor.
+    merged_into_id = Column(
+        Integer, ForeignKey("unit.id", ondelete="RESTRICT", name="fk_unit_merged_into_id_unit")
+    )
+    merged_into = relationship("Unit", remote_side=[id], foreign_keys=[merged_into_id])
     created_at = Column(DateTime, nullable=False, server_default=func.now())
     updated_at = Column(DateTime, nullable=False, server_default=func.now(), onupdate=func.now())
     version_id = Column(Integer, nullable=False, default=1)
@@ -71,6 +76,36 @@ class Unit(Model):
     @property
     def indented_name(self) -> str:
         return "\u2003" * self.depth + self.name
+
+
+class UnitChangeKind(StrEnum):
+    FOUNDED = "founded"
+    RENAMED = "renamed"
+    CODE_CHANGED = "code_changed"
+    MOVED = "moved"
+    ABSORBED = "absorbed"  # this unit took over another unit's members and subunits
+    MERGED_INTO = "merged_into"  # this unit was absorbed
+    DISSOLVED = "dissolved"
+
+
+class UnitChange(Model):
+    """The history of a unit: founding, renames, code changes, moves, merges, dissolution."""
+
+    __tablename__ = "unit_change"
+
+    id = Column(Integer, primary_key=True)
+    unit_id = Column(Integer, ForeignKey("unit.id", ondelete="CASCADE"), nullable=False, index=True)
+    unit = relationship("Unit", foreign_keys=[unit_id])
+    kind = Column(String(20), nullable=False)
+    effective_on = Column(Date, nullable=False)
+    old_value = Column(String(255))
+    new_value = Column(String(255))
+    other_unit_id = Column(Integer, ForeignKey("unit.id", ondelete="RESTRICT"))
+    other_unit = relationship("Unit", foreign_keys=[other_unit_id])
+    decision_number = Column(String(60))
+    note = Column(String(500))
+    recorded_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    recorded_at = Column(DateTime, nullable=False, server_default=func.now())
 
 
 def _path_for(connection, parent_id: int | None, unit_id: int) -> str:

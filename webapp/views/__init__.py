@@ -21,6 +21,13 @@ def register_views(appbuilder: AppBuilder) -> None:
         category_label=_l("Organisation"),
         category_icon="fa-sitemap",
     )
+    appbuilder.add_link(
+        "Organisation tree",
+        label=_l("Organisation tree"),
+        href="/unitmodelview/tree",
+        icon="fa-tree",
+        category="Organisation",
+    )
     appbuilder.add_view(
         MemberModelView,
         "Members",

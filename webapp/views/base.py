@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Any
 
 from flask import flash, request
@@ -15,7 +16,7 @@ from wtforms import DateField, HiddenField, SelectField
 from wtforms.validators import InputRequired, ValidationError
 from wtforms.widgets import TextInput
 
-from webapp.domain.errors import DomainError, FieldErrors, ValidationFailed
+from webapp.domain.errors import N_, DomainError, FieldErrors, ValidationFailed
 from webapp.extensions import db
 from webapp.labels import format_date
 from webapp.views.errors import DomainRule, translate, translated_field_errors
@@ -186,3 +187,25 @@ class DangVienModelRestApi(ModelRestApi):
             # FAB's schema would refuse the unknown key: hand it the payload without it.
             request._cached_json = (payload, payload)
         return self._refusing_invalid(super().put_headless, pk)
+
+
+# JSON payload values for command endpoints (record an event, merge a unit, …).
+def parse_text(value) -> str | None:
+    return str(value).strip() if value not in (None, "") else None
+
+
+def parse_iso_date(value, field: str) -> date | None:
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ValidationFailed({field: [(N_("Enter the date as YYYY-MM-DD."), {})]}) from None
+
+
+def parse_int(value, field: str) -> int | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool) or not str(value).isdigit():
+        raise ValidationFailed({field: [(N_("Enter a whole number."), {})]})
+    return int(value)

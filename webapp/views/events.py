@@ -18,7 +18,7 @@ from sqlalchemy import select
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from webapp.domain.errors import N_, DomainError, ValidationFailed
+from webapp.domain.errors import DomainError, ValidationFailed
 from webapp.domain.events import EventInput, record_event
 from webapp.domain.ledger import ACTIVE, EventKind
 from webapp.extensions import db
@@ -26,7 +26,14 @@ from webapp.labels import EVENT_COLUMNS, EVENT_KIND_LABELS, STATUS_LABELS, forma
 from webapp.models.ledger import MemberEvent
 from webapp.models.member import Member
 from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit
-from webapp.views.base import DangVienModelRestApi, DangVienModelView, DayMonthYearField
+from webapp.views.base import (
+    DangVienModelRestApi,
+    DangVienModelView,
+    DayMonthYearField,
+    parse_int,
+    parse_iso_date,
+    parse_text,
+)
 from webapp.views.errors import translate, translated_field_errors
 
 RECORDABLE_KINDS = {
@@ -276,17 +283,17 @@ class MemberEventApi(DangVienModelRestApi):
         try:
             data = EventInput(
                 kind=str(payload.get("kind") or ""),
-                effective_on=_iso_date(payload.get("effective_on"), "effective_on"),
-                decision_number=_text(payload.get("decision_number")),
-                decision_on=_iso_date(payload.get("decision_on"), "decision_on"),
-                decided_by=_text(payload.get("decided_by")),
-                to_unit_id=_int(payload.get("to_unit"), "to_unit_id"),
-                other_organisation=_text(payload.get("other_organisation")),
-                arriving_as=_text(payload.get("arriving_as")),
-                reverses_id=_int(payload.get("reverses"), "reverses_id"),
-                note=_text(payload.get("note")),
+                effective_on=parse_iso_date(payload.get("effective_on"), "effective_on"),
+                decision_number=parse_text(payload.get("decision_number")),
+                decision_on=parse_iso_date(payload.get("decision_on"), "decision_on"),
+                decided_by=parse_text(payload.get("decided_by")),
+                to_unit_id=parse_int(payload.get("to_unit"), "to_unit_id"),
+                other_organisation=parse_text(payload.get("other_organisation")),
+                arriving_as=parse_text(payload.get("arriving_as")),
+                reverses_id=parse_int(payload.get("reverses"), "reverses_id"),
+                note=parse_text(payload.get("note")),
             )
-            member_id = _int(payload.get("member"), "member")
+            member_id = parse_int(payload.get("member"), "member")
             if member_id is None or db.session.get(Member, member_id) is None:
                 return self.response_404()
             event = record_event(db.session, member_id, data, user_id=current_user_id())
@@ -297,24 +304,3 @@ class MemberEventApi(DangVienModelRestApi):
             db.session.rollback()
             return self.response(error.status_code, message=translate(error.message, error.params))
         return self.response(201, id=event.id)
-
-
-def _text(value) -> str | None:
-    return str(value).strip() if value not in (None, "") else None
-
-
-def _iso_date(value, field: str) -> date | None:
-    if value in (None, ""):
-        return None
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise ValidationFailed({field: [(N_("Enter the date as YYYY-MM-DD."), {})]}) from None
-
-
-def _int(value, field: str) -> int | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, bool) or not str(value).isdigit():
-        raise ValidationFailed({field: [(N_("Enter a whole number."), {})]})
-    return int(value)

@@ -4,30 +4,54 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask import abort, request
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import expose, has_access
+from flask_appbuilder.api import expose as api_expose
+from flask_appbuilder.api import protect, safe
 from flask_appbuilder.models.sqla.filters import FilterNotIn
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from wtforms import Form
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import Form, SelectField, StringField
+from wtforms.validators import Length, Optional
 
-from webapp.domain.errors import FieldErrors
+from webapp.domain.errors import DomainError, FieldErrors, ValidationFailed
 from webapp.domain.rolls import roll_as_of
-from webapp.domain.units import check_unit
+from webapp.domain.units import (
+    check_unit,
+    dissolve_unit,
+    merge_units,
+    record_founding,
+    record_unit_changes,
+    resolve_unit_code,
+    subtree_member_counts,
+)
 from webapp.extensions import db
-from webapp.labels import STATUS_LABELS, UNIT_COLUMNS, UNIT_KIND_LABELS, format_date, label_for
-from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit
+from webapp.labels import (
+    STATUS_LABELS,
+    UNIT_CHANGE_LABELS,
+    UNIT_COLUMNS,
+    UNIT_KIND_LABELS,
+    format_date,
+    label_for,
+)
+from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit, UnitChange
 from webapp.views.base import (
     DangVienModelRestApi,
     DangVienModelView,
+    DayMonthYearField,
     choice_field,
     date_field,
     date_formatters,
     edited_pk,
+    parse_int,
+    parse_iso_date,
 )
-from webapp.views.errors import DomainRule
+from webapp.views.errors import DomainRule, translate, translated_field_errors
 from webapp.views.members import MemberModelView
 
 UNIT_FIELDS = ["code", "name", "kind", "parent", "founded_on", "dissolved_on"]
@@ -87,6 +111,118 @@ class UnitModelView(DangVienModelView):
     def check_item(self, item, item_id):
         return check_unit(unit_values(item), session=db.session, unit_id=item_id)
 
+    def pre_update(self, item) -> None:
+        super().pre_update(item)
+        record_unit_changes(db.session, item, user_id=current_user_id())
+
+    def post_add(self, item) -> None:
+        record_founding(db.session, item, user_id=current_user_id())
+        db.session.commit()
+
+    def render_template(self, template, **kwargs):
+        if template == self.show_template and "pk" in kwargs:
+            kwargs["unit_panel"] = unit_panel(int(kwargs["pk"]))
+        return super().render_template(template, **kwargs)
+
+    def _unit_or_404(self, pk: int) -> Unit:
+        unit = self.datamodel.get(pk, self._base_filters)
+        if unit is None:
+            abort(404)
+        return unit
+
+    def _run_command(self, form: FlaskForm, command, back_url: str, **render):
+        """Validate the form, run the command; domain errors go back onto the form."""
+        if request.method == "POST" and form.validate():
+            try:
+                command()
+            except ValidationFailed as error:
+                db.session.rollback()
+                for field, messages in translated_field_errors(error.errors).items():
+                    target = form[field] if field in form else form["effective_on"]
+                    target.errors = list(target.errors) + messages
+            except DomainError as error:
+                db.session.rollback()
+                flash(translate(error.message, error.params), "danger")
+            else:
+                flash(gettext("Saved."), "success")
+                return redirect(back_url)
+        return self.render_template(
+            "common/command_form.html", form=form, back_url=back_url, **render
+        )
+
+    @expose("/merge/<int:pk>", methods=["GET", "POST"])
+    @has_access
+    @permission_name("merge")
+    def merge(self, pk: int):
+        unit = self._unit_or_404(pk)
+        form = MergeForm()
+        form.into_id.choices = [("", "—")] + [
+            (str(u.id), f"{u.code} – {u.name}")
+            for u in db.session.scalars(
+                select(Unit)
+                .where(
+                    Unit.dissolved_on.is_(None),
+                    Unit.id != unit.id,
+                    ~Unit.path.startswith(unit.path, autoescape=True),
+                )
+                .order_by(Unit.path)
+            )
+        ]
+        into_id = int(form.into_id.data) if (form.into_id.data or "").isdigit() else None
+        return self._run_command(
+            form,
+            lambda: merge_units(
+                db.session,
+                unit.id,
+                into_id,
+                effective_on=form.effective_on.data,
+                decision_number=form.decision_number.data,
+                user_id=current_user_id(),
+            ),
+            url_for("UnitModelView.show", pk=unit.id),
+            title=gettext("Merge %(unit)s into another unit", unit=f"{unit.code} – {unit.name}"),
+            intro=gettext(
+                "Its members are transferred to the unit that takes over, its subunits move under it, and the unit is dissolved; its code keeps pointing to the successor."
+            ),
+            submit_label=gettext("Merge"),
+        )
+
+    @expose("/dissolve/<int:pk>", methods=["GET", "POST"])
+    @has_access
+    @permission_name("dissolve")
+    def dissolve(self, pk: int):
+        unit = self._unit_or_404(pk)
+        form = DissolveForm()
+        return self._run_command(
+            form,
+            lambda: dissolve_unit(
+                db.session,
+                unit.id,
+                effective_on=form.effective_on.data,
+                decision_number=form.decision_number.data,
+                user_id=current_user_id(),
+            ),
+            url_for("UnitModelView.show", pk=unit.id),
+            title=gettext("Dissolve %(unit)s", unit=f"{unit.code} – {unit.name}"),
+            intro=gettext(
+                "A unit is dissolved only when no member is on its rolls or those of its subunits."
+            ),
+            submit_label=gettext("Dissolve"),
+        )
+
+    @expose("/tree")
+    @has_access
+    @permission_name("tree")
+    def tree(self):
+        units = db.session.scalars(select(Unit).order_by(Unit.path)).all()
+        return self.render_template(
+            "units/tree.html",
+            units=units,
+            counts=subtree_member_counts(db.session),
+            kind_label=lambda value: label_for(UNIT_KIND_LABELS, value),
+            title=gettext("Organisation tree"),
+        )
+
     @expose("/roll/<int:pk>")
     @has_access
     @permission_name("roll")
@@ -115,6 +251,49 @@ class UnitModelView(DangVienModelView):
         )
 
 
+class MergeForm(FlaskForm):
+    into_id = SelectField(_l("Unit that takes over"), choices=[], validate_choice=False)
+    effective_on = DayMonthYearField(_l("Date"))
+    decision_number = StringField(_l("Decision number"), validators=[Optional(), Length(max=60)])
+
+
+class DissolveForm(FlaskForm):
+    effective_on = DayMonthYearField(_l("Date"))
+    decision_number = StringField(_l("Decision number"), validators=[Optional(), Length(max=60)])
+
+
+def current_user_id() -> int | None:
+    return current_user.id if current_user and current_user.is_authenticated else None
+
+
+def unit_panel(unit_id: int) -> dict:
+    unit = db.session.get(Unit, unit_id)
+    if unit is None:
+        return {}
+    changes = db.session.scalars(
+        select(UnitChange)
+        .where(UnitChange.unit_id == unit.id)
+        .order_by(UnitChange.effective_on, UnitChange.id)
+    )
+    sm = current_app.appbuilder.sm
+    return {
+        "merged_into": unit.merged_into,
+        "history": [
+            {
+                "date": format_date(change.effective_on),
+                "kind": label_for(UNIT_CHANGE_LABELS, change.kind),
+                "old": change.old_value or "",
+                "new": change.new_value or "",
+                "decision": change.decision_number or "",
+            }
+            for change in changes
+        ],
+        "can_merge": unit.dissolved_on is None and sm.has_access("can_merge", "UnitModelView"),
+        "can_dissolve": unit.dissolved_on is None
+        and sm.has_access("can_dissolve", "UnitModelView"),
+    }
+
+
 class UnitApi(DangVienModelRestApi):
     resource_name = "units"
     datamodel = SQLAInterface(Unit)
@@ -137,3 +316,93 @@ class UnitApi(DangVienModelRestApi):
 
     def check_item(self, item, item_id):
         return check_unit(unit_values(item), session=db.session, unit_id=item_id)
+
+    def pre_update(self, item) -> None:
+        super().pre_update(item)
+        record_unit_changes(db.session, item, user_id=current_user_id())
+
+    def post_add(self, item) -> None:
+        record_founding(db.session, item, user_id=current_user_id())
+        db.session.commit()
+
+    def _command(self, command):
+        payload = request.get_json(silent=True)
+        if not isinstance(payload, dict):
+            return self.response_400(message=gettext("The request body must be a JSON object."))
+        try:
+            unit = command(payload)
+        except ValidationFailed as error:
+            db.session.rollback()
+            return self.response_422(message=translated_field_errors(error.errors))
+        except DomainError as error:
+            db.session.rollback()
+            return self.response(error.status_code, message=translate(error.message, error.params))
+        return self.response(200, id=unit.id, unit_code=unit.code)
+
+    @api_expose("/<int:pk>/merge", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("merge")
+    def merge(self, pk: int):
+        """Merge this unit into another: {"into": id, "effective_on": "YYYY-MM-DD", "decision_number": str}.
+        ---
+        post:
+          responses:
+            200: {description: Merged; the successor's id and code}
+            404: {$ref: '#/components/responses/404'}
+            422: {$ref: '#/components/responses/422'}
+        """
+        if self.datamodel.get(pk, self._base_filters) is None:
+            return self.response_404()
+        return self._command(
+            lambda p: merge_units(
+                db.session,
+                pk,
+                parse_int(p.get("into"), "into_id"),
+                effective_on=parse_iso_date(p.get("effective_on"), "effective_on"),
+                decision_number=p.get("decision_number"),
+                user_id=current_user_id(),
+            )
+        )
+
+    @api_expose("/<int:pk>/dissolve", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("dissolve")
+    def dissolve(self, pk: int):
+        """Dissolve this unit: {"effective_on": "YYYY-MM-DD", "decision_number": str}.
+        ---
+        post:
+          responses:
+            200: {description: Dissolved}
+            404: {$ref: '#/components/responses/404'}
+            422: {$ref: '#/components/responses/422'}
+        """
+        if self.datamodel.get(pk, self._base_filters) is None:
+            return self.response_404()
+        return self._command(
+            lambda p: dissolve_unit(
+                db.session,
+                pk,
+                effective_on=parse_iso_date(p.get("effective_on"), "effective_on"),
+                decision_number=p.get("decision_number"),
+                user_id=current_user_id(),
+            )
+        )
+
+    @api_expose("/resolve/<string:code>", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("get")
+    def resolve(self, code: str):
+        """The unit a code stands for now (following merges).
+        ---
+        get:
+          responses:
+            200: {description: The current unit's id and code}
+            404: {$ref: '#/components/responses/404'}
+        """
+        unit = resolve_unit_code(db.session, code)
+        if unit is None:
+            return self.response_404()
+        return self.response(200, id=unit.id, unit_code=unit.code, name=unit.name)
