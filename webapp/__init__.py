@@ -61,6 +61,13 @@ def create_app(config: object | None = None) -> Flask:
 
         register_views(appbuilder)
 
+    @app.before_request
+    def _remember_who_saves() -> None:
+        # Model hooks (field history) read the user from the session, not from Flask.
+        from flask_login import current_user
+
+        db.session.info["user_id"] = current_user.id if current_user.is_authenticated else None
+
     from webapp.cli import register_cli
 
     register_cli(app)

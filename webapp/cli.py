@@ -39,8 +39,13 @@ def init_command(
     from webapp.security import install_permissions
 
     upgrade(directory=current_app.extensions["migrate"].directory)
+    from webapp.domain.catalogues import seed_catalogues
+
     sm = current_app.appbuilder.sm
     granted = install_permissions(current_app.appbuilder)
+    added = seed_catalogues(db.session)
+    if added:
+        click.echo(f"Catalogues: {added} entries added.")
     click.echo(
         "Roles: " + ", ".join(f"{name} ({count} permissions)" for name, count in granted.items())
     )

@@ -112,6 +112,24 @@ MEMBER_COLUMNS = {
     "unit": _l("Party cell"),
     "unit_id": _l("Party cell"),
     "search_key": _l("Name or number"),
+    "general_education": _l("General education"),
+    "professional_level": _l("Professional qualification"),
+    "professional_field": _l("Field of study"),
+    "academic_title": _l("Academic title"),
+    "political_theory": _l("Political theory"),
+    "state_management": _l("State management"),
+    "foreign_languages": _l("Foreign languages"),
+    "it_level": _l("Information technology"),
+    "occupation_at_admission": _l("Occupation when admitted"),
+    "occupation": _l("Occupation now"),
+    "party_position": _l("Position in the Party"),
+    "government_position": _l("Position in government and mass organisations"),
+    "health": _l("Health"),
+    "veteran": _l("Veteran"),
+    "war_invalid": _l("War invalid or sick soldier (grade)"),
+    "martyr_family": _l("Family of a martyr"),
+    "completeness": _l("Record completeness"),
+    "missing_fields": _l("Still missing"),
     "host_unit": _l("Temporarily active in"),
     "away": _l("Temporarily active outside"),
     "activity": _l("Activity"),
@@ -134,6 +152,21 @@ EVENT_COLUMNS = {
     "note": _l("Note"),
     "recorded_by": _l("Recorded by"),
     "recorded_at": _l("Recorded at"),
+}
+
+
+COMPLETENESS_LABELS = {
+    "incomplete": _l("Incomplete"),
+    "one_page": _l("1-page record"),
+    "four_page": _l("4-page record"),
+}
+ROW_LABELS = {
+    "work_periods": _l("Work history"),
+    "training_courses": _l("Training"),
+    "commendations": _l("Commendations"),
+    "disciplines": _l("Discipline"),
+    "trips_abroad": _l("Trips abroad"),
+    "family_relations": _l("Family relations"),
 }
 
 

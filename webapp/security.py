@@ -17,9 +17,18 @@ SELF_SERVICE = [
     (r"UserInfoEditView|ResetMyPasswordView", r"can_this_form_(get|post)"),
     (r"UserDBModelView", r"can_userinfo|resetmypassword"),
 ]
+ROW_VIEWS = r"WorkPeriodView|TrainingCourseView|CommendationView|DisciplineView|TripAbroadView|FamilyRelationView"
+ROW_APIS = (
+    r"WorkPeriodApi|TrainingCourseApi|CommendationApi|DisciplineApi|TripAbroadApi|FamilyRelationApi"
+)
 READ_DATA = [
-    (r"UnitModelView|MemberModelView|MemberEventView", r"can_(list|show|roll|tree)"),
-    (r"UnitApi|MemberApi|MemberEventApi", r"can_(get|info)"),
+    (
+        r"UnitModelView|MemberModelView|MemberEventView|MemberSupplementView|CatalogueEntryView",
+        r"can_(list|show|roll|tree)",
+    ),
+    (ROW_VIEWS, r"can_(list|show)"),
+    (r"UnitApi|MemberApi|MemberEventApi|CatalogueApi", r"can_(get|info)"),
+    (ROW_APIS, r"can_(get|info)"),
     (
         r"Organisation|Units|Organisation tree|Members|Reports|Report runs|Request a report",
         r"menu_access",
@@ -35,6 +44,9 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         (r"UnitModelView|MemberModelView", r"can_(add|edit)"),
         (r"MemberEventView", r"can_(record|cancel)"),
         (r"UnitModelView|UnitApi", r"can_(merge|dissolve)"),
+        (ROW_VIEWS, r"can_(add|edit|delete)"),
+        (ROW_APIS, r"can_(post|put|delete)"),
+        (r"MemberSupplementView", r"can_apply"),
         (r"UnitApi|MemberApi", r"can_(post|put)"),
         (r"MemberEventApi", r"can_post"),
     ],

@@ -70,6 +70,7 @@ def _check_member(
             errors.add(field, message)
 
     _check_formats(values, errors, member_number_pattern)
+    _check_catalogue_values(values, errors, session, member_id)
     _check_unique(values, errors, session, member_id)
     _check_dates(values, errors, today)
     _check_status(values, errors)
@@ -114,6 +115,38 @@ def _check_formats(
     precision = values.get("birth_date_precision")
     if precision and precision not in set(BirthDatePrecision):
         errors.add("birth_date_precision", N_("Choose how much of the date of birth is known."))
+
+
+def _check_catalogue_values(
+    values: Mapping[str, Any], errors: FieldErrors, session: Session, member_id: int | None
+) -> None:
+    """Catalogue fields take a catalogue value; an old record's value outside the catalogue
+    may stay as it is, but not be newly entered."""
+    from webapp.domain.catalogues import MEMBER_FIELD_CATALOGUES
+    from webapp.models.record import CatalogueEntry
+
+    for field, kind in MEMBER_FIELD_CATALOGUES.items():
+        value = values.get(field)
+        if not value:
+            continue
+        known = session.scalar(
+            select(CatalogueEntry.id).where(
+                CatalogueEntry.kind == kind, CatalogueEntry.name == value
+            )
+        )
+        if known is not None:
+            continue
+        if (
+            member_id is not None
+            and session.scalar(select(getattr(Member, field)).where(Member.id == member_id))
+            == value
+        ):
+            continue
+        errors.add(
+            field,
+            N_("%(value)s is not in the catalogue; choose a value from the list."),
+            value=value,
+        )
 
 
 def _check_unique(

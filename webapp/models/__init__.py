@@ -7,8 +7,22 @@ security tables share one MetaData: the one Alembic reads (see migrations/env.py
 from flask_appbuilder import Model
 from sqlalchemy import String, event
 
+# Session hooks: field history and completeness (imported for their side effect).
+from webapp.models import tracking  # noqa: E402, F401
 from webapp.models.ledger import MemberEvent, MemberPeriod
 from webapp.models.member import Member, MemberStatus, Sex
+from webapp.models.record import (
+    MEMBER_ROW_MODELS,
+    CatalogueEntry,
+    Commendation,
+    Discipline,
+    FamilyRelation,
+    MemberChange,
+    MemberSupplement,
+    TrainingCourse,
+    TripAbroad,
+    WorkPeriod,
+)
 from webapp.models.report_run import ReportRun, ReportState
 from webapp.models.unit import Unit, UnitChange, UnitChangeKind, UnitKind
 
@@ -29,6 +43,16 @@ def _blank_strings_to_null(mapper, connection, target) -> None:
 
 
 __all__ = [
+    "MEMBER_ROW_MODELS",
+    "CatalogueEntry",
+    "Commendation",
+    "Discipline",
+    "FamilyRelation",
+    "MemberChange",
+    "MemberSupplement",
+    "TrainingCourse",
+    "TripAbroad",
+    "WorkPeriod",
     "Member",
     "MemberEvent",
     "MemberPeriod",

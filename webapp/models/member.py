@@ -77,6 +77,29 @@ class Member(Model):
     card_number = Column(String(9), unique=True)  # số thẻ, NN.NNNNNN
     card_issued_on = Column(Date)
     status = Column(String(20), nullable=False, default=MemberStatus.PROBATIONARY)
+    # Page 3: qualifications (values from the national catalogues, kept as written).
+    general_education = Column(String(20))  # giáo dục phổ thông: 12/12, 10/10 …
+    professional_level = Column(String(120))  # chuyên môn nghiệp vụ (trình độ)
+    professional_field = Column(String(255))  # chuyên ngành
+    academic_title = Column(String(60))  # học hàm
+    political_theory = Column(String(60))  # lý luận chính trị
+    state_management = Column(String(120))  # quản lý nhà nước
+    foreign_languages = Column(String(255))
+    it_level = Column(String(120))  # tin học
+    # Page 4: career and circumstances.
+    occupation_at_admission = Column(String(200))
+    occupation = Column(String(200))
+    party_position = Column(String(255))  # chức vụ Đảng
+    government_position = Column(String(255))  # chức vụ chính quyền, đoàn thể
+    health = Column(String(255))
+    veteran = Column(Boolean, nullable=False, default=False, server_default=false())
+    war_invalid = Column(String(60))  # thương binh, bệnh binh (hạng)
+    martyr_family = Column(Boolean, nullable=False, default=False, server_default=false())
+    # Record completeness, kept current on every save (webapp/domain/completeness.py).
+    completeness = Column(
+        String(12), nullable=False, default="incomplete", server_default="incomplete", index=True
+    )
+    missing_fields = Column(String(600))
     unit_id = Column(Integer, ForeignKey("unit.id", ondelete="RESTRICT"), nullable=False)
     unit = relationship("Unit", backref="members", foreign_keys=[unit_id])
     # Derived from the ledger (webapp/domain/events.py), never edited directly:
@@ -89,6 +112,27 @@ class Member(Model):
     activity = Column(String(12), nullable=False, default="normal", server_default="normal")
     # Admission date moved forward by interruptions: Party age ≥ N ⇔ party_age_from ≤ today − N.
     party_age_from = Column(Date, index=True)
+    work_periods = relationship(
+        "WorkPeriod", back_populates="member", order_by="WorkPeriod.starts_on"
+    )
+    training_courses = relationship(
+        "TrainingCourse", back_populates="member", order_by="TrainingCourse.starts_on"
+    )
+    commendations = relationship(
+        "Commendation", back_populates="member", order_by="Commendation.awarded_on"
+    )
+    disciplines = relationship(
+        "Discipline", back_populates="member", order_by="Discipline.decided_on"
+    )
+    trips_abroad = relationship(
+        "TripAbroad", back_populates="member", order_by="TripAbroad.starts_on"
+    )
+    family_relations = relationship(
+        "FamilyRelation", back_populates="member", order_by="FamilyRelation.id"
+    )
+    supplements = relationship(
+        "MemberSupplement", back_populates="member", order_by="MemberSupplement.year"
+    )
     events = relationship(
         "MemberEvent",
         back_populates="member",

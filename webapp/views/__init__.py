@@ -7,6 +7,13 @@ from flask_babel import lazy_gettext as _l
 
 from webapp.views.events import MemberEventApi, MemberEventView
 from webapp.views.members import MemberApi, MemberModelView
+from webapp.views.records import (
+    ROW_APIS,
+    ROW_VIEWS,
+    CatalogueApi,
+    CatalogueEntryView,
+    MemberSupplementView,
+)
 from webapp.views.reports import ReportRunView
 from webapp.views.units import UnitApi, UnitModelView
 
@@ -21,6 +28,10 @@ def register_views(appbuilder: AppBuilder) -> None:
         category_label=_l("Organisation"),
         category_icon="fa-sitemap",
     )
+    # The member form's repeating rows and supplements are tabs of the member page.
+    for view in [*ROW_VIEWS, MemberSupplementView]:
+        appbuilder.add_view_no_menu(view)
+    MemberModelView.related_views = [*ROW_VIEWS, MemberSupplementView]
     appbuilder.add_link(
         "Organisation tree",
         label=_l("Organisation tree"),
@@ -55,3 +66,13 @@ def register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_api(UnitApi)
     appbuilder.add_api(MemberApi)
     appbuilder.add_api(MemberEventApi)
+    appbuilder.add_api(CatalogueApi)
+    for api in ROW_APIS:
+        appbuilder.add_api(api)
+    appbuilder.add_view(
+        CatalogueEntryView,
+        "Catalogues",
+        label=_l("Catalogues"),
+        icon="fa-list",
+        category="Organisation",
+    )

@@ -13,6 +13,7 @@ from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from wtforms import DateField, HiddenField, SelectField
+from wtforms.utils import unset_value
 from wtforms.validators import InputRequired, ValidationError
 from wtforms.widgets import TextInput
 
@@ -71,6 +72,27 @@ def choice_field(
         validators=[InputRequired(message=required_message), rule],
         widget=Select2Widget(),
     )
+
+
+class CatalogueSelectField(SelectField):
+    """A pick-list of a national catalogue, read when the form is built; an old record's
+    value outside the catalogue stays selectable (the domain rule refuses new ones)."""
+
+    def __init__(self, label=None, validators=None, kind: str = "", **kwargs):
+        kwargs.setdefault("widget", Select2Widget())
+        super().__init__(label, validators, choices=[], validate_choice=False, **kwargs)
+        self.kind = kind
+
+    def process(self, formdata, data=unset_value, extra_filters=None):
+        super().process(formdata, data, extra_filters)
+        from webapp.domain.catalogues import catalogue_names
+
+        names = catalogue_names(db.session, self.kind)
+        extra = [self.data] if self.data and self.data not in names else []
+        self.choices = [("", "—")] + [(name, name) for name in [*names, *extra]]
+
+    def process_formdata(self, valuelist):
+        self.data = (valuelist[0] or None) if valuelist else None
 
 
 def edited_pk() -> int | None:

@@ -10,8 +10,9 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
-from wtforms import Form
+from wtforms import BooleanField, Form
 
+from webapp.domain.catalogues import MEMBER_FIELD_CATALOGUES
 from webapp.domain.errors import DomainError, FieldErrors
 from webapp.domain.events import member_state, open_ledger
 from webapp.domain.ledger import EventKind
@@ -21,16 +22,20 @@ from webapp.extensions import db
 from webapp.labels import (
     ACTIVITY_LABELS,
     BIRTH_DATE_PRECISION_LABELS,
+    COMPLETENESS_LABELS,
     EVENT_KIND_LABELS,
     MEMBER_COLUMNS,
+    ROW_LABELS,
     SEX_LABELS,
     STATUS_LABELS,
     format_date,
     label_for,
 )
 from webapp.models.member import Member, MemberStatus
+from webapp.models.record import MemberChange
 from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit
 from webapp.views.base import (
+    CatalogueSelectField,
     DangVienModelRestApi,
     DangVienModelView,
     choice_field,
@@ -69,7 +74,27 @@ PARTY_FIELDS = [
     "card_number",
     "card_issued_on",
 ]
-MEMBER_FIELDS = IDENTITY_FIELDS + PARTY_FIELDS
+QUALIFICATION_FIELDS = [
+    "general_education",
+    "professional_level",
+    "professional_field",
+    "academic_title",
+    "political_theory",
+    "state_management",
+    "foreign_languages",
+    "it_level",
+]
+CAREER_FIELDS = [
+    "occupation_at_admission",
+    "occupation",
+    "party_position",
+    "government_position",
+    "health",
+    "veteran",
+    "war_invalid",
+    "martyr_family",
+]
+MEMBER_FIELDS = IDENTITY_FIELDS + PARTY_FIELDS + QUALIFICATION_FIELDS + CAREER_FIELDS
 # Derived from the ledger once the member exists: changed by recording events.
 LEDGER_FIELDS = ["unit", "status", "admitted_on", "official_on"]
 EDITABLE_PARTY_FIELDS = [f for f in PARTY_FIELDS if f not in LEDGER_FIELDS]
@@ -139,22 +164,39 @@ class MemberModelView(DangVienModelView):
     # display_name sorts by the stored Vietnamese sort key (see Member.display_name).
     order_columns = ["member_number", "display_name", "birth_date", "admitted_on", "status"]
     base_order = ("sort_key", "asc")
-    search_columns = ["search_key", "status", "sex", "birth_date", "admitted_on", "official_on"]
+    search_columns = [
+        "search_key",
+        "status",
+        "sex",
+        "birth_date",
+        "admitted_on",
+        "official_on",
+        "party_age_from",
+        "completeness",
+        "ethnicity",
+        "religion",
+    ]
     show_fieldsets = add_fieldsets = [
         (_l("Identity"), {"fields": IDENTITY_FIELDS}),
         (_l("Party"), {"fields": PARTY_FIELDS}),
+        (_l("Qualifications"), {"fields": QUALIFICATION_FIELDS}),
+        (_l("Career and circumstances"), {"fields": CAREER_FIELDS}),
     ]
     edit_fieldsets = [
         (_l("Identity"), {"fields": IDENTITY_FIELDS}),
         (_l("Party"), {"fields": EDITABLE_PARTY_FIELDS}),
+        (_l("Qualifications"), {"fields": QUALIFICATION_FIELDS}),
+        (_l("Career and circumstances"), {"fields": CAREER_FIELDS}),
     ]
     add_columns = MEMBER_FIELDS
-    edit_columns = IDENTITY_FIELDS + EDITABLE_PARTY_FIELDS
+    edit_columns = IDENTITY_FIELDS + EDITABLE_PARTY_FIELDS + QUALIFICATION_FIELDS + CAREER_FIELDS
+    related_views = []  # the repeating rows: set in webapp/views/__init__.py
     show_template = "members/show.html"
     formatters_columns = {
         "sex": lambda value: label_for(SEX_LABELS, value),
         "status": lambda value: label_for(STATUS_LABELS, value),
         "birth_date_precision": lambda value: label_for(BIRTH_DATE_PRECISION_LABELS, value),
+        "completeness": lambda value: label_for(COMPLETENESS_LABELS, value),
         **date_formatters(*DATE_FIELDS),
     }
     add_form_extra_fields = edit_form_extra_fields = {
@@ -177,6 +219,13 @@ class MemberModelView(DangVienModelView):
         "official_on": date_field(_l("Official on"), member_rule),
         "youth_union_on": date_field(_l("Joined the Youth Union on"), member_rule),
         "card_issued_on": date_field(_l("Card issued on"), member_rule),
+        # Yes/no: unticked is a valid answer (FAB would make a NOT NULL checkbox required).
+        "veteran": BooleanField(_l("Veteran")),
+        "martyr_family": BooleanField(_l("Family of a martyr")),
+        **{
+            field: CatalogueSelectField(MEMBER_COLUMNS[field], kind=kind, validators=[member_rule])
+            for field, kind in MEMBER_FIELD_CATALOGUES.items()
+        },
     }
     validators_columns = {
         name: [member_rule]
@@ -283,6 +332,29 @@ def member_panel(member_id: int, as_of_text: str | None) -> dict:
             }
             for e in events
         ],
+        "completeness": label_for(COMPLETENESS_LABELS, member.completeness),
+        "missing": ", ".join(
+            str(MEMBER_COLUMNS.get(name) or ROW_LABELS.get(name) or name)
+            for name in (member.missing_fields or "").split(",")
+            if name
+        ),
+        "history": [
+            {
+                "date": change.changed_at.strftime("%d/%m/%Y %H:%M"),
+                "field": str(MEMBER_COLUMNS.get(change.field, change.field)),
+                "old": change.old_value or "",
+                "new": change.new_value or "",
+                "who": change.changed_by.username if change.changed_by else "",
+                "supplement": change.supplement.year if change.supplement else "",
+            }
+            for change in db.session.scalars(
+                select(MemberChange)
+                .where(MemberChange.member_id == member.id)
+                .order_by(MemberChange.changed_at.desc(), MemberChange.id.desc())
+                .limit(200)
+            )
+        ],
+        "can_supplement": sm.has_access("can_apply", "MemberSupplementView"),
         "can_record": sm.has_access("can_record", "MemberEventView"),
         "can_cancel": sm.has_access("can_cancel", "MemberEventView"),
     }

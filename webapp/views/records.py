@@ -1,0 +1,362 @@
+"""The repeating rows of the member form (pages 3–4), the catalogues, and the yearly
+supplement with the history of changed fields."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import abort, flash, redirect, request, url_for
+from flask_appbuilder import expose, has_access
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import permission_name
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+from webapp.domain.catalogues import MEMBER_FIELD_CATALOGUES
+from webapp.domain.errors import N_, FieldErrors
+from webapp.extensions import db
+from webapp.labels import MEMBER_COLUMNS, format_date
+from webapp.models.member import Member
+from webapp.models.record import (
+    CatalogueEntry,
+    Commendation,
+    Discipline,
+    FamilyRelation,
+    MemberSupplement,
+    TrainingCourse,
+    TripAbroad,
+    WorkPeriod,
+)
+from webapp.views.base import (
+    CatalogueSelectField,
+    DangVienModelRestApi,
+    DangVienModelView,
+    DayMonthYearField,
+    date_field,
+    date_formatters,
+)
+from webapp.views.errors import DomainRule, translate
+
+ROW_COLUMN_LABELS = {
+    "member": _l("Party member"),
+    "starts_on": _l("From"),
+    "ends_on": _l("To"),
+    "description": _l("Position and workplace"),
+    "institution": _l("School or institution"),
+    "field": _l("Field of study"),
+    "study_form": _l("Form of study"),
+    "qualification": _l("Qualification obtained"),
+    "awarded_on": _l("Date"),
+    "decided_on": _l("Date"),
+    "form": _l("Form"),
+    "level": _l("Level deciding"),
+    "decision_number": _l("Decision number"),
+    "reason": _l("Reason"),
+    "country": _l("Country"),
+    "purpose": _l("Purpose"),
+    "relation": _l("Relation"),
+    "full_name": _l("Full name"),
+    "birth_year": _l("Year of birth"),
+    "occupation": _l("Occupation"),
+    "notes": _l("Notes"),
+}
+
+
+def check_row(form) -> FieldErrors:
+    """Dates of a row: not in the future, the end not before the start."""
+    errors = FieldErrors()
+    today = date.today()
+    for name in ("starts_on", "ends_on", "awarded_on", "decided_on"):
+        if name in form and form[name].data and form[name].data > today:
+            errors.add(name, N_("The date cannot be in the future."))
+    if "starts_on" in form and "ends_on" in form:
+        start, end = form["starts_on"].data, form["ends_on"].data
+        if start and end and end < start:
+            errors.add("ends_on", N_("The end date cannot be before the start date."))
+    if "birth_year" in form and form["birth_year"].data and form["birth_year"].data > today.year:
+        errors.add("birth_year", N_("The date cannot be in the future."))
+    return errors
+
+
+row_rule = DomainRule(check_row)
+
+
+class MemberRowView(DangVienModelView):
+    """Rows are added from the member page's tab (which fixes the member); opened on its
+    own, the add form would have to list every member, so it is refused."""
+
+    label_columns = ROW_COLUMN_LABELS
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete"]
+
+    def _add(self):
+        if not any(key.startswith("_flt_") and key.endswith("_member") for key in request.args):
+            flash(gettext("Open the member's page and add the row from there."), "warning")
+            return None
+        return super()._add()
+
+
+def _row_view(model, title, columns, required_dates=(), catalogue_fields=None, order=None):
+    catalogue_fields = catalogue_fields or {}
+    extra = {}
+    for name in columns:
+        if name in ("starts_on", "ends_on", "awarded_on", "decided_on"):
+            extra[name] = date_field(
+                ROW_COLUMN_LABELS[name],
+                row_rule,
+                _l("The date is required.") if name in required_dates else None,
+            )
+        elif name in catalogue_fields:
+            extra[name] = CatalogueSelectField(
+                ROW_COLUMN_LABELS[name],
+                kind=catalogue_fields[name],
+                validators=[InputRequired(message=_l("Choose a value from the list."))],
+            )
+    date_columns = [c for c in columns if c in ("starts_on", "ends_on", "awarded_on", "decided_on")]
+    attributes = {
+        "datamodel": SQLAInterface(model),
+        "list_title": title,
+        "list_columns": columns,
+        "show_columns": ["member", *columns],
+        "add_columns": ["member", *columns],
+        "edit_columns": columns,
+        "search_columns": [
+            c for c in columns if c not in ("notes", "purpose", "reason", "description")
+        ][:3],
+        "base_order": (order or columns[0], "asc"),
+        "formatters_columns": date_formatters(*date_columns),
+        "add_form_extra_fields": extra,
+        "edit_form_extra_fields": extra,
+        "validators_columns": {"birth_year": [Optional(), NumberRange(min=1850), row_rule]}
+        if "birth_year" in columns
+        else {},
+    }
+    return type(f"{model.__name__}View", (MemberRowView,), attributes)
+
+
+WorkPeriodView = _row_view(
+    WorkPeriod, _l("Work history"), ["starts_on", "ends_on", "description"], ("starts_on",)
+)
+TrainingCourseView = _row_view(
+    TrainingCourse,
+    _l("Training"),
+    ["starts_on", "ends_on", "institution", "field", "study_form", "qualification"],
+    ("starts_on",),
+)
+CommendationView = _row_view(
+    Commendation,
+    _l("Commendations"),
+    ["awarded_on", "form", "level", "decision_number", "reason"],
+    ("awarded_on",),
+    {"form": "commendation_form"},
+)
+DisciplineView = _row_view(
+    Discipline,
+    _l("Discipline"),
+    ["decided_on", "form", "level", "decision_number", "reason"],
+    ("decided_on",),
+    {"form": "discipline_form"},
+)
+TripAbroadView = _row_view(
+    TripAbroad, _l("Trips abroad"), ["starts_on", "ends_on", "country", "purpose"], ("starts_on",)
+)
+FamilyRelationView = _row_view(
+    FamilyRelation,
+    _l("Family relations"),
+    ["relation", "full_name", "birth_year", "occupation", "notes"],
+    catalogue_fields={"relation": "family_relation"},
+    order="id",
+)
+ROW_VIEWS = [
+    WorkPeriodView,
+    TrainingCourseView,
+    CommendationView,
+    DisciplineView,
+    TripAbroadView,
+    FamilyRelationView,
+]
+
+
+def _row_api(model, resource_name, columns):
+    attributes = {
+        "resource_name": resource_name,
+        "datamodel": SQLAInterface(model),
+        "list_columns": ["id", "member.id", *columns],
+        "show_columns": ["id", "member.id", *columns],
+        "add_columns": ["member", *columns],
+        "edit_columns": columns,
+        "search_columns": ["member"],
+    }
+    return type(f"{model.__name__}Api", (DangVienModelRestApi,), attributes)
+
+
+ROW_APIS = [
+    _row_api(WorkPeriod, "work-periods", ["starts_on", "ends_on", "description"]),
+    _row_api(
+        TrainingCourse,
+        "training-courses",
+        ["starts_on", "ends_on", "institution", "field", "study_form", "qualification"],
+    ),
+    _row_api(
+        Commendation, "commendations", ["awarded_on", "form", "level", "decision_number", "reason"]
+    ),
+    _row_api(
+        Discipline, "disciplines", ["decided_on", "form", "level", "decision_number", "reason"]
+    ),
+    _row_api(TripAbroad, "trips-abroad", ["starts_on", "ends_on", "country", "purpose"]),
+    _row_api(
+        FamilyRelation,
+        "family-relations",
+        ["relation", "full_name", "birth_year", "occupation", "notes"],
+    ),
+]
+
+
+class CatalogueEntryView(DangVienModelView):
+    datamodel = SQLAInterface(CatalogueEntry)
+    list_title = _l("Catalogues")
+    label_columns = {
+        "kind": _l("Catalogue"),
+        "code": _l("Code"),
+        "name": _l("Name"),
+        "position": _l("Order"),
+        "active": _l("In use"),
+    }
+    list_columns = ["kind", "code", "name", "position", "active"]
+    add_columns = edit_columns = ["kind", "code", "name", "position", "active"]
+    search_columns = ["kind", "code", "name", "active"]
+    base_order = ("kind", "asc")
+    page_size = 50
+    # Entries are retired (In use off), not deleted: old records keep their values.
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit"]
+
+
+class CatalogueApi(DangVienModelRestApi):
+    resource_name = "catalogues"
+    datamodel = SQLAInterface(CatalogueEntry)
+    list_columns = show_columns = ["id", "kind", "code", "name", "position", "active"]
+    add_columns = edit_columns = ["kind", "code", "name", "position", "active"]
+    search_columns = ["kind", "code", "name", "active"]
+    include_route_methods = {"get", "get_list", "info", "post", "put"}
+
+
+# Fields a yearly supplement may change (identity basics and the Party ledger stay apart).
+SUPPLEMENT_FIELDS = [
+    "name_in_use",
+    "permanent_address",
+    "current_address",
+    "citizen_id",
+    "general_education",
+    "professional_level",
+    "professional_field",
+    "academic_title",
+    "political_theory",
+    "state_management",
+    "foreign_languages",
+    "it_level",
+    "occupation",
+    "party_position",
+    "government_position",
+    "health",
+    "war_invalid",
+]
+
+
+def supplement_form_class():
+    fields = {
+        "year": IntegerField(
+            _l("Year"),
+            validators=[
+                InputRequired(message=_l("The year is required.")),
+                NumberRange(min=1990, max=2100),
+            ],
+        ),
+        "declared_on": DayMonthYearField(_l("Declared on")),
+        "note": TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)]),
+    }
+    for name in SUPPLEMENT_FIELDS:
+        label = MEMBER_COLUMNS[name]
+        if name in MEMBER_FIELD_CATALOGUES:
+            fields[name] = CatalogueSelectField(label, kind=MEMBER_FIELD_CATALOGUES[name])
+        else:
+            fields[name] = StringField(label, validators=[Optional(), Length(max=255)])
+    return type("SupplementForm", (FlaskForm,), fields)
+
+
+SupplementForm = supplement_form_class()
+
+
+class MemberSupplementView(DangVienModelView):
+    """Yearly supplements: listed on the member page; applied through the supplement form."""
+
+    datamodel = SQLAInterface(MemberSupplement)
+    route_base = "/supplements"
+    list_title = _l("Yearly supplements")
+    base_permissions = ["can_list", "can_show", "can_apply"]
+    label_columns = {
+        "year": _l("Year"),
+        "declared_on": _l("Declared on"),
+        "note": _l("Note"),
+        "recorded_by": _l("Recorded by"),
+    }
+    list_columns = ["year", "declared_on", "note", "recorded_by"]
+    show_columns = ["member", "year", "declared_on", "note", "recorded_by", "recorded_at"]
+    formatters_columns = date_formatters("declared_on")
+    base_order = ("year", "desc")
+
+    @expose("/apply/<int:member_id>", methods=["GET", "POST"])
+    @has_access
+    @permission_name("apply")
+    def apply(self, member_id: int):
+        """Apply a supplement: the changed fields are saved as one dated change set; each
+        change lands in the member's history with the supplement it came from."""
+        member = db.session.get(Member, member_id)
+        if member is None:
+            abort(404)
+        form = SupplementForm(obj=member if request.method == "GET" else None)
+        if request.method == "GET":
+            form.year.data = date.today().year
+        if request.method == "POST" and form.validate():
+            from webapp.views.members import check_member_values, member_values
+
+            values = {name: form[name].data or None for name in SUPPLEMENT_FIELDS}
+            errors = check_member_values({**member_values(member), **values}, member.id)
+            if form.declared_on.data is None or form.declared_on.data > date.today():
+                form.declared_on.errors = [
+                    *form.declared_on.errors,
+                    gettext("Enter the date the supplement was declared (not in the future)."),
+                ]
+            elif errors:
+                for field, messages in errors.as_dict().items():
+                    target = form[field] if field in form else form.year  # noqa: SIM401 - WTForms has no get()
+                    target.errors = [*target.errors, *(translate(m, p) for m, p in messages)]
+            else:
+                supplement = MemberSupplement(
+                    member_id=member.id,
+                    year=form.year.data,
+                    declared_on=form.declared_on.data,
+                    note=form.note.data or None,
+                    recorded_by_id=current_user.id,
+                )
+                db.session.add(supplement)
+                db.session.flush()
+                db.session.info["supplement_id"] = supplement.id
+                try:
+                    for name, value in values.items():
+                        setattr(member, name, value)
+                    db.session.commit()
+                finally:
+                    db.session.info.pop("supplement_id", None)
+                flash(gettext("The supplement has been applied."), "success")
+                return redirect(url_for("MemberModelView.show", pk=member.id))
+        return self.render_template(
+            "records/supplement.html",
+            form=form,
+            member=member,
+            fields=SUPPLEMENT_FIELDS,
+            title=gettext("Apply the yearly supplement"),
+            format_date=format_date,
+        )
