@@ -244,3 +244,28 @@ def test_events_api_records_with_the_same_rules(app, client, api_token, db_sessi
     assert client.delete(
         f"/api/v1/events/{ok.json['id']}", headers=auth(api_token)
     ).status_code in (404, 405)
+
+
+def test_member_list_filters_by_party_age(admin_client, db_session):
+    tree = make_tree(db_session)
+    today = date.today()
+    veteran = add_member(
+        db_session,
+        tree["C1"],
+        birth_name="Cao Văn Lão",
+        admitted_on=date(today.year - 41, 1, 1),
+        official_on=date(today.year - 40, 1, 1),
+        birth_date=date(1950, 1, 1),
+    )
+    add_member(
+        db_session,
+        tree["C1"],
+        birth_name="Mai Văn Trẻ",
+        admitted_on=date(today.year - 5, 1, 1),
+        official_on=date(today.year - 4, 1, 1),
+    )
+    assert veteran.party_age_from == date(today.year - 41, 1, 1)
+    at_least_40 = admin_client.get("/membermodelview/list/?_flt_0_party_age_from=40")
+    assert "Cao Văn Lão" in at_least_40.text and "Mai Văn Trẻ" not in at_least_40.text
+    below_10 = admin_client.get("/membermodelview/list/?_flt_1_party_age_from=10")
+    assert "Mai Văn Trẻ" in below_10.text and "Cao Văn Lão" not in below_10.text

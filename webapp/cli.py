@@ -96,7 +96,7 @@ def demo_command(members: int, seed: int, if_empty: bool) -> None:
     summary = generate_province(db.session, members=members, seed=seed)
     click.echo(
         f"Demo province loaded: {summary['units']} units, {summary['members']} members, "
-        f"{summary['events']} events."
+        f"{summary['events']} events, {summary['supplements']} supplements, {summary['merges']} merge."
     )
 
 

@@ -10,11 +10,21 @@ import random
 from datetime import date, timedelta
 
 from faker import Faker
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.domain.events import EventInput, open_ledger, record_event
 from webapp.domain.ledger import EventKind
+from webapp.domain.units import merge_units
+from webapp.models.ledger import MemberEvent
 from webapp.models.member import BirthDatePrecision, Member, MemberStatus, Sex
+from webapp.models.record import (
+    Commendation,
+    Discipline,
+    FamilyRelation,
+    MemberSupplement,
+    WorkPeriod,
+)
 from webapp.models.unit import Unit, UnitKind
 
 UPPER_UNITS = [
@@ -56,7 +66,24 @@ CELL_NAMES = [
     "khối Nghiệp vụ",
 ]
 ETHNICITIES = [("Kinh", 90), ("Mường", 6), ("Tày", 1), ("Thái", 1), ("Hoa", 1), ("Dao", 1)]
-RELIGIONS = [(None, 85), ("Công giáo", 11), ("Phật giáo", 4)]
+RELIGIONS = [("Không", 85), ("Công giáo", 11), ("Phật giáo", 4)]
+EDUCATION = [("12/12", 80), ("10/10", 12), ("9/12", 5), ("7/10", 3)]
+PROFESSIONAL = [
+    ("Đại học", 45),
+    ("Trung cấp", 15),
+    ("Cao đẳng", 10),
+    ("Thạc sĩ", 8),
+    ("Chưa qua đào tạo", 20),
+    ("Tiến sĩ", 2),
+]
+THEORY = [("Sơ cấp", 45), ("Trung cấp", 35), ("Cao cấp", 8), ("Chưa qua đào tạo", 12)]
+OCCUPATIONS = [
+    ("Công nhân", 15),
+    ("Viên chức trong đơn vị sự nghiệp công lập", 20),
+    ("Cán bộ, công chức, người hoạt động không chuyên trách ở cấp xã", 20),
+    ("Lãnh đạo, quản lý, nhân viên trong doanh nghiệp", 10),
+    ("Công nhân", 5),
+]
 HOME_TOWNS = [
     "Ninh Bình",
     "Nam Định",
@@ -204,7 +231,68 @@ def make_member(rng: random.Random, faker: Faker, sequence: int, unit: Unit, tod
         else None,
         status=status,
         unit=unit,
+        general_education=_weighted(rng, EDUCATION),
+        professional_level=_weighted(rng, PROFESSIONAL),
+        political_theory=_weighted(rng, THEORY),
+        occupation_at_admission=_weighted(rng, OCCUPATIONS),
+        occupation=_weighted(rng, OCCUPATIONS),
+        health="Tốt" if rng.random() < 0.9 else "Trung bình",
+        veteran=birth.year < 1960 and rng.random() < 0.4,
     )
+
+
+def add_record_rows(rng: random.Random, faker: Faker, member: Member, today: date) -> None:
+    """Pages 3–4: most records are complete; recent admissions often still lack rows
+    (the seed article counts 802 one-page records, mostly new members)."""
+    if (today - member.admitted_on).days < 400 and rng.random() < 0.6:
+        return
+    start = _add_years(member.birth_date, 18 + rng.randint(0, 6))
+    member.work_periods.append(
+        WorkPeriod(
+            starts_on=min(start, today),
+            description=f"{member.occupation or 'Công tác'} tại {rng.choice(HOME_TOWNS)}",
+        )
+    )
+    member.family_relations.extend(
+        [
+            FamilyRelation(
+                relation="Bố",
+                full_name=f"{member.birth_name.split()[0]} Văn {faker.first_name_male().split()[-1]}",
+                birth_year=member.birth_date.year - rng.randint(20, 35),
+                occupation="Làm ruộng",
+            ),
+            FamilyRelation(
+                relation="Mẹ",
+                full_name=f"{faker.last_name()} Thị {faker.first_name_female().split()[-1]}",
+                birth_year=member.birth_date.year - rng.randint(18, 33),
+                occupation="Làm ruộng",
+            ),
+        ]
+    )
+    if rng.random() < 0.3:
+        member.commendations.append(
+            Commendation(
+                awarded_on=_random_date(rng, member.admitted_on, today),
+                form=rng.choice(
+                    [
+                        "Giấy khen",
+                        "Bằng khen của Thủ tướng Chính phủ",
+                        "Huân chương Lao động hạng Ba",
+                    ]
+                ),
+                level="Cấp tỉnh",
+                decision_number=f"{rng.randint(100, 999)}/QĐ-UBND",
+            )
+        )
+    if rng.random() < 0.03:
+        member.disciplines.append(
+            Discipline(
+                decided_on=_random_date(rng, member.admitted_on, today),
+                form=rng.choice(["Khiển trách", "Cảnh cáo"]),
+                level="Chi bộ",
+                reason="Vi phạm quy định sinh hoạt đảng",
+            )
+        )
 
 
 def _history(
@@ -293,6 +381,8 @@ def generate_province(
         member = make_member(rng, faker, sequence, holders[(sequence * 7919) % len(holders)], today)
         session.add(member)
         session.flush()
+        add_record_rows(rng, faker, member, today)
+        session.flush()
         open_ledger(session, member, today=today)
         history = _history(rng, member, holders, today)
         for data in history:
@@ -301,5 +391,64 @@ def generate_province(
         if sequence % 500 == 0:
             session.commit()
     session.commit()
+    supplements = _yearly_supplements(session, rng, today)
+    merged = _merge_two_cells(session, holders, today)
+    event_count = session.query(MemberEvent).count()
     unit_count = session.query(Unit).count()
-    return {"units": unit_count, "members": members, "events": event_count}
+    return {
+        "units": unit_count,
+        "members": members,
+        "events": event_count,
+        "supplements": supplements,
+        "merges": int(merged),
+    }
+
+
+def _yearly_supplements(session: Session, rng: random.Random, today: date) -> int:
+    """Some members declare a higher political-theory level on last year's supplement."""
+    declared_on = (
+        date(today.year, 1, 15)
+        if date(today.year, 1, 15) <= today
+        else date(today.year - 1, 12, 15)
+    )
+    count = 0
+    for member in session.scalars(
+        select(Member).where(Member.political_theory == "Sơ cấp").order_by(Member.id)
+    ):
+        if rng.random() >= 0.2:
+            continue
+        supplement = MemberSupplement(
+            member_id=member.id,
+            year=declared_on.year - 1,
+            declared_on=declared_on,
+            note="Phiếu bổ sung hồ sơ hằng năm",
+        )
+        session.add(supplement)
+        session.flush()
+        session.info["supplement_id"] = supplement.id
+        member.political_theory = "Trung cấp"
+        session.flush()
+        session.info.pop("supplement_id", None)
+        count += 1
+    session.commit()
+    return count
+
+
+def _merge_two_cells(session: Session, holders: list[Unit], today: date) -> bool:
+    """Two cells of one grassroots committee merged a month ago (2025-style reorganisation)."""
+    by_parent: dict[int, list[Unit]] = {}
+    for cell in holders:
+        if cell.kind == UnitKind.CELL:
+            by_parent.setdefault(cell.parent_id, []).append(cell)
+    for cells in by_parent.values():
+        if len(cells) >= 2:
+            merge_units(
+                session,
+                cells[-1].id,
+                cells[0].id,
+                effective_on=today - timedelta(days=30),
+                decision_number="01-QĐ/ĐU",
+                today=today,
+            )
+            return True
+    return False

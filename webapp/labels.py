@@ -133,7 +133,7 @@ MEMBER_COLUMNS = {
     "host_unit": _l("Temporarily active in"),
     "away": _l("Temporarily active outside"),
     "activity": _l("Activity"),
-    "party_age_from": _l("Party age counted from"),
+    "party_age_from": _l("Party age"),
 }
 EVENT_COLUMNS = {
     "member": _l("Party member"),

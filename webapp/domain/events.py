@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from webapp.domain.errors import N_, FieldErrors, NotFound
 from webapp.domain.ledger import (
+    ACTIVE,
     NEEDS_TO_UNIT,
     EventKind,
     LedgerEvent,
@@ -101,6 +102,11 @@ def check_event_fields(session: Session, data: EventInput, today: date) -> Field
             errors.add("to_unit_id", N_("The unit %(unit)s has been dissolved."), unit=unit.name)
     if data.kind in NEEDS_OTHER_ORGANISATION and not (data.other_organisation or "").strip():
         errors.add("other_organisation", N_("Name the Party organisation the member transfers to."))
+    for field, limit in (("decision_number", 60), ("decided_by", 255), ("other_organisation", 255), ("note", 2000)):
+        if len(getattr(data, field) or "") > limit:
+            errors.add(field, N_("At most %(limit)s characters."), limit=limit)
+    if data.arriving_as is not None and data.arriving_as not in ACTIVE:
+        errors.add("arriving_as", N_("A member arrives as probationary or official."))
     if data.kind == EventKind.REVERSAL and data.reverses_id is None:
         errors.add("reverses_id", N_("Choose the event to cancel."))
     return errors
@@ -117,7 +123,8 @@ def apply_state(session: Session, member: Member, state: MemberState, today: dat
     member.activity = state.activity
     if state.first_admitted_on is not None:
         member.admitted_on = state.first_admitted_on
-    if state.official_since is not None:
+    if state.official_since is not None or state.readmitted:
+        # A re-admitted member is probationary again until recognised anew.
         member.official_on = state.official_since
     age = party_age(
         state, today, admission_decision_on=member.admitted_on, card_issued_on=member.card_issued_on

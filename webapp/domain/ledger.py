@@ -213,6 +213,7 @@ def apply(state: MemberState, event: LedgerEvent) -> MemberState:
             readmitted=True,
             left_by=None,
             ever_official=False,
+            official_since=None,
         )
         return replace(moved, gaps=_close_gap(state.gaps, day))
 
@@ -224,8 +225,8 @@ def apply(state: MemberState, event: LedgerEvent) -> MemberState:
             return move(
                 standing=arriving,
                 unit_id=event.to_unit_id,
+                # The official date stays the record's (recognised elsewhere, before arriving).
                 ever_official=arriving == Standing.OFFICIAL,
-                official_since=day if arriving == Standing.OFFICIAL else None,
             )
         if state.standing != Standing.TRANSFERRED_OUT:
             raise _refuse(

@@ -86,7 +86,8 @@ def _check_member(
                 N_("Members belong to a Party cell; %(unit)s is not a cell."),
                 unit=unit.name,
             )
-        elif unit.dissolved_on is not None:
+        elif unit.dissolved_on is not None and member_id is None:
+            # A former member's record keeps the (since dissolved) unit it was last in.
             errors.add("unit_id", N_("The unit %(unit)s has been dissolved."), unit=unit.name)
     return errors
 

@@ -185,8 +185,13 @@ class DangVienModelRestApi(ModelRestApi):
         self.check_item(item, item.id).raise_if_any()
 
     def _refusing_invalid(self, handler: Callable, *args):
-        if not isinstance(request.get_json(silent=True), dict):
+        payload = request.get_json(silent=True)
+        if not isinstance(payload, dict):
             return self.response_400(message=gettext("The request body must be a JSON object."))
+        relations = {key for key in payload if self.datamodel.is_relation(key)}
+        problems = payload_problems(payload, relations)
+        if problems:
+            return self.response_422(message=translated_field_errors(problems))
         try:
             return handler(*args)
         except ValidationFailed as error:
@@ -212,8 +217,17 @@ class DangVienModelRestApi(ModelRestApi):
 
 
 # JSON payload values for command endpoints (record an event, merge a unit, …).
-def parse_text(value) -> str | None:
-    return str(value).strip() if value not in (None, "") else None
+def parse_text(value, field: str) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise ValidationFailed({field: [(N_("Enter text."), {})]})
+    text = str(value).strip()
+    if "\x00" in text:
+        raise ValidationFailed(
+            {"note": [(N_("The text contains characters that are not allowed."), {})]}
+        )
+    return text or None
 
 
 def parse_iso_date(value, field: str) -> date | None:
@@ -228,6 +242,28 @@ def parse_iso_date(value, field: str) -> date | None:
 def parse_int(value, field: str) -> int | None:
     if value in (None, ""):
         return None
-    if isinstance(value, bool) or not str(value).isdigit():
+    text = str(value)
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit()) or not is_id(int(text)):
         raise ValidationFailed({field: [(N_("Enter a whole number."), {})]})
-    return int(value)
+    return int(text)
+
+
+MAX_ID = 2**31 - 1
+
+
+def is_id(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+
+
+def payload_problems(payload: dict, id_keys: set[str]) -> dict[str, list[tuple[str, dict]]]:
+    """What the database itself would choke on, refused before it gets there: ids that are
+    not whole numbers in range, and text with NUL characters."""
+    problems: dict[str, list[tuple[str, dict]]] = {}
+    for key, value in payload.items():
+        if key in id_keys and value is not None and not is_id(value):
+            problems.setdefault(key, []).append((N_("Enter a whole number."), {}))
+        elif isinstance(value, str) and "\x00" in value:
+            problems.setdefault(key, []).append(
+                (N_("The text contains characters that are not allowed."), {})
+            )
+    return problems

@@ -282,16 +282,18 @@ class MemberEventApi(DangVienModelRestApi):
             return self.response_400(message=gettext("The request body must be a JSON object."))
         try:
             data = EventInput(
-                kind=str(payload.get("kind") or ""),
+                kind=parse_text(payload.get("kind"), "kind") or "",
                 effective_on=parse_iso_date(payload.get("effective_on"), "effective_on"),
-                decision_number=parse_text(payload.get("decision_number")),
+                decision_number=parse_text(payload.get("decision_number"), "decision_number"),
                 decision_on=parse_iso_date(payload.get("decision_on"), "decision_on"),
-                decided_by=parse_text(payload.get("decided_by")),
+                decided_by=parse_text(payload.get("decided_by"), "decided_by"),
                 to_unit_id=parse_int(payload.get("to_unit"), "to_unit_id"),
-                other_organisation=parse_text(payload.get("other_organisation")),
-                arriving_as=parse_text(payload.get("arriving_as")),
+                other_organisation=parse_text(
+                    payload.get("other_organisation"), "other_organisation"
+                ),
+                arriving_as=parse_text(payload.get("arriving_as"), "arriving_as"),
                 reverses_id=parse_int(payload.get("reverses"), "reverses_id"),
-                note=parse_text(payload.get("note")),
+                note=parse_text(payload.get("note"), "note"),
             )
             member_id = parse_int(payload.get("member"), "member")
             if member_id is None or db.session.get(Member, member_id) is None:

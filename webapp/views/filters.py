@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import SQLAFilterConverter, get_field_setup_query
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 
+from webapp.domain.party_age import add_years
 from webapp.domain.vietnamese import search_tokens
 
 
@@ -25,10 +28,47 @@ class FilterSearchKey(BaseFilter):
         return query
 
 
+def _years(value) -> int | None:
+    text = str(value or "").strip()
+    return int(text) if text.isdigit() and int(text) <= 120 else None
+
+
+class FilterPartyAgeAtLeast(BaseFilter):
+    """Party age of at least N whole years today (from the stored, interruption-adjusted
+    start of Party age)."""
+
+    name = _l("Party age at least (years)")
+    arg_name = "pa_ge"
+
+    def apply(self, query, value):
+        years = _years(value)
+        if years is None:
+            return query
+        query, field = get_field_setup_query(query, self.model, self.column_name)
+        return query.filter(field <= add_years(date.today(), -years))
+
+
+class FilterPartyAgeBelow(BaseFilter):
+    name = _l("Party age below (years)")
+    arg_name = "pa_lt"
+
+    def apply(self, query, value):
+        years = _years(value)
+        if years is None:
+            return query
+        query, field = get_field_setup_query(query, self.model, self.column_name)
+        return query.filter(field > add_years(date.today(), -years))
+
+
 class SearchKeyFilterConverter(SQLAFilterConverter):
     def convert(self, col_name):
         if col_name == "search_key":
             return [FilterSearchKey(col_name, self.datamodel)]
+        if col_name == "party_age_from":
+            return [
+                FilterPartyAgeAtLeast(col_name, self.datamodel),
+                FilterPartyAgeBelow(col_name, self.datamodel),
+            ]
         return super().convert(col_name)
 
 
