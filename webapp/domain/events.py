@@ -102,7 +102,12 @@ def check_event_fields(session: Session, data: EventInput, today: date) -> Field
             errors.add("to_unit_id", N_("The unit %(unit)s has been dissolved."), unit=unit.name)
     if data.kind in NEEDS_OTHER_ORGANISATION and not (data.other_organisation or "").strip():
         errors.add("other_organisation", N_("Name the Party organisation the member transfers to."))
-    for field, limit in (("decision_number", 60), ("decided_by", 255), ("other_organisation", 255), ("note", 2000)):
+    for field, limit in (
+        ("decision_number", 60),
+        ("decided_by", 255),
+        ("other_organisation", 255),
+        ("note", 2000),
+    ):
         if len(getattr(data, field) or "") > limit:
             errors.add(field, N_("At most %(limit)s characters."), limit=limit)
     if data.arriving_as is not None and data.arriving_as not in ACTIVE:
