@@ -162,6 +162,8 @@ def test_member_list_search_sort_and_pagination(app, admin_client, db_session):
     db_session.commit()
     found = admin_client.get("/membermodelview/list/?_flt_0_search_key=nguyen+thi+huong")
     assert "Nguyễn Thị Hường" in found.text and "Trần Văn An" not in found.text
+    by_birth_date = admin_client.get("/membermodelview/list/?_flt_0_search_key=19/05/1980+huong")
+    assert "Nguyễn Thị Hường" in by_birth_date.text and "Trần Văn An" not in by_birth_date.text
     by_number = admin_client.get("/membermodelview/list/?_flt_0_search_key=000701tn")
     assert "Trần Văn An" in by_number.text and "Nguyễn Thị Hường" not in by_number.text
     first_page = admin_client.get("/membermodelview/list/?_flt_0_search_key=van")

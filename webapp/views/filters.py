@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import SQLAFilterConverter, get_field_setup_query
@@ -15,17 +15,32 @@ from webapp.domain.vietnamese import search_tokens
 
 class FilterSearchKey(BaseFilter):
     """Every word of the query, folded like the stored key ("nguyen thi huong" finds
-    "Nguyễn Thị Hường"); matches names, member, card and citizen ID numbers."""
+    "Nguyễn Thị Hường"); matches names, member, card and citizen ID numbers, and a word
+    written dd/mm/yyyy matches the date of birth."""
 
     name = _l("Contains")
     arg_name = "sk"
 
     def apply(self, query, value):
         query, field = get_field_setup_query(query, self.model, self.column_name)
-        for token in search_tokens(value):
+        words = []
+        for word in str(value or "").split():
+            day = _as_date(word)
+            if day is not None and hasattr(self.model, "birth_date"):
+                query = query.filter(self.model.birth_date == day)  # "19/05/1985": date of birth
+            else:
+                words.append(word)
+        for token in search_tokens(" ".join(words)):
             escaped = token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             query = query.filter(field.like(f"%{escaped}%", escape="\\"))
         return query
+
+
+def _as_date(word: str) -> date | None:
+    try:
+        return datetime.strptime(word, "%d/%m/%Y").date()
+    except ValueError:
+        return None
 
 
 def _years(value) -> int | None:
