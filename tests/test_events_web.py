@@ -163,7 +163,7 @@ def test_roll_as_of_replays_the_ledger_and_keeps_temporary_members_apart(db_sess
     record_event(db_session, b.id, EventInput(kind=EventKind.DEATH, effective_on=date(2025, 6, 1)))
 
     def names(entries):
-        return sorted(e.member.birth_name for e in entries)
+        return sorted(e.name for e in entries)
 
     d1_2023, _ = roll_as_of(db_session, tree["D1"], date(2023, 12, 31))
     assert names(d1_2023) == ["Nguyễn Văn A", "Trần Văn B"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from webapp.models.ledger import MemberPeriod
@@ -15,10 +15,17 @@ from webapp.models.unit import Unit
 
 @dataclass(frozen=True)
 class RollEntry:
-    member: Member
-    period: MemberPeriod
-    unit: Unit  # the unit whose rolls count the member
-    host: Unit | None  # where a temporarily transferred member is active
+    """One line of a roll: plain values (a district holds thousands; no ORM objects)."""
+
+    member_id: int
+    name: str
+    member_number: str
+    unit_code: str  # the unit whose rolls count the member
+    unit_name: str
+    standing: str
+    host_code: str | None  # where a temporarily transferred member is active
+    host_name: str | None
+    away: bool
 
 
 def _current_on(day: date):
@@ -28,29 +35,41 @@ def _current_on(day: date):
     )
 
 
+def _roll_query(home: type[Unit], host: type[Unit]):
+    return select(
+        Member.id,
+        func.coalesce(Member.name_in_use, Member.birth_name),
+        Member.member_number,
+        home.code,
+        home.name,
+        MemberPeriod.standing,
+        host.code,
+        host.name,
+        MemberPeriod.away,
+    ).join(MemberPeriod, MemberPeriod.member_id == Member.id)
+
+
 def roll_as_of(session: Session, root: Unit, day: date) -> tuple[list[RollEntry], list[RollEntry]]:
     """(counted, hosted): members on the rolls of `root`'s subtree on `day`, and members of
     other units temporarily active here, who are shown apart and not counted."""
-    host = aliased(Unit)
-    in_subtree = Unit.path.startswith(root.path, autoescape=True)
+    home, host = aliased(Unit), aliased(Unit)
     counted = session.execute(
-        select(Member, MemberPeriod, Unit, host)
-        .join(MemberPeriod, MemberPeriod.member_id == Member.id)
-        .join(Unit, Unit.id == MemberPeriod.unit_id)
-        .outerjoin(host, host.id == MemberPeriod.host_unit_id)
-        .where(in_subtree, _current_on(day))
-        .order_by(Unit.path, Member.sort_key, Member.id)
-    ).all()
-    home = aliased(Unit)
-    hosted = session.execute(
-        select(Member, MemberPeriod, home, Unit)
-        .join(MemberPeriod, MemberPeriod.member_id == Member.id)
-        .join(Unit, Unit.id == MemberPeriod.host_unit_id)
+        _roll_query(home, host)
         .join(home, home.id == MemberPeriod.unit_id)
-        .where(in_subtree, _current_on(day), ~home.path.startswith(root.path, autoescape=True))
-        .order_by(Unit.path, Member.sort_key, Member.id)
+        .outerjoin(host, host.id == MemberPeriod.host_unit_id)
+        .where(home.path.startswith(root.path, autoescape=True), _current_on(day))
+        .order_by(home.path, Member.sort_key, Member.id)
     ).all()
-    return (
-        [RollEntry(m, p, u, h) for m, p, u, h in counted],
-        [RollEntry(m, p, u, h) for m, p, u, h in hosted],
-    )
+    home, host = aliased(Unit), aliased(Unit)
+    hosted = session.execute(
+        _roll_query(home, host)
+        .join(host, host.id == MemberPeriod.host_unit_id)
+        .join(home, home.id == MemberPeriod.unit_id)
+        .where(
+            host.path.startswith(root.path, autoescape=True),
+            _current_on(day),
+            ~home.path.startswith(root.path, autoescape=True),
+        )
+        .order_by(host.path, Member.sort_key, Member.id)
+    ).all()
+    return [RollEntry(*row) for row in counted], [RollEntry(*row) for row in hosted]
