@@ -247,12 +247,12 @@ def run() -> None:
         )
         results.append(
             compare(
-                f"district roll as of today ({expected} rows): ORM vs raw SQL",
+                f"district roll as of today ({expected} rows): ours vs raw SQL",
                 ours,
                 baseline,
                 backend=backend,
                 n=N_MEMBERS,
-                target=15,
+                target=5,
                 target_on="ratio",
             )
         )
