@@ -147,21 +147,38 @@ def db_session(app):
 
 def _clean_data(db) -> None:
     session = db.session
-    if db.engine.dialect.name == "postgresql":
-        session.execute(text("TRUNCATE report_run, member, unit RESTART IDENTITY CASCADE"))
-    else:
-        session.execute(text("DELETE FROM report_run"))
-        session.execute(text("DELETE FROM member"))
-        # Children before parents: the self-reference is ON DELETE RESTRICT.
-        ids = session.scalars(text("SELECT id FROM unit ORDER BY length(path) DESC")).all()
-        if ids:
-            session.execute(text("DELETE FROM unit WHERE id = :id"), [{"id": i} for i in ids])
+    session.execute(text("UPDATE ab_user SET unit_id = NULL"))
+    session.execute(text("UPDATE unit SET merged_into_id = NULL"))
     session.execute(
         text(
             "DELETE FROM ab_user_role WHERE user_id IN (SELECT id FROM ab_user WHERE username <> 'admin')"
         )
     )
     session.execute(text("DELETE FROM ab_user WHERE username <> 'admin'"))
+    if db.engine.dialect.name == "postgresql":
+        # Not unit: TRUNCATE … CASCADE would follow ab_user.unit_id and empty ab_user too.
+        session.execute(text("TRUNCATE report_run, member, unit_change RESTART IDENTITY CASCADE"))
+    else:
+        for table in (
+            "report_run",
+            "member_change",
+            "member_supplement",
+            "member_period",
+            "member_event",
+            "member_work_period",
+            "member_training",
+            "member_commendation",
+            "member_discipline",
+            "member_trip_abroad",
+            "member_family_relation",
+            "member",
+            "unit_change",
+        ):
+            session.execute(text(f"DELETE FROM {table}"))
+    # Children before parents: the self-reference is ON DELETE RESTRICT.
+    ids = session.scalars(text("SELECT id FROM unit ORDER BY length(path) DESC")).all()
+    if ids:
+        session.execute(text("DELETE FROM unit WHERE id = :id"), [{"id": i} for i in ids])
     session.commit()
 
 

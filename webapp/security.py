@@ -10,7 +10,17 @@ from __future__ import annotations
 
 import re
 
+from flask import current_app, g
+from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_appbuilder.security.views import UserDBModelView
+from flask_babel import lazy_gettext
+from flask_login import current_user
+from sqlalchemy import select
+
+from webapp.domain.scope import NOWHERE, UNRESTRICTED, scope_clause, unit_in_scope
+from webapp.extensions import db
+from webapp.models.user import DangVienUser
 
 # Every signed-in person may see and edit their own profile and password.
 SELF_SERVICE = [
@@ -57,8 +67,85 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
 }
 
 
+class DangVienUserDBModelView(UserDBModelView):
+    """FAB's user screen with the scope unit: a user sees that unit's whole subtree."""
+
+    list_columns = [*UserDBModelView.list_columns, "unit"]
+    add_columns = [*UserDBModelView.add_columns, "unit"]
+    edit_columns = [*UserDBModelView.edit_columns, "unit"]
+    show_fieldsets = [
+        *UserDBModelView.show_fieldsets[:1],
+        (lazy_gettext("Scope"), {"fields": ["unit"]}),
+        *UserDBModelView.show_fieldsets[1:],
+    ]
+    label_columns = {**UserDBModelView.label_columns, "unit": lazy_gettext("Scope unit")}
+    description_columns = {
+        **UserDBModelView.description_columns,
+        "unit": lazy_gettext(
+            "The user sees and changes this unit and everything under it; Admins see everything."
+        ),
+    }
+
+
 class DangVienSecurityManager(SecurityManager):
-    """Project security manager; user scopes and audit hooks attach here."""
+    """Project security manager: users carry a scope unit."""
+
+    user_model = DangVienUser
+    userdbmodelview = DangVienUserDBModelView
+
+
+def current_scope() -> str | None:
+    """The unit path the signed-in user may see: None for an Admin (everything), "" for
+    anyone without a unit or not signed in (nothing)."""
+    user = getattr(g, "user", None)
+    if user is None or not getattr(user, "is_authenticated", False):
+        user = current_user
+    if user is None or not getattr(user, "is_authenticated", False):
+        user = _jwt_user()
+    if user is None or not getattr(user, "is_authenticated", False):
+        return NOWHERE
+    if any(role.name == current_app.config["AUTH_ROLE_ADMIN"] for role in user.roles):
+        return UNRESTRICTED
+    unit = getattr(user, "unit", None)
+    return unit.path if unit is not None and unit.path else NOWHERE
+
+
+def _jwt_user():
+    """The user of a verified JWT on this request, if any (FAB loads it into g.user, but
+    flask-jwt-extended caches it, so read it from there as well)."""
+    try:
+        from flask_jwt_extended import get_current_user
+
+        return get_current_user()
+    except RuntimeError:
+        return None
+
+
+class ScopeFilter(BaseFilter):
+    """The one scope filter: attached to every screen and API of scoped data (the column
+    name is ignored; webapp/domain/scope.py knows how each model reaches a unit)."""
+
+    name = "scope"
+    arg_name = "scope"
+
+    def apply(self, query, value):
+        return query.filter(scope_clause(self.model, current_scope()))
+
+
+SCOPE_FILTER = ["id", ScopeFilter, lambda: None]
+
+
+def scoped_get(model, pk):
+    """A row by id if the current user's scope covers it, else None (callers answer 404)."""
+    if pk is None:
+        return None
+    return db.session.scalar(
+        select(model).where(model.id == pk, scope_clause(model, current_scope()))
+    )
+
+
+def in_scope_unit(unit_id: int | None) -> bool:
+    return unit_in_scope(db.session, unit_id, current_scope())
 
 
 def install_permissions(appbuilder) -> dict[str, int]:

@@ -25,6 +25,7 @@ from webapp.models.record import (
 )
 from webapp.models.report_run import ReportRun, ReportState
 from webapp.models.unit import Unit, UnitChange, UnitChangeKind, UnitKind
+from webapp.models.user import DangVienUser
 
 metadata = Model.metadata
 
@@ -44,6 +45,7 @@ def _blank_strings_to_null(mapper, connection, target) -> None:
 
 __all__ = [
     "MEMBER_ROW_MODELS",
+    "DangVienUser",
     "CatalogueEntry",
     "Commendation",
     "Discipline",

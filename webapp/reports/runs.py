@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from jobs import enqueue, fetch_job, report_progress
 from webapp.domain.errors import N_, DomainError, NotFound
+from webapp.domain.scope import UNRESTRICTED, unit_in_scope
 from webapp.extensions import db
 from webapp.models.report_run import ACTIVE_STATES, ReportRun, ReportState
 from webapp.models.unit import Unit
@@ -32,14 +33,16 @@ def dedupe_key(
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def validate_request(report: str, output_format: str, unit_id: int | None) -> Unit:
+def validate_request(
+    report: str, output_format: str, unit_id: int | None, scope: str | None = UNRESTRICTED
+) -> Unit:
     spec = REPORTS.get(report)
     if spec is None:
         raise DomainError(N_("Unknown report %(name)s."), name=report)
     if output_format not in spec.formats:
         raise DomainError(N_("The report cannot be produced as %(format)s."), format=output_format)
     unit = db.session.get(Unit, unit_id) if unit_id is not None else None
-    if unit is None:
+    if unit is None or not unit_in_scope(db.session, unit.id, scope):
         raise NotFound(N_("The unit does not exist."))
     return unit
 
@@ -52,11 +55,12 @@ def request_report(
     user_id: int | None = None,
     *,
     queue: bool = True,
+    scope: str | None = UNRESTRICTED,
 ) -> ReportRun:
     """Create a run and enqueue it; the same request still queued or running is returned
     instead, so a double click renders once."""
     parameters = parameters or {}
-    unit = validate_request(report, output_format, unit_id)
+    unit = validate_request(report, output_format, unit_id, scope)
     key = dedupe_key(report, output_format, unit.id, parameters, user_id)
     active = db.session.scalar(
         select(ReportRun).where(ReportRun.dedupe_key == key, ReportRun.state.in_(ACTIVE_STATES))

@@ -18,8 +18,10 @@ from wtforms.validators import InputRequired, ValidationError
 from wtforms.widgets import TextInput
 
 from webapp.domain.errors import N_, DomainError, FieldErrors, ValidationFailed
+from webapp.domain.scope import is_scoped
 from webapp.extensions import db
 from webapp.labels import format_date
+from webapp.security import SCOPE_FILTER
 from webapp.views.errors import DomainRule, translate, translated_field_errors
 
 DATE_FORMATS = ["%d/%m/%Y", "%Y-%m-%d"]
@@ -95,6 +97,25 @@ class CatalogueSelectField(SelectField):
         self.data = (valuelist[0] or None) if valuelist else None
 
 
+def show_plain(value):
+    return "" if value is None else value
+
+
+def show_yes_no(value):
+    if value is None:
+        return ""
+    return gettext("Yes") if value else gettext("No")
+
+
+def plain_value_formatters(model) -> dict[str, Callable]:
+    from sqlalchemy import Boolean
+
+    return {
+        column.key: show_yes_no if isinstance(column.type, Boolean) else show_plain
+        for column in model.__table__.columns
+    }
+
+
 def edited_pk() -> int | None:
     """Primary key of the record being edited on this request (None when adding)."""
     pk = (request.view_args or {}).get("pk")
@@ -137,7 +158,14 @@ class DangVienModelView(ModelView):
     page_size = 25
 
     def _init_properties(self):
+        if is_scoped(self.datamodel.obj):
+            self.base_filters = [*(self.base_filters or []), SCOPE_FILTER]
         super()._init_properties()
+        # Empty values show as blank and yes/no in words, not Python's None and False.
+        self.formatters_columns = {
+            **plain_value_formatters(self.datamodel.obj),
+            **(self.formatters_columns or {}),
+        }
         # After FAB has settled the edit columns (from fieldsets too), before it builds forms.
         if "version_id" in self.datamodel.obj.__table__.columns:
             self.edit_columns = [*self.edit_columns, "version_id"]
@@ -169,11 +197,17 @@ class DangVienModelView(ModelView):
 
 
 class DangVienModelRestApi(ModelRestApi):
-    """REST API with the same checks as the forms: 422 with translated field messages."""
+    """REST API with the same checks as the forms: 422 with translated field messages;
+    rows outside the caller's scope do not exist (404)."""
 
     allow_browser_login = True
     page_size = 25
     max_page_size = 100
+
+    def _init_properties(self):
+        if is_scoped(self.datamodel.obj):
+            self.base_filters = [*(self.base_filters or []), SCOPE_FILTER]
+        super()._init_properties()
 
     def check_item(self, item, item_id: int | None) -> FieldErrors:  # pragma: no cover - abstract
         return FieldErrors()

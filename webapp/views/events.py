@@ -18,14 +18,16 @@ from sqlalchemy import select
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from webapp.domain.errors import DomainError, ValidationFailed
+from webapp.domain.errors import N_, DomainError, ValidationFailed
 from webapp.domain.events import EventInput, record_event
 from webapp.domain.ledger import ACTIVE, EventKind
+from webapp.domain.scope import scope_clause
 from webapp.extensions import db
 from webapp.labels import EVENT_COLUMNS, EVENT_KIND_LABELS, STATUS_LABELS, format_date, label_for
 from webapp.models.ledger import MemberEvent
 from webapp.models.member import Member
 from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit
+from webapp.security import current_scope, in_scope_unit, scoped_get
 from webapp.views.base import (
     DangVienModelRestApi,
     DangVienModelView,
@@ -80,10 +82,20 @@ class EventForm(FlaskForm):
         )
 
 
+def refuse_unit_outside_scope(unit_id: int | None, field: str) -> None:
+    """A unit the user may not see does not exist for them (same message as a wrong id)."""
+    if unit_id is not None and not in_scope_unit(unit_id):
+        raise ValidationFailed({field: [(N_("The unit does not exist."), {})]})
+
+
 def cell_choices() -> list[tuple[str, str]]:
     cells = db.session.execute(
         select(Unit.id, Unit.code, Unit.name)
-        .where(Unit.kind.in_(list(MEMBER_HOLDING_KINDS)), Unit.dissolved_on.is_(None))
+        .where(
+            Unit.kind.in_(list(MEMBER_HOLDING_KINDS)),
+            Unit.dissolved_on.is_(None),
+            scope_clause(Unit, current_scope()),
+        )
         .order_by(Unit.path)
     )
     return [("", "—")] + [(str(id_), f"{code} – {name}") for id_, code, name in cells]
@@ -97,7 +109,7 @@ class MemberEventView(DangVienModelView):
     route_base = "/memberevents"
     list_title = _l("Events")
     base_permissions = ["can_list", "can_show", "can_record", "can_cancel"]
-    label_columns = EVENT_COLUMNS
+    label_columns = dict(EVENT_COLUMNS)
     list_columns = [
         "effective_on",
         "kind",
@@ -136,7 +148,7 @@ class MemberEventView(DangVienModelView):
     }
 
     def _member(self, member_id: int) -> Member:
-        member = db.session.get(Member, member_id)
+        member = scoped_get(Member, member_id)
         if member is None:
             abort(404)
         return member
@@ -151,6 +163,7 @@ class MemberEventView(DangVienModelView):
         form.to_unit_id.choices = cell_choices()
         if request.method == "POST" and form.validate():
             try:
+                refuse_unit_outside_scope(form.event_input().to_unit_id, "to_unit_id")
                 record_event(db.session, member.id, form.event_input(), user_id=current_user_id())
             except ValidationFailed as error:
                 db.session.rollback()
@@ -173,7 +186,7 @@ class MemberEventView(DangVienModelView):
     @has_access
     @permission_name("cancel")
     def cancel(self, event_id: int):
-        event = db.session.get(MemberEvent, event_id)
+        event = scoped_get(MemberEvent, event_id)
         if event is None:
             abort(404)
         form = FlaskForm()
@@ -296,8 +309,9 @@ class MemberEventApi(DangVienModelRestApi):
                 note=parse_text(payload.get("note"), "note"),
             )
             member_id = parse_int(payload.get("member"), "member")
-            if member_id is None or db.session.get(Member, member_id) is None:
+            if member_id is None or scoped_get(Member, member_id) is None:
                 return self.response_404()
+            refuse_unit_outside_scope(data.to_unit_id, "to_unit_id")
             event = record_event(db.session, member_id, data, user_id=current_user_id())
         except ValidationFailed as error:
             db.session.rollback()

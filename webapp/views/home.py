@@ -6,14 +6,22 @@ from flask_appbuilder import IndexView, expose
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from webapp.domain.scope import scope_clause
 from webapp.extensions import db
 from webapp.models.member import Member, MemberStatus
 from webapp.models.unit import Unit
+from webapp.security import current_scope
 
 
 def dashboard_counts() -> dict[str, int]:
+    """Counts inside the signed-in user's scope."""
+    scope = current_scope()
     by_status = dict(
-        db.session.execute(select(Member.status, func.count()).group_by(Member.status)).all()
+        db.session.execute(
+            select(Member.status, func.count())
+            .where(scope_clause(Member, scope))
+            .group_by(Member.status)
+        ).all()
     )
     return {
         "members": sum(
@@ -21,7 +29,11 @@ def dashboard_counts() -> dict[str, int]:
         ),
         "official": by_status.get(MemberStatus.OFFICIAL, 0),
         "probationary": by_status.get(MemberStatus.PROBATIONARY, 0),
-        "units": db.session.scalar(select(func.count(Unit.id)).where(Unit.dissolved_on.is_(None))),
+        "units": db.session.scalar(
+            select(func.count(Unit.id)).where(
+                Unit.dissolved_on.is_(None), scope_clause(Unit, scope)
+            )
+        ),
     }
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from wtforms import BooleanField, Form
 
 from webapp.domain.catalogues import MEMBER_FIELD_CATALOGUES
-from webapp.domain.errors import DomainError, FieldErrors
+from webapp.domain.errors import N_, DomainError, FieldErrors
 from webapp.domain.events import member_state, open_ledger
 from webapp.domain.ledger import EventKind
 from webapp.domain.members import check_member
@@ -34,6 +34,7 @@ from webapp.labels import (
 from webapp.models.member import Member, MemberStatus
 from webapp.models.record import MemberChange
 from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit
+from webapp.security import SCOPE_FILTER, in_scope_unit
 from webapp.views.base import (
     CatalogueSelectField,
     DangVienModelRestApi,
@@ -127,7 +128,17 @@ def current_user_id() -> int | None:
 def check_member_form(form: Form) -> FieldErrors:
     pk = edited_pk()
     base = db.session.get(Member, pk) if pk is not None else None
-    return check_member_values(member_values(form, base), pk)
+    return check_member_in_scope(member_values(form, base), pk)
+
+
+def check_member_in_scope(values: dict, member_id: int | None) -> FieldErrors:
+    """The record's rules, and its cell inside the user's scope (a tampered unit id is
+    answered like a wrong one)."""
+    errors = check_member_values(values, member_id)
+    unit_id = values.get("unit_id")
+    if unit_id is not None and not in_scope_unit(unit_id) and "unit_id" not in errors.as_dict():
+        errors.add("unit_id", N_("The unit does not exist."))
+    return errors
 
 
 def check_member_values(values: dict, member_id: int | None) -> FieldErrors:
@@ -151,7 +162,7 @@ class MemberModelView(DangVienModelView):
     add_title = _l("Add a Party member")
     edit_title = _l("Edit Party member")
     list_template = "members/list.html"
-    label_columns = MEMBER_COLUMNS
+    label_columns = dict(MEMBER_COLUMNS)  # a copy: FAB adds its own labels to it
     list_columns = [
         "member_number",
         "display_name",
@@ -233,11 +244,11 @@ class MemberModelView(DangVienModelView):
     }
     # Members belong to cells: offer only those in the unit picker.
     add_form_query_rel_fields = edit_form_query_rel_fields = {
-        "unit": [["kind", FilterIn, list(MEMBER_HOLDING_KINDS)]]
+        "unit": [["kind", FilterIn, list(MEMBER_HOLDING_KINDS)], SCOPE_FILTER]
     }
 
     def check_item(self, item, item_id):
-        return check_member_values(member_values(item), item_id)
+        return check_member_in_scope(member_values(item), item_id)
 
     def pre_add(self, item) -> None:
         super().pre_add(item)
@@ -334,7 +345,7 @@ def member_panel(member_id: int, as_of_text: str | None) -> dict:
         ],
         "completeness": label_for(COMPLETENESS_LABELS, member.completeness),
         "missing": ", ".join(
-            str(MEMBER_COLUMNS.get(name) or ROW_LABELS.get(name) or name)
+            str(ROW_LABELS.get(name) or MEMBER_COLUMNS.get(name) or name)
             for name in (member.missing_fields or "").split(",")
             if name
         ),
@@ -381,8 +392,22 @@ class MemberApi(DangVienModelRestApi):
         "card_number",
         "status",
     ]
-    show_columns = ["id", *IDENTITY_FIELDS, "unit.id", "unit.code", *PARTY_FIELDS[1:], "version_id"]
-    add_columns = edit_columns = MEMBER_FIELDS
+    show_columns = [
+        "id",
+        *IDENTITY_FIELDS,
+        "unit.id",
+        "unit.code",
+        *PARTY_FIELDS[1:],
+        *QUALIFICATION_FIELDS,
+        *CAREER_FIELDS,
+        "party_age_from",
+        "completeness",
+        "missing_fields",
+        "version_id",
+    ]
+    add_columns = MEMBER_FIELDS
+    # Unit, status and the ledger dates change by recording events (/api/v1/events/).
+    edit_columns = IDENTITY_FIELDS + EDITABLE_PARTY_FIELDS + QUALIFICATION_FIELDS + CAREER_FIELDS
     search_columns = [
         "search_key",
         "member_number",
@@ -396,7 +421,7 @@ class MemberApi(DangVienModelRestApi):
     base_order = ("sort_key", "asc")
 
     def check_item(self, item, item_id):
-        return check_member_values(member_values(item), item_id)
+        return check_member_in_scope(member_values(item), item_id)
 
     def pre_add(self, item) -> None:
         super().pre_add(item)

@@ -31,6 +31,7 @@ from webapp.models.record import (
     TripAbroad,
     WorkPeriod,
 )
+from webapp.security import scoped_get
 from webapp.views.base import (
     CatalogueSelectField,
     DangVienModelRestApi,
@@ -89,7 +90,7 @@ class MemberRowView(DangVienModelView):
     """Rows are added from the member page's tab (which fixes the member); opened on its
     own, the add form would have to list every member, so it is refused."""
 
-    label_columns = ROW_COLUMN_LABELS
+    label_columns = dict(ROW_COLUMN_LABELS)
     base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete"]
 
     def _add(self):
@@ -97,6 +98,12 @@ class MemberRowView(DangVienModelView):
             flash(gettext("Open the member's page and add the row from there."), "warning")
             return None
         return super()._add()
+
+    def pre_add(self, item) -> None:
+        # The member comes from the URL: it must be one the user may see.
+        if scoped_get(Member, item.member_id or getattr(item.member, "id", None)) is None:
+            raise ValueError(gettext("The page or record was not found."))
+        super().pre_add(item)
 
 
 def _row_view(model, title, columns, required_dates=(), catalogue_fields=None, order=None):
@@ -313,7 +320,7 @@ class MemberSupplementView(DangVienModelView):
     def apply(self, member_id: int):
         """Apply a supplement: the changed fields are saved as one dated change set; each
         change lands in the member's history with the supplement it came from."""
-        member = db.session.get(Member, member_id)
+        member = scoped_get(Member, member_id)
         if member is None:
             abort(404)
         form = SupplementForm(obj=member if request.method == "GET" else None)

@@ -16,12 +16,14 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from webapp.domain.errors import DomainError
+from webapp.domain.scope import scope_clause
 from webapp.extensions import db
 from webapp.labels import REPORT_STATE_LABELS, format_date, label_for
 from webapp.models.report_run import ReportRun, ReportState
 from webapp.models.unit import Unit
 from webapp.reports import REPORTS
 from webapp.reports.runs import live_progress, request_report
+from webapp.security import current_scope
 from webapp.views.base import DangVienModelView
 from webapp.views.errors import translate
 
@@ -85,7 +87,9 @@ class ReportRunView(DangVienModelView):
     @permission_name("request")
     def request_form(self):
         units = db.session.scalars(
-            select(Unit).where(Unit.dissolved_on.is_(None)).order_by(Unit.path)
+            select(Unit)
+            .where(Unit.dissolved_on.is_(None), scope_clause(Unit, current_scope()))
+            .order_by(Unit.path)
         ).all()
         chosen = {
             "report": request.values.get("report", "member-list"),
@@ -102,6 +106,7 @@ class ReportRunView(DangVienModelView):
                     chosen["output_format"],
                     chosen["unit_id"],
                     user_id=current_user_id(),
+                    scope=current_scope(),
                 )
             except DomainError as error:
                 flash(translate(error.message, error.params), "danger")

@@ -19,8 +19,9 @@ from sqlalchemy import select
 from wtforms import Form, SelectField, StringField
 from wtforms.validators import Length, Optional
 
-from webapp.domain.errors import DomainError, FieldErrors, ValidationFailed
+from webapp.domain.errors import N_, DomainError, FieldErrors, ValidationFailed
 from webapp.domain.rolls import roll_as_of
+from webapp.domain.scope import scope_clause
 from webapp.domain.units import (
     check_unit,
     dissolve_unit,
@@ -40,6 +41,7 @@ from webapp.labels import (
     label_for,
 )
 from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit, UnitChange
+from webapp.security import SCOPE_FILTER, current_scope, in_scope_unit
 from webapp.views.base import (
     DangVienModelRestApi,
     DangVienModelView,
@@ -70,7 +72,23 @@ def unit_values(item_or_form) -> dict:
 
 
 def check_unit_form(form: Form) -> FieldErrors:
-    return check_unit(unit_values(form), session=db.session, unit_id=edited_pk())
+    return check_unit_in_scope(unit_values(form), edited_pk())
+
+
+def scoped_unit_id(unit_id: int | None) -> int | None:
+    """A unit id the user may see, else None (as if nothing had been chosen)."""
+    return unit_id if unit_id is not None and in_scope_unit(unit_id) else None
+
+
+def check_unit_in_scope(values: dict, unit_id: int | None) -> FieldErrors:
+    """The unit's rules, and a parent inside the user's scope: a clerk founds units under
+    their own; only an Admin founds a top-level unit."""
+    errors = check_unit(values, session=db.session, unit_id=unit_id)
+    parent_id = values.get("parent_id")
+    outside = not in_scope_unit(parent_id) if parent_id is not None else current_scope() is not None
+    if outside and "parent" not in errors.as_dict():
+        errors.add("parent", N_("Choose a parent unit inside your scope."))
+    return errors
 
 
 unit_rule = DomainRule(check_unit_form, aliases={"parent_id": "parent"})
@@ -82,7 +100,10 @@ class UnitModelView(DangVienModelView):
     show_title = _l("Unit")
     add_title = _l("Found a unit")
     edit_title = _l("Edit unit")
-    label_columns = UNIT_COLUMNS | {"indented_name": _l("Name"), "member_count": _l("Members")}
+    label_columns = dict(UNIT_COLUMNS) | {
+        "indented_name": _l("Name"),
+        "member_count": _l("Members"),
+    }
     list_columns = ["code", "indented_name", "kind", "parent", "founded_on", "dissolved_on"]
     order_columns = ["code", "kind", "founded_on", "dissolved_on"]
     show_columns = ["code", "name", "kind", "parent", "founded_on", "dissolved_on"]
@@ -103,13 +124,13 @@ class UnitModelView(DangVienModelView):
     validators_columns = {"code": [unit_rule], "name": [unit_rule], "parent": [unit_rule]}
     # Cells hold members, never subordinate units.
     add_form_query_rel_fields = edit_form_query_rel_fields = {
-        "parent": [["kind", FilterNotIn, list(MEMBER_HOLDING_KINDS)]]
+        "parent": [["kind", FilterNotIn, list(MEMBER_HOLDING_KINDS)], SCOPE_FILTER]
     }
     show_template = "units/show.html"
     related_views = [MemberModelView]
 
     def check_item(self, item, item_id):
-        return check_unit(unit_values(item), session=db.session, unit_id=item_id)
+        return check_unit_in_scope(unit_values(item), item_id)
 
     def pre_update(self, item) -> None:
         super().pre_update(item)
@@ -161,6 +182,7 @@ class UnitModelView(DangVienModelView):
             for u in db.session.scalars(
                 select(Unit)
                 .where(
+                    scope_clause(Unit, current_scope()),
                     Unit.dissolved_on.is_(None),
                     Unit.id != unit.id,
                     ~Unit.path.startswith(unit.path, autoescape=True),
@@ -168,7 +190,9 @@ class UnitModelView(DangVienModelView):
                 .order_by(Unit.path)
             )
         ]
-        into_id = int(form.into_id.data) if (form.into_id.data or "").isdigit() else None
+        into_id = scoped_unit_id(
+            int(form.into_id.data) if (form.into_id.data or "").isdigit() else None
+        )
         return self._run_command(
             form,
             lambda: merge_units(
@@ -214,7 +238,9 @@ class UnitModelView(DangVienModelView):
     @has_access
     @permission_name("tree")
     def tree(self):
-        units = db.session.scalars(select(Unit).order_by(Unit.path)).all()
+        units = db.session.scalars(
+            select(Unit).where(scope_clause(Unit, current_scope())).order_by(Unit.path)
+        ).all()
         return self.render_template(
             "units/tree.html",
             units=units,
@@ -315,7 +341,7 @@ class UnitApi(DangVienModelRestApi):
     base_order = ("path", "asc")
 
     def check_item(self, item, item_id):
-        return check_unit(unit_values(item), session=db.session, unit_id=item_id)
+        return check_unit_in_scope(unit_values(item), item_id)
 
     def pre_update(self, item) -> None:
         super().pre_update(item)
@@ -358,7 +384,7 @@ class UnitApi(DangVienModelRestApi):
             lambda p: merge_units(
                 db.session,
                 pk,
-                parse_int(p.get("into"), "into_id"),
+                scoped_unit_id(parse_int(p.get("into"), "into_id")),
                 effective_on=parse_iso_date(p.get("effective_on"), "effective_on"),
                 decision_number=p.get("decision_number"),
                 user_id=current_user_id(),
@@ -403,6 +429,6 @@ class UnitApi(DangVienModelRestApi):
             404: {$ref: '#/components/responses/404'}
         """
         unit = resolve_unit_code(db.session, code)
-        if unit is None:
+        if unit is None or not in_scope_unit(unit.id):
             return self.response_404()
         return self.response(200, id=unit.id, unit_code=unit.code, name=unit.name)

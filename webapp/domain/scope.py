@@ -1,0 +1,66 @@
+"""Unit scope: every user sees and changes only their unit's subtree (DESIGN §1).
+
+`scope_clause(model, scope)` is the one place that says which rows of a model a scope
+covers; the view layer (webapp/security.py) applies it to every screen, API and lookup,
+and jobs and reports call it with the requester's scope.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import false, or_, select, true
+from sqlalchemy.sql.elements import ColumnElement
+
+from webapp.models.ledger import MemberEvent, MemberPeriod
+from webapp.models.member import Member
+from webapp.models.record import MEMBER_ROW_MODELS, MemberChange, MemberSupplement
+from webapp.models.report_run import ReportRun
+from webapp.models.unit import Unit, UnitChange
+
+UNRESTRICTED = None  # the scope of an Admin
+NOWHERE = ""  # the scope of a user without a unit: nothing
+
+
+def units_in(scope: str):
+    return select(Unit.id).where(Unit.path.startswith(scope, autoescape=True))
+
+
+def members_in(scope: str):
+    return select(Member.id).where(member_clause(scope))
+
+
+def member_clause(scope: str) -> ColumnElement[bool]:
+    # Members of the subtree, and members temporarily active in it (shown apart).
+    return or_(Member.unit_id.in_(units_in(scope)), Member.host_unit_id.in_(units_in(scope)))
+
+
+MEMBER_OWNED = (MemberEvent, MemberPeriod, MemberSupplement, MemberChange, *MEMBER_ROW_MODELS)
+
+
+def scope_clause(model: type, scope: str | None) -> ColumnElement[bool]:
+    """The rows of `model` inside `scope` (a unit path; None = everything, "" = nothing)."""
+    if scope is UNRESTRICTED:
+        return true()
+    if scope == NOWHERE:
+        return false()
+    if model is Unit:
+        return Unit.path.startswith(scope, autoescape=True)
+    if model is Member:
+        return member_clause(scope)
+    if model in MEMBER_OWNED:
+        return model.member_id.in_(members_in(scope))
+    if model in (ReportRun, UnitChange):
+        return model.unit_id.in_(units_in(scope))
+    raise ValueError(f"{model.__name__} has no unit scope")
+
+
+def is_scoped(model: type) -> bool:
+    return model in (Unit, Member, ReportRun, UnitChange, *MEMBER_OWNED)
+
+
+def unit_in_scope(session, unit_id: int | None, scope: str | None) -> bool:
+    if unit_id is None:
+        return False
+    # No autoflush: callers check a record being edited before it is saved.
+    with session.no_autoflush:
+        found = session.scalar(select(Unit.id).where(Unit.id == unit_id, scope_clause(Unit, scope)))
+    return found is not None

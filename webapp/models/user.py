@@ -1,0 +1,16 @@
+"""FAB's user with the one thing DangVien adds: the unit whose subtree is the user's scope."""
+
+from __future__ import annotations
+
+from flask_appbuilder.security.sqla.models import User
+from sqlalchemy import Column, ForeignKey, Integer
+from sqlalchemy.orm import relationship
+
+
+class DangVienUser(User):
+    __tablename__ = "ab_user"
+
+    unit_id = Column(
+        Integer, ForeignKey("unit.id", ondelete="RESTRICT", name="fk_ab_user_unit_id_unit")
+    )
+    unit = relationship("Unit")
