@@ -17,8 +17,131 @@ from webapp.extensions import db
 
 
 def register_cli(app: Flask) -> None:
-    for command in (init_command, demo_command, worker_command, report_command, serve_command):
+    for command in (
+        init_command,
+        demo_command,
+        worker_command,
+        report_command,
+        serve_command,
+        users_group,
+    ):
         app.cli.add_command(command)
+
+
+@click.group("users")
+def users_group() -> None:
+    """Create users with a role and a scope unit (for rolling out to many communes)."""
+
+
+ROLES = ("Admin", "Clerk", "Manager", "Leader", "Sync")
+
+
+def create_user(
+    username: str,
+    role_name: str,
+    unit_code: str | None,
+    password: str | None,
+    *,
+    email: str | None = None,
+    full_name: str | None = None,
+) -> str:
+    """Create one user; returns the password (generated if not given). Raises ClickException."""
+    from webapp.domain.units import resolve_unit_code
+
+    sm = current_app.appbuilder.sm
+    if role_name not in ROLES:
+        raise click.ClickException(f"Unknown role {role_name}; choose one of {', '.join(ROLES)}.")
+    if sm.find_user(username=username):
+        raise click.ClickException(f"User {username} exists already.")
+    unit = None
+    if role_name != "Admin":
+        if not unit_code:
+            raise click.ClickException(
+                f"{username}: a {role_name} needs a scope unit (--unit CODE)."
+            )
+        unit = resolve_unit_code(db.session, unit_code)
+        if unit is None:
+            raise click.ClickException(f"{username}: unknown unit code {unit_code}.")
+    password = password or secrets.token_urlsafe(12)
+    names = (full_name or username).split()
+    user = sm.add_user(
+        username=username,
+        first_name=names[-1],
+        last_name=" ".join(names[:-1]) or "-",
+        email=email or f"{username}@localhost",
+        role=sm.find_role(role_name),
+        password=password,
+    )
+    if not user:
+        raise click.ClickException(
+            f"{username}: could not be created (is the e-mail address taken?)."
+        )
+    user.unit_id = unit.id if unit else None
+    db.session.commit()
+    return password
+
+
+@users_group.command("create")
+@click.option("--username", required=True)
+@click.option("--role", "role_name", required=True, type=click.Choice(ROLES))
+@click.option("--unit", "unit_code", help="Code of the scope unit (required except for Admin).")
+@click.option("--password", help="Generated and printed if omitted.")
+@click.option("--email")
+@with_appcontext
+def users_create(
+    username: str, role_name: str, unit_code: str | None, password: str | None, email: str | None
+) -> None:
+    """Create a user with a role and a scope unit."""
+    generated = password is None
+    password = create_user(username, role_name, unit_code, password, email=email)
+    click.echo(
+        f"User {username} ({role_name}, unit {unit_code or '-'}) created"
+        + (f"; password: {password}" if generated else ".")
+    )
+
+
+@users_group.command("import")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@with_appcontext
+def users_import(csv_file) -> None:
+    """Create users from a CSV with the header username,role,unit[,password,email,full_name].
+
+    All rows are checked first; nothing is created if any row is wrong. Generated passwords
+    are printed once, as CSV, for handing over."""
+    import csv
+
+    rows = list(csv.DictReader(csv_file))
+    problems = []
+    sm = current_app.appbuilder.sm
+    seen = set()
+    from webapp.domain.units import resolve_unit_code
+
+    for number, row in enumerate(rows, start=2):
+        username = (row.get("username") or "").strip()
+        role = (row.get("role") or "").strip()
+        unit = (row.get("unit") or "").strip()
+        if not username:
+            problems.append(f"line {number}: username is empty")
+        elif username in seen or sm.find_user(username=username):
+            problems.append(f"line {number}: user {username} exists already")
+        seen.add(username)
+        if role not in ROLES:
+            problems.append(f"line {number}: unknown role {role!r}")
+        elif role != "Admin" and (not unit or resolve_unit_code(db.session, unit) is None):
+            problems.append(f"line {number}: unknown or missing unit {unit!r}")
+    if problems:
+        raise click.ClickException("Nothing imported:\n" + "\n".join(problems))
+    click.echo("username,password")
+    for row in rows:
+        password = create_user(
+            row["username"].strip(),
+            row["role"].strip(),
+            (row.get("unit") or "").strip() or None,
+            (row.get("password") or "").strip() or None,
+            email=(row.get("email") or "").strip() or None,
+            full_name=(row.get("full_name") or "").strip() or None,
+        )
+        click.echo(f"{row['username'].strip()},{password}")
 
 
 @click.command("init")
