@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from flask import g
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,6 +128,21 @@ def app():
 
     application = create_app()
     application.config["WTF_CSRF_ENABLED"] = False
+
+    def fresh_request_state() -> None:
+        """Tests keep an app context open (db_session), and Flask then reuses it for the
+        test client's requests, so `g` would carry the previous request's user. Production
+        has a fresh `g` per request; so do the tests."""
+        for name in (
+            "_login_user",
+            "user",
+            "_jwt_extended_jwt",
+            "_jwt_extended_jwt_user",
+            "_jwt_extended_jwt_header",
+        ):
+            g.pop(name, None)
+
+    application.before_request_funcs.setdefault(None, []).insert(0, fresh_request_state)
     _drop_everything(application)
     result = application.test_cli_runner().invoke(args=["init", "--admin-password", ADMIN_PASSWORD])
     assert result.exit_code == 0, result.output

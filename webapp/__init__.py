@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 from flask_appbuilder import AppBuilder
 from flask_appbuilder.const import AUTH_DB
 from sqlalchemy import event
@@ -35,6 +35,7 @@ FAB_SETTINGS: dict[str, Any] = {
     "LANGUAGES": LANGUAGES,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    "FAB_PASSWORD_COMPLEXITY_ENABLED": True,
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,
 }
 
@@ -67,6 +68,25 @@ def create_app(config: object | None = None) -> Flask:
         from flask_login import current_user
 
         db.session.info["user_id"] = current_user.id if current_user.is_authenticated else None
+        db.session.info["username"] = (
+            current_user.username if current_user.is_authenticated else None
+        )
+        db.session.info["address"] = request.remote_addr
+
+    @app.after_request
+    def _security_headers(response):
+        # FAB's pages carry inline scripts, so scripts need 'unsafe-inline'; nothing is
+        # loaded from elsewhere, framing is refused.
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; font-src 'self' data:; object-src 'none'; base-uri 'self'; "
+            "form-action 'self'; frame-ancestors 'none'",
+        )
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
 
     from webapp.cli import register_cli
 

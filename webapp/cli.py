@@ -24,6 +24,7 @@ def register_cli(app: Flask) -> None:
         report_command,
         serve_command,
         users_group,
+        audit_group,
     ):
         app.cli.add_command(command)
 
@@ -321,3 +322,21 @@ def serve_command(host: str, port: int, no_worker: bool) -> None:
         if worker is not None:
             worker.terminate()
             worker.wait(timeout=10)
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """The audit log."""
+
+
+@audit_group.command("verify")
+@with_appcontext
+def audit_verify() -> None:
+    """Check the hash chain of the audit log; report the first broken link."""
+    from webapp.domain.audit import verify_log
+
+    count, broken = verify_log(db.session)
+    if broken is None:
+        click.echo(f"Audit log intact: {count} entries.")
+        return
+    raise click.ClickException(f"Audit log broken at entry {broken.entry_id}: {broken.reason}.")

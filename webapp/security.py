@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from flask import current_app, g
+from flask import current_app, g, has_request_context, request
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import UserDBModelView
@@ -87,11 +87,44 @@ class DangVienUserDBModelView(UserDBModelView):
     }
 
 
+LOCKOUT_FAILURES = 5  # consecutive failed logins …
+LOCKOUT_SECONDS = 15 * 60  # … lock the account for this long
+
+
 class DangVienSecurityManager(SecurityManager):
-    """Project security manager: users carry a scope unit."""
+    """Project security manager: users carry a scope unit; logins are audited and an
+    account is locked for a while after repeated failures."""
 
     user_model = DangVienUser
     userdbmodelview = DangVienUserDBModelView
+
+    def auth_user_db(self, username, password):
+        from jobs import redis_connection
+        from webapp.domain.audit import append
+
+        lock_key = f"dangvien:lockout:{(username or '').lower()}"
+        redis = redis_connection()
+        if username and redis.exists(lock_key):
+            user, action = None, "login_locked"
+        else:
+            user = super().auth_user_db(username, password)
+            action = "login" if user else "login_failed"
+            known = self.find_user(username=username) if username and not user else None
+            if known is not None and (known.fail_login_count or 0) >= LOCKOUT_FAILURES:
+                redis.set(lock_key, 1, ex=LOCKOUT_SECONDS)
+                known.fail_login_count = 0
+                action = "login_failed_locked"
+        append(
+            self.session,
+            action,
+            object_type="User",
+            object_id=user.id if user else None,
+            user_id=user.id if user else None,
+            username=(username or "")[:100],
+            address=request.remote_addr if has_request_context() else None,
+        )
+        self.session.commit()
+        return user
 
 
 def current_scope() -> str | None:
@@ -101,24 +134,11 @@ def current_scope() -> str | None:
     if user is None or not getattr(user, "is_authenticated", False):
         user = current_user
     if user is None or not getattr(user, "is_authenticated", False):
-        user = _jwt_user()
-    if user is None or not getattr(user, "is_authenticated", False):
         return NOWHERE
     if any(role.name == current_app.config["AUTH_ROLE_ADMIN"] for role in user.roles):
         return UNRESTRICTED
     unit = getattr(user, "unit", None)
     return unit.path if unit is not None and unit.path else NOWHERE
-
-
-def _jwt_user():
-    """The user of a verified JWT on this request, if any (FAB loads it into g.user, but
-    flask-jwt-extended caches it, so read it from there as well)."""
-    try:
-        from flask_jwt_extended import get_current_user
-
-        return get_current_user()
-    except RuntimeError:
-        return None
 
 
 class ScopeFilter(BaseFilter):

@@ -9,6 +9,7 @@ from sqlalchemy import String, event
 
 # Session hooks: field history and completeness (imported for their side effect).
 from webapp.models import tracking  # noqa: E402, F401
+from webapp.models.audit import AuditEntry
 from webapp.models.ledger import MemberEvent, MemberPeriod
 from webapp.models.member import Member, MemberStatus, Sex
 from webapp.models.record import (
@@ -45,6 +46,7 @@ def _blank_strings_to_null(mapper, connection, target) -> None:
 
 __all__ = [
     "MEMBER_ROW_MODELS",
+    "AuditEntry",
     "DangVienUser",
     "CatalogueEntry",
     "Commendation",

@@ -111,3 +111,105 @@ def _refresh_completeness(session: Session, flush_context) -> None:
         if member is not None:
             set_committed_value(member, "completeness", result.level)
             set_committed_value(member, "missing_fields", missing)
+
+
+# --- Audit log: every create, update and delete of the records people work on ---------
+
+
+def _audited_models():
+    from flask_appbuilder.security.sqla.models import Role
+
+    from webapp.models.ledger import MemberEvent
+    from webapp.models.record import MEMBER_ROW_MODELS, CatalogueEntry, MemberSupplement
+    from webapp.models.report_run import ReportRun
+    from webapp.models.unit import Unit
+    from webapp.models.user import DangVienUser
+
+    return (
+        Member,
+        Unit,
+        MemberEvent,
+        MemberSupplement,
+        CatalogueEntry,
+        ReportRun,
+        DangVienUser,
+        Role,
+        *MEMBER_ROW_MODELS,
+    )
+
+
+# Derived or secret columns stay out of the log.
+NOT_LOGGED = UNTRACKED - {"id", "status", "unit_id", "admitted_on", "official_on"} | {
+    "password",
+    "changed_on",
+    "last_login",
+    "login_count",
+    "fail_login_count",
+}
+
+
+def _values(obj) -> dict:
+    state = inspect(obj)
+    values = {}
+    for attr in state.mapper.column_attrs:
+        if attr.key in NOT_LOGGED:
+            continue
+        values[attr.key] = _text(getattr(obj, attr.key))
+    if hasattr(obj, "permissions") and state.mapper.class_.__name__ == "Role":
+        values["permissions"] = sorted(str(pv) for pv in obj.permissions)
+    return values
+
+
+def _changes(obj) -> tuple[dict, dict]:
+    state = inspect(obj)
+    before, after = {}, {}
+    for attr in state.mapper.column_attrs:
+        if attr.key in NOT_LOGGED:
+            continue
+        history = state.attrs[attr.key].history
+        if history.has_changes() and _text(
+            history.deleted[0] if history.deleted else None
+        ) != _text(history.added[0] if history.added else None):
+            before[attr.key] = _text(history.deleted[0] if history.deleted else None)
+            after[attr.key] = _text(history.added[0] if history.added else None)
+    if state.mapper.class_.__name__ == "Role" and state.attrs["permissions"].history.has_changes():
+        history = state.attrs["permissions"].history
+        before["permissions"] = sorted(str(pv) for pv in [*history.unchanged, *history.deleted])
+        after["permissions"] = sorted(str(pv) for pv in [*history.unchanged, *history.added])
+    return before, after
+
+
+@event.listens_for(Session, "before_flush")
+def _capture_audit(session: Session, flush_context, instances) -> None:
+    audited = _audited_models()
+    captured = session.info.setdefault("audit_captured", [])
+    for obj in session.dirty:
+        if isinstance(obj, audited) and session.is_modified(obj, include_collections=True):
+            before, after = _changes(obj)
+            if before or after:
+                captured.append(("update", obj, before, after))
+    for obj in session.deleted:
+        if isinstance(obj, audited):
+            captured.append(("delete", obj, _values(obj), None))
+    for obj in session.new:
+        if isinstance(obj, audited):
+            captured.append(("create", obj, None, None))
+
+
+@event.listens_for(Session, "after_flush")
+def _write_audit(session: Session, flush_context) -> None:
+    from webapp.domain.audit import append
+
+    captured = session.info.pop("audit_captured", [])
+    for action, obj, before, after in captured:
+        append(
+            session,
+            action,
+            object_type=type(obj).__name__,
+            object_id=inspect(obj).identity[0] if inspect(obj).identity else None,
+            before=before,
+            after=_values(obj) if action == "create" else after,
+            user_id=session.info.get("user_id"),
+            username=session.info.get("username"),
+            address=session.info.get("address"),
+        )

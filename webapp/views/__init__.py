@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_appbuilder import AppBuilder
 from flask_babel import lazy_gettext as _l
 
+from webapp.views.audit import AuditEntryView
 from webapp.views.events import MemberEventApi, MemberEventView
 from webapp.views.members import MemberApi, MemberModelView
 from webapp.views.records import (
@@ -63,6 +64,13 @@ def register_views(appbuilder: AppBuilder) -> None:
         category="Reports",
     )
     appbuilder.add_view_no_menu(MemberEventView)
+    appbuilder.add_view(
+        AuditEntryView,
+        "Audit log",
+        label=_l("Audit log"),
+        icon="fa-shield",
+        category="Security",
+    )
     appbuilder.add_api(UnitApi)
     appbuilder.add_api(MemberApi)
     appbuilder.add_api(MemberEventApi)

@@ -1,0 +1,100 @@
+"""Audit log (tamper-evident), login lock-out and security headers."""
+
+from sqlalchemy import select, text
+
+from conftest import login
+from factories import make_tree
+from webapp.cli import create_user
+from webapp.domain.audit import verify_log
+from webapp.models import AuditEntry
+
+
+def entries(db_session, **filters):
+    db_session.expire_all()
+    return db_session.scalars(select(AuditEntry).filter_by(**filters).order_by(AuditEntry.id)).all()
+
+
+def test_changes_and_logins_are_logged_with_who_and_where(app, client, db_session):
+    tree = make_tree(db_session)
+    app.test_client().post("/login/", data={"username": "admin", "password": "wrong"})
+    login(client)
+    form = {
+        "code": "P.01.001.09",
+        "name": "Chi bộ Mới",
+        "kind": "cell",
+        "parent": str(tree["G1"].id),
+        "founded_on": "",
+        "dissolved_on": "",
+    }
+    assert client.post("/unitmodelview/add", data=form).status_code == 302
+    created = entries(db_session, action="create", object_type="Unit")[-1]
+    assert created.username == "admin" and created.address == "127.0.0.1"
+    assert '"code": "P.01.001.09"' in created.after
+    assert entries(db_session, action="login", username="admin")
+    assert entries(db_session, action="login_failed", username="admin")
+    count, broken = verify_log(db_session)
+    assert count > 0 and broken is None
+
+
+def test_verify_finds_the_first_altered_or_removed_entry(app, db_session):
+    make_tree(db_session)  # produces audit entries
+    runner = app.test_cli_runner()
+    assert "intact" in runner.invoke(args=["audit", "verify"]).output
+    rows = entries(db_session)
+    victim = rows[len(rows) // 2]
+    try:
+        db_session.execute(
+            text("UPDATE audit_entry SET after = :v WHERE id = :id"),
+            {"v": '{"name": "forged"}', "id": victim.id},
+        )
+        db_session.commit()
+        altered = runner.invoke(args=["audit", "verify"])
+        assert altered.exit_code != 0 and f"entry {victim.id}" in altered.output
+        db_session.execute(text("DELETE FROM audit_entry WHERE id = :id"), {"id": victim.id})
+        db_session.commit()
+        removed = runner.invoke(args=["audit", "verify"])
+        assert removed.exit_code != 0 and f"entry {rows[len(rows) // 2 + 1].id}" in removed.output
+    finally:
+        # The log is append-only in the application; this test's own tampering is undone here.
+        db_session.execute(text("DELETE FROM audit_entry"))
+        db_session.commit()
+
+
+def test_nobody_edits_the_log_and_only_admins_read_it(app, client, db_session):
+    make_tree(db_session)
+    create_user("cv_audit", "Clerk", "P.01", "Clerk-Pass-123")
+    entry = entries(db_session)[-1]
+    login(client)
+    assert client.get("/auditentryview/list/").status_code == 200
+    assert client.get(f"/auditentryview/edit/{entry.id}").status_code in (302, 403, 404, 405)
+    assert client.get(f"/auditentryview/delete/{entry.id}").status_code in (302, 403, 404, 405)
+    db_session.expire_all()
+    assert db_session.get(AuditEntry, entry.id) is not None
+    clerk = app.test_client()
+    login(clerk, "cv_audit", "Clerk-Pass-123")
+    assert "forged" not in clerk.get("/auditentryview/list/").text
+    assert clerk.get("/auditentryview/list/").status_code in (302, 403)  # no access
+
+
+def test_repeated_failed_logins_lock_the_account_for_a_while(app, client, db_session, redis_conn):
+    make_tree(db_session)
+    create_user("cv_lock", "Clerk", "P.01", "Right-Pass-123")
+    for _ in range(5):
+        client.post("/login/", data={"username": "cv_lock", "password": "wrong"})
+    locked = app.test_client()
+    locked.post(
+        "/login/", data={"username": "cv_lock", "password": "Right-Pass-123"}, follow_redirects=True
+    )
+    assert locked.get("/membermodelview/list/").status_code == 302  # not signed in
+    assert entries(db_session, action="login_locked", username="cv_lock")
+    redis_conn.delete("dangvien:lockout:cv_lock")
+    login(locked, "cv_lock", "Right-Pass-123")
+    assert locked.get("/membermodelview/list/").status_code == 200
+
+
+def test_security_headers(client, db_session):
+    response = client.get("/login/")
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    csp = response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp and "default-src 'self'" in csp and "http" not in csp

@@ -1,0 +1,125 @@
+"""Tamper-evident audit log: every entry carries the hash of the previous one, so changing,
+inserting or deleting a row breaks the chain at that point (`flask audit verify`)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from webapp.models.audit import AuditEntry
+
+GENESIS = "0" * 64
+HASHED_FIELDS = (
+    "at",
+    "user_id",
+    "username",
+    "address",
+    "action",
+    "object_type",
+    "object_id",
+    "before",
+    "after",
+)
+
+
+def entry_hash(prev_hash: str, fields: dict[str, Any]) -> str:
+    payload = json.dumps(
+        [prev_hash, *[fields.get(name) for name in HASHED_FIELDS]],
+        ensure_ascii=False,
+        default=str,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def to_json(values: dict[str, Any] | None) -> str | None:
+    if values is None:
+        return None
+    return json.dumps(values, ensure_ascii=False, default=str, sort_keys=True)
+
+
+def append(
+    session: Session,
+    action: str,
+    *,
+    object_type: str | None = None,
+    object_id: Any = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    user_id: int | None = None,
+    username: str | None = None,
+    address: str | None = None,
+) -> AuditEntry:
+    """Add an entry in the caller's transaction (it commits or rolls back with the change).
+    On PostgreSQL a transaction-scoped advisory lock keeps the chain linear."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(728001)"))
+    # Entries added but not yet flushed chain on to each other, in the order added.
+    pending = [e for e in session.info.get("audit_pending", []) if e in session.new]
+    with session.no_autoflush:
+        prev = (
+            pending[-1].hash
+            if pending
+            else session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
+        )
+    fields = {
+        "at": datetime.now().replace(microsecond=0),
+        "user_id": user_id,
+        "username": username,
+        "address": address,
+        "action": action,
+        "object_type": object_type,
+        "object_id": None if object_id is None else str(object_id),
+        "before": to_json(before),
+        "after": to_json(after),
+    }
+    prev_hash = prev or GENESIS
+    entry = AuditEntry(prev_hash=prev_hash, hash=entry_hash(prev_hash, fields), **fields)
+    session.add(entry)
+    session.info["audit_pending"] = [*pending, entry]
+    return entry
+
+
+@dataclass(frozen=True)
+class Break:
+    entry_id: int
+    reason: str
+
+
+def verify(entries: Iterable[AuditEntry]) -> Break | None:
+    """The first broken link of the chain (entries in id order), or None if it is whole."""
+    expected_prev = GENESIS
+    for entry in entries:
+        if entry.prev_hash != expected_prev:
+            return Break(
+                entry.id, "previous-hash mismatch (an entry before it was removed or altered)"
+            )
+        fields = {name: getattr(entry, name) for name in HASHED_FIELDS}
+        if entry_hash(entry.prev_hash, fields) != entry.hash:
+            return Break(entry.id, "content does not match its hash (the entry was altered)")
+        expected_prev = entry.hash
+    return None
+
+
+def verify_log(session: Session) -> tuple[int, Break | None]:
+    entries = session.scalars(
+        select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=1000)
+    )
+    count = 0
+
+    def counted():
+        nonlocal count
+        for entry in entries:
+            count += 1
+            yield entry
+
+    result = verify(counted())
+    return count, result

@@ -1,0 +1,50 @@
+"""The audit log screen: Admins browse and filter it; nobody edits it."""
+
+from __future__ import annotations
+
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _l
+
+from webapp.models.audit import AuditEntry
+from webapp.views.base import DangVienModelView
+
+
+def format_timestamp(value) -> str:
+    return value.strftime("%d/%m/%Y %H:%M:%S") if value else ""
+
+
+class AuditEntryView(DangVienModelView):
+    datamodel = SQLAInterface(AuditEntry)
+    list_title = _l("Audit log")
+    base_permissions = ["can_list", "can_show"]
+    page_size = 50
+    base_order = ("id", "desc")
+    list_columns = ["at", "username", "address", "action", "object_type", "object_id"]
+    show_columns = [
+        "at",
+        "username",
+        "user_id",
+        "address",
+        "action",
+        "object_type",
+        "object_id",
+        "before",
+        "after",
+        "prev_hash",
+        "hash",
+    ]
+    search_columns = ["at", "username", "action", "object_type", "object_id", "address"]
+    label_columns = {
+        "at": _l("Time"),
+        "username": _l("User"),
+        "user_id": _l("User id"),
+        "address": _l("Address"),
+        "action": _l("Action"),
+        "object_type": _l("Record type"),
+        "object_id": _l("Record id"),
+        "before": _l("Before"),
+        "after": _l("After"),
+        "prev_hash": _l("Previous hash"),
+        "hash": _l("Hash"),
+    }
+    formatters_columns = {"at": format_timestamp}
