@@ -80,6 +80,16 @@ class Config:
         self.REPORT_JOB_TIMEOUT = env_int("REPORT_JOB_TIMEOUT", 1800)
         self.ISSUING_COMMITTEE = env_str("ISSUING_COMMITTEE", "BAN TỔ CHỨC TỈNH ỦY")
         self.ISSUING_PLACE = env_str("ISSUING_PLACE", "Ninh Bình")
+        # Sign-in attempts per client address ("off" to disable, e.g. behind a proxy that limits).
+        limit = env_str("LOGIN_RATE_LIMIT", "10 per minute")
+        self.AUTH_RATE_LIMITED = limit.lower() != "off"
+        self.RATELIMIT_ENABLED = self.AUTH_RATE_LIMITED
+        self.AUTH_RATE_LIMIT = limit
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        # Behind HTTPS in production: cookies only over TLS.
+        self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        self.MAX_CONTENT_LENGTH = env_int("MAX_UPLOAD_MB", 20) * 1024 * 1024
         # Member number (số lý lịch) format; a regular expression, configurable per instance.
         self.MEMBER_NUMBER_PATTERN = env_str("MEMBER_NUMBER_PATTERN", r"\d{6}[A-Z]{1,3}|\d{10}")
 

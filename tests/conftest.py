@@ -64,6 +64,8 @@ TEST_ENV = {
     "DANGVIEN_INSTANCE_DIR": str(WORKDIR / "instance"),
     "DATA_DIR": str(WORKDIR / "data"),
     "SECRET_KEY": "test-secret-key-that-is-long-enough-for-hs256",
+    # Tests sign in hundreds of times a minute; the limit itself is tested on its own app.
+    "LOGIN_RATE_LIMIT": "off",
 }
 if DATABASE_URL:
     TEST_ENV["DATABASE_URL"] = DATABASE_URL

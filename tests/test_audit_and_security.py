@@ -2,7 +2,7 @@
 
 from sqlalchemy import select, text
 
-from conftest import login
+from conftest import ADMIN_PASSWORD, login
 from factories import make_tree
 from webapp.cli import create_user
 from webapp.domain.audit import verify_log
@@ -98,3 +98,70 @@ def test_security_headers(client, db_session):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     csp = response.headers["Content-Security-Policy"]
     assert "frame-ancestors 'none'" in csp and "default-src 'self'" in csp and "http" not in csp
+
+
+def test_sign_in_attempts_are_rate_limited_per_address(app, db_session, monkeypatch):
+    from config import Config
+    from webapp import create_app
+
+    monkeypatch.setenv("LOGIN_RATE_LIMIT", "3 per minute")
+    limited = create_app(Config())
+    limited.config["WTF_CSRF_ENABLED"] = False
+    client = limited.test_client()
+    codes = [
+        client.post("/login/", data={"username": "nobody", "password": "x"}).status_code
+        for _ in range(4)
+    ]
+    assert codes[:3] != [429] * 3 and codes[3] == 429
+
+
+def test_bad_input_is_refused_without_500(app, admin_client, db_session):
+    tree = make_tree(db_session)
+    # HTML and SQL in a name: stored as typed, shown escaped.
+    name = "<script>alert(1)</script>'; DROP TABLE member; --"
+    form = {
+        "code": "P.01.001.07",
+        "name": name,
+        "kind": "cell",
+        "parent": str(tree["G1"].id),
+        "founded_on": "",
+        "dissolved_on": "",
+    }
+    assert admin_client.post("/unitmodelview/add", data=form).status_code == 302
+    page = admin_client.get("/unitmodelview/tree")
+    assert (
+        "<script>alert(1)</script>" not in page.text
+        and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    )
+    # An oversized body is refused before it is read.
+    huge = admin_client.post(
+        "/api/v1/members/",
+        data=b"x" * (21 * 1024 * 1024),
+        headers={"Content-Type": "application/json"},
+    )
+    assert huge.status_code == 413
+
+
+def test_posts_without_a_csrf_token_are_refused(app, db_session):
+    tree = make_tree(db_session)
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        client = app.test_client()
+        client.post("/login/", data={"username": "admin", "password": ADMIN_PASSWORD})
+        assert client.get("/membermodelview/list/").status_code in (
+            302,
+            401,
+        )  # the login itself was refused
+        form = {
+            "code": "P.09",
+            "name": "Không có mã CSRF",
+            "kind": "cell",
+            "parent": str(tree["G1"].id),
+        }
+        client.post("/unitmodelview/add", data=form)
+        db_session.expire_all()
+        from webapp.models import Unit
+
+        assert db_session.scalar(select(Unit).where(Unit.code == "P.09")) is None
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
