@@ -127,6 +127,14 @@ class DangVienSecurityManager(SecurityManager):
         return user
 
 
+def current_user_id() -> int | None:
+    """The signed-in user's id (screens and APIs alike), or None."""
+    user = getattr(g, "user", None)
+    if user is None or not getattr(user, "is_authenticated", False):
+        user = current_user
+    return user.id if user is not None and getattr(user, "is_authenticated", False) else None
+
+
 def current_scope() -> str | None:
     """The unit path the signed-in user may see: None for an Admin (everything), "" for
     anyone without a unit or not signed in (nothing)."""

@@ -226,6 +226,11 @@ class DangVienModelRestApi(ModelRestApi):
         problems = payload_problems(payload, relations)
         if problems:
             return self.response_422(message=translated_field_errors(problems))
+        return self.answering_domain_errors(handler, *args)
+
+    def answering_domain_errors(self, handler: Callable, *args):
+        """Run a handler; a refused rule rolls back and answers 422 (field messages) or the
+        error's own status, translated."""
         try:
             return handler(*args)
         except ValidationFailed as error:

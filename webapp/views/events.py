@@ -12,7 +12,6 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import SelectField, StringField, TextAreaField
@@ -27,7 +26,7 @@ from webapp.labels import EVENT_COLUMNS, EVENT_KIND_LABELS, STATUS_LABELS, forma
 from webapp.models.ledger import MemberEvent
 from webapp.models.member import Member
 from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit
-from webapp.security import current_scope, in_scope_unit, scoped_get
+from webapp.security import current_scope, current_user_id, in_scope_unit, scoped_get
 from webapp.views.base import (
     DangVienModelRestApi,
     DangVienModelView,
@@ -41,10 +40,6 @@ from webapp.views.errors import translate, translated_field_errors
 RECORDABLE_KINDS = {
     kind: label for kind, label in EVENT_KIND_LABELS.items() if kind != EventKind.REVERSAL
 }
-
-
-def current_user_id() -> int | None:
-    return current_user.id if current_user and current_user.is_authenticated else None
 
 
 class EventForm(FlaskForm):
@@ -293,7 +288,8 @@ class MemberEventApi(DangVienModelRestApi):
         payload = request.get_json(silent=True)
         if not isinstance(payload, dict):
             return self.response_400(message=gettext("The request body must be a JSON object."))
-        try:
+
+        def run():
             data = EventInput(
                 kind=parse_text(payload.get("kind"), "kind") or "",
                 effective_on=parse_iso_date(payload.get("effective_on"), "effective_on"),
@@ -313,10 +309,6 @@ class MemberEventApi(DangVienModelRestApi):
                 return self.response_404()
             refuse_unit_outside_scope(data.to_unit_id, "to_unit_id")
             event = record_event(db.session, member_id, data, user_id=current_user_id())
-        except ValidationFailed as error:
-            db.session.rollback()
-            return self.response_422(message=translated_field_errors(error.errors))
-        except DomainError as error:
-            db.session.rollback()
-            return self.response(error.status_code, message=translate(error.message, error.params))
-        return self.response(201, id=event.id)
+            return self.response(201, id=event.id)
+
+        return self.answering_domain_errors(run)

@@ -8,7 +8,6 @@ from flask import current_app, request
 from flask_appbuilder.models.sqla.filters import FilterIn
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from sqlalchemy import select
 from wtforms import BooleanField, Form
 
@@ -34,7 +33,7 @@ from webapp.labels import (
 from webapp.models.member import Member, MemberStatus
 from webapp.models.record import MemberChange
 from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit
-from webapp.security import SCOPE_FILTER, in_scope_unit
+from webapp.security import SCOPE_FILTER, current_user_id, in_scope_unit
 from webapp.views.base import (
     CatalogueSelectField,
     DangVienModelRestApi,
@@ -119,10 +118,6 @@ def member_values(item_or_form, base: Member | None = None) -> dict:
         unit = values.pop("unit")
         values["unit_id"] = unit.id if unit is not None else getattr(item_or_form, "unit_id", None)
     return {k: (v.strip() or None) if isinstance(v, str) else v for k, v in values.items()}
-
-
-def current_user_id() -> int | None:
-    return current_user.id if current_user and current_user.is_authenticated else None
 
 
 def check_member_form(form: Form) -> FieldErrors:

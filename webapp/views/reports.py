@@ -11,7 +11,6 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
@@ -23,15 +22,11 @@ from webapp.models.report_run import ReportRun, ReportState
 from webapp.models.unit import Unit
 from webapp.reports import REPORTS
 from webapp.reports.runs import live_progress, request_report
-from webapp.security import current_scope
+from webapp.security import current_scope, current_user_id
 from webapp.views.base import DangVienModelView
 from webapp.views.errors import translate
 
 FORMAT_LABELS = {"pdf": "PDF", "xlsx": "Excel (XLSX)"}
-
-
-def current_user_id() -> int | None:
-    return current_user.id if current_user and current_user.is_authenticated else None
 
 
 def format_timestamp(value) -> str:

@@ -13,7 +13,6 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import Form, SelectField, StringField
@@ -41,7 +40,7 @@ from webapp.labels import (
     label_for,
 )
 from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit, UnitChange
-from webapp.security import SCOPE_FILTER, current_scope, in_scope_unit
+from webapp.security import SCOPE_FILTER, current_scope, current_user_id, in_scope_unit
 from webapp.views.base import (
     DangVienModelRestApi,
     DangVienModelView,
@@ -288,10 +287,6 @@ class DissolveForm(FlaskForm):
     decision_number = StringField(_l("Decision number"), validators=[Optional(), Length(max=60)])
 
 
-def current_user_id() -> int | None:
-    return current_user.id if current_user and current_user.is_authenticated else None
-
-
 def unit_panel(unit_id: int) -> dict:
     unit = db.session.get(Unit, unit_id)
     if unit is None:
@@ -355,15 +350,12 @@ class UnitApi(DangVienModelRestApi):
         payload = request.get_json(silent=True)
         if not isinstance(payload, dict):
             return self.response_400(message=gettext("The request body must be a JSON object."))
-        try:
+
+        def run():
             unit = command(payload)
-        except ValidationFailed as error:
-            db.session.rollback()
-            return self.response_422(message=translated_field_errors(error.errors))
-        except DomainError as error:
-            db.session.rollback()
-            return self.response(error.status_code, message=translate(error.message, error.params))
-        return self.response(200, id=unit.id, unit_code=unit.code)
+            return self.response(200, id=unit.id, unit_code=unit.code)
+
+        return self.answering_domain_errors(run)
 
     @api_expose("/<int:pk>/merge", methods=["POST"])
     @protect()
