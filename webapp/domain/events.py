@@ -198,7 +198,7 @@ def record_event(
         decision_number=(data.decision_number or "").strip() or None,
         decision_on=data.decision_on,
         decided_by=(data.decided_by or "").strip() or None,
-        from_unit_id=member.unit_id,
+        from_unit_id=member.unit_id if existing else None,  # a new record comes from nowhere here
         to_unit_id=data.to_unit_id,
         other_organisation=(data.other_organisation or "").strip() or None,
         arriving_as=data.arriving_as,
