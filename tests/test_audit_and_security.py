@@ -165,3 +165,15 @@ def test_posts_without_a_csrf_token_are_refused(app, db_session):
         assert db_session.scalar(select(Unit).where(Unit.code == "P.09")) is None
     finally:
         app.config["WTF_CSRF_ENABLED"] = False
+
+
+def test_api_changes_are_logged_with_the_api_user(app, client, api_token, db_session):
+    tree = make_tree(db_session)
+    response = client.put(
+        f"/api/v1/units/{tree['C1'].id}",
+        json={"name": "Chi bộ đổi tên qua API"},
+        headers={"Authorization": f"Bearer {api_token}"},
+    )
+    assert response.status_code == 200
+    change = entries(db_session, action="update", object_type="Unit")[-1]
+    assert change.username == "admin" and "Chi bộ đổi tên qua API" in change.after

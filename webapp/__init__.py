@@ -65,13 +65,11 @@ def create_app(config: object | None = None) -> Flask:
 
     @app.before_request
     def _remember_who_saves() -> None:
-        # Model hooks (field history) read the user from the session, not from Flask.
-        from flask_login import current_user
+        # Model hooks (field history, audit log) read the user from the session, not from
+        # Flask; asked at flush time, because an API call's JWT is verified after this hook.
+        from webapp.security import current_user_identity
 
-        db.session.info["user_id"] = current_user.id if current_user.is_authenticated else None
-        db.session.info["username"] = (
-            current_user.username if current_user.is_authenticated else None
-        )
+        db.session.info["who"] = current_user_identity
         db.session.info["address"] = request.remote_addr
 
     @app.before_request

@@ -127,12 +127,18 @@ class DangVienSecurityManager(SecurityManager):
         return user
 
 
-def current_user_id() -> int | None:
-    """The signed-in user's id (screens and APIs alike), or None."""
+def current_user_identity() -> tuple[int | None, str | None]:
+    """(id, username) of the signed-in user (screens and APIs alike), or (None, None)."""
     user = getattr(g, "user", None)
     if user is None or not getattr(user, "is_authenticated", False):
         user = current_user
-    return user.id if user is not None and getattr(user, "is_authenticated", False) else None
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None, None
+    return user.id, user.username
+
+
+def current_user_id() -> int | None:
+    return current_user_identity()[0]
 
 
 def current_scope() -> str | None:

@@ -34,6 +34,12 @@ UNTRACKED = {
 TRACKED = [c.key for c in Member.__table__.columns if c.key not in UNTRACKED]
 
 
+def _who(session: Session) -> tuple[int | None, str | None]:
+    """(user id, username) of whoever saves; the web layer puts a callable in session.info."""
+    who = session.info.get("who")
+    return who() if callable(who) else (None, None)
+
+
 def _text(value) -> str | None:
     if value is None:
         return None
@@ -59,7 +65,7 @@ def _record_field_history(session: Session, flush_context, instances) -> None:
                     old_value=_text(old),
                     new_value=_text(new),
                     supplement_id=session.info.get("supplement_id"),
-                    changed_by_id=session.info.get("user_id"),
+                    changed_by_id=_who(session)[0],
                 )
             )
 
@@ -209,7 +215,7 @@ def _write_audit(session: Session, flush_context) -> None:
             object_id=inspect(obj).identity[0] if inspect(obj).identity else None,
             before=before,
             after=_values(obj) if action == "create" else after,
-            user_id=session.info.get("user_id"),
-            username=session.info.get("username"),
+            user_id=_who(session)[0],
+            username=_who(session)[1],
             address=session.info.get("address"),
         )
