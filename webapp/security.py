@@ -60,7 +60,13 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         (r"UnitApi|MemberApi", r"can_(post|put)"),
         (r"MemberEventApi", r"can_post"),
     ],
-    "Manager": [*SELF_SERVICE, *READ_DATA, *RUN_REPORTS],
+    "Manager": [
+        *SELF_SERVICE,
+        *READ_DATA,
+        *RUN_REPORTS,
+        (r"TotpView", r"can_setup"),
+        (r"Second factor", r"menu_access"),
+    ],
     "Leader": [*SELF_SERVICE, *READ_DATA, *RUN_REPORTS],
     # Machine accounts of lower-level instances; their sync API arrives with upward sync.
     "Sync": [],
@@ -98,6 +104,12 @@ class DangVienSecurityManager(SecurityManager):
     user_model = DangVienUser
     userdbmodelview = DangVienUserDBModelView
 
+    @property
+    def authdbview(self):
+        from webapp.views.totp import DangVienAuthDBView
+
+        return DangVienAuthDBView
+
     def auth_user_db(self, username, password):
         from jobs import redis_connection
         from webapp.domain.audit import append
@@ -109,6 +121,16 @@ class DangVienSecurityManager(SecurityManager):
         else:
             user = super().auth_user_db(username, password)
             action = "login" if user else "login_failed"
+            if user is not None and user.totp_enabled:
+                # The web sign-in asks for the code in a second step; an API sign-in sends
+                # it along in the X-TOTP header (FAB's login payload takes no extra keys).
+                if request.path.startswith("/api/"):
+                    from webapp.views.totp import code_is_valid
+
+                    if not code_is_valid(user.totp_secret, request.headers.get("X-TOTP")):
+                        user, action = None, "login_second_factor_missing"
+                else:
+                    action = "password_ok_second_factor_pending"
             known = self.find_user(username=username) if username and not user else None
             if known is not None and (known.fail_login_count or 0) >= LOCKOUT_FAILURES:
                 redis.set(lock_key, 1, ex=LOCKOUT_SECONDS)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_appbuilder.security.sqla.models import User
-from sqlalchemy import Column, ForeignKey, Integer
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, false
 from sqlalchemy.orm import relationship
 
 
@@ -14,3 +14,6 @@ class DangVienUser(User):
         Integer, ForeignKey("unit.id", ondelete="RESTRICT", name="fk_ab_user_unit_id_unit")
     )
     unit = relationship("Unit")
+    # Optional second factor (TOTP, RFC 6238) for Admins and Managers.
+    totp_secret = Column(String(64))
+    totp_enabled = Column(Boolean, nullable=False, default=False, server_default=false())

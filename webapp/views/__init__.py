@@ -16,6 +16,7 @@ from webapp.views.records import (
     MemberSupplementView,
 )
 from webapp.views.reports import ReportRunView
+from webapp.views.totp import TotpView
 from webapp.views.units import UnitApi, UnitModelView
 
 
@@ -69,6 +70,13 @@ def register_views(appbuilder: AppBuilder) -> None:
         "Audit log",
         label=_l("Audit log"),
         icon="fa-shield",
+        category="Security",
+    )
+    appbuilder.add_view(
+        TotpView,
+        "Second factor",
+        label=_l("Second factor"),
+        icon="fa-key",
         category="Security",
     )
     appbuilder.add_api(UnitApi)
