@@ -31,6 +31,8 @@ ACTIONS = {
     "unit_roll": (("own", "sibling", "parent"), READ),
     "report": (("own", "sibling", "parent"), READ),
     "job_status": (("own",), set()),  # another person's run: never
+    "delete": (("own", "sibling"), set()),  # members are not deleted (the ledger records leaving)
+    "api_delete": (("own", "sibling"), set()),
 }
 MATRIX = [
     (role, target, action, role in allowed and target == "own")
@@ -143,6 +145,13 @@ def attempt(app, db_session, world, role, target, action) -> bool:
         )
         db_session.expire_all()
         return db_session.scalar(select(func.count(ReportRun.id))) == before + 1
+    if action in ("delete", "api_delete"):
+        if action == "delete":
+            client.post(f"/membermodelview/delete/{member.id}")
+        else:
+            client.delete(f"/api/v1/members/{member.id}", headers=token_for(client, role))
+        db_session.expire_all()
+        return db_session.get(Member, member.id) is None
     if action == "job_status":
         run = world["admin_run"]
         status = client.get(f"/reports/status/{run.id}")
