@@ -177,3 +177,18 @@ def test_api_changes_are_logged_with_the_api_user(app, client, api_token, db_ses
     assert response.status_code == 200
     change = entries(db_session, action="update", object_type="Unit")[-1]
     assert change.username == "admin" and "Chi bộ đổi tên qua API" in change.after
+
+
+def test_permission_changes_are_logged(app, db_session):
+    sm = app.appbuilder.sm
+    role = sm.find_role("Leader")
+    removed = role.permissions[-1]
+    try:
+        role.permissions = role.permissions[:-1]
+        db_session.commit()
+        change = entries(db_session, action="update", object_type="Role")[-1]
+        assert str(removed) in change.before and str(removed) not in change.after
+    finally:
+        from webapp.security import sync_roles
+
+        sync_roles(sm)  # restore the role as `init` defines it
