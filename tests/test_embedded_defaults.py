@@ -89,9 +89,9 @@ def test_demo_members_pass_the_member_rules_and_their_ledgers_replay(app, db_ses
     from webapp.demo import generate_province
     from webapp.domain.events import member_state
     from webapp.domain.members import check_member
-    from webapp.domain.reports import ON_THE_ROLLS
     from webapp.domain.rolls import roll_as_of
     from webapp.models import Member, MemberEvent, Unit
+    from webapp.models.member import ON_THE_ROLLS
 
     summary = generate_province(db_session, members=200, seed=11)
     kinds = {kind for (kind,) in db_session.query(MemberEvent.kind).distinct()}

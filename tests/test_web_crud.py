@@ -159,9 +159,20 @@ def test_member_list_search_sort_and_pagination(app, admin_client, db_session):
         make_member(
             db_session, tree["C2"], birth_name="Hoàng Văn Khải", member_number=f"0008{index:02d}TN"
         )
+    make_member(
+        db_session,
+        tree["C1"],
+        birth_name="Tạ Văn Số",
+        member_number="000900TN",
+        card_number="27.123456",
+        citizen_id="037080123456",
+    )
     db_session.commit()
     found = admin_client.get("/membermodelview/list/?_flt_0_search_key=nguyen+thi+huong")
     assert "Nguyễn Thị Hường" in found.text and "Trần Văn An" not in found.text
+    for number in ("27.123456", "037080123456"):
+        by_id = admin_client.get(f"/membermodelview/list/?_flt_0_search_key={number}")
+        assert "Tạ Văn Số" in by_id.text and "Nguyễn Thị Hường" not in by_id.text
     by_birth_date = admin_client.get("/membermodelview/list/?_flt_0_search_key=19/05/1980+huong")
     assert "Nguyễn Thị Hường" in by_birth_date.text and "Trần Văn An" not in by_birth_date.text
     by_number = admin_client.get("/membermodelview/list/?_flt_0_search_key=000701tn")

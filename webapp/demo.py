@@ -81,8 +81,7 @@ OCCUPATIONS = [
     ("Công nhân", 15),
     ("Viên chức trong đơn vị sự nghiệp công lập", 20),
     ("Cán bộ, công chức, người hoạt động không chuyên trách ở cấp xã", 20),
-    ("Lãnh đạo, quản lý, nhân viên trong doanh nghiệp", 10),
-    ("Công nhân", 5),
+    ("Lãnh đạo, quản lý, nhân viên trong doanh nghiệp", 15),
 ]
 HOME_TOWNS = [
     "Ninh Bình",

@@ -126,22 +126,21 @@ def _check_catalogue_values(
     from webapp.domain.catalogues import MEMBER_FIELD_CATALOGUES
     from webapp.models.record import CatalogueEntry
 
-    for field, kind in MEMBER_FIELD_CATALOGUES.items():
-        value = values.get(field)
-        if not value:
-            continue
-        known = session.scalar(
-            select(CatalogueEntry.id).where(
-                CatalogueEntry.kind == kind, CatalogueEntry.name == value
+    given = {f: values[f] for f in MEMBER_FIELD_CATALOGUES if values.get(f)}
+    if not given:
+        return
+    known = set(
+        session.execute(
+            select(CatalogueEntry.kind, CatalogueEntry.name).where(
+                CatalogueEntry.name.in_(set(given.values()))
             )
-        )
-        if known is not None:
+        ).all()
+    )
+    stored = session.get(Member, member_id) if member_id is not None else None
+    for field, value in given.items():
+        if (MEMBER_FIELD_CATALOGUES[field], value) in known:
             continue
-        if (
-            member_id is not None
-            and session.scalar(select(getattr(Member, field)).where(Member.id == member_id))
-            == value
-        ):
+        if stored is not None and getattr(stored, field) == value:
             continue
         errors.add(
             field,

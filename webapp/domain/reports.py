@@ -7,10 +7,8 @@ from collections.abc import Iterator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from webapp.models.member import Member, MemberStatus
+from webapp.models.member import ON_THE_ROLLS, Member
 from webapp.models.unit import Unit
-
-ON_THE_ROLLS = (MemberStatus.PROBATIONARY, MemberStatus.OFFICIAL)
 
 
 def subtree_units(root: Unit):

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from webapp.domain.errors import N_, FieldErrors, NotFound
 from webapp.domain.events import EventInput, record_event
 from webapp.domain.ledger import EventKind
-from webapp.models.member import Member, MemberStatus
+from webapp.domain.reports import count_subtree_members
+from webapp.models.member import ON_THE_ROLLS, Member
 from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit, UnitChange, UnitChangeKind, UnitKind
 
 UNIT_CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9.\-]{0,31}$")
@@ -146,20 +147,9 @@ def _members_on_rolls(session: Session, unit: Unit):
     return session.scalars(
         select(Member).where(
             Member.unit_id == unit.id,
-            Member.status.in_([MemberStatus.PROBATIONARY, MemberStatus.OFFICIAL]),
+            Member.status.in_(ON_THE_ROLLS),
         )
     ).all()
-
-
-def _count_subtree_members_on_rolls(session: Session, unit: Unit) -> int:
-    return session.scalar(
-        select(func.count(Member.id))
-        .join(Unit, Unit.id == Member.unit_id)
-        .where(
-            Unit.path.startswith(unit.path, autoescape=True),
-            Member.status.in_([MemberStatus.PROBATIONARY, MemberStatus.OFFICIAL]),
-        )
-    )
 
 
 def _hosted_count(session: Session, unit: Unit) -> int:
@@ -286,7 +276,7 @@ def dissolve_unit(
         errors.add("effective_on", N_("The dissolution date cannot be before the founding date."))
     if unit.dissolved_on is not None:
         errors.add("effective_on", N_("The unit has been dissolved already."))
-    remaining = _count_subtree_members_on_rolls(session, unit)
+    remaining = count_subtree_members(session, unit)
     if remaining:
         errors.add(
             "effective_on",
@@ -332,7 +322,7 @@ def subtree_member_counts(session: Session) -> dict[int, int]:
     direct = dict(
         session.execute(
             select(Member.unit_id, func.count(Member.id))
-            .where(Member.status.in_([MemberStatus.PROBATIONARY, MemberStatus.OFFICIAL]))
+            .where(Member.status.in_(ON_THE_ROLLS))
             .group_by(Member.unit_id)
         ).all()
     )

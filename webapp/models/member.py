@@ -40,6 +40,10 @@ class MemberStatus(StrEnum):
     LEFT = "left"  # đã ra khỏi Đảng
 
 
+# The standings in which a member is on a unit's rolls (and counted).
+ON_THE_ROLLS = (MemberStatus.PROBATIONARY, MemberStatus.OFFICIAL)
+
+
 class BirthDatePrecision(StrEnum):
     """Old records may know only the year, or the month and year, of birth."""
 

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from webapp.domain.scope import scope_clause
 from webapp.extensions import db
-from webapp.models.member import Member, MemberStatus
+from webapp.models.member import ON_THE_ROLLS, Member, MemberStatus
 from webapp.models.unit import Unit
 from webapp.security import current_scope
 
@@ -24,9 +24,7 @@ def dashboard_counts() -> dict[str, int]:
         ).all()
     )
     return {
-        "members": sum(
-            by_status.get(s, 0) for s in (MemberStatus.OFFICIAL, MemberStatus.PROBATIONARY)
-        ),
+        "members": sum(by_status.get(s, 0) for s in ON_THE_ROLLS),
         "official": by_status.get(MemberStatus.OFFICIAL, 0),
         "probationary": by_status.get(MemberStatus.PROBATIONARY, 0),
         "units": db.session.scalar(

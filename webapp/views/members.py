@@ -30,7 +30,7 @@ from webapp.labels import (
     format_date,
     label_for,
 )
-from webapp.models.member import Member, MemberStatus
+from webapp.models.member import ON_THE_ROLLS, Member
 from webapp.models.record import MemberChange
 from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit
 from webapp.security import SCOPE_FILTER, current_user_id, in_scope_unit
@@ -99,9 +99,7 @@ MEMBER_FIELDS = IDENTITY_FIELDS + PARTY_FIELDS + QUALIFICATION_FIELDS + CAREER_F
 LEDGER_FIELDS = ["unit", "status", "admitted_on", "official_on"]
 EDITABLE_PARTY_FIELDS = [f for f in PARTY_FIELDS if f not in LEDGER_FIELDS]
 # A new record enters the ledger by its opening events: admission and, if dated, recognition.
-OPENING_STATUS_LABELS = {
-    s: STATUS_LABELS[s] for s in (MemberStatus.PROBATIONARY, MemberStatus.OFFICIAL)
-}
+OPENING_STATUS_LABELS = {s: STATUS_LABELS[s] for s in ON_THE_ROLLS}
 DATE_FIELDS = ["birth_date", "admitted_on", "official_on", "youth_union_on", "card_issued_on"]
 
 
