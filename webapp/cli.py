@@ -250,25 +250,48 @@ def worker_command(burst: bool) -> None:
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Copy the file here."
 )
+@click.option("--as-of", "as_of", help="Day of the rolls, yyyy-mm-dd (default: today).")
+@click.option("--from", "start", help="First day of the period, yyyy-mm-dd.")
+@click.option("--to", "end", help="Last day of the period, yyyy-mm-dd (default: today).")
+@click.option(
+    "--delegates",
+    "delegates_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="XLSX list of delegates (report delegates).",
+)
 @click.option(
     "--enqueue", is_flag=True, help="Send the job to the queue instead of running it here."
 )
 def report_command(
-    name: str, unit_code: str, output_format: str, output: Path | None, enqueue: bool
+    name: str,
+    unit_code: str,
+    output_format: str,
+    output: Path | None,
+    as_of: str | None,
+    start: str | None,
+    end: str | None,
+    delegates_file: Path | None,
+    enqueue: bool,
 ) -> None:
-    """Produce report NAME (e.g. member-list) for a unit."""
+    """Produce report NAME for a unit: increase-decrease, member-list, quality,
+    commendation-discipline, cards-badges, completeness or delegates."""
     import shutil
 
     from webapp.domain.errors import DomainError
     from webapp.models import Unit
+    from webapp.reports.delegates import read_delegates
     from webapp.reports.runs import execute_run, request_report
     from webapp.views.errors import translate
 
     unit = db.session.scalar(select(Unit).where(Unit.code == unit_code))
     if unit is None:
         raise click.ClickException(f"Unknown unit code {unit_code}.")
+    parameters = {"as_of": as_of, "from": start, "to": end}
     try:
-        run = request_report(name, output_format, unit.id, queue=enqueue)
+        if delegates_file is not None:
+            with delegates_file.open("rb") as handle:
+                parameters["delegates"] = read_delegates(handle)
+        run = request_report(name, output_format, unit.id, parameters, queue=enqueue)
     except DomainError as error:
         raise click.ClickException(translate(error.message, error.params)) from error
     if enqueue:

@@ -1,9 +1,24 @@
 """Report rendering: each report turns a ReportRun's parameters into a file.
 
-REPORTS maps the report's name (as used by the CLI, the screen and the job) to its
-renderer; runs.py owns the ReportRun life cycle around them.
+REPORTS maps the report's name (as used by the CLI, the screen and the job) to its spec;
+runs.py owns the ReportRun life cycle around them.
 """
 
+from webapp.reports.commendation_discipline import COMMENDATION_DISCIPLINE
+from webapp.reports.completeness import COMPLETENESS
+from webapp.reports.delegates import DELEGATES
+from webapp.reports.increase_decrease import INCREASE_DECREASE
 from webapp.reports.member_list import MEMBER_LIST
+from webapp.reports.quality import QUALITY
 
-REPORTS = {spec.name: spec for spec in (MEMBER_LIST,)}
+REPORTS = {
+    spec.name: spec
+    for spec in (
+        INCREASE_DECREASE,
+        MEMBER_LIST,
+        QUALITY,
+        COMMENDATION_DISCIPLINE,
+        COMPLETENESS,
+        DELEGATES,
+    )
+}

@@ -1,61 +1,251 @@
-"""Danh sách đảng viên: the members of a unit's subtree, grouped by unit."""
+"""Danh sách đảng viên: the members on the rolls of a subtree on a day, grouped by unit,
+in the 14 columns of the paper list (form 7-HSĐV, DESIGN §3).
+
+Rows stream from the database in batches and go straight into the PDF (platypus, see
+long_table.py) or a write-only workbook, so a province's 100,000 members never sit in
+memory at once. Members who left the rolls during the year up to that day follow in a
+second part, where the columns on leaving are filled in.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from flask import current_app
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, exists, func, select
+from sqlalchemy.orm import Session, aliased
 
 from webapp.domain.errors import N_
-from webapp.domain.reports import count_subtree_members, iter_subtree_members
-from webapp.labels import SEX_LABELS, STATUS_LABELS, format_birth_date, format_date, label_for
+from webapp.domain.ledger import EventKind
+from webapp.domain.report_figures import LEAVING_EVENTS, on_rolls
+from webapp.labels import format_birth_date
+from webapp.models.ledger import MemberEvent, MemberPeriod
 from webapp.models.member import Member
 from webapp.models.unit import Unit
-from webapp.reports.pdf import render_pdf
-from webapp.reports.spec import ProgressCallback, ReportSpec, report_context, templates
+from webapp.reports.document import (
+    INTEGER,
+    TEXT,
+    Column,
+    HeaderCell,
+    XlsxWriter,
+    official_heading,
+)
+from webapp.reports.long_table import render_long_table_pdf
+from webapp.reports.spec import AS_OF, ProgressCallback, ReportSpec
 
 TITLE = "Danh sách đảng viên"
 COLUMNS = [
-    "STT",
-    "Họ và tên",
-    "Họ tên khai sinh",
-    "Ngày sinh",
-    "Giới tính",
-    "Dân tộc",
-    "Tôn giáo",
-    "Quê quán",
-    "Ngày vào Đảng",
-    "Ngày chính thức",
-    "Số thẻ đảng viên",
-    "Số lý lịch",
-    "Tình trạng",
-    "Chi bộ",
+    Column("STT", INTEGER, 4),
+    Column("Họ và tên\n(họ tên khai sinh)", TEXT, 15),
+    Column("Ngày sinh; giới tính; dân tộc; tôn giáo", TEXT, 11),
+    Column("Quê quán", TEXT, 12),
+    Column("Trình độ: GDPT, LLCT, CMNV, ngoại ngữ", TEXT, 12),
+    Column("Nghề nghiệp khi vào Đảng / hiện nay", TEXT, 11),
+    Column("Ngày vào Đảng / chính thức", TEXT, 9),
+    Column("Số thẻ / số lý lịch / số huy hiệu", TEXT, 9),
+    Column("Quân đội, thương binh", TEXT, 7),
+    Column("Chuyển đi (ngày, nơi đến)", TEXT, 10),
+    Column("Chuyển đến (ngày, nơi đi)", TEXT, 10),
+    Column("Từ trần", TEXT, 7),
+    Column("Lý do", TEXT, 8),
+    Column("Ngày, hình thức ra khỏi Đảng", TEXT, 9),
 ]
+SEX = {"male": "Nam", "female": "Nữ"}
+LEAVING_FORMS = {
+    EventKind.REMOVAL: "Xóa tên",
+    EventKind.NOT_RECOGNISED: "Xóa tên (không công nhận chính thức)",
+    EventKind.EXPULSION: "Khai trừ",
+    EventKind.RESIGNATION: "Xin ra khỏi Đảng",
+}
+ARRIVALS = (EventKind.TRANSFER_IN, EventKind.TRANSFER_WITHIN)
 
 
-def member_row(number: int, member: Member) -> dict[str, Any]:
-    return {
-        "number": number,
-        "name": member.display_name,
-        "birth_name": member.birth_name,
-        "birth_date": format_birth_date(member.birth_date, member.birth_date_precision),
-        "sex": label_for(SEX_LABELS, member.sex),
-        "ethnicity": member.ethnicity or "",
-        "religion": member.religion or "",
-        "home_town": member.home_town or "",
-        "admitted_on": format_date(member.admitted_on),
-        "official_on": format_date(member.official_on),
-        "card_number": member.card_number or "",
-        "member_number": member.member_number,
-        "status": label_for(STATUS_LABELS, member.status),
-    }
+def _d(value: date | None) -> str:
+    return f"{value:%d/%m/%Y}" if value else ""
+
+
+def _joined(*parts: Any, separator: str = "; ") -> str:
+    return separator.join(str(part) for part in parts if part)
+
+
+def _not_reversed(event):
+    reversal = aliased(MemberEvent)
+    return ~exists().where(reversal.reverses_id == event.id)
+
+
+def _last_event(kinds, as_of: date, columns):
+    event, origin = aliased(MemberEvent), aliased(Unit)
+    return (
+        select(*columns(event, origin))
+        .outerjoin(origin, origin.id == event.from_unit_id)
+        .where(
+            event.member_id == Member.id,
+            event.kind.in_(kinds),
+            event.effective_on <= as_of,
+            _not_reversed(event),
+        )
+        .order_by(event.effective_on.desc(), event.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _member_columns(as_of: date):
+    return (
+        Member.birth_name,
+        Member.name_in_use,
+        Member.birth_date,
+        Member.birth_date_precision,
+        Member.sex,
+        Member.ethnicity,
+        Member.religion,
+        Member.home_town,
+        Member.general_education,
+        Member.political_theory,
+        Member.professional_level,
+        Member.foreign_languages,
+        Member.occupation_at_admission,
+        Member.occupation,
+        Member.admitted_on,
+        Member.official_on,
+        Member.card_number,
+        Member.member_number,
+        Member.veteran,
+        Member.war_invalid,
+        _last_event(ARRIVALS, as_of, lambda event, origin: [event.effective_on]).label(
+            "arrived_on"
+        ),
+        _last_event(
+            ARRIVALS,
+            as_of,
+            lambda event, origin: [func.coalesce(event.other_organisation, origin.name)],
+        ).label("arrived_from"),
+    )
+
+
+def _common_cells(row) -> list[Any]:
+    name = row.name_in_use or row.birth_name
+    return [
+        name if name == row.birth_name else f"{name}\n({row.birth_name})",
+        _joined(
+            format_birth_date(row.birth_date, row.birth_date_precision),
+            SEX.get(row.sex, row.sex),
+            row.ethnicity,
+            row.religion,
+        ),
+        row.home_town or "",
+        _joined(
+            row.general_education,
+            row.political_theory,
+            row.professional_level,
+            row.foreign_languages,
+        ),
+        row.occupation
+        if row.occupation_at_admission in (None, "", row.occupation)
+        else _joined(row.occupation_at_admission, row.occupation, separator=" / "),
+        _joined(_d(row.admitted_on), _d(row.official_on), separator=" / "),
+        _joined(row.card_number, row.member_number, separator=" / "),
+        _joined("Cựu chiến binh" if row.veteran else "", row.war_invalid),
+    ]
+
+
+def on_rolls_rows(session: Session, root: Unit, as_of: date, batch_size: int = 1000):
+    host = aliased(Unit)
+    query = (
+        select(
+            Unit.code.label("unit_code"),
+            Unit.name.label("unit_name"),
+            MemberPeriod.starts_on,
+            MemberPeriod.away,
+            host.name.label("host_name"),
+            *_member_columns(as_of),
+        )
+        .select_from(MemberPeriod)
+        .join(Member, Member.id == MemberPeriod.member_id)
+        .join(Unit, Unit.id == MemberPeriod.unit_id)
+        .outerjoin(host, host.id == MemberPeriod.host_unit_id)
+        .where(Unit.path.startswith(root.path, autoescape=True), on_rolls(as_of))
+        .order_by(Unit.path, Member.sort_key, Member.id)
+        .execution_options(yield_per=batch_size)
+    )
+    return session.execute(query)
+
+
+def count_on_rolls(session: Session, root: Unit, as_of: date) -> int:
+    return session.scalar(
+        select(func.count())
+        .select_from(MemberPeriod)
+        .join(Unit, Unit.id == MemberPeriod.unit_id)
+        .where(Unit.path.startswith(root.path, autoescape=True), on_rolls(as_of))
+    )
+
+
+def left_rows(session: Session, root: Unit, as_of: date):
+    """Members whose last period in the subtree ended this year up to `as_of`, with the
+    event that ended it."""
+    period, following = aliased(MemberPeriod), aliased(MemberPeriod)
+    event, target = aliased(MemberEvent), aliased(Unit)
+    in_subtree = select(Unit.id).where(Unit.path.startswith(root.path, autoescape=True))
+    query = (
+        select(
+            Unit.code.label("unit_code"),
+            Unit.name.label("unit_name"),
+            period.ends_on.label("left_on"),
+            event.kind.label("left_by"),
+            func.coalesce(event.other_organisation, target.name).label("left_to"),
+            event.note.label("left_note"),
+            *_member_columns(as_of),
+        )
+        .select_from(period)
+        .join(Member, Member.id == period.member_id)
+        .join(Unit, Unit.id == period.unit_id)
+        .outerjoin(
+            event,
+            and_(
+                event.member_id == period.member_id,
+                event.effective_on == period.ends_on,
+                event.kind.in_((*LEAVING_EVENTS, EventKind.TRANSFER_WITHIN)),
+                _not_reversed(event),
+            ),
+        )
+        .outerjoin(target, target.id == event.to_unit_id)
+        .where(
+            period.unit_id.in_(in_subtree),
+            period.ends_on.between(date(as_of.year, 1, 1), as_of),
+            ~exists().where(
+                following.member_id == period.member_id,
+                following.starts_on == period.ends_on,
+                following.unit_id.in_(in_subtree),
+            ),
+        )
+        .order_by(Unit.path, Member.sort_key, Member.id)
+    )
+    return session.execute(query)
+
+
+def _on_rolls_values(number: int, row) -> list[Any]:
+    away = ""
+    if row.host_name or row.away:
+        away = _joined(_d(row.starts_on), f"tạm thời: {row.host_name or 'ngoài đảng bộ'}")
+    arrived = _joined(_d(row.arrived_on), row.arrived_from)
+    return [number, *_common_cells(row), away, arrived, "", "", ""]
+
+
+def _left_values(number: int, row) -> list[Any]:
+    kind = row.left_by
+    moved = kind in (EventKind.TRANSFER_OUT, EventKind.TRANSFER_WITHIN)
+    return [
+        number,
+        *_common_cells(row),
+        _joined(_d(row.left_on), row.left_to) if moved else "",
+        _joined(_d(row.arrived_on), row.arrived_from),
+        _d(row.left_on) if kind == EventKind.DEATH else "",
+        row.left_note or "",
+        _joined(_d(row.left_on), LEAVING_FORMS.get(kind)) if kind in LEAVING_FORMS else "",
+    ]
 
 
 def render(
@@ -66,86 +256,60 @@ def render(
     path: Path,
     progress: ProgressCallback,
 ) -> int:
-    total = count_subtree_members(session, unit) or 0
+    as_of = date.fromisoformat(parameters["as_of"])
+    total = count_on_rolls(session, unit, as_of) or 0
     done = 0
+    left_count = 0
 
-    def rows_by_unit():
+    def numbered(rows, values) -> Iterator[tuple[str, Iterator[list[Any]]]]:
+        """(unit title, rows) groups; numbering runs on across groups."""
         nonlocal done
-        for group_unit, pairs in groupby(
-            iter_subtree_members(session, unit), key=lambda pair: pair[0]
-        ):
-            rows = []
-            for _, member in pairs:
-                done += 1
-                rows.append(member_row(done, member))
-                if done % 500 == 0 and total:
-                    progress(int(90 * done / total))
-            yield group_unit, rows
 
+        def lines(group_rows):
+            nonlocal done
+            for row in group_rows:
+                done += 1
+                if done % 500 == 0 and total:
+                    progress(min(95, int(95 * done / total)))
+                yield values(done, row)
+
+        for (code, name), group_rows in groupby(
+            rows, key=lambda row: (row.unit_code, row.unit_name)
+        ):
+            yield f"{code} – {name}", lines(group_rows)
+
+    def groups() -> Iterator[tuple[str, Iterator[list[Any]]]]:
+        nonlocal done, left_count
+        yield from numbered(on_rolls_rows(session, unit, as_of), _on_rolls_values)
+        counted = done
+        for title, lines in numbered(left_rows(session, unit, as_of), _left_values):
+            yield f"Ra khỏi danh sách trong năm {as_of.year} – {title}", lines
+        left_count = done - counted
+
+    heading = official_heading(unit, TITLE, parameters, document_number="……/DS-BTC")
     if output_format == "pdf":
-        groups = [
-            {"unit_code": u.code, "unit_name": u.name, "rows": rows} for u, rows in rows_by_unit()
-        ]
-        html = templates.get_template("member_list.html").render(
-            report_context(
-                title=TITLE,
-                subtitle=f"{unit.name} – tính đến ngày {format_date(date.today())}",
-                orientation="landscape",
-                issuing_committee=current_app.config["ISSUING_COMMITTEE"],
-                place=current_app.config["ISSUING_PLACE"],
-                issued_on=date.today(),
-                unit_name=unit.name,
-                unit_code=unit.code,
-                document_number="……/DS-BTC",
-                signer_title="T/M BAN TỔ CHỨC",
-                groups=groups,
-                total=done,
-            )
+        render_long_table_pdf(
+            path,
+            heading,
+            COLUMNS,
+            [column.title for column in COLUMNS],
+            groups(),
+            lambda: (
+                f"Tổng số: {done - left_count} đảng viên"
+                + (f"; ra khỏi danh sách trong năm: {left_count}" if left_count else "")
+            ),
         )
-        progress(92)
-        with path.open("wb") as output:
-            render_pdf(html, output)
     else:
-        workbook = Workbook(write_only=True)
-        sheet = workbook.create_sheet(TITLE[:31])
-        sheet.freeze_panes = "A2"
-        for index, width in enumerate([6, 28, 28, 12, 9, 12, 12, 30, 13, 13, 14, 12, 14, 30]):
-            sheet.column_dimensions[chr(65 + index)].width = width
-        bold = Font(bold=True)
-        header = []
-        for title in COLUMNS:
-            cell = WriteOnlyCell(sheet, value=title)
-            cell.font = bold
-            header.append(cell)
-        sheet.append(header)
-        for group_unit, rows in rows_by_unit():
-            for row in rows:
-                sheet.append(
-                    [
-                        *(
-                            row[key]
-                            for key in (
-                                "number",
-                                "name",
-                                "birth_name",
-                                "birth_date",
-                                "sex",
-                                "ethnicity",
-                                "religion",
-                                "home_town",
-                                "admitted_on",
-                                "official_on",
-                                "card_number",
-                                "member_number",
-                                "status",
-                            )
-                        ),
-                        group_unit.name,
-                    ]
-                )
-        workbook.save(path)
+        writer = XlsxWriter(heading, COLUMNS, TITLE)
+        writer.start([[HeaderCell(column.title) for column in COLUMNS]])
+        for title, lines in groups():
+            writer.title_row(title)
+            for values in lines:
+                writer.row(values)
+        writer.title_row(f"Tổng số: {done - left_count} đảng viên")
+        writer.finish(path)
     progress(100)
-    return done
+    return done - left_count
 
 
 MEMBER_LIST = ReportSpec(
@@ -154,4 +318,5 @@ MEMBER_LIST = ReportSpec(
     formats=("pdf", "xlsx"),
     render=render,
     file_stem="danh-sach-dang-vien",
+    period=AS_OF,
 )

@@ -6,7 +6,8 @@ import hashlib
 import json
 import logging
 import traceback
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from webapp.extensions import db
 from webapp.models.report_run import ACTIVE_STATES, ReportRun, ReportState
 from webapp.models.unit import Unit
 from webapp.reports import REPORTS
+from webapp.reports.spec import check_parameters
 
 log = logging.getLogger(__name__)
 
@@ -34,24 +36,39 @@ def dedupe_key(
 
 
 def validate_request(
-    report: str, output_format: str, unit_id: int | None, scope: str | None = UNRESTRICTED
-) -> Unit:
+    report: str,
+    output_format: str,
+    unit_id: int | None,
+    scope: str | None = UNRESTRICTED,
+    raw_parameters: Mapping[str, Any] | None = None,
+) -> tuple[Unit, dict[str, Any]]:
+    """The unit and the checked parameters of a request, or a DomainError saying what is
+    wrong (nothing is queued then)."""
     spec = REPORTS.get(report)
     if spec is None:
         raise DomainError(N_("Unknown report %(name)s."), name=report)
     if output_format not in spec.formats:
         raise DomainError(N_("The report cannot be produced as %(format)s."), format=output_format)
-    unit = db.session.get(Unit, unit_id) if unit_id is not None else None
+    unit = db.session.get(Unit, unit_id) if isinstance(unit_id, int) else None
     if unit is None or not unit_in_scope(db.session, unit.id, scope):
         raise NotFound(N_("The unit does not exist."))
-    return unit
+    raw_parameters = raw_parameters or {}
+    parameters = check_parameters(spec, raw_parameters, date.today())
+    if spec.takes_delegates:
+        delegates = raw_parameters.get("delegates")
+        if not delegates:
+            raise DomainError(
+                N_("Upload the list of delegates (XLSX) or enter their member numbers.")
+            )
+        parameters["delegates"] = delegates
+    return unit, parameters
 
 
 def request_report(
     report: str,
     output_format: str,
     unit_id: int | None,
-    parameters: dict[str, Any] | None = None,
+    parameters: Mapping[str, Any] | None = None,
     user_id: int | None = None,
     *,
     queue: bool = True,
@@ -59,8 +76,7 @@ def request_report(
 ) -> ReportRun:
     """Create a run and enqueue it; the same request still queued or running is returned
     instead, so a double click renders once."""
-    parameters = parameters or {}
-    unit = validate_request(report, output_format, unit_id, scope)
+    unit, parameters = validate_request(report, output_format, unit_id, scope, parameters)
     key = dedupe_key(report, output_format, unit.id, parameters, user_id)
     active = db.session.scalar(
         select(ReportRun).where(ReportRun.dedupe_key == key, ReportRun.state.in_(ACTIVE_STATES))

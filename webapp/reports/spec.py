@@ -1,13 +1,16 @@
-"""What every report declares."""
+"""What every report declares, and the checking of its parameters."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from webapp.domain.errors import N_, FieldErrors
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 templates = Environment(
@@ -15,6 +18,10 @@ templates = Environment(
 )
 
 ProgressCallback = Callable[[int], None]
+
+# What a report is computed over.
+AS_OF = "as_of"  # a single day: the rolls on that day
+PERIOD = "period"  # from–to, both days included
 
 
 @dataclass(frozen=True)
@@ -25,9 +32,65 @@ class ReportSpec:
     # render(session, unit, parameters, output_format, path, progress) -> row count
     render: Callable[..., int]
     file_stem: str
+    period: str = AS_OF
+    takes_delegates: bool = False  # needs a delegate list (congress support)
 
     def file_name(self, unit_code: str, output_format: str) -> str:
         return f"{self.file_stem}_{unit_code}.{output_format}"
+
+
+def parse_day(value: Any) -> date | None:
+    """A date from ISO yyyy-mm-dd or Vietnamese dd/mm/yyyy text; None if it is neither."""
+    if isinstance(value, date):
+        return value
+    text = str(value or "").strip()
+    try:
+        if "/" in text:
+            day, month, year = (int(part) for part in text.split("/"))
+            return date(year, month, day)
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def check_parameters(spec: ReportSpec, raw: Mapping[str, Any], today: date) -> dict[str, Any]:
+    """The run's parameters (ISO dates) from what a form, the API or the CLI sent.
+
+    Missing dates default to today (as-of) or 1 January to today (period); dates that do
+    not parse, future dates and a start after the end are refused field by field."""
+    errors = FieldErrors()
+
+    def day_of(field: str, default: date) -> date | None:
+        value = raw.get(field)
+        if value in (None, ""):
+            return default
+        day = parse_day(value)
+        if day is None:
+            errors.add(field, N_("Enter a date as dd/mm/yyyy."))
+        elif day > today:
+            errors.add(field, N_("The date cannot be in the future."))
+        return day
+
+    if spec.period == PERIOD:
+        start = day_of("from", date(today.year, 1, 1))
+        end = day_of("to", today)
+        if not errors and start > end:
+            errors.add("to", N_("The end of the period is before its start."))
+        errors.raise_if_any()
+        return {"from": start.isoformat(), "to": end.isoformat()}
+    as_of = day_of("as_of", today)
+    errors.raise_if_any()
+    return {"as_of": as_of.isoformat()}
+
+
+def describe_parameters(parameters: Mapping[str, Any]) -> str:
+    """ "tính đến ngày 31/12/2026" or "từ ngày 01/01/2026 đến ngày 30/06/2026"."""
+    if "from" in parameters:
+        start, end = date.fromisoformat(parameters["from"]), date.fromisoformat(parameters["to"])
+        return f"từ ngày {start:%d/%m/%Y} đến ngày {end:%d/%m/%Y}"
+    if "as_of" in parameters:
+        return f"tính đến ngày {date.fromisoformat(parameters['as_of']):%d/%m/%Y}"
+    return ""
 
 
 def report_context(**values: Any) -> dict[str, Any]:

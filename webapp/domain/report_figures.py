@@ -1,0 +1,593 @@
+"""Figures of the official reports, computed in SQL over a unit's subtree (DESIGN §6).
+
+Every count is a GROUP BY in the database, grouped by the unit that holds the members;
+Python only adds those per-unit counts up into the report's groups (the root's direct
+children), so the work in Python grows with the number of units, never with members.
+
+Membership on a day comes from the periods the ledger derives (webapp/models/ledger.py):
+a member is on a unit's rolls on day d when a period has starts_on <= d < ends_on. The
+increase/decrease report counts the crossings of the subtree's boundary by those periods,
+so opening + increases − decreases = closing holds by construction; the kind of each
+crossing is the ledger event recorded on that day.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sqlalchemy import and_, case, exists, func, literal, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from webapp.domain.ledger import EventKind
+from webapp.domain.party_age import add_years
+from webapp.models.ledger import MemberEvent, MemberPeriod
+from webapp.models.member import Member
+from webapp.models.record import CatalogueEntry, Commendation, Discipline
+from webapp.models.unit import Unit
+
+OUTSIDE = None  # the group of a unit outside the reported subtree
+
+
+@dataclass(frozen=True)
+class Group:
+    """A line of a report: one of the root's direct children, or the root itself for
+    members held directly by it (a grassroots cell reports on itself)."""
+
+    unit_id: int
+    code: str
+    name: str
+    path: str
+
+
+class UnitGroups:
+    """Which report line each unit of the subtree belongs to."""
+
+    def __init__(self, session: Session, root: Unit) -> None:
+        self.root = root
+        rows = session.execute(
+            select(Unit.id, Unit.code, Unit.name, Unit.path, Unit.parent_id)
+            .where(Unit.path.startswith(root.path, autoescape=True))
+            .order_by(Unit.path)
+        ).all()
+        self.groups: list[Group] = [Group(root.id, root.code, root.name, root.path)]
+        children = {
+            row.id: Group(row.id, row.code, row.name, row.path)
+            for row in rows
+            if row.parent_id == root.id
+        }
+        self.groups += list(children.values())
+        self._group_of: dict[int, int] = {}
+        for row in rows:
+            rest = row.path[len(root.path) :]
+            child_id = int(rest.split("/", 1)[0]) if rest else root.id
+            self._group_of[row.id] = child_id if child_id in children else root.id
+
+    def __call__(self, unit_id: int | None) -> int | None:
+        return self._group_of.get(unit_id) if unit_id is not None else OUTSIDE
+
+    def contains(self, unit_id: int | None) -> bool:
+        return unit_id in self._group_of
+
+    def subtree(self):
+        return select(Unit.id).where(Unit.path.startswith(self.root.path, autoescape=True))
+
+    def add_up(self, per_unit: Iterable[tuple[int, object, int]]) -> dict[int, Counter]:
+        """{group id: Counter(key → count)} from (unit id, key, count) rows."""
+        totals: dict[int, Counter] = defaultdict(Counter)
+        for unit_id, key, count in per_unit:
+            group = self(unit_id)
+            if group is not None:
+                totals[group][key] += count
+        return totals
+
+
+def on_rolls(day: date):
+    """Periods current on `day`."""
+    return and_(
+        MemberPeriod.starts_on <= day,
+        or_(MemberPeriod.ends_on.is_(None), MemberPeriod.ends_on > day),
+    )
+
+
+def _not_reversed(event):
+    reversal = aliased(MemberEvent)
+    return ~exists().where(reversal.reverses_id == event.id)
+
+
+# ---------------------------------------------------------------- increase / decrease
+
+INCREASE_KINDS = (
+    "admission",
+    "readmission",
+    "transfer_in",
+    "transfer_within",
+    "restoration",
+    "other",
+)
+DECREASE_KINDS = (
+    "death",
+    "removal",
+    "not_recognised",
+    "expulsion",
+    "resignation",
+    "transfer_out",
+    "transfer_within",
+    "other",
+)
+ENTERING_EVENTS = (
+    EventKind.ADMISSION,
+    EventKind.READMISSION,
+    EventKind.TRANSFER_IN,
+    EventKind.RESTORATION,
+)
+LEAVING_EVENTS = (
+    EventKind.DEATH,
+    EventKind.REMOVAL,
+    EventKind.NOT_RECOGNISED,
+    EventKind.EXPULSION,
+    EventKind.RESIGNATION,
+    EventKind.TRANSFER_OUT,
+)
+MEMO_KINDS = ("official_recognition", "temporary_out", "temporary_in")
+
+
+@dataclass
+class MovementLine:
+    group: Group | None  # None for the total line
+    opening: int = 0
+    increases: Counter = field(default_factory=Counter)
+    decreases: Counter = field(default_factory=Counter)
+    closing: int = 0
+    memo: Counter = field(default_factory=Counter)
+
+    @property
+    def increase_total(self) -> int:
+        return sum(self.increases.values())
+
+    @property
+    def decrease_total(self) -> int:
+        return sum(self.decreases.values())
+
+    @property
+    def reconciles(self) -> bool:
+        return self.opening + self.increase_total - self.decrease_total == self.closing
+
+
+def _members_on_rolls_by_unit(session: Session, groups: UnitGroups, day: date):
+    return session.execute(
+        select(MemberPeriod.unit_id, literal("n"), func.count())
+        .where(MemberPeriod.unit_id.in_(groups.subtree()), on_rolls(day))
+        .group_by(MemberPeriod.unit_id)
+    ).all()
+
+
+def increase_decrease(session: Session, root: Unit, start: date, end: date) -> list[MovementLine]:
+    """One line per group and a last total line, for the period start..end (both included)."""
+    groups = UnitGroups(session, root)
+    subtree = groups.subtree()
+    lines = {group.unit_id: MovementLine(group) for group in groups.groups}
+    total = MovementLine(None)
+
+    opening = groups.add_up(_members_on_rolls_by_unit(session, groups, start - timedelta(days=1)))
+    closing = groups.add_up(_members_on_rolls_by_unit(session, groups, end))
+    for group_id, line in lines.items():
+        line.opening = opening[group_id]["n"]
+        line.closing = closing[group_id]["n"]
+    total.opening = sum(line.opening for line in lines.values())
+    total.closing = sum(line.closing for line in lines.values())
+
+    current, other = aliased(MemberPeriod), aliased(MemberPeriod)
+    event = aliased(MemberEvent)
+
+    # Periods starting with no period just before: the member came onto the rolls here.
+    entries = session.execute(
+        select(current.unit_id, event.kind, func.count())
+        .outerjoin(
+            event,
+            and_(
+                event.member_id == current.member_id,
+                event.effective_on == current.starts_on,
+                event.kind.in_(ENTERING_EVENTS),
+                _not_reversed(event),
+            ),
+        )
+        .where(
+            current.unit_id.in_(subtree),
+            current.starts_on.between(start, end),
+            ~exists().where(
+                other.member_id == current.member_id, other.ends_on == current.starts_on
+            ),
+        )
+        .group_by(current.unit_id, event.kind)
+    ).all()
+    for unit_id, kind, count in entries:
+        kind = kind if kind in INCREASE_KINDS else "other"
+        lines[groups(unit_id)].increases[kind] += count
+        total.increases[kind] += count
+
+    # Periods ending with no period right after: the member left the rolls.
+    exits = session.execute(
+        select(current.unit_id, event.kind, func.count())
+        .outerjoin(
+            event,
+            and_(
+                event.member_id == current.member_id,
+                event.effective_on == current.ends_on,
+                event.kind.in_(LEAVING_EVENTS),
+                _not_reversed(event),
+            ),
+        )
+        .where(
+            current.unit_id.in_(subtree),
+            current.ends_on.between(start, end),
+            ~exists().where(
+                other.member_id == current.member_id, other.starts_on == current.ends_on
+            ),
+        )
+        .group_by(current.unit_id, event.kind)
+    ).all()
+    for unit_id, kind, count in exits:
+        kind = kind if kind in DECREASE_KINDS else "other"
+        lines[groups(unit_id)].decreases[kind] += count
+        total.decreases[kind] += count
+
+    # A period followed by one in another unit: an official transfer inside this instance.
+    before, after = aliased(MemberPeriod), aliased(MemberPeriod)
+    moves = session.execute(
+        select(before.unit_id, after.unit_id, func.count())
+        .join(after, and_(after.member_id == before.member_id, after.starts_on == before.ends_on))
+        .where(
+            after.starts_on.between(start, end),
+            after.unit_id != before.unit_id,
+            or_(before.unit_id.in_(subtree), after.unit_id.in_(subtree)),
+        )
+        .group_by(before.unit_id, after.unit_id)
+    ).all()
+    for from_unit, to_unit, count in moves:
+        source, target = groups(from_unit), groups(to_unit)
+        if source == target:
+            continue
+        if source is not OUTSIDE:
+            lines[source].decreases["transfer_within"] += count
+        if target is not OUTSIDE:
+            lines[target].increases["transfer_within"] += count
+        if source is OUTSIDE:
+            total.increases["transfer_within"] += count
+        elif target is OUTSIDE:
+            total.decreases["transfer_within"] += count
+
+    # Memo columns, outside the balance: recognitions and temporary transfers.
+    recognised = session.execute(
+        select(current.unit_id, literal("official_recognition"), func.count())
+        .join(
+            event,
+            and_(
+                event.member_id == current.member_id,
+                event.effective_on == current.starts_on,
+                event.kind == EventKind.OFFICIAL_RECOGNITION,
+                _not_reversed(event),
+            ),
+        )
+        .where(current.unit_id.in_(subtree), current.starts_on.between(start, end))
+        .group_by(current.unit_id)
+    ).all()
+    starting_away = and_(
+        after.member_id == before.member_id,
+        after.starts_on == before.ends_on,
+        after.unit_id == before.unit_id,
+        before.host_unit_id.is_(None),
+        before.away.is_(False),
+        or_(after.host_unit_id.is_not(None), after.away.is_(True)),
+    )
+    temporary = session.execute(
+        select(after.unit_id, after.host_unit_id, func.count())
+        .join(before, starting_away)
+        .where(
+            after.starts_on.between(start, end),
+            or_(after.unit_id.in_(subtree), after.host_unit_id.in_(subtree)),
+        )
+        .group_by(after.unit_id, after.host_unit_id)
+    ).all()
+    for unit_id, key, count in recognised:
+        lines[groups(unit_id)].memo[key] += count
+        total.memo[key] += count
+    for home, host, count in temporary:
+        source, target = groups(home), groups(host)
+        if source == target:
+            continue
+        if source is not OUTSIDE:
+            lines[source].memo["temporary_out"] += count
+        if target is not OUTSIDE:
+            lines[target].memo["temporary_in"] += count
+        if source is OUTSIDE:
+            total.memo["temporary_in"] += count
+        elif target is OUTSIDE:
+            total.memo["temporary_out"] += count
+    result = [
+        line for line in lines.values() if _has_figures(line) or line.group.unit_id != root.id
+    ]
+    return [*result, total]
+
+
+def _has_figures(line: MovementLine) -> bool:
+    return bool(line.opening or line.closing or line.increases or line.decreases or line.memo)
+
+
+# ---------------------------------------------------------------- quality analysis
+
+
+@dataclass(frozen=True)
+class Dimension:
+    key: str
+    title: str  # Vietnamese, as printed
+
+
+DIMENSIONS = (
+    Dimension("sex", "Giới tính"),
+    Dimension("age", "Độ tuổi"),
+    Dimension("ethnicity", "Dân tộc"),
+    Dimension("religion", "Tôn giáo"),
+    Dimension("general_education", "Giáo dục phổ thông"),
+    Dimension("professional_level", "Trình độ chuyên môn nghiệp vụ"),
+    Dimension("political_theory", "Lý luận chính trị"),
+    Dimension("occupation", "Nghề nghiệp"),
+    Dimension("party_age", "Tuổi đảng"),
+)
+AGE_BANDS = (
+    (30, "Đến 30 tuổi"),
+    (40, "Từ 31 đến 40 tuổi"),
+    (50, "Từ 41 đến 50 tuổi"),
+    (60, "Từ 51 đến 60 tuổi"),
+    (70, "Từ 61 đến 70 tuổi"),
+)
+AGE_OVER = "Trên 70 tuổi"
+PARTY_AGE_BANDS = (
+    (10, "Dưới 10 năm"),
+    (20, "Từ 10 đến dưới 20 năm"),
+    (30, "Từ 20 đến dưới 30 năm"),
+    (40, "Từ 30 đến dưới 40 năm"),
+    (50, "Từ 40 đến dưới 50 năm"),
+)
+PARTY_AGE_OVER = "Từ 50 năm trở lên"
+PROBATIONARY = "Đảng viên dự bị"
+NOT_DECLARED = "Chưa khai"
+SEX_NAMES = {"male": "Nam", "female": "Nữ"}
+
+
+def _age_band(as_of: date):
+    """Age on `as_of` in bands, as a CASE over birth-date thresholds (portable SQL):
+    a member is at most N years old when born after as_of minus N+1 years."""
+    whens = [
+        (Member.birth_date > add_years(as_of, -(limit + 1)), label) for limit, label in AGE_BANDS
+    ]
+    return case(*whens, else_=AGE_OVER)
+
+
+def _party_age_band(as_of: date):
+    """Party age in bands from the date it counts from (interruptions already added)."""
+    whens = [
+        (Member.party_age_from > add_years(as_of, -limit), label)
+        for limit, label in PARTY_AGE_BANDS
+    ]
+    return case(
+        (MemberPeriod.standing == "probationary", PROBATIONARY),
+        (Member.party_age_from.is_(None), NOT_DECLARED),
+        *whens,
+        else_=PARTY_AGE_OVER,
+    )
+
+
+def _dimension_expression(key: str, as_of: date):
+    if key == "age":
+        return _age_band(as_of)
+    if key == "party_age":
+        return _party_age_band(as_of)
+    return func.coalesce(func.nullif(getattr(Member, key), ""), NOT_DECLARED)
+
+
+@dataclass
+class QualityFigures:
+    groups: list[Group]
+    totals: Counter  # group id → members on the rolls
+    # (dimension key, category) → {group id: count}; categories in print order per dimension
+    counts: dict[str, dict[str, Counter]]
+
+    def categories(self, key: str) -> list[str]:
+        return list(self.counts[key])
+
+
+def _category_order(session: Session, key: str, found: Iterable[str]) -> list[str]:
+    if key == "age":
+        fixed = [label for _, label in AGE_BANDS] + [AGE_OVER]
+    elif key == "party_age":
+        fixed = (
+            [PROBATIONARY]
+            + [label for _, label in PARTY_AGE_BANDS]
+            + [PARTY_AGE_OVER, NOT_DECLARED]
+        )
+    elif key == "sex":
+        fixed = list(SEX_NAMES)
+    else:
+        fixed = session.scalars(
+            select(CatalogueEntry.name)
+            .where(CatalogueEntry.kind == key)
+            .order_by(CatalogueEntry.position, CatalogueEntry.name)
+        ).all()
+    found = set(found)
+    ordered = [name for name in fixed if name in found]
+    rest = sorted(found - set(ordered), key=lambda name: (name == NOT_DECLARED, name))
+    return ordered + rest
+
+
+def quality(session: Session, root: Unit, as_of: date) -> QualityFigures:
+    """Members on the rolls of the subtree on `as_of`, counted by each dimension. Attributes
+    (education, occupation …) are the record's current values; ages are on `as_of`."""
+    groups = UnitGroups(session, root)
+    subtree = groups.subtree()
+    base = (
+        select()
+        .select_from(MemberPeriod)
+        .join(Member, Member.id == MemberPeriod.member_id)
+        .where(MemberPeriod.unit_id.in_(subtree), on_rolls(as_of))
+    )
+    totals_by_group = groups.add_up(
+        session.execute(
+            base.add_columns(MemberPeriod.unit_id, literal("n"), func.count()).group_by(
+                MemberPeriod.unit_id
+            )
+        ).all()
+    )
+    totals = Counter({group: counter["n"] for group, counter in totals_by_group.items()})
+    counts: dict[str, dict[str, Counter]] = {}
+    for dimension in DIMENSIONS:
+        expression = _dimension_expression(dimension.key, as_of)
+        rows = session.execute(
+            base.add_columns(MemberPeriod.unit_id, expression, func.count()).group_by(
+                MemberPeriod.unit_id, expression
+            )
+        ).all()
+        by_category: dict[str, Counter] = defaultdict(Counter)
+        for unit_id, category, count in rows:
+            group = groups(unit_id)
+            if group is not None:
+                by_category[category][group] += count
+        counts[dimension.key] = {
+            category: by_category[category]
+            for category in _category_order(session, dimension.key, by_category)
+        }
+    return QualityFigures(groups=groups.groups, totals=totals, counts=counts)
+
+
+# ---------------------------------------------------------------- commendation, discipline
+
+
+@dataclass(frozen=True)
+class RecordLine:
+    group_id: int
+    kind: str  # "commendation" | "discipline"
+    member_name: str
+    member_number: str
+    unit_name: str
+    decided_on: date
+    form: str
+    level: str
+    decision_number: str
+    reason: str
+
+
+def commendations_and_discipline(
+    session: Session, root: Unit, start: date, end: date
+) -> tuple[list[Group], list[RecordLine], dict[str, Counter]]:
+    """Commendations and disciplinary decisions dated start..end of members who were on
+    the rolls of the subtree on that date: the lines (by group, kind, date, name) and the
+    counts by (kind, form)."""
+    groups = UnitGroups(session, root)
+    lines: list[RecordLine] = []
+    counts: dict[str, Counter] = {"commendation": Counter(), "discipline": Counter()}
+    for kind, model, day in (
+        ("commendation", Commendation, Commendation.awarded_on),
+        ("discipline", Discipline, Discipline.decided_on),
+    ):
+        query = (
+            select(
+                MemberPeriod.unit_id,
+                func.coalesce(Member.name_in_use, Member.birth_name),
+                Member.member_number,
+                Unit.name,
+                day,
+                model.form,
+                func.coalesce(model.level, ""),
+                func.coalesce(model.decision_number, ""),
+                func.coalesce(model.reason, ""),
+            )
+            .join(Member, Member.id == model.member_id)
+            .join(
+                MemberPeriod,
+                and_(
+                    MemberPeriod.member_id == model.member_id,
+                    MemberPeriod.starts_on <= day,
+                    or_(MemberPeriod.ends_on.is_(None), MemberPeriod.ends_on > day),
+                ),
+            )
+            .join(Unit, Unit.id == MemberPeriod.unit_id)
+            .where(day.between(start, end), MemberPeriod.unit_id.in_(groups.subtree()))
+            .order_by(Unit.path, day, Member.sort_key, model.id)
+        )
+        for row in session.execute(query):
+            group = groups(row[0])
+            lines.append(RecordLine(group, kind, *row[1:]))
+        counts[kind] = Counter(
+            dict(
+                session.execute(
+                    select(model.form, func.count())
+                    .join(
+                        MemberPeriod,
+                        and_(
+                            MemberPeriod.member_id == model.member_id,
+                            MemberPeriod.starts_on <= day,
+                            or_(MemberPeriod.ends_on.is_(None), MemberPeriod.ends_on > day),
+                        ),
+                    )
+                    .where(day.between(start, end), MemberPeriod.unit_id.in_(groups.subtree()))
+                    .group_by(model.form)
+                ).all()
+            )
+        )
+    lines.sort(
+        key=lambda line: (
+            [g.unit_id for g in groups.groups].index(line.group_id),
+            line.kind != "commendation",
+        )
+    )
+    return groups.groups, lines, counts
+
+
+# ---------------------------------------------------------------- record completeness
+
+
+@dataclass(frozen=True)
+class IncompleteRecord:
+    group_id: int
+    unit_name: str
+    member_name: str
+    member_number: str
+    completeness: str
+    missing_fields: str
+
+
+def completeness_by_group(
+    session: Session, root: Unit
+) -> tuple[list[Group], dict[int, Counter], list[IncompleteRecord]]:
+    """Members on the rolls now: counts by completeness level per group, and the records
+    that are not 4-page with what they miss."""
+    from webapp.models.member import ON_THE_ROLLS
+
+    groups = UnitGroups(session, root)
+    in_scope = and_(Member.unit_id.in_(groups.subtree()), Member.status.in_(ON_THE_ROLLS))
+    counts = groups.add_up(
+        session.execute(
+            select(Member.unit_id, Member.completeness, func.count())
+            .where(in_scope)
+            .group_by(Member.unit_id, Member.completeness)
+        ).all()
+    )
+    incomplete = [
+        IncompleteRecord(groups(row[0]), *row[1:])
+        for row in session.execute(
+            select(
+                Member.unit_id,
+                Unit.name,
+                func.coalesce(Member.name_in_use, Member.birth_name),
+                Member.member_number,
+                Member.completeness,
+                func.coalesce(Member.missing_fields, ""),
+            )
+            .join(Unit, Unit.id == Member.unit_id)
+            .where(in_scope, Member.completeness != "four_page")
+            .order_by(Unit.path, Member.sort_key, Member.id)
+        )
+    ]
+    return groups.groups, counts, incomplete
