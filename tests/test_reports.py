@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from conftest import run_flask, run_worker_burst
 from factories import make_member, make_tree
+from webapp.domain.events import open_ledger
 from webapp.models import ReportRun
 from webapp.models.report_run import ReportState
 
@@ -37,17 +38,23 @@ def fonts_showing_text(data: bytes) -> set[str]:
 
 
 def seed_members(db_session):
+    """Four members entered as from the paper form: their ledgers open with the admission
+    (and recognition), so they are on the rolls from their admission date."""
     tree = make_tree(db_session)
-    make_member(
-        db_session,
-        tree["C1"],
-        birth_name="Nguyễn Thị Hường",
-        member_number="000001TN",
-        card_number="27.000001",
-    )
-    make_member(db_session, tree["C1"], birth_name="Trần Văn Ấn", member_number="000002TN")
-    make_member(db_session, tree["C2"], birth_name="Lê Đức Thắng", member_number="000003TN")
-    make_member(db_session, tree["C3"], birth_name="Phạm Quỳnh Anh", member_number="000004TN")
+    members = [
+        make_member(
+            db_session,
+            tree["C1"],
+            birth_name="Nguyễn Thị Hường",
+            member_number="000001TN",
+            card_number="27.000001",
+        ),
+        make_member(db_session, tree["C1"], birth_name="Trần Văn Ấn", member_number="000002TN"),
+        make_member(db_session, tree["C2"], birth_name="Lê Đức Thắng", member_number="000003TN"),
+        make_member(db_session, tree["C3"], birth_name="Phạm Quỳnh Anh", member_number="000004TN"),
+    ]
+    for member in members:
+        open_ledger(db_session, member)
     db_session.commit()
     return tree
 
@@ -164,9 +171,16 @@ def test_cli_report_in_process_and_xlsx(app, db_session, tmp_path):
         str(xlsx),
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    rows = list(load_workbook(xlsx, read_only=True).active.iter_rows(values_only=True))
-    assert rows[0][1] == "Họ và tên"
-    assert [row[1] for row in rows[1:]] == ["Trần Văn Ấn", "Nguyễn Thị Hường", "Lê Đức Thắng"]
+    sheet = load_workbook(xlsx).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][0] == "ĐẢNG CỘNG SẢN VIỆT NAM" and rows[2][0] == "DANH SÁCH ĐẢNG VIÊN"
+    header = next(index for index, row in enumerate(rows) if row[0] == "STT")
+    assert rows[header][1].startswith("Họ và tên") and len(rows[header]) == 14
+    assert sheet.freeze_panes == f"A{header + 2}"
+    members = [row for row in rows[header + 1 :] if isinstance(row[0], int)]
+    assert [row[1] for row in members] == ["Trần Văn Ấn", "Nguyễn Thị Hường", "Lê Đức Thắng"]
+    assert [row[0] for row in members] == [1, 2, 3]
+    assert rows[-1][0] == "Tổng số: 3 đảng viên"
 
 
 def test_cli_report_unknown_unit_is_a_clear_error(app, db_session):

@@ -71,6 +71,7 @@ REPORT_STATE_LABELS = {
     ReportState.RUNNING: _l("Running"),
     ReportState.DONE: _l("Done"),
     ReportState.FAILED: _l("Failed"),
+    ReportState.CANCELLED: _l("Cancelled"),
 }
 
 UNIT_COLUMNS = {

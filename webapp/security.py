@@ -44,7 +44,7 @@ READ_DATA = [
         r"menu_access",
     ),
 ]
-RUN_REPORTS = [(r"ReportRunView", r"can_(list|show|request|status|download)")]
+RUN_REPORTS = [(r"ReportRunView", r"can_(list|show|request|status|download|cancel)")]
 
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     "Clerk": [

@@ -15,6 +15,7 @@ class ReportState(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 ACTIVE_STATES = (ReportState.QUEUED, ReportState.RUNNING)

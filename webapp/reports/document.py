@@ -202,7 +202,10 @@ class XlsxWriter:
             heading.subtitle,
             f"{heading.place}, ngày {heading.issued_on:%d/%m/%Y}",
         ]
-        for text in [*lines, caption] if caption else lines:
+        lines = [*lines, caption] if caption else lines
+        # Write-only sheets write their view settings with the first row: freeze first.
+        self.sheet.freeze_panes = f"A{len(lines) + 1 + len(header_rows) + 1}"
+        for text in lines:
             cell = WriteOnlyCell(self.sheet, value=text)
             cell.font = self.bold
             self._append([cell])
@@ -224,7 +227,6 @@ class XlsxWriter:
                     self._cell(None, fill=self.header_fill) for _ in range(header_cell.colspan - 1)
                 )
             self._append(cells)
-        self.sheet.freeze_panes = f"A{self.rows_written + 1}"
 
     def title_row(self, text: str) -> None:
         self._append([self._cell(text, font=self.bold)])

@@ -14,7 +14,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from jobs import enqueue, fetch_job, report_progress
+from jobs import enqueue, fetch_job, redis_connection, report_progress
 from webapp.domain.errors import N_, DomainError, NotFound
 from webapp.domain.scope import UNRESTRICTED, unit_in_scope
 from webapp.extensions import db
@@ -124,6 +124,8 @@ def execute_run(run_id: int) -> ReportRun:
     run = db.session.get(ReportRun, run_id)
     if run is None:
         raise NotFound(N_("The report run does not exist."))
+    if run.state == ReportState.CANCELLED:
+        return run  # cancelled while it waited in the queue
     run.state = ReportState.RUNNING
     run.started_at = datetime.now()
     run.error = None
@@ -132,10 +134,15 @@ def execute_run(run_id: int) -> ReportRun:
         spec = REPORTS[run.report]
         path = report_path(run)
         partial = path.with_suffix(path.suffix + ".part")
-        run.row_count = spec.render(
+        row_count = spec.render(
             db.session, run.unit, run.parameters or {}, run.output_format, partial, report_progress
         )
+        db.session.refresh(run)
+        if run.state == ReportState.CANCELLED:
+            partial.unlink(missing_ok=True)
+            return run
         partial.replace(path)
+        run.row_count = row_count
         run.file_path = str(path)
         run.file_name = path.name
         run.state = ReportState.DONE
@@ -145,6 +152,8 @@ def execute_run(run_id: int) -> ReportRun:
         db.session.rollback()
         log.error("report run %s failed: %s", run_id, traceback.format_exc())
         run = db.session.get(ReportRun, run_id)
+        if run.state == ReportState.CANCELLED:
+            raise
         run.state = ReportState.FAILED
         run.error = f"{type(error).__name__}: {error}"[:2000]
         run.finished_at = datetime.now()
@@ -171,3 +180,31 @@ def live_progress(run: ReportRun) -> int:
         db.session.commit()
         return 0
     return int(job.get_meta(refresh=True).get("progress", 0))
+
+
+def cancel_run(run: ReportRun) -> ReportRun:
+    """Stop a queued or running run: the job leaves the queue or its work horse is stopped,
+    the row says cancelled and no partial file is left behind."""
+    from rq.command import send_stop_job_command
+    from rq.exceptions import InvalidJobOperation
+
+    if run.state not in ACTIVE_STATES:
+        raise DomainError(N_("Only a queued or running report can be cancelled."))
+    was_running = run.state == ReportState.RUNNING
+    run.state = ReportState.CANCELLED
+    run.finished_at = datetime.now()
+    run.error = None
+    db.session.commit()
+    job = fetch_job(run.job_id) if run.job_id else None
+    if job is not None:
+        try:
+            if was_running or job.get_status() == "started":
+                send_stop_job_command(redis_connection(), job.id)
+            else:
+                job.cancel()
+        except InvalidJobOperation:
+            pass  # it finished or stopped meanwhile; the row already says cancelled
+    folder = Path(current_app.config["DATA_DIR"]) / "reports" / str(run.id)
+    for partial in folder.glob("*.part"):
+        partial.unlink(missing_ok=True)
+    return run

@@ -11,20 +11,23 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
-from webapp.domain.errors import DomainError
+from webapp.domain.errors import DomainError, ValidationFailed
 from webapp.domain.scope import scope_clause
 from webapp.extensions import db
 from webapp.labels import REPORT_STATE_LABELS, format_date, label_for
 from webapp.models.report_run import ReportRun, ReportState
 from webapp.models.unit import Unit
 from webapp.reports import REPORTS
-from webapp.reports.runs import live_progress, request_report
+from webapp.reports.delegates import delegates_from_numbers, read_delegates
+from webapp.reports.runs import cancel_run, live_progress, request_report
+from webapp.reports.spec import describe_parameters
 from webapp.security import current_scope, current_user_id
 from webapp.views.base import DangVienModelView
-from webapp.views.errors import translate
+from webapp.views.errors import translate, translated_field_errors
 
 FORMAT_LABELS = {"pdf": "PDF", "xlsx": "Excel (XLSX)"}
 
@@ -38,7 +41,14 @@ class ReportRunView(DangVienModelView):
     route_base = "/reports"
     list_title = _l("My report runs")
     show_title = _l("Report run")
-    base_permissions = ["can_list", "can_show", "can_request", "can_status", "can_download"]
+    base_permissions = [
+        "can_list",
+        "can_show",
+        "can_request",
+        "can_status",
+        "can_download",
+        "can_cancel",
+    ]
     base_filters = [["requested_by_id", FilterEqualFunction, current_user_id]]
     base_order = ("created_at", "desc")
     list_columns = [
@@ -46,8 +56,10 @@ class ReportRunView(DangVienModelView):
         "report",
         "unit",
         "output_format",
+        "parameters",
         "state",
         "row_count",
+        "seconds_taken",
         "finished_at",
     ]
     show_template = "reports/show.html"
@@ -62,6 +74,8 @@ class ReportRunView(DangVienModelView):
         "row_count": _l("Rows"),
         "finished_at": _l("Finished at"),
         "error": _l("Reason"),
+        "parameters": _l("Day or period"),
+        "seconds_taken": _l("Time taken"),
     }
     formatters_columns = {
         "state": lambda value: label_for(REPORT_STATE_LABELS, value),
@@ -69,6 +83,8 @@ class ReportRunView(DangVienModelView):
         "created_at": format_timestamp,
         "finished_at": format_timestamp,
         "output_format": lambda value: FORMAT_LABELS.get(value, value),
+        "parameters": lambda value: describe_parameters(value or {}),
+        "seconds_taken": lambda value: f"{value:.1f} s" if value is not None else "",
     }
 
     def _own_run(self, pk: int) -> ReportRun:
@@ -86,12 +102,18 @@ class ReportRunView(DangVienModelView):
             .where(Unit.dissolved_on.is_(None), scope_clause(Unit, current_scope()))
             .order_by(Unit.path)
         ).all()
+        own_unit = getattr(current_user, "unit_id", None)
         chosen = {
             "report": request.values.get("report", "member-list"),
-            "unit_id": request.values.get("unit_id", type=int),
+            "unit_id": request.values.get("unit_id", type=int) or own_unit,
             "output_format": request.values.get("output_format", "pdf"),
+            "as_of": request.values.get("as_of", ""),
+            "from": request.values.get("from", ""),
+            "to": request.values.get("to", ""),
+            "member_numbers": request.values.get("member_numbers", ""),
         }
         form = FlaskForm()  # carries and checks the CSRF token
+        field_errors: dict[str, list[str]] = {}
         if request.method == "POST" and not form.validate():
             flash(gettext("The form has expired; please submit it again."), "danger")
         elif request.method == "POST":
@@ -100,9 +122,13 @@ class ReportRunView(DangVienModelView):
                     chosen["report"],
                     chosen["output_format"],
                     chosen["unit_id"],
+                    {**chosen, "delegates": self._delegates(chosen["report"])},
                     user_id=current_user_id(),
                     scope=current_scope(),
                 )
+            except ValidationFailed as error:
+                field_errors = translated_field_errors(error.errors)
+                flash(gettext("Please correct the errors below."), "danger")
             except DomainError as error:
                 flash(translate(error.message, error.params), "danger")
             else:
@@ -110,12 +136,43 @@ class ReportRunView(DangVienModelView):
                 return redirect(url_for("ReportRunView.show", pk=run.id))
         return self.render_template(
             "reports/request.html",
-            reports=[(name, translate(spec.title), spec.formats) for name, spec in REPORTS.items()],
+            reports=[
+                (name, translate(spec.title), spec.formats, spec.period, spec.takes_delegates)
+                for name, spec in REPORTS.items()
+            ],
             units=units,
             chosen=chosen,
             format_labels=FORMAT_LABELS,
             form=form,
+            field_errors=field_errors,
         )
+
+    @staticmethod
+    def _delegates(report: str) -> list[dict] | None:
+        """The delegate list of a delegates request: an uploaded XLSX, else typed numbers."""
+        spec = REPORTS.get(report)
+        if spec is None or not spec.takes_delegates:
+            return None
+        upload = request.files.get("delegates_file")
+        if upload is not None and upload.filename:
+            return read_delegates(upload.stream)
+        return delegates_from_numbers(request.values.get("member_numbers", ""))
+
+    @expose("/cancel/<int:pk>", methods=["POST"])
+    @has_access
+    @permission_name("cancel")
+    def cancel(self, pk: int):
+        run = self._own_run(pk)
+        if not FlaskForm().validate():
+            flash(gettext("The form has expired; please submit it again."), "danger")
+        else:
+            try:
+                cancel_run(run)
+            except DomainError as error:
+                flash(translate(error.message, error.params), "danger")
+            else:
+                flash(gettext("The report has been cancelled."), "info")
+        return redirect(url_for("ReportRunView.show", pk=run.id))
 
     @expose("/status/<int:pk>")
     @has_access
@@ -159,6 +216,9 @@ class ReportRunView(DangVienModelView):
             else run.report,
             format_label=FORMAT_LABELS.get(run.output_format, run.output_format),
             created_at=format_timestamp(run.created_at),
+            period=describe_parameters(run.parameters or {}),
+            delegate_count=len((run.parameters or {}).get("delegates") or []),
+            cancel_form=FlaskForm(),
             title=self.show_title,
             format_date=format_date,
         )

@@ -22,7 +22,11 @@
       link.href = data.download_url;
       link.style.display = "";
     }
-    return data.state === "done" || data.state === "failed";
+    if (data.state !== "queued" && data.state !== "running") {
+      var cancel = document.getElementById("run-cancel-form");
+      if (cancel) { cancel.style.display = "none"; }
+    }
+    return data.state === "done" || data.state === "failed" || data.state === "cancelled";
   }
   function poll() {
     fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
