@@ -78,6 +78,8 @@ class Config:
         self.UPSTREAM_URL = env_str("UPSTREAM_URL")
         self.SYNC_KEY = env_str("SYNC_KEY")
         self.REPORT_JOB_TIMEOUT = env_int("REPORT_JOB_TIMEOUT", 1800)
+        # JSON list of scheduled reports (jobs/schedules.py); unset: the defaults there.
+        self.REPORT_SCHEDULES = env_str("REPORT_SCHEDULES")
         self.ISSUING_COMMITTEE = env_str("ISSUING_COMMITTEE", "BAN TỔ CHỨC TỈNH ỦY")
         self.ISSUING_PLACE = env_str("ISSUING_PLACE", "Ninh Bình")
         # Sign-in attempts per client address ("off" to disable, e.g. behind a proxy that limits).

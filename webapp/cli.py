@@ -22,6 +22,7 @@ def register_cli(app: Flask) -> None:
         demo_command,
         worker_command,
         report_command,
+        cron_command,
         serve_command,
         users_group,
         audit_group,
@@ -304,6 +305,23 @@ def report_command(
     click.echo(f"{run.row_count} rows written to {output or run.file_path}")
 
 
+@click.command("cron")
+@with_appcontext
+@click.option("--list", "list_only", is_flag=True, help="Print the schedules and exit.")
+def cron_command(list_only: bool) -> None:
+    """Run RQ's cron scheduler with this instance's scheduled reports (REPORT_SCHEDULES)."""
+    from jobs.schedules import ScheduleError, build_cron
+
+    try:
+        scheduler = build_cron()
+    except ScheduleError as error:
+        raise click.ClickException(str(error)) from error
+    for job in scheduler.get_jobs():
+        click.echo(f"{job.cron:<14} {job.name}")
+    if not list_only:
+        scheduler.start()
+
+
 @click.command("serve")
 @with_appcontext
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -320,9 +338,12 @@ def serve_command(host: str, port: int, no_worker: bool) -> None:
     app = current_app._get_current_object()
     # Start (or attach to) the Redis server first, so the worker finds it.
     redis_connection(app).ping()
-    worker = None
+    children = []
     if not no_worker:
-        worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"])
+        for command in ("worker", "cron"):
+            children.append(
+                subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", command])
+            )
     password_file = Path(app.instance_path) / "admin-password"
     login = "admin / " + (
         password_file.read_text().strip()
@@ -342,9 +363,10 @@ def serve_command(host: str, port: int, no_worker: bool) -> None:
     try:
         serve(app, host=host, port=port, threads=8)
     finally:
-        if worker is not None:
-            worker.terminate()
-            worker.wait(timeout=10)
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.wait(timeout=10)
 
 
 @click.group("audit")

@@ -6,14 +6,14 @@ from pathlib import Path
 
 from flask import abort, flash, jsonify, redirect, request, send_file, url_for
 from flask_appbuilder import expose, has_access
-from flask_appbuilder.models.sqla.filters import FilterEqualFunction
+from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from webapp.domain.errors import DomainError, ValidationFailed
 from webapp.domain.scope import scope_clause
@@ -30,6 +30,24 @@ from webapp.views.base import DangVienModelView
 from webapp.views.errors import translate, translated_field_errors
 
 FORMAT_LABELS = {"pdf": "PDF", "xlsx": "Excel (XLSX)"}
+
+
+class OwnOrScheduledRuns(BaseFilter):
+    """A user's own runs, and the scheduled runs (requested by nobody) on units in scope."""
+
+    name = "own or scheduled"
+    arg_name = "own"
+
+    def apply(self, query, value):
+        return query.filter(
+            or_(
+                ReportRun.requested_by_id == current_user_id(),
+                and_(
+                    ReportRun.requested_by_id.is_(None),
+                    scope_clause(ReportRun, current_scope()),
+                ),
+            )
+        )
 
 
 def format_timestamp(value) -> str:
@@ -49,7 +67,7 @@ class ReportRunView(DangVienModelView):
         "can_download",
         "can_cancel",
     ]
-    base_filters = [["requested_by_id", FilterEqualFunction, current_user_id]]
+    base_filters = [["requested_by_id", OwnOrScheduledRuns, lambda: None]]
     base_order = ("created_at", "desc")
     list_columns = [
         "created_at",
