@@ -38,20 +38,20 @@ from webapp.reports.spec import AS_OF, ProgressCallback, ReportSpec
 
 TITLE = "Danh sách đảng viên"
 COLUMNS = [
-    Column("STT", INTEGER, 4),
-    Column("Họ và tên\n(họ tên khai sinh)", TEXT, 15),
+    Column("STT", INTEGER, 3.5),
+    Column("Họ và tên\n(họ tên khai sinh)", TEXT, 14),
     Column("Ngày sinh; giới tính; dân tộc; tôn giáo", TEXT, 11),
-    Column("Quê quán", TEXT, 12),
-    Column("Trình độ: GDPT, LLCT, CMNV, ngoại ngữ", TEXT, 12),
-    Column("Nghề nghiệp khi vào Đảng / hiện nay", TEXT, 11),
-    Column("Ngày vào Đảng / chính thức", TEXT, 9),
-    Column("Số thẻ / số lý lịch / số huy hiệu", TEXT, 9),
-    Column("Quân đội, thương binh", TEXT, 7),
-    Column("Chuyển đi (ngày, nơi đến)", TEXT, 10),
-    Column("Chuyển đến (ngày, nơi đi)", TEXT, 10),
-    Column("Từ trần", TEXT, 7),
-    Column("Lý do", TEXT, 8),
-    Column("Ngày, hình thức ra khỏi Đảng", TEXT, 9),
+    Column("Quê quán", TEXT, 11),
+    Column("Trình độ: GDPT, LLCT, CMNV, ngoại ngữ", TEXT, 11),
+    Column("Nghề nghiệp khi vào Đảng / hiện nay", TEXT, 17),
+    Column("Ngày vào Đảng / chính thức", TEXT, 8),
+    Column("Số thẻ / số lý lịch / số huy hiệu", TEXT, 8.5),
+    Column("Quân đội, thương binh", TEXT, 6),
+    Column("Chuyển đi (ngày, nơi đến)", TEXT, 8),
+    Column("Chuyển đến (ngày, nơi đi)", TEXT, 8),
+    Column("Từ trần", TEXT, 5.5),
+    Column("Lý do", TEXT, 6),
+    Column("Ngày, hình thức ra khỏi Đảng", TEXT, 7.5),
 ]
 SEX = {"male": "Nam", "female": "Nữ"}
 LEAVING_FORMS = {
@@ -146,8 +146,8 @@ def _common_cells(row) -> list[Any]:
         row.occupation
         if row.occupation_at_admission in (None, "", row.occupation)
         else _joined(row.occupation_at_admission, row.occupation, separator=" / "),
-        _joined(_d(row.admitted_on), _d(row.official_on), separator=" / "),
-        _joined(row.card_number, row.member_number, separator=" / "),
+        _joined(_d(row.admitted_on), _d(row.official_on), separator="\n"),
+        _joined(row.card_number, row.member_number, separator="\n"),
         _joined("Cựu chiến binh" if row.veteran else "", row.war_invalid),
     ]
 
