@@ -278,21 +278,34 @@ def report_command(
     commendation-discipline, cards-badges, completeness or delegates."""
     import shutil
 
-    from webapp.domain.errors import DomainError
+    from webapp.domain.errors import DomainError, ValidationFailed
     from webapp.models import Unit
     from webapp.reports.delegates import read_delegates
     from webapp.reports.runs import execute_run, request_report
-    from webapp.views.errors import translate
+    from webapp.views.errors import translate, translated_field_errors
 
     unit = db.session.scalar(select(Unit).where(Unit.code == unit_code))
     if unit is None:
         raise click.ClickException(f"Unknown unit code {unit_code}.")
+    from webapp.reports import REPORTS
+    from webapp.reports.spec import PERIOD
+
+    spec = REPORTS.get(name)
+    if spec is not None and spec.period == PERIOD and as_of:
+        raise click.ClickException(f"Report {name} covers a period: use --from and --to.")
+    if spec is not None and spec.period != PERIOD and (start or end):
+        raise click.ClickException(f"Report {name} is as of a day: use --as-of.")
+    if spec is not None and delegates_file is None and spec.takes_delegates:
+        raise click.ClickException(f"Report {name} needs --delegates FILE.xlsx.")
     parameters = {"as_of": as_of, "from": start, "to": end}
     try:
         if delegates_file is not None:
             with delegates_file.open("rb") as handle:
                 parameters["delegates"] = read_delegates(handle)
         run = request_report(name, output_format, unit.id, parameters, queue=enqueue)
+    except ValidationFailed as error:
+        messages = translated_field_errors(error.errors).values()
+        raise click.ClickException("\n".join(m for field in messages for m in field)) from error
     except DomainError as error:
         raise click.ClickException(translate(error.message, error.params)) from error
     if enqueue:
