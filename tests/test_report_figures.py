@@ -933,11 +933,11 @@ def test_quality_as_of_a_past_day_counts_that_days_rolls(session, history):
 # ---------------------------------------------------------------- commendation, discipline
 
 
-@pytest.mark.parametrize("root", ["P", "D1", "D2", "C1"])
-def test_commendations_and_discipline_equal_independent_counts(session, history, root):
-    start, end = date(2023, 1, 1), date(2024, 12, 31)
-    cells = ROOTS[root]
-    unit_group = {history.unit_id(cell): group for cell, group in cells.items()}
+def expected_records(session, history: History, root: str, start: date, end: date):
+    """Commendations and disciplinary decisions dated start..end (raw SQL) of members on
+    the rolls of the subtree that day (the generator's record): {(kind, member number,
+    day, form, line)} and the counts by kind and form."""
+    unit_group = {history.unit_id(cell): group for cell, group in ROOTS[root].items()}
     lives = {life.member_id: life for life in history.lives}
     expected_lines = set()
     expected_counts = {"commendation": Counter(), "discipline": Counter()}
@@ -955,10 +955,16 @@ def test_commendations_and_discipline_equal_independent_counts(session, history,
             day = as_date(day)
             state = lives[member_id].on(day)
             if state.active and state.unit in unit_group:
-                expected_lines.add(
-                    (kind, lives[member_id].number, day, form, unit_group[state.unit])
-                )
+                life = lives[member_id]
+                expected_lines.add((kind, life.number, day, form, unit_group[state.unit]))
                 expected_counts[kind][form] += 1
+    return expected_lines, expected_counts
+
+
+@pytest.mark.parametrize("root", ["P", "D1", "D2", "C1"])
+def test_commendations_and_discipline_equal_independent_counts(session, history, root):
+    start, end = date(2023, 1, 1), date(2024, 12, 31)
+    expected_lines, expected_counts = expected_records(session, history, root, start, end)
     groups, lines, counts = commendations_and_discipline(session, history.units[root], start, end)
     code_of = {history.unit_id(name): name for name in history.units}
     got = {

@@ -1,0 +1,636 @@
+"""Report files parsed back (issue 6): the member list as of a day (XLSX and PDF from the
+CLI), every aggregate report rendered by a real worker (PDF text and fonts, XLSX figures
+against independent counts), the delegate check, and bad input refused with a clear
+message and no run queued.
+
+The tests on a hand-made world (db_session) come first; the ones on the generated
+history (a module fixture, see test_report_figures.py) come last.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections import Counter, defaultdict
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook, load_workbook
+from sqlalchemy import func, select, text
+from test_report_figures import (
+    PAST,
+    PERIOD,
+    ROOTS,
+    Life,
+    Standing,
+    build_history,
+    drop_reversals,
+    expected_movements,
+    expected_records,
+    raw_quality,
+    vietnamese_key,
+)
+from test_reports import fonts_showing_text, pdf_text
+
+from conftest import login, run_flask, run_worker_burst
+from factories import make_member, make_tree
+from helpers import vietnamese
+from webapp.domain.errors import DomainError, NotFound, ValidationFailed
+from webapp.domain.events import EventInput, record_event
+from webapp.domain.ledger import EventKind as K
+from webapp.domain.report_figures import DIMENSIONS, SEX_NAMES
+from webapp.models import ReportRun
+from webapp.models.record import Discipline
+from webapp.models.report_run import ReportState
+from webapp.reports.delegates import read_delegates
+from webapp.reports.runs import execute_run, request_report
+
+PASSWORD = "Report-Files-123"
+CONGRESS = date(2025, 6, 30)
+
+
+def flat(text_: str) -> str:
+    """PDF text with every run of whitespace (line breaks inside table cells) as one space."""
+    return " ".join(text_.split())
+
+
+def run_count(session) -> int:
+    return session.scalar(select(func.count()).select_from(ReportRun))
+
+
+def queued_jobs(redis_conn) -> int:
+    return sum(
+        redis_conn.llen(key)
+        for key in redis_conn.keys("rq:queue:*")
+        if redis_conn.type(key) in (b"list", "list")
+    )
+
+
+def xlsx_rows(data_or_path, sheet: int = 0) -> list[tuple]:
+    source = io.BytesIO(data_or_path) if isinstance(data_or_path, bytes) else data_or_path
+    workbook = load_workbook(source, read_only=True)
+    return [tuple(row) for row in workbook.worksheets[sheet].iter_rows(values_only=True)]
+
+
+def workbook_bytes(rows: list[list]) -> bytes:
+    workbook = Workbook()
+    for row in rows:
+        workbook.active.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def admit(session, unit, name, admitted: date, official: date | None = None, **fields):
+    member = make_member(session, unit, birth_name=name, official_on=None, **fields)
+    record_event(session, member.id, EventInput(K.ADMISSION, admitted, to_unit_id=unit.id))
+    if official:
+        record_event(session, member.id, EventInput(K.OFFICIAL_RECOGNITION, official))
+    return member
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.fixture()
+def world(app, db_session):
+    tree = make_tree(db_session)
+    admit(db_session, tree["C1"], "Nguyễn Văn Tốt", date(2010, 1, 5), date(2011, 1, 5))
+    admit(db_session, tree["C3"], "Lê Văn Xa", date(2010, 1, 5), date(2011, 1, 5))
+    db_session.commit()
+    return tree
+
+
+def test_bad_parameters_are_refused_and_nothing_is_queued(app, world, db_session, redis_conn):
+    unit = world["P"].id
+    today = date.today()
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    cases = [
+        ("increase-decrease", unit, {"from": "2024-06-01", "to": "2024-01-01"}, "to",
+         "The end of the period is before its start."),
+        ("increase-decrease", unit, {"from": "2024-01-01", "to": tomorrow}, "to",
+         "The date cannot be in the future."),
+        ("quality", unit, {"as_of": tomorrow}, "as_of", "The date cannot be in the future."),
+        ("member-list", unit, {"as_of": "31/02/2024"}, "as_of", "Enter a date as dd/mm/yyyy."),
+        ("commendation-discipline", unit, {"from": "hôm qua"}, "from",
+         "Enter a date as dd/mm/yyyy."),
+    ]  # fmt: skip
+    for report, unit_id, parameters, field, message in cases:
+        with pytest.raises(ValidationFailed) as refused:
+            request_report(report, "pdf", unit_id, parameters)
+        assert refused.value.errors[field][0][0] == message, (report, parameters)
+    with pytest.raises(DomainError, match="Unknown report cards-and-more"):
+        request_report("cards-and-more", "pdf", unit, {})
+    with pytest.raises(DomainError, match="cannot be produced as docx"):
+        request_report("quality", "docx", unit, {})
+    with pytest.raises(NotFound):
+        request_report("quality", "pdf", 999999, {})
+    with pytest.raises(DomainError, match="Upload the list of delegates"):
+        request_report("delegates", "xlsx", unit, {"as_of": "2025-06-30"})
+    assert run_count(db_session) == 0 and queued_jobs(redis_conn) == 0
+    # The same request with good parameters is queued: the refusals above were real.
+    request_report("increase-decrease", "pdf", unit, {"from": "2024-01-01", "to": "2024-06-01"})
+    assert run_count(db_session) == 1 and queued_jobs(redis_conn) == 1
+
+
+def test_cli_refuses_bad_input_with_a_clear_message(app, world, db_session, tmp_path):
+    runner = app.test_cli_runner()
+    not_xlsx = tmp_path / "dai-bieu.xlsx"
+    not_xlsx.write_bytes(b"STT;Ho va ten;So ly lich\n1;Nguyen Van Tot;000001TN\n")
+    cases = [
+        (["report", "quality", "--unit", "NOPE"], "Unknown unit code NOPE."),
+        (["report", "nope", "--unit", "P"], vietnamese(app, "Unknown report %(name)s.", name="nope")),
+        (["report", "increase-decrease", "--unit", "P", "--from", "2024-06-01", "--to", "2024-01-01"],
+         vietnamese(app, "The end of the period is before its start.")),
+        (["report", "quality", "--unit", "P", "--as-of", (date.today() + timedelta(days=3)).isoformat()],
+         vietnamese(app, "The date cannot be in the future.")),
+        (["report", "delegates", "--unit", "P", "--delegates", str(not_xlsx)],
+         vietnamese(app, "The file is not an Excel (XLSX) workbook.")),
+    ]  # fmt: skip
+    for args, message in cases:
+        result = runner.invoke(args=args)
+        assert result.exit_code != 0, args
+        assert message in result.output, (args, result.output)
+        assert "Traceback" not in result.output
+    db_session.expire_all()
+    assert run_count(db_session) == 0
+
+
+def test_delegate_file_with_bad_rows_names_them(app, db_session):
+    good_header = ["STT", "Họ và tên", "Số lý lịch", "Ngày sinh"]
+    bad_rows = workbook_bytes(
+        [
+            ["DANH SÁCH ĐẠI BIỂU"],  # a title line above the header is allowed
+            good_header,
+            [1, "Nguyễn Văn Tốt", "000001TN", date(1980, 5, 19)],
+            [2, "Trần Thị Thiếu", None, "19/05/1980"],  # no member number
+            [3, "Lê Văn Sai", "000003TN", "31/02/1980"],  # no such day
+            [None, None, None, None],  # blank line: skipped
+            [4, "Phạm Văn Chữ", "000004TN", "không rõ"],
+        ]
+    )
+    with pytest.raises(ValidationFailed) as refused:
+        read_delegates(io.BytesIO(bad_rows))
+    assert refused.value.errors["delegates"] == [
+        ("Row %(row)s: the member number is missing.", {"row": 4}),
+        ("Row %(row)s: the birth date is not a date.", {"row": 5}),
+        ("Row %(row)s: the birth date is not a date.", {"row": 7}),
+    ]
+    for content, message in (
+        (b"%PDF-1.4 not a workbook", "The file is not an Excel (XLSX) workbook."),
+        (b"", "The file is not an Excel (XLSX) workbook."),
+        (workbook_bytes([["Họ và tên"], ["Nguyễn Văn Tốt"]]), "no column headed"),
+        (workbook_bytes([good_header]), "The file lists no delegates."),
+    ):
+        with pytest.raises(DomainError) as refused:
+            read_delegates(io.BytesIO(content))
+        assert message in str(refused.value), content[:20]
+    good = read_delegates(
+        io.BytesIO(workbook_bytes([good_header, [1, "Nguyễn Văn Tốt", " 000001TN ", "19/05/1980"]]))
+    )
+    assert good == [
+        {
+            "row": 2,
+            "member_number": "000001TN",
+            "name": "Nguyễn Văn Tốt",
+            "birth_date": "1980-05-19",
+        }
+    ]
+
+
+def test_scoped_clerk_cannot_report_on_another_district(app, world, db_session, redis_conn):
+    from webapp.cli import create_user
+
+    create_user("clerk_report_d1", "Clerk", "P.01", PASSWORD)
+    client = app.test_client()
+    login(client, "clerk_report_d1", PASSWORD)
+    for unit in ("D2", "P"):
+        response = client.post(
+            "/reports/request",
+            data={"report": "member-list", "unit_id": world[unit].id, "output_format": "pdf"},
+        )
+        assert response.status_code == 200 and "alert-danger" in response.text, unit
+        assert vietnamese(app, "The unit does not exist.") in response.text
+        # The form offers only the clerk's own subtree.
+        assert f'value="{world["D2"].id}"' not in response.text
+    assert run_count(db_session) == 0 and queued_jobs(redis_conn) == 0
+    response = client.post(
+        "/reports/request",
+        data={"report": "member-list", "unit_id": world["C1"].id, "output_format": "pdf"},
+    )
+    assert response.status_code == 302
+    assert run_count(db_session) == 1 and queued_jobs(redis_conn) == 1
+
+
+# ---------------------------------------------------------------- delegate check
+
+
+def test_delegate_check_flags_each_problem(app, db_session, tmp_path):
+    tree = make_tree(db_session)
+    good = admit(db_session, tree["C1"], "Nguyễn Văn Tốt", date(2010, 1, 5), date(2011, 1, 5))
+    probationary = admit(db_session, tree["C1"], "Trần Thị Dự", date(2025, 3, 1))
+    elsewhere = admit(db_session, tree["C3"], "Lê Văn Xa", date(2010, 1, 5), date(2011, 1, 5))
+    punished = admit(db_session, tree["C2"], "Phạm Văn Phạt", date(2012, 1, 5), date(2013, 1, 5))
+    renamed = admit(db_session, tree["C2"], "Hoàng Thị Đúng", date(2012, 1, 5), date(2013, 1, 5))
+    dead = admit(db_session, tree["C1"], "Đỗ Văn Mất", date(2012, 1, 5), date(2013, 1, 5))
+    record_event(db_session, dead.id, EventInput(K.DEATH, date(2025, 1, 10)))
+    other_birth = admit(db_session, tree["C1"], "Vũ Văn Sinh", date(2012, 1, 5), date(2013, 1, 5))
+    old_fault = admit(db_session, tree["C2"], "Bùi Văn Cũ", date(2012, 1, 5), date(2013, 1, 5))
+    for member, day in ((punished, date(2025, 3, 1)), (old_fault, date(2024, 6, 29))):
+        db_session.add(
+            Discipline(member_id=member.id, decided_on=day, form="Khiển trách", reason="Vi phạm")
+        )
+    db_session.commit()
+    rows = [
+        ["STT", "Họ và tên", "Số lý lịch", "Ngày sinh"],
+        [1, "NGUYỄN VĂN TỐT", good.member_number, date(1980, 5, 19)],
+        [2, "Trần Thị Dự", probationary.member_number, None],
+        [3, "Lê Văn Xa", elsewhere.member_number, None],
+        [4, "Phạm Văn Phạt", punished.member_number, None],
+        [5, "Hoàng Thị Sai", renamed.member_number, None],
+        [6, "Ngô Văn Lạ", "999999XX", None],
+        [7, "Nguyễn Văn Tốt", good.member_number, None],
+        [8, "Đỗ Văn Mất", dead.member_number, None],
+        [9, "Vũ Văn Sinh", other_birth.member_number, "01/01/1970"],
+        [10, "Bui Van Cu", old_fault.member_number, "19/05/1980"],  # fault > 12 months ago
+    ]
+    upload = tmp_path / "dai-bieu.xlsx"
+    upload.write_bytes(workbook_bytes(rows))
+    output = tmp_path / "tham-tra.xlsx"
+    result = run_flask(
+        "report", "delegates", "--unit", "P.01", "--as-of", CONGRESS.isoformat(),
+        "--delegates", str(upload), "--format", "xlsx", "-o", str(output),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = [row for row in xlsx_rows(output.read_bytes()) if row and isinstance(row[0], int)]
+    verdicts = {row[0]: row[9] for row in table}
+    assert verdicts == {
+        1: "Đủ tư cách",
+        2: "Đảng viên dự bị (không có quyền ứng cử, bầu cử)",
+        3: "Không thuộc đảng bộ tổ chức đại hội",
+        4: "Bị kỷ luật trong 12 tháng trước đại hội",
+        5: "Họ tên không khớp hồ sơ",
+        6: "Không có trong cơ sở dữ liệu",
+        7: "Trùng trong danh sách",
+        8: "Không có trong danh sách đảng viên vào ngày đại hội",
+        9: "Ngày sinh không khớp hồ sơ",
+        10: "Đủ tư cách",
+    }
+    first = table[0]
+    assert first[3] == "Nguyễn Văn Tốt" and first[4] == "Chi bộ thôn Đông"
+    assert first[5] == "Chính thức" and first[7] == "15 năm"
+    assert table[1][5] == "Dự bị" and table[1][7] is None  # no Party age while probationary
+    assert "Khiển trách (01/03/2025)" in table[3][8]
+
+    run = request_report(
+        "delegates",
+        "pdf",
+        tree["D1"].id,
+        {
+            "as_of": CONGRESS.isoformat(),
+            "delegates": read_delegates(io.BytesIO(upload.read_bytes())),
+        },
+        queue=False,
+    )
+    run = execute_run(run.id)
+    assert run.state == ReportState.DONE and run.row_count == 10
+    pdf = Path(run.file_path).read_bytes()
+    words = flat(pdf_text(pdf))
+    for expected in (
+        "ĐẢNG CỘNG SẢN VIỆT NAM",
+        "BIỂU THẨM TRA TƯ CÁCH ĐẠI BIỂU",
+        "tính đến ngày 30/06/2025",
+        "Tổng số đại biểu: 10; đủ tư cách: 2; có vấn đề cần xem xét: 8.",
+        "Không thuộc đảng bộ tổ chức đại hội",
+    ):
+        assert expected in words, expected
+    assert all("DejaVu" in font for font in fonts_showing_text(pdf))
+
+
+# ---------------------------------------------------------------- generated history
+
+
+@pytest.fixture(scope="module")
+def history(app):
+    from conftest import _clean_data
+    from webapp.extensions import db
+
+    with app.app_context():
+        drop_reversals(db.session)
+        _clean_data(db)
+        built = build_history(db.session, members=110)
+        add_known_member(db.session, built)
+        yield built
+        db.session.rollback()
+        drop_reversals(db.session)
+        db.session.remove()
+
+
+def add_known_member(session, history) -> None:
+    """One member of P.01 on the rolls on PAST who died after it, for certain."""
+    cell = history.units["C1"]
+    events = [
+        (K.ADMISSION, date(2015, 2, 1), Standing(True, cell.id, "probationary")),
+        (K.OFFICIAL_RECOGNITION, date(2016, 2, 1), Standing(True, cell.id, "official")),
+        (K.DEATH, date(2025, 3, 1), Standing(False, cell.id)),
+    ]
+    member = make_member(
+        session, cell, member_number="990001RF", birth_name="Tạ Quang Khuất", official_on=None
+    )
+    life = Life(member.id, member.member_number, member.birth_name)
+    for kind, day, state in events:
+        to_unit = cell.id if kind == K.ADMISSION else None
+        record_event(session, member.id, EventInput(kind, day, to_unit_id=to_unit), commit=False)
+        life.days.append(day)
+        life.kinds.append(kind)
+        life.states.append(state)
+    session.commit()
+    history.lives.append(life)
+
+
+@pytest.fixture()
+def session(history):
+    from webapp.extensions import db
+
+    assert db.session.scalar(text("SELECT COUNT(*) FROM member")) == len(history.lives)
+    db.session.expire_all()
+    return db.session
+
+
+def left_in_year(history, cells, as_of: date):
+    """(cell, life) of each time a member left the subtree's rolls between 1 January and
+    `as_of`, from the generator's record."""
+    ids = {history.unit_id(cell): cell for cell in cells}
+    found = []
+    for life in history.lives:
+        for before, after, day in zip(life.states, life.states[1:], life.days[1:], strict=False):
+            was_in = before.active and before.unit in ids
+            still_in = after.active and after.unit in ids
+            if was_in and not still_in and date(as_of.year, 1, 1) <= day <= as_of:
+                found.append((ids[before.unit], life))
+    return found
+
+
+def test_member_list_as_of_a_past_day_from_the_cli(session, history, tmp_path):
+    cells = ["C1", "C2"]  # the cells of P.01, in tree order
+    on_rolls = history.on_rolls(PAST, cells)
+    expected = []
+    for cell in cells:
+        unit_id = history.unit_id(cell)
+        lives = [life for life in on_rolls if life.on(PAST).unit == unit_id]
+        expected += [
+            (cell, life.number)
+            for life in sorted(lives, key=lambda life: vietnamese_key(life.name))
+        ]
+    # Independent SQL for the same day: the member numbers on the rolls of P.01's cells.
+    numbers = set(
+        session.execute(
+            text(
+                "SELECT m.member_number FROM member m JOIN member_period p ON p.member_id = m.id "
+                "JOIN unit u ON u.id = p.unit_id WHERE u.code LIKE 'P.01.%' "
+                "AND p.starts_on <= :day AND (p.ends_on IS NULL OR p.ends_on > :day)"
+            ),
+            {"day": PAST.isoformat()},
+        ).scalars()
+    )
+    assert numbers == {number for _, number in expected} and len(numbers) > 10
+    admitted_later = [
+        life
+        for life in history.lives
+        if life.on(PAST).unit is None and life.on(date.today()).active
+    ]
+    died_later = [
+        life
+        for life in on_rolls
+        if any(k == K.DEATH and d > PAST for k, d in zip(life.kinds, life.days, strict=True))
+    ]
+    assert admitted_later and died_later
+
+    output = tmp_path / "ds.xlsx"
+    result = run_flask(
+        "report", "member-list", "--unit", "P.01", "--as-of", PAST.isoformat(),
+        "--format", "xlsx", "-o", str(output),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = xlsx_rows(output.read_bytes())
+    assert rows[0][0] == "ĐẢNG CỘNG SẢN VIỆT NAM"
+    assert "tính đến ngày 31/12/2024" in rows[3][0]
+    header = next(index for index, row in enumerate(rows) if row and row[0] == "STT")
+    code_to_cell = {history.units[cell].code: cell for cell in cells}
+    listed: list = []
+    left: list = []
+    part, cell, total_line = listed, None, None
+    numbers_seen = []
+    for row in rows[header + 1 :]:
+        if row and isinstance(row[0], int):
+            numbers_seen.append(row[0])
+            number = row[7].split(" / ")[-1]
+            part.append((cell, number))
+            life = next(life for life in history.lives if life.number == number)
+            assert row[1] == life.name
+        elif row[0].startswith("Tổng số"):
+            total_line = row[0]
+        else:
+            if row[0].startswith("Ra khỏi danh sách"):
+                part = left
+            cell = code_to_cell[row[0].split(" – ")[-2].split()[-1]]
+    assert listed == expected  # exactly that day's rolls, by unit, in Vietnamese order
+    assert total_line == f"Tổng số: {len(expected)} đảng viên"
+    assert numbers_seen == list(range(1, len(numbers_seen) + 1))
+    assert left  # some members left P.01's rolls during 2024
+    assert sorted(left, key=str) == sorted(
+        ((cell, life.number) for cell, life in left_in_year(history, cells, PAST)), key=str
+    )
+
+    pdf_path = tmp_path / "ds.pdf"
+    result = run_flask(
+        "report", "member-list", "--unit", "P.01", "--as-of", PAST.isoformat(),
+        "--format", "pdf", "-o", str(pdf_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    pdf = pdf_path.read_bytes()
+    words = flat(pdf_text(pdf))
+    assert "ĐẢNG CỘNG SẢN VIỆT NAM" in words and "DANH SÁCH ĐẢNG VIÊN" in words
+    assert f"Tổng số: {len(expected)} đảng viên" in words
+    names = {life.number: life.name for life in history.lives}
+    positions = [find_name(words, names[number]) for _, number in expected]
+    assert None not in positions
+    assert positions == sorted(positions)  # the same order as the workbook
+    for life in admitted_later:
+        assert find_name(words, life.name) is None, life.name
+    for life in died_later:
+        assert find_name(words, life.name) is not None, life.name
+    assert all("DejaVu" in font for font in fonts_showing_text(pdf))
+
+
+def find_name(words: str, name: str) -> int | None:
+    """Where the whole name occurs ("Lê Văn An" is not found inside "Lê Văn Anh")."""
+    found = re.search(rf"(?<!\w){re.escape(name)}(?!\w)", words)
+    return found.start() if found else None
+
+
+def number_tokens(words: str, after: str, count: int) -> list[int]:
+    tail = words[words.index(after) + len(after) :].split()
+    return [int(token.replace(".", "")) for token in tail[:count]]
+
+
+def test_aggregate_reports_on_a_real_worker(session, history, redis_conn):
+    start, end = PERIOD
+    period = {"from": start.isoformat(), "to": end.isoformat()}
+    province = history.units["P"].id
+    requests = [
+        ("increase-decrease", period),
+        ("quality", {"as_of": PAST.isoformat()}),
+        ("commendation-discipline", period),
+        ("completeness", {}),
+    ]
+    runs = {
+        (name, fmt): request_report(name, fmt, province, parameters, user_id=None).id
+        for name, parameters in requests
+        for fmt in ("pdf", "xlsx")
+    }
+    assert queued_jobs(redis_conn) == len(runs)
+    worker = run_worker_burst()
+    assert worker.returncode == 0, worker.stderr[-3000:]
+    session.expire_all()
+    files = {}
+    for key, run_id in runs.items():
+        run = session.get(ReportRun, run_id)
+        assert run.state == ReportState.DONE, (key, run.error)
+        files[key] = Path(run.file_path).read_bytes()
+        if key[1] == "pdf":
+            assert files[key].startswith(b"%PDF")
+            assert all("DejaVu" in font for font in fonts_showing_text(files[key])), key
+
+    # Increase / decrease: every figure of the workbook equals the independent counts.
+    expected = expected_movements(session, history, ROOTS["P"], start, end)
+    increases = (
+        "admission",
+        "readmission",
+        "transfer_in",
+        "transfer_within",
+        "restoration",
+        "other",
+    )
+    decreases = ("death", "removal", "not_recognised", "expulsion", "resignation", "transfer_out", "transfer_within", "other")  # fmt: skip
+    memo = ("official_recognition", "temporary_out", "temporary_in")
+
+    def figures(line):
+        return [
+            line.opening,
+            *(line.increases[k] for k in increases),
+            sum(line.increases.values()),
+            *(line.decreases[k] for k in decreases),
+            sum(line.decreases.values()),
+            line.closing,
+            *(line.memo[k] for k in memo),
+        ]
+
+    rows = xlsx_rows(files["increase-decrease", "xlsx"])
+    lines = {
+        row[1]: list(row[2:])
+        for row in rows
+        if len(row) > 2 and (isinstance(row[0], int) or row[1] == "Tổng cộng")
+    }
+    for group in ("D1", "D2", "C5"):
+        unit = history.units[group]
+        assert lines[f"{unit.name} ({unit.code})"] == figures(expected[group]), group
+    assert lines["Tổng cộng"] == figures(expected["total"])
+    words = flat(pdf_text(files["increase-decrease", "pdf"]))
+    assert "BÁO CÁO TĂNG, GIẢM ĐẢNG VIÊN" in words
+    assert "từ ngày 01/01/2024 đến ngày 31/12/2024" in words
+    assert number_tokens(words, "Tổng cộng", 21) == figures(expected["total"])
+
+    # Quality: the whole province's section against raw rows.
+    totals, counts, _ = raw_quality(session, history, ROOTS["P"], PAST)
+    whole = sum(totals.values())
+    rows = xlsx_rows(files["quality", "xlsx"])
+    start_row = next(
+        i for i, row in enumerate(rows) if row and str(row[0]).startswith("Toàn đảng bộ")
+    )
+    section, dimension = {}, None
+    for row in rows[start_row + 1 :]:
+        if len(row) < 3 or row[2] is None:
+            break  # the next section's title
+        dimension = row[0] or dimension
+        section[(dimension, row[1])] = (row[2], row[3])
+    assert section[("Tổng số đảng viên", None)] == (whole, 1)
+    titles = {dimension.key: dimension.title for dimension in DIMENSIONS}
+    for key, categories in counts.items():
+        for category, by_group in categories.items():
+            label = SEX_NAMES.get(category, category) if key == "sex" else category
+            count, share = section.pop((titles[key], label))
+            assert count == sum(by_group.values()), (key, category)
+            assert share == pytest.approx(count / whole)
+    section.pop(("Tổng số đảng viên", None))
+    assert section == {}  # no category the raw rows do not have
+    words = flat(pdf_text(files["quality", "pdf"]))
+    assert "BÁO CÁO PHÂN TÍCH CHẤT LƯỢNG ĐẢNG VIÊN" in words and "tính đến ngày 31/12/2024" in words
+    assert number_tokens(words, "Tổng số đảng viên", 1) == [whole]
+    # Each district's own section follows, with its own total.
+    for group in ("D1", "D2"):
+        unit = history.units[group]
+        title = f"{unit.name} ({unit.code}) Tổng số đảng viên"
+        assert number_tokens(words, title, 1) == [totals[group]], group
+
+    # Commendations and discipline: the summary sheet against raw SQL.
+    _, expected_counts = expected_records(session, history, "P", start, end)
+    rows = xlsx_rows(files["commendation-discipline", "xlsx"], sheet=0)
+    summary, kind = defaultdict(Counter), None
+    for row in rows:
+        if row and len(row) == 3 and isinstance(row[2], int):
+            kind = row[0] or kind
+            summary[kind][row[1]] = row[2]
+    for kind, name in (("commendation", "Khen thưởng"), ("discipline", "Kỷ luật")):
+        assert summary[name].pop("Cộng") == sum(expected_counts[kind].values())
+        assert dict(summary[name]) == dict(expected_counts[kind])
+    listing = [
+        row
+        for row in xlsx_rows(files["commendation-discipline", "xlsx"], sheet=1)
+        if row and isinstance(row[0], int)
+    ]
+    assert len(listing) == sum(sum(c.values()) for c in expected_counts.values())
+    words = flat(pdf_text(files["commendation-discipline", "pdf"]))
+    assert "BÁO CÁO KHEN THƯỞNG, KỶ LUẬT ĐẢNG VIÊN" in words
+    assert number_tokens(words, "Khen thưởng Cộng", 1) == [
+        sum(expected_counts["commendation"].values())
+    ]
+
+    # Completeness: the summary against raw SQL over today's records.
+    raw = session.execute(
+        text(
+            "SELECT u.code, m.completeness, COUNT(*) FROM member m JOIN unit u ON u.id = m.unit_id "
+            "WHERE m.status IN ('probationary', 'official') GROUP BY u.code, m.completeness"
+        )
+    ).all()
+    by_level = Counter()
+    for _, level, count in raw:
+        by_level[level] += count
+    rows = xlsx_rows(files["completeness", "xlsx"], sheet=0)
+    total = next(row for row in rows if len(row) > 2 and row[1] == "Tổng cộng")
+    assert list(total[2:4]) == [sum(by_level.values()), by_level["four_page"]]
+    assert list(total[5:7]) == [by_level["one_page"], by_level["incomplete"]]
+    words = flat(pdf_text(files["completeness", "pdf"]))
+    assert "BÁO CÁO TÌNH TRẠNG HỒ SƠ ĐẢNG VIÊN" in words
+    assert number_tokens(words, "Tổng cộng", 2) == [sum(by_level.values()), by_level["four_page"]]
+
+
+def test_increase_decrease_workbook_labels_sit_over_their_columns(session, history, tmp_path):
+    """The second header row of the workbook names the kinds of increase and decrease; each
+    label must be over the column holding that kind's figures (as in the PDF)."""
+    run = request_report(
+        "increase-decrease",
+        "xlsx",
+        history.units["D1"].id,
+        {"from": PERIOD[0].isoformat(), "to": PERIOD[1].isoformat()},
+        queue=False,
+    )
+    rows = xlsx_rows(Path(execute_run(run.id).file_path).read_bytes())
+    top = next(index for index, row in enumerate(rows) if row and row[0] == "STT")
+    first, second = rows[top], rows[top + 1]
+    assert first[2] == "Số đảng viên đầu kỳ" and first[3] == "Tăng" and first[10] == "Giảm"
+    assert first[19] == "Số đảng viên cuối kỳ"
+    assert second[3] == "Kết nạp", second  # the admissions column (D)
+    assert second[9] == "Cộng" and second[10] == "Từ trần" and second[18] == "Cộng"
+    assert second[20] == "Công nhận chính thức"
