@@ -660,6 +660,41 @@ def test_transfer_between_cells_of_a_district_shows_in_the_cells_only(
     assert as_plain(district["total"].increases) == {}
 
 
+def test_party_age_as_of_a_past_day_ignores_what_happened_after_it(db_session):
+    """Quality as of a past day: Party age bands are ages on that day, so a later removal
+    (an interruption that began after the day) or a later re-admission must not change
+    them. Both members were official for 24 and 10 full years on 31/12/2024."""
+    tree = make_tree(db_session)
+    readmitted = make_member(db_session, tree["C1"], birth_name="Lý Văn Lại", official_on=None)
+    removed = make_member(db_session, tree["C1"], birth_name="Mai Thị Vắng", official_on=None)
+    steady = make_member(db_session, tree["C1"], birth_name="Kim Văn Đều", official_on=None)
+    for member, admitted in (
+        (readmitted, date(2000, 1, 10)),
+        (removed, date(2014, 12, 1)),
+        (steady, date(2014, 12, 1)),
+    ):
+        record_event(
+            db_session, member.id, EventInput(K.ADMISSION, admitted, to_unit_id=tree["C1"].id)
+        )
+        record_event(
+            db_session,
+            member.id,
+            EventInput(K.OFFICIAL_RECOGNITION, admitted.replace(year=admitted.year + 1)),
+        )
+    record_event(db_session, readmitted.id, EventInput(K.REMOVAL, date(2025, 2, 1)))
+    record_event(
+        db_session,
+        readmitted.id,
+        EventInput(K.READMISSION, date(2025, 8, 1), to_unit_id=tree["C2"].id),
+    )
+    record_event(db_session, removed.id, EventInput(K.REMOVAL, date(2025, 1, 15)))
+    figures = quality(db_session, tree["P"], PAST)
+    bands = {band: sum(by_group.values()) for band, by_group in figures.counts["party_age"].items()}
+    assert sum(figures.totals.values()) == 3
+    # Independently: full years from the admission to 31/12/2024, no interruption before it.
+    assert bands == {"Từ 10 đến dưới 20 năm": 2, "Từ 20 đến dưới 30 năm": 1}, bands
+
+
 # ---------------------------------------------------------------- generated history
 
 
