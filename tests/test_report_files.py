@@ -138,6 +138,17 @@ def test_cli_refuses_bad_input_with_a_clear_message(app, world, db_session, tmp_
     runner = app.test_cli_runner()
     not_xlsx = tmp_path / "dai-bieu.xlsx"
     not_xlsx.write_bytes(b"STT;Ho va ten;So ly lich\n1;Nguyen Van Tot;000001TN\n")
+    bad_rows = tmp_path / "dai-bieu-loi.xlsx"
+    bad_rows.write_bytes(
+        workbook_bytes(
+            [
+                ["STT", "Họ và tên", "Số lý lịch", "Ngày sinh"],
+                [1, "Nguyễn Văn Tốt", "000001TN", "19/05/1980"],
+                [2, "Trần Thị Thiếu", None, None],
+                [3, "Lê Văn Sai", "000003TN", "31/02/1980"],
+            ]
+        )
+    )
     cases = [
         (["report", "quality", "--unit", "NOPE"], "Unknown unit code NOPE."),
         (["report", "nope", "--unit", "P"], vietnamese(app, "Unknown report %(name)s.", name="nope")),
@@ -147,6 +158,10 @@ def test_cli_refuses_bad_input_with_a_clear_message(app, world, db_session, tmp_
          vietnamese(app, "The date cannot be in the future.")),
         (["report", "delegates", "--unit", "P", "--delegates", str(not_xlsx)],
          vietnamese(app, "The file is not an Excel (XLSX) workbook.")),
+        (["report", "delegates", "--unit", "P", "--delegates", str(bad_rows)],
+         vietnamese(app, "Row %(row)s: the member number is missing.", row=3)),
+        (["report", "delegates", "--unit", "P", "--delegates", str(bad_rows)],
+         vietnamese(app, "Row %(row)s: the birth date is not a date.", row=4)),
     ]  # fmt: skip
     for args, message in cases:
         result = runner.invoke(args=args)
