@@ -660,6 +660,45 @@ def test_transfer_between_cells_of_a_district_shows_in_the_cells_only(
     assert as_plain(district["total"].increases) == {}
 
 
+def test_events_on_the_edges_of_the_period(db_session):
+    """Opening = the rolls the day before the start, closing = the rolls on the last day:
+    an event on the first or the last day is in the period, one the day before or after
+    is not."""
+    tree = make_tree(db_session)
+    start, end = PERIOD
+    day_before, day_after = start - timedelta(days=1), end + timedelta(days=1)
+    cases = [  # (name, admitted, died or None): counted in (opening, +, −, closing)
+        ("Hà Văn Đầu", start, None),  # (0, 1, 0, 1)
+        ("Hà Văn Cuối", end, None),  # (0, 1, 0, 1)
+        ("Hà Văn Sau", day_after, None),  # not at all
+        ("Hà Văn Mất", date(2010, 1, 1), start),  # (1, 0, 1, 0)
+        ("Hà Văn Trước", date(2010, 1, 1), day_before),  # not at all
+        ("Hà Văn Hết", date(2010, 1, 1), end),  # (1, 0, 1, 0)
+        ("Hà Văn Còn", date(2010, 1, 1), day_after),  # (1, 0, 0, 1)
+    ]
+    for name, admitted, died in cases:
+        member = make_member(db_session, tree["C1"], birth_name=name, official_on=None)
+        record_event(
+            db_session, member.id, EventInput(K.ADMISSION, admitted, to_unit_id=tree["C1"].id)
+        )
+        if died:
+            record_event(db_session, member.id, EventInput(K.DEATH, died))
+    mover = make_member(db_session, tree["C3"], birth_name="Hà Văn Chuyển", official_on=None)
+    record_event(
+        db_session, mover.id, EventInput(K.ADMISSION, date(2010, 1, 1), to_unit_id=tree["C3"].id)
+    )
+    record_event(
+        db_session, mover.id, EventInput(K.TRANSFER_WITHIN, start, to_unit_id=tree["C2"].id)
+    )
+    lines = increase_decrease(db_session, tree["D1"], start, end)
+    total = lines[-1]
+    assert (total.opening, total.closing) == (3, 4)
+    assert as_plain(total.increases) == {"admission": 2, "transfer_within": 1}
+    assert as_plain(total.decreases) == {"death": 2}
+    d2 = increase_decrease(db_session, tree["D2"], start, end)[-1]
+    assert (d2.opening, d2.closing, as_plain(d2.decreases)) == (1, 0, {"transfer_within": 1})
+
+
 def test_party_age_as_of_a_past_day_ignores_what_happened_after_it(db_session):
     """Quality as of a past day: Party age bands are ages on that day, so a later removal
     (an interruption that began after the day) or a later re-admission must not change
