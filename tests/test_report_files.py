@@ -379,12 +379,35 @@ def left_in_year(history, cells, as_of: date):
     ids = {history.unit_id(cell): cell for cell in cells}
     found = []
     for life in history.lives:
-        for before, after, day in zip(life.states, life.states[1:], life.days[1:], strict=False):
+        steps = zip(life.states, life.states[1:], life.days[1:], life.kinds[1:], strict=False)
+        for before, after, day, kind in steps:
             was_in = before.active and before.unit in ids
             still_in = after.active and after.unit in ids
             if was_in and not still_in and date(as_of.year, 1, 1) <= day <= as_of:
-                found.append((ids[before.unit], life))
+                found.append((ids[before.unit], life, day, kind, after.unit))
     return found
+
+
+LEAVING_FORMS = {
+    K.REMOVAL: "Xóa tên",
+    K.NOT_RECOGNISED: "Xóa tên (không công nhận chính thức)",
+    K.EXPULSION: "Khai trừ",
+    K.RESIGNATION: "Xin ra khỏi Đảng",
+}
+
+
+def leaving_columns(history, day: date, kind: str, target_unit: int | None) -> tuple:
+    """Columns 10–14 of form 7-HSĐV for a member who left: moved away (date; where to),
+    arrived, died (date), reason, left the Party (date; how)."""
+    when = f"{day:%d/%m/%Y}"
+    if kind == K.TRANSFER_OUT:
+        return (f"{when}; Đảng bộ tỉnh Bạn", None, None)
+    if kind == K.TRANSFER_WITHIN:
+        name = next(unit.name for unit in history.units.values() if unit.id == target_unit)
+        return (f"{when}; {name}", None, None)
+    if kind == K.DEATH:
+        return (None, when, None)
+    return (None, None, f"{when}; {LEAVING_FORMS[kind]}")
 
 
 def test_member_list_as_of_a_past_day_from_the_cli(session, history, tmp_path):
@@ -436,12 +459,15 @@ def test_member_list_as_of_a_past_day_from_the_cli(session, history, tmp_path):
     listed: list = []
     left: list = []
     part, cell, total_line = listed, None, None
+    leaving = defaultdict(list)
     numbers_seen = []
     for row in rows[header + 1 :]:
         if row and isinstance(row[0], int):
             numbers_seen.append(row[0])
             number = row[7].split(" / ")[-1]
             part.append((cell, number))
+            if part is left:
+                leaving[(cell, number)].append((row[9], row[11], row[13]))
             life = next(life for life in history.lives if life.number == number)
             assert row[1] == life.name
         elif row[0].startswith("Tổng số"):
@@ -454,9 +480,17 @@ def test_member_list_as_of_a_past_day_from_the_cli(session, history, tmp_path):
     assert total_line == f"Tổng số: {len(expected)} đảng viên"
     assert numbers_seen == list(range(1, len(numbers_seen) + 1))
     assert left  # some members left P.01's rolls during 2024
-    assert sorted(left, key=str) == sorted(
-        ((cell, life.number) for cell, life in left_in_year(history, cells, PAST)), key=str
-    )
+    exits = left_in_year(history, cells, PAST)
+    assert sorted(left) == sorted((cell, life.number) for cell, life, *_ in exits)
+    kinds = set()
+    for cell, life, day, kind, target in exits:
+        kinds.add(kind)
+        assert leaving_columns(history, day, kind, target) in leaving[(cell, life.number)], (
+            life.name,
+            kind,
+            leaving[(cell, life.number)],
+        )
+    assert len(kinds) >= 3, kinds  # several ways of leaving are printed
 
     pdf_path = tmp_path / "ds.pdf"
     result = run_flask(
