@@ -683,3 +683,18 @@ def test_increase_decrease_workbook_labels_sit_over_their_columns(session, histo
     assert second[3] == "Kết nạp", second  # the admissions column (D)
     assert second[9] == "Cộng" and second[10] == "Từ trần" and second[18] == "Cộng"
     assert second[20] == "Công nhận chính thức"
+
+
+def test_completeness_counts_the_rolls_of_the_day_in_its_heading(session, history):
+    """The completeness report accepts an as-of date and prints it in its heading
+    ("tính đến ngày …"): its totals must then be the rolls of that day, not today's."""
+    run = request_report(
+        "completeness", "xlsx", history.units["P"].id, {"as_of": PAST.isoformat()}, queue=False
+    )
+    rows = xlsx_rows(Path(execute_run(run.id).file_path).read_bytes())
+    printed = re.search(r"tính đến ngày (\d\d/\d\d/\d{4})", rows[3][0]).group(1)
+    day = date(int(printed[6:]), int(printed[3:5]), int(printed[:2]))
+    total = next(row for row in rows if len(row) > 2 and row[1] == "Tổng cộng")
+    on_rolls_then = len(history.on_rolls(day, ROOTS["P"]))
+    assert on_rolls_then != len(history.on_rolls(date.today(), ROOTS["P"]))
+    assert total[2] == on_rolls_then, (printed, total[2], on_rolls_then)
