@@ -591,29 +591,33 @@ def test_aggregate_reports_on_a_real_worker(session, history, redis_conn):
     assert "từ ngày 01/01/2024 đến ngày 31/12/2024" in words
     assert number_tokens(words, "Tổng cộng", 21) == figures(expected["total"])
 
-    # Quality: the whole province's section against raw rows.
+    # Quality: every section (the whole province, then each child) against raw rows.
     totals, counts, _ = raw_quality(session, history, ROOTS["P"], PAST)
     whole = sum(totals.values())
-    rows = xlsx_rows(files["quality", "xlsx"])
-    start_row = next(
-        i for i, row in enumerate(rows) if row and str(row[0]).startswith("Toàn đảng bộ")
-    )
-    section, dimension = {}, None
-    for row in rows[start_row + 1 :]:
-        if len(row) < 3 or row[2] is None:
-            break  # the next section's title
-        dimension = row[0] or dimension
-        section[(dimension, row[1])] = (row[2], row[3])
-    assert section[("Tổng số đảng viên", None)] == (whole, 1)
     titles = {dimension.key: dimension.title for dimension in DIMENSIONS}
-    for key, categories in counts.items():
-        for category, by_group in categories.items():
-            label = SEX_NAMES.get(category, category) if key == "sex" else category
-            count, share = section.pop((titles[key], label))
-            assert count == sum(by_group.values()), (key, category)
-            assert share == pytest.approx(count / whole)
-    section.pop(("Tổng số đảng viên", None))
-    assert section == {}  # no category the raw rows do not have
+    section_of = {f"{history.units[g].name} ({history.units[g].code})": g for g in totals}
+    sections: dict = {}
+    current, dimension = None, None
+    for row in xlsx_rows(files["quality", "xlsx"]):
+        if len(row) == 1 and row[0] and str(row[0]).startswith("Toàn đảng bộ"):
+            current = sections.setdefault("whole", {})
+        elif len(row) == 1 and row[0] in section_of:
+            current = sections.setdefault(section_of[row[0]], {})
+        elif current is not None and len(row) == 4 and isinstance(row[2], int):
+            dimension = row[0] or dimension
+            current[(dimension, row[1])] = (row[2], row[3])
+    assert set(sections) == {"whole", *totals}
+    for name, section in sections.items():
+        size = whole if name == "whole" else totals[name]
+        assert section.pop(("Tổng số đảng viên", None)) == (size, 1), name
+        for key, categories in counts.items():
+            for category, by_group in categories.items():
+                label = SEX_NAMES.get(category, category) if key == "sex" else category
+                count, share = section.pop((titles[key], label))
+                want = sum(by_group.values()) if name == "whole" else by_group[name]
+                assert count == want, (name, key, category)
+                assert share == pytest.approx(want / size)
+        assert section == {}, name  # no category the raw rows do not have
     words = flat(pdf_text(files["quality", "pdf"]))
     assert "BÁO CÁO PHÂN TÍCH CHẤT LƯỢNG ĐẢNG VIÊN" in words and "tính đến ngày 31/12/2024" in words
     assert number_tokens(words, "Tổng số đảng viên", 1) == [whole]
