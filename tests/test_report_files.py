@@ -323,6 +323,42 @@ def test_delegate_check_flags_each_problem(app, db_session, tmp_path):
     assert all("DejaVu" in font for font in fonts_showing_text(pdf))
 
 
+def test_member_list_names_where_arrivals_came_from(app, db_session):
+    """Column 11 of the list (Chuyển đến: date, where from) for two arrivals: a member
+    back from another province, and a transfer recorded after a later one (back-dated)."""
+    tree = make_tree(db_session)
+    returning = admit(db_session, tree["C1"], "Cao Văn Về", date(2005, 1, 5), date(2006, 1, 5))
+    record_event(
+        db_session,
+        returning.id,
+        EventInput(K.TRANSFER_OUT, date(2020, 5, 1), other_organisation="Đảng bộ tỉnh Bạn"),
+    )
+    record_event(
+        db_session,
+        returning.id,
+        EventInput(K.TRANSFER_IN, date(2024, 3, 1), to_unit_id=tree["C2"].id),
+    )
+    mover = admit(db_session, tree["C1"], "Cao Thị Chuyển", date(2005, 1, 5), date(2006, 1, 5))
+    later = {"to_unit_id": tree["C3"].id}
+    record_event(db_session, mover.id, EventInput(K.TRANSFER_WITHIN, date(2024, 6, 1), **later))
+    earlier = {"to_unit_id": tree["C2"].id}  # recorded afterwards, dated before
+    record_event(db_session, mover.id, EventInput(K.TRANSFER_WITHIN, date(2024, 3, 1), **earlier))
+
+    def arrivals(unit, as_of):
+        run = request_report("member-list", "xlsx", unit.id, {"as_of": as_of}, queue=False)
+        rows = xlsx_rows(Path(execute_run(run.id).file_path).read_bytes())
+        return {row[1]: row[10] for row in rows if row and isinstance(row[0], int)}
+
+    in_april = arrivals(tree["D1"], "2024-04-30")
+    # Came from the cell C1 (Chi bộ thôn Đông) into C2 on 01/03/2024.
+    assert in_april["Cao Thị Chuyển"] == "01/03/2024; Chi bộ thôn Đông", in_april
+    # Came back from outside the province: no cell of this instance is where he came from.
+    assert in_april["Cao Văn Về"].startswith("01/03/2024"), in_april
+    assert "Chi bộ" not in in_april["Cao Văn Về"], in_april
+    in_june = arrivals(tree["D2"], "2024-06-30")
+    assert in_june["Cao Thị Chuyển"] == "01/06/2024; Chi bộ thôn Tây", in_june
+
+
 # ---------------------------------------------------------------- generated history
 
 
