@@ -238,6 +238,68 @@ def test_scoped_clerk_cannot_report_on_another_district(app, world, db_session, 
     assert run_count(db_session) == 1 and queued_jobs(redis_conn) == 1
 
 
+def test_web_form_refuses_bad_input_and_queues_nothing(
+    app, admin_client, world, db_session, redis_conn
+):
+    import html
+
+    bad_rows = workbook_bytes(
+        [
+            ["STT", "Họ và tên", "Số lý lịch", "Ngày sinh"],
+            [1, "Nguyễn Văn Tốt", "000001TN", "19/05/1980"],
+            [2, "Trần Thị Thiếu", None, None],
+            [3, "Lê Văn Sai", "000003TN", "31/02/1980"],
+        ]
+    )
+    future = (date.today() + timedelta(days=1)).strftime("%d/%m/%Y")
+    province = world["P"].id
+    cases = [
+        ({"report": "increase-decrease", "from": "01/06/2024", "to": "01/01/2024"}, None,
+         [vietnamese(app, "The end of the period is before its start.")]),
+        ({"report": "quality", "as_of": future}, None,
+         [vietnamese(app, "The date cannot be in the future.")]),
+        ({"report": "member-list", "as_of": "31/02/2024"}, None,
+         [vietnamese(app, "Enter a date as dd/mm/yyyy.")]),
+        ({"report": "nope"}, None, [vietnamese(app, "Unknown report %(name)s.", name="nope")]),
+        ({"report": "delegates", "as_of": "30/06/2025"}, bad_rows,
+         [vietnamese(app, "Row %(row)s: the member number is missing.", row=3),
+          vietnamese(app, "Row %(row)s: the birth date is not a date.", row=4)]),
+        ({"report": "delegates", "as_of": "30/06/2025"}, b"%PDF-1.4 not a workbook",
+         [vietnamese(app, "The file is not an Excel (XLSX) workbook.")]),
+        ({"report": "delegates", "as_of": "30/06/2025"}, None,
+         [vietnamese(app, "Upload the list of delegates (XLSX) or enter their member numbers.")]),
+    ]  # fmt: skip
+    for fields, upload, messages in cases:
+        data = {"unit_id": province, "output_format": "pdf", **fields}
+        if upload is not None:
+            data["delegates_file"] = (io.BytesIO(upload), "dai-bieu.xlsx")
+        response = admin_client.post(
+            "/reports/request", data=data, content_type="multipart/form-data"
+        )
+        assert response.status_code == 200, fields
+        page = html.unescape(response.text)
+        for message in messages:
+            assert message in page, (fields, message)
+    assert run_count(db_session) == 0 and queued_jobs(redis_conn) == 0
+    good = workbook_bytes([["Số lý lịch", "Họ và tên"], ["000001TN", "Nguyễn Văn Tốt"]])
+    response = admin_client.post(
+        "/reports/request",
+        data={
+            "report": "delegates",
+            "unit_id": province,
+            "output_format": "xlsx",
+            "as_of": "30/06/2025",
+            "delegates_file": (io.BytesIO(good), "dai-bieu.xlsx"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    run = db_session.scalar(select(ReportRun))
+    assert run.parameters["as_of"] == "2025-06-30"
+    assert [d["member_number"] for d in run.parameters["delegates"]] == ["000001TN"]
+    assert queued_jobs(redis_conn) == 1
+
+
 # ---------------------------------------------------------------- delegate check
 
 
