@@ -288,13 +288,15 @@ def report_command(
     if unit is None:
         raise click.ClickException(f"Unknown unit code {unit_code}.")
     from webapp.reports import REPORTS
-    from webapp.reports.spec import PERIOD
+    from webapp.reports.spec import AS_OF, NOW, PERIOD
 
     spec = REPORTS.get(name)
     if spec is not None and spec.period == PERIOD and as_of:
         raise click.ClickException(f"Report {name} covers a period: use --from and --to.")
-    if spec is not None and spec.period != PERIOD and (start or end):
+    if spec is not None and spec.period == AS_OF and (start or end):
         raise click.ClickException(f"Report {name} is as of a day: use --as-of.")
+    if spec is not None and spec.period == NOW and (as_of or start or end):
+        raise click.ClickException(f"Report {name} is about the records as they are today.")
     if spec is not None and delegates_file is None and spec.takes_delegates:
         raise click.ClickException(f"Report {name} needs --delegates FILE.xlsx.")
     parameters = {"as_of": as_of, "from": start, "to": end}

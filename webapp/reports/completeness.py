@@ -24,7 +24,7 @@ from webapp.reports.document import (
     percent,
     write_report,
 )
-from webapp.reports.spec import ProgressCallback, ReportSpec
+from webapp.reports.spec import NOW, ProgressCallback, ReportSpec
 
 TITLE = "Báo cáo tình trạng hồ sơ đảng viên"
 LEVEL_NAMES = {FOUR_PAGE: "4 trang", ONE_PAGE: "1 trang", INCOMPLETE: "Chưa đủ 1 trang"}
@@ -145,4 +145,6 @@ COMPLETENESS = ReportSpec(
     formats=("pdf", "xlsx"),
     render=render,
     file_stem="tinh-trang-ho-so",
+    # Completeness has no history: the report is about the records as they are today.
+    period=NOW,
 )

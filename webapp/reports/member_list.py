@@ -76,14 +76,14 @@ def _not_reversed(event):
     return ~exists().where(reversal.reverses_id == event.id)
 
 
-def _last_event(kinds, as_of: date, columns):
-    event, origin = aliased(MemberEvent), aliased(Unit)
+def _last_arrival(as_of: date, column):
+    """A column of the member's latest arrival (transfer in or within) up to `as_of`."""
+    event = aliased(MemberEvent)
     return (
-        select(*columns(event, origin))
-        .outerjoin(origin, origin.id == event.from_unit_id)
+        select(column(event))
         .where(
             event.member_id == Member.id,
-            event.kind.in_(kinds),
+            event.kind.in_(ARRIVALS),
             event.effective_on <= as_of,
             _not_reversed(event),
         )
@@ -91,6 +91,25 @@ def _last_event(kinds, as_of: date, columns):
         .limit(1)
         .scalar_subquery()
     )
+
+
+def _origin(event):
+    """Where an arrival came from: the other organisation named on a transfer in, else the
+    unit of the period that ended on the arrival day (the event's from_unit is the unit at
+    the time of recording, which is wrong for back-dated transfers)."""
+    before, origin = aliased(MemberPeriod), aliased(Unit)
+    previous_unit = (
+        select(origin.name)
+        .join(before, before.unit_id == origin.id)
+        .where(
+            before.member_id == event.member_id,
+            before.ends_on == event.effective_on,
+            before.unit_id != func.coalesce(event.to_unit_id, -1),
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
+    return func.coalesce(event.other_organisation, previous_unit)
 
 
 def _member_columns(as_of: date):
@@ -115,14 +134,8 @@ def _member_columns(as_of: date):
         Member.member_number,
         Member.veteran,
         Member.war_invalid,
-        _last_event(ARRIVALS, as_of, lambda event, origin: [event.effective_on]).label(
-            "arrived_on"
-        ),
-        _last_event(
-            ARRIVALS,
-            as_of,
-            lambda event, origin: [func.coalesce(event.other_organisation, origin.name)],
-        ).label("arrived_from"),
+        _last_arrival(as_of, lambda event: event.effective_on).label("arrived_on"),
+        _last_arrival(as_of, _origin).label("arrived_from"),
     )
 
 

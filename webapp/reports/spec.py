@@ -22,6 +22,7 @@ ProgressCallback = Callable[[int], None]
 # What a report is computed over.
 AS_OF = "as_of"  # a single day: the rolls on that day
 PERIOD = "period"  # from–to, both days included
+NOW = "now"  # the records as they are today (no day to choose)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ def check_parameters(spec: ReportSpec, raw: Mapping[str, Any], today: date) -> d
             errors.add(field, N_("The date cannot be in the future."))
         return day
 
+    if spec.period == NOW:
+        return {"as_of": today.isoformat()}
     if spec.period == PERIOD:
         start = day_of("from", date(today.year, 1, 1))
         end = day_of("to", today)
