@@ -609,6 +609,19 @@ def test_member_list_as_of_a_past_day_from_the_cli(session, history, tmp_path):
     for life in died_later:
         assert find_name(words, life.name) is not None, life.name
     assert all("DejaVu" in font for font in fonts_showing_text(pdf))
+    assert check_pages(pdf, "Họ và tên", "Trang {page} —") >= 2
+
+
+def check_pages(pdf: bytes, header: str, numbered: str) -> int:
+    """Every page has its number and the table's header row; the number of pages."""
+    from pypdf import PdfReader
+
+    pages = PdfReader(io.BytesIO(pdf)).pages
+    for number, page in enumerate(pages, start=1):
+        words = flat(page.extract_text())
+        assert numbered.format(page=number, pages=len(pages)) in words, (number, words[:200])
+        assert header in words, number
+    return len(pages)
 
 
 def find_name(words: str, name: str) -> int | None:
@@ -718,6 +731,8 @@ def test_aggregate_reports_on_a_real_worker(session, history, redis_conn):
         assert section == {}, name  # no category the raw rows do not have
     words = flat(pdf_text(files["quality", "pdf"]))
     assert "BÁO CÁO PHÂN TÍCH CHẤT LƯỢNG ĐẢNG VIÊN" in words and "tính đến ngày 31/12/2024" in words
+    header = "Tiêu chí Phân loại Số lượng Tỷ lệ"
+    assert check_pages(files["quality", "pdf"], header, "Trang {page} / {pages}") >= 2
     assert number_tokens(words, "Tổng số đảng viên", 1) == [whole]
     # Each district's own section follows, with its own total.
     for group in ("D1", "D2"):
