@@ -645,6 +645,15 @@ def test_aggregate_reports_on_a_real_worker(session, history, redis_conn):
         ("commendation-discipline", period),
         ("completeness", {}),
     ]
+    # Delegates: members on the province's rolls that day, one of them twice, and a stranger.
+    present = history.on_rolls(PAST, ROOTS["P"])[:3]
+    delegates = [
+        {"row": row, "member_number": number, "name": "", "birth_date": None}
+        for row, number in enumerate(
+            [*(life.number for life in present), present[0].number, "000000XX"], start=2
+        )
+    ]
+    requests.append(("delegates", {"as_of": PAST.isoformat(), "delegates": delegates}))
     runs = {
         (name, fmt): request_report(name, fmt, province, parameters, user_id=None).id
         for name, parameters in requests
@@ -662,6 +671,16 @@ def test_aggregate_reports_on_a_real_worker(session, history, redis_conn):
         if key[1] == "pdf":
             assert files[key].startswith(b"%PDF")
             assert all("DejaVu" in font for font in fonts_showing_text(files[key])), key
+
+    # Delegates: one line per delegate in the order given, the stranger and the repeat flagged.
+    table = [
+        row for row in xlsx_rows(files["delegates", "xlsx"]) if row and isinstance(row[0], int)
+    ]
+    assert [row[2] for row in table] == [d["member_number"] for d in delegates]
+    assert [row[3] for row in table[:3]] == [life.name for life in present]
+    assert "Trùng trong danh sách" in table[3][9]
+    assert table[4][9] == "Không có trong cơ sở dữ liệu"
+    assert "Tổng số đại biểu: 5" in flat(pdf_text(files["delegates", "pdf"]))
 
     # Increase / decrease: every figure of the workbook equals the independent counts.
     expected = expected_movements(session, history, ROOTS["P"], start, end)
