@@ -822,15 +822,17 @@ def test_increase_decrease_workbook_labels_sit_over_their_columns(session, histo
 
 
 def test_completeness_counts_the_rolls_of_the_day_in_its_heading(session, history):
-    """The completeness report accepts an as-of date and prints it in its heading
-    ("tính đến ngày …"): its totals must then be the rolls of that day, not today's."""
+    """The completeness report is about the records as they are today: asked for a past
+    day, it still prints today's date in its heading ("tính đến ngày …"), and its totals
+    are the rolls of the day it prints, never figures of one day under another's date."""
     run = request_report(
         "completeness", "xlsx", history.units["P"].id, {"as_of": PAST.isoformat()}, queue=False
     )
     rows = xlsx_rows(Path(execute_run(run.id).file_path).read_bytes())
     printed = re.search(r"tính đến ngày (\d\d/\d\d/\d{4})", rows[3][0]).group(1)
     day = date(int(printed[6:]), int(printed[3:5]), int(printed[:2]))
+    assert day == date.today()
     total = next(row for row in rows if len(row) > 2 and row[1] == "Tổng cộng")
     on_rolls_then = len(history.on_rolls(day, ROOTS["P"]))
-    assert on_rolls_then != len(history.on_rolls(date.today(), ROOTS["P"]))
+    assert on_rolls_then != len(history.on_rolls(PAST, ROOTS["P"]))
     assert total[2] == on_rolls_then, (printed, total[2], on_rolls_then)
