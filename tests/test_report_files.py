@@ -421,6 +421,37 @@ def test_member_list_names_where_arrivals_came_from(app, db_session):
     assert in_june["Cao Thị Chuyển"] == "01/06/2024; Chi bộ thôn Tây", in_june
 
 
+def test_delegate_party_age_is_counted_to_the_congress_day(app, db_session):
+    """Party age in the credentials table is the age on the congress day: a removal after
+    that day must not shorten it, nor a later re-admission blank it."""
+    tree = make_tree(db_session)
+    readmitted = admit(db_session, tree["C1"], "Lý Văn Lại", date(2000, 1, 10), date(2001, 1, 10))
+    removed = admit(db_session, tree["C1"], "Mai Thị Vắng", date(2014, 12, 1), date(2015, 12, 1))
+    steady = admit(db_session, tree["C1"], "Kim Văn Đều", date(2014, 12, 1), date(2015, 12, 1))
+    record_event(db_session, readmitted.id, EventInput(K.REMOVAL, date(2025, 2, 1)))
+    record_event(
+        db_session,
+        readmitted.id,
+        EventInput(K.READMISSION, date(2025, 8, 1), to_unit_id=tree["C2"].id),
+    )
+    record_event(db_session, removed.id, EventInput(K.REMOVAL, date(2025, 1, 15)))
+    delegates = [
+        {"row": row, "member_number": member.member_number, "name": "", "birth_date": None}
+        for row, member in enumerate((steady, removed, readmitted), start=2)
+    ]
+    run = request_report(
+        "delegates",
+        "xlsx",
+        tree["D1"].id,
+        {"as_of": PAST.isoformat(), "delegates": delegates},
+        queue=False,
+    )
+    rows = xlsx_rows(Path(execute_run(run.id).file_path).read_bytes())
+    ages = {row[3]: row[7] for row in rows if row and isinstance(row[0], int)}
+    # Independently: full years from the admission to 31/12/2024, nothing interrupted before.
+    assert ages == {"Kim Văn Đều": "10 năm", "Mai Thị Vắng": "10 năm", "Lý Văn Lại": "24 năm"}
+
+
 # ---------------------------------------------------------------- generated history
 
 
