@@ -503,8 +503,8 @@ def session(history):
 
 
 def left_in_year(history, cells, as_of: date):
-    """(cell, life) of each time a member left the subtree's rolls between 1 January and
-    `as_of`, from the generator's record."""
+    """(cell, life, day, kind, unit after) of each time a member left the subtree's rolls
+    between 1 January and `as_of`, from the generator's record."""
     ids = {history.unit_id(cell): cell for cell in cells}
     found = []
     for life in history.lives:
