@@ -120,6 +120,8 @@ def _drop_everything(app) -> None:
                 connection.execute(text("DROP SCHEMA public CASCADE"))
                 connection.execute(text("CREATE SCHEMA public"))
             else:
+                # Self-references (unit.parent_id, member_event.reverses_id) are RESTRICT.
+                connection.execute(text("PRAGMA foreign_keys=OFF"))
                 metadata.drop_all(connection)
                 connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
 
@@ -177,6 +179,8 @@ def _clean_data(db) -> None:
         # Not unit: TRUNCATE … CASCADE would follow ab_user.unit_id and empty ab_user too.
         session.execute(text("TRUNCATE report_run, member, unit_change RESTART IDENTITY CASCADE"))
     else:
+        # Reversals first: member_event.reverses_id is checked row by row on SQLite.
+        session.execute(text("DELETE FROM member_event WHERE reverses_id IS NOT NULL"))
         for table in (
             "report_run",
             "member_change",

@@ -50,7 +50,7 @@ class UnitGroups:
         rows = session.execute(
             select(Unit.id, Unit.code, Unit.name, Unit.path, Unit.parent_id)
             .where(Unit.path.startswith(root.path, autoescape=True))
-            .order_by(Unit.path)
+            .order_by(Unit.code)
         ).all()
         self.groups: list[Group] = [Group(root.id, root.code, root.name, root.path)]
         children = {
@@ -514,7 +514,7 @@ def commendations_and_discipline(
             )
             .join(Unit, Unit.id == MemberPeriod.unit_id)
             .where(day.between(start, end), MemberPeriod.unit_id.in_(groups.subtree()))
-            .order_by(Unit.path, day, Member.sort_key, model.id)
+            .order_by(Unit.code, day, Member.sort_key, model.id)
         )
         for row in session.execute(query):
             group = groups(row[0])
@@ -587,7 +587,7 @@ def completeness_by_group(
             )
             .join(Unit, Unit.id == Member.unit_id)
             .where(in_scope, Member.completeness != "four_page")
-            .order_by(Unit.path, Member.sort_key, Member.id)
+            .order_by(Unit.code, Member.sort_key, Member.id)
         )
     ]
     return groups.groups, counts, incomplete

@@ -211,10 +211,20 @@ class XlsxWriter:
             self._append([cell])
         self._append([])
         # Spanned header cells take their first column; the rest stay blank (write-only
-        # sheets cannot merge cells).
+        # sheets cannot merge cells). A cell spanning rows keeps its columns blank in the
+        # rows below, so the next row's labels land over their own columns.
+        covered: dict[int, int] = {}  # column → rows still covered from above
         for header in header_rows:
             cells: list[Any] = []
-            for header_cell in header:
+            labels = iter(header)
+            while len(cells) < len(self.columns):
+                column = len(cells)
+                if covered.get(column, 0) > 0:
+                    cells.append(self._cell(None, fill=self.header_fill))
+                    continue
+                header_cell = next(labels, None)
+                if header_cell is None:
+                    break
                 cells.append(
                     self._cell(
                         header_cell.text,
@@ -226,7 +236,11 @@ class XlsxWriter:
                 cells.extend(
                     self._cell(None, fill=self.header_fill) for _ in range(header_cell.colspan - 1)
                 )
+                if header_cell.rowspan > 1:
+                    for spanned in range(column, column + header_cell.colspan):
+                        covered[spanned] = header_cell.rowspan
             self._append(cells)
+            covered = {column: rows - 1 for column, rows in covered.items() if rows > 1}
 
     def title_row(self, text: str) -> None:
         self._append([self._cell(text, font=self.bold)])

@@ -181,7 +181,7 @@ def on_rolls_rows(session: Session, root: Unit, as_of: date, batch_size: int = 1
         .join(Unit, Unit.id == MemberPeriod.unit_id)
         .outerjoin(host, host.id == MemberPeriod.host_unit_id)
         .where(Unit.path.startswith(root.path, autoescape=True), on_rolls(as_of))
-        .order_by(Unit.path, Member.sort_key, Member.id)
+        .order_by(Unit.code, Member.sort_key, Member.id)
         .execution_options(yield_per=batch_size)
     )
     return session.execute(query)
@@ -234,7 +234,7 @@ def left_rows(session: Session, root: Unit, as_of: date):
                 following.unit_id.in_(in_subtree),
             ),
         )
-        .order_by(Unit.path, Member.sort_key, Member.id)
+        .order_by(Unit.code, Member.sort_key, Member.id)
     )
     return session.execute(query)
 
