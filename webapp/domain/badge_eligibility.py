@@ -279,8 +279,19 @@ def _reason(
         parts = [f"Vào Đảng {_dmy(age.counted_from)}"]
     else:
         parts = [f"Vào Đảng (theo ngày cấp thẻ) {_dmy(age.counted_from)}"]
-    if age.interruption_days:
-        parts.append(f"gián đoạn {_duration(age.counted_from, age.start)}")
+    interruptions = [
+        (gap.starts_on, min(gap.ends_on or age.as_of, age.as_of))
+        for gap in state.gaps
+        if not gap.continuous and gap.starts_on < age.as_of
+    ]
+    if interruptions:
+        parts.append(
+            "gián đoạn "
+            + ", ".join(
+                f"{_duration(start, end)} ({_dmy(start)} – {_dmy(end)})"
+                for start, end in interruptions
+            )
+        )
     else:
         parts.append("không gián đoạn")
     restored = [g for g in state.gaps if g.continuous and g.starts_on < occasion]
@@ -347,19 +358,22 @@ def admission_cutoff(occasion: date, rules: BadgeRules) -> date:
 
     Why nothing eligible is dropped: the start of Party age is the admission date moved
     *forward* by interruptions, and `add_years` never decreases when its date or its
-    years grow; so reaching any milestone M ≥ min(milestones) before a bound B needs
-    `add_years(admitted_on, min(milestones)) < B`. B is the next occasion for ordinary
-    eligibility and O + the largest early window for early proposals (a week of slack for
-    month-end clamping); the cutoff adds three days of slack for 29 February. The record's
+    years grow; so reaching milestone M before a bound B_M needs
+    `add_years(admitted_on, M) < B_M`, i.e. `admitted_on < add_years(B_M, -M)` (three days
+    of slack for 29 February). B_M is the later of the next occasion (ordinary
+    eligibility) and O + M's early window (early proposals; a week of slack for month-end
+    clamping); the cutoff is the latest over all milestones. The record's
     `admitted_on` is the ledger's first admission (events.apply_state keeps them equal) or,
     for a member who arrived by transfer, the very date Party age counts from.
     tests/test_badge_eligibility.py checks the bound day by day around the boundaries.
     """
-    bound = max(
-        next_occasion(occasion, rules),
-        add_months(occasion, max(rules.early_months.values(), default=0)) + timedelta(days=7),
-    )
-    return add_years(bound, -rules.milestones[0]) + timedelta(days=3)
+    deadline = next_occasion(occasion, rules)
+    cutoffs = []
+    for milestone in rules.milestones:
+        early = rules.early_months.get(milestone, 0)
+        bound = max(deadline, add_months(occasion, early) + timedelta(days=7))
+        cutoffs.append(add_years(bound, -milestone) + timedelta(days=3))
+    return max(cutoffs)
 
 
 def discipline_codes(session: Session) -> dict[str, str]:
