@@ -92,6 +92,8 @@ class Config:
         self.MAX_CONTENT_LENGTH = env_int("MAX_UPLOAD_MB", 20) * 1024 * 1024
         # Member number (số lý lịch) format; a regular expression, configurable per instance.
         self.MEMBER_NUMBER_PATTERN = env_str("MEMBER_NUMBER_PATTERN", r"\d{6}[A-Z]{1,3}|\d{10}")
+        # First two digits of every Party card number issued here (NN.NNNNNN).
+        self.CARD_NUMBER_PREFIX = env_str("CARD_NUMBER_PREFIX", "01")
 
 
 class TestConfig(Config):

@@ -170,6 +170,11 @@ def init_command(
     added = seed_catalogues(db.session)
     if added:
         click.echo(f"Catalogues: {added} entries added.")
+    from webapp.domain.badges import seed_badge_reference
+
+    added = seed_badge_reference(db.session)
+    if added:
+        click.echo(f"Badge reference data: {added} rows added.")
     click.echo(
         "Roles: " + ", ".join(f"{name} ({count} permissions)" for name, count in granted.items())
     )

@@ -1,0 +1,543 @@
+"""Party cards: the commands' rules table by table, four-eyes, numbering, re-issue,
+withdrawal on leaving, and two managers at once on PostgreSQL; then the screens, the API
+and the CLI on top of the same commands."""
+
+from __future__ import annotations
+
+import csv
+import re
+import threading
+import time
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from conftest import DATABASE_URL, login, run_flask
+from factories import make_member, make_tree
+from helpers import vietnamese
+from webapp.cli import create_user
+from webapp.domain.cards import (
+    CardRequest,
+    allocate_card_number,
+    decide_cards,
+    issue_cards,
+    propose_cards,
+)
+from webapp.domain.errors import DomainError, NotFound, ValidationFailed
+from webapp.domain.events import EventInput, open_ledger, record_event
+from webapp.models import AuditEntry, CardProposal, CardProposalBatch, Member, PartyCard
+from webapp.models.cards import CardReason, CardState, ProposalState
+from webapp.models.member import MemberStatus
+
+PASSWORD = "Cards-Pass-123"
+PREFIX = "37"
+
+
+def user_id(app, username):
+    return app.appbuilder.sm.find_user(username=username).id
+
+
+@pytest.fixture()
+def world(app, db_session):
+    tree = make_tree(db_session)
+    members = {
+        "new": make_member(db_session, tree["C1"], birth_name="Nguyễn Thị Mới"),
+        "new2": make_member(db_session, tree["C2"], birth_name="Trần Văn Hai"),
+        "carded": make_member(
+            db_session,
+            tree["C1"],
+            birth_name="Lê Văn Thẻ",
+            card_number="37.000001",
+            card_issued_on=date(2007, 5, 19),
+        ),
+        "probationary": make_member(
+            db_session,
+            tree["C1"],
+            birth_name="Phạm Dự Bị",
+            status=MemberStatus.PROBATIONARY,
+            official_on=None,
+            admitted_on=date(2025, 6, 1),
+        ),
+        "sibling": make_member(db_session, tree["C3"], birth_name="Quách Thị Bên"),
+    }
+    for member in members.values():
+        open_ledger(db_session, member)
+    db_session.commit()
+    create_user("clerk_c", "Clerk", "P.01", PASSWORD)
+    create_user("manager_c", "Manager", "P.01", PASSWORD)
+    create_user("manager_c2", "Manager", "P.01", PASSWORD)
+    create_user("leader_c", "Leader", "P.01", PASSWORD)
+    scope = tree["D1"].path
+    return {"tree": tree, "members": members, "scope": scope}
+
+
+def counts(session):
+    session.expire_all()
+    return (
+        session.scalar(select(func.count(CardProposalBatch.id))),
+        session.scalar(select(func.count(CardProposal.id))),
+        session.scalar(select(func.count(PartyCard.id))),
+    )
+
+
+def ids(members, *names):
+    return [members[n].id for n in names]
+
+
+# --- Proposing: who may be proposed, and with what ------------------------------------
+
+REFUSED_PROPOSALS = [
+    # (member, reason, explanation, photo, expected msgid)
+    (
+        "probationary",
+        CardReason.NEW_OFFICIAL,
+        None,
+        None,
+        "%(name)s (%(number)s) is a probationary member; cards are issued to official members only.",
+    ),
+    (
+        "deceased",
+        CardReason.NEW_OFFICIAL,
+        None,
+        None,
+        "%(name)s (%(number)s) has died; no card can be proposed.",
+    ),
+    (
+        "transferred",
+        CardReason.NEW_OFFICIAL,
+        None,
+        None,
+        "%(name)s (%(number)s) has transferred out of this Party organisation; no card can be proposed.",
+    ),
+    (
+        "left",
+        CardReason.NEW_OFFICIAL,
+        None,
+        None,
+        "%(name)s (%(number)s) has left the Party; no card can be proposed.",
+    ),
+    (
+        "carded",
+        CardReason.NEW_OFFICIAL,
+        None,
+        None,
+        "%(name)s (%(number)s) already has card %(card)s; propose a new one for a lost or damaged card or a changed name.",
+    ),
+    (
+        "new",
+        CardReason.LOST,
+        "Mất khi đi công tác",
+        "ANH-01",
+        "%(name)s (%(number)s) has no card yet; propose a first card.",
+    ),
+    (
+        "carded",
+        CardReason.LOST,
+        "",
+        "ANH-01",
+        "%(name)s (%(number)s): explain how the card was lost or damaged.",
+    ),
+    (
+        "carded",
+        CardReason.DAMAGED,
+        "Thẻ bị ướt",
+        " ",
+        "%(name)s (%(number)s): enter the reference of the photo handed in.",
+    ),
+    ("carded", "stolen", None, None, "%(name)s (%(number)s): choose the reason for the card."),
+    ("sibling", CardReason.NEW_OFFICIAL, None, None, "The member does not exist."),
+]
+
+
+@pytest.mark.parametrize(
+    ("who", "reason", "explanation", "photo", "message"),
+    REFUSED_PROPOSALS,
+    ids=[f"{w}-{r}" for w, r, *_ in REFUSED_PROPOSALS],
+)
+def test_refused_proposals_change_nothing(
+    app, db_session, world, who, reason, explanation, photo, message
+):
+    tree, members = world["tree"], world["members"]
+    if who in ("deceased", "transferred", "left"):
+        member = make_member(db_session, tree["C1"], birth_name=f"Người {who}")
+        open_ledger(db_session, member)
+        kind = {"deceased": "death", "transferred": "transfer_out", "left": "resignation"}[who]
+        record_event(
+            db_session,
+            member.id,
+            EventInput(kind=kind, effective_on=date(2024, 1, 1), other_organisation="Tỉnh khác"),
+        )
+        members = {**members, who: member}
+    before = counts(db_session)
+    with pytest.raises(ValidationFailed) as refused:
+        propose_cards(
+            db_session,
+            tree["G1"].id,
+            [CardRequest(members[who].id, reason, explanation, photo)],
+            user_id=user_id(app, "clerk_c"),
+            scope=world["scope"],
+        )
+    db_session.rollback()
+    assert [m for m, _ in refused.value.errors["members"]] == [message]
+    assert vietnamese(app, message, **refused.value.errors["members"][0][1])
+    assert counts(db_session) == before
+
+
+def test_a_member_already_proposed_and_an_empty_list_are_refused(app, db_session, world):
+    members, tree = world["members"], world["tree"]
+    clerk = user_id(app, "clerk_c")
+    propose_cards(
+        db_session,
+        tree["G1"].id,
+        [CardRequest(members["new"].id)],
+        user_id=clerk,
+        scope=world["scope"],
+    )
+    before = counts(db_session)
+    with pytest.raises(ValidationFailed) as refused:
+        propose_cards(
+            db_session,
+            tree["G1"].id,
+            [CardRequest(members["new"].id), CardRequest(members["new2"].id)],
+            user_id=clerk,
+            scope=world["scope"],
+        )
+    db_session.rollback()
+    assert refused.value.errors["members"] == [
+        (
+            "%(name)s (%(number)s) is already proposed for a card.",
+            {"name": "Nguyễn Thị Mới", "number": members["new"].member_number},
+        )
+    ]
+    with pytest.raises(ValidationFailed):
+        propose_cards(db_session, tree["G1"].id, [], user_id=clerk, scope=world["scope"])
+    db_session.rollback()
+    with pytest.raises(ValidationFailed):  # a unit outside the scope
+        propose_cards(
+            db_session,
+            tree["D2"].id,
+            [CardRequest(members["new2"].id)],
+            user_id=clerk,
+            scope=world["scope"],
+        )
+    db_session.rollback()
+    assert counts(db_session) == before
+
+
+# --- Deciding and issuing --------------------------------------------------------------
+
+
+def propose(app, db_session, world, *names, reason=CardReason.NEW_OFFICIAL, **extra):
+    batch = propose_cards(
+        db_session,
+        world["tree"]["G1"].id,
+        [CardRequest(world["members"][n].id, reason, **extra) for n in names],
+        user_id=user_id(app, "clerk_c"),
+        scope=world["scope"],
+    )
+    return [p.id for p in batch.proposals]
+
+
+def test_full_round_numbers_cards_and_records_them_on_the_member(app, db_session, world):
+    proposal_ids = propose(app, db_session, world, "new", "new2")
+    manager = user_id(app, "manager_c")
+    decide_cards(
+        db_session,
+        proposal_ids,
+        True,
+        user_id=manager,
+        scope=world["scope"],
+        comment="Đủ điều kiện",
+    )
+    cards = issue_cards(
+        db_session,
+        proposal_ids,
+        user_id=manager,
+        scope=world["scope"],
+        prefix=PREFIX,
+        issued_on=date(2026, 5, 19),
+    )
+    # 37.000001 is the number on a paper record: skipped, never handed out twice.
+    assert [c.number for c in cards] == ["37.000002", "37.000003"]
+    db_session.expire_all()
+    for name, number in (("new", "37.000002"), ("new2", "37.000003")):
+        member = db_session.get(Member, world["members"][name].id)
+        assert (member.card_number, member.card_issued_on) == (number, date(2026, 5, 19))
+    states = set(db_session.scalars(select(CardProposal.state)))
+    assert states == {ProposalState.ISSUED}
+    audited = set(
+        db_session.execute(
+            select(AuditEntry.object_type, AuditEntry.action).where(
+                AuditEntry.object_type.in_(["CardProposal", "CardProposalBatch", "PartyCard"])
+            )
+        ).all()
+    )
+    assert audited >= {
+        ("CardProposalBatch", "create"),
+        ("CardProposal", "create"),
+        ("CardProposal", "update"),
+        ("PartyCard", "create"),
+    }
+
+
+def test_four_eyes_the_proposer_never_decides(app, db_session, world):
+    proposal_ids = propose(app, db_session, world, "new")
+    with pytest.raises(ValidationFailed) as refused:
+        decide_cards(
+            db_session, proposal_ids, True, user_id=user_id(app, "clerk_c"), scope=world["scope"]
+        )
+    db_session.rollback()
+    assert "four-eyes" in refused.value.errors["members"][0][0]
+    assert db_session.get(CardProposal, proposal_ids[0]).state == ProposalState.PROPOSED
+
+
+ILLEGAL_TRANSITIONS = [
+    # (steps before, command, expected msgid)
+    (["approve"], "approve", "The proposal for %(name)s (%(number)s) has already been approved."),
+    (["reject"], "approve", "The proposal for %(name)s (%(number)s) has already been rejected."),
+    (["approve"], "reject", "The proposal for %(name)s (%(number)s) has already been approved."),
+    (
+        [],
+        "issue",
+        "The proposal for %(name)s (%(number)s) is not approved; only approved proposals are issued.",
+    ),
+    (
+        ["reject"],
+        "issue",
+        "The proposal for %(name)s (%(number)s) is not approved; only approved proposals are issued.",
+    ),
+    (["approve", "issue"], "issue", "The card for %(name)s (%(number)s) has already been issued."),
+    (
+        ["approve", "issue"],
+        "approve",
+        "The card for %(name)s (%(number)s) has already been issued.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("before", "command", "message"), ILLEGAL_TRANSITIONS)
+def test_illegal_transitions_are_refused(app, db_session, world, before, command, message):
+    proposal_ids = propose(app, db_session, world, "new")
+    manager = user_id(app, "manager_c")
+
+    def run(step):
+        if step == "approve":
+            decide_cards(db_session, proposal_ids, True, user_id=manager, scope=world["scope"])
+        elif step == "reject":
+            decide_cards(
+                db_session,
+                proposal_ids,
+                False,
+                user_id=manager,
+                scope=world["scope"],
+                comment="Thiếu ảnh",
+            )
+        else:
+            issue_cards(
+                db_session, proposal_ids, user_id=manager, scope=world["scope"], prefix=PREFIX
+            )
+
+    for step in before:
+        run(step)
+    db_session.expire_all()
+    state = db_session.get(CardProposal, proposal_ids[0]).state
+    cards = db_session.scalar(select(func.count(PartyCard.id)))
+    with pytest.raises(ValidationFailed) as refused:
+        run(command)
+    db_session.rollback()
+    assert refused.value.errors["members"][0][0] == message
+    db_session.expire_all()
+    assert db_session.get(CardProposal, proposal_ids[0]).state == state
+    assert db_session.scalar(select(func.count(PartyCard.id))) == cards
+
+
+def test_rejection_needs_a_reason_and_outsiders_find_nothing(app, db_session, world):
+    proposal_ids = propose(app, db_session, world, "new")
+    with pytest.raises(ValidationFailed) as refused:
+        decide_cards(
+            db_session, proposal_ids, False, user_id=user_id(app, "manager_c"), scope=world["scope"]
+        )
+    assert refused.value.errors["comment"][0][0] == "Give the reason for the rejection."
+    db_session.rollback()
+    with pytest.raises(NotFound):
+        decide_cards(
+            db_session,
+            proposal_ids,
+            True,
+            user_id=user_id(app, "manager_c"),
+            scope=world["tree"]["D2"].path,
+        )
+    db_session.rollback()
+
+
+def test_lost_card_is_reissued_and_the_old_one_revoked(app, db_session, world):
+    proposal_ids = propose(
+        app,
+        db_session,
+        world,
+        "carded",
+        reason=CardReason.LOST,
+        explanation="Mất khi đi công tác",
+        photo_reference="ANH-2026-04",
+    )
+    manager = user_id(app, "manager_c")
+    decide_cards(db_session, proposal_ids, True, user_id=manager, scope=world["scope"])
+    (card,) = issue_cards(
+        db_session, proposal_ids, user_id=manager, scope=world["scope"], prefix=PREFIX
+    )
+    db_session.expire_all()
+    member = db_session.get(Member, world["members"]["carded"].id)
+    old = db_session.scalar(select(PartyCard).where(PartyCard.number == "37.000001"))
+    assert member.card_number == card.number == "37.000002"
+    assert old.state == CardState.REVOKED and old.member_id == member.id
+    # and the next number after a revoked one is still new
+    assert allocate_card_number(db_session, PREFIX) == "37.000003"
+    db_session.rollback()
+
+
+def test_a_card_of_a_member_who_leaves_is_withdrawn(app, db_session, world):
+    member = world["members"]["carded"]
+    record_event(
+        db_session, member.id, EventInput(kind="resignation", effective_on=date(2025, 3, 1))
+    )
+    db_session.expire_all()
+    card = db_session.scalar(select(PartyCard).where(PartyCard.number == "37.000001"))
+    assert (card.state, card.ended_on) == (CardState.WITHDRAWN, date(2025, 3, 1))
+    assert db_session.get(Member, member.id).card_number is None
+
+
+def test_bad_prefix_is_refused(app, db_session, world):
+    proposal_ids = propose(app, db_session, world, "new")
+    manager = user_id(app, "manager_c")
+    decide_cards(db_session, proposal_ids, True, user_id=manager, scope=world["scope"])
+    with pytest.raises(DomainError) as refused:
+        issue_cards(db_session, proposal_ids, user_id=manager, scope=world["scope"], prefix="7")
+    db_session.rollback()
+    assert "CARD_NUMBER_PREFIX" in refused.value.message
+    assert db_session.get(CardProposal, proposal_ids[0]).state == ProposalState.APPROVED
+
+
+# --- Two managers at once (parallel transactions on PostgreSQL) ------------------------
+
+
+def _in_own_session(app, work):
+    """Run `work(session)` in a fresh session on its own connection; return result or error."""
+    from webapp.extensions import db
+
+    with app.app_context():
+        session = Session(db.engine)
+        try:
+            return work(session)
+        except DomainError as error:
+            session.rollback()
+            return error
+        finally:
+            session.close()
+
+
+@pytest.mark.server_only
+@pytest.mark.skipif(not (DATABASE_URL or "").startswith("postgresql"), reason="needs PostgreSQL")
+@pytest.mark.parametrize("command", ["approve", "issue"])
+def test_two_managers_on_the_same_batch_one_wins(app, db_session, world, command):
+    proposal_ids = propose(app, db_session, world, "new", "new2")
+    if command == "issue":
+        decide_cards(
+            db_session, proposal_ids, True, user_id=user_id(app, "manager_c"), scope=world["scope"]
+        )
+    db_session.commit()
+    managers = [user_id(app, "manager_c"), user_id(app, "manager_c2")]
+    first_holds_lock = threading.Event()
+    results = {}
+
+    def act(session, manager, hold):
+        if command == "approve":
+            decide_cards(
+                session, proposal_ids, True, user_id=manager, scope=world["scope"], commit=False
+            )
+        else:
+            issue_cards(
+                session,
+                proposal_ids,
+                user_id=manager,
+                scope=world["scope"],
+                prefix=PREFIX,
+                commit=False,
+            )
+        if hold:
+            first_holds_lock.set()
+            time.sleep(0.5)  # the other manager is now waiting on the row locks
+        session.commit()
+        return "ok"
+
+    def first():
+        results["first"] = _in_own_session(app, lambda s: act(s, managers[0], True))
+
+    def second():
+        first_holds_lock.wait(10)
+        results["second"] = _in_own_session(app, lambda s: act(s, managers[1], False))
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert results["first"] == "ok"
+    assert isinstance(results["second"], ValidationFailed)
+    expected = {
+        "approve": "The proposal for %(name)s (%(number)s) has already been approved.",
+        "issue": "The card for %(name)s (%(number)s) has already been issued.",
+    }[command]
+    assert {m for m, _ in results["second"].errors["members"]} == {expected}
+    db_session.expire_all()
+    numbers = db_session.scalars(
+        select(PartyCard.number).where(PartyCard.state == CardState.VALID)
+    ).all()
+    assert len(numbers) == len(set(numbers))
+    if command == "issue":
+        assert db_session.scalar(select(func.count(PartyCard.id))) == 2
+
+
+@pytest.mark.server_only
+@pytest.mark.skipif(not (DATABASE_URL or "").startswith("postgresql"), reason="needs PostgreSQL")
+def test_parallel_issues_of_different_batches_never_share_a_number(app, db_session, world):
+    tree = world["tree"]
+    extra = [make_member(db_session, tree["C1"], birth_name=f"Đảng Viên {i}") for i in range(8)]
+    db_session.commit()
+    clerk, manager = user_id(app, "clerk_c"), user_id(app, "manager_c")
+    batches = []
+    for chunk in (extra[:4], extra[4:]):
+        batch = propose_cards(
+            db_session,
+            tree["G1"].id,
+            [CardRequest(m.id) for m in chunk],
+            user_id=clerk,
+            scope=world["scope"],
+        )
+        decide_cards(
+            db_session, [p.id for p in batch.proposals], True, user_id=manager, scope=world["scope"]
+        )
+        batches.append([p.id for p in batch.proposals])
+    barrier = threading.Barrier(2)
+    results = []
+
+    def issue(proposal_ids):
+        def work(session):
+            barrier.wait(10)
+            cards = issue_cards(
+                session, proposal_ids, user_id=manager, scope=world["scope"], prefix=PREFIX
+            )
+            return [c.number for c in cards]
+
+        results.append(_in_own_session(app, work))
+
+    threads = [threading.Thread(target=issue, args=(b,)) for b in batches]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    numbers = [n for r in results for n in r]
+    assert len(numbers) == 8 and len(set(numbers)) == 8
+    assert all(re.fullmatch(r"37\.\d{6}", n) for n in numbers)
+    assert "37.000001" not in numbers

@@ -1,0 +1,451 @@
+"""Party card commands (DESIGN §5): propose a batch, decide, issue, withdraw.
+
+Each command checks scope, state and the four-eyes rule first and then writes in one
+transaction; a refused command raises a DomainError and changes nothing. Proposals are
+locked FOR UPDATE before their state is read, so two managers deciding or issuing the same
+batch at once are serialised: the second sees the first one's result and is refused.
+Card numbers come from a counter row locked FOR UPDATE; a number already on a card or on a
+member record is skipped, and the unique constraint on party_card.number is the last guard.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from webapp.domain.errors import N_, DomainError, NotFound, ValidationFailed
+from webapp.domain.scope import scope_clause, unit_in_scope
+from webapp.models.cards import (
+    NEEDS_EXPLANATION,
+    OPEN_PROPOSAL_STATES,
+    CardNumberCounter,
+    CardProposal,
+    CardProposalBatch,
+    CardReason,
+    CardState,
+    PartyCard,
+    ProposalState,
+)
+from webapp.models.member import Member, MemberStatus
+
+PREFIX_PATTERN = re.compile(r"^\d{2}$")
+MAX_SERIAL = 999_999
+MAX_COMMENT = 1000
+
+NOT_FOR_A_CARD = {
+    MemberStatus.PROBATIONARY: N_(
+        "%(name)s (%(number)s) is a probationary member; cards are issued to official members only."
+    ),
+    MemberStatus.DECEASED: N_("%(name)s (%(number)s) has died; no card can be proposed."),
+    MemberStatus.TRANSFERRED_OUT: N_(
+        "%(name)s (%(number)s) has transferred out of this Party organisation; no card can be proposed."
+    ),
+    MemberStatus.LEFT: N_("%(name)s (%(number)s) has left the Party; no card can be proposed."),
+}
+ALREADY_DECIDED = {
+    ProposalState.APPROVED: N_("The proposal for %(name)s (%(number)s) has already been approved."),
+    ProposalState.REJECTED: N_("The proposal for %(name)s (%(number)s) has already been rejected."),
+    ProposalState.ISSUED: N_("The card for %(name)s (%(number)s) has already been issued."),
+    ProposalState.REVOKED: N_("The card for %(name)s (%(number)s) has already been revoked."),
+}
+
+
+@dataclass(frozen=True)
+class CardRequest:
+    member_id: int
+    reason: str = CardReason.NEW_OFFICIAL
+    explanation: str | None = None
+    photo_reference: str | None = None
+
+
+def who(member: Member) -> dict[str, str]:
+    return {"name": member.display_name, "number": member.member_number}
+
+
+def _refuse(problems: list[tuple[str, dict]]) -> None:
+    if problems:
+        raise ValidationFailed({"members": problems})
+
+
+def lock_members(session: Session, member_ids) -> None:
+    """Lock member rows in id order (the first lock every card and badge command takes)."""
+    session.execute(
+        select(Member.id).where(Member.id.in_(member_ids)).order_by(Member.id).with_for_update()
+    )
+
+
+def needing_card_clause():
+    """Official members without a card and without an open proposal."""
+    return (
+        (Member.status == MemberStatus.OFFICIAL)
+        & Member.card_number.is_(None)
+        & ~exists().where(
+            CardProposal.member_id == Member.id, CardProposal.state.in_(OPEN_PROPOSAL_STATES)
+        )
+    )
+
+
+def members_needing_card(session: Session, scope: str | None):
+    """Select of the members in scope who need a new card (newly official)."""
+    return select(Member).where(needing_card_clause(), scope_clause(Member, scope))
+
+
+def propose_cards(
+    session: Session,
+    unit_id: int | None,
+    requests: Sequence[CardRequest],
+    *,
+    user_id: int | None,
+    scope: str | None,
+    note: str | None = None,
+    commit: bool = True,
+) -> CardProposalBatch:
+    """Create a proposal batch of `unit_id` with one proposal per request."""
+    if unit_id is None or not unit_in_scope(session, unit_id, scope):
+        raise ValidationFailed({"unit_id": [(N_("The unit does not exist."), {})]})
+    if not requests:
+        raise ValidationFailed({"members": [(N_("Choose at least one member."), {})]})
+    if note is not None and len(note) > 500:
+        raise ValidationFailed({"note": [(N_("At most %(limit)s characters."), {"limit": 500})]})
+    ids = [r.member_id for r in requests]
+    lock_members(session, ids)
+    members = {
+        m.id: m
+        for m in session.scalars(
+            select(Member)
+            .where(Member.id.in_(ids), scope_clause(Member, scope))
+            .execution_options(populate_existing=True)
+        )
+    }
+    open_ids = set(
+        session.scalars(
+            select(CardProposal.member_id).where(
+                CardProposal.member_id.in_(ids), CardProposal.state.in_(OPEN_PROPOSAL_STATES)
+            )
+        )
+    )
+    problems: list[tuple[str, dict]] = []
+    seen: set[int] = set()
+    for request in requests:
+        member = members.get(request.member_id)
+        if member is None:
+            problems.append((N_("The member does not exist."), {}))
+            continue
+        if request.member_id in seen:
+            problems.append((N_("%(name)s (%(number)s) is listed twice."), who(member)))
+            continue
+        seen.add(request.member_id)
+        if request.reason not in set(CardReason):
+            problems.append(
+                (N_("%(name)s (%(number)s): choose the reason for the card."), who(member))
+            )
+            continue
+        if member.status != MemberStatus.OFFICIAL:
+            problems.append((NOT_FOR_A_CARD[member.status], who(member)))
+            continue
+        if member.id in open_ids:
+            problems.append(
+                (N_("%(name)s (%(number)s) is already proposed for a card."), who(member))
+            )
+            continue
+        if request.reason == CardReason.NEW_OFFICIAL and member.card_number:
+            problems.append(
+                (
+                    N_(
+                        "%(name)s (%(number)s) already has card %(card)s; propose a new one for a lost or damaged card or a changed name."
+                    ),
+                    {**who(member), "card": member.card_number},
+                )
+            )
+        if request.reason != CardReason.NEW_OFFICIAL and not member.card_number:
+            problems.append(
+                (N_("%(name)s (%(number)s) has no card yet; propose a first card."), who(member))
+            )
+        if request.reason in NEEDS_EXPLANATION:
+            if not (request.explanation or "").strip():
+                problems.append(
+                    (
+                        N_("%(name)s (%(number)s): explain how the card was lost or damaged."),
+                        who(member),
+                    )
+                )
+            if not (request.photo_reference or "").strip():
+                problems.append(
+                    (
+                        N_("%(name)s (%(number)s): enter the reference of the photo handed in."),
+                        who(member),
+                    )
+                )
+        for text, limit in ((request.explanation, 1000), (request.photo_reference, 120)):
+            if text and len(text) > limit:
+                problems.append((N_("At most %(limit)s characters."), {"limit": limit}))
+    _refuse(problems)
+    batch = CardProposalBatch(
+        unit_id=unit_id, note=(note or "").strip() or None, proposed_by_id=user_id
+    )
+    session.add(batch)
+    for request in requests:
+        batch.proposals.append(
+            CardProposal(
+                member_id=request.member_id,
+                reason=request.reason,
+                explanation=(request.explanation or "").strip() or None,
+                photo_reference=(request.photo_reference or "").strip() or None,
+                state=ProposalState.PROPOSED,
+                proposed_by_id=user_id,
+            )
+        )
+    session.flush()
+    if commit:
+        session.commit()
+    return batch
+
+
+def _lock_proposals(
+    session: Session, proposal_ids: Iterable[int], scope: str | None
+) -> list[CardProposal]:
+    """The proposals in scope, read fresh (a concurrent decision shows) and locked.
+
+    Lock order everywhere: members (by id), then proposals, then the card counter, then
+    the audit log's lock at the first flush, so concurrent commands queue, never deadlock."""
+    ids = sorted(set(proposal_ids))
+    if not ids:
+        raise ValidationFailed({"members": [(N_("Choose at least one proposal."), {})]})
+    member_ids = select(CardProposal.member_id).where(CardProposal.id.in_(ids)).scalar_subquery()
+    lock_members(session, member_ids)
+    proposals = list(
+        session.scalars(
+            select(CardProposal)
+            .where(CardProposal.id.in_(ids), scope_clause(CardProposal, scope))
+            .order_by(CardProposal.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    )
+    if len(proposals) != len(ids):
+        raise NotFound(N_("The proposal does not exist."))
+    return proposals
+
+
+def decide_cards(
+    session: Session,
+    proposal_ids: Iterable[int],
+    approve: bool,
+    *,
+    user_id: int | None,
+    scope: str | None,
+    comment: str | None = None,
+    now: datetime | None = None,
+    commit: bool = True,
+) -> list[CardProposal]:
+    """Approve or reject proposals (all or none). The decider is never the proposer."""
+    comment = (comment or "").strip() or None
+    if comment and len(comment) > MAX_COMMENT:
+        raise ValidationFailed(
+            {"comment": [(N_("At most %(limit)s characters."), {"limit": MAX_COMMENT})]}
+        )
+    if not approve and not comment:
+        raise ValidationFailed({"comment": [(N_("Give the reason for the rejection."), {})]})
+    proposals = _lock_proposals(session, proposal_ids, scope)
+    problems: list[tuple[str, dict]] = []
+    for proposal in proposals:
+        if proposal.state != ProposalState.PROPOSED:
+            problems.append((ALREADY_DECIDED[proposal.state], who(proposal.member)))
+        elif user_id is not None and proposal.proposed_by_id == user_id:
+            problems.append(
+                (
+                    N_(
+                        "You proposed %(name)s (%(number)s) yourself; another person must decide (four-eyes rule)."
+                    ),
+                    who(proposal.member),
+                )
+            )
+    _refuse(problems)
+    now = now or datetime.now()
+    for proposal in proposals:
+        proposal.state = ProposalState.APPROVED if approve else ProposalState.REJECTED
+        proposal.decided_by_id = user_id
+        proposal.decided_at = now
+        proposal.comment = comment
+    session.flush()
+    if commit:
+        session.commit()
+    return proposals
+
+
+def check_prefix(prefix: str) -> str:
+    if not PREFIX_PATTERN.match(prefix or ""):
+        raise DomainError(
+            N_("The card number prefix %(prefix)s is not two digits; correct CARD_NUMBER_PREFIX."),
+            prefix=prefix,
+        )
+    return prefix
+
+
+def _counter(session: Session, prefix: str) -> CardNumberCounter:
+    query = (
+        select(CardNumberCounter)
+        .where(CardNumberCounter.prefix == prefix)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    counter = session.scalar(query)
+    if counter is None:
+        try:
+            with session.begin_nested():
+                session.add(CardNumberCounter(prefix=prefix, last_serial=0))
+        except IntegrityError:
+            pass  # another transaction created it first
+        counter = session.scalar(query)
+    return counter
+
+
+def number_in_use(session: Session, number: str) -> bool:
+    return (
+        session.scalar(select(PartyCard.id).where(PartyCard.number == number)) is not None
+        or session.scalar(select(Member.id).where(Member.card_number == number)) is not None
+    )
+
+
+def allocate_card_number(session: Session, prefix: str) -> str:
+    """The next unused number NN.NNNNNN; the caller's transaction holds the counter lock."""
+    counter = _counter(session, check_prefix(prefix))
+    serial = counter.last_serial
+    while True:
+        serial += 1
+        if serial > MAX_SERIAL:
+            raise DomainError(N_("No card numbers are left for prefix %(prefix)s."), prefix=prefix)
+        number = f"{prefix}.{serial:06d}"
+        if not number_in_use(session, number):
+            break
+    counter.last_serial = serial
+    return number
+
+
+def _end_current_cards(
+    session: Session, member: Member, state: str, day: date, note: str | None
+) -> None:
+    """Revoke or withdraw the member's valid card; a card typed in from the paper record
+    (no card row yet) gets its row, so its number is never handed out again."""
+    cards = list(
+        session.scalars(
+            select(PartyCard).where(
+                PartyCard.member_id == member.id, PartyCard.state == CardState.VALID
+            )
+        )
+    )
+    if member.card_number and not any(c.number == member.card_number for c in cards):
+        legacy = session.scalar(select(PartyCard).where(PartyCard.number == member.card_number))
+        if legacy is None:
+            legacy = PartyCard(
+                member_id=member.id,
+                number=member.card_number,
+                issued_on=member.card_issued_on or member.official_on or member.admitted_on,
+                state=CardState.VALID,
+            )
+            session.add(legacy)
+            cards.append(legacy)
+    for card in cards:
+        card.state = state
+        card.ended_on = day
+        card.end_note = note
+
+
+def issue_cards(
+    session: Session,
+    proposal_ids: Iterable[int],
+    *,
+    user_id: int | None,
+    scope: str | None,
+    prefix: str,
+    issued_on: date | None = None,
+    today: date | None = None,
+    commit: bool = True,
+) -> list[PartyCard]:
+    """Number and issue the cards of approved proposals; the old card of a re-issue is revoked."""
+    today = today or date.today()
+    issued_on = issued_on or today
+    if issued_on > today:
+        raise ValidationFailed({"issued_on": [(N_("The date cannot be in the future."), {})]})
+    check_prefix(prefix)
+    proposals = _lock_proposals(session, proposal_ids, scope)
+    problems: list[tuple[str, dict]] = []
+    for proposal in proposals:
+        member = proposal.member
+        if proposal.state in (ProposalState.ISSUED, ProposalState.REVOKED):
+            problems.append((ALREADY_DECIDED[proposal.state], who(member)))
+        elif proposal.state != ProposalState.APPROVED:
+            problems.append(
+                (
+                    N_(
+                        "The proposal for %(name)s (%(number)s) is not approved; only approved proposals are issued."
+                    ),
+                    who(member),
+                )
+            )
+        elif member.status != MemberStatus.OFFICIAL:
+            problems.append((NOT_FOR_A_CARD[member.status], who(member)))
+        elif member.admitted_on and issued_on < member.admitted_on:
+            problems.append((N_("The card cannot be issued before the date of admission."), {}))
+    _refuse(problems)
+    _counter(session, prefix)  # lock the counter before anything is flushed
+    now = datetime.now()
+    cards = []
+    for proposal in proposals:
+        member = proposal.member
+        _end_current_cards(
+            session, member, CardState.REVOKED, issued_on, f"Cấp lại thẻ (đề nghị #{proposal.id})"
+        )
+        session.flush()
+        previous = session.scalars(
+            select(CardProposal).where(
+                CardProposal.member_id == member.id,
+                CardProposal.state == ProposalState.ISSUED,
+                CardProposal.id != proposal.id,
+            )
+        )
+        for old in previous:
+            old.state = ProposalState.REVOKED
+        card = PartyCard(
+            member_id=member.id,
+            number=allocate_card_number(session, prefix),
+            issued_on=issued_on,
+            state=CardState.VALID,
+        )
+        session.add(card)
+        session.flush()
+        member.card_number = card.number
+        member.card_issued_on = issued_on
+        proposal.state = ProposalState.ISSUED
+        proposal.card_id = card.id
+        proposal.issued_by_id = user_id
+        proposal.issued_at = now
+        cards.append(card)
+    session.flush()
+    if commit:
+        session.commit()
+    return cards
+
+
+def withdraw_card_of_leaver(session: Session, member: Member, day: date) -> None:
+    """Called when the ledger takes a member off the Party's rolls for good (LEFT): the
+    card is recorded as withdrawn and leaves the member record; open proposals are rejected."""
+    if member.status != MemberStatus.LEFT:
+        return
+    _end_current_cards(session, member, CardState.WITHDRAWN, day, "Ra khỏi Đảng: thu hồi thẻ")
+    member.card_number = None
+    member.card_issued_on = None
+    for proposal in session.scalars(
+        select(CardProposal).where(
+            CardProposal.member_id == member.id, CardProposal.state.in_(OPEN_PROPOSAL_STATES)
+        )
+    ):
+        proposal.state = ProposalState.REJECTED
+        proposal.comment = "Đảng viên đã ra khỏi Đảng"
+        proposal.decided_at = datetime.now()
