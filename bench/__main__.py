@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["tree"]
+BENCHMARKS = ["tree", "badges"]
 
 
 def main(argv: list[str]) -> int:
