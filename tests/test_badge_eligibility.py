@@ -20,9 +20,11 @@ from webapp.domain.badge_eligibility import (
     DisciplineRecord,
     add_months,
     admission_cutoff,
+    could_be_eligible,
     early_window_opens,
     eligibility,
     eligible_members,
+    highest_reached,
     load_candidates,
     may_propose_early,
     next_occasion,
@@ -292,6 +294,52 @@ def test_reason_names_admission_interruption_and_date():
     )
 
 
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_skipping_by_admission_date_and_badges_held_drops_no_eligible_case(case: Case):
+    candidate = case.candidate()
+    if eligibility(candidate, d(case.occasion), RULES) is not None:
+        assert could_be_eligible(
+            candidate.admission_decision_on, case.held, d(case.occasion), RULES
+        )
+
+
+def test_could_be_eligible_bounds_eligibility_day_by_day():
+    """Any interruption, any badges held: the bound from the admission date never says no
+    to a member `eligibility` says yes to."""
+    occasion = d(OCC)
+    for admitted in (d("1937-08-25") + timedelta(days=n) for n in range(0, 365 * 60, 37)):
+        for gap_days in (0, 1, 200, 800):
+            history = official(admitted.isoformat())
+            if gap_days:
+                removed = add_years(admitted, 3)
+                back = removed + timedelta(days=gap_days)
+                history += [
+                    (K.REMOVAL, removed.isoformat()),
+                    (K.READMISSION, back.isoformat(), CELL_A),
+                    (K.OFFICIAL_RECOGNITION, add_years(back, 1).isoformat()),
+                ]
+            for held in (frozenset(), frozenset({30}), frozenset({30, 40, 45, 50})):
+                candidate = Case("p", history, None, held=held).candidate()
+                if eligibility(candidate, occasion, RULES) is not None:
+                    assert could_be_eligible(admitted, held, occasion, RULES)
+
+
+@pytest.mark.parametrize(
+    ("start", "deadline", "expected"),
+    [
+        ("1997-09-01", "2027-09-02", 30),
+        ("1997-09-02", "2027-09-02", None),
+        ("1987-09-01", "2027-09-02", 40),
+        ("1937-09-01", "2027-09-02", 90),
+        ("1900-01-01", "2027-09-02", 90),
+        ("2000-02-29", "2030-02-28", None),
+        ("2000-02-29", "2030-03-01", 30),
+    ],
+)
+def test_highest_reached(start, deadline, expected):
+    assert highest_reached(d(start), d(deadline), RULES) == expected
+
+
 @pytest.mark.parametrize(
     ("after", "expected"),
     [
@@ -534,6 +582,14 @@ def test_eligible_set_of_a_subtree_through_the_real_ledger(db_session):
         "moved_away",
         "sibling",
     ]
+
+    # Skipping members by admission date and badges held changes nothing.
+    unskipped = [
+        e
+        for c in load_candidates(session, tree["P"], occasion, held, rules=RULES, batch_size=4)
+        if (e := eligibility(c, occasion, RULES)) is not None
+    ]
+    assert unskipped == whole
 
     # The pre-filter drops nobody: every candidate of the province, without it, gives the same.
     everyone = {

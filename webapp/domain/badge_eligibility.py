@@ -52,11 +52,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from itertools import groupby
-from operator import itemgetter
 from types import MappingProxyType
 
-from sqlalchemy import or_, select
+from sqlalchemy import ARRAY, Integer, any_, literal, or_, select
 from sqlalchemy.orm import Session
 
 from webapp.domain.catalogue_data import DISCIPLINE_FORM, DISCIPLINE_SEVERITY
@@ -236,6 +234,30 @@ def _age(candidate: BadgeCandidate, occasion: date) -> PartyAge | None:
     )
 
 
+def highest_reached(start: date, deadline: date, rules: BadgeRules) -> int | None:
+    """The highest milestone reached before `deadline` by a Party age starting on `start`
+    (the same dates as `PartyAge.reaches`)."""
+    most = deadline.year - start.year  # add_years(start, m) has the year start.year + m
+    for milestone in reversed(rules.milestones):
+        if milestone <= most and add_years(start, milestone) < deadline:
+            return milestone
+    return None
+
+
+def could_be_eligible(
+    admitted_on: date | None, held: frozenset[int], occasion: date, rules: BadgeRules
+) -> bool:
+    """False when the member cannot be eligible on `occasion` whatever the ledger says:
+    Party age starts on the admission date or later (interruptions only push it forward),
+    so the highest milestone reachable by the deadline starting from `admitted_on` bounds
+    the one `eligibility` finds; when that is none, or not above a badge held, nothing is
+    due. Lets `eligible_members` skip the replay of members holding their badges."""
+    if admitted_on is None:
+        return True
+    best = highest_reached(admitted_on, next_occasion(occasion, rules), rules)
+    return best is not None and _above_held(best, held)
+
+
 def _above_held(milestone: int, held: frozenset[int]) -> bool:
     return milestone not in held and all(milestone > h for h in held)
 
@@ -249,12 +271,8 @@ def eligibility(candidate: BadgeCandidate, occasion: date, rules: BadgeRules) ->
         return None
     if deferred_until(candidate.disciplines, occasion, rules) is not None:
         return None
-    deadline = next_occasion(occasion, rules)
-    reached = [m for m in rules.milestones if age.reaches(m) < deadline]
-    if not reached:
-        return None
-    milestone = reached[-1]
-    if not _above_held(milestone, candidate.held_milestones):
+    milestone = highest_reached(age.start, next_occasion(occasion, rules), rules)
+    if milestone is None or not _above_held(milestone, candidate.held_milestones):
         return None
     reaches_on = age.reaches(milestone)
     return Eligibility(
@@ -428,69 +446,79 @@ def load_candidates(
     their ledger replayed up to the occasion and their disciplines decided by then.
 
     `rules` (an addition to the agreed interface; default `BadgeRules.default()`) gives
-    the pre-filter its milestones, occasions and early windows. Three queries per batch of
-    `batch_size` members at most: the members, their events, their disciplines.
+    the pre-filter its milestones, occasions and early windows. One query for the members,
+    then two per batch of `batch_size` members: their events, their disciplines.
     """
-    rules = rules or BadgeRules.default()
+    return _load(session, root_unit, occasion, held, rules or BadgeRules.default(), batch_size)
+
+
+def _among(column, ids: list[int], postgresql: bool):
+    """`column IN ids`; one array parameter on PostgreSQL (thousands of IN parameters
+    cost more to send and parse than the query itself)."""
+    if postgresql:
+        return column == any_(literal(ids, ARRAY(Integer)))
+    return column.in_(ids)
+
+
+def _load(
+    session: Session,
+    root_unit: Unit,
+    occasion: date,
+    held: Mapping[int, frozenset[int]],
+    rules: BadgeRules,
+    batch_size: int,
+    keep=None,
+) -> Iterator[BadgeCandidate]:
+    """`load_candidates`, leaving out (before their events are read) the members for whom
+    `keep(admitted_on, held_milestones)` is false."""
     codes = discipline_codes(session)
-    members = session.execute(
+    rows = session.execute(
         _subtree_officials(root_unit, occasion, admission_cutoff(occasion, rules))
     ).all()
+    members, seen = [], set()
+    for member_id, admitted_on, card_issued_on in rows:
+        if member_id in seen:
+            continue
+        seen.add(member_id)
+        member_held = frozenset(held.get(member_id, ()))
+        if keep is None or keep(admitted_on, member_held):
+            members.append((member_id, admitted_on, card_issued_on, member_held))
+    postgresql = session.get_bind().dialect.name == "postgresql"
     for start in range(0, len(members), batch_size):
         batch = members[start : start + batch_size]
-        ids = sorted({row[0] for row in batch})
-        events = {
-            member_id: [
-                LedgerEvent(
-                    id=row[1],
-                    kind=row[2],
-                    effective_on=row[3],
-                    to_unit_id=row[4],
-                    reverses_id=row[5],
-                    arriving_as=row[6],
-                )
-                for row in rows
-            ]
-            for member_id, rows in groupby(
-                session.execute(
-                    select(
-                        MemberEvent.member_id,
-                        MemberEvent.id,
-                        MemberEvent.kind,
-                        MemberEvent.effective_on,
-                        MemberEvent.to_unit_id,
-                        MemberEvent.reverses_id,
-                        MemberEvent.arriving_as,
-                    )
-                    .where(MemberEvent.member_id.in_(ids))
-                    .order_by(MemberEvent.member_id, MemberEvent.id)
-                ),
-                key=itemgetter(0),
+        ids = [row[0] for row in batch]
+        events: dict[int, list[LedgerEvent]] = {}
+        for member_id, *event in session.execute(
+            select(
+                MemberEvent.member_id,
+                MemberEvent.id,
+                MemberEvent.kind,
+                MemberEvent.effective_on,
+                MemberEvent.to_unit_id,
+                MemberEvent.reverses_id,
+                MemberEvent.arriving_as,
             )
-        }
+            .where(_among(MemberEvent.member_id, ids, postgresql))
+            .order_by(MemberEvent.member_id, MemberEvent.id)
+        ):
+            events.setdefault(member_id, []).append(LedgerEvent(*event))
         disciplines: dict[int, list[DisciplineRecord]] = {}
         for member_id, decided_on, form in session.execute(
-            select(Discipline.member_id, Discipline.decided_on, Discipline.form).where(
-                Discipline.member_id.in_(ids), Discipline.decided_on <= occasion
-            )
+            select(Discipline.member_id, Discipline.decided_on, Discipline.form)
+            .where(_among(Discipline.member_id, ids, postgresql), Discipline.decided_on <= occasion)
+            .order_by(Discipline.member_id, Discipline.decided_on)
         ):
             disciplines.setdefault(member_id, []).append(
                 DisciplineRecord(decided_on=decided_on, form_code=form_code(form, codes))
             )
-        seen = set()
-        for member_id, admitted_on, card_issued_on in batch:
-            if member_id in seen:
-                continue
-            seen.add(member_id)
+        for member_id, admitted_on, card_issued_on, member_held in batch:
             yield BadgeCandidate(
                 member_id=member_id,
                 state=replay(events.get(member_id, ()), until=occasion),
                 admission_decision_on=admitted_on,
                 card_issued_on=card_issued_on,
-                disciplines=tuple(
-                    sorted(disciplines.get(member_id, ()), key=lambda d: d.decided_on)
-                ),
-                held_milestones=frozenset(held.get(member_id, frozenset())),
+                disciplines=tuple(disciplines.get(member_id, ())),
+                held_milestones=member_held,
             )
 
 
@@ -541,7 +569,12 @@ def eligible_members(
 ) -> list[Eligibility]:
     """Everyone in `root_unit`'s subtree eligible on `occasion`, by member id."""
     found = []
-    for candidate in load_candidates(session, root_unit, occasion, held, rules=rules):
+    batch_size = 5000
+
+    def keep(admitted_on: date | None, member_held: frozenset[int]) -> bool:
+        return could_be_eligible(admitted_on, member_held, occasion, rules)
+
+    for candidate in _load(session, root_unit, occasion, held, rules, batch_size, keep):
         result = eligibility(candidate, occasion, rules)
         if result is not None:
             found.append(result)
