@@ -13,11 +13,16 @@ No member is made deceased or transferred out (that would change what `tree` mea
 
 Badges held (an input of the eligibility function; badge rows belong to the workflow):
 everyone holds every milestone reached before the occasion, except one member in 20 who
-missed the last round. Then for the 19/5/2027 round it times `eligible_members` for the
-province (median of runs after a warm-up) against one raw SQL statement that lists, for
-the same members (official on the rolls of the subtree on the occasion), the highest
-milestone whose admission date + M years falls before the deadline (next occasion) —
-ignoring interruptions, discipline and badges held.
+missed the last round -- a steady-state round. A second scenario is the worst case, the
+first round of a new system: nobody holds a badge, so nearly every member with 30 years
+or more is due and every candidate's ledger is replayed.
+
+For the 19/5/2027 round it times `eligible_members` (median of runs after a warm-up) for
+the province and for one district against one raw SQL statement that lists, for the same
+members (official on the rolls of the subtree on the occasion), the highest milestone
+whose admission date + M years falls before the deadline (the next occasion) --
+ignoring interruptions, discipline and badges held. Targets are this benchmark's own:
+a steady round within 5 s and 10x the raw SQL, the first round within 15 s.
 """
 
 from __future__ import annotations
@@ -145,6 +150,7 @@ def run() -> None:
     app = make_app()
     from webapp.domain.badge_eligibility import (
         BadgeRules,
+        could_be_eligible,
         eligible_members,
         load_candidates,
         next_occasion,
@@ -164,7 +170,13 @@ def run() -> None:
         deadline = next_occasion(OCCASION, rules)
         connection = session.connection()
         results = []
-        for code, label in (("BN", "province"), (DISTRICT, "district")):
+        scenarios = (
+            # (unit, label, badges held, ratio target, time target in seconds)
+            ("BN", "province", held, 10, 5.0),
+            ("BN", "province, first round (no badges held)", {}, 40, 15.0),
+            (DISTRICT, "district", held, 10, None),
+        )
+        for code, label, held_now, ratio_target, time_target in scenarios:
             root = session.scalar(select(Unit).where(Unit.code == code))
             params = {
                 "milestones": list(rules.milestones),
@@ -172,12 +184,18 @@ def run() -> None:
                 "occasion": OCCASION,
                 "deadline": deadline,
             }
-            found = eligible_members(session, root, OCCASION, rules, held)
-            candidates = sum(1 for _ in load_candidates(session, root, OCCASION, held, rules=rules))
+            found = eligible_members(session, root, OCCASION, rules, held_now)
+            candidates = list(load_candidates(session, root, OCCASION, held_now, rules=rules))
+            replayed = sum(
+                could_be_eligible(c.admission_decision_on, c.held_milestones, OCCASION, rules)
+                for c in candidates
+            )
             reached = len(connection.execute(BASELINE, params).all())
-            repeat = 5 if label == "province" else 7
+            repeat = 5 if code == "BN" else 7
             value = median_seconds(
-                lambda root=root: eligible_members(session, root, OCCASION, rules, held),
+                lambda root=root, held_now=held_now: eligible_members(
+                    session, root, OCCASION, rules, held_now
+                ),
                 repeat=repeat,
                 warmup=1,
             )
@@ -190,32 +208,33 @@ def run() -> None:
             for e in found:
                 by_milestone[e.milestone] = by_milestone.get(e.milestone, 0) + 1
             print(
-                f"{label} {code}: {len(found)} eligible for {OCCASION:%d/%m/%Y} "
-                f"({candidates} candidates replayed, {reached} rows in the raw SQL; "
-                f"by milestone {dict(sorted(by_milestone.items()))}); "
+                f"{label} {code}: {len(found)} eligible for {OCCASION:%d/%m/%Y}; "
+                f"{len(candidates)} official members admitted before the cutoff, "
+                f"{replayed} of them replayed; {reached} rows in the raw SQL; "
+                f"by milestone {dict(sorted(by_milestone.items()))}; "
                 f"median {value:.2f} s vs {baseline:.3f} s"
             )
+            metric = f"badges 19/5/2027, {label}: {len(found)} eligible"
             results.append(
                 compare(
-                    f"badges 19/5/2027, {label} ({len(found)} eligible of {candidates}): "
-                    "ours vs raw SQL",
+                    f"{metric}, ours vs raw SQL",
                     value,
                     baseline,
                     backend=backend,
                     n=N_MEMBERS,
-                    target=30 if label == "province" else 15,
+                    target=ratio_target,
                     target_on="ratio",
                 )
             )
-            if label == "province":
+            if time_target is not None:
                 results.append(
                     compare(
-                        f"badges 19/5/2027, province ({len(found)} eligible)",
+                        metric,
                         value,
                         None,
                         backend=backend,
                         n=N_MEMBERS,
-                        target=10.0,
+                        target=time_target,
                         target_on="value",
                     )
                 )
