@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from webapp.domain.badge_eligibility import (
     BadgeCandidate,
@@ -25,6 +26,7 @@ from webapp.domain.badge_eligibility import (
     eligibility,
     eligible_members,
     highest_reached,
+    load_candidate,
     load_candidates,
     may_propose_early,
     next_occasion,
@@ -599,6 +601,29 @@ def test_eligible_set_of_a_subtree_through_the_real_ledger(db_session):
     assert names.keys() - everyone == {
         m[n].id for n in ("deceased", "transferred_out", "probationary", "young")
     }
+    # One member's candidate, for the manual proposals.
+    one = load_candidate(session, m["gap_in"].id, occasion)
+    assert eligibility(one, occasion, RULES) == next(
+        e for e in found if e.member_id == m["gap_in"].id
+    )
+    assert load_candidate(session, 10**6, occasion) is None
+
+    # Disciplines are stored by catalogue name; a name an Admin changed still maps to its code.
+    session.execute(
+        text(
+            "UPDATE catalogue_entry SET name = 'Cảnh cáo trước chi bộ' "
+            "WHERE kind = 'discipline_form' AND code = 'CANH_CAO'"
+        )
+    )
+    _discipline(session, m["reprimand"], "2027-01-10", "Cảnh cáo trước chi bộ")
+    _discipline(session, m["on_occasion"], "2027-01-10", "kỷ luật miệng")  # free text: no deferral
+    session.flush()
+    again = {
+        names[e.member_id] for e in eligible_members(session, tree["D1"], occasion, RULES, held)
+    }
+    assert again == {names[e.member_id] for e in found} - {"reprimand"}
+    session.rollback()
+
     # An earlier occasion replays the ledger up to it: the deceased member was still alive.
     earlier = eligible_members(session, tree["D1"], d("2026-11-07"), RULES, held)
     assert "deceased" in {names[e.member_id] for e in earlier}
