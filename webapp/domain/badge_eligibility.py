@@ -40,11 +40,24 @@ Readings of the rules (the table of cases in tests/test_badge_eligibility.py sho
   (on the rolls as official, M not held and above every badge held, no deferral, and the
   window open on O). It is also true when the member is eligible in the ordinary way.
 
+- **Scope**: a member belongs to the subtree whose unit holds them on its rolls on O (the
+  home unit of the ledger period, as in `rolls.roll_as_of`); a member temporarily active
+  in the subtree but counted elsewhere is proposed by the home unit.
+
 The loader (`load_candidates`) reads a whole subtree with a few set-based queries: the
 members whose ledger period covering O is official in a unit of the subtree, then, per
 batch of members, their events and their disciplines; each ledger is replayed in Python
 with `replay(…, until=O)`. Its SQL pre-filter keeps only members admitted before
 `admission_cutoff(O, rules)`; see that function for why it never drops an eligible member.
+`eligible_members` also skips, before reading their events, the members who cannot be due
+whatever their ledger says (`could_be_eligible`: the milestone reachable from the
+admission date is none or not above a badge held) -- in a steady round, nearly everyone.
+
+Beyond the agreed interface: `load_candidates(…, rules=, batch_size=)` (keyword-only),
+`load_candidate` (one member, for manual proposals), `is_occasion`, `occasions_of_year`,
+`add_months`, `deferral_months`, `deferred_until`, `official_on`, `highest_reached`,
+`could_be_eligible`, `admission_cutoff`, `discipline_codes`/`form_code`; BadgeCandidate's
+`disciplines` and `held_milestones` default to empty.
 """
 
 from __future__ import annotations
