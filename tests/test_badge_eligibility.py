@@ -248,7 +248,7 @@ CASES = [
         held=frozenset({30}),
     ),
     Case(
-        "holds 50, reached 45 and 50 only: nothing below",
+        "holds 50, has reached only 45: nothing below a badge held",
         official("1980-01-01"),
         None,
         held=frozenset({50}),
