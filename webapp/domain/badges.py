@@ -8,7 +8,6 @@ Every command checks scope, state and the four-eyes rule, then writes in one tra
 
 from __future__ import annotations
 
-import calendar
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,19 +34,15 @@ from webapp.models.badges import (
 from webapp.models.member import Member, MemberStatus
 from webapp.models.unit import Unit
 
-# DESIGN §5 defaults, written by `flask init` when missing (Admins edit them afterwards).
-DEFAULT_MILESTONES = {
-    years: (12 if years <= 65 else 24) for years in (30, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90)
+# Names of the DESIGN §5 occasions; the numbers themselves are BadgeRules.default().
+OCCASION_NAMES = {
+    (2, 3): "Kỷ niệm ngày thành lập Đảng (3/2)",
+    (5, 19): "Kỷ niệm ngày sinh Chủ tịch Hồ Chí Minh (19/5)",
+    (9, 2): "Quốc khánh (2/9)",
+    (11, 7): "Kỷ niệm Cách mạng tháng Mười (7/11)",
 }
-DEFAULT_OCCASIONS = (
-    (2, 3, "Kỷ niệm ngày thành lập Đảng (3/2)"),
-    (5, 19, "Kỷ niệm ngày sinh Chủ tịch Hồ Chí Minh (19/5)"),
-    (9, 2, "Quốc khánh (2/9)"),
-    (11, 7, "Kỷ niệm Cách mạng tháng Mười (7/11)"),
-)
 WARNING_DEFERRAL = "warning_deferral_months"
 DISMISSAL_DEFERRAL = "dismissal_deferral_months"
-DEFAULT_SETTINGS = {WARNING_DEFERRAL: 6, DISMISSAL_DEFERRAL: 12}
 BADGE_NUMBER_PATTERN = re.compile(r"^[0-9A-Za-z./-]{1,20}$")
 MAX_TEXT = 1000
 
@@ -77,19 +72,28 @@ def _refuse(problems: list[tuple[str, dict]], field: str = "members") -> None:
 def seed_badge_reference(session: Session) -> int:
     """Add the DESIGN §5 milestones, occasions and deferrals that are missing; never
     changes what an Admin has edited. Returns the number of rows added."""
+    from webapp.domain.badge_eligibility import BadgeRules
+
+    defaults = BadgeRules.default()
     added = 0
     have = set(session.scalars(select(BadgeMilestone.years)))
-    for years, early in DEFAULT_MILESTONES.items():
+    for years in defaults.milestones:
         if years not in have:
+            early = defaults.early_months.get(years, 0)
             session.add(BadgeMilestone(years=years, early_months=early, active=True))
             added += 1
     have_days = set(session.execute(select(BadgeOccasion.month, BadgeOccasion.day)).all())
-    for month, day, name in DEFAULT_OCCASIONS:
+    for month, day in defaults.occasions:
         if (month, day) not in have_days:
+            name = OCCASION_NAMES.get((month, day), f"{day}/{month}")
             session.add(BadgeOccasion(month=month, day=day, name=name, active=True))
             added += 1
     have_keys = set(session.scalars(select(BadgeSetting.key)))
-    for key, months in DEFAULT_SETTINGS.items():
+    settings = {
+        WARNING_DEFERRAL: defaults.warning_deferral_months,
+        DISMISSAL_DEFERRAL: defaults.dismissal_deferral_months,
+    }
+    for key, months in settings.items():
         if key not in have_keys:
             session.add(BadgeSetting(key=key, months=months))
             added += 1
@@ -114,10 +118,8 @@ def rules_from_db(session: Session):
         milestones=tuple(m.years for m in milestones),
         occasions=tuple((month, day) for month, day in occasions),
         early_months={m.years: m.early_months for m in milestones},
-        warning_deferral_months=settings.get(WARNING_DEFERRAL, DEFAULT_SETTINGS[WARNING_DEFERRAL]),
-        dismissal_deferral_months=settings.get(
-            DISMISSAL_DEFERRAL, DEFAULT_SETTINGS[DISMISSAL_DEFERRAL]
-        ),
+        warning_deferral_months=settings.get(WARNING_DEFERRAL, 6),
+        dismissal_deferral_months=settings.get(DISMISSAL_DEFERRAL, 12),
     )
 
 
@@ -359,40 +361,71 @@ def propose_badge_manually(
                 )
             ]
         )
-    state = member_state(session, member.id)
-    age = party_age(
-        state,
-        occasion,
-        admission_decision_on=member.admitted_on,
-        card_issued_on=member.card_issued_on,
+    from webapp.domain.badge_eligibility import (
+        early_window_opens,
+        load_candidates,
+        may_propose_early,
     )
-    if kind == BadgeProposalKind.POSTHUMOUS and member.status != MemberStatus.DECEASED:
-        _refuse([(N_("%(name)s (%(number)s) is not recorded as deceased."), who(member))])
-    if kind == BadgeProposalKind.EARLY and member.status != MemberStatus.OFFICIAL:
-        _refuse(
-            [(N_("%(name)s (%(number)s) is not an official member on the rolls."), who(member))]
+
+    held = held_milestones(session, [member.id])
+    if kind == BadgeProposalKind.EARLY:
+        candidate = next(
+            (
+                c
+                for c in load_candidates(session, member.unit, occasion, held, rules=rules)
+                if c.member_id == member.id
+            ),
+            None,
         )
-    if age is None:
-        _refuse([(N_("%(name)s (%(number)s) has no Party age."), who(member))])
-    reaches = age.reaches(milestone)
-    window = rules.early_months.get(milestone, 0)
-    latest = _add_months(occasion, window)
-    if reaches > latest:
-        _refuse(
-            [
-                (
-                    N_(
-                        "%(name)s (%(number)s) reaches %(years)s years of Party age on %(day)s, more than %(months)s months after the occasion."
-                    ),
-                    {
-                        **who(member),
-                        "years": milestone,
-                        "day": reaches.strftime("%d/%m/%Y"),
-                        "months": window,
-                    },
-                )
-            ]
+        if candidate is None:
+            _refuse(
+                [
+                    (
+                        N_("%(name)s (%(number)s) is not an official member on the rolls."),
+                        who(member),
+                    )
+                ]
+            )
+        if not may_propose_early(candidate, milestone, occasion, rules):
+            _refuse(
+                [
+                    (
+                        N_(
+                            "%(name)s (%(number)s) cannot be proposed early for the %(years)s-year badge on this occasion: outside the early window of %(months)s months, under a discipline deferral or holding a higher badge."
+                        ),
+                        {
+                            **who(member),
+                            "years": milestone,
+                            "months": rules.early_months.get(milestone, 0),
+                        },
+                    )
+                ]
+            )
+    else:
+        if member.status != MemberStatus.DECEASED:
+            _refuse([(N_("%(name)s (%(number)s) is not recorded as deceased."), who(member))])
+        state = member_state(session, member.id)
+        age = party_age(
+            state,
+            occasion,
+            admission_decision_on=member.admitted_on,
+            card_issued_on=member.card_issued_on,
         )
+        if age is None or early_window_opens(age.reaches(milestone), milestone, rules) > age.as_of:
+            _refuse(
+                [
+                    (
+                        N_(
+                            "%(name)s (%(number)s) had not come within %(months)s months of %(years)s years of Party age at death."
+                        ),
+                        {
+                            **who(member),
+                            "years": milestone,
+                            "months": rules.early_months.get(milestone, 0),
+                        },
+                    )
+                ]
+            )
     proposal = BadgeProposal(
         member_id=member.id,
         milestone=milestone,
@@ -407,13 +440,6 @@ def propose_badge_manually(
     if commit:
         session.commit()
     return proposal
-
-
-def _add_months(day: date, months: int) -> date:
-    """The same day `months` later (the month's last day when it is shorter)."""
-    years, month0 = divmod(day.month - 1 + months, 12)
-    year, month = day.year + years, month0 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def _lock_proposals(
