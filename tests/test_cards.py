@@ -541,3 +541,211 @@ def test_parallel_issues_of_different_batches_never_share_a_number(app, db_sessi
     assert len(numbers) == 8 and len(set(numbers)) == 8
     assert all(re.fullmatch(r"37\.\d{6}", n) for n in numbers)
     assert "37.000001" not in numbers
+
+
+# --- Screens, API and CLI: the same commands behind them --------------------------------
+
+
+def client_for(app, username):
+    client = app.test_client()
+    login(client, username, PASSWORD)
+    return client
+
+
+def token_for(app, username):
+    client = app.test_client()
+    response = client.post(
+        "/api/v1/security/login",
+        json={"username": username, "password": PASSWORD, "provider": "db"},
+    )
+    return client, {"Authorization": f"Bearer {response.json['access_token']}"}
+
+
+def test_screens_clerk_proposes_manager_decides_and_issues(app, db_session, world):
+    members, tree = world["members"], world["tree"]
+    clerk = client_for(app, "clerk_c")
+    page = clerk.get("/cards/needing")
+    assert page.status_code == 200
+    assert "Nguyễn Thị Mới" in page.text and "Quách Thị Bên" not in page.text  # scope
+    assert "Phạm Dự Bị" not in page.text and "Lê Văn Thẻ" not in page.text
+    response = clerk.post(
+        "/cards/propose",
+        data={"unit_id": tree["G1"].id, "selected": ids(members, "new", "new2")},
+    )
+    batch = db_session.scalar(select(CardProposalBatch))
+    assert response.status_code == 302 and f"/cards/show/{batch.id}" in response.location
+    page = clerk.get(f"/cards/show/{batch.id}")
+    assert "Nguyễn Thị Mới" in page.text and "approve-selected" not in page.text
+    proposal_ids = [str(p.id) for p in batch.proposals]
+    # the clerk cannot decide (no permission): nothing changes
+    clerk.post(f"/cards/decide/{batch.id}", data={"decision": "approve", "selected": proposal_ids})
+    db_session.expire_all()
+    assert {p.state for p in db_session.get(CardProposalBatch, batch.id).proposals} == {
+        ProposalState.PROPOSED
+    }
+    manager = client_for(app, "manager_c")
+    home = manager.get("/")
+    assert 'id="count-cards-to-decide">2<' in home.text
+    page = manager.get(f"/cards/show/{batch.id}")
+    assert "approve-selected" in page.text and "issue-selected" in page.text
+    page = manager.post(
+        f"/cards/decide/{batch.id}",
+        data={"decision": "approve", "selected": proposal_ids, "comment": "Đồng ý"},
+        follow_redirects=True,
+    )
+    assert vietnamese(app, "The selected proposals have been approved.") in page.text
+    # approving twice: a clear message, nothing changed
+    page = manager.post(
+        f"/cards/decide/{batch.id}",
+        data={"decision": "approve", "selected": proposal_ids},
+        follow_redirects=True,
+    )
+    assert (
+        vietnamese(
+            app,
+            "The proposal for %(name)s (%(number)s) has already been approved.",
+            name="Nguyễn Thị Mới",
+            number=members["new"].member_number,
+        )
+        in page.text
+    )
+    page = manager.post(
+        f"/cards/issue/{batch.id}",
+        data={"selected": proposal_ids, "issued_on": "19/05/2026"},
+        follow_redirects=True,
+    )
+    assert vietnamese(app, "The cards have been issued.") in page.text
+    assert "37.000002" not in page.text  # the instance's prefix is the configured one
+    db_session.expire_all()
+    number = db_session.get(Member, members["new"].id).card_number
+    assert re.fullmatch(r"\d{2}\.\d{6}", number) and number in page.text
+    member_page = manager.get(f"/membermodelview/show/{members['new'].id}")
+    assert number in member_page.text
+
+
+def test_bad_input_on_the_screens_answers_with_a_message(app, db_session, world):
+    members, tree = world["members"], world["tree"]
+    clerk = client_for(app, "clerk_c")
+    page = clerk.post(
+        "/cards/propose",
+        data={"unit_id": tree["G1"].id, "selected": ids(members, "probationary")},
+        follow_redirects=True,
+    )
+    assert page.status_code == 200
+    assert "dự bị" in page.text.lower()
+    page = clerk.post(
+        "/cards/propose",
+        data={"unit_id": "abc", "selected": ["x", "99999999999"]},
+        follow_redirects=True,
+    )
+    assert page.status_code == 200
+    page = clerk.post(
+        f"/cards/propose-one/{members['carded'].id}",
+        data={"reason": "lost", "explanation": "", "photo_reference": ""},
+    )
+    assert page.status_code == 200
+    assert (
+        vietnamese(
+            app,
+            "%(name)s (%(number)s): explain how the card was lost or damaged.",
+            name="Lê Văn Thẻ",
+            number=members["carded"].member_number,
+        )
+        in page.text
+    )
+    assert counts(db_session) == (0, 0, 0)
+    assert clerk.get(f"/cards/propose-one/{members['sibling'].id}").status_code == 404
+    assert clerk.get("/cards/show/999999").status_code == 404
+
+
+def test_api_proposes_decides_and_issues_with_the_same_rules(app, db_session, world):
+    members, tree = world["members"], world["tree"]
+    clerk, clerk_headers = token_for(app, "clerk_c")
+    response = clerk.post(
+        "/api/v1/card-proposals/",
+        json={"unit": tree["G1"].id, "proposals": [{"member": members["probationary"].id}]},
+        headers=clerk_headers,
+    )
+    assert response.status_code == 422
+    assert "dự bị" in str(response.json["message"]).lower()
+    response = clerk.post(
+        "/api/v1/card-proposals/",
+        json={
+            "unit": tree["G1"].id,
+            "proposals": [
+                {"member": members["new"].id},
+                {
+                    "member": members["carded"].id,
+                    "reason": "damaged",
+                    "explanation": "Thẻ bị rách",
+                    "photo_reference": "ANH-7",
+                },
+            ],
+        },
+        headers=clerk_headers,
+    )
+    assert response.status_code == 201, response.json
+    proposal_ids = response.json["ids"]
+    response = clerk.post(
+        "/api/v1/card-proposals/decide",
+        json={"ids": proposal_ids, "approve": True},
+        headers=clerk_headers,
+    )
+    assert response.status_code in (401, 403)
+    manager, manager_headers = token_for(app, "manager_c")
+    for payload in ({"ids": proposal_ids}, {"ids": "x", "approve": True}, [1, 2]):
+        response = manager.post(
+            "/api/v1/card-proposals/decide", json=payload, headers=manager_headers
+        )
+        assert response.status_code in (400, 422)
+    response = manager.post(
+        "/api/v1/card-proposals/decide",
+        json={"ids": proposal_ids, "approve": True},
+        headers=manager_headers,
+    )
+    assert response.status_code == 200
+    response = manager.post(
+        "/api/v1/card-proposals/issue",
+        json={"ids": proposal_ids, "issued_on": "2099-01-01"},
+        headers=manager_headers,
+    )
+    assert response.status_code == 422
+    response = manager.post(
+        "/api/v1/card-proposals/issue", json={"ids": proposal_ids}, headers=manager_headers
+    )
+    assert response.status_code == 200
+    numbers = [c["number"] for c in response.json["cards"]]
+    assert len(set(numbers)) == 2
+    listed = manager.get("/api/v1/card-proposals/", headers=manager_headers).json
+    assert {r["state"] for r in listed["result"]} == {"issued"}
+    # outside the scope: not found
+    leader_other = create_user("manager_d2", "Manager", "P.02", PASSWORD)
+    assert leader_other
+    other, other_headers = token_for(app, "manager_d2")
+    assert (
+        other.get(f"/api/v1/card-proposals/{proposal_ids[0]}", headers=other_headers).status_code
+        == 404
+    )
+    response = other.post(
+        "/api/v1/card-proposals/decide",
+        json={"ids": proposal_ids, "approve": False, "comment": "x"},
+        headers=other_headers,
+    )
+    assert response.status_code == 404
+
+
+def test_cli_cards_pending_writes_the_waiting_members(app, db_session, world, tmp_path):
+    members = world["members"]
+    propose(app, db_session, world, "new")
+    output = tmp_path / "pending.csv"
+    result = run_flask("cards", "pending", "--unit", "P.01", "-o", str(output))
+    assert result.returncode == 0, result.stderr
+    with output.open(encoding="utf-8-sig") as handle:
+        rows = list(csv.DictReader(handle))
+    by_number = {r["member_number"]: r for r in rows}
+    assert by_number[members["new"].member_number]["state"] == "proposed"
+    assert by_number[members["new2"].member_number]["state"] == "not_proposed"
+    assert members["sibling"].member_number not in by_number
+    assert members["probationary"].member_number not in by_number
+    bad = run_flask("cards", "pending", "--unit", "NOPE", "-o", str(output))
+    assert bad.returncode != 0 and "Unknown unit code NOPE" in bad.stderr
