@@ -749,3 +749,61 @@ def test_cli_cards_pending_writes_the_waiting_members(app, db_session, world, tm
     assert members["probationary"].member_number not in by_number
     bad = run_flask("cards", "pending", "--unit", "NOPE", "-o", str(output))
     assert bad.returncode != 0 and "Unknown unit code NOPE" in bad.stderr
+
+
+def pdf_text(path) -> str:
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() for page in PdfReader(path).pages)
+
+
+def test_printables_from_the_batch_page_run_on_a_real_worker(
+    app, db_session, world, redis_conn, tmp_path
+):
+    from openpyxl import load_workbook
+
+    from conftest import run_worker_burst
+    from webapp.models import ReportRun
+    from webapp.reports.runs import execute_run, request_report
+
+    proposal_ids = propose(app, db_session, world, "new", "new2")
+    manager = user_id(app, "manager_c")
+    decide_cards(db_session, proposal_ids, True, user_id=manager, scope=world["scope"])
+    cards = issue_cards(
+        db_session, proposal_ids, user_id=manager, scope=world["scope"], prefix=PREFIX
+    )
+    batch_id = db_session.get(CardProposal, proposal_ids[0]).batch_id
+    client = client_for(app, "manager_c")
+    response = client.post(f"/cards/print/{batch_id}", data={"report": "card-decision"})
+    assert response.status_code == 302
+    run = db_session.scalar(select(ReportRun).where(ReportRun.report == "card-decision"))
+    assert run.parameters == {"batch_id": batch_id}
+    assert client.post(f"/cards/print/{batch_id}", data={"report": "nope"}).status_code == 400
+    result = run_worker_burst()
+    assert result.returncode == 0, result.stderr
+    db_session.expire_all()
+    run = db_session.get(ReportRun, run.id)
+    assert run.state == "done", run.error
+    text = pdf_text(run.file_path)
+    assert "QUYẾT ĐỊNH VỀ VIỆC CẤP THẺ ĐẢNG VIÊN" in text
+    assert "Nguyễn Thị Mới" in text and cards[0].number in text
+    unit_id = world["tree"]["G1"].id
+    for report, words in (
+        ("card-proposals", ["DANH SÁCH ĐỀ NGHỊ CẤP THẺ ĐẢNG VIÊN", "Đảng viên mới chính thức"]),
+        ("card-handover", ["DANH SÁCH GIAO NHẬN THẺ ĐẢNG VIÊN", "Ký nhận", cards[1].number]),
+    ):
+        done = execute_run(
+            request_report(report, "pdf", unit_id, {"batch_id": batch_id}, queue=False).id
+        )
+        text = pdf_text(done.file_path)
+        for word in words:
+            assert word in text, (report, word)
+    done = execute_run(
+        request_report("card-printer-data", "xlsx", unit_id, {"batch_id": batch_id}, queue=False).id
+    )
+    sheet = load_workbook(done.file_path).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][0] == "Số thẻ" and {r[0] for r in rows[1:]} == {c.number for c in cards}
+    done = execute_run(request_report("card-printer-data", "csv", unit_id, queue=False).id)
+    with open(done.file_path, encoding="utf-8-sig") as handle:
+        assert {r["Số thẻ"] for r in csv.DictReader(handle)} >= {c.number for c in cards}
