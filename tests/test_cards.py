@@ -148,6 +148,13 @@ REFUSED_PROPOSALS = [
     ),
     ("carded", "stolen", None, None, "%(name)s (%(number)s): choose the reason for the card."),
     ("sibling", CardReason.NEW_OFFICIAL, None, None, "The member does not exist."),
+    (
+        "other_cell",
+        CardReason.NEW_OFFICIAL,
+        None,
+        None,
+        "%(name)s (%(number)s) does not belong to %(unit)s.",
+    ),
 ]
 
 
@@ -170,11 +177,13 @@ def test_refused_proposals_change_nothing(
             EventInput(kind=kind, effective_on=date(2024, 1, 1), other_organisation="Tỉnh khác"),
         )
         members = {**members, who: member}
+    batch_unit = tree["C1"] if who == "other_cell" else tree["G1"]
+    members = {**members, "other_cell": members["new2"]}  # a member of C2, in a batch of C1
     before = counts(db_session)
     with pytest.raises(ValidationFailed) as refused:
         propose_cards(
             db_session,
-            tree["G1"].id,
+            batch_unit.id,
             [CardRequest(members[who].id, reason, explanation, photo)],
             user_id=user_id(app, "clerk_c"),
             scope=world["scope"],
@@ -351,6 +360,33 @@ def test_illegal_transitions_are_refused(app, db_session, world, before, command
     db_session.expire_all()
     assert db_session.get(CardProposal, proposal_ids[0]).state == state
     assert db_session.scalar(select(func.count(PartyCard.id))) == cards
+
+
+def test_a_member_who_dies_before_the_decision_is_not_approved(app, db_session, world):
+    proposal_ids = propose(app, db_session, world, "new")
+    record_event(
+        db_session,
+        world["members"]["new"].id,
+        EventInput(kind="death", effective_on=date(2026, 1, 5)),
+    )
+    with pytest.raises(ValidationFailed) as refused:
+        decide_cards(
+            db_session, proposal_ids, True, user_id=user_id(app, "manager_c"), scope=world["scope"]
+        )
+    db_session.rollback()
+    assert refused.value.errors["members"][0][0] == (
+        "%(name)s (%(number)s) has died; no card can be proposed."
+    )
+    # rejecting it stays possible
+    decide_cards(
+        db_session,
+        proposal_ids,
+        False,
+        user_id=user_id(app, "manager_c"),
+        scope=world["scope"],
+        comment="Đã từ trần",
+    )
+    assert db_session.get(CardProposal, proposal_ids[0]).state == ProposalState.REJECTED
 
 
 def test_rejection_needs_a_reason_and_outsiders_find_nothing(app, db_session, world):

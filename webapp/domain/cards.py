@@ -33,6 +33,7 @@ from webapp.models.cards import (
     ProposalState,
 )
 from webapp.models.member import Member, MemberStatus
+from webapp.models.unit import Unit
 
 PREFIX_PATTERN = re.compile(r"^\d{2}$")
 MAX_SERIAL = 999_999
@@ -123,6 +124,7 @@ def propose_cards(
             .execution_options(populate_existing=True)
         )
     }
+    batch_unit = session.get(Unit, unit_id)
     open_ids = set(
         session.scalars(
             select(CardProposal.member_id).where(
@@ -136,6 +138,14 @@ def propose_cards(
         member = members.get(request.member_id)
         if member is None:
             problems.append((N_("The member does not exist."), {}))
+            continue
+        if not member.unit.path.startswith(batch_unit.path):
+            problems.append(
+                (
+                    N_("%(name)s (%(number)s) does not belong to %(unit)s."),
+                    {**who(member), "unit": batch_unit.name},
+                )
+            )
             continue
         if request.member_id in seen:
             problems.append((N_("%(name)s (%(number)s) is listed twice."), who(member)))
@@ -257,6 +267,8 @@ def decide_cards(
     for proposal in proposals:
         if proposal.state != ProposalState.PROPOSED:
             problems.append((ALREADY_DECIDED[proposal.state], who(proposal.member)))
+        elif approve and proposal.member.status != MemberStatus.OFFICIAL:
+            problems.append((NOT_FOR_A_CARD[proposal.member.status], who(proposal.member)))
         elif user_id is not None and proposal.proposed_by_id == user_id:
             problems.append(
                 (
