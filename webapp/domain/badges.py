@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from webapp.domain.cards import lock_members
 from webapp.domain.errors import N_, NotFound, ValidationFailed
@@ -181,18 +181,19 @@ def proposed_milestones(session: Session, member_ids=None) -> dict[int, frozense
     return {k: frozenset(v) for k, v in found.items()}
 
 
+def _subtree_member_ids(root_unit: Unit):
+    return select(Member.id).where(
+        Member.unit_id.in_(
+            select(Unit.id).where(Unit.path.startswith(root_unit.path, autoescape=True))
+        )
+    )
+
+
 def eligible_for_badges(session: Session, root_unit: Unit, occasion: date) -> list:
     """Who in `root_unit`'s subtree is eligible for a badge on `occasion` (Eligibility rows)."""
     from webapp.domain.badge_eligibility import eligible_members
 
-    held = held_milestones(
-        session,
-        select(Member.id).where(
-            Member.unit_id.in_(
-                select(Unit.id).where(Unit.path.startswith(root_unit.path, autoescape=True))
-            )
-        ),
-    )
+    held = held_milestones(session, _subtree_member_ids(root_unit))
     return eligible_members(session, root_unit, occasion, rules_from_db(session), held)
 
 
@@ -207,10 +208,17 @@ def badge_round(session: Session, root_unit: Unit, occasion: date) -> list[Round
     """The eligible list of a round with the members and whether each is proposed already."""
     found = eligible_for_badges(session, root_unit, occasion)
     ids = [e.member_id for e in found]
-    members = (
-        {m.id: m for m in session.scalars(select(Member).where(Member.id.in_(ids)))} if ids else {}
-    )
-    proposed = proposed_milestones(session, ids) if ids else {}
+    members = {}
+    for start in range(0, len(ids), 5000):  # bounded IN lists; units loaded with their members
+        members.update(
+            (m.id, m)
+            for m in session.scalars(
+                select(Member)
+                .options(joinedload(Member.unit))
+                .where(Member.id.in_(ids[start : start + 5000]))
+            )
+        )
+    proposed = proposed_milestones(session, _subtree_member_ids(root_unit)) if ids else {}
     rows = [
         RoundRow(e, members[e.member_id], e.milestone in proposed.get(e.member_id, frozenset()))
         for e in found

@@ -318,55 +318,90 @@ def _counter(session: Session, prefix: str) -> CardNumberCounter:
     return counter
 
 
-def number_in_use(session: Session, number: str) -> bool:
-    return (
-        session.scalar(select(PartyCard.id).where(PartyCard.number == number)) is not None
-        or session.scalar(select(Member.id).where(Member.card_number == number)) is not None
-    )
+CHUNK = 5000  # IN lists stay well under the driver's parameter limit
+
+
+def _chunks(values: Sequence, size: int = CHUNK):
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def numbers_in_use(session: Session, numbers: Sequence[str]) -> set[str]:
+    """Which of `numbers` are on a card row or typed on a member record already."""
+    used: set[str] = set()
+    with session.no_autoflush:
+        for chunk in _chunks(list(numbers)):
+            used.update(
+                session.scalars(select(PartyCard.number).where(PartyCard.number.in_(chunk)))
+            )
+            used.update(
+                session.scalars(select(Member.card_number).where(Member.card_number.in_(chunk)))
+            )
+    return used
+
+
+def allocate_card_numbers(session: Session, prefix: str, count: int) -> list[str]:
+    """The next `count` unused numbers NN.NNNNNN (numbers already used are skipped, never
+    reused); the caller's transaction holds the counter lock until it commits."""
+    counter = _counter(session, check_prefix(prefix))
+    serial = counter.last_serial
+    numbers: list[str] = []
+    while len(numbers) < count:
+        wanted = count - len(numbers)
+        if serial + wanted > MAX_SERIAL:
+            raise DomainError(N_("No card numbers are left for prefix %(prefix)s."), prefix=prefix)
+        candidates = [f"{prefix}.{n:06d}" for n in range(serial + 1, serial + wanted + 1)]
+        used = numbers_in_use(session, candidates)
+        numbers.extend(n for n in candidates if n not in used)
+        serial += wanted
+    counter.last_serial = serial
+    return numbers
 
 
 def allocate_card_number(session: Session, prefix: str) -> str:
-    """The next unused number NN.NNNNNN; the caller's transaction holds the counter lock."""
-    counter = _counter(session, check_prefix(prefix))
-    serial = counter.last_serial
-    while True:
-        serial += 1
-        if serial > MAX_SERIAL:
-            raise DomainError(N_("No card numbers are left for prefix %(prefix)s."), prefix=prefix)
-        number = f"{prefix}.{serial:06d}"
-        if not number_in_use(session, number):
-            break
-    counter.last_serial = serial
-    return number
+    return allocate_card_numbers(session, prefix, 1)[0]
 
 
 def _end_current_cards(
-    session: Session, member: Member, state: str, day: date, note: str | None
+    session: Session, members: Sequence[Member], state: str, day: date, note: str | None
 ) -> None:
-    """Revoke or withdraw the member's valid card; a card typed in from the paper record
+    """Revoke or withdraw the members' valid cards; a card typed in from the paper record
     (no card row yet) gets its row, so its number is never handed out again."""
-    cards = list(
-        session.scalars(
-            select(PartyCard).where(
-                PartyCard.member_id == member.id, PartyCard.state == CardState.VALID
-            )
-        )
-    )
-    if member.card_number and not any(c.number == member.card_number for c in cards):
-        legacy = session.scalar(select(PartyCard).where(PartyCard.number == member.card_number))
-        if legacy is None:
+    valid: dict[int, list[PartyCard]] = {m.id: [] for m in members}
+    with session.no_autoflush:
+        for chunk in _chunks([m.id for m in members]):
+            for card in session.scalars(
+                select(PartyCard).where(
+                    PartyCard.member_id.in_(chunk), PartyCard.state == CardState.VALID
+                )
+            ):
+                valid[card.member_id].append(card)
+        typed = [
+            m.card_number
+            for m in members
+            if m.card_number and all(c.number != m.card_number for c in valid[m.id])
+        ]
+        recorded = {
+            n
+            for chunk in _chunks(typed)
+            for n in session.scalars(select(PartyCard.number).where(PartyCard.number.in_(chunk)))
+        }
+    for member in members:
+        cards = valid[member.id]
+        number = member.card_number
+        if number and all(c.number != number for c in cards) and number not in recorded:
             legacy = PartyCard(
                 member_id=member.id,
-                number=member.card_number,
+                number=number,
                 issued_on=member.card_issued_on or member.official_on or member.admitted_on,
                 state=CardState.VALID,
             )
             session.add(legacy)
             cards.append(legacy)
-    for card in cards:
-        card.state = state
-        card.ended_on = day
-        card.end_note = note
+        for card in cards:
+            card.state = state
+            card.ended_on = day
+            card.end_note = note
 
 
 def issue_cards(
@@ -404,38 +439,41 @@ def issue_cards(
         elif member.status != MemberStatus.OFFICIAL:
             problems.append((NOT_FOR_A_CARD[member.status], who(member)))
         elif member.admitted_on and issued_on < member.admitted_on:
-            problems.append((N_("The card cannot be issued before the date of admission."), {}))
+            problems.append(
+                (
+                    N_(
+                        "%(name)s (%(number)s): the card cannot be issued before the date of admission."
+                    ),
+                    who(member),
+                )
+            )
     _refuse(problems)
     _counter(session, prefix)  # lock the counter before anything is flushed
+    members = [p.member for p in proposals]
+    _end_current_cards(session, members, CardState.REVOKED, issued_on, "Cấp lại thẻ")
+    with session.no_autoflush:
+        issued_ids = {p.id for p in proposals}
+        for chunk in _chunks([m.id for m in members]):
+            for old in session.scalars(
+                select(CardProposal).where(
+                    CardProposal.member_id.in_(chunk), CardProposal.state == ProposalState.ISSUED
+                )
+            ):
+                if old.id not in issued_ids:
+                    old.state = ProposalState.REVOKED  # its card is revoked just above
+    numbers = allocate_card_numbers(session, prefix, len(proposals))
     now = datetime.now()
     cards = []
-    for proposal in proposals:
+    for proposal, number in zip(proposals, numbers, strict=True):
         member = proposal.member
-        _end_current_cards(
-            session, member, CardState.REVOKED, issued_on, f"Cấp lại thẻ (đề nghị #{proposal.id})"
-        )
-        session.flush()
-        previous = session.scalars(
-            select(CardProposal).where(
-                CardProposal.member_id == member.id,
-                CardProposal.state == ProposalState.ISSUED,
-                CardProposal.id != proposal.id,
-            )
-        )
-        for old in previous:
-            old.state = ProposalState.REVOKED
         card = PartyCard(
-            member_id=member.id,
-            number=allocate_card_number(session, prefix),
-            issued_on=issued_on,
-            state=CardState.VALID,
+            member_id=member.id, number=number, issued_on=issued_on, state=CardState.VALID
         )
         session.add(card)
-        session.flush()
-        member.card_number = card.number
+        member.card_number = number
         member.card_issued_on = issued_on
         proposal.state = ProposalState.ISSUED
-        proposal.card_id = card.id
+        proposal.card = card
         proposal.issued_by_id = user_id
         proposal.issued_at = now
         cards.append(card)
@@ -450,7 +488,7 @@ def withdraw_card_of_leaver(session: Session, member: Member, day: date) -> None
     card is recorded as withdrawn and leaves the member record; open proposals are rejected."""
     if member.status != MemberStatus.LEFT:
         return
-    _end_current_cards(session, member, CardState.WITHDRAWN, day, "Ra khỏi Đảng: thu hồi thẻ")
+    _end_current_cards(session, [member], CardState.WITHDRAWN, day, "Ra khỏi Đảng: thu hồi thẻ")
     member.card_number = None
     member.card_issued_on = None
     for proposal in session.scalars(
