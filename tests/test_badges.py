@@ -555,3 +555,46 @@ def test_badge_printables_show_the_round_in_vietnamese(app, db_session, world):
         text = pdf_text(run.file_path)
         for words in expected:
             assert words in text, (report, words, text[:500])
+
+
+def test_admin_edits_reference_data_on_screen_with_checks(app, db_session, admin_client):
+    milestone = db_session.scalar(select(BadgeMilestone).where(BadgeMilestone.years == 70))
+    try:
+        page = admin_client.post(
+            f"/badgemilestoneview/edit/{milestone.id}",
+            data={"years": "70", "early_months": "99", "active": "y"},
+            follow_redirects=True,
+        )
+        assert (
+            vietnamese(app, "Enter a whole number from %(low)s to %(high)s.", low=0, high=60)
+            in page.text
+        )
+        db_session.expire_all()
+        assert db_session.get(BadgeMilestone, milestone.id).early_months == 24
+        admin_client.post(
+            f"/badgemilestoneview/edit/{milestone.id}",
+            data={"years": "70", "early_months": "18", "active": "y"},
+        )
+        db_session.expire_all()
+        assert rules_from_db(db_session).early_months[70] == 18
+        page = admin_client.post(
+            "/badgeoccasionview/add",
+            data={"day": "30", "month": "2", "name": "Ngày không có", "active": "y"},
+            follow_redirects=True,
+        )
+        assert vietnamese(app, "The day does not exist in that month.") in page.text
+    finally:
+        db_session.rollback()
+        row = db_session.get(BadgeMilestone, milestone.id)
+        row.early_months = 24
+        db_session.commit()
+    make_tree(db_session)
+    create_user("clerk_ref", "Clerk", "P.01", PASSWORD)
+    clerk = client_for(app, "clerk_ref")
+    response = clerk.post(
+        f"/badgemilestoneview/edit/{milestone.id}",
+        data={"years": "70", "early_months": "1", "active": "y"},
+    )
+    assert response.status_code in (302, 401, 403)
+    db_session.expire_all()
+    assert db_session.get(BadgeMilestone, milestone.id).early_months == 24

@@ -60,6 +60,7 @@ from webapp.views.cards import (
     run_command,
     selected_ids,
 )
+from webapp.views.errors import DomainRule
 from webapp.views.home import forget_eligible_counts
 
 BADGE_KIND_LABELS = {
@@ -380,6 +381,49 @@ def _range_error(errors: FieldErrors, field: str, value, low: int, high: int) ->
         errors.add(field, N_("Enter a whole number from %(low)s to %(high)s."), low=low, high=high)
 
 
+def _form_rule(view_check):
+    """The view's check_item as a form validator (refused before anything is written)."""
+
+    def check(form):
+        from types import SimpleNamespace
+
+        return view_check(
+            SimpleNamespace(**{name: field.data for name, field in form._fields.items()})
+        )
+
+    return DomainRule(check)
+
+
+def check_milestone(item) -> FieldErrors:
+    errors = FieldErrors()
+    _range_error(errors, "years", item.years, 1, 120)
+    _range_error(errors, "early_months", item.early_months, 0, 60)
+    return errors
+
+
+def check_occasion_day(item) -> FieldErrors:
+    errors = FieldErrors()
+    _range_error(errors, "month", item.month, 1, 12)
+    _range_error(errors, "day", item.day, 1, 31)
+    if not errors:
+        try:
+            date(2001, item.month, item.day)  # a common year: no 29/2 occasion
+        except ValueError:
+            errors.add("day", N_("The day does not exist in that month."))
+    return errors
+
+
+def check_setting(item) -> FieldErrors:
+    errors = FieldErrors()
+    _range_error(errors, "months", item.months, 0, 120)
+    return errors
+
+
+milestone_rule = _form_rule(check_milestone)
+occasion_rule = _form_rule(check_occasion_day)
+setting_rule = _form_rule(check_setting)
+
+
 class BadgeMilestoneView(DangVienModelView):
     datamodel = SQLAInterface(BadgeMilestone)
     list_title = _l("Badge milestones")
@@ -390,12 +434,10 @@ class BadgeMilestoneView(DangVienModelView):
         "active": _l("In use"),
     }
     base_order = ("years", "asc")
+    validators_columns = {"years": [milestone_rule], "early_months": [milestone_rule]}
 
     def check_item(self, item, item_id):
-        errors = FieldErrors()
-        _range_error(errors, "years", item.years, 1, 120)
-        _range_error(errors, "early_months", item.early_months, 0, 60)
-        return errors
+        return check_milestone(item)
 
 
 class BadgeOccasionView(DangVienModelView):
@@ -409,17 +451,10 @@ class BadgeOccasionView(DangVienModelView):
         "active": _l("In use"),
     }
     base_order = ("month", "asc")
+    validators_columns = {"day": [occasion_rule], "month": [occasion_rule]}
 
     def check_item(self, item, item_id):
-        errors = FieldErrors()
-        _range_error(errors, "month", item.month, 1, 12)
-        _range_error(errors, "day", item.day, 1, 31)
-        if not errors:
-            try:
-                date(2001, item.month, item.day)  # a common year: no 29/2 occasion
-            except ValueError:
-                errors.add("day", N_("The day does not exist in that month."))
-        return errors
+        return check_occasion_day(item)
 
 
 class BadgeSettingView(DangVienModelView):
@@ -436,10 +471,10 @@ class BadgeSettingView(DangVienModelView):
         }.get(value, value)
     }
 
+    validators_columns = {"months": [setting_rule]}
+
     def check_item(self, item, item_id):
-        errors = FieldErrors()
-        _range_error(errors, "months", item.months, 0, 120)
-        return errors
+        return check_setting(item)
 
 
 # --- REST API ---------------------------------------------------------------------------
