@@ -598,3 +598,25 @@ def test_admin_edits_reference_data_on_screen_with_checks(app, db_session, admin
     assert response.status_code in (302, 401, 403)
     db_session.expire_all()
     assert db_session.get(BadgeMilestone, milestone.id).early_months == 24
+
+
+def test_large_scopes_are_counted_by_a_worker(app, db_session, world, redis_conn):
+    from conftest import run_worker_burst
+    from webapp.domain.badges import count_eligible_not_proposed, next_occasion_after
+
+    occasion = next_occasion_after(db_session, date.today())
+    expected = count_eligible_not_proposed(db_session, world["tree"]["D1"], occasion)
+    previous = app.config["BADGE_COUNTER_INLINE_MEMBERS"]
+    app.config["BADGE_COUNTER_INLINE_MEMBERS"] = 0  # every scope counts as large
+    try:
+        clerk = client_for(app, "clerk_b")
+        assert 'id="count-eligible-not-proposed">…<' in clerk.get("/").text
+        assert 'id="count-eligible-not-proposed">…<' in clerk.get("/").text
+        from jobs import get_queue
+
+        assert len(get_queue("default")) == 1  # a reload queues nothing more
+        result = run_worker_burst()
+        assert result.returncode == 0, result.stderr
+        assert f'id="count-eligible-not-proposed">{expected}<' in clerk.get("/").text
+    finally:
+        app.config["BADGE_COUNTER_INLINE_MEMBERS"] = previous

@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
+from jobs.badges import forget_eligible_counts
 from webapp.domain.badges import (
     award_badges,
     badge_round,
@@ -61,7 +62,6 @@ from webapp.views.cards import (
     selected_ids,
 )
 from webapp.views.errors import DomainRule
-from webapp.views.home import forget_eligible_counts
 
 BADGE_KIND_LABELS = {
     BadgeProposalKind.AUTOMATIC: _l("Reaches the milestone"),

@@ -35,16 +35,18 @@ def dashboard_counts() -> dict[str, int]:
     }
 
 
-ELIGIBLE_CACHE_SECONDS = 600
-
-
-def work_counts() -> dict:
+def work_counts(members_in_scope: int) -> dict:
     """What waits for the signed-in user: card and badge proposals to decide (Managers),
     members eligible for a badge on the next occasion and not yet proposed (Clerks)."""
     from datetime import date
 
     from flask import current_app
 
+    from jobs.badges import (
+        cached_eligible_count,
+        count_eligible_for_dashboard,
+        request_eligible_count,
+    )
     from webapp.domain.badges import next_occasion_after
     from webapp.models.badges import BadgeProposal, BadgeProposalState
     from webapp.models.cards import CardProposal, ProposalState
@@ -73,46 +75,16 @@ def work_counts() -> dict:
         occasion = next_occasion_after(db.session, date.today())
         if occasion is not None:
             counts["occasion"] = occasion
-            counts["eligible_not_proposed"] = _cached_eligible_count(scope, occasion)
+            count = cached_eligible_count(scope, occasion)
+            if count is None:
+                # A district counts in well under a second; a province takes seconds, so a
+                # worker counts it and the page shows "…" until then.
+                if members_in_scope <= current_app.config["BADGE_COUNTER_INLINE_MEMBERS"]:
+                    count = count_eligible_for_dashboard(scope, occasion.isoformat())
+                else:
+                    request_eligible_count(scope, occasion)
+            counts["eligible_not_proposed"] = count
     return counts
-
-
-def _cached_eligible_count(scope: str | None, occasion) -> int:
-    """Eligibility over a whole province takes seconds: computed at most every ten minutes
-    per scope and occasion (Redis), so the home page stays fast."""
-    from jobs import redis_connection
-
-    roots = db.session.scalars(
-        select(Unit)
-        .where(scope_clause(Unit, scope))
-        .where(Unit.parent_id.is_(None) if scope is None else Unit.path == scope)
-    ).all()
-    key = f"dangvien:badges:eligible:{scope or 'all'}:{occasion.isoformat()}"
-    try:
-        redis = redis_connection()
-        cached = redis.get(key)
-    except Exception:  # a dashboard never fails because the cache is away
-        redis, cached = None, None
-    if cached is not None:
-        return int(cached)
-    from webapp.domain.badges import count_eligible_not_proposed
-
-    total = sum(count_eligible_not_proposed(db.session, root, occasion) for root in roots)
-    if redis is not None:
-        redis.set(key, total, ex=ELIGIBLE_CACHE_SECONDS)
-    return total
-
-
-def forget_eligible_counts() -> None:
-    """After a badge proposal the cached counters are stale: drop them all."""
-    from jobs import redis_connection
-
-    try:
-        redis = redis_connection()
-        for key in redis.scan_iter("dangvien:badges:eligible:*"):
-            redis.delete(key)
-    except Exception:  # the counters then refresh within ten minutes anyway
-        pass
 
 
 class HomeView(IndexView):
@@ -122,7 +94,7 @@ class HomeView(IndexView):
     def index(self):
         self.update_redirect()
         counts = dashboard_counts() if current_user.is_authenticated else None
-        work = work_counts() if current_user.is_authenticated else {}
+        work = work_counts(counts["members"]) if current_user.is_authenticated else {}
         return self.render_template(
             self.index_template, appbuilder=self.appbuilder, counts=counts, work=work
         )
