@@ -691,6 +691,23 @@ def test_bad_input_on_the_screens_answers_with_a_message(app, db_session, world)
     )
     assert counts(db_session) == (0, 0, 0)
     assert clerk.get(f"/cards/propose-one/{members['sibling'].id}").status_code == 404
+    # from the member page, a lost card with its explanation and photo reference
+    assert "propose-card-link" in clerk.get(f"/membermodelview/show/{members['carded'].id}").text
+    response = clerk.post(
+        f"/cards/propose-one/{members['carded'].id}",
+        data={"reason": "lost", "explanation": "Mất khi đi lũ", "photo_reference": "ANH-12"},
+    )
+    assert response.status_code == 302
+    proposal = db_session.scalar(select(CardProposal))
+    assert (proposal.reason, proposal.explanation, proposal.photo_reference) == (
+        "lost",
+        "Mất khi đi lũ",
+        "ANH-12",
+    )
+    manager = client_for(app, "manager_c")
+    assert (
+        "propose-card-link" not in manager.get(f"/membermodelview/show/{members['carded'].id}").text
+    )
     assert clerk.get("/cards/show/999999").status_code == 404
 
 

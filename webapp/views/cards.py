@@ -331,7 +331,9 @@ class CardBatchView(DangVienModelView):
             abort(404)
         form = FlaskForm()
         values = {
-            "reason": request.form.get("reason", CardReason.LOST),
+            "reason": request.form.get(
+                "reason", CardReason.LOST if member.card_number else CardReason.NEW_OFFICIAL
+            ),
             "explanation": request.form.get("explanation", ""),
             "photo_reference": request.form.get("photo_reference", ""),
         }
