@@ -620,6 +620,11 @@ def test_screens_clerk_proposes_manager_decides_and_issues(app, db_session, worl
         ProposalState.PROPOSED
     }
     manager = client_for(app, "manager_c")
+    assert f"/cards/show/{batch.id}" in manager.get("/cards/list/").text
+    leader = client_for(app, "leader_c")
+    page = leader.get(f"/cards/show/{batch.id}")
+    assert "Nguyễn Thị Mới" in page.text and "approve-selected" not in page.text
+    assert leader.get("/cards/needing").status_code != 200
     home = manager.get("/")
     assert 'id="count-cards-to-decide">2<' in home.text
     page = manager.get(f"/cards/show/{batch.id}")
