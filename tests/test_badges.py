@@ -620,3 +620,69 @@ def test_large_scopes_are_counted_by_a_worker(app, db_session, world, redis_conn
         assert f'id="count-eligible-not-proposed">{expected}<' in clerk.get("/").text
     finally:
         app.config["BADGE_COUNTER_INLINE_MEMBERS"] = previous
+
+
+@pytest.mark.server_only
+def test_two_managers_approving_the_same_badge_proposals_one_wins(app, db_session, world):
+    import threading
+    import time
+
+    from sqlalchemy.orm import Session
+
+    from conftest import DATABASE_URL
+    from webapp.domain.errors import DomainError
+    from webapp.extensions import db
+
+    if not (DATABASE_URL or "").startswith("postgresql"):
+        pytest.skip("needs PostgreSQL")
+    p = world["people"]
+    create_user("manager_b3", "Manager", "P.01", PASSWORD)
+    ids = [
+        x.id
+        for x in propose_badges(
+            db_session,
+            OCCASION,
+            [p["thirty"].id, p["forty"].id],
+            user_id=uid(app, "clerk_b"),
+            scope=world["scope"],
+        )
+    ]
+    managers = [uid(app, "manager_b"), uid(app, "manager_b3")]
+    holding = threading.Event()
+    results = {}
+
+    def act(name, manager, hold):
+        with app.app_context():
+            session = Session(db.engine)
+            try:
+                if not hold:
+                    holding.wait(10)
+                decide_badges(
+                    session, ids, True, user_id=manager, scope=world["scope"], commit=False
+                )
+                if hold:
+                    holding.set()
+                    time.sleep(0.5)
+                session.commit()
+                results[name] = "ok"
+            except DomainError as error:
+                session.rollback()
+                results[name] = error
+            finally:
+                session.close()
+
+    threads = [
+        threading.Thread(target=act, args=("first", managers[0], True)),
+        threading.Thread(target=act, args=("second", managers[1], False)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert results["first"] == "ok"
+    assert isinstance(results["second"], ValidationFailed)
+    assert {m for m, _ in results["second"].errors["members"]} == {
+        "The badge proposal for %(name)s (%(number)s) has already been approved."
+    }
+    db_session.expire_all()
+    assert {x.decided_by_id for x in db_session.scalars(select(BadgeProposal))} == {managers[0]}
