@@ -93,11 +93,9 @@ def occasion_choices(today: date) -> list[date]:
 
 
 def scope_units():
-    return db.session.scalars(
-        select(Unit)
-        .where(Unit.dissolved_on.is_(None), scope_clause(Unit, current_scope()))
-        .order_by(Unit.path)
-    ).all()
+    from webapp.views.cards import proposal_units
+
+    return proposal_units()
 
 
 class BadgeRoundView(BaseView):

@@ -15,7 +15,7 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from webapp.domain.cards import (
     CardRequest,
@@ -36,7 +36,7 @@ from webapp.models.cards import (
     ProposalState,
 )
 from webapp.models.member import Member
-from webapp.models.unit import Unit
+from webapp.models.unit import Unit, UnitKind
 from webapp.reports.runs import request_report
 from webapp.security import current_scope, current_user_id, scoped_get
 from webapp.views.base import (
@@ -117,10 +117,16 @@ def page_number() -> int:
 
 
 def proposal_units():
-    """Units a batch may be sent from: the user's scope, cells included."""
+    """Units that send lists up (not the cells under a grassroots committee, which would
+    make the pick-list of a province thousands long), and the user's own unit."""
+    scope = current_scope()
     return db.session.scalars(
         select(Unit)
-        .where(Unit.dissolved_on.is_(None), scope_clause(Unit, current_scope()))
+        .where(
+            Unit.dissolved_on.is_(None),
+            scope_clause(Unit, scope),
+            or_(Unit.kind != UnitKind.CELL, Unit.path == (scope or "")),
+        )
         .order_by(Unit.path)
     ).all()
 
@@ -174,7 +180,7 @@ class CardBatchView(DangVienModelView):
         "proposed_at": _l("Proposed at"),
         "note": _l("Note"),
     }
-    search_columns = ["unit", "proposed_at"]
+    search_columns = ["proposed_at", "note"]
     base_order = ("id", "desc")
     formatters_columns = {
         "id": batch_link,
