@@ -686,3 +686,81 @@ def test_two_managers_approving_the_same_badge_proposals_one_wins(app, db_sessio
     }
     db_session.expire_all()
     assert {x.decided_by_id for x in db_session.scalars(select(BadgeProposal))} == {managers[0]}
+
+
+@pytest.mark.server_only
+def test_same_badge_number_awarded_twice_at_once_is_refused_not_a_crash(app, db_session, world):
+    """Two managers record different awards with the same badge number at the same moment:
+    the number check passes in both transactions, the unique index decides, and the loser
+    gets a clear message (no 500), nothing of theirs saved."""
+    import threading
+    import time
+
+    from conftest import DATABASE_URL
+    from webapp.domain.errors import DomainError
+    from webapp.extensions import db
+    from webapp.views.cards import ConcurrentChange, guarded
+
+    if not (DATABASE_URL or "").startswith("postgresql"):
+        pytest.skip("needs PostgreSQL")
+    p, scope = world["people"], world["scope"]
+    manager = uid(app, "manager_b")
+    ids = [
+        x.id
+        for x in propose_badges(
+            db_session,
+            OCCASION,
+            [p["thirty"].id, p["forty"].id],
+            user_id=uid(app, "clerk_b"),
+            scope=scope,
+        )
+    ]
+    decide_badges(db_session, ids, True, user_id=manager, scope=scope)
+    first_flushed = threading.Event()
+    results = {}
+
+    def award(name, proposal_id, hold):
+        with app.app_context():
+            try:
+                if not hold:
+                    first_flushed.wait(10)
+
+                def command():
+                    award_badges(
+                        db.session,
+                        [proposal_id],
+                        decision_number="9-QĐ/TU",
+                        decision_on=date(2026, 5, 10),
+                        first_number="HH-000900",
+                        user_id=manager,
+                        scope=scope,
+                        commit=False,
+                    )
+                    if hold:
+                        first_flushed.set()
+                        time.sleep(0.5)  # the other one now waits on the unique index
+                    db.session.commit()
+
+                guarded(command)
+                results[name] = "ok"
+            except DomainError as error:
+                results[name] = error
+            finally:
+                db.session.remove()
+
+    threads = [
+        threading.Thread(target=award, args=("first", ids[0], True)),
+        threading.Thread(target=award, args=("second", ids[1], False)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert results["first"] == "ok"
+    assert isinstance(results["second"], ConcurrentChange)
+    assert vietnamese(app, results["second"].message)
+    db_session.expire_all()
+    assert db_session.scalars(
+        select(BadgeAward.badge_number).where(BadgeAward.badge_number == "HH-000900")
+    ).all() == ["HH-000900"]
+    assert db_session.get(BadgeProposal, ids[1]).state == BadgeProposalState.APPROVED

@@ -54,6 +54,7 @@ from webapp.views.base import (
 from webapp.views.cards import (
     _ids,
     flash_domain_error,
+    guarded,
     page_number,
     parse_form_date,
     parse_int_or_none,
@@ -570,7 +571,7 @@ class BadgeProposalApi(DangVienModelRestApi):
             forget_eligible_counts()
             return self.response(201, ids=[p.id for p in proposals])
 
-        return self.answering_domain_errors(run)
+        return self.answering_domain_errors(guarded, run)
 
     @api_expose("/decide", methods=["POST"])
     @protect()
@@ -612,7 +613,7 @@ class BadgeProposalApi(DangVienModelRestApi):
             )
             return self.response(200, ids=[p.id for p in proposals], state=proposals[0].state)
 
-        return self.answering_domain_errors(run)
+        return self.answering_domain_errors(guarded, run)
 
     @api_expose("/award", methods=["POST"])
     @protect()
@@ -659,7 +660,7 @@ class BadgeProposalApi(DangVienModelRestApi):
                 ],
             )
 
-        return self.answering_domain_errors(run)
+        return self.answering_domain_errors(guarded, run)
 
     @api_expose("/eligible", methods=["GET"])
     @protect()
@@ -704,4 +705,4 @@ class BadgeProposalApi(DangVienModelRestApi):
                 ],
             )
 
-        return self.answering_domain_errors(run)
+        return self.answering_domain_errors(guarded, run)

@@ -16,6 +16,8 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 
 from webapp.domain.cards import (
     CardRequest,
@@ -80,10 +82,29 @@ def flash_domain_error(error: DomainError) -> None:
         flash(translate(error.message, error.params), "danger")
 
 
+class ConcurrentChange(DomainError):
+    status_code = 409
+
+
+def guarded(command):
+    """Run `command`; a clash with another transaction that the locks did not foresee
+    (a unique number taken, a deadlock, a stale version) becomes a clear refusal."""
+    try:
+        return command()
+    except (IntegrityError, OperationalError, StaleDataError) as error:
+        db.session.rollback()
+        raise ConcurrentChange(
+            N_(
+                "Someone else changed these records at the same time; nothing was saved. "
+                "Open the page again and retry."
+            )
+        ) from error
+
+
 def run_command(command, success: str) -> bool:
     """Run a domain command; on refusal roll back and flash why. True when it ran."""
     try:
-        command()
+        guarded(command)
     except DomainError as error:
         db.session.rollback()
         flash_domain_error(error)
@@ -510,7 +531,7 @@ class CardProposalApi(DangVienModelRestApi):
             )
             return self.response(201, batch=batch.id, ids=[p.id for p in batch.proposals])
 
-        return self.answering_domain_errors(run)
+        return self.answering_domain_errors(guarded, run)
 
     @api_expose("/decide", methods=["POST"])
     @protect()
@@ -553,7 +574,7 @@ class CardProposalApi(DangVienModelRestApi):
             )
             return self.response(200, ids=[p.id for p in proposals], state=proposals[0].state)
 
-        return self.answering_domain_errors(run)
+        return self.answering_domain_errors(guarded, run)
 
     @api_expose("/issue", methods=["POST"])
     @protect()
@@ -594,4 +615,4 @@ class CardProposalApi(DangVienModelRestApi):
                 200, cards=[{"member": c.member_id, "number": c.number} for c in cards]
             )
 
-        return self.answering_domain_errors(run)
+        return self.answering_domain_errors(guarded, run)
