@@ -837,11 +837,20 @@ def test_printables_from_the_batch_page_run_on_a_real_worker(
     run = db_session.scalar(select(ReportRun).where(ReportRun.report == "card-decision"))
     assert run.parameters == {"batch_id": batch_id}
     assert client.post(f"/cards/print/{batch_id}", data={"report": "nope"}).status_code == 400
+    # print selected: only the chosen rows
+    client.post(
+        f"/cards/print/{batch_id}", data={"report": "card-handover", "selected": proposal_ids[1]}
+    )
+    selected_run = db_session.scalar(select(ReportRun).where(ReportRun.report == "card-handover"))
+    assert selected_run.parameters == {"batch_id": batch_id, "proposal_ids": [proposal_ids[1]]}
     result = run_worker_burst()
     assert result.returncode == 0, result.stderr
     db_session.expire_all()
     run = db_session.get(ReportRun, run.id)
     assert run.state == "done", run.error
+    selected_text = pdf_text(db_session.get(ReportRun, selected_run.id).file_path)
+    assert cards[1].number in selected_text and cards[0].number not in selected_text
+    assert "Trần Văn Hai" in selected_text and "Nguyễn Thị Mới" not in selected_text
     text = pdf_text(run.file_path)
     assert "QUYẾT ĐỊNH VỀ VIỆC CẤP THẺ ĐẢNG VIÊN" in text
     assert "Nguyễn Thị Mới" in text and cards[0].number in text

@@ -73,6 +73,9 @@ def _card_proposals(session: Session, unit: Unit, parameters: dict, states) -> l
     batch_id = parameters.get("batch_id")
     if batch_id is not None:
         query = query.where(CardProposal.batch_id == int(batch_id))
+    chosen = parameters.get("proposal_ids")
+    if chosen:
+        query = query.where(CardProposal.id.in_([int(i) for i in chosen]))
     return list(session.scalars(query))
 
 
@@ -265,6 +268,13 @@ def render_card_printer_data(session, unit, parameters, output_format, path, pro
         query = query.where(
             PartyCard.id.in_(
                 select(CardProposal.card_id).where(CardProposal.batch_id == int(batch_id))
+            )
+        )
+    chosen = parameters.get("proposal_ids")
+    if chosen:
+        query = query.where(
+            PartyCard.id.in_(
+                select(CardProposal.card_id).where(CardProposal.id.in_([int(i) for i in chosen]))
             )
         )
     issuer = current_app.config["ISSUING_COMMITTEE"]

@@ -295,7 +295,11 @@ class CardBatchView(DangVienModelView):
         report = request.form.get("report")
         if report not in CARD_REPORTS or not FlaskForm().validate():
             abort(400)
-        return request_print(report, batch.unit_id, {"batch_id": batch.id}) or redirect(
+        parameters = {"batch_id": batch.id}
+        chosen = selected_ids()
+        if chosen:
+            parameters["proposal_ids"] = sorted(chosen)  # print selected
+        return request_print(report, batch.unit_id, parameters) or redirect(
             url_for("CardBatchView.show", pk=batch.id)
         )
 
