@@ -764,3 +764,39 @@ def test_same_badge_number_awarded_twice_at_once_is_refused_not_a_crash(app, db_
         select(BadgeAward.badge_number).where(BadgeAward.badge_number == "HH-000900")
     ).all() == ["HH-000900"]
     assert db_session.get(BadgeProposal, ids[1]).state == BadgeProposalState.APPROVED
+
+
+def test_reissue_is_offered_on_the_award_page_to_managers_only(app, db_session, world):
+    holder = world["people"]["holder"]
+    award = db_session.scalar(select(BadgeAward).where(BadgeAward.member_id == holder.id))
+    manager = client_for(app, "manager_b")
+    page = manager.get(f"/badgeawards/show/{award.id}")
+    assert page.status_code == 200 and "HH-000001" in page.text
+    assert "reissue" in page.text
+    response = manager.get(f"/badgeawards/action/reissue/{award.id}")
+    assert response.status_code == 302 and f"/badgeawards/reissue/{award.id}" in response.location
+    page = manager.post(
+        f"/badgeawards/reissue/{award.id}",
+        data={
+            "lost_on": "01/04/2026",
+            "badge_number": "HH-000002",
+            "decision_number": "31-QĐ/TU",
+            "decision_on": "02/05/2026",
+        },
+        follow_redirects=True,
+    )
+    assert vietnamese(app, "The badge has been re-issued.") in page.text
+    clerk = client_for(app, "clerk_b")
+    assert "reissue" not in clerk.get(f"/badgeawards/show/{award.id}").text
+    before = db_session.scalar(select(func.count(BadgeAward.id)))
+    clerk.post(
+        f"/badgeawards/reissue/{award.id}",
+        data={"badge_number": "HH-000003", "decision_number": "x", "decision_on": "02/05/2026"},
+    )
+    db_session.expire_all()
+    assert db_session.scalar(select(func.count(BadgeAward.id))) == before
+    other = create_user("manager_other", "Manager", "P.02", PASSWORD)
+    assert other
+    assert (
+        client_for(app, "manager_other").get(f"/badgeawards/reissue/{award.id}").status_code == 404
+    )

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from webapp.domain.errors import N_, DomainError, NotFound, ValidationFailed
-from webapp.domain.scope import scope_clause, unit_in_scope
+from webapp.domain.scope import scope_clause, unit_in_scope, units_in
 from webapp.models.cards import (
     NEEDS_EXPLANATION,
     OPEN_PROPOSAL_STATES,
@@ -93,8 +93,12 @@ def needing_card_clause():
 
 
 def members_needing_card(session: Session, scope: str | None):
-    """Select of the members in scope who need a new card (newly official)."""
-    return select(Member).where(needing_card_clause(), scope_clause(Member, scope))
+    """Select of the members of the scope's cells who need a first card (a member only
+    temporarily active here gets the card from the home cell)."""
+    query = select(Member).where(needing_card_clause(), scope_clause(Member, scope))
+    if scope is not None:
+        query = query.where(Member.unit_id.in_(units_in(scope)))
+    return query
 
 
 def propose_cards(

@@ -7,6 +7,7 @@ from datetime import date
 
 from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.actions import action
 from flask_appbuilder.api import expose as api_expose
 from flask_appbuilder.api import protect, safe
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -303,6 +304,8 @@ class BadgeAwardView(DangVienModelView):
     list_title = _l("Party badge awards")
     show_title = _l("Party badge award")
     base_permissions = ["can_list", "can_show", "can_reissue"]
+    # The action's permission is the page's: can_reissue (FAB would name it "reissue").
+    method_permission_name = {"reissue_action": "reissue"}
     list_columns = [
         "member",
         "milestone",
@@ -333,6 +336,16 @@ class BadgeAwardView(DangVienModelView):
         "occasion_on": format_date,
         "lost_on": format_date,
     }
+
+    @action(
+        "reissue",
+        _l("Re-issue a lost badge"),
+        icon="fa-refresh",
+        multiple=False,
+        single=True,
+    )
+    def reissue_action(self, item):
+        return redirect(url_for("BadgeAwardView.reissue", pk=item.id))
 
     @expose("/reissue/<int:pk>", methods=["GET", "POST"])
     @has_access

@@ -438,9 +438,10 @@ class PartyCardView(DangVienModelView):
 
 def _ids(payload: dict, key: str = "ids") -> list[int]:
     values = payload.get(key)
-    if not isinstance(values, list) or not values:
+    ids = [parse_int(v, key) for v in values] if isinstance(values, list) else []
+    if not ids or None in ids:
         raise ValidationFailed({key: [(N_("Choose at least one proposal."), {})]})
-    return [parse_int(v, key) for v in values]
+    return ids
 
 
 class CardProposalApi(DangVienModelRestApi):
