@@ -751,7 +751,14 @@ def test_api_proposes_decides_and_issues_with_the_same_rules(app, db_session, wo
     )
     assert response.status_code in (401, 403)
     manager, manager_headers = token_for(app, "manager_c")
-    for payload in ({"ids": proposal_ids}, {"ids": "x", "approve": True}, [1, 2]):
+    for payload in (
+        {"ids": proposal_ids},
+        {"ids": "x", "approve": True},
+        {"ids": [None], "approve": True},
+        {"ids": [None, proposal_ids[0]], "approve": True},
+        {"ids": [""], "approve": True},
+        [1, 2],
+    ):
         response = manager.post(
             "/api/v1/card-proposals/decide", json=payload, headers=manager_headers
         )
