@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["tree", "reports"]
+BENCHMARKS = ["tree", "reports", "badges"]
 
 
 def main(argv: list[str]) -> int:

@@ -94,6 +94,11 @@ class Config:
         self.MAX_CONTENT_LENGTH = env_int("MAX_UPLOAD_MB", 20) * 1024 * 1024
         # Member number (số lý lịch) format; a regular expression, configurable per instance.
         self.MEMBER_NUMBER_PATTERN = env_str("MEMBER_NUMBER_PATTERN", r"\d{6}[A-Z]{1,3}|\d{10}")
+        # First two digits of every Party card number issued here (NN.NNNNNN).
+        self.CARD_NUMBER_PREFIX = env_str("CARD_NUMBER_PREFIX", "01")
+        # Home-page badge counter: counted in the request up to this many members in scope,
+        # by a worker above (a province takes seconds).
+        self.BADGE_COUNTER_INLINE_MEMBERS = env_int("BADGE_COUNTER_INLINE_MEMBERS", 20000)
 
 
 class TestConfig(Config):

@@ -167,6 +167,17 @@ def db_session(app):
 
 def _clean_data(db) -> None:
     session = db.session
+    # Cards and badges first: they refer to users, members and units.
+    session.execute(text("UPDATE badge_award SET reissue_of_id = NULL"))
+    for table in (
+        "badge_award",
+        "badge_proposal",
+        "card_proposal",
+        "party_card",
+        "card_proposal_batch",
+        "card_number_counter",
+    ):
+        session.execute(text(f"DELETE FROM {table}"))
     session.execute(text("UPDATE ab_user SET unit_id = NULL"))
     session.execute(text("UPDATE unit SET merged_into_id = NULL"))
     session.execute(

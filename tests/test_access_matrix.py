@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 from conftest import ADMIN_PASSWORD, login
 from factories import make_member, make_tree
 from webapp.cli import create_user
+from webapp.domain.cards import CardRequest, propose_cards
 from webapp.domain.events import open_ledger
-from webapp.models import Member, MemberEvent, ReportRun
+from webapp.models import CardProposal, Member, MemberEvent, ReportRun
 from webapp.reports.runs import request_report
 
 PASSWORD = "Matrix-Pass-123"
@@ -33,6 +34,10 @@ ACTIONS = {
     "job_status": (("own",), set()),  # another person's run: never
     "delete": (("own", "sibling"), set()),  # members are not deleted (the ledger records leaving)
     "api_delete": (("own", "sibling"), set()),
+    "card_propose": (("own", "sibling"), WRITE),
+    "card_decide": (("own", "sibling"), {"Manager"}),
+    "card_api_get": (("own", "sibling"), READ),
+    "badge_eligible_api": (("own", "sibling", "parent"), READ),
 }
 MATRIX = [
     (role, target, action, role in allowed and target == "own")
@@ -49,9 +54,20 @@ def world(app, db_session):
     sibling = make_member(
         db_session, tree["C3"], member_number="000202TN", birth_name="Quách Thị Bên"
     )
-    for member in (own, sibling):
+    needing = {
+        "own": make_member(db_session, tree["C1"], birth_name="Cần Thẻ Nhà"),
+        "sibling": make_member(db_session, tree["C3"], birth_name="Cần Thẻ Bên"),
+    }
+    for member in (own, sibling, *needing.values()):
         open_ledger(db_session, member)
     db_session.commit()
+    # The admin proposed a card for each of own and sibling: a Manager may decide.
+    proposals = {
+        target: propose_cards(
+            db_session, member.unit_id, [CardRequest(member.id)], user_id=1, scope=None
+        ).proposals[0]
+        for target, member in (("own", own), ("sibling", sibling))
+    }
     for role in ROLES:
         create_user(f"{role.lower()}_d1", role, "P.01", PASSWORD)
     admin_run = request_report("member-list", "pdf", tree["D1"].id, user_id=1, queue=False)
@@ -59,6 +75,8 @@ def world(app, db_session):
         "members": {"own": own, "sibling": sibling},
         "units": {"own": tree["D1"], "sibling": tree["D2"], "parent": tree["P"]},
         "admin_run": admin_run,
+        "needing": needing,
+        "proposals": proposals,
     }
 
 
@@ -152,6 +170,36 @@ def attempt(app, db_session, world, role, target, action) -> bool:
             client.delete(f"/api/v1/members/{member.id}", headers=token_for(client, role))
         db_session.expire_all()
         return db_session.get(Member, member.id) is None
+    if action == "card_propose":
+        needing = world["needing"][target]
+        client.post("/cards/propose", data={"unit_id": needing.unit_id, "selected": needing.id})
+        db_session.expire_all()
+        return (
+            db_session.scalar(select(CardProposal).where(CardProposal.member_id == needing.id))
+            is not None
+        )
+    if action == "card_decide":
+        proposal = world["proposals"][target]
+        client.post(
+            f"/cards/decide/{proposal.batch_id}",
+            data={"decision": "approve", "selected": proposal.id},
+        )
+        db_session.expire_all()
+        return db_session.get(CardProposal, proposal.id).state == "approved"
+    if action == "card_api_get":
+        proposal = world["proposals"][target]
+        response = client.get(
+            f"/api/v1/card-proposals/{proposal.id}", headers=token_for(client, role)
+        )
+        assert response.status_code in (200, 403, 404)
+        return response.status_code == 200
+    if action == "badge_eligible_api":
+        response = client.get(
+            f"/api/v1/badge-proposals/eligible?occasion=2026-05-19&unit={unit.id}",
+            headers=token_for(client, role),
+        )
+        assert response.status_code in (200, 403, 404)
+        return response.status_code == 200
     if action == "job_status":
         run = world["admin_run"]
         status = client.get(f"/reports/status/{run.id}")

@@ -7,9 +7,9 @@ from __future__ import annotations
 import io
 
 import pytest
+import test_browser
 from pypdf import PdfReader
 from sqlalchemy import select
-from test_browser import ARTIFACTS, browser_page, live_server  # noqa: F401 - fixtures
 from test_reports import seed_members
 
 from conftest import run_worker_burst
@@ -17,6 +17,9 @@ from webapp.cli import create_user
 from webapp.models import ReportRun
 
 PASSWORD = "Quan-ly-2026!"
+live_server = test_browser.live_server
+browser_page = test_browser.browser_page
+ARTIFACTS = test_browser.ARTIFACTS
 
 
 @pytest.mark.browser

@@ -26,6 +26,8 @@ def register_cli(app: Flask) -> None:
         serve_command,
         users_group,
         audit_group,
+        badges_group,
+        cards_group,
     ):
         app.cli.add_command(command)
 
@@ -171,6 +173,11 @@ def init_command(
     added = seed_catalogues(db.session)
     if added:
         click.echo(f"Catalogues: {added} entries added.")
+    from webapp.domain.badges import seed_badge_reference
+
+    added = seed_badge_reference(db.session)
+    if added:
+        click.echo(f"Badge reference data: {added} rows added.")
     click.echo(
         "Roles: " + ", ".join(f"{name} ({count} permissions)" for name, count in granted.items())
     )
@@ -244,7 +251,7 @@ def worker_command(burst: bool) -> None:
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["pdf", "xlsx"]),
+    type=click.Choice(["pdf", "xlsx", "csv"]),
     default="pdf",
     show_default=True,
 )
@@ -400,3 +407,159 @@ def audit_verify() -> None:
         click.echo(f"Audit log intact: {count} entries.")
         return
     raise click.ClickException(f"Audit log broken at entry {broken.entry_id}: {broken.reason}.")
+
+
+def _unit_or_roots(unit_code: str | None):
+    """The unit named by --unit (its subtree), else every top-level unit."""
+    from webapp.domain.units import resolve_unit_code
+    from webapp.models import Unit
+
+    if unit_code:
+        unit = resolve_unit_code(db.session, unit_code)
+        if unit is None:
+            raise click.ClickException(f"Unknown unit code {unit_code}.")
+        return [unit]
+    return list(
+        db.session.scalars(select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.code))
+    )
+
+
+def _open_csv(output: Path):
+    import csv
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    handle = output.open("w", newline="", encoding="utf-8-sig")
+    return handle, csv.writer(handle)
+
+
+@click.group("badges")
+def badges_group() -> None:
+    """Party badges: who is eligible on an occasion."""
+
+
+@badges_group.command("eligible")
+@click.option(
+    "--occasion", required=True, help="The occasion, YYYY-MM-DD (3/2, 19/5, 2/9 or 7/11)."
+)
+@click.option(
+    "--unit", "unit_code", help="Code of the unit whose subtree is listed (default: all)."
+)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def badges_eligible(occasion: str, unit_code: str | None, output: Path) -> None:
+    """Write one CSV row per eligible member: member number, name, milestone, admission
+    date, computed Party age and the reason."""
+    from datetime import date
+
+    from webapp.domain.badges import badge_round, check_occasion
+    from webapp.domain.errors import ValidationFailed
+    from webapp.views.errors import translate
+
+    try:
+        day = date.fromisoformat(occasion)
+    except ValueError:
+        raise click.ClickException(f"--occasion {occasion!r} is not a date YYYY-MM-DD.") from None
+    try:
+        check_occasion(db.session, day)
+    except ValidationFailed as error:
+        messages = [translate(m, p) for msgs in error.errors.values() for m, p in msgs]
+        raise click.ClickException(" ".join(messages)) from error
+    units = _unit_or_roots(unit_code)
+    handle, writer = _open_csv(output)
+    count = 0
+    with handle:
+        writer.writerow(
+            [
+                "member_number",
+                "name",
+                "milestone",
+                "admitted_on",
+                "party_age",
+                "reaches_on",
+                "proposed",
+                "reason",
+            ]
+        )
+        for unit in units:
+            for row in badge_round(db.session, unit, day):
+                age = row.eligibility.party_age
+                writer.writerow(
+                    [
+                        row.member.member_number,
+                        row.member.display_name,
+                        row.eligibility.milestone,
+                        row.member.admitted_on.isoformat(),
+                        f"{age.years} năm {age.months} tháng",
+                        row.eligibility.reaches_on.isoformat(),
+                        "yes" if row.proposed else "no",
+                        row.eligibility.reason,
+                    ]
+                )
+                count += 1
+    click.echo(f"{count} eligible members written to {output}")
+
+
+@click.group("cards")
+def cards_group() -> None:
+    """Party cards: who is waiting for one."""
+
+
+@cards_group.command("pending")
+@click.option(
+    "--unit", "unit_code", help="Code of the unit whose subtree is listed (default: all)."
+)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def cards_pending(unit_code: str | None, output: Path) -> None:
+    """Write one CSV row per member waiting for a card: official members without a card
+    and not yet proposed, and open (proposed or approved) proposals."""
+    from webapp.domain.cards import members_needing_card
+    from webapp.models import CardProposal, Member, Unit
+    from webapp.models.cards import OPEN_PROPOSAL_STATES
+
+    units = _unit_or_roots(unit_code)
+    handle, writer = _open_csv(output)
+    count = 0
+    with handle:
+        writer.writerow(["member_number", "name", "unit", "state", "reason", "batch", "proposal"])
+        for unit in units:
+            scope = unit.path
+            for member in db.session.scalars(
+                members_needing_card(db.session, scope).order_by(Member.sort_key, Member.id)
+            ):
+                writer.writerow(
+                    [
+                        member.member_number,
+                        member.display_name,
+                        member.unit.code,
+                        "not_proposed",
+                        "new_official",
+                        "",
+                        "",
+                    ]
+                )
+                count += 1
+            for proposal in db.session.scalars(
+                select(CardProposal)
+                .join(Member, Member.id == CardProposal.member_id)
+                .join(Unit, Unit.id == Member.unit_id)
+                .where(
+                    CardProposal.state.in_(OPEN_PROPOSAL_STATES),
+                    Unit.path.startswith(scope, autoescape=True),
+                )
+                .order_by(CardProposal.id)
+            ):
+                member = proposal.member
+                writer.writerow(
+                    [
+                        member.member_number,
+                        member.display_name,
+                        member.unit.code,
+                        proposal.state,
+                        proposal.reason,
+                        proposal.batch_id,
+                        proposal.id,
+                    ]
+                )
+                count += 1
+    click.echo(f"{count} members waiting for a card written to {output}")

@@ -43,6 +43,26 @@ READ_DATA = [
         r"Organisation|Units|Organisation tree|Members|Reports|Report runs|Request a report",
         r"menu_access",
     ),
+    (r"CardBatchView|PartyCardView|BadgeAwardView", r"can_(list|show|print)"),
+    (r"BadgeRoundView", r"can_(round|print)"),
+    (r"CardProposalApi|BadgeProposalApi", r"can_(get|info)"),
+    (
+        r"Cards and badges|Card proposal batches|Issued Party cards|Party badge round|Party badge awards",
+        r"menu_access",
+    ),
+]
+# Four-eyes: a Clerk proposes cards and badges, a Manager decides, issues and awards.
+PROPOSE_CARDS_AND_BADGES = [
+    (r"CardBatchView|BadgeRoundView", r"can_propose"),
+    (r"CardProposalApi|BadgeProposalApi", r"can_post"),
+    (r"Members needing a card", r"menu_access"),
+]
+DECIDE_CARDS_AND_BADGES = [
+    (r"CardBatchView", r"can_(decide|issue)"),
+    (r"BadgeRoundView", r"can_(decide|award)"),
+    (r"BadgeAwardView", r"can_reissue"),
+    (r"CardProposalApi", r"can_(decide|issue)"),
+    (r"BadgeProposalApi", r"can_(decide|award)"),
 ]
 RUN_REPORTS = [(r"ReportRunView", r"can_(list|show|request|status|download|cancel)")]
 
@@ -59,6 +79,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         (r"MemberSupplementView", r"can_apply"),
         (r"UnitApi|MemberApi", r"can_(post|put)"),
         (r"MemberEventApi", r"can_post"),
+        *PROPOSE_CARDS_AND_BADGES,
     ],
     "Manager": [
         *SELF_SERVICE,
@@ -66,6 +87,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         *RUN_REPORTS,
         (r"TotpView", r"can_setup"),
         (r"Second factor", r"menu_access"),
+        *DECIDE_CARDS_AND_BADGES,
     ],
     "Leader": [*SELF_SERVICE, *READ_DATA, *RUN_REPORTS],
     # Machine accounts of lower-level instances; their sync API arrives with upward sync.

@@ -63,7 +63,8 @@ def append(
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(728001)"))
     # Entries added but not yet flushed chain on to each other, in the order added.
-    pending = [e for e in session.info.get("audit_pending", []) if e in session.new]
+    new = session.new  # built on each access: once here, not once per pending entry
+    pending = [e for e in session.info.get("audit_pending", []) if e in new]
     with session.no_autoflush:
         prev = (
             pending[-1].hash

@@ -12,9 +12,11 @@ from datetime import date
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from webapp.domain.cards import withdraw_card_of_leaver
 from webapp.domain.errors import N_, FieldErrors, NotFound
 from webapp.domain.ledger import (
     ACTIVE,
+    LEAVING,
     NEEDS_TO_UNIT,
     EventKind,
     LedgerEvent,
@@ -209,6 +211,8 @@ def record_event(
     session.add(event)
     session.flush()
     apply_state(session, member, state, today)
+    if data.kind in LEAVING:
+        withdraw_card_of_leaver(session, member, data.effective_on)
     if commit:
         session.commit()
     return event

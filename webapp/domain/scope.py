@@ -10,6 +10,8 @@ from __future__ import annotations
 from sqlalchemy import false, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
+from webapp.models.badges import BadgeAward, BadgeProposal
+from webapp.models.cards import CardProposal, CardProposalBatch, PartyCard
 from webapp.models.ledger import MemberEvent, MemberPeriod
 from webapp.models.member import Member
 from webapp.models.record import MEMBER_ROW_MODELS, MemberChange, MemberSupplement
@@ -33,7 +35,18 @@ def member_clause(scope: str) -> ColumnElement[bool]:
     return or_(Member.unit_id.in_(units_in(scope)), Member.host_unit_id.in_(units_in(scope)))
 
 
-MEMBER_OWNED = (MemberEvent, MemberPeriod, MemberSupplement, MemberChange, *MEMBER_ROW_MODELS)
+MEMBER_OWNED = (
+    MemberEvent,
+    MemberPeriod,
+    MemberSupplement,
+    MemberChange,
+    *MEMBER_ROW_MODELS,
+    CardProposal,
+    PartyCard,
+    BadgeProposal,
+    BadgeAward,
+)
+UNIT_OWNED = (ReportRun, UnitChange, CardProposalBatch)
 
 
 def scope_clause(model: type, scope: str | None) -> ColumnElement[bool]:
@@ -48,13 +61,13 @@ def scope_clause(model: type, scope: str | None) -> ColumnElement[bool]:
         return member_clause(scope)
     if model in MEMBER_OWNED:
         return model.member_id.in_(members_in(scope))
-    if model in (ReportRun, UnitChange):
+    if model in UNIT_OWNED:
         return model.unit_id.in_(units_in(scope))
     raise ValueError(f"{model.__name__} has no unit scope")
 
 
 def is_scoped(model: type) -> bool:
-    return model in (Unit, Member, ReportRun, UnitChange, *MEMBER_OWNED)
+    return model in (Unit, Member, *UNIT_OWNED, *MEMBER_OWNED)
 
 
 def unit_in_scope(session, unit_id: int | None, scope: str | None) -> bool:

@@ -10,6 +10,14 @@ from sqlalchemy import String, event
 # Session hooks: field history and completeness (imported for their side effect).
 from webapp.models import tracking  # noqa: E402, F401
 from webapp.models.audit import AuditEntry
+from webapp.models.badges import (
+    BadgeAward,
+    BadgeMilestone,
+    BadgeOccasion,
+    BadgeProposal,
+    BadgeSetting,
+)
+from webapp.models.cards import CardNumberCounter, CardProposal, CardProposalBatch, PartyCard
 from webapp.models.ledger import MemberEvent, MemberPeriod
 from webapp.models.member import Member, MemberStatus, Sex
 from webapp.models.record import (
@@ -47,6 +55,15 @@ def _blank_strings_to_null(mapper, connection, target) -> None:
 __all__ = [
     "MEMBER_ROW_MODELS",
     "AuditEntry",
+    "BadgeAward",
+    "BadgeMilestone",
+    "BadgeOccasion",
+    "BadgeProposal",
+    "BadgeSetting",
+    "CardNumberCounter",
+    "CardProposal",
+    "CardProposalBatch",
+    "PartyCard",
     "DangVienUser",
     "CatalogueEntry",
     "Commendation",

@@ -125,6 +125,14 @@ def _refresh_completeness(session: Session, flush_context) -> None:
 def _audited_models():
     from flask_appbuilder.security.sqla.models import Role
 
+    from webapp.models.badges import (
+        BadgeAward,
+        BadgeMilestone,
+        BadgeOccasion,
+        BadgeProposal,
+        BadgeSetting,
+    )
+    from webapp.models.cards import CardProposal, CardProposalBatch, PartyCard
     from webapp.models.ledger import MemberEvent
     from webapp.models.record import MEMBER_ROW_MODELS, CatalogueEntry, MemberSupplement
     from webapp.models.report_run import ReportRun
@@ -141,6 +149,14 @@ def _audited_models():
         DangVienUser,
         Role,
         *MEMBER_ROW_MODELS,
+        CardProposalBatch,
+        CardProposal,
+        PartyCard,
+        BadgeMilestone,
+        BadgeOccasion,
+        BadgeSetting,
+        BadgeProposal,
+        BadgeAward,
     )
 
 

@@ -4,6 +4,7 @@ REPORTS maps the report's name (as used by the CLI, the screen and the job) to i
 runs.py owns the ReportRun life cycle around them.
 """
 
+from webapp.reports.cards_badges import CARD_AND_BADGE_REPORTS
 from webapp.reports.commendation_discipline import COMMENDATION_DISCIPLINE
 from webapp.reports.completeness import COMPLETENESS
 from webapp.reports.delegates import DELEGATES
@@ -20,5 +21,6 @@ REPORTS = {
         COMMENDATION_DISCIPLINE,
         COMPLETENESS,
         DELEGATES,
+        *CARD_AND_BADGE_REPORTS,
     )
 }

@@ -298,7 +298,10 @@ def official_heading(
 ) -> Heading:
     """The heading of a report on `unit`'s subtree, with the instance's committee and place."""
     config = current_app.config
-    period = describe_parameters(parameters)
+    # Reports of the records as they are now carry no day: they are as of today.
+    period = describe_parameters(parameters) or describe_parameters(
+        {"as_of": date.today().isoformat()}
+    )
     return Heading(
         title=title,
         subtitle=f"{unit.name} ({unit.code}){' – ' + period if period else ''}",

@@ -35,6 +35,10 @@ class ReportSpec:
     file_stem: str
     period: str = AS_OF
     takes_delegates: bool = False  # needs a delegate list (congress support)
+    # Parameters passed through as given (a card batch, chosen rows, a badge occasion);
+    # the screens that launch such reports check them.
+    extra_parameters: tuple[str, ...] = ()
+    listed: bool = True  # offered on the report request screen
 
     def file_name(self, unit_code: str, output_format: str) -> str:
         return f"{self.file_stem}_{unit_code}.{output_format}"
@@ -73,7 +77,7 @@ def check_parameters(spec: ReportSpec, raw: Mapping[str, Any], today: date) -> d
         return day
 
     if spec.period == NOW:
-        return {"as_of": today.isoformat()}
+        return {}
     if spec.period == PERIOD:
         start = day_of("from", date(today.year, 1, 1))
         end = day_of("to", today)

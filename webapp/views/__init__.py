@@ -6,6 +6,15 @@ from flask_appbuilder import AppBuilder
 from flask_babel import lazy_gettext as _l
 
 from webapp.views.audit import AuditEntryView
+from webapp.views.badges import (
+    BadgeAwardView,
+    BadgeMilestoneView,
+    BadgeOccasionView,
+    BadgeProposalApi,
+    BadgeRoundView,
+    BadgeSettingView,
+)
+from webapp.views.cards import CardBatchView, CardProposalApi, PartyCardView
 from webapp.views.events import MemberEventApi, MemberEventView
 from webapp.views.members import MemberApi, MemberModelView
 from webapp.views.records import (
@@ -33,7 +42,12 @@ def register_views(appbuilder: AppBuilder) -> None:
     # The member form's repeating rows and supplements are tabs of the member page.
     for view in [*ROW_VIEWS, MemberSupplementView]:
         appbuilder.add_view_no_menu(view)
-    MemberModelView.related_views = [*ROW_VIEWS, MemberSupplementView]
+    MemberModelView.related_views = [
+        *ROW_VIEWS,
+        MemberSupplementView,
+        PartyCardView,
+        BadgeAwardView,
+    ]
     appbuilder.add_link(
         "Organisation tree",
         label=_l("Organisation tree"),
@@ -65,6 +79,51 @@ def register_views(appbuilder: AppBuilder) -> None:
         category="Reports",
     )
     appbuilder.add_view_no_menu(MemberEventView)
+    # Party cards: members needing one → batch → decide → issue; the cards issued.
+    appbuilder.add_link(
+        "Members needing a card",
+        label=_l("Members needing a card"),
+        href="/cards/needing",
+        icon="fa-id-card",
+        category="Cards and badges",
+        category_label=_l("Cards and badges"),
+        category_icon="fa-id-card",
+    )
+    appbuilder.add_view(
+        CardBatchView,
+        "Card proposal batches",
+        label=_l("Card proposal batches"),
+        icon="fa-list-ol",
+        category="Cards and badges",
+    )
+    appbuilder.add_view(
+        PartyCardView,
+        "Issued Party cards",
+        label=_l("Issued Party cards"),
+        icon="fa-id-card-o",
+        category="Cards and badges",
+    )
+    # Party badges: the round of an occasion, the awards, the reference data.
+    appbuilder.add_view(
+        BadgeRoundView,
+        "Party badge round",
+        label=_l("Party badge round"),
+        icon="fa-star",
+        category="Cards and badges",
+    )
+    appbuilder.add_view(
+        BadgeAwardView,
+        "Party badge awards",
+        label=_l("Party badge awards"),
+        icon="fa-certificate",
+        category="Cards and badges",
+    )
+    for view, name, label in (
+        (BadgeMilestoneView, "Badge milestones", _l("Badge milestones")),
+        (BadgeOccasionView, "Badge occasions", _l("Badge occasions")),
+        (BadgeSettingView, "Badge deferrals", _l("Badge deferrals after discipline")),
+    ):
+        appbuilder.add_view(view, name, label=label, icon="fa-cog", category="Cards and badges")
     appbuilder.add_view(
         AuditEntryView,
         "Audit log",
@@ -83,6 +142,8 @@ def register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_api(MemberApi)
     appbuilder.add_api(MemberEventApi)
     appbuilder.add_api(CatalogueApi)
+    appbuilder.add_api(CardProposalApi)
+    appbuilder.add_api(BadgeProposalApi)
     for api in ROW_APIS:
         appbuilder.add_api(api)
     appbuilder.add_view(

@@ -185,6 +185,9 @@ class DangVienModelView(ModelView):
     def _refuse_invalid(self, item, item_id: int | None) -> None:
         errors = self.check_item(item, item_id)
         if errors:
+            # The form has already written the values onto the item: drop them, or the
+            # next commit in this request would save what was refused.
+            db.session.rollback()
             # FAB shows this text as a flash message and saves nothing.
             messages = translated_field_errors(errors.as_dict())
             raise ValueError(" ".join(m for msgs in messages.values() for m in msgs))

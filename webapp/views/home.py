@@ -35,6 +35,58 @@ def dashboard_counts() -> dict[str, int]:
     }
 
 
+def work_counts(members_in_scope: int) -> dict:
+    """What waits for the signed-in user: card and badge proposals to decide (Managers),
+    members eligible for a badge on the next occasion and not yet proposed (Clerks)."""
+    from datetime import date
+
+    from flask import current_app
+
+    from jobs.badges import (
+        cached_eligible_count,
+        count_eligible_for_dashboard,
+        request_eligible_count,
+    )
+    from webapp.domain.badges import next_occasion_after
+    from webapp.models.badges import BadgeProposal, BadgeProposalState
+    from webapp.models.cards import CardProposal, ProposalState
+
+    sm = current_app.appbuilder.sm
+    scope = current_scope()
+    counts: dict = {}
+    if sm.has_access("can_decide", "CardBatchView"):
+        counts["cards_to_decide"] = db.session.scalar(
+            select(func.count(CardProposal.id)).where(
+                CardProposal.state == ProposalState.PROPOSED, scope_clause(CardProposal, scope)
+            )
+        )
+        counts["cards_to_issue"] = db.session.scalar(
+            select(func.count(CardProposal.id)).where(
+                CardProposal.state == ProposalState.APPROVED, scope_clause(CardProposal, scope)
+            )
+        )
+        counts["badges_to_decide"] = db.session.scalar(
+            select(func.count(BadgeProposal.id)).where(
+                BadgeProposal.state == BadgeProposalState.PROPOSED,
+                scope_clause(BadgeProposal, scope),
+            )
+        )
+    if sm.has_access("can_propose", "BadgeRoundView"):
+        occasion = next_occasion_after(db.session, date.today())
+        if occasion is not None:
+            counts["occasion"] = occasion
+            count = cached_eligible_count(scope, occasion)
+            if count is None:
+                # A district counts in well under a second; a province takes seconds, so a
+                # worker counts it and the page shows "…" until then.
+                if members_in_scope <= current_app.config["BADGE_COUNTER_INLINE_MEMBERS"]:
+                    count = count_eligible_for_dashboard(scope, occasion.isoformat())
+                else:
+                    request_eligible_count(scope, occasion)
+            counts["eligible_not_proposed"] = count
+    return counts
+
+
 class HomeView(IndexView):
     index_template = "home/index.html"
 
@@ -42,4 +94,7 @@ class HomeView(IndexView):
     def index(self):
         self.update_redirect()
         counts = dashboard_counts() if current_user.is_authenticated else None
-        return self.render_template(self.index_template, appbuilder=self.appbuilder, counts=counts)
+        work = work_counts(counts["members"]) if current_user.is_authenticated else {}
+        return self.render_template(
+            self.index_template, appbuilder=self.appbuilder, counts=counts, work=work
+        )

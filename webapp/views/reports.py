@@ -29,7 +29,7 @@ from webapp.security import current_scope, current_user_id
 from webapp.views.base import DangVienModelView
 from webapp.views.errors import translate, translated_field_errors
 
-FORMAT_LABELS = {"pdf": "PDF", "xlsx": "Excel (XLSX)"}
+FORMAT_LABELS = {"pdf": "PDF", "xlsx": "Excel (XLSX)", "csv": "CSV"}
 
 
 class OwnOrScheduledRuns(BaseFilter):
@@ -157,6 +157,7 @@ class ReportRunView(DangVienModelView):
             reports=[
                 (name, translate(spec.title), spec.formats, spec.period, spec.takes_delegates)
                 for name, spec in REPORTS.items()
+                if spec.listed
             ],
             units=units,
             chosen=chosen,

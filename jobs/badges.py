@@ -1,0 +1,75 @@
+"""Badge counters for the home page: eligible-but-not-proposed members per scope and
+occasion, cached in Redis; for large scopes computed by a worker, not in the request."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from datetime import date
+
+from sqlalchemy import select
+
+from jobs import enqueue, fetch_job, redis_connection
+
+CACHE_SECONDS = 600
+KEY_PREFIX = "dangvien:badges:eligible:"
+
+
+def cache_key(scope: str | None, occasion: date) -> str:
+    return f"{KEY_PREFIX}{scope or 'all'}:{occasion.isoformat()}"
+
+
+def cached_eligible_count(scope: str | None, occasion: date) -> int | None:
+    try:
+        value = redis_connection().get(cache_key(scope, occasion))
+    except Exception:  # a dashboard never fails because the cache is away
+        return None
+    return int(value) if value is not None else None
+
+
+def count_eligible_for_dashboard(scope: str | None, occasion_iso: str) -> int:
+    """Count over the scope's top units, store the count for ten minutes, return it."""
+    from webapp.domain.badges import count_eligible_not_proposed
+    from webapp.domain.scope import scope_clause
+    from webapp.extensions import db
+    from webapp.models.unit import Unit
+
+    occasion = date.fromisoformat(occasion_iso)
+    roots = db.session.scalars(
+        select(Unit)
+        .where(scope_clause(Unit, scope))
+        .where(Unit.parent_id.is_(None) if scope is None else Unit.path == scope)
+    ).all()
+    total = sum(count_eligible_not_proposed(db.session, root, occasion) for root in roots)
+    with contextlib.suppress(Exception):
+        redis_connection().set(cache_key(scope, occasion), total, ex=CACHE_SECONDS)
+    return total
+
+
+def request_eligible_count(scope: str | None, occasion: date) -> None:
+    """Queue the count once (a deterministic job id: reloading the page queues nothing more)."""
+    digest = hashlib.sha1(cache_key(scope, occasion).encode()).hexdigest()[:16]
+    job_id = f"badge-count-{digest}"
+    job = fetch_job(job_id)
+    if job is not None and job.get_status() in ("queued", "started", "deferred", "scheduled"):
+        return
+    if job is not None:
+        job.delete()
+    enqueue(
+        count_eligible_for_dashboard,
+        scope,
+        occasion.isoformat(),
+        queue="default",
+        title=f"badge counter {occasion.isoformat()}",
+        job_id=job_id,
+    )
+
+
+def forget_eligible_counts() -> None:
+    """After a badge proposal the cached counters are stale: drop them all."""
+    try:
+        redis = redis_connection()
+        for key in redis.scan_iter(f"{KEY_PREFIX}*"):
+            redis.delete(key)
+    except Exception:  # the counters then refresh within ten minutes anyway
+        pass

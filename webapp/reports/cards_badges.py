@@ -1,0 +1,485 @@
+"""Printables of the card and badge workflows (DESIGN §5): the proposal list (1-TĐV), the
+decision with its annex, the hand-over list to sign, the card data for the card printer,
+and the badge proposal list and decision of an occasion.
+
+Every report covers the requested unit's subtree (the run's unit is already checked against
+the requester's scope); `batch_id` narrows a card report to one batch, `occasion` picks
+the badge round (default: the next occasion).
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+from openpyxl import Workbook
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from webapp.domain.badges import next_occasion_after
+from webapp.domain.errors import N_
+from webapp.labels import format_birth_date, format_date
+from webapp.models.badges import BadgeAward, BadgeProposal, BadgeProposalState
+from webapp.models.cards import CardProposal, CardReason, PartyCard, ProposalState
+from webapp.models.member import Member
+from webapp.models.unit import Unit
+from webapp.reports.pdf import render_pdf
+from webapp.reports.spec import NOW, ReportSpec, report_context, templates
+
+REASONS = {
+    CardReason.NEW_OFFICIAL: "Đảng viên mới chính thức",
+    CardReason.LOST: "Mất thẻ",
+    CardReason.DAMAGED: "Hỏng thẻ",
+    CardReason.NAME_CHANGE: "Đổi họ tên",
+}
+CARD_STATES = {
+    ProposalState.PROPOSED: "Đề nghị",
+    ProposalState.APPROVED: "Đã duyệt",
+    ProposalState.REJECTED: "Không duyệt",
+    ProposalState.ISSUED: "Đã cấp thẻ",
+    ProposalState.REVOKED: "Thẻ đã thu hồi",
+}
+BADGE_KINDS = {
+    "automatic": "Đủ tuổi Đảng",
+    "early": "Trao sớm (ốm nặng)",
+    "posthumous": "Truy tặng",
+    "reissue": "Cấp lại",
+}
+BADGE_STATES = {
+    BadgeProposalState.PROPOSED: "Đề nghị",
+    BadgeProposalState.APPROVED: "Đã duyệt",
+    BadgeProposalState.REJECTED: "Không duyệt",
+    BadgeProposalState.AWARDED: "Đã trao",
+}
+
+
+def _in_subtree(unit: Unit):
+    return Member.unit_id.in_(
+        select(Unit.id).where(Unit.path.startswith(unit.path, autoescape=True))
+    )
+
+
+def _card_proposals(session: Session, unit: Unit, parameters: dict, states) -> list[CardProposal]:
+    query = (
+        select(CardProposal)
+        .join(Member, Member.id == CardProposal.member_id)
+        .join(Unit, Unit.id == Member.unit_id)
+        .where(_in_subtree(unit), CardProposal.state.in_(states))
+        .order_by(Unit.path, Member.sort_key, CardProposal.id)
+    )
+    batch_id = parameters.get("batch_id")
+    if batch_id is not None:
+        query = query.where(CardProposal.batch_id == int(batch_id))
+    chosen = parameters.get("proposal_ids")
+    if chosen:
+        query = query.where(CardProposal.id.in_([int(i) for i in chosen]))
+    return list(session.scalars(query))
+
+
+def _pdf(path: Path, unit: Unit, title: str, subtitle: str, columns, rows, **extra) -> None:
+    html = templates.get_template("cards_badges.html").render(
+        report_context(
+            title=title,
+            subtitle=subtitle,
+            orientation=extra.pop("orientation", "landscape"),
+            issuing_committee=current_app.config["ISSUING_COMMITTEE"],
+            place=current_app.config["ISSUING_PLACE"],
+            issued_on=date.today(),
+            unit_name=unit.name,
+            unit_code=unit.code,
+            document_number=extra.pop("document_number", "……/DS-BTC"),
+            signer_title=extra.pop("signer_title", "T/M BAN TỔ CHỨC"),
+            columns=columns,
+            rows=rows,
+            **extra,
+        )
+    )
+    with path.open("wb") as output:
+        render_pdf(html, output)
+
+
+def _subtitle(unit: Unit, parameters: dict) -> str:
+    batch = parameters.get("batch_id")
+    return f"{unit.name}" + (f" – đợt đề nghị số {batch}" if batch is not None else "")
+
+
+def render_card_proposals(session, unit, parameters, output_format, path, progress) -> int:
+    states = (ProposalState.PROPOSED, ProposalState.APPROVED, ProposalState.ISSUED)
+    if parameters.get("batch_id") is not None:
+        states = tuple(ProposalState)
+    proposals = _card_proposals(session, unit, parameters, states)
+    rows = [
+        [
+            i,
+            p.member.display_name,
+            format_birth_date(p.member.birth_date, p.member.birth_date_precision),
+            p.member.member_number,
+            p.member.unit.name,
+            format_date(p.member.admitted_on),
+            format_date(p.member.official_on),
+            REASONS.get(p.reason, p.reason)
+            + (f": {p.explanation}" if p.explanation else "")
+            + (f" (ảnh {p.photo_reference})" if p.photo_reference else ""),
+            CARD_STATES.get(p.state, p.state),
+        ]
+        for i, p in enumerate(proposals, start=1)
+    ]
+    progress(50)
+    _pdf(
+        path,
+        unit,
+        "Danh sách đề nghị cấp thẻ đảng viên",
+        _subtitle(unit, parameters),
+        [
+            ("STT", 4),
+            ("Họ và tên", 17),
+            ("Ngày sinh", 9),
+            ("Số lý lịch", 9),
+            ("Chi bộ", 17),
+            ("Ngày vào Đảng", 9),
+            ("Ngày chính thức", 9),
+            ("Lý do", 17),
+            ("Tình trạng", 9),
+        ],
+        rows,
+        signer_title="T/M CẤP ỦY",
+    )
+    progress(100)
+    return len(rows)
+
+
+def render_card_decision(session, unit, parameters, output_format, path, progress) -> int:
+    proposals = _card_proposals(
+        session, unit, parameters, (ProposalState.APPROVED, ProposalState.ISSUED)
+    )
+    rows = [
+        [
+            i,
+            p.member.display_name,
+            format_birth_date(p.member.birth_date, p.member.birth_date_precision),
+            p.member.member_number,
+            p.member.unit.name,
+            REASONS.get(p.reason, p.reason),
+            p.card.number if p.card else "",
+            format_date(p.card.issued_on) if p.card else "",
+        ]
+        for i, p in enumerate(proposals, start=1)
+    ]
+    progress(50)
+    _pdf(
+        path,
+        unit,
+        "Quyết định về việc cấp thẻ đảng viên",
+        _subtitle(unit, parameters),
+        [
+            ("STT", 5),
+            ("Họ và tên", 22),
+            ("Ngày sinh", 10),
+            ("Số lý lịch", 10),
+            ("Chi bộ", 21),
+            ("Lý do cấp", 13),
+            ("Số thẻ", 10),
+            ("Ngày cấp", 9),
+        ],
+        rows,
+        orientation="portrait",
+        document_number="……-QĐ/TU",
+        intro=[
+            "Căn cứ Điều lệ Đảng Cộng sản Việt Nam và các quy định, hướng dẫn của Trung ương "
+            "về công tác quản lý đảng viên và cấp, phát thẻ đảng viên;",
+            f"Xét đề nghị của {unit.name} và của Ban Tổ chức,",
+            f"Điều 1. Cấp thẻ đảng viên cho {len(rows)} đồng chí có tên trong danh sách kèm theo "
+            "Quyết định này.",
+            "Điều 2. Các cấp ủy có liên quan và các đồng chí có tên tại Điều 1 chịu trách nhiệm "
+            "thi hành Quyết định này.",
+        ],
+        annex_title="Danh sách kèm theo Quyết định",
+        signer_title="T/M BAN THƯỜNG VỤ",
+    )
+    progress(100)
+    return len(rows)
+
+
+def render_card_handover(session, unit, parameters, output_format, path, progress) -> int:
+    proposals = _card_proposals(session, unit, parameters, (ProposalState.ISSUED,))
+    rows = [
+        [
+            i,
+            p.member.display_name,
+            p.member.member_number,
+            p.card.number if p.card else "",
+            p.member.unit.name,
+            format_date(p.card.issued_on) if p.card else "",
+            "",
+            "",
+        ]
+        for i, p in enumerate(proposals, start=1)
+    ]
+    progress(50)
+    _pdf(
+        path,
+        unit,
+        "Danh sách giao nhận thẻ đảng viên",
+        _subtitle(unit, parameters),
+        [
+            ("STT", 5),
+            ("Họ và tên", 22),
+            ("Số lý lịch", 10),
+            ("Số thẻ", 10),
+            ("Chi bộ", 21),
+            ("Ngày cấp", 10),
+            ("Ngày nhận", 10),
+            ("Ký nhận", 12),
+        ],
+        rows,
+        signer_title="NGƯỜI GIAO",
+    )
+    progress(100)
+    return len(rows)
+
+
+PRINTER_COLUMNS = [
+    "Số thẻ",
+    "Họ và tên",
+    "Ngày sinh",
+    "Ngày vào Đảng",
+    "Ngày chính thức",
+    "Ngày cấp",
+    "Nơi cấp",
+    "Số lý lịch",
+    "Chi bộ",
+]
+
+
+def render_card_printer_data(session, unit, parameters, output_format, path, progress) -> int:
+    """One row per issued, valid card: what the card printer prints."""
+    query = (
+        select(PartyCard)
+        .join(Member, Member.id == PartyCard.member_id)
+        .join(Unit, Unit.id == Member.unit_id)
+        .where(_in_subtree(unit), PartyCard.state == "valid")
+        .order_by(PartyCard.number)
+    )
+    batch_id = parameters.get("batch_id")
+    if batch_id is not None:
+        query = query.where(
+            PartyCard.id.in_(
+                select(CardProposal.card_id).where(CardProposal.batch_id == int(batch_id))
+            )
+        )
+    chosen = parameters.get("proposal_ids")
+    if chosen:
+        query = query.where(
+            PartyCard.id.in_(
+                select(CardProposal.card_id).where(CardProposal.id.in_([int(i) for i in chosen]))
+            )
+        )
+    issuer = current_app.config["ISSUING_COMMITTEE"]
+    rows = [
+        [
+            card.number,
+            card.member.display_name,
+            format_birth_date(card.member.birth_date, card.member.birth_date_precision),
+            format_date(card.member.admitted_on),
+            format_date(card.member.official_on),
+            format_date(card.issued_on),
+            issuer,
+            card.member.member_number,
+            card.member.unit.name,
+        ]
+        for card in session.scalars(query)
+    ]
+    if output_format == "csv":
+        with path.open("w", newline="", encoding="utf-8-sig") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(PRINTER_COLUMNS)
+            writer.writerows(rows)
+    else:
+        workbook = Workbook(write_only=True)
+        sheet = workbook.create_sheet("Thẻ đảng viên")
+        sheet.append(PRINTER_COLUMNS)
+        for row in rows:
+            sheet.append(row)
+        workbook.save(path)
+    progress(100)
+    return len(rows)
+
+
+def _occasion(session: Session, parameters: dict[str, Any]) -> date:
+    value = parameters.get("occasion")
+    return date.fromisoformat(value) if value else next_occasion_after(session, date.today())
+
+
+def render_badge_proposals(session, unit, parameters, output_format, path, progress) -> int:
+    occasion = _occasion(session, parameters)
+    proposals = session.scalars(
+        select(BadgeProposal)
+        .join(Member, Member.id == BadgeProposal.member_id)
+        .join(Unit, Unit.id == Member.unit_id)
+        .where(
+            _in_subtree(unit),
+            BadgeProposal.occasion_on == occasion,
+            BadgeProposal.state != BadgeProposalState.REJECTED,
+        )
+        .order_by(BadgeProposal.milestone.desc(), Unit.path, Member.sort_key)
+    ).all()
+    rows = [
+        [
+            i,
+            p.member.display_name,
+            format_birth_date(p.member.birth_date, p.member.birth_date_precision),
+            p.member.unit.name,
+            format_date(p.member.admitted_on),
+            f"{p.milestone} năm",
+            BADGE_KINDS.get(p.kind, p.kind),
+            p.reason,
+            BADGE_STATES.get(p.state, p.state),
+        ]
+        for i, p in enumerate(proposals, start=1)
+    ]
+    progress(50)
+    _pdf(
+        path,
+        unit,
+        "Danh sách đề nghị tặng Huy hiệu Đảng",
+        f"{unit.name} – đợt {format_date(occasion)}",
+        [
+            ("STT", 4),
+            ("Họ và tên", 15),
+            ("Ngày sinh", 8),
+            ("Chi bộ", 14),
+            ("Ngày vào Đảng", 8),
+            ("Huy hiệu", 7),
+            ("Hình thức", 9),
+            ("Lý do", 27),
+            ("Tình trạng", 8),
+        ],
+        rows,
+        signer_title="T/M CẤP ỦY",
+    )
+    progress(100)
+    return len(rows)
+
+
+def render_badge_decision(session, unit, parameters, output_format, path, progress) -> int:
+    occasion = _occasion(session, parameters)
+    awards = session.scalars(
+        select(BadgeAward)
+        .join(Member, Member.id == BadgeAward.member_id)
+        .join(Unit, Unit.id == Member.unit_id)
+        .where(_in_subtree(unit), BadgeAward.occasion_on == occasion)
+        .order_by(BadgeAward.milestone.desc(), Unit.path, Member.sort_key)
+    ).all()
+    rows = [
+        [
+            i,
+            a.member.display_name + (" (truy tặng)" if a.posthumous else ""),
+            format_birth_date(a.member.birth_date, a.member.birth_date_precision),
+            a.member.unit.name,
+            f"{a.milestone} năm",
+            a.badge_number,
+            f"{a.decision_number} ngày {format_date(a.decision_on)}",
+        ]
+        for i, a in enumerate(awards, start=1)
+    ]
+    progress(50)
+    by_milestone: dict[int, int] = {}
+    for a in awards:
+        by_milestone[a.milestone] = by_milestone.get(a.milestone, 0) + 1
+    counts = ", ".join(f"{n} đồng chí Huy hiệu {m} năm tuổi Đảng" for m, n in by_milestone.items())
+    _pdf(
+        path,
+        unit,
+        "Quyết định tặng Huy hiệu Đảng",
+        f"{unit.name} – đợt {format_date(occasion)}",
+        [
+            ("STT", 5),
+            ("Họ và tên", 25),
+            ("Ngày sinh", 10),
+            ("Chi bộ", 22),
+            ("Huy hiệu", 10),
+            ("Số huy hiệu", 10),
+            ("Quyết định", 18),
+        ],
+        rows,
+        orientation="portrait",
+        document_number="……-QĐ/TU",
+        intro=[
+            "Căn cứ Điều lệ Đảng Cộng sản Việt Nam và quy định của Trung ương về xét tặng "
+            "Huy hiệu Đảng;",
+            f"Xét đề nghị của {unit.name} và của Ban Tổ chức,",
+            f"Điều 1. Tặng Huy hiệu Đảng nhân dịp {format_date(occasion)} cho "
+            f"{len(rows)} đồng chí có tên trong danh sách kèm theo"
+            + (f" ({counts})." if counts else "."),
+            "Điều 2. Các cấp ủy có liên quan và các đồng chí có tên tại Điều 1 chịu trách nhiệm "
+            "thi hành Quyết định này.",
+        ],
+        annex_title="Danh sách kèm theo Quyết định",
+        signer_title="T/M BAN THƯỜNG VỤ",
+    )
+    progress(100)
+    return len(rows)
+
+
+def _spec(name, title, formats, render, stem) -> ReportSpec:
+    """Launched from the batch and round pages, which pass the batch, the chosen rows or
+    the occasion; not on the general report screen."""
+    return ReportSpec(
+        name=name,
+        title=title,
+        formats=formats,
+        render=render,
+        file_stem=stem,
+        period=NOW,
+        extra_parameters=("batch_id", "proposal_ids", "occasion"),
+        listed=False,
+    )
+
+
+CARD_AND_BADGE_REPORTS = (
+    _spec(
+        "card-proposals",
+        N_("Party card proposal list"),
+        ("pdf",),
+        render_card_proposals,
+        "de-nghi-cap-the",
+    ),
+    _spec(
+        "card-decision",
+        N_("Party card decision with annex"),
+        ("pdf",),
+        render_card_decision,
+        "quyet-dinh-cap-the",
+    ),
+    _spec(
+        "card-handover",
+        N_("Party card hand-over list"),
+        ("pdf",),
+        render_card_handover,
+        "giao-nhan-the",
+    ),
+    _spec(
+        "card-printer-data",
+        N_("Party card data for the card printer"),
+        ("xlsx", "csv"),
+        render_card_printer_data,
+        "du-lieu-in-the",
+    ),
+    _spec(
+        "badge-proposals",
+        N_("Party badge proposal list"),
+        ("pdf",),
+        render_badge_proposals,
+        "de-nghi-huy-hieu",
+    ),
+    _spec(
+        "badge-decision",
+        N_("Party badge decision with annex"),
+        ("pdf",),
+        render_badge_decision,
+        "quyet-dinh-huy-hieu",
+    ),
+)
