@@ -74,6 +74,12 @@ def test_ledger_migrations_backfill_and_downgrade_keep_members(migration_target)
                 "SELECT member_id, standing, starts_on, ends_on FROM member_period ORDER BY member_id, starts_on"
             )
         ).all()
+        period_ages = {
+            (row[0], row[1]): row[2] and str(row[2])
+            for row in db.execute(
+                text("SELECT member_id, standing, party_age_from FROM member_period")
+            )
+        }
         ages = {row[0]: row[1] for row in db.execute(text("SELECT id, party_age_from FROM member"))}
         levels = {row[0] for row in db.execute(text("SELECT completeness FROM member"))}
     assert [tuple(e) for e in events] == [
@@ -90,6 +96,15 @@ def test_ledger_migrations_backfill_and_downgrade_keep_members(migration_target)
     }
     assert all(end is not None for member, _, _, end in periods if member == 3)
     assert {k: v and str(v) for k, v in ages.items()} == {1: "2000-01-01", 2: None, 3: "1970-01-01"}
+    # Migration 0009 replays each ledger: Party age runs from the admission in official
+    # periods and not at all in probationary ones.
+    assert period_ages == {
+        (1, "probationary"): None,
+        (1, "official"): "2000-01-01",
+        (2, "probationary"): None,
+        (3, "probationary"): None,
+        (3, "official"): "1970-01-01",
+    }
     assert levels == {"incomplete"}  # computed by the migration: the old records lack most fields
 
     flask(env, "db", "downgrade", SKELETON)

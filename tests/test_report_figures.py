@@ -26,8 +26,9 @@ import pytest
 from sqlalchemy import Date, bindparam, text
 
 from factories import make_member, make_tree, make_unit
-from webapp.domain.events import EventInput, record_event
+from webapp.domain.events import EventInput, member_state, record_event
 from webapp.domain.ledger import ACTIVE, EventKind, LedgerEvent, replay
+from webapp.domain.party_age import party_age
 from webapp.domain.report_figures import (
     AGE_BANDS,
     AGE_OVER,
@@ -899,6 +900,18 @@ def party_age_band(start: date | None, standing: str, as_of: date) -> str:
     return PARTY_AGE_OVER
 
 
+def replayed_party_age_start(session, row, as_of: date) -> date | None:
+    """Where Party age starts on `as_of`: the member's ledger replayed up to that day (the
+    reference the product's stored per-period value must agree with)."""
+    age = party_age(
+        member_state(session, row.member_id, as_of),
+        as_of,
+        admission_decision_on=as_date(row.admitted_on),
+        card_issued_on=as_date(row.card_issued_on),
+    )
+    return age.start if age else None
+
+
 def as_date(value):
     return value if isinstance(value, date) or value is None else date.fromisoformat(value)
 
@@ -909,7 +922,8 @@ def raw_quality(session, history: History, group_of: dict[str, str], as_of: date
         text(
             "SELECT p.unit_id, p.standing, m.sex, m.birth_date, m.ethnicity, m.religion, "
             "m.general_education, m.professional_level, m.political_theory, m.occupation, "
-            "m.party_age_from, m.member_number FROM member_period p "
+            "m.id AS member_id, m.admitted_on, m.card_issued_on, m.member_number "
+            "FROM member_period p "
             "JOIN member m ON m.id = p.member_id "
             "WHERE p.starts_on <= :day AND (p.ends_on IS NULL OR p.ends_on > :day)"
         ).bindparams(*day_params(day=as_of))
@@ -927,7 +941,9 @@ def raw_quality(session, history: History, group_of: dict[str, str], as_of: date
         values = {
             "sex": row.sex,
             "age": age_band(as_date(row.birth_date), as_of),
-            "party_age": party_age_band(as_date(row.party_age_from), row.standing, as_of),
+            "party_age": party_age_band(
+                replayed_party_age_start(session, row, as_of), row.standing, as_of
+            ),
         }
         for key in (
             "ethnicity",

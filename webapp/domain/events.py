@@ -7,7 +7,7 @@ and then writes the event, the member's derived fields and its periods in one tr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -19,12 +19,15 @@ from webapp.domain.ledger import (
     LEAVING,
     NEEDS_TO_UNIT,
     EventKind,
+    Gap,
     LedgerEvent,
     MemberState,
+    Period,
+    Standing,
     check_new_event,
     replay,
 )
-from webapp.domain.party_age import party_age
+from webapp.domain.party_age import interruption_days, party_age
 from webapp.models.ledger import MemberEvent, MemberPeriod
 from webapp.models.member import Member
 from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit
@@ -138,6 +141,7 @@ def apply_state(session: Session, member: Member, state: MemberState, today: dat
     )
     member.party_age_from = age.start if age else None
     session.execute(delete(MemberPeriod).where(MemberPeriod.member_id == member.id))
+    counted_from = state.first_admitted_on or member.admitted_on or member.card_issued_on
     session.add_all(
         MemberPeriod(
             member_id=member.id,
@@ -148,9 +152,21 @@ def apply_state(session: Session, member: Member, state: MemberState, today: dat
             host_unit_id=period.host_unit_id,
             away=period.away,
             activity=period.activity,
+            party_age_from=period_party_age_from(period, state.gaps, counted_from),
         )
         for period in state.periods
     )
+
+
+def period_party_age_from(
+    period: Period, gaps: tuple[Gap, ...], counted_from: date | None
+) -> date | None:
+    """Where Party age starts during `period`: the admission moved forward by the
+    interruptions before it; None in a probationary period (not yet, or no longer after a
+    re-admission, recognised official)."""
+    if period.standing != Standing.OFFICIAL or counted_from is None:
+        return None
+    return counted_from + timedelta(days=interruption_days(gaps, period.starts_on))
 
 
 def _lock_member(session: Session, member_id: int) -> Member:

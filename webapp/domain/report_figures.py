@@ -367,14 +367,15 @@ def _age_band(as_of: date):
 
 
 def _party_age_band(as_of: date):
-    """Party age in bands from the date it counts from (interruptions already added)."""
+    """Party age in bands from the date it counts from in the period current on `as_of`
+    (the interruptions before that period already added)."""
     whens = [
-        (Member.party_age_from > add_years(as_of, -limit), label)
+        (MemberPeriod.party_age_from > add_years(as_of, -limit), label)
         for limit, label in PARTY_AGE_BANDS
     ]
     return case(
         (MemberPeriod.standing == "probationary", PROBATIONARY),
-        (Member.party_age_from.is_(None), NOT_DECLARED),
+        (MemberPeriod.party_age_from.is_(None), NOT_DECLARED),
         *whens,
         else_=PARTY_AGE_OVER,
     )

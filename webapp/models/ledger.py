@@ -73,6 +73,10 @@ class MemberPeriod(Model):
     host_unit_id = Column(Integer, ForeignKey("unit.id", ondelete="RESTRICT"))
     away = Column(Boolean, nullable=False, default=False)
     activity = Column(String(12), nullable=False, default="normal")
+    # Start of Party age during this period (admission moved forward by the interruptions
+    # before it; constant within a period, as every earlier gap is closed); NULL while the
+    # member has not been recognised official. Reports "as of" a past day read this.
+    party_age_from = Column(Date)
 
     __table_args__ = (
         Index("ix_member_period_unit", "unit_id", "starts_on", "ends_on"),

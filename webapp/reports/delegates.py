@@ -15,6 +15,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from webapp.domain.errors import N_, DomainError, FieldErrors
+from webapp.domain.party_age import PartyAge
 from webapp.domain.vietnamese import fold
 from webapp.models.ledger import MemberPeriod
 from webapp.models.member import Member
@@ -137,7 +138,13 @@ def check_delegates(
     periods = {
         row.member_id: row
         for row in session.execute(
-            select(MemberPeriod.member_id, MemberPeriod.standing, Unit.name, Unit.path)
+            select(
+                MemberPeriod.member_id,
+                MemberPeriod.standing,
+                MemberPeriod.party_age_from,
+                Unit.name,
+                Unit.path,
+            )
             .join(Unit, Unit.id == MemberPeriod.unit_id)
             .where(
                 MemberPeriod.member_id.in_(ids),
@@ -194,16 +201,9 @@ def check_delegates(
                     problems.append("Không thuộc đảng bộ tổ chức đại hội")
                 if period.standing == "probationary":
                     problems.append("Đảng viên dự bị (không có quyền ứng cử, bầu cử)")
-            if member.party_age_from and period is not None and period.standing == "official":
-                years = (
-                    as_of.year
-                    - member.party_age_from.year
-                    - (
-                        (as_of.month, as_of.day)
-                        < (member.party_age_from.month, member.party_age_from.day)
-                    )
-                )
-                result["party_age"] = f"{years} năm"
+            if period is not None and period.party_age_from is not None:
+                age = PartyAge(counted_from=period.party_age_from, interruption_days=0, as_of=as_of)
+                result["party_age"] = f"{age.years} năm"
             if member.id in disciplines:
                 result["discipline"] = "; ".join(sorted(disciplines[member.id]))
                 problems.append("Bị kỷ luật trong 12 tháng trước đại hội")
