@@ -33,6 +33,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -561,36 +562,122 @@ def _nonzero(mapping: dict) -> dict:
 # ---------------------------------------------------------------- child processes
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM). Not ru_maxrss: on Linux that survives exec and
+    starts at the parent's RSS when the child was spawned."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def compressing_canvas():
+    """A reportlab canvas that compresses each page's content stream when the page is
+    finished. Stock reportlab keeps every page's uncompressed stream (a str) until save(),
+    so the memory of a long document grows with its page count."""
+    from reportlab.pdfbase.pdfdoc import PDFArray, PDFName, PDFStream, PDFZCompress
+    from reportlab.pdfgen.canvas import Canvas
+
+    class CompressingCanvas(Canvas):
+        def showPage(self):
+            super().showPage()
+            page = self._doc.Pages.pages[-1]
+            if getattr(page, "stream", None) and not page.Contents and page.compression:
+                contents = PDFStream(content=PDFZCompress.encode(page.stream))
+                contents.dictionary["Filter"] = PDFArray([PDFName(PDFZCompress.pdfname)])
+                contents.__Comment__ = "page stream"
+                page.Contents = contents
+                page.stream = None
+
+    return CompressingCanvas
+
+
+def apply_experiments(names: list[str]) -> None:
+    """Bench-only patches (product code unchanged) that measure a suggested fix:
+    `compress` = compress page streams at showPage; `chunkN` = N rows per table chunk;
+    `plainempty` = empty cells as plain "" rather than empty Paragraphs."""
+    import functools
+
+    from webapp.reports import long_table, member_list
+
+    for name in names:
+        if name == "compress":
+            canvas = compressing_canvas()
+
+            class Document(long_table.BaseDocTemplate):
+                def build(self, flowables, filename=None, canvasmaker=canvas):
+                    super().build(flowables, filename, canvasmaker)
+
+            long_table.BaseDocTemplate = Document
+        elif name == "plainempty":
+            # Empty cells as "" instead of an empty Paragraph (nothing to wrap or draw).
+            paragraph = long_table.Paragraph
+
+            def cell(text, *args, **kwargs):
+                return "" if text == "" else paragraph(text, *args, **kwargs)
+
+            long_table.Paragraph = cell
+        elif name.startswith("chunk"):
+            member_list.render_long_table_pdf = functools.partial(
+                long_table.render_long_table_pdf, chunk_rows=int(name[5:])
+            )
+        else:
+            raise ValueError(name)
+
+
 def child(mode: str, unit_code: str, path: str) -> None:
-    """Run one render in this (fresh) process and print its figures as the last line."""
+    """Run one render in this (fresh) process and print its figures as the last line.
+    mode: pdf | xlsx | baseline-pdf, optionally with +experiments (pdf+compress+chunk12)."""
+    mode, *experiments = mode.split("+")
     app = create(init=False)
     from webapp.extensions import db
     from webapp.models.unit import Unit
-    from webapp.reports.member_list import render
+    from webapp.reports.member_list import left_rows
+
+    apply_experiments(experiments)
+    from webapp.reports import member_list
 
     with app.app_context():
         session = db.session
         unit = session.scalar(select(Unit).where(Unit.code == unit_code))
-        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        as_of = date.today()
+        rss_before = peak_rss_mb()
         progress: list[tuple[float, int]] = []
         start = time.perf_counter()
 
         def report(percent: int) -> None:
             progress.append((time.perf_counter() - start, percent))
 
-        parameters = {"as_of": date.today().isoformat()}
         if mode == "baseline-pdf":
-            rows = baseline_pdf(session, unit, date.today(), Path(path))
+            rows, drawn = baseline_pdf(session, unit, as_of, Path(path))
+            elapsed = time.perf_counter() - start
+        elif mode.startswith("report="):  # another report: report=NAME=pdf|xlsx
+            from webapp.reports import REPORTS
+
+            _, name, output_format = mode.split("=")
+            spec = REPORTS[name]
+            parameters = (
+                {"from": date(as_of.year - 1, 1, 1).isoformat(),
+                 "to": date(as_of.year - 1, 12, 31).isoformat()}
+                if spec.period == "period"
+                else {"as_of": as_of.isoformat()}
+            )
+            rows = spec.render(session, unit, parameters, output_format, Path(path), report)
+            elapsed = time.perf_counter() - start
+            drawn = rows
         else:
-            rows = render(session, unit, parameters, mode, Path(path), report)
-        elapsed = time.perf_counter() - start
+            parameters = {"as_of": as_of.isoformat()}
+            rows = member_list.render(session, unit, parameters, mode, Path(path), report)
+            elapsed = time.perf_counter() - start
+            drawn = rows + len(left_rows(session, unit, as_of).all())
     print(
         json.dumps(
             {
                 "seconds": elapsed,
                 "rows": rows,
-                "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                "rss_before_mb": rss_before / 1024,
+                "drawn_rows": drawn,
+                "max_rss_mb": peak_rss_mb(),
+                "rss_before_mb": rss_before,
                 "progress_calls": len(progress),
                 "first_progress_s": progress[0][0] if progress else None,
                 "largest_gap_s": max(
@@ -630,10 +717,17 @@ def baseline_pdf(session, unit, as_of: date, path: Path) -> int:
     weight = sum(column.width for column in COLUMNS)
     widths = [width * column.width / weight for column in COLUMNS]
     header = [Paragraph(escape(column.title), style) for column in COLUMNS]
-    grid = TableStyle(
-        [("GRID", (0, 0), (-1, -1), 0.5, colors.black), ("VALIGN", (0, 0), (-1, -1), "TOP")]
+    grid = TableStyle(  # the same grid and paddings as long_table.py, so rows wrap alike
+        [
+            ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LEFTPADDING", (0, 0), (-1, -1), 2),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 2),
+            ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+        ]
     )
-    story, chunk, number = [], [], 0
+    story, chunk, number, on_rolls = [], [], 0, 0
 
     def cells(values):
         return [
@@ -645,6 +739,7 @@ def baseline_pdf(session, unit, as_of: date, path: Path) -> int:
         (on_rolls_rows(session, unit, as_of), _on_rolls_values),
         (left_rows(session, unit, as_of), _left_values),
     ):
+        on_rolls = number
         for row in rows:
             number += 1
             chunk.append(cells(values(number, row)))
@@ -657,7 +752,7 @@ def baseline_pdf(session, unit, as_of: date, path: Path) -> int:
         str(path), pagesize=page, leftMargin=1.5 * cm, rightMargin=1.2 * cm,
         topMargin=1.5 * cm, bottomMargin=1.8 * cm,
     ).build(story)
-    return number
+    return on_rolls, number
 
 
 def in_child(mode: str, unit_code: str, path: Path, timeout: float = 1500) -> dict:
@@ -686,6 +781,28 @@ def in_child(mode: str, unit_code: str, path: Path, timeout: float = 1500) -> di
 
 # ---------------------------------------------------------------- the benchmark
 
+EXPERIMENT_INDEX = "bench_experiment_member_event_reverses"
+
+
+@contextmanager
+def reversal_index():
+    """Experiment: the index on member_event.reverses_id that the schema lacks, created in
+    this benchmark's own database for the duration of a measurement, then dropped."""
+    engine = create_engine(database_url(), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(
+            text(f"CREATE INDEX IF NOT EXISTS {EXPERIMENT_INDEX} ON member_event (reverses_id)")
+        )
+        connection.execute(text("ANALYZE member_event"))
+    try:
+        yield
+    finally:
+        with engine.connect() as connection:
+            connection.execute(text(f"DROP INDEX IF EXISTS {EXPERIMENT_INDEX}"))
+            connection.execute(text("ANALYZE member_event"))
+        engine.dispose()
+
+
 
 def run() -> None:
     app = create(init=True)
@@ -702,6 +819,8 @@ def run() -> None:
     results = []
     with app.app_context():
         session = db.session
+        session.execute(text(f"DROP INDEX IF EXISTS {EXPERIMENT_INDEX}"))  # a killed run's
+        session.commit()
         if not dataset_ready(session):
             print(f"building the reports data set ({N_MEMBERS} members + {LEAVERS} who left) …")
             build(session)
@@ -726,6 +845,8 @@ def run() -> None:
                 compare(f"{name}: ours vs one raw SQL statement", ours_s, raw_s,
                         backend=backend, n=n, target=3, target_on="ratio")
             )
+            print(f"  {name}: ours {ours_s:.3f} s, one raw SQL statement {raw_s:.3f} s, "
+                  f"ratio {ours_s / raw_s:.2f}")
 
         # 1. increase / decrease, last calendar year
         params = {**tree, "start": start, "end": end, "before": start - timedelta(days=1)}
@@ -824,60 +945,134 @@ def run() -> None:
         )
         session.commit()
 
+        # The member list's row query alone (no drawing): as is, and with the index on
+        # member_event.reverses_id that its "not reversed" subqueries need.
+        from webapp.reports.member_list import on_rolls_rows
+
+        district = session.scalar(select(Unit).where(Unit.code == DISTRICT))
+
+        def fetch(unit) -> tuple[float, int]:
+            started = time.perf_counter()
+            count = len(on_rolls_rows(session, unit, today).all())
+            elapsed = time.perf_counter() - started
+            session.commit()
+            return elapsed, count
+
+        as_is, count_d = fetch(district)
+        with reversal_index():
+            indexed, _ = fetch(district)
+            indexed_full, count_full = fetch(root)
+        print(f"  member list query, {DISTRICT}: {as_is:.1f} s as is, {indexed:.2f} s with "
+              f"the index; province with the index: {indexed_full:.2f} s")
+        results.append(
+            compare(f"member list row query, district {DISTRICT} ({count_d} rows): as is vs "
+                    "with an index on member_event.reverses_id (experiment)", as_is, indexed,
+                    backend=backend, n=count_d)
+        )
+        results.append(
+            compare(f"member list row query, province ({count_full} rows), with the index "
+                    "(experiment)", indexed_full, None, backend=backend, n=count_full)
+        )
+
     # 5. member list PDF: district (ours vs raw platypus), then the whole province.
     OUT.mkdir(parents=True, exist_ok=True)
+    experiments = os.environ.get("BENCH_REPORTS_EXPERIMENTS", "district")
     print("member list renders (child processes) …")
     ours_d = in_child("pdf", DISTRICT, OUT / f"list-{DISTRICT}.pdf")
     base_d = in_child("baseline-pdf", DISTRICT, OUT / f"baseline-{DISTRICT}.pdf")
+    rows_d = ours_d["drawn_rows"]
     results.append(
-        compare(f"member list PDF, district {DISTRICT} ({ours_d['rows']} rows): ours vs raw platypus",
-                ours_d["seconds"], base_d["seconds"], backend=backend, n=ours_d["rows"],
-                target=None)
+        compare(f"member list PDF, district {DISTRICT} ({rows_d} rows, {ours_d['pages']} pages): "
+                "ours vs raw platypus", ours_d["seconds"], base_d["seconds"], backend=backend,
+                n=rows_d)
     )
     results.append(
         compare(f"member list PDF, district {DISTRICT}: peak RSS ours vs raw platypus (MB)",
                 ours_d["max_rss_mb"], base_d["max_rss_mb"], unit="MB", backend=backend,
-                n=ours_d["rows"])
+                n=rows_d)
     )
+    chunk_helps = False
+    if experiments in ("district", "full"):
+        # Suggested fixes, patched in the child only (product code unchanged); "index" is
+        # the missing index on member_event.reverses_id, created for the measurement only.
+        for mode in ("pdf+chunk12", "pdf+compress", "pdf(index)"):
+            if mode == "pdf(index)":
+                with reversal_index():
+                    trial = in_child("pdf", DISTRICT, OUT / f"list-{DISTRICT}-index.pdf")
+            else:
+                trial = in_child(mode, DISTRICT, OUT / f"list-{DISTRICT}-{mode[4:]}.pdf")
+                if mode == "pdf+chunk12":
+                    chunk_helps = trial["seconds"] < 0.9 * ours_d["seconds"]
+            results.append(
+                compare(f"member list PDF, district {DISTRICT}, experiment {mode}: vs as is",
+                        trial["seconds"], ours_d["seconds"], backend=backend, n=rows_d)
+            )
+            results.append(
+                compare(f"member list PDF, district {DISTRICT}, experiment {mode}: peak RSS (MB)"
+                        " vs as is", trial["max_rss_mb"], ours_d["max_rss_mb"], unit="MB",
+                        backend=backend, n=rows_d)
+            )
     full = in_child("pdf", "BN", OUT / "list-BN.pdf")
+    rows = full["drawn_rows"]
     # The baseline holds every flowable in memory: measured on the district, scaled by rows.
-    extrapolated = base_d["seconds"] * full["rows"] / base_d["rows"]
+    extrapolated = base_d["seconds"] * rows / base_d["drawn_rows"]
     results.append(
-        compare(f"member list PDF, province ({full['rows']} rows, {full['pages']} pages)",
-                full["seconds"], None, backend=backend, n=full["rows"], target=300,
-                target_on="value")
+        compare(f"member list PDF, province ({full['rows']} on the rolls + "
+                f"{rows - full['rows']} left this year, {full['pages']} pages)",
+                full["seconds"], None, backend=backend, n=rows, target=300, target_on="value")
     )
     results.append(
         compare("member list PDF, province: ours vs raw platypus (baseline extrapolated "
-                f"from {DISTRICT})", full["seconds"], extrapolated, backend=backend,
-                n=full["rows"])
+                f"from {DISTRICT} by rows)", full["seconds"], extrapolated, backend=backend,
+                n=rows)
     )
     results.append(
         compare("member list PDF, province: peak RSS of the render process (MB)",
-                full["max_rss_mb"], None, unit="MB", backend=backend, n=full["rows"],
+                full["max_rss_mb"], None, unit="MB", backend=backend, n=rows,
                 target=500, target_on="value")
     )
     results.append(
         compare("member list PDF, province: progress callbacks", full["progress_calls"], None,
-                unit="calls", backend=backend, n=full["rows"])
+                unit="calls", backend=backend, n=rows)
     )
     results.append(
         compare("member list PDF, province: longest time between progress callbacks",
-                full["largest_gap_s"] or full["seconds"], None, backend=backend,
-                n=full["rows"])
+                full["largest_gap_s"] or full["seconds"], None, backend=backend, n=rows)
     )
+    if experiments == "full":
+        mode = "pdf+compress+chunk12" if chunk_helps else "pdf+compress"
+        with reversal_index():
+            trial = in_child(mode, "BN", OUT / "list-BN-fixed.pdf")
+        mode = f"{mode}(index)"
+        results.append(
+            compare(f"member list PDF, province, experiment {mode}: time vs as is",
+                    trial["seconds"], full["seconds"], backend=backend, n=rows,
+                    target=300, target_on="value")
+        )
+        results.append(
+            compare(f"member list PDF, province, experiment {mode}: peak RSS (MB) vs as is",
+                    trial["max_rss_mb"], full["max_rss_mb"], unit="MB", backend=backend, n=rows,
+                    target=500, target_on="value")
+        )
 
     # 6. member list XLSX of the province.
     xlsx = in_child("xlsx", "BN", OUT / "list-BN.xlsx")
     results.append(
-        compare(f"member list XLSX, province ({xlsx['rows']} rows)", xlsx["seconds"], None,
-                backend=backend, n=xlsx["rows"])
+        compare(f"member list XLSX, province ({xlsx['drawn_rows']} rows)", xlsx["seconds"],
+                None, backend=backend, n=xlsx["drawn_rows"])
     )
     results.append(
         compare("member list XLSX, province: peak RSS of the render process (MB)",
-                xlsx["max_rss_mb"], None, unit="MB", backend=backend, n=xlsx["rows"],
+                xlsx["max_rss_mb"], None, unit="MB", backend=backend, n=xlsx["drawn_rows"],
                 target=500, target_on="value")
     )
+    if experiments == "full":
+        with reversal_index():
+            trial = in_child("xlsx", "BN", OUT / "list-BN-index.xlsx")
+        results.append(
+            compare("member list XLSX, province, experiment xlsx(index): time vs as is",
+                    trial["seconds"], xlsx["seconds"], backend=backend, n=xlsx["drawn_rows"])
+        )
     write_results("reports", results)
     for line in checks:
         print(line)
