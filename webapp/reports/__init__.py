@@ -4,6 +4,7 @@ REPORTS maps the report's name (as used by the CLI, the screen and the job) to i
 runs.py owns the ReportRun life cycle around them.
 """
 
+from webapp.reports.card_badge_lists import CARD_BADGE_LISTS
 from webapp.reports.cards_badges import CARD_AND_BADGE_REPORTS
 from webapp.reports.commendation_discipline import COMMENDATION_DISCIPLINE
 from webapp.reports.completeness import COMPLETENESS
@@ -20,6 +21,7 @@ REPORTS = {
         QUALITY,
         COMMENDATION_DISCIPLINE,
         COMPLETENESS,
+        CARD_BADGE_LISTS,
         DELEGATES,
         *CARD_AND_BADGE_REPORTS,
     )
