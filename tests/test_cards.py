@@ -881,3 +881,24 @@ def test_printables_from_the_batch_page_run_on_a_real_worker(
     done = execute_run(request_report("card-printer-data", "csv", unit_id, queue=False).id)
     with open(done.file_path, encoding="utf-8-sig") as handle:
         assert {r["Số thẻ"] for r in csv.DictReader(handle)} >= {c.number for c in cards}
+
+
+@pytest.mark.parametrize(
+    ("raw", "kept"),
+    [
+        ({"batch_id": "3", "as_of": "2026-01-01"}, {"batch_id": 3}),
+        ({"proposal_ids": ["2", 1]}, {"proposal_ids": [1, 2]}),
+        ({"occasion": "2026-05-19", "batch_id": ""}, {"occasion": "2026-05-19"}),
+        ({"batch_id": "x"}, None),
+        ({"proposal_ids": ["1", None]}, None),
+        ({"occasion": "19/05/2026"}, None),
+    ],
+)
+def test_report_parameters_of_cards_and_badges_are_checked(raw, kept):
+    from webapp.reports.cards_badges import card_and_badge_parameters
+
+    if kept is None:
+        with pytest.raises(ValidationFailed):
+            card_and_badge_parameters(raw)
+    else:
+        assert card_and_badge_parameters(raw) == kept

@@ -424,6 +424,27 @@ def render_badge_decision(session, unit, parameters, output_format, path, progre
     return len(rows)
 
 
+def card_and_badge_parameters(raw: dict[str, Any]) -> dict[str, Any]:
+    """The parameters these reports read, checked: `batch_id` (whole number),
+    `proposal_ids` (whole numbers: print selected), `occasion` (ISO date). For the report
+    framework's parameter check to keep."""
+    from webapp.domain.errors import ValidationFailed
+
+    kept: dict[str, Any] = {}
+    try:
+        if raw.get("batch_id") not in (None, ""):
+            kept["batch_id"] = int(raw["batch_id"])
+        if raw.get("proposal_ids"):
+            kept["proposal_ids"] = sorted(int(i) for i in raw["proposal_ids"])
+        if raw.get("occasion"):
+            kept["occasion"] = date.fromisoformat(str(raw["occasion"])).isoformat()
+    except (TypeError, ValueError):
+        raise ValidationFailed(
+            {"parameters": [(N_("The report parameters are not valid."), {})]}
+        ) from None
+    return kept
+
+
 def _spec(name, title, formats, render, stem) -> ReportSpec:
     """Launched from the batch and round pages, which pass the batch, the chosen rows or
     the occasion; not on the general report screen."""
@@ -434,7 +455,7 @@ def _spec(name, title, formats, render, stem) -> ReportSpec:
         render=render,
         file_stem=stem,
         period=NOW,
-        extra_parameters=("batch_id", "proposal_ids", "occasion"),
+        check_extra=card_and_badge_parameters,
         listed=False,
     )
 

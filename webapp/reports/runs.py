@@ -54,9 +54,8 @@ def validate_request(
         raise NotFound(N_("The unit does not exist."))
     raw_parameters = raw_parameters or {}
     parameters = check_parameters(spec, raw_parameters, date.today())
-    parameters.update(
-        {key: raw_parameters[key] for key in spec.extra_parameters if key in raw_parameters}
-    )
+    if spec.check_extra is not None:
+        parameters.update(spec.check_extra(raw_parameters))
     if spec.takes_delegates:
         delegates = raw_parameters.get("delegates")
         if not delegates:

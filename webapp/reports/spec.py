@@ -35,9 +35,9 @@ class ReportSpec:
     file_stem: str
     period: str = AS_OF
     takes_delegates: bool = False  # needs a delegate list (congress support)
-    # Parameters passed through as given (a card batch, chosen rows, a badge occasion);
-    # the screens that launch such reports check them.
-    extra_parameters: tuple[str, ...] = ()
+    # Checks the report's own parameters (a card batch, chosen rows, a badge occasion) and
+    # returns them, or raises ValidationFailed.
+    check_extra: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
     listed: bool = True  # offered on the report request screen
 
     def file_name(self, unit_code: str, output_format: str) -> str:
