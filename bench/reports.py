@@ -258,6 +258,19 @@ def build(session) -> None:
            SELECT member_id, c0, 'official', md, NULL, NULL, false, 'normal'
              FROM bench_plan WHERE scenario = 'transfer_in'"""
     )
+    # Where Party age starts during each period (migration 0009): the admission, as no
+    # member here had an interruption; NULL while probationary.
+    has_column = session.scalar(
+        text(
+            "SELECT count(*) FROM information_schema.columns "
+            "WHERE table_name = 'member_period' AND column_name = 'party_age_from'"
+        )
+    )
+    if has_column:
+        run(
+            """UPDATE member_period p SET party_age_from = m.admitted_on FROM member m
+               WHERE m.id = p.member_id AND p.standing = 'official'"""
+        )
     run(
         """INSERT INTO member_event (member_id, kind, effective_on, decision_number,
                                      to_unit_id, from_unit_id, other_organisation,
@@ -460,7 +473,7 @@ def raw_quality(as_of: date):
         age.append(f"WHEN m.birth_date > :age_{index} THEN :age_label_{index}")
     for index, (limit, label) in enumerate(PARTY_AGE_BANDS):
         params[f"pa_{index}"], params[f"pa_label_{index}"] = add_years(as_of, -limit), label
-        party_age.append(f"WHEN m.party_age_from > :pa_{index} THEN :pa_label_{index}")
+        party_age.append(f"WHEN p.party_age_from > :pa_{index} THEN :pa_label_{index}")
     declared = "coalesce(nullif(m.{0}, ''), :not_declared)"
     statement = text(
         f"""WITH {SUBTREE}
@@ -477,7 +490,7 @@ CROSS JOIN LATERAL (VALUES
     ('political_theory', {declared.format('political_theory')}),
     ('occupation', {declared.format('occupation')}),
     ('party_age', CASE WHEN p.standing = 'probationary' THEN :probationary
-                       WHEN m.party_age_from IS NULL THEN :not_declared
+                       WHEN p.party_age_from IS NULL THEN :not_declared
                        {' '.join(party_age)} ELSE :party_age_over END)
 ) AS d(dim, cat)
 WHERE p.starts_on <= :day AND (p.ends_on IS NULL OR p.ends_on > :day)
@@ -487,12 +500,12 @@ GROUP BY s.grp, d.dim, d.cat"""
 
 
 def _record_branch(kind: str, table: str, day: str) -> str:
-    return f"""SELECT s.grp, g.path AS group_path, '{kind}' AS kind,
+    return f"""SELECT s.grp, g.code AS group_code, '{kind}' AS kind,
            coalesce(m.name_in_use, m.birth_name) AS member_name, m.member_number,
            u.name AS unit_name, r.{day} AS day, r.form, coalesce(r.level, '') AS level,
            coalesce(r.decision_number, '') AS decision_number,
            coalesce(r.reason, '') AS reason, count(*) OVER (PARTITION BY r.form) AS form_count,
-           u.path, m.sort_key, r.id
+           u.code, m.sort_key, r.id
     FROM {table} r JOIN member m ON m.id = r.member_id
     JOIN member_period p ON p.member_id = r.member_id AND p.starts_on <= r.{day}
          AND (p.ends_on IS NULL OR p.ends_on > r.{day})
@@ -505,24 +518,24 @@ RAW_COMMENDATIONS = text(
 SELECT * FROM ({_record_branch('commendation', 'member_commendation', 'awarded_on')}
                UNION ALL
                {_record_branch('discipline', 'member_discipline', 'decided_on')}) lines
-ORDER BY grp <> :root, group_path, kind, path, day, sort_key, id"""
+ORDER BY grp <> :root, group_code, kind, code, day, sort_key, id"""
 )
 
 RAW_COMPLETENESS = text(
     f"""WITH {SUBTREE},
 base AS (SELECT s.grp, m.id, m.completeness, m.sort_key, m.member_number, m.missing_fields,
                 coalesce(m.name_in_use, m.birth_name) AS member_name, u.name AS unit_name,
-                u.path
+                u.code
          FROM member m JOIN sub s ON s.id = m.unit_id JOIN unit u ON u.id = m.unit_id
          WHERE m.status IN ('probationary', 'official'))
 SELECT 0 AS part, grp, completeness, count(*) AS n, NULL AS unit_name, NULL AS member_name,
-       NULL AS member_number, NULL AS missing, NULL AS path, NULL AS sort_key, NULL AS id
+       NULL AS member_number, NULL AS missing, NULL AS code, NULL AS sort_key, NULL AS id
   FROM base GROUP BY grp, completeness
 UNION ALL
 SELECT 1, grp, completeness, NULL, unit_name, member_name, member_number,
-       coalesce(missing_fields, ''), path, sort_key, id
+       coalesce(missing_fields, ''), code, sort_key, id
   FROM base WHERE completeness <> 'four_page'
-ORDER BY part, path, sort_key, id"""
+ORDER BY part, code, sort_key, id"""
 )
 
 
@@ -974,6 +987,10 @@ def run() -> None:
                     "(experiment)", indexed_full, None, backend=backend, n=count_full)
         )
 
+    if os.environ.get("BENCH_REPORTS_PARTS", "all") == "aggregates":
+        write_results("reports", results)
+        return
+
     # 5. member list PDF: district (ours vs raw platypus), then the whole province.
     OUT.mkdir(parents=True, exist_ok=True)
     experiments = os.environ.get("BENCH_REPORTS_EXPERIMENTS", "district")
@@ -995,7 +1012,7 @@ def run() -> None:
     if experiments in ("district", "full"):
         # Suggested fixes, patched in the child only (product code unchanged); "index" is
         # the missing index on member_event.reverses_id, created for the measurement only.
-        for mode in ("pdf+chunk12", "pdf+compress", "pdf(index)"):
+        for mode in ("pdf+chunk12", "pdf+compress", "pdf+plainempty", "pdf(index)"):
             if mode == "pdf(index)":
                 with reversal_index():
                     trial = in_child("pdf", DISTRICT, OUT / f"list-{DISTRICT}-index.pdf")
@@ -1073,6 +1090,35 @@ def run() -> None:
             compare("member list XLSX, province, experiment xlsx(index): time vs as is",
                     trial["seconds"], xlsx["seconds"], backend=backend, n=xlsx["drawn_rows"])
         )
+
+    # 7. The other reports of the province, as a user gets them (xhtml2pdf PDF, XLSX).
+    limit = float(os.environ.get("BENCH_REPORTS_RENDER_TIMEOUT", "240"))
+    for name, output_format in (
+        ("increase-decrease", "pdf"),
+        ("quality", "pdf"),
+        ("commendation-discipline", "pdf"),
+        ("completeness", "pdf"),
+        ("completeness", "xlsx"),
+    ):
+        try:
+            done = in_child(f"report={name}={output_format}", "BN",
+                            OUT / f"{name}-BN.{output_format}", timeout=limit)
+        except subprocess.TimeoutExpired:
+            print(f"  {name} {output_format}: stopped after {limit:.0f} s")
+            results.append(
+                compare(f"{name} {output_format}, province: NOT FINISHED, stopped after "
+                        f"{limit:.0f} s", limit, None, backend=backend, n=n)
+            )
+            continue
+        results.append(
+            compare(f"{name} {output_format}, province ({done['rows']} rows): render time",
+                    done["seconds"], None, backend=backend, n=n)
+        )
+        results.append(
+            compare(f"{name} {output_format}, province: peak RSS (MB)", done["max_rss_mb"],
+                    None, unit="MB", backend=backend, n=n, target=500, target_on="value")
+        )
+
     write_results("reports", results)
     for line in checks:
         print(line)
