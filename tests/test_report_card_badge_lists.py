@@ -106,6 +106,15 @@ def test_lists_match_raw_sql_after_a_card_and_a_badge_round(app, db_session, wor
     everything = [cell for rows in workbook.values() for row in rows for cell in row]
     assert members["sibling"].birth_name not in everything
 
+    # The member list shows the card, member and badge numbers in its eighth column.
+    run = request_report("member-list", "xlsx", tree["D1"].id, queue=False)
+    listed = {
+        row[1]: row[7]
+        for row in member_rows(sheets(execute_run(run.id).file_path)["Danh sách đảng viên"])
+    }
+    assert listed["Đỗ Văn Lão"] == f"37.000900\n{veteran.member_number}\nHH50-000001"
+    assert listed["Nguyễn Thị Mới"] == f"37.000002\n{members['new'].member_number}"
+
     # The PDF of the same report: heading, sections and the awarded badge in Vietnamese.
     from test_reports import pdf_text
 

@@ -22,6 +22,7 @@ from webapp.domain.errors import N_
 from webapp.domain.ledger import EventKind
 from webapp.domain.report_figures import LEAVING_EVENTS, on_rolls
 from webapp.labels import format_birth_date
+from webapp.models.badges import BadgeAward
 from webapp.models.ledger import MemberEvent, MemberPeriod
 from webapp.models.member import Member
 from webapp.models.unit import Unit
@@ -112,6 +113,17 @@ def _origin(event):
     return func.coalesce(event.other_organisation, previous_unit)
 
 
+def _latest_badge(as_of: date):
+    """The number of the highest Party badge awarded by `as_of`."""
+    return (
+        select(BadgeAward.badge_number)
+        .where(BadgeAward.member_id == Member.id, BadgeAward.decision_on <= as_of)
+        .order_by(BadgeAward.milestone.desc(), BadgeAward.decision_on.desc(), BadgeAward.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 def _member_columns(as_of: date):
     return (
         Member.birth_name,
@@ -134,6 +146,7 @@ def _member_columns(as_of: date):
         Member.member_number,
         Member.veteran,
         Member.war_invalid,
+        _latest_badge(as_of).label("badge_number"),
         _last_arrival(as_of, lambda event: event.effective_on).label("arrived_on"),
         _last_arrival(as_of, _origin).label("arrived_from"),
     )
@@ -160,7 +173,7 @@ def _common_cells(row) -> list[Any]:
         if row.occupation_at_admission in (None, "", row.occupation)
         else _joined(row.occupation_at_admission, row.occupation, separator=" / "),
         _joined(_d(row.admitted_on), _d(row.official_on), separator="\n"),
-        _joined(row.card_number, row.member_number, separator="\n"),
+        _joined(row.card_number, row.member_number, row.badge_number, separator="\n"),
         _joined("Cựu chiến binh" if row.veteran else "", row.war_invalid),
     ]
 
