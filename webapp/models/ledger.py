@@ -52,6 +52,8 @@ class MemberEvent(Model):
         Index("ix_member_event_kind_date", "kind", "effective_on"),
         Index("ix_member_event_to_unit", "to_unit_id"),
         Index("ix_member_event_from_unit", "from_unit_id"),
+        # "Not cancelled" is a NOT EXISTS on reverses_id in every report query.
+        Index("ix_member_event_reverses", "reverses_id"),
     )
 
     def __repr__(self) -> str:
