@@ -186,3 +186,42 @@ def test_cli_report_in_process_and_xlsx(app, db_session, tmp_path):
 def test_cli_report_unknown_unit_is_a_clear_error(app, db_session):
     result = run_flask("report", "member-list", "--unit", "NOPE")
     assert result.returncode != 0 and "Unknown unit code NOPE" in result.stderr
+
+
+def test_long_reports_are_drawn_with_platypus_in_the_same_layout(
+    app, db_session, monkeypatch, tmp_path
+):
+    """Past LONG_REPORT_ROWS rows a table report is drawn with platypus (xhtml2pdf's time
+    grows too fast with table length): same heading, the two header rows with their spans,
+    the figures, the total line, notes, signature and page numbers, in DejaVu."""
+    from datetime import date
+
+    import webapp.reports.document as document
+    from webapp.reports.increase_decrease import build
+
+    tree = seed_members(db_session)
+    report = build(db_session, tree["P"], {"from": "2000-01-01", "to": date.today().isoformat()})
+    monkeypatch.setattr(document, "LONG_REPORT_ROWS", 0)
+    path = tmp_path / "long.pdf"
+    assert document.write_report(report, "pdf", path) == 2
+    data = path.read_bytes()
+    text = " ".join(pdf_text(data).split())  # narrow header cells wrap their words
+    for expected in (
+        "ĐẢNG CỘNG SẢN VIỆT NAM",
+        "BÁO CÁO TĂNG, GIẢM ĐẢNG VIÊN",
+        "Tăng",
+        "Giảm",
+        "Kết nạp",
+        "Đảng bộ huyện Một (P.01)",
+        "Tổng cộng",
+        "Số cuối kỳ = số đầu kỳ + cộng tăng − cộng giảm.",
+        "T/M BAN TỔ CHỨC",
+        "Trang 1",
+    ):
+        assert expected in text, expected
+    fonts = fonts_showing_text(data)
+    assert fonts and all("DejaVu" in font for font in fonts), fonts
+    # The same report under the threshold goes through xhtml2pdf: "Trang 1 / 1".
+    monkeypatch.setattr(document, "LONG_REPORT_ROWS", 300)
+    document.write_report(report, "pdf", path)
+    assert "Trang 1 / 1" in pdf_text(path.read_bytes())

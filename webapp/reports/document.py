@@ -280,8 +280,35 @@ def render_table_xlsx(report: TableReport, path: Path) -> None:
     writer.finish(path, report.notes)
 
 
+# xhtml2pdf's time grows faster than linearly with a table's length (a province's year of
+# commendations took minutes): longer reports are drawn with platypus in the same style.
+LONG_REPORT_ROWS = 300
+
+
+def render_long_report_pdf(report: TableReport, path: Path) -> None:
+    from webapp.reports.long_table import LongTable, render_long_pdf
+
+    render_long_pdf(
+        path,
+        report.heading,
+        [
+            LongTable(
+                table.columns,
+                table.header(),
+                [(section.title, section.rows) for section in table.sections],
+                caption=table.caption,
+                total=table.total,
+            )
+            for table in report.tables
+        ],
+        lambda: report.notes,
+    )
+
+
 def write_report(report: TableReport, output_format: str, path: Path) -> int:
-    if output_format == "pdf":
+    if output_format == "pdf" and report.row_count > LONG_REPORT_ROWS:
+        render_long_report_pdf(report, path)
+    elif output_format == "pdf":
         render_table_pdf(report, path)
     else:
         render_table_xlsx(report, path)

@@ -10,6 +10,7 @@ the document is built, so memory does not grow with the number of rows.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -25,7 +26,7 @@ from reportlab.platypus import Flowable, Paragraph, Spacer, Table, TableStyle
 from reportlab.platypus.doctemplate import BaseDocTemplate, PageTemplate
 from reportlab.platypus.frames import Frame
 
-from webapp.reports.document import Column, Heading, format_cell
+from webapp.reports.document import Column, HeaderCell, Heading, format_cell
 from webapp.reports.pdf import FONT_DIR
 
 FONT = "DangVienSerif"
@@ -64,6 +65,9 @@ def _styles() -> dict[str, ParagraphStyle]:
             "header", parent=base, fontName=f"{FONT}-Bold", alignment=TA_CENTER
         ),
         "group": ParagraphStyle("group", parent=base, fontName=f"{FONT}-Bold"),
+        "number_bold": ParagraphStyle(
+            "number_bold", parent=base, fontName=f"{FONT}-Bold", alignment=TA_RIGHT
+        ),
         "heading": ParagraphStyle(
             "heading", parent=base, fontSize=10, leading=12.5, alignment=TA_CENTER
         ),
@@ -150,42 +154,78 @@ def _signature(heading: Heading, width: float, styles) -> Table:
     return table
 
 
-def render_long_table_pdf(
+@dataclass
+class LongTable:
+    """One table of a long document: rows come in groups, each under an optional title
+    row; `header_rows` may span columns and rows like the HTML templates' headers."""
+
+    columns: Sequence[Column]
+    header_rows: Sequence[Sequence[HeaderCell]]
+    groups: Iterable[tuple[str | None, Iterable[Sequence[Any]]]]
+    caption: str | None = None
+    total: Sequence[Any] | None = None
+
+
+def _header_grid(header_rows, column_count: int, style) -> tuple[list[list[Any]], list]:
+    """Header cells laid out on the column grid, and the SPAN commands for them."""
+    grid: list[list[Any]] = []
+    spans: list = []
+    covered: dict[int, int] = {}
+    for row_index, header in enumerate(header_rows):
+        row: list[Any] = [""] * column_count
+        labels = iter(header)
+        column = 0
+        while column < column_count:
+            if covered.get(column, 0) > 0:
+                column += 1
+                continue
+            cell = next(labels, None)
+            if cell is None:
+                break
+            row[column] = Paragraph(escape(cell.text), style)
+            last_column = column + cell.colspan - 1
+            last_row = row_index + cell.rowspan - 1
+            if last_column > column or last_row > row_index:
+                spans.append(("SPAN", (column, row_index), (last_column, last_row)))
+            if cell.rowspan > 1:
+                for spanned in range(column, last_column + 1):
+                    covered[spanned] = cell.rowspan
+            column = last_column + 1
+        grid.append(row)
+        covered = {c: rows - 1 for c, rows in covered.items() if rows > 1}
+    return grid, spans
+
+
+def render_long_pdf(
     path: Path,
     heading: Heading,
-    columns: Sequence[Column],
-    header: Sequence[str],
-    groups: Iterable[tuple[str, Iterable[Sequence[Any]]]],
-    total_line: Callable[[], str],
+    tables: Iterable[LongTable],
+    closing_lines: Callable[[], Sequence[str]],
     *,
     chunk_rows: int = 60,
 ) -> None:
-    """Draw `groups` — (group title, rows) pairs, rows of cell values in `columns` order —
-    as one long table under `header`, split into tables of `chunk_rows` rows that each
-    repeat the header. `total_line()` is asked for once every row has been drawn."""
+    """Draw `tables` one after another, each split into tables of `chunk_rows` rows that
+    repeat its header; `closing_lines()` (totals, notes) is asked for once every row has
+    been drawn, then the signature block follows."""
     register_fonts()
     styles = _styles()
     page_size = landscape(A4) if heading.orientation == "landscape" else portrait(A4)
     margins = {"left": 1.5 * cm, "right": 1.2 * cm, "top": 1.5 * cm, "bottom": 1.8 * cm}
     width = page_size[0] - margins["left"] - margins["right"]
-    total_weight = sum(column.width for column in columns)
-    col_widths = [width * column.width / total_weight for column in columns]
-    header_row = [Paragraph(escape(text), styles["header"]) for text in header]
     cell_style = {
         "integer": styles["number"],
+        "percent": styles["number"],
         "date": styles["centre"],
     }
-    base_style = TableStyle(
-        [
-            ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
-            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee")),
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("LEFTPADDING", (0, 0), (-1, -1), 2),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 2),
-            ("TOPPADDING", (0, 0), (-1, -1), 1.5),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
-        ]
-    )
+    bold_style = {"integer": styles["number_bold"], "percent": styles["number_bold"]}
+    padding = [
+        ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LEFTPADDING", (0, 0), (-1, -1), 2),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 2),
+        ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+    ]
 
     def footer(canvas, document) -> None:
         canvas.saveState()
@@ -197,41 +237,67 @@ def render_long_table_pdf(
         )
         canvas.restoreState()
 
-    def make_table(rows: list[list[Any]], group_rows: list[int]) -> Table:
-        table = Table([header_row, *rows], colWidths=col_widths, repeatRows=1)
-        commands = list(base_style.getCommands())
-        for index in group_rows:
-            commands += [
-                ("SPAN", (0, index), (-1, index)),
-                ("BACKGROUND", (0, index), (-1, index), colors.HexColor("#f6f6f6")),
+    def table_flowables(table: LongTable) -> Iterator[Flowable]:
+        columns = table.columns
+        total_weight = sum(column.width for column in columns)
+        col_widths = [width * column.width / total_weight for column in columns]
+        header, spans = _header_grid(table.header_rows, len(columns), styles["header"])
+        head = len(header)
+
+        def cells(values, bold: bool = False) -> list[Any]:
+            styles_by_kind = bold_style if bold else cell_style
+            default = styles["group"] if bold else styles["cell"]
+            return [
+                Paragraph(
+                    escape(format_cell(value, column.kind)).replace("\n", "<br/>"),
+                    styles_by_kind.get(column.kind, default),
+                )
+                for value, column in zip(values, columns, strict=True)
             ]
-        table.setStyle(TableStyle(commands))
-        return table
+
+        def make(rows: list[list[Any]], group_rows: list[int], total: bool) -> Table:
+            built = Table([*header, *rows], colWidths=col_widths, repeatRows=head)
+            commands = [
+                *padding,
+                ("BACKGROUND", (0, 0), (-1, head - 1), colors.HexColor("#eeeeee")),
+                *spans,
+            ]
+            for index in group_rows:
+                commands += [
+                    ("SPAN", (0, index), (-1, index)),
+                    ("BACKGROUND", (0, index), (-1, index), colors.HexColor("#f6f6f6")),
+                ]
+            if total:
+                commands.append(("BACKGROUND", (0, -1), (-1, -1), colors.HexColor("#f6f6f6")))
+            built.setStyle(TableStyle(commands))
+            return built
+
+        if table.caption:
+            yield Paragraph(f"<b>{escape(table.caption)}</b>", styles["cell"])
+            yield Spacer(1, 3)
+        rows: list[list[Any]] = []
+        group_rows: list[int] = []
+        for title, group in table.groups:
+            if title:
+                group_rows.append(head + len(rows))
+                rows.append([Paragraph(escape(title), styles["group"])] + [""] * (len(columns) - 1))
+            for values in group:
+                rows.append(cells(values))
+                if len(rows) >= chunk_rows:
+                    yield make(rows, group_rows, False)
+                    rows, group_rows = [], []
+        if table.total is not None:
+            rows.append(cells(table.total, bold=True))
+        if rows or not table.caption:
+            yield make(rows, group_rows, table.total is not None)
+        yield Spacer(1, 8)
 
     def flowables() -> Iterator[Flowable]:
         yield from _heading_flowables(heading, width, styles)
-        rows: list[list[Any]] = []
-        group_rows: list[int] = []
-        for title, group in groups:
-            group_rows.append(len(rows) + 1)
-            rows.append([Paragraph(escape(title), styles["group"])] + [""] * (len(columns) - 1))
-            for values in group:
-                rows.append(
-                    [
-                        Paragraph(
-                            escape(format_cell(value, column.kind)).replace("\n", "<br/>"),
-                            cell_style.get(column.kind, styles["cell"]),
-                        )
-                        for value, column in zip(values, columns, strict=True)
-                    ]
-                )
-                if len(rows) >= chunk_rows:
-                    yield make_table(rows, group_rows)
-                    rows, group_rows = [], []
-        if rows:
-            yield make_table(rows, group_rows)
-        yield Spacer(1, 6)
-        yield Paragraph(f"<b>{escape(total_line())}</b>", styles["cell"])
+        for table in tables:
+            yield from table_flowables(table)
+        for line in closing_lines():
+            yield Paragraph(f"<i>{escape(line)}</i>", styles["cell"])
         yield _signature(heading, width, styles)
 
     document = BaseDocTemplate(

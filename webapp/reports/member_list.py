@@ -34,7 +34,7 @@ from webapp.reports.document import (
     XlsxWriter,
     official_heading,
 )
-from webapp.reports.long_table import render_long_table_pdf
+from webapp.reports.long_table import LongTable, render_long_pdf
 from webapp.reports.spec import AS_OF, ProgressCallback, ReportSpec
 
 TITLE = "Danh sách đảng viên"
@@ -314,16 +314,14 @@ def render(
 
     heading = official_heading(unit, TITLE, parameters, document_number="……/DS-BTC")
     if output_format == "pdf":
-        render_long_table_pdf(
+        render_long_pdf(
             path,
             heading,
-            COLUMNS,
-            [column.title for column in COLUMNS],
-            groups(),
-            lambda: (
+            [LongTable(COLUMNS, [[HeaderCell(column.title) for column in COLUMNS]], groups())],
+            lambda: [
                 f"Tổng số: {done - left_count} đảng viên"
                 + (f"; ra khỏi danh sách trong năm: {left_count}" if left_count else "")
-            ),
+            ],
         )
     else:
         writer = XlsxWriter(heading, COLUMNS, TITLE)
