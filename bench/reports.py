@@ -28,7 +28,6 @@ import json
 import os
 import resource
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -37,7 +36,7 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, select, text
 
 from bench.common import compare, median_seconds, write_results
 
@@ -152,35 +151,35 @@ def build(session) -> None:
     occupations = _catalogue("occupation")
     run(
         f"""UPDATE member m SET
-            sex = CASE WHEN {h.format(salt='sex')} % 100 < 36 THEN 'female' ELSE 'male' END,
-            ethnicity = CASE WHEN {h.format(salt='eth')} % 100 < 82 THEN 'Kinh'
-                ELSE {pick(['Tày', 'Thái', 'Mường', 'Nùng', 'Hmông', 'Dao', 'Hoa', 'Khơ-me'], 'eth2')} END,
-            religion = CASE WHEN {h.format(salt='rel')} % 100 < 88 THEN 'Không'
-                ELSE {pick(['Phật giáo', 'Công giáo', 'Tin lành', 'Cao Đài', None], 'rel2')} END,
-            general_education = {pick(['12/12', '12/12', '12/12', '12/12', '10/10', '9/12', '7/10', None], 'ge')},
-            professional_level = {pick(['Chưa qua đào tạo', 'Sơ cấp', 'Trung cấp', 'Cao đẳng', 'Đại học', 'Đại học', 'Đại học', 'Thạc sĩ', 'Tiến sĩ', None], 'pl')},
-            political_theory = {pick(['Chưa qua đào tạo', 'Sơ cấp', 'Sơ cấp', 'Trung cấp', 'Trung cấp', 'Cao cấp', 'Cử nhân', None], 'pt')},
-            occupation = {pick(occupations, 'occ')},
-            occupation_at_admission = CASE WHEN {h.format(salt='oa')} % 3 = 0
-                THEN {pick(occupations, 'oa2')} END,
-            foreign_languages = {pick(['Tiếng Anh B1', 'Tiếng Anh B', 'Tiếng Pháp A', 'Tiếng Trung A2', None, None], 'fl')},
-            home_town = 'Xã ' || {pick(['Đông Phong', 'Tam Sơn', 'Hòa Long', 'Phù Chẩn', 'Việt Đoàn', 'Đại Đồng Thành'], 'ht')}
-                || ', huyện ' || {pick(['Yên Phong', 'Tiên Du', 'Quế Võ', 'Thuận Thành', 'Gia Bình', 'Lương Tài'], 'ht2')}
+            sex = CASE WHEN {h.format(salt="sex")} % 100 < 36 THEN 'female' ELSE 'male' END,
+            ethnicity = CASE WHEN {h.format(salt="eth")} % 100 < 82 THEN 'Kinh'
+                ELSE {pick(["Tày", "Thái", "Mường", "Nùng", "Hmông", "Dao", "Hoa", "Khơ-me"], "eth2")} END,
+            religion = CASE WHEN {h.format(salt="rel")} % 100 < 88 THEN 'Không'
+                ELSE {pick(["Phật giáo", "Công giáo", "Tin lành", "Cao Đài", None], "rel2")} END,
+            general_education = {pick(["12/12", "12/12", "12/12", "12/12", "10/10", "9/12", "7/10", None], "ge")},
+            professional_level = {pick(["Chưa qua đào tạo", "Sơ cấp", "Trung cấp", "Cao đẳng", "Đại học", "Đại học", "Đại học", "Thạc sĩ", "Tiến sĩ", None], "pl")},
+            political_theory = {pick(["Chưa qua đào tạo", "Sơ cấp", "Sơ cấp", "Trung cấp", "Trung cấp", "Cao cấp", "Cử nhân", None], "pt")},
+            occupation = {pick(occupations, "occ")},
+            occupation_at_admission = CASE WHEN {h.format(salt="oa")} % 3 = 0
+                THEN {pick(occupations, "oa2")} END,
+            foreign_languages = {pick(["Tiếng Anh B1", "Tiếng Anh B", "Tiếng Pháp A", "Tiếng Trung A2", None, None], "fl")},
+            home_town = 'Xã ' || {pick(["Đông Phong", "Tam Sơn", "Hòa Long", "Phù Chẩn", "Việt Đoàn", "Đại Đồng Thành"], "ht")}
+                || ', huyện ' || {pick(["Yên Phong", "Tiên Du", "Quế Võ", "Thuận Thành", "Gia Bình", "Lương Tài"], "ht2")}
                 || ', tỉnh Bắc Ninh',
             card_number = lpad((10 + m.id % 90)::text, 2, '0') || '.' || lpad(m.id::text, 6, '0'),
-            veteran = {h.format(salt='vet')} % 20 = 0,
-            war_invalid = CASE WHEN {h.format(salt='wi')} % 200 = 0 THEN 'Thương binh hạng 3/4' END,
-            name_in_use = CASE WHEN {h.format(salt='niu')} % 500 = 0 THEN m.birth_name || ' Anh' END,
-            completeness = CASE WHEN {h.format(salt='cp')} % 100 < 55 THEN 'four_page'
-                WHEN {h.format(salt='cp')} % 100 < 90 THEN 'one_page' ELSE 'incomplete' END,
-            missing_fields = CASE WHEN {h.format(salt='cp')} % 100 < 55 THEN NULL
-                WHEN {h.format(salt='cp')} % 100 < 90 THEN 'work_periods, family_relations'
+            veteran = {h.format(salt="vet")} % 20 = 0,
+            war_invalid = CASE WHEN {h.format(salt="wi")} % 200 = 0 THEN 'Thương binh hạng 3/4' END,
+            name_in_use = CASE WHEN {h.format(salt="niu")} % 500 = 0 THEN m.birth_name || ' Anh' END,
+            completeness = CASE WHEN {h.format(salt="cp")} % 100 < 55 THEN 'four_page'
+                WHEN {h.format(salt="cp")} % 100 < 90 THEN 'one_page' ELSE 'incomplete' END,
+            missing_fields = CASE WHEN {h.format(salt="cp")} % 100 < 55 THEN NULL
+                WHEN {h.format(salt="cp")} % 100 < 90 THEN 'work_periods, family_relations'
                 ELSE 'home_town, citizen_id, current_address, work_periods, family_relations' END,
             -- 2% of the members on the rolls were admitted since 1 January last year; the
             -- others before 2023, so every later movement falls after their recognition.
-            admitted_on = CASE WHEN m.id <= :n AND {h.format(salt='new')} % 100 < 2
-                THEN CAST(:last_year AS date) + {h.format(salt='nd')} % (:today - CAST(:last_year AS date))
-                ELSE (m.birth_date + interval '18 years')::date + {h.format(salt='ad')}
+            admitted_on = CASE WHEN m.id <= :n AND {h.format(salt="new")} % 100 < 2
+                THEN CAST(:last_year AS date) + {h.format(salt="nd")} % (:today - CAST(:last_year AS date))
+                ELSE (m.birth_date + interval '18 years')::date + {h.format(salt="ad")}
                      % greatest(1, date '2022-12-31' - (m.birth_date + interval '18 years')::date)
                 END""",
         n=n,
@@ -211,20 +210,20 @@ def build(session) -> None:
         f"""CREATE TEMP TABLE bench_plan AS
             SELECT m.id AS member_id, m.unit_id AS c0, c.id AS c1, m.admitted_on AS a,
                    m.official_on AS o,
-                   CAST(:moves_from AS date) + {h.format(salt='md')} % (:today - CAST(:moves_from AS date)) AS md,
+                   CAST(:moves_from AS date) + {h.format(salt="md")} % (:today - CAST(:moves_from AS date)) AS md,
                    CASE WHEN m.id > :n THEN
-                       CASE WHEN {h.format(salt='lk')} % 100 < 35 THEN 'death'
-                            WHEN {h.format(salt='lk')} % 100 < 65 THEN 'transfer_out'
-                            WHEN {h.format(salt='lk')} % 100 < 80 THEN 'removal'
-                            WHEN {h.format(salt='lk')} % 100 < 88 THEN 'expulsion'
+                       CASE WHEN {h.format(salt="lk")} % 100 < 35 THEN 'death'
+                            WHEN {h.format(salt="lk")} % 100 < 65 THEN 'transfer_out'
+                            WHEN {h.format(salt="lk")} % 100 < 80 THEN 'removal'
+                            WHEN {h.format(salt="lk")} % 100 < 88 THEN 'expulsion'
                             ELSE 'resignation' END
                    WHEN m.admitted_on >= CAST(:moves_from AS date) THEN 'none'
-                   WHEN {h.format(salt='sc')} % 1000 < 40 THEN 'transfer_within'
-                   WHEN {h.format(salt='sc')} % 1000 < 50 THEN 'temporary_host'
-                   WHEN {h.format(salt='sc')} % 1000 < 60 THEN 'temporary_away'
-                   WHEN {h.format(salt='sc')} % 1000 < 70 THEN 'transfer_in'
+                   WHEN {h.format(salt="sc")} % 1000 < 40 THEN 'transfer_within'
+                   WHEN {h.format(salt="sc")} % 1000 < 50 THEN 'temporary_host'
+                   WHEN {h.format(salt="sc")} % 1000 < 60 THEN 'temporary_away'
+                   WHEN {h.format(salt="sc")} % 1000 < 70 THEN 'transfer_in'
                    ELSE 'none' END AS scenario
-            FROM member m JOIN bench_cells c ON c.rn = 1 + {h.format(salt='c1')} % :cells""",
+            FROM member m JOIN bench_cells c ON c.rn = 1 + {h.format(salt="c1")} % :cells""",
         n=n,
         today=today,
         moves_from=MOVES_FROM,
@@ -307,7 +306,7 @@ def build(session) -> None:
     )
     # A few events entered by mistake and reversed (they must change nothing).
     run(
-        f"""INSERT INTO member_event (member_id, kind, effective_on, from_unit_id, note)
+        """INSERT INTO member_event (member_id, kind, effective_on, from_unit_id, note)
             SELECT member_id, 'death', md, c0, 'ghi nhầm' FROM bench_plan
             WHERE scenario = 'none' AND abs(hashtext(member_id || '/rv')) % 1000 = 0"""
     )
@@ -335,23 +334,23 @@ def build(session) -> None:
     run(
         f"""INSERT INTO member_commendation (member_id, awarded_on, form, level,
                                              decision_number, reason)
-            SELECT m.id, date '2023-01-01' + {h.format(salt='ca')} % (:today - date '2023-01-01'),
-                   {pick(commendations, 'cf')},
-                   {pick(['Tỉnh ủy', 'Huyện ủy', 'Đảng ủy xã', 'Chủ tịch UBND tỉnh', None], 'cl')},
-                   ({h.format(salt='cn')} % 900 + 100)::text || '-QĐ/TU',
+            SELECT m.id, date '2023-01-01' + {h.format(salt="ca")} % (:today - date '2023-01-01'),
+                   {pick(commendations, "cf")},
+                   {pick(["Tỉnh ủy", "Huyện ủy", "Đảng ủy xã", "Chủ tịch UBND tỉnh", None], "cl")},
+                   ({h.format(salt="cn")} % 900 + 100)::text || '-QĐ/TU',
                    'Hoàn thành xuất sắc nhiệm vụ'
-            FROM member m WHERE {h.format(salt='c')} % 100 < 15""",
+            FROM member m WHERE {h.format(salt="c")} % 100 < 15""",
         today=today,
     )
     run(
         f"""INSERT INTO member_discipline (member_id, decided_on, form, level,
                                            decision_number, reason)
-            SELECT m.id, date '2023-01-01' + {h.format(salt='da')} % (:today - date '2023-01-01'),
-                   {pick(['Khiển trách', 'Khiển trách', 'Cảnh cáo', 'Cách chức'], 'df')},
-                   {pick(['Ủy ban Kiểm tra Tỉnh ủy', 'Huyện ủy', 'Chi bộ'], 'dl')},
-                   ({h.format(salt='dn')} % 900 + 100)::text || '-QĐ/UBKT',
+            SELECT m.id, date '2023-01-01' + {h.format(salt="da")} % (:today - date '2023-01-01'),
+                   {pick(["Khiển trách", "Khiển trách", "Cảnh cáo", "Cách chức"], "df")},
+                   {pick(["Ủy ban Kiểm tra Tỉnh ủy", "Huyện ủy", "Chi bộ"], "dl")},
+                   ({h.format(salt="dn")} % 900 + 100)::text || '-QĐ/UBKT',
                    'Vi phạm quy định về những điều đảng viên không được làm'
-            FROM member m WHERE {h.format(salt='d')} % 1000 < 15""",
+            FROM member m WHERE {h.format(salt="d")} % 1000 < 15""",
         today=today,
     )
     run("CREATE TABLE bench_reports_marker (built_on date)")
@@ -481,17 +480,17 @@ SELECT s.grp, d.dim, d.cat, count(*)
 FROM member_period p JOIN member m ON m.id = p.member_id JOIN sub s ON s.id = p.unit_id
 CROSS JOIN LATERAL (VALUES
     ('total', 'n'),
-    ('sex', {declared.format('sex')}),
-    ('age', CASE {' '.join(age)} ELSE :age_over END),
-    ('ethnicity', {declared.format('ethnicity')}),
-    ('religion', {declared.format('religion')}),
-    ('general_education', {declared.format('general_education')}),
-    ('professional_level', {declared.format('professional_level')}),
-    ('political_theory', {declared.format('political_theory')}),
-    ('occupation', {declared.format('occupation')}),
+    ('sex', {declared.format("sex")}),
+    ('age', CASE {" ".join(age)} ELSE :age_over END),
+    ('ethnicity', {declared.format("ethnicity")}),
+    ('religion', {declared.format("religion")}),
+    ('general_education', {declared.format("general_education")}),
+    ('professional_level', {declared.format("professional_level")}),
+    ('political_theory', {declared.format("political_theory")}),
+    ('occupation', {declared.format("occupation")}),
     ('party_age', CASE WHEN p.standing = 'probationary' THEN :probationary
                        WHEN p.party_age_from IS NULL THEN :not_declared
-                       {' '.join(party_age)} ELSE :party_age_over END)
+                       {" ".join(party_age)} ELSE :party_age_over END)
 ) AS d(dim, cat)
 WHERE p.starts_on <= :day AND (p.ends_on IS NULL OR p.ends_on > :day)
 GROUP BY s.grp, d.dim, d.cat"""
@@ -515,9 +514,9 @@ def _record_branch(kind: str, table: str, day: str) -> str:
 
 RAW_COMMENDATIONS = text(
     f"""WITH {SUBTREE}
-SELECT * FROM ({_record_branch('commendation', 'member_commendation', 'awarded_on')}
+SELECT * FROM ({_record_branch("commendation", "member_commendation", "awarded_on")}
                UNION ALL
-               {_record_branch('discipline', 'member_discipline', 'decided_on')}) lines
+               {_record_branch("discipline", "member_discipline", "decided_on")}) lines
 ORDER BY grp <> :root, group_code, kind, code, day, sort_key, id"""
 )
 
@@ -554,7 +553,7 @@ def check(name: str, ours, theirs) -> None:
             detail = f"{len(diff)} differences, first: {diff[:6]}"
         elif isinstance(ours, list) and isinstance(theirs, list):
             first = next(
-                (i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b),
+                (i for i, (a, b) in enumerate(zip(ours, theirs, strict=False)) if a != b),
                 min(len(ours), len(theirs)),
             )
             detail = (
@@ -607,7 +606,8 @@ def compressing_canvas():
 
 def apply_experiments(names: list[str]) -> None:
     """Bench-only patches (product code unchanged) that measure a suggested fix:
-    `compress` = compress page streams at showPage; `chunkN` = N rows per table chunk;
+    `compress` = now the product's own behaviour (kept so old mode strings still parse);
+    `chunkN` = N rows per table chunk;
     `plainempty` = empty cells as plain "" rather than empty Paragraphs."""
     import functools
 
@@ -615,24 +615,18 @@ def apply_experiments(names: list[str]) -> None:
 
     for name in names:
         if name == "compress":
-            canvas = compressing_canvas()
-
-            class Document(long_table.BaseDocTemplate):
-                def build(self, flowables, filename=None, canvasmaker=canvas):
-                    super().build(flowables, filename, canvasmaker)
-
-            long_table.BaseDocTemplate = Document
+            pass  # the product compresses each page since long_table.CompressingCanvas
         elif name == "plainempty":
             # Empty cells as "" instead of an empty Paragraph (nothing to wrap or draw).
             paragraph = long_table.Paragraph
 
-            def cell(text, *args, **kwargs):
+            def cell(text, *args, paragraph=paragraph, **kwargs):
                 return "" if text == "" else paragraph(text, *args, **kwargs)
 
             long_table.Paragraph = cell
         elif name.startswith("chunk"):
-            member_list.render_long_table_pdf = functools.partial(
-                long_table.render_long_table_pdf, chunk_rows=int(name[5:])
+            member_list.render_long_pdf = functools.partial(
+                long_table.render_long_pdf, chunk_rows=int(name[5:])
             )
         else:
             raise ValueError(name)
@@ -670,8 +664,10 @@ def child(mode: str, unit_code: str, path: str) -> None:
             _, name, output_format = mode.split("=")
             spec = REPORTS[name]
             parameters = (
-                {"from": date(as_of.year - 1, 1, 1).isoformat(),
-                 "to": date(as_of.year - 1, 12, 31).isoformat()}
+                {
+                    "from": date(as_of.year - 1, 1, 1).isoformat(),
+                    "to": date(as_of.year - 1, 12, 31).isoformat(),
+                }
                 if spec.period == "period"
                 else {"as_of": as_of.isoformat()}
             )
@@ -694,7 +690,8 @@ def child(mode: str, unit_code: str, path: str) -> None:
                 "progress_calls": len(progress),
                 "first_progress_s": progress[0][0] if progress else None,
                 "largest_gap_s": max(
-                    (b[0] - a[0] for a, b in zip(progress, progress[1:])), default=None
+                    (b[0] - a[0] for a, b in zip(progress, progress[1:], strict=False)),
+                    default=None,
                 ),
                 "progress_values": sorted({p for _, p in progress}),
             }
@@ -706,12 +703,13 @@ def baseline_pdf(session, unit, as_of: date, path: Path) -> int:
     """The same rows and 14 columns of text drawn directly: SimpleDocTemplate + Table chunks
     of Paragraphs (wrapping is needed at these widths), every flowable built up front; no
     official heading, no group rows, no streaming."""
+    from xml.sax.saxutils import escape
+
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import cm
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
-    from xml.sax.saxutils import escape
 
     from webapp.reports.document import format_cell
     from webapp.reports.long_table import FONT, register_fonts
@@ -745,7 +743,7 @@ def baseline_pdf(session, unit, as_of: date, path: Path) -> int:
     def cells(values):
         return [
             Paragraph(escape(format_cell(value, column.kind)).replace("\n", "<br/>"), style)
-            for value, column in zip(values, COLUMNS)
+            for value, column in zip(values, COLUMNS, strict=False)
         ]
 
     for rows, values in (
@@ -762,8 +760,12 @@ def baseline_pdf(session, unit, as_of: date, path: Path) -> int:
     if chunk:
         story.append(Table([header, *chunk], colWidths=widths, repeatRows=1, style=grid))
     SimpleDocTemplate(
-        str(path), pagesize=page, leftMargin=1.5 * cm, rightMargin=1.2 * cm,
-        topMargin=1.5 * cm, bottomMargin=1.8 * cm,
+        str(path),
+        pagesize=page,
+        leftMargin=1.5 * cm,
+        rightMargin=1.2 * cm,
+        topMargin=1.5 * cm,
+        bottomMargin=1.8 * cm,
     ).build(story)
     return on_rolls, number
 
@@ -816,7 +818,6 @@ def reversal_index():
         engine.dispose()
 
 
-
 def run() -> None:
     app = create(init=True)
     from webapp.domain.report_figures import (
@@ -851,15 +852,31 @@ def run() -> None:
             ours_s = median_seconds(ours, repeat=repeat, warmup=1)
             raw_s = median_seconds(raw, repeat=repeat, warmup=1)
             results.append(
-                compare(f"{name}: figures (s)", ours_s, None, backend=backend, n=n,
-                        target=1, target_on="value")
+                compare(
+                    f"{name}: figures (s)",
+                    ours_s,
+                    None,
+                    backend=backend,
+                    n=n,
+                    target=1,
+                    target_on="value",
+                )
             )
             results.append(
-                compare(f"{name}: ours vs one raw SQL statement", ours_s, raw_s,
-                        backend=backend, n=n, target=3, target_on="ratio")
+                compare(
+                    f"{name}: ours vs one raw SQL statement",
+                    ours_s,
+                    raw_s,
+                    backend=backend,
+                    n=n,
+                    target=3,
+                    target_on="ratio",
+                )
             )
-            print(f"  {name}: ours {ours_s:.3f} s, one raw SQL statement {raw_s:.3f} s, "
-                  f"ratio {ours_s / raw_s:.2f}")
+            print(
+                f"  {name}: ours {ours_s:.3f} s, one raw SQL statement {raw_s:.3f} s, "
+                f"ratio {ours_s / raw_s:.2f}"
+            )
 
         # 1. increase / decrease, last calendar year
         params = {**tree, "start": start, "end": end, "before": start - timedelta(days=1)}
@@ -869,8 +886,11 @@ def run() -> None:
             gid = line.group.unit_id
             ours[(gid, "opening")] += line.opening
             ours[(gid, "closing")] += line.closing
-            for prefix, counter in (("in", line.increases), ("out", line.decreases),
-                                    ("memo", line.memo)):
+            for prefix, counter in (
+                ("in", line.increases),
+                ("out", line.decreases),
+                ("memo", line.memo),
+            ):
                 for key, count in counter.items():
                     ours[(gid, f"{prefix}/{key}")] += count
         raw = {(g, k): c for g, k, c in connection.execute(RAW_INCREASE_DECREASE, params)}
@@ -878,14 +898,26 @@ def run() -> None:
         total = lines[-1]
         check(
             "increase_decrease total reconciles (opening + in - out = closing)",
-            (total.opening, total.increase_total, total.decrease_total, total.closing,
-             all(line.reconciles for line in lines)),
-            (total.opening, total.increase_total, total.decrease_total,
-             total.opening + total.increase_total - total.decrease_total, True),
+            (
+                total.opening,
+                total.increase_total,
+                total.decrease_total,
+                total.closing,
+                all(line.reconciles for line in lines),
+            ),
+            (
+                total.opening,
+                total.increase_total,
+                total.decrease_total,
+                total.opening + total.increase_total - total.decrease_total,
+                True,
+            ),
         )
-        print(f"  increase/decrease {start}..{end}: opening {total.opening}, "
-              f"+{dict(total.increases)}, -{dict(total.decreases)}, closing {total.closing}, "
-              f"memo {dict(total.memo)}")
+        print(
+            f"  increase/decrease {start}..{end}: opening {total.opening}, "
+            f"+{dict(total.increases)}, -{dict(total.decreases)}, closing {total.closing}, "
+            f"memo {dict(total.memo)}"
+        )
         timed(
             f"increase_decrease {start.year}, province",
             lambda: increase_decrease(session, root, start, end),
@@ -915,10 +947,36 @@ def run() -> None:
         raw_rows = connection.execute(RAW_COMMENDATIONS, cparams).all()
         check(
             "commendation/discipline lines = raw SQL (same order)",
-            [(l.group_id, l.kind, l.member_name, l.member_number, l.unit_name, l.decided_on,
-              l.form, l.level, l.decision_number, l.reason) for l in record_lines],
-            [(r.grp, r.kind, r.member_name, r.member_number, r.unit_name, r.day, r.form,
-              r.level, r.decision_number, r.reason) for r in raw_rows],
+            [
+                (
+                    r.group_id,
+                    r.kind,
+                    r.member_name,
+                    r.member_number,
+                    r.unit_name,
+                    r.decided_on,
+                    r.form,
+                    r.level,
+                    r.decision_number,
+                    r.reason,
+                )
+                for r in record_lines
+            ],
+            [
+                (
+                    r.grp,
+                    r.kind,
+                    r.member_name,
+                    r.member_number,
+                    r.unit_name,
+                    r.day,
+                    r.form,
+                    r.level,
+                    r.decision_number,
+                    r.reason,
+                )
+                for r in raw_rows
+            ],
         )
         raw_counts = {(r.kind, r.form): r.form_count for r in raw_rows}
         check(
@@ -926,8 +984,10 @@ def run() -> None:
             {(kind, form): c for kind, counter in counts.items() for form, c in counter.items()},
             raw_counts,
         )
-        print(f"  commendations {sum(counts['commendation'].values())}, "
-              f"disciplines {sum(counts['discipline'].values())} in {start.year}")
+        print(
+            f"  commendations {sum(counts['commendation'].values())}, "
+            f"disciplines {sum(counts['discipline'].values())} in {start.year}"
+        )
         timed(
             f"commendations_and_discipline {start.year}, province",
             lambda: commendations_and_discipline(session, root, start, end),
@@ -944,10 +1004,22 @@ def run() -> None:
         )
         check(
             "completeness incomplete list = raw SQL (same order)",
-            [(r.group_id, r.unit_name, r.member_name, r.member_number, r.completeness,
-              r.missing_fields) for r in incomplete],
-            [(r.grp, r.unit_name, r.member_name, r.member_number, r.completeness, r.missing)
-             for r in raw_rows if r.part == 1],
+            [
+                (
+                    r.group_id,
+                    r.unit_name,
+                    r.member_name,
+                    r.member_number,
+                    r.completeness,
+                    r.missing_fields,
+                )
+                for r in incomplete
+            ],
+            [
+                (r.grp, r.unit_name, r.member_name, r.member_number, r.completeness, r.missing)
+                for r in raw_rows
+                if r.part == 1
+            ],
         )
         print(f"  completeness: {len(incomplete)} records not 4-page")
         timed(
@@ -975,16 +1047,28 @@ def run() -> None:
         with reversal_index():
             indexed, _ = fetch(district)
             indexed_full, count_full = fetch(root)
-        print(f"  member list query, {DISTRICT}: {as_is:.1f} s as is, {indexed:.2f} s with "
-              f"the index; province with the index: {indexed_full:.2f} s")
-        results.append(
-            compare(f"member list row query, district {DISTRICT} ({count_d} rows): as is vs "
-                    "with an index on member_event.reverses_id (experiment)", as_is, indexed,
-                    backend=backend, n=count_d)
+        print(
+            f"  member list query, {DISTRICT}: {as_is:.1f} s as is, {indexed:.2f} s with "
+            f"the index; province with the index: {indexed_full:.2f} s"
         )
         results.append(
-            compare(f"member list row query, province ({count_full} rows), with the index "
-                    "(experiment)", indexed_full, None, backend=backend, n=count_full)
+            compare(
+                f"member list row query, district {DISTRICT} ({count_d} rows): as is vs "
+                "with an index on member_event.reverses_id (experiment)",
+                as_is,
+                indexed,
+                backend=backend,
+                n=count_d,
+            )
+        )
+        results.append(
+            compare(
+                f"member list row query, province ({count_full} rows), with the index (experiment)",
+                indexed_full,
+                None,
+                backend=backend,
+                n=count_full,
+            )
         )
 
     if os.environ.get("BENCH_REPORTS_PARTS", "all") == "aggregates":
@@ -999,14 +1083,24 @@ def run() -> None:
     base_d = in_child("baseline-pdf", DISTRICT, OUT / f"baseline-{DISTRICT}.pdf")
     rows_d = ours_d["drawn_rows"]
     results.append(
-        compare(f"member list PDF, district {DISTRICT} ({rows_d} rows, {ours_d['pages']} pages): "
-                "ours vs raw platypus", ours_d["seconds"], base_d["seconds"], backend=backend,
-                n=rows_d)
+        compare(
+            f"member list PDF, district {DISTRICT} ({rows_d} rows, {ours_d['pages']} pages): "
+            "ours vs raw platypus",
+            ours_d["seconds"],
+            base_d["seconds"],
+            backend=backend,
+            n=rows_d,
+        )
     )
     results.append(
-        compare(f"member list PDF, district {DISTRICT}: peak RSS ours vs raw platypus (MB)",
-                ours_d["max_rss_mb"], base_d["max_rss_mb"], unit="MB", backend=backend,
-                n=rows_d)
+        compare(
+            f"member list PDF, district {DISTRICT}: peak RSS ours vs raw platypus (MB)",
+            ours_d["max_rss_mb"],
+            base_d["max_rss_mb"],
+            unit="MB",
+            backend=backend,
+            n=rows_d,
+        )
     )
     chunk_helps = False
     if experiments in ("district", "full"):
@@ -1021,40 +1115,81 @@ def run() -> None:
                 if mode == "pdf+chunk12":
                     chunk_helps = trial["seconds"] < 0.9 * ours_d["seconds"]
             results.append(
-                compare(f"member list PDF, district {DISTRICT}, experiment {mode}: vs as is",
-                        trial["seconds"], ours_d["seconds"], backend=backend, n=rows_d)
+                compare(
+                    f"member list PDF, district {DISTRICT}, experiment {mode}: vs as is",
+                    trial["seconds"],
+                    ours_d["seconds"],
+                    backend=backend,
+                    n=rows_d,
+                )
             )
             results.append(
-                compare(f"member list PDF, district {DISTRICT}, experiment {mode}: peak RSS (MB)"
-                        " vs as is", trial["max_rss_mb"], ours_d["max_rss_mb"], unit="MB",
-                        backend=backend, n=rows_d)
+                compare(
+                    f"member list PDF, district {DISTRICT}, experiment {mode}: peak RSS (MB)"
+                    " vs as is",
+                    trial["max_rss_mb"],
+                    ours_d["max_rss_mb"],
+                    unit="MB",
+                    backend=backend,
+                    n=rows_d,
+                )
             )
     full = in_child("pdf", "BN", OUT / "list-BN.pdf")
     rows = full["drawn_rows"]
     # The baseline holds every flowable in memory: measured on the district, scaled by rows.
     extrapolated = base_d["seconds"] * rows / base_d["drawn_rows"]
     results.append(
-        compare(f"member list PDF, province ({full['rows']} on the rolls + "
-                f"{rows - full['rows']} left this year, {full['pages']} pages)",
-                full["seconds"], None, backend=backend, n=rows, target=300, target_on="value")
+        compare(
+            f"member list PDF, province ({full['rows']} on the rolls + "
+            f"{rows - full['rows']} left this year, {full['pages']} pages)",
+            full["seconds"],
+            None,
+            backend=backend,
+            n=rows,
+            target=300,
+            target_on="value",
+        )
     )
     results.append(
-        compare("member list PDF, province: ours vs raw platypus (baseline extrapolated "
-                f"from {DISTRICT} by rows)", full["seconds"], extrapolated, backend=backend,
-                n=rows)
+        compare(
+            "member list PDF, province: ours vs raw platypus (baseline extrapolated "
+            f"from {DISTRICT} by rows)",
+            full["seconds"],
+            extrapolated,
+            backend=backend,
+            n=rows,
+        )
     )
     results.append(
-        compare("member list PDF, province: peak RSS of the render process (MB)",
-                full["max_rss_mb"], None, unit="MB", backend=backend, n=rows,
-                target=500, target_on="value")
+        compare(
+            "member list PDF, province: peak RSS of the render process (MB)",
+            full["max_rss_mb"],
+            None,
+            unit="MB",
+            backend=backend,
+            n=rows,
+            target=500,
+            target_on="value",
+        )
     )
     results.append(
-        compare("member list PDF, province: progress callbacks", full["progress_calls"], None,
-                unit="calls", backend=backend, n=rows)
+        compare(
+            "member list PDF, province: progress callbacks",
+            full["progress_calls"],
+            None,
+            unit="calls",
+            backend=backend,
+            n=rows,
+        )
     )
     results.append(
-        compare("member list PDF, province: longest time between progress callbacks",
-                full["largest_gap_s"] or full["seconds"], None, backend=backend, n=rows)
+        compare(
+            "member list PDF, province: longest time between progress callbacks",
+            full["largest_gap_s"] or full["seconds"],
+            None,
+            backend=backend,
+            n=rows,
+        )
     )
     if experiments == "full":
         mode = "pdf+compress+chunk12" if chunk_helps else "pdf+compress"
@@ -1062,33 +1197,63 @@ def run() -> None:
             trial = in_child(mode, "BN", OUT / "list-BN-fixed.pdf")
         mode = f"{mode}(index)"
         results.append(
-            compare(f"member list PDF, province, experiment {mode}: time vs as is",
-                    trial["seconds"], full["seconds"], backend=backend, n=rows,
-                    target=300, target_on="value")
+            compare(
+                f"member list PDF, province, experiment {mode}: time vs as is",
+                trial["seconds"],
+                full["seconds"],
+                backend=backend,
+                n=rows,
+                target=300,
+                target_on="value",
+            )
         )
         results.append(
-            compare(f"member list PDF, province, experiment {mode}: peak RSS (MB) vs as is",
-                    trial["max_rss_mb"], full["max_rss_mb"], unit="MB", backend=backend, n=rows,
-                    target=500, target_on="value")
+            compare(
+                f"member list PDF, province, experiment {mode}: peak RSS (MB) vs as is",
+                trial["max_rss_mb"],
+                full["max_rss_mb"],
+                unit="MB",
+                backend=backend,
+                n=rows,
+                target=500,
+                target_on="value",
+            )
         )
 
     # 6. member list XLSX of the province.
     xlsx = in_child("xlsx", "BN", OUT / "list-BN.xlsx")
     results.append(
-        compare(f"member list XLSX, province ({xlsx['drawn_rows']} rows)", xlsx["seconds"],
-                None, backend=backend, n=xlsx["drawn_rows"])
+        compare(
+            f"member list XLSX, province ({xlsx['drawn_rows']} rows)",
+            xlsx["seconds"],
+            None,
+            backend=backend,
+            n=xlsx["drawn_rows"],
+        )
     )
     results.append(
-        compare("member list XLSX, province: peak RSS of the render process (MB)",
-                xlsx["max_rss_mb"], None, unit="MB", backend=backend, n=xlsx["drawn_rows"],
-                target=500, target_on="value")
+        compare(
+            "member list XLSX, province: peak RSS of the render process (MB)",
+            xlsx["max_rss_mb"],
+            None,
+            unit="MB",
+            backend=backend,
+            n=xlsx["drawn_rows"],
+            target=500,
+            target_on="value",
+        )
     )
     if experiments == "full":
         with reversal_index():
             trial = in_child("xlsx", "BN", OUT / "list-BN-index.xlsx")
         results.append(
-            compare("member list XLSX, province, experiment xlsx(index): time vs as is",
-                    trial["seconds"], xlsx["seconds"], backend=backend, n=xlsx["drawn_rows"])
+            compare(
+                "member list XLSX, province, experiment xlsx(index): time vs as is",
+                trial["seconds"],
+                xlsx["seconds"],
+                backend=backend,
+                n=xlsx["drawn_rows"],
+            )
         )
 
     # 7. The other reports of the province, as a user gets them (xhtml2pdf PDF, XLSX).
@@ -1101,22 +1266,44 @@ def run() -> None:
         ("completeness", "xlsx"),
     ):
         try:
-            done = in_child(f"report={name}={output_format}", "BN",
-                            OUT / f"{name}-BN.{output_format}", timeout=limit)
+            done = in_child(
+                f"report={name}={output_format}",
+                "BN",
+                OUT / f"{name}-BN.{output_format}",
+                timeout=limit,
+            )
         except subprocess.TimeoutExpired:
             print(f"  {name} {output_format}: stopped after {limit:.0f} s")
             results.append(
-                compare(f"{name} {output_format}, province: NOT FINISHED, stopped after "
-                        f"{limit:.0f} s", limit, None, backend=backend, n=n)
+                compare(
+                    f"{name} {output_format}, province: NOT FINISHED, stopped after {limit:.0f} s",
+                    limit,
+                    None,
+                    backend=backend,
+                    n=n,
+                )
             )
             continue
         results.append(
-            compare(f"{name} {output_format}, province ({done['rows']} rows): render time",
-                    done["seconds"], None, backend=backend, n=n)
+            compare(
+                f"{name} {output_format}, province ({done['rows']} rows): render time",
+                done["seconds"],
+                None,
+                backend=backend,
+                n=n,
+            )
         )
         results.append(
-            compare(f"{name} {output_format}, province: peak RSS (MB)", done["max_rss_mb"],
-                    None, unit="MB", backend=backend, n=n, target=500, target_on="value")
+            compare(
+                f"{name} {output_format}, province: peak RSS (MB)",
+                done["max_rss_mb"],
+                None,
+                unit="MB",
+                backend=backend,
+                n=n,
+                target=500,
+                target_on="value",
+            )
         )
 
     write_results("reports", results)
