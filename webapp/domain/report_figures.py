@@ -428,42 +428,50 @@ def _category_order(session: Session, key: str, found: Iterable[str]) -> list[st
     return ordered + rest
 
 
+def _line_of(path, root: Unit, dialect: str):
+    """The report line of a unit in SQL: the id of the root's child on the unit's path
+    ("" for the root itself), so counts can be grouped by line in the database."""
+    rest = func.substr(path, len(root.path) + 1)
+    slash = func.strpos(rest, "/") if dialect == "postgresql" else func.instr(rest, "/")
+    return case((path == root.path, ""), else_=func.substr(rest, 1, slash - 1))
+
+
 def quality(session: Session, root: Unit, as_of: date) -> QualityFigures:
     """Members on the rolls of the subtree on `as_of`, counted by each dimension. Attributes
     (education, occupation …) are the record's current values; ages are on `as_of`.
 
-    One statement: the day's rolls are read once (a CTE) and counted per dimension by a
-    UNION ALL of GROUP BYs, so the ledger periods are not scanned once per dimension."""
+    One statement: the day's rolls are read once (a CTE) and counted per dimension and
+    report line by a UNION ALL of GROUP BYs, so the ledger periods are not scanned once per
+    dimension and only a few hundred counts come back."""
     groups = UnitGroups(session, root)
+    line = _line_of(Unit.path, root, session.get_bind().dialect.name)
     rolls = (
         select(
-            MemberPeriod.unit_id,
+            line.label("line"),
             MemberPeriod.standing,
             MemberPeriod.party_age_from,
             Member.birth_date,
             *(getattr(Member, key) for key in ATTRIBUTE_DIMENSIONS),
         )
         .join(Member, Member.id == MemberPeriod.member_id)
-        .where(MemberPeriod.unit_id.in_(groups.subtree()), on_rolls(as_of))
+        .join(Unit, Unit.id == MemberPeriod.unit_id)
+        .where(Unit.path.startswith(root.path, autoescape=True), on_rolls(as_of))
         .cte("rolls")
     )
     parts = [
-        select(literal("total"), rolls.c.unit_id, literal("n"), func.count()).group_by(
-            rolls.c.unit_id
-        )
+        select(literal("total"), rolls.c.line, literal("n"), func.count()).group_by(rolls.c.line)
     ]
     for dimension in DIMENSIONS:
         expression = _dimension_expression(dimension.key, rolls, as_of)
         parts.append(
-            select(literal(dimension.key), rolls.c.unit_id, expression, func.count()).group_by(
-                rolls.c.unit_id, expression
+            select(literal(dimension.key), rolls.c.line, expression, func.count()).group_by(
+                rolls.c.line, expression
             )
         )
     by_dimension: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
-    for key, unit_id, category, count in session.execute(union_all(*parts)):
-        group = groups(unit_id)
-        if group is not None:
-            by_dimension[key][category][group] += count
+    for key, line_id, category, count in session.execute(union_all(*parts)):
+        group = int(line_id) if line_id else root.id
+        by_dimension[key][category][group] += count
     totals = Counter(by_dimension["total"]["n"])
     counts = {
         dimension.key: {
