@@ -16,10 +16,17 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from webapp.domain.cards import lock_members
 from webapp.domain.errors import N_, NotFound, ValidationFailed
 from webapp.domain.events import member_state
 from webapp.domain.party_age import party_age
+from webapp.domain.proposals import (
+    MAX_TEXT,
+    decision_comment,
+    lock_members,
+    lock_proposals,
+    refuse,
+    who,
+)
 from webapp.domain.scope import scope_clause
 from webapp.models.badges import (
     OPEN_BADGE_STATES,
@@ -44,7 +51,6 @@ OCCASION_NAMES = {
 WARNING_DEFERRAL = "warning_deferral_months"
 DISMISSAL_DEFERRAL = "dismissal_deferral_months"
 BADGE_NUMBER_PATTERN = re.compile(r"^[0-9A-Za-z./-]{1,20}$")
-MAX_TEXT = 1000
 
 ALREADY_DECIDED = {
     BadgeProposalState.APPROVED: N_(
@@ -55,15 +61,6 @@ ALREADY_DECIDED = {
     ),
     BadgeProposalState.AWARDED: N_("The badge for %(name)s (%(number)s) has already been awarded."),
 }
-
-
-def who(member: Member) -> dict[str, str]:
-    return {"name": member.display_name, "number": member.member_number}
-
-
-def _refuse(problems: list[tuple[str, dict]], field: str = "members") -> None:
-    if problems:
-        raise ValidationFailed({field: problems})
 
 
 # --- Reference data -----------------------------------------------------------------
@@ -296,7 +293,7 @@ def propose_badges(
             )
         else:
             planned.append((member, found))
-    _refuse(problems)
+    refuse(problems)
     proposals = []
     for member, found in planned:
         proposal = BadgeProposal(
@@ -352,7 +349,7 @@ def propose_badge_manually(
     if errors:
         raise ValidationFailed(errors)
     if milestone in held_milestones(session, [member.id]).get(member.id, frozenset()):
-        _refuse(
+        refuse(
             [
                 (
                     N_("%(name)s (%(number)s) already holds the %(years)s-year badge."),
@@ -361,7 +358,7 @@ def propose_badge_manually(
             ]
         )
     if milestone in proposed_milestones(session, [member.id]).get(member.id, frozenset()):
-        _refuse(
+        refuse(
             [
                 (
                     N_("%(name)s (%(number)s) is already proposed for the %(years)s-year badge."),
@@ -386,7 +383,7 @@ def propose_badge_manually(
             None,
         )
         if candidate is None:
-            _refuse(
+            refuse(
                 [
                     (
                         N_("%(name)s (%(number)s) is not an official member on the rolls."),
@@ -395,7 +392,7 @@ def propose_badge_manually(
                 ]
             )
         if not may_propose_early(candidate, milestone, occasion, rules):
-            _refuse(
+            refuse(
                 [
                     (
                         N_(
@@ -411,7 +408,7 @@ def propose_badge_manually(
             )
     else:
         if member.status != MemberStatus.DECEASED:
-            _refuse([(N_("%(name)s (%(number)s) is not recorded as deceased."), who(member))])
+            refuse([(N_("%(name)s (%(number)s) is not recorded as deceased."), who(member))])
         state = member_state(session, member.id)
         age = party_age(
             state,
@@ -420,7 +417,7 @@ def propose_badge_manually(
             card_issued_on=member.card_issued_on,
         )
         if age is None or early_window_opens(age.reaches(milestone), milestone, rules) > age.as_of:
-            _refuse(
+            refuse(
                 [
                     (
                         N_(
@@ -450,32 +447,6 @@ def propose_badge_manually(
     return proposal
 
 
-def _lock_proposals(
-    session: Session, proposal_ids: Iterable[int], scope: str | None
-) -> list[BadgeProposal]:
-    """The proposals in scope, read fresh (a concurrent decision shows) and locked.
-
-    Lock order everywhere: members (by id), then proposals, then the card counter, then
-    the audit log's lock at the first flush, so concurrent commands queue, never deadlock."""
-    ids = sorted(set(proposal_ids))
-    if not ids:
-        raise ValidationFailed({"members": [(N_("Choose at least one proposal."), {})]})
-    member_ids = select(BadgeProposal.member_id).where(BadgeProposal.id.in_(ids)).scalar_subquery()
-    lock_members(session, member_ids)
-    proposals = list(
-        session.scalars(
-            select(BadgeProposal)
-            .where(BadgeProposal.id.in_(ids), scope_clause(BadgeProposal, scope))
-            .order_by(BadgeProposal.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    )
-    if len(proposals) != len(ids):
-        raise NotFound(N_("The proposal does not exist."))
-    return proposals
-
-
 def decide_badges(
     session: Session,
     proposal_ids: Iterable[int],
@@ -486,14 +457,8 @@ def decide_badges(
     comment: str | None = None,
     commit: bool = True,
 ) -> list[BadgeProposal]:
-    comment = (comment or "").strip() or None
-    if comment and len(comment) > MAX_TEXT:
-        raise ValidationFailed(
-            {"comment": [(N_("At most %(limit)s characters."), {"limit": MAX_TEXT})]}
-        )
-    if not approve and not comment:
-        raise ValidationFailed({"comment": [(N_("Give the reason for the rejection."), {})]})
-    proposals = _lock_proposals(session, proposal_ids, scope)
+    comment = decision_comment(comment, approve)
+    proposals = lock_proposals(session, BadgeProposal, proposal_ids, scope)
     problems: list[tuple[str, dict]] = []
     for proposal in proposals:
         if proposal.state != BadgeProposalState.PROPOSED:
@@ -507,7 +472,7 @@ def decide_badges(
                     who(proposal.member),
                 )
             )
-    _refuse(problems)
+    refuse(problems)
     now = datetime.now()
     for proposal in proposals:
         proposal.state = BadgeProposalState.APPROVED if approve else BadgeProposalState.REJECTED
@@ -561,7 +526,7 @@ def _refuse_used_numbers(session: Session, numbers: Sequence[str]) -> None:
         )
         | duplicates
     )
-    _refuse(
+    refuse(
         [(N_("The badge number %(value)s is already used."), {"value": n}) for n in sorted(used)],
         field="first_number",
     )
@@ -584,7 +549,7 @@ def award_badges(
     numbers from `first_number` (or one number per proposal id in `numbers`)."""
     today = today or date.today()
     _check_decision(decision_number, decision_on, today)
-    proposals = _lock_proposals(session, proposal_ids, scope)
+    proposals = lock_proposals(session, BadgeProposal, proposal_ids, scope)
     problems: list[tuple[str, dict]] = []
     for proposal in proposals:
         if proposal.state == BadgeProposalState.AWARDED:
@@ -598,9 +563,9 @@ def award_badges(
                     who(proposal.member),
                 )
             )
-    _refuse(problems)
+    refuse(problems)
     held = held_milestones(session, [p.member_id for p in proposals])
-    _refuse(
+    refuse(
         [
             (
                 N_("%(name)s (%(number)s) already holds the %(years)s-year badge."),
@@ -672,7 +637,7 @@ def reissue_badge(
     if original is None:
         raise NotFound(N_("The badge award does not exist."))
     if original.lost_on is not None:
-        _refuse(
+        refuse(
             [(N_("Badge %(value)s has already been re-issued."), {"value": original.badge_number})],
             field="badge_number",
         )
@@ -680,7 +645,7 @@ def reissue_badge(
     if not BADGE_NUMBER_PATTERN.match(number):
         raise ValidationFailed({"badge_number": [(N_("Enter the badge number."), {})]})
     if session.scalar(select(BadgeAward.id).where(BadgeAward.badge_number == number)):
-        _refuse(
+        refuse(
             [(N_("The badge number %(value)s is already used."), {"value": number})], "badge_number"
         )
     original.lost_on = lost_on or today

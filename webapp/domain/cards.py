@@ -19,7 +19,14 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from webapp.domain.errors import N_, DomainError, NotFound, ValidationFailed
+from webapp.domain.errors import N_, DomainError, ValidationFailed
+from webapp.domain.proposals import (
+    decision_comment,
+    lock_members,
+    lock_proposals,
+    refuse,
+    who,
+)
 from webapp.domain.scope import scope_clause, unit_in_scope, units_in
 from webapp.models.cards import (
     NEEDS_EXPLANATION,
@@ -37,7 +44,6 @@ from webapp.models.unit import Unit
 
 PREFIX_PATTERN = re.compile(r"^\d{2}$")
 MAX_SERIAL = 999_999
-MAX_COMMENT = 1000
 
 NOT_FOR_A_CARD = {
     MemberStatus.PROBATIONARY: N_(
@@ -63,22 +69,6 @@ class CardRequest:
     reason: str = CardReason.NEW_OFFICIAL
     explanation: str | None = None
     photo_reference: str | None = None
-
-
-def who(member: Member) -> dict[str, str]:
-    return {"name": member.display_name, "number": member.member_number}
-
-
-def _refuse(problems: list[tuple[str, dict]]) -> None:
-    if problems:
-        raise ValidationFailed({"members": problems})
-
-
-def lock_members(session: Session, member_ids) -> None:
-    """Lock member rows in id order (the first lock every card and badge command takes)."""
-    session.execute(
-        select(Member.id).where(Member.id.in_(member_ids)).order_by(Member.id).with_for_update()
-    )
 
 
 def needing_card_clause():
@@ -199,7 +189,7 @@ def propose_cards(
         for text, limit in ((request.explanation, 1000), (request.photo_reference, 120)):
             if text and len(text) > limit:
                 problems.append((N_("At most %(limit)s characters."), {"limit": limit}))
-    _refuse(problems)
+    refuse(problems)
     batch = CardProposalBatch(
         unit_id=unit_id, note=(note or "").strip() or None, proposed_by_id=user_id
     )
@@ -221,32 +211,6 @@ def propose_cards(
     return batch
 
 
-def _lock_proposals(
-    session: Session, proposal_ids: Iterable[int], scope: str | None
-) -> list[CardProposal]:
-    """The proposals in scope, read fresh (a concurrent decision shows) and locked.
-
-    Lock order everywhere: members (by id), then proposals, then the card counter, then
-    the audit log's lock at the first flush, so concurrent commands queue, never deadlock."""
-    ids = sorted(set(proposal_ids))
-    if not ids:
-        raise ValidationFailed({"members": [(N_("Choose at least one proposal."), {})]})
-    member_ids = select(CardProposal.member_id).where(CardProposal.id.in_(ids)).scalar_subquery()
-    lock_members(session, member_ids)
-    proposals = list(
-        session.scalars(
-            select(CardProposal)
-            .where(CardProposal.id.in_(ids), scope_clause(CardProposal, scope))
-            .order_by(CardProposal.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    )
-    if len(proposals) != len(ids):
-        raise NotFound(N_("The proposal does not exist."))
-    return proposals
-
-
 def decide_cards(
     session: Session,
     proposal_ids: Iterable[int],
@@ -259,14 +223,8 @@ def decide_cards(
     commit: bool = True,
 ) -> list[CardProposal]:
     """Approve or reject proposals (all or none). The decider is never the proposer."""
-    comment = (comment or "").strip() or None
-    if comment and len(comment) > MAX_COMMENT:
-        raise ValidationFailed(
-            {"comment": [(N_("At most %(limit)s characters."), {"limit": MAX_COMMENT})]}
-        )
-    if not approve and not comment:
-        raise ValidationFailed({"comment": [(N_("Give the reason for the rejection."), {})]})
-    proposals = _lock_proposals(session, proposal_ids, scope)
+    comment = decision_comment(comment, approve)
+    proposals = lock_proposals(session, CardProposal, proposal_ids, scope)
     problems: list[tuple[str, dict]] = []
     for proposal in proposals:
         if proposal.state != ProposalState.PROPOSED:
@@ -282,7 +240,7 @@ def decide_cards(
                     who(proposal.member),
                 )
             )
-    _refuse(problems)
+    refuse(problems)
     now = now or datetime.now()
     for proposal in proposals:
         proposal.state = ProposalState.APPROVED if approve else ProposalState.REJECTED
@@ -425,7 +383,7 @@ def issue_cards(
     if issued_on > today:
         raise ValidationFailed({"issued_on": [(N_("The date cannot be in the future."), {})]})
     check_prefix(prefix)
-    proposals = _lock_proposals(session, proposal_ids, scope)
+    proposals = lock_proposals(session, CardProposal, proposal_ids, scope)
     problems: list[tuple[str, dict]] = []
     for proposal in proposals:
         member = proposal.member
@@ -451,7 +409,7 @@ def issue_cards(
                     who(member),
                 )
             )
-    _refuse(problems)
+    refuse(problems)
     _counter(session, prefix)  # lock the counter before anything is flushed
     members = [p.member for p in proposals]
     _end_current_cards(session, members, CardState.REVOKED, issued_on, "Cấp lại thẻ")
