@@ -92,7 +92,8 @@ def on_rolls(day: date):
     )
 
 
-def _not_reversed(event):
+def not_reversed(event):
+    """The event has not been cancelled by a reversal."""
     reversal = aliased(MemberEvent)
     return ~exists().where(reversal.reverses_id == event.id)
 
@@ -164,6 +165,33 @@ def _members_on_rolls_by_unit(session: Session, groups: UnitGroups, day: date):
     ).all()
 
 
+def _rolls_boundary(session: Session, subtree, start: date, end: date, *, entering: bool):
+    """(unit id, event kind or None, count) of the periods in `subtree` that start (or end)
+    between start and end with no period of the member right before (or after) them, named
+    by the non-cancelled entering (or leaving) event of that day."""
+    period, neighbour, event = aliased(MemberPeriod), aliased(MemberPeriod), aliased(MemberEvent)
+    day = period.starts_on if entering else period.ends_on
+    touching = neighbour.ends_on if entering else neighbour.starts_on
+    return session.execute(
+        select(period.unit_id, event.kind, func.count())
+        .outerjoin(
+            event,
+            and_(
+                event.member_id == period.member_id,
+                event.effective_on == day,
+                event.kind.in_(ENTERING_EVENTS if entering else LEAVING_EVENTS),
+                not_reversed(event),
+            ),
+        )
+        .where(
+            period.unit_id.in_(subtree),
+            day.between(start, end),
+            ~exists().where(neighbour.member_id == period.member_id, touching == day),
+        )
+        .group_by(period.unit_id, event.kind)
+    ).all()
+
+
 def increase_decrease(session: Session, root: Unit, start: date, end: date) -> list[MovementLine]:
     """One line per group and a last total line, for the period start..end (both included)."""
     groups = UnitGroups(session, root)
@@ -179,57 +207,13 @@ def increase_decrease(session: Session, root: Unit, start: date, end: date) -> l
     total.opening = sum(line.opening for line in lines.values())
     total.closing = sum(line.closing for line in lines.values())
 
-    current, other = aliased(MemberPeriod), aliased(MemberPeriod)
-    event = aliased(MemberEvent)
-
-    # Periods starting with no period just before: the member came onto the rolls here.
-    entries = session.execute(
-        select(current.unit_id, event.kind, func.count())
-        .outerjoin(
-            event,
-            and_(
-                event.member_id == current.member_id,
-                event.effective_on == current.starts_on,
-                event.kind.in_(ENTERING_EVENTS),
-                _not_reversed(event),
-            ),
-        )
-        .where(
-            current.unit_id.in_(subtree),
-            current.starts_on.between(start, end),
-            ~exists().where(
-                other.member_id == current.member_id, other.ends_on == current.starts_on
-            ),
-        )
-        .group_by(current.unit_id, event.kind)
-    ).all()
-    for unit_id, kind, count in entries:
+    # Periods starting with no period just before: the member came onto the rolls here;
+    # periods ending with no period right after: the member left the rolls.
+    for unit_id, kind, count in _rolls_boundary(session, subtree, start, end, entering=True):
         kind = kind if kind in INCREASE_KINDS else "other"
         lines[groups(unit_id)].increases[kind] += count
         total.increases[kind] += count
-
-    # Periods ending with no period right after: the member left the rolls.
-    exits = session.execute(
-        select(current.unit_id, event.kind, func.count())
-        .outerjoin(
-            event,
-            and_(
-                event.member_id == current.member_id,
-                event.effective_on == current.ends_on,
-                event.kind.in_(LEAVING_EVENTS),
-                _not_reversed(event),
-            ),
-        )
-        .where(
-            current.unit_id.in_(subtree),
-            current.ends_on.between(start, end),
-            ~exists().where(
-                other.member_id == current.member_id, other.starts_on == current.ends_on
-            ),
-        )
-        .group_by(current.unit_id, event.kind)
-    ).all()
-    for unit_id, kind, count in exits:
+    for unit_id, kind, count in _rolls_boundary(session, subtree, start, end, entering=False):
         kind = kind if kind in DECREASE_KINDS else "other"
         lines[groups(unit_id)].decreases[kind] += count
         total.decreases[kind] += count
@@ -260,6 +244,7 @@ def increase_decrease(session: Session, root: Unit, start: date, end: date) -> l
             total.decreases["transfer_within"] += count
 
     # Memo columns, outside the balance: recognitions and temporary transfers.
+    current, event = aliased(MemberPeriod), aliased(MemberEvent)
     recognised = session.execute(
         select(current.unit_id, literal("official_recognition"), func.count())
         .join(
@@ -268,7 +253,7 @@ def increase_decrease(session: Session, root: Unit, start: date, end: date) -> l
                 event.member_id == current.member_id,
                 event.effective_on == current.starts_on,
                 event.kind == EventKind.OFFICIAL_RECOGNITION,
-                _not_reversed(event),
+                not_reversed(event),
             ),
         )
         .where(current.unit_id.in_(subtree), current.starts_on.between(start, end))

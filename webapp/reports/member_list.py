@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, aliased
 
 from webapp.domain.errors import N_
 from webapp.domain.ledger import EventKind
-from webapp.domain.report_figures import LEAVING_EVENTS, on_rolls
+from webapp.domain.report_figures import LEAVING_EVENTS, not_reversed, on_rolls
 from webapp.labels import format_birth_date
 from webapp.models.badges import BadgeAward
 from webapp.models.ledger import MemberEvent, MemberPeriod
@@ -72,11 +72,6 @@ def _joined(*parts: Any, separator: str = "; ") -> str:
     return separator.join(str(part) for part in parts if part)
 
 
-def _not_reversed(event):
-    reversal = aliased(MemberEvent)
-    return ~exists().where(reversal.reverses_id == event.id)
-
-
 def _last_arrival(as_of: date, column):
     """A column of the member's latest arrival (transfer in or within) up to `as_of`."""
     event = aliased(MemberEvent)
@@ -86,7 +81,7 @@ def _last_arrival(as_of: date, column):
             event.member_id == Member.id,
             event.kind.in_(ARRIVALS),
             event.effective_on <= as_of,
-            _not_reversed(event),
+            not_reversed(event),
         )
         .order_by(event.effective_on.desc(), event.id.desc())
         .limit(1)
@@ -234,7 +229,7 @@ def left_rows(session: Session, root: Unit, as_of: date):
                 event.member_id == period.member_id,
                 event.effective_on == period.ends_on,
                 event.kind.in_((*LEAVING_EVENTS, EventKind.TRANSFER_WITHIN)),
-                _not_reversed(event),
+                not_reversed(event),
             ),
         )
         .outerjoin(target, target.id == event.to_unit_id)
