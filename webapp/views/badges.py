@@ -521,13 +521,6 @@ class BadgeProposalApi(DangVienModelRestApi):
     order_columns = ["id", "occasion_on"]
     base_order = ("id", "asc")
 
-    def _json(self):
-        payload = request.get_json(silent=True)
-        return payload if isinstance(payload, dict) else None
-
-    def _bad_body(self):
-        return self.response_400(message=gettext("The request body must be a JSON object."))
-
     @api_expose("/", methods=["POST"])
     @protect()
     @safe
@@ -553,9 +546,9 @@ class BadgeProposalApi(DangVienModelRestApi):
             201: {description: Proposed}
             422: {$ref: '#/components/responses/422'}
         """
-        payload = self._json()
+        payload = self.json_object()
         if payload is None:
-            return self._bad_body()
+            return self.not_a_json_object()
 
         def run():
             occasion = parse_iso_date(payload.get("occasion"), "occasion")
@@ -608,9 +601,9 @@ class BadgeProposalApi(DangVienModelRestApi):
             200: {description: Decided}
             422: {$ref: '#/components/responses/422'}
         """
-        payload = self._json()
+        payload = self.json_object()
         if payload is None:
-            return self._bad_body()
+            return self.not_a_json_object()
 
         def run():
             approve = payload.get("approve")
@@ -651,9 +644,9 @@ class BadgeProposalApi(DangVienModelRestApi):
             200: {description: Awarded}
             422: {$ref: '#/components/responses/422'}
         """
-        payload = self._json()
+        payload = self.json_object()
         if payload is None:
-            return self._bad_body()
+            return self.not_a_json_object()
 
         def run():
             awards = award_badges(

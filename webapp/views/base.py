@@ -221,10 +221,19 @@ class DangVienModelRestApi(ModelRestApi):
     def pre_update(self, item) -> None:
         self.check_item(item, item.id).raise_if_any()
 
-    def _refusing_invalid(self, handler: Callable, *args):
+    @staticmethod
+    def json_object() -> dict | None:
+        """The request's JSON body if it is an object (the only shape the APIs take)."""
         payload = request.get_json(silent=True)
-        if not isinstance(payload, dict):
-            return self.response_400(message=gettext("The request body must be a JSON object."))
+        return payload if isinstance(payload, dict) else None
+
+    def not_a_json_object(self):
+        return self.response_400(message=gettext("The request body must be a JSON object."))
+
+    def _refusing_invalid(self, handler: Callable, *args):
+        payload = self.json_object()
+        if payload is None:
+            return self.not_a_json_object()
         relations = {key for key in payload if self.datamodel.is_relation(key)}
         problems = payload_problems(payload, relations)
         if problems:

@@ -474,10 +474,6 @@ class CardProposalApi(DangVienModelRestApi):
     order_columns = ["id", "proposed_at"]
     base_order = ("id", "asc")
 
-    def _json(self):
-        payload = request.get_json(silent=True)
-        return payload if isinstance(payload, dict) else None
-
     @api_expose("/", methods=["POST"])
     @protect()
     @safe
@@ -509,9 +505,9 @@ class CardProposalApi(DangVienModelRestApi):
             400: {$ref: '#/components/responses/400'}
             422: {$ref: '#/components/responses/422'}
         """
-        payload = self._json()
+        payload = self.json_object()
         if payload is None:
-            return self.response_400(message=gettext("The request body must be a JSON object."))
+            return self.not_a_json_object()
 
         def run():
             items = payload.get("proposals")
@@ -561,9 +557,9 @@ class CardProposalApi(DangVienModelRestApi):
             404: {$ref: '#/components/responses/404'}
             422: {$ref: '#/components/responses/422'}
         """
-        payload = self._json()
+        payload = self.json_object()
         if payload is None:
-            return self.response_400(message=gettext("The request body must be a JSON object."))
+            return self.not_a_json_object()
 
         def run():
             approve = payload.get("approve")
@@ -603,9 +599,9 @@ class CardProposalApi(DangVienModelRestApi):
             404: {$ref: '#/components/responses/404'}
             422: {$ref: '#/components/responses/422'}
         """
-        payload = self._json()
+        payload = self.json_object()
         if payload is None:
-            return self.response_400(message=gettext("The request body must be a JSON object."))
+            return self.not_a_json_object()
 
         def run():
             cards = issue_cards(

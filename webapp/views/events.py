@@ -285,9 +285,9 @@ class MemberEventApi(DangVienModelRestApi):
             404: {$ref: '#/components/responses/404'}
             422: {$ref: '#/components/responses/422'}
         """
-        payload = request.get_json(silent=True)
-        if not isinstance(payload, dict):
-            return self.response_400(message=gettext("The request body must be a JSON object."))
+        payload = self.json_object()
+        if payload is None:
+            return self.not_a_json_object()
 
         def run():
             data = EventInput(

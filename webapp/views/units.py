@@ -347,9 +347,9 @@ class UnitApi(DangVienModelRestApi):
         db.session.commit()
 
     def _command(self, command):
-        payload = request.get_json(silent=True)
-        if not isinstance(payload, dict):
-            return self.response_400(message=gettext("The request body must be a JSON object."))
+        payload = self.json_object()
+        if payload is None:
+            return self.not_a_json_object()
 
         def run():
             unit = command(payload)
