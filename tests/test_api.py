@@ -1,5 +1,6 @@
 """REST API: JWT login, list, create and update with the same rules as the forms."""
 
+import pytest
 from sqlalchemy import func, select
 
 from factories import make_member, make_tree
@@ -131,3 +132,26 @@ def test_openapi_spec_lists_units_and_members(client, api_token, db_session):
     assert spec.status_code == 200
     paths = spec.json["paths"]
     assert "/api/v1/members/" in paths and "/api/v1/units/" in paths
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/members/",
+        "/api/v1/events/",
+        "/api/v1/units/{unit}/merge",
+        "/api/v1/card-proposals/",
+        "/api/v1/card-proposals/decide",
+        "/api/v1/card-proposals/issue",
+        "/api/v1/badge-proposals/",
+        "/api/v1/badge-proposals/decide",
+        "/api/v1/badge-proposals/award",
+    ],
+)
+def test_a_body_that_is_not_a_json_object_is_refused(client, api_token, db_session, path):
+    tree = make_tree(db_session)
+    db_session.commit()
+    for body in ([1, 2], "text", None):
+        response = client.post(path.format(unit=tree["C1"].id), json=body, headers=auth(api_token))
+        assert response.status_code == 400, (path, body, response.text)
+        assert response.json["message"] == "Nội dung yêu cầu phải là một đối tượng JSON."
