@@ -27,6 +27,7 @@ from webapp.domain.proposals import (
     refuse,
     who,
 )
+from webapp.domain.reports import subtree_units
 from webapp.domain.scope import scope_clause
 from webapp.models.badges import (
     OPEN_BADGE_STATES,
@@ -179,11 +180,7 @@ def proposed_milestones(session: Session, member_ids=None) -> dict[int, frozense
 
 
 def _subtree_member_ids(root_unit: Unit):
-    return select(Member.id).where(
-        Member.unit_id.in_(
-            select(Unit.id).where(Unit.path.startswith(root_unit.path, autoescape=True))
-        )
-    )
+    return select(Member.id).where(Member.unit_id.in_(subtree_units(root_unit)))
 
 
 def eligible_for_badges(session: Session, root_unit: Unit, occasion: date) -> list:

@@ -23,8 +23,9 @@ from sqlalchemy.orm import Session, aliased
 
 from webapp.domain.ledger import EventKind
 from webapp.domain.party_age import add_years
+from webapp.domain.reports import subtree_units
 from webapp.models.ledger import MemberEvent, MemberPeriod
-from webapp.models.member import Member
+from webapp.models.member import ON_THE_ROLLS, Member
 from webapp.models.record import CatalogueEntry, Commendation, Discipline
 from webapp.models.unit import Unit
 
@@ -72,7 +73,7 @@ class UnitGroups:
         return unit_id in self._group_of
 
     def subtree(self):
-        return select(Unit.id).where(Unit.path.startswith(self.root.path, autoescape=True))
+        return subtree_units(self.root)
 
     def add_up(self, per_unit: Iterable[tuple[int, object, int]]) -> dict[int, Counter]:
         """{group id: Counter(key → count)} from (unit id, key, count) rows."""
@@ -543,9 +544,10 @@ def commendations_and_discipline(
                 ).all()
             )
         )
+    position = {group.unit_id: index for index, group in enumerate(groups.groups)}
     lines.sort(
         key=lambda line: (
-            [g.unit_id for g in groups.groups].index(line.group_id),
+            position[line.group_id],
             line.kind != "commendation",
         )
     )
@@ -570,8 +572,6 @@ def completeness_by_group(
 ) -> tuple[list[Group], dict[int, Counter], list[IncompleteRecord]]:
     """Members on the rolls now: counts by completeness level per group, and the records
     that are not 4-page with what they miss."""
-    from webapp.models.member import ON_THE_ROLLS
-
     groups = UnitGroups(session, root)
     in_scope = and_(Member.unit_id.in_(groups.subtree()), Member.status.in_(ON_THE_ROLLS))
     counts = groups.add_up(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -22,19 +20,3 @@ def count_subtree_members(session: Session, root: Unit) -> int:
             Member.unit_id.in_(subtree_units(root)), Member.status.in_(ON_THE_ROLLS)
         )
     )
-
-
-def iter_subtree_members(
-    session: Session, root: Unit, batch_size: int = 1000
-) -> Iterator[tuple[Unit, Member]]:
-    """Members on the rolls of the subtree grouped by unit (tree order), each unit's members in
-    Vietnamese name order; streamed in batches so memory stays bounded."""
-    query = (
-        select(Unit, Member)
-        .join(Member, Member.unit_id == Unit.id)
-        .where(Unit.path.startswith(root.path, autoescape=True), Member.status.in_(ON_THE_ROLLS))
-        .order_by(Unit.path, Member.sort_key, Member.id)
-        .execution_options(yield_per=batch_size)
-    )
-    for row in session.execute(query):
-        yield row.Unit, row.Member

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from webapp.domain.badges import eligible_for_badges, next_occasion_after
 from webapp.domain.cards import needing_card_clause
 from webapp.domain.errors import N_
+from webapp.domain.reports import subtree_units
 from webapp.labels import format_birth_date
 from webapp.models.badges import BadgeAward, BadgeProposal, BadgeProposalState
 from webapp.models.cards import OPEN_PROPOSAL_STATES, CardProposal, PartyCard
@@ -44,9 +45,7 @@ MEMBER_COLUMNS = [
 
 
 def _subtree(root: Unit):
-    return Member.unit_id.in_(
-        select(Unit.id).where(Unit.path.startswith(root.path, autoescape=True))
-    )
+    return Member.unit_id.in_(subtree_units(root))
 
 
 def _member_cells(number: int, member: Member) -> list[Any]:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from webapp.domain.badges import next_occasion_after
 from webapp.domain.errors import N_
+from webapp.domain.reports import subtree_units
 from webapp.labels import format_birth_date, format_date
 from webapp.models.badges import BadgeAward, BadgeProposal, BadgeProposalState
 from webapp.models.cards import CardProposal, CardReason, PartyCard, ProposalState
@@ -57,9 +58,7 @@ BADGE_STATES = {
 
 
 def _in_subtree(unit: Unit):
-    return Member.unit_id.in_(
-        select(Unit.id).where(Unit.path.startswith(unit.path, autoescape=True))
-    )
+    return Member.unit_id.in_(subtree_units(unit))
 
 
 def _card_proposals(session: Session, unit: Unit, parameters: dict, states) -> list[CardProposal]:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, aliased
 from webapp.domain.errors import N_
 from webapp.domain.ledger import EventKind
 from webapp.domain.report_figures import LEAVING_EVENTS, not_reversed, on_rolls
+from webapp.domain.reports import subtree_units
 from webapp.labels import format_birth_date
 from webapp.models.badges import BadgeAward
 from webapp.models.ledger import MemberEvent, MemberPeriod
@@ -209,7 +210,7 @@ def left_rows(session: Session, root: Unit, as_of: date):
     event that ended it."""
     period, following = aliased(MemberPeriod), aliased(MemberPeriod)
     event, target = aliased(MemberEvent), aliased(Unit)
-    in_subtree = select(Unit.id).where(Unit.path.startswith(root.path, autoescape=True))
+    in_subtree = subtree_units(root)
     query = (
         select(
             Unit.code.label("unit_code"),
