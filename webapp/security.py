@@ -18,6 +18,7 @@ from flask_babel import lazy_gettext
 from flask_login import current_user
 from sqlalchemy import select
 
+from webapp.domain.commands import Requester
 from webapp.domain.scope import NOWHERE, UNRESTRICTED, scope_clause, unit_in_scope
 from webapp.extensions import db
 from webapp.models.user import DangVienUser
@@ -197,6 +198,21 @@ def current_scope() -> str | None:
         return UNRESTRICTED
     unit = getattr(user, "unit", None)
     return unit.path if unit is not None and unit.path else NOWHERE
+
+
+def current_requester() -> Requester:
+    """The signed-in user as the domain's Requester (every command's first argument)."""
+    user = getattr(g, "user", None)
+    if user is None or not getattr(user, "is_authenticated", False):
+        user = current_user
+    if user is None or not getattr(user, "is_authenticated", False):
+        return Requester(user_id=None, scope=NOWHERE)
+    return Requester(
+        user_id=user.id,
+        roles=frozenset(role.name for role in user.roles),
+        scope=current_scope(),
+        username=user.username,
+    )
 
 
 class ScopeFilter(BaseFilter):

@@ -22,7 +22,21 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
+    """The target does not exist, or lies outside the requester's scope (the same answer)."""
+
     status_code = 404
+
+
+class Forbidden(DomainError):
+    """The requester's role may not take this action."""
+
+    status_code = 403
+
+
+class ConcurrentChange(DomainError):
+    """A clash with another transaction that the locks did not foresee; nothing was saved."""
+
+    status_code = 409
 
 
 class ValidationFailed(DomainError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import false, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
+from webapp.domain.errors import N_, NotFound
 from webapp.models.badges import BadgeAward, BadgeProposal
 from webapp.models.cards import CardProposal, CardProposalBatch, PartyCard
 from webapp.models.ledger import MemberEvent, MemberPeriod
@@ -77,3 +78,19 @@ def unit_in_scope(session, unit_id: int | None, scope: str | None) -> bool:
     with session.no_autoflush:
         found = session.scalar(select(Unit.id).where(Unit.id == unit_id, scope_clause(Unit, scope)))
     return found is not None
+
+
+def find_in_scope(session, model: type, pk, scope: str | None, *, lock: bool = False):
+    """The row of `model` with id `pk` if `scope` covers it; else NotFound, exactly as for
+    a row that does not exist (ids outside the scope reveal nothing). `lock` takes it
+    FOR UPDATE, read fresh."""
+    row = None
+    if isinstance(pk, int) and not isinstance(pk, bool) and 0 < pk < 2**63:
+        query = select(model).where(model.id == pk, scope_clause(model, scope))
+        if lock:
+            query = query.with_for_update().execution_options(populate_existing=True)
+        with session.no_autoflush:
+            row = session.scalar(query)
+    if row is None:
+        raise NotFound(N_("The record does not exist."))
+    return row
