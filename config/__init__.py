@@ -102,6 +102,12 @@ class Config:
 
 
 class TestConfig(Config):
+    """The test suite's settings (tests/conftest.py): an instance as configured, but with a
+    password hash that costs nothing, since the tests create users and sign in thousands
+    of times. Never for a real instance: a single PBKDF2 round protects nothing."""
+
     def __init__(self) -> None:
         super().__init__()
         self.TESTING = True
+        # FAB hashes every password it sets with this werkzeug method (scrypt by default).
+        self.FAB_PASSWORD_HASH_METHOD = "pbkdf2:sha256:1"

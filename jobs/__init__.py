@@ -45,7 +45,7 @@ def get_queue(name: str = "default", app: Flask | None = None) -> Queue:
 
 
 def enqueue(
-    func: Callable[..., Any],
+    func: Callable[..., Any] | str,
     *args: Any,
     queue: str = "default",
     title: str,
@@ -54,7 +54,8 @@ def enqueue(
     user_id: int | None = None,
     unit_id: int | None = None,
 ) -> Job:
-    """Enqueue `func(*args)` with a readable title, the requester and unit in job.meta."""
+    """Enqueue `func(*args)` with a readable title, the requester and unit in job.meta;
+    `func` may be a dotted name ("jobs.reports.render_report") that the worker imports."""
     return get_queue(queue).enqueue(
         func,
         *args,

@@ -16,7 +16,18 @@ from pathlib import Path
 
 import pytest
 from flask import g
-from sqlalchemy import create_engine, text
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Integer,
+    create_engine,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -128,9 +139,10 @@ def _drop_everything(app) -> None:
 
 @pytest.fixture(scope="session")
 def app():
+    from config import TestConfig
     from webapp import create_app
 
-    application = create_app()
+    application = create_app(TestConfig())
     application.config["WTF_CSRF_ENABLED"] = False
 
     def fresh_request_state() -> None:
@@ -150,12 +162,16 @@ def app():
     _drop_everything(application)
     result = application.test_cli_runner().invoke(args=["init", "--admin-password", ADMIN_PASSWORD])
     assert result.exit_code == 0, result.output
+    from webapp.extensions import db
+
+    with application.app_context():
+        _remember_seeded(db)
     return application
 
 
 @pytest.fixture()
 def db_session(app):
-    """A clean database (units, members, report runs; users other than admin) per test."""
+    """A clean database per test: as `flask init` left it (see _clean_data)."""
     from webapp.extensions import db
 
     with app.app_context():
@@ -165,53 +181,70 @@ def db_session(app):
         db.session.remove()
 
 
+# Table name → which of its rows `flask init` wrote, for the tables it fills (FAB's
+# security tables, catalogues, badge reference data, the audit log); see _clean_data.
+SEEDED: dict[str, ColumnElement[bool]] = {}
+
+
+def _primary_key(table) -> Column:
+    (column,) = table.primary_key.columns  # every table has a one-column key
+    return column
+
+
+def _remember_seeded(db) -> None:
+    from webapp.models import metadata
+
+    SEEDED.clear()
+    for table in metadata.sorted_tables:
+        key = _primary_key(table)
+        if isinstance(key.type, Integer):
+            highest = db.session.scalar(select(func.max(key)))
+            if highest is not None:
+                SEEDED[table.name] = key <= highest
+        elif keys := db.session.scalars(select(key)).all():
+            SEEDED[table.name] = key.in_(keys)
+
+
 def _clean_data(db) -> None:
+    """Back to what `flask init` left, from the metadata (a new table is covered by itself):
+    the tables init left empty are emptied, the ones it filled lose the rows added since,
+    and no kept row refers to a removed one. Emptied tables number from 1 again."""
+    from webapp.models import metadata
+
     session = db.session
-    # Cards and badges first: they refer to users, members and units.
-    session.execute(text("UPDATE badge_award SET reissue_of_id = NULL"))
-    for table in (
-        "badge_award",
-        "badge_proposal",
-        "card_proposal",
-        "party_card",
-        "card_proposal_batch",
-        "card_number_counter",
-    ):
-        session.execute(text(f"DELETE FROM {table}"))
-    session.execute(text("UPDATE ab_user SET unit_id = NULL"))
-    session.execute(text("UPDATE unit SET merged_into_id = NULL"))
-    session.execute(
-        text(
-            "DELETE FROM ab_user_role WHERE user_id IN (SELECT id FROM ab_user WHERE username <> 'admin')"
-        )
-    )
-    session.execute(text("DELETE FROM ab_user WHERE username <> 'admin'"))
+    tables = metadata.sorted_tables  # parents before children
+    emptied = {table.name for table in tables if table.name not in SEEDED}
+    # References that would block the deletes: an emptied table's references to itself
+    # (units, event reversals, badge reissues) and a kept row's to an emptied table.
+    for table in tables:
+        columns = [
+            fk.parent
+            for fk in table.foreign_keys
+            if fk.column.table.name in emptied
+            and (fk.column.table is table or table.name not in emptied)
+        ]
+        if columns:
+            session.execute(
+                update(table)
+                .where(or_(*(column.is_not(None) for column in columns)))
+                .values({column.name: None for column in columns})
+            )
+    for table in reversed(tables):
+        if table.name in emptied:
+            session.execute(delete(table))
+        else:
+            session.execute(delete(table).where(~SEEDED[table.name]))
     if db.engine.dialect.name == "postgresql":
-        # Not unit: TRUNCATE … CASCADE would follow ab_user.unit_id and empty ab_user too.
-        session.execute(text("TRUNCATE report_run, member, unit_change RESTART IDENTITY CASCADE"))
-    else:
-        # Reversals first: member_event.reverses_id is checked row by row on SQLite.
-        session.execute(text("DELETE FROM member_event WHERE reverses_id IS NOT NULL"))
-        for table in (
-            "report_run",
-            "member_change",
-            "member_supplement",
-            "member_period",
-            "member_event",
-            "member_work_period",
-            "member_training",
-            "member_commendation",
-            "member_discipline",
-            "member_trip_abroad",
-            "member_family_relation",
-            "member",
-            "unit_change",
-        ):
-            session.execute(text(f"DELETE FROM {table}"))
-    # Children before parents: the self-reference is ON DELETE RESTRICT.
-    ids = session.scalars(text("SELECT id FROM unit ORDER BY length(path) DESC")).all()
-    if ids:
-        session.execute(text("DELETE FROM unit WHERE id = :id"), [{"id": i} for i in ids])
+        numbered = [
+            t for t in tables if t.name in emptied and isinstance(_primary_key(t).type, Integer)
+        ]
+        session.execute(
+            text(
+                "SELECT setval(pg_get_serial_sequence(name, id), 1, false)"
+                " FROM unnest(CAST(:names AS text[]), CAST(:ids AS text[])) AS t(name, id)"
+            ),
+            {"names": [t.name for t in numbered], "ids": [_primary_key(t).name for t in numbered]},
+        )
     session.commit()
 
 

@@ -29,7 +29,8 @@ FAB_SETTINGS: dict[str, Any] = {
     "FAB_UPDATE_PERMS": False,
     "FAB_API_SWAGGER_UI": True,
     "FAB_API_MAX_PAGE_SIZE": 100,
-    "FAB_SECURITY_MANAGER_CLASS": "webapp.security.DangVienSecurityManager",
+    # webapp.security's manager with the view layer's sign-in screen (webapp/views).
+    "FAB_SECURITY_MANAGER_CLASS": "webapp.views.SecurityManager",
     "FAB_INDEX_VIEW": "webapp.views.home.HomeView",
     "BABEL_DEFAULT_LOCALE": "vi",
     "BABEL_DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
@@ -53,7 +54,10 @@ def create_app(config: object | None = None) -> Flask:
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     Path(app.config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
     compile_catalogues()
+    from webapp.domain.tracking import register_hooks
 
+    # Derived data, field history and the audit log on every save (models stay plain).
+    register_hooks()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     with app.app_context():

@@ -13,7 +13,9 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import select
 
+from webapp.domain.errors import DomainError
 from webapp.extensions import db
+from webapp.messages import error_messages
 
 
 def register_cli(app: Flask) -> None:
@@ -30,6 +32,11 @@ def register_cli(app: Flask) -> None:
         cards_group,
     ):
         app.cli.add_command(command)
+
+
+def refused(error: DomainError, separator: str = "\n") -> click.ClickException:
+    """A domain refusal as the command line reports it: its messages, translated."""
+    return click.ClickException(separator.join(error_messages(error)))
 
 
 @click.group("users")
@@ -285,11 +292,9 @@ def report_command(
     commendation-discipline, cards-badges, completeness or delegates."""
     import shutil
 
-    from webapp.domain.errors import DomainError, ValidationFailed
     from webapp.models import Unit
     from webapp.reports.delegates import read_delegates
     from webapp.reports.runs import execute_run, request_report
-    from webapp.views.errors import translate, translated_field_errors
 
     unit = db.session.scalar(select(Unit).where(Unit.code == unit_code))
     if unit is None:
@@ -312,11 +317,8 @@ def report_command(
             with delegates_file.open("rb") as handle:
                 parameters["delegates"] = read_delegates(handle)
         run = request_report(name, output_format, unit.id, parameters, queue=enqueue)
-    except ValidationFailed as error:
-        messages = translated_field_errors(error.errors).values()
-        raise click.ClickException("\n".join(m for field in messages for m in field)) from error
     except DomainError as error:
-        raise click.ClickException(translate(error.message, error.params)) from error
+        raise refused(error) from error
     if enqueue:
         click.echo(f"Queued report run {run.id} (job {run.job_id}).")
         return
@@ -453,7 +455,6 @@ def badges_eligible(occasion: str, unit_code: str | None, output: Path) -> None:
 
     from webapp.domain.badges import badge_round, check_occasion
     from webapp.domain.errors import ValidationFailed
-    from webapp.views.errors import translate
 
     try:
         day = date.fromisoformat(occasion)
@@ -462,8 +463,7 @@ def badges_eligible(occasion: str, unit_code: str | None, output: Path) -> None:
     try:
         check_occasion(db.session, day)
     except ValidationFailed as error:
-        messages = [translate(m, p) for msgs in error.errors.values() for m, p in msgs]
-        raise click.ClickException(" ".join(messages)) from error
+        raise refused(error, separator=" ") from error
     units = _unit_or_roots(unit_code)
     handle, writer = _open_csv(output)
     count = 0

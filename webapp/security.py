@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+import pyotp
 from flask import current_app, g, has_request_context, request
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.sqla.manager import SecurityManager
@@ -116,6 +117,12 @@ class DangVienUserDBModelView(UserDBModelView):
     }
 
 
+def code_is_valid(secret: str | None, code: str | None) -> bool:
+    """Whether `code` is the second factor's current code for `secret` (or the one before
+    or after it: clocks drift)."""
+    return bool(secret and code and pyotp.TOTP(secret).verify(code.strip(), valid_window=1))
+
+
 LOCKOUT_FAILURES = 5  # consecutive failed logins …
 LOCKOUT_SECONDS = 15 * 60  # … lock the account for this long
 
@@ -126,12 +133,8 @@ class DangVienSecurityManager(SecurityManager):
 
     user_model = DangVienUser
     userdbmodelview = DangVienUserDBModelView
-
-    @property
-    def authdbview(self):
-        from webapp.views.totp import DangVienAuthDBView
-
-        return DangVienAuthDBView
+    # The sign-in screen that asks for the second factor is a view: the view layer's
+    # subclass sets `authdbview` (webapp/views/__init__.py), so this module imports no view.
 
     def auth_user_db(self, username, password):
         from jobs import redis_connection
@@ -148,8 +151,6 @@ class DangVienSecurityManager(SecurityManager):
                 # The web sign-in asks for the code in a second step; an API sign-in sends
                 # it along in the X-TOTP header (FAB's login payload takes no extra keys).
                 if request.path.startswith("/api/"):
-                    from webapp.views.totp import code_is_valid
-
                     if not code_is_valid(user.totp_secret, request.headers.get("X-TOTP")):
                         user, action = None, "login_second_factor_missing"
                 else:

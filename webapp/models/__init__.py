@@ -2,13 +2,14 @@
 
 Every model derives from `flask_appbuilder.Model`, so the application's tables and FAB's
 security tables share one MetaData: the one Alembic reads (see migrations/env.py).
+Models are plain: they import nothing from the domain, views, reports or jobs (the
+import-linter contracts in pyproject.toml); the hooks that derive data on save live in
+webapp/domain/tracking.py and are installed by create_app.
 """
 
 from flask_appbuilder import Model
 from sqlalchemy import String, event
 
-# Session hooks: field history and completeness (imported for their side effect).
-from webapp.models import tracking  # noqa: E402, F401
 from webapp.models.audit import AuditEntry
 from webapp.models.badges import (
     BadgeAward,

@@ -14,14 +14,11 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    event,
     false,
     func,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import relationship
-
-from webapp.domain.vietnamese import name_sort_key, search_key
 
 # Compared byte-wise on both backends (see webapp/domain/vietnamese.py).
 SORT_KEY_TYPE = String(255).with_variant(String(255, collation="C"), "postgresql")
@@ -143,7 +140,8 @@ class Member(Model):
         order_by="(MemberEvent.effective_on, MemberEvent.id)",
         foreign_keys="MemberEvent.member_id",
     )
-    # Stored keys (computed in Python, identical on every backend).
+    # Stored keys, computed in Python on every save (webapp/domain/tracking.py), so that
+    # every backend sorts and searches alike.
     sort_key = Column(SORT_KEY_TYPE, nullable=False, default="")
     search_key = Column(String(600), nullable=False, default="")
     created_at = Column(DateTime, nullable=False, server_default=func.now())
@@ -169,20 +167,3 @@ class Member(Model):
     def _display_name_expression(cls):
         # In SQL the name is only ever ordered by, so it stands for the Vietnamese sort key.
         return cls.sort_key
-
-    def refresh_keys(self) -> None:
-        self.sort_key = name_sort_key(self.display_name)
-        self.search_key = search_key(
-            self.birth_name,
-            self.name_in_use,
-            self.alias,
-            self.member_number,
-            self.card_number,
-            self.citizen_id,
-        )
-
-
-@event.listens_for(Member, "before_insert")
-@event.listens_for(Member, "before_update")
-def _refresh_member_keys(mapper, connection, member: Member) -> None:
-    member.refresh_keys()

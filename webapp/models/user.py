@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from flask_appbuilder.security.sqla.models import User
+from flask_appbuilder.security.sqla.models import Role, User
 from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, false
 from sqlalchemy.orm import relationship
+
+# FAB's role model, for the layers that must not import FAB (webapp/domain/tracking.py).
+__all__ = ["DangVienUser", "Role"]
 
 
 class DangVienUser(User):

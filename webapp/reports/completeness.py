@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from webapp.domain.completeness import FOUR_PAGE, INCOMPLETE, ONE_PAGE
 from webapp.domain.errors import N_
 from webapp.domain.report_figures import completeness_by_group
+from webapp.labels import MEMBER_COLUMNS
 from webapp.models.unit import Unit
 from webapp.reports.document import (
     INTEGER,
@@ -34,10 +35,8 @@ def field_names() -> dict[str, str]:
     """Column names of the member form, as printed (Vietnamese labels of the form)."""
     from flask_babel import force_locale, gettext
 
-    from webapp.views.members import MemberModelView
-
     with force_locale("vi"):
-        names = {key: gettext(str(label)) for key, label in MemberModelView.label_columns.items()}
+        names = {key: gettext(str(label)) for key, label in MEMBER_COLUMNS.items()}
     return {**names, "work_periods": "Quá trình công tác", "family_relations": "Quan hệ gia đình"}
 
 

@@ -23,6 +23,10 @@ from webapp.models.unit import Unit
 from webapp.reports import REPORTS
 from webapp.reports.spec import check_parameters
 
+# The worker's entry point, named rather than imported: jobs/reports.py calls execute_run
+# below, and the job modules sit above the code they run (pyproject.toml contracts).
+RENDER_JOB = "jobs.reports.render_report"
+
 log = logging.getLogger(__name__)
 
 
@@ -97,12 +101,10 @@ def request_report(
     db.session.add(run)
     db.session.commit()
     if queue:
-        from jobs.reports import render_report
-
         run.job_id = f"report-{run.id}"
         db.session.commit()
         enqueue(
-            render_report,
+            RENDER_JOB,
             run.id,
             queue="reports",
             title=f"{report} {unit.code} ({output_format})",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_appbuilder import AppBuilder
 from flask_babel import lazy_gettext as _l
 
+from webapp.security import DangVienSecurityManager
 from webapp.views.audit import AuditEntryView
 from webapp.views.badges import (
     BadgeAwardView,
@@ -25,8 +26,15 @@ from webapp.views.records import (
     MemberSupplementView,
 )
 from webapp.views.reports import ReportRunView
-from webapp.views.totp import TotpView
+from webapp.views.totp import DangVienAuthDBView, TotpView
 from webapp.views.units import UnitApi, UnitModelView
+
+
+class SecurityManager(DangVienSecurityManager):
+    """The security manager FAB runs (FAB_SECURITY_MANAGER_CLASS), with its sign-in screen:
+    password, then the second factor. Assembled here, so webapp.security imports no view."""
+
+    authdbview = DangVienAuthDBView
 
 
 def register_views(appbuilder: AppBuilder) -> None:

@@ -13,15 +13,8 @@ from wtforms.validators import ValidationError
 
 from webapp.domain.errors import DomainError, FieldErrors, ValidationFailed
 
-
-def translate(message: str, params: Mapping[str, Any] | None = None) -> str:
-    return gettext(message, **(params or {}))
-
-
-def translated_field_errors(errors: Mapping[str, list[tuple[str, dict]]]) -> dict[str, list[str]]:
-    return {
-        field: [translate(msg, params) for msg, params in msgs] for field, msgs in errors.items()
-    }
+# Shared with the command line (webapp/messages.py); the views import them from here.
+from webapp.messages import translate, translated_field_errors
 
 
 class DomainRule:

@@ -20,6 +20,7 @@ from wtforms.validators import InputRequired, Length
 from webapp.domain.audit import append
 from webapp.extensions import db
 from webapp.models.user import DangVienUser
+from webapp.security import code_is_valid
 
 ISSUER = "DangVien"
 PENDING = "totp_pending"  # session key: the user who passed the password step
@@ -30,10 +31,6 @@ class CodeForm(FlaskForm):
     code = StringField(
         _l("Code from the authenticator app"), validators=[InputRequired(), Length(min=6, max=8)]
     )
-
-
-def code_is_valid(secret: str | None, code: str | None) -> bool:
-    return bool(secret and code and pyotp.TOTP(secret).verify(code.strip(), valid_window=1))
 
 
 def _audit(action: str, user: DangVienUser | None) -> None:

@@ -1,5 +1,7 @@
 """Session hooks that keep derived member data honest on every save, whoever saves:
-the history of changed fields, and the record's completeness level."""
+the stored name keys, the history of changed fields, the record's completeness level and
+the audit log. `register_hooks()` installs them (create_app calls it); importing this module
+registers nothing."""
 
 from __future__ import annotations
 
@@ -7,7 +9,9 @@ from sqlalchemy import event, func, inspect, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from webapp.domain.audit import append
 from webapp.domain.completeness import completeness
+from webapp.domain.vietnamese import name_sort_key, search_key
 from webapp.models.member import Member
 from webapp.models.record import MEMBER_ROW_MODELS, FamilyRelation, MemberChange, WorkPeriod
 
@@ -34,6 +38,19 @@ UNTRACKED = {
 TRACKED = [c.key for c in Member.__table__.columns if c.key not in UNTRACKED]
 
 
+def _refresh_member_keys(mapper, connection, member: Member) -> None:
+    """Stored keys, computed in Python so that every backend sorts and searches alike."""
+    member.sort_key = name_sort_key(member.display_name)
+    member.search_key = search_key(
+        member.birth_name,
+        member.name_in_use,
+        member.alias,
+        member.member_number,
+        member.card_number,
+        member.citizen_id,
+    )
+
+
 def _who(session: Session) -> tuple[int | None, str | None]:
     """(user id, username) of whoever saves; the web layer puts a callable in session.info."""
     who = session.info.get("who")
@@ -46,7 +63,6 @@ def _text(value) -> str | None:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
-@event.listens_for(Session, "before_flush")
 def _record_field_history(session: Session, flush_context, instances) -> None:
     for member in [obj for obj in session.dirty if isinstance(obj, Member)]:
         state = inspect(member)
@@ -70,7 +86,6 @@ def _record_field_history(session: Session, flush_context, instances) -> None:
             )
 
 
-@event.listens_for(Session, "after_flush")
 def _refresh_completeness(session: Session, flush_context) -> None:
     member_ids = set()
     for obj in [*session.new, *session.dirty, *session.deleted]:
@@ -123,8 +138,6 @@ def _refresh_completeness(session: Session, flush_context) -> None:
 
 
 def _audited_models():
-    from flask_appbuilder.security.sqla.models import Role
-
     from webapp.models.badges import (
         BadgeAward,
         BadgeMilestone,
@@ -137,7 +150,7 @@ def _audited_models():
     from webapp.models.record import MEMBER_ROW_MODELS, CatalogueEntry, MemberSupplement
     from webapp.models.report_run import ReportRun
     from webapp.models.unit import Unit
-    from webapp.models.user import DangVienUser
+    from webapp.models.user import DangVienUser, Role
 
     return (
         Member,
@@ -201,7 +214,6 @@ def _changes(obj) -> tuple[dict, dict]:
     return before, after
 
 
-@event.listens_for(Session, "before_flush")
 def _capture_audit(session: Session, flush_context, instances) -> None:
     audited = _audited_models()
     captured = session.info.setdefault("audit_captured", [])
@@ -218,10 +230,7 @@ def _capture_audit(session: Session, flush_context, instances) -> None:
             captured.append(("create", obj, None, None))
 
 
-@event.listens_for(Session, "after_flush")
 def _write_audit(session: Session, flush_context) -> None:
-    from webapp.domain.audit import append
-
     captured = session.info.pop("audit_captured", [])
     for action, obj, before, after in captured:
         append(
@@ -235,3 +244,22 @@ def _write_audit(session: Session, flush_context) -> None:
             username=_who(session)[1],
             address=session.info.get("address"),
         )
+
+
+# On the Session class, not one session: the worker's, the CLI's and a test's own
+# `Session(engine)` are covered too. Hooks on the same event run in the order listed.
+HOOKS = (
+    (Member, "before_insert", _refresh_member_keys),
+    (Member, "before_update", _refresh_member_keys),
+    (Session, "before_flush", _record_field_history),
+    (Session, "after_flush", _refresh_completeness),
+    (Session, "before_flush", _capture_audit),
+    (Session, "after_flush", _write_audit),
+)
+
+
+def register_hooks() -> None:
+    """Install the hooks once per process (create_app may run several times in one)."""
+    for target, name, hook in HOOKS:
+        if not event.contains(target, name, hook):
+            event.listen(target, name, hook)
