@@ -82,3 +82,19 @@ def report_progress(percent: int) -> None:
     if job is not None:
         job.meta["progress"] = max(0, min(100, int(percent)))
         job.save_meta()
+
+
+class JobRefused(Exception):
+    """A domain refusal inside a job: RQ records the job as failed with this message (the
+    same translated text a screen, the API or the CLI shows)."""
+
+
+def run_in_job(run: Callable[[], Any]) -> Any:
+    """Run a command for a job: its result, or its refusal as a JobRefused."""
+    from webapp.cli import refusal_text
+    from webapp.domain.errors import DomainError
+
+    try:
+        return run()
+    except DomainError as error:
+        raise JobRefused(refusal_text(error, "; ")) from error

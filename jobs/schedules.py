@@ -84,6 +84,8 @@ def run_scheduled_report(
     job; returns the ids of the report runs, whose rows hold the outcome."""
     from sqlalchemy import select
 
+    from jobs import run_in_job
+    from webapp.domain.commands import Requester
     from webapp.extensions import db
     from webapp.models.unit import Unit
     from webapp.reports.runs import execute_run, request_report
@@ -94,8 +96,17 @@ def run_scheduled_report(
     )
     run_ids = []
     for unit in db.session.scalars(query.order_by(Unit.path)).all():
-        run = request_report(
-            report, output_format, unit.id, scheduled_parameters(period, date.today()), queue=False
+        # Scheduled runs are the system's: requested by nobody, visible in the unit's scope.
+        run = run_in_job(
+            lambda unit=unit: request_report(
+                db.session,
+                Requester.system(),
+                report,
+                output_format,
+                unit.id,
+                scheduled_parameters(period, date.today()),
+                queue=False,
+            )
         )
         run_ids.append(execute_run(run.id).id)
     return run_ids

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import date
 
+from webapp.domain.commands import Requester
 from webapp.models import Member, Unit
 from webapp.models.member import MemberStatus, Sex
 from webapp.models.unit import UnitKind
@@ -67,3 +68,7 @@ def make_member(session, unit: Unit, **overrides) -> Member:
     session.add(member)
     session.flush()
     return member
+
+
+# Test set-up acts as the system (unrestricted), like the demo and migrations.
+SYSTEM = Requester.system()

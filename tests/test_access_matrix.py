@@ -8,10 +8,12 @@ import pytest
 from sqlalchemy import func, select
 
 from conftest import ADMIN_PASSWORD, login
-from factories import make_member, make_tree
+from factories import SYSTEM, make_member, make_tree
 from webapp.cli import create_user
 from webapp.domain.cards import CardRequest, propose_cards
+from webapp.domain.commands import Requester
 from webapp.domain.events import open_ledger
+from webapp.extensions import db
 from webapp.models import CardProposal, Member, MemberEvent, ReportRun
 from webapp.reports.runs import request_report
 
@@ -59,7 +61,7 @@ def world(app, db_session):
         "sibling": make_member(db_session, tree["C3"], birth_name="Cần Thẻ Bên"),
     }
     for member in (own, sibling, *needing.values()):
-        open_ledger(db_session, member)
+        open_ledger(db_session, SYSTEM, member.id)
     db_session.commit()
     # The admin proposed a card for each of own and sibling: a Manager may decide.
     proposals = {
@@ -70,7 +72,9 @@ def world(app, db_session):
     }
     for role in ROLES:
         create_user(f"{role.lower()}_d1", role, "P.01", PASSWORD)
-    admin_run = request_report("member-list", "pdf", tree["D1"].id, user_id=1, queue=False)
+    admin_run = request_report(
+        db.session, Requester.system(user_id=1), "member-list", "pdf", tree["D1"].id, queue=False
+    )
     return {
         "members": {"own": own, "sibling": sibling},
         "units": {"own": tree["D1"], "sibling": tree["D2"], "parent": tree["P"]},

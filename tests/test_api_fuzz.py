@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from test_api import auth
 
-from factories import make_member, make_tree
+from factories import SYSTEM, make_member, make_tree
 from webapp.domain.events import open_ledger
 from webapp.models import Member, MemberEvent, MemberPeriod
 
@@ -120,7 +120,7 @@ def test_event_api_never_fails_and_never_half_writes(client, api_token, db_sessi
     member = db_session.info.get("member")
     if member is None:
         member = make_member(db_session, tree["C1"])
-        open_ledger(db_session, member)
+        open_ledger(db_session, SYSTEM, member.id)
         db_session.commit()
         db_session.info["member"] = member
     if payload.get("member") == "1":

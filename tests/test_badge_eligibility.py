@@ -15,6 +15,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import text
 
+from factories import SYSTEM
 from webapp.domain.badge_eligibility import (
     BadgeCandidate,
     BadgeRules,
@@ -483,7 +484,7 @@ def _member(session, unit, admitted: str, official_on: str | None = "auto", **fi
         birth_date=add_years(d(admitted), -20),
         **fields,
     )
-    open_ledger(session, member, today=d(OCC))
+    open_ledger(session, SYSTEM, member.id, today=d(OCC))
     return member
 
 
@@ -492,10 +493,10 @@ def _event(session, member, kind, day, unit=None, **extra):
 
     record_event(
         session,
+        SYSTEM,
         member.id,
         EventInput(kind=kind, effective_on=d(day), to_unit_id=unit.id if unit else None, **extra),
         today=d(OCC),
-        commit=False,
     )
 
 

@@ -14,7 +14,7 @@ from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from conftest import login, run_flask
-from factories import make_member, make_tree
+from factories import SYSTEM, make_member, make_tree
 from helpers import vietnamese
 from webapp.cli import create_user
 from webapp.domain.badge_eligibility import BadgeRules
@@ -31,6 +31,7 @@ from webapp.domain.badges import (
 )
 from webapp.domain.errors import NotFound, ValidationFailed
 from webapp.domain.events import EventInput, open_ledger, record_event
+from webapp.extensions import db
 from webapp.models import BadgeAward, BadgeMilestone, BadgeProposal
 from webapp.models.badges import BadgeProposalState
 from webapp.reports.runs import execute_run, request_report
@@ -53,7 +54,7 @@ def member(session, unit, name, admitted, **fields):
         official_on=date(admitted.year + 1, admitted.month, 1),
         **fields,
     )
-    open_ledger(session, found)
+    open_ledger(session, SYSTEM, found.id)
     return found
 
 
@@ -71,7 +72,10 @@ def world(app, db_session):
         "sibling": member(db_session, c3, "Quách Văn Khác", date(1996, 2, 3)),
     }
     record_event(
-        db_session, people["deceased"].id, EventInput(kind="death", effective_on=date(2020, 6, 1))
+        db_session,
+        SYSTEM,
+        people["deceased"].id,
+        EventInput(kind="death", effective_on=date(2020, 6, 1)),
     )
     db_session.add(
         BadgeAward(
@@ -550,7 +554,9 @@ def test_badge_printables_show_the_round_in_vietnamese(app, db_session, world):
         ),
         ("badge-decision", ["QUYẾT ĐỊNH TẶNG HUY HIỆU ĐẢNG", "HH-000777", "Nguyễn Văn Ba Mươi"]),
     ):
-        run = request_report(report, "pdf", unit.id, {"occasion": "2026-05-19"}, queue=False)
+        run = request_report(
+            db.session, SYSTEM, report, "pdf", unit.id, {"occasion": "2026-05-19"}, queue=False
+        )
         run = execute_run(run.id)
         text = pdf_text(run.file_path)
         for words in expected:

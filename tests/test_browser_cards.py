@@ -15,7 +15,7 @@ import pytest
 import test_browser
 from sqlalchemy import select
 
-from factories import make_member, make_tree
+from factories import SYSTEM, make_member, make_tree
 from helpers import vietnamese
 from webapp.cli import create_user
 from webapp.domain.events import open_ledger
@@ -53,7 +53,7 @@ def people(app, db_session):
         card_issued_on=date(1998, 2, 3),
     )
     for member in (new, veteran):
-        open_ledger(db_session, member)
+        open_ledger(db_session, SYSTEM, member.id)
     db_session.commit()
     create_user("clerk_w", "Clerk", "P.01", PASSWORD)
     create_user("manager_w", "Manager", "P.01", PASSWORD)

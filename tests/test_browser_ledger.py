@@ -15,7 +15,7 @@ import test_browser
 from sqlalchemy import func, select
 
 from conftest import ADMIN_PASSWORD
-from factories import make_member, make_tree
+from factories import SYSTEM, make_member, make_tree
 from helpers import vietnamese
 from webapp.domain.events import open_ledger
 from webapp.models import MemberEvent
@@ -69,7 +69,7 @@ def test_clerk_records_and_cancels_events_and_reads_the_past(
         admitted_on=ADMITTED,
         official_on=date(2001, 3, 10),
     )
-    open_ledger(db_session, member)
+    open_ledger(db_session, SYSTEM, member.id)
     db_session.commit()
     member_id, member_name = member.id, member.birth_name
     page = browser_page

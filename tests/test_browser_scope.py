@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import test_browser
 
-from factories import make_member, make_tree
+from factories import SYSTEM, make_member, make_tree
 from helpers import vietnamese
 from webapp.cli import create_user
 from webapp.domain.events import open_ledger
@@ -30,7 +30,7 @@ def test_district_clerk_sees_only_their_district(app, db_session, live_server, b
         db_session, tree["C3"], member_number="000222TN", birth_name="Mạc Thị Khác"
     )
     for member in (mine, theirs):
-        open_ledger(db_session, member)
+        open_ledger(db_session, SYSTEM, member.id)
     db_session.commit()
     create_user("cv_huyen_mot", "Clerk", "P.01", PASSWORD)
     page, base = browser_page, live_server

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from conftest import DATABASE_URL, login, run_flask
-from factories import make_member, make_tree
+from factories import SYSTEM, make_member, make_tree
 from helpers import vietnamese
 from webapp.cli import create_user
 from webapp.domain.cards import (
@@ -27,6 +27,7 @@ from webapp.domain.cards import (
 )
 from webapp.domain.errors import DomainError, NotFound, ValidationFailed
 from webapp.domain.events import EventInput, open_ledger, record_event
+from webapp.extensions import db
 from webapp.models import AuditEntry, CardProposal, CardProposalBatch, Member, PartyCard
 from webapp.models.cards import CardReason, CardState, ProposalState
 from webapp.models.member import MemberStatus
@@ -63,7 +64,7 @@ def world(app, db_session):
         "sibling": make_member(db_session, tree["C3"], birth_name="Quách Thị Bên"),
     }
     for member in members.values():
-        open_ledger(db_session, member)
+        open_ledger(db_session, SYSTEM, member.id)
     db_session.commit()
     create_user("clerk_c", "Clerk", "P.01", PASSWORD)
     create_user("manager_c", "Manager", "P.01", PASSWORD)
@@ -169,10 +170,11 @@ def test_refused_proposals_change_nothing(
     tree, members = world["tree"], world["members"]
     if who in ("deceased", "transferred", "left"):
         member = make_member(db_session, tree["C1"], birth_name=f"Người {who}")
-        open_ledger(db_session, member)
+        open_ledger(db_session, SYSTEM, member.id)
         kind = {"deceased": "death", "transferred": "transfer_out", "left": "resignation"}[who]
         record_event(
             db_session,
+            SYSTEM,
             member.id,
             EventInput(kind=kind, effective_on=date(2024, 1, 1), other_organisation="Tỉnh khác"),
         )
@@ -366,6 +368,7 @@ def test_a_member_who_dies_before_the_decision_is_not_approved(app, db_session, 
     proposal_ids = propose(app, db_session, world, "new")
     record_event(
         db_session,
+        SYSTEM,
         world["members"]["new"].id,
         EventInput(kind="death", effective_on=date(2026, 1, 5)),
     )
@@ -436,7 +439,7 @@ def test_lost_card_is_reissued_and_the_old_one_revoked(app, db_session, world):
 def test_a_card_of_a_member_who_leaves_is_withdrawn(app, db_session, world):
     member = world["members"]["carded"]
     record_event(
-        db_session, member.id, EventInput(kind="resignation", effective_on=date(2025, 3, 1))
+        db_session, SYSTEM, member.id, EventInput(kind="resignation", effective_on=date(2025, 3, 1))
     )
     db_session.expire_all()
     card = db_session.scalar(select(PartyCard).where(PartyCard.number == "37.000001"))
@@ -867,18 +870,30 @@ def test_printables_from_the_batch_page_run_on_a_real_worker(
         ("card-handover", ["DANH SÁCH GIAO NHẬN THẺ ĐẢNG VIÊN", "Ký nhận", cards[1].number]),
     ):
         done = execute_run(
-            request_report(report, "pdf", unit_id, {"batch_id": batch_id}, queue=False).id
+            request_report(
+                db.session, SYSTEM, report, "pdf", unit_id, {"batch_id": batch_id}, queue=False
+            ).id
         )
         text = pdf_text(done.file_path)
         for word in words:
             assert word in text, (report, word)
     done = execute_run(
-        request_report("card-printer-data", "xlsx", unit_id, {"batch_id": batch_id}, queue=False).id
+        request_report(
+            db.session,
+            SYSTEM,
+            "card-printer-data",
+            "xlsx",
+            unit_id,
+            {"batch_id": batch_id},
+            queue=False,
+        ).id
     )
     sheet = load_workbook(done.file_path).active
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][0] == "Số thẻ" and {r[0] for r in rows[1:]} == {c.number for c in cards}
-    done = execute_run(request_report("card-printer-data", "csv", unit_id, queue=False).id)
+    done = execute_run(
+        request_report(db.session, SYSTEM, "card-printer-data", "csv", unit_id, queue=False).id
+    )
     with open(done.file_path, encoding="utf-8-sig") as handle:
         assert {r["Số thẻ"] for r in csv.DictReader(handle)} >= {c.number for c in cards}
 

@@ -6,7 +6,7 @@ from datetime import date
 from sqlalchemy import func, select
 from test_api import auth
 
-from factories import make_member, make_tree
+from factories import SYSTEM, make_member, make_tree
 from helpers import vietnamese
 from webapp.domain.events import EventInput, open_ledger, record_event
 from webapp.domain.ledger import EventKind
@@ -17,7 +17,7 @@ from webapp.models.member import MemberStatus
 
 def add_member(db_session, unit, **fields):
     member = make_member(db_session, unit, **fields)
-    open_ledger(db_session, member)
+    open_ledger(db_session, SYSTEM, member.id)
     db_session.commit()
     return member
 
@@ -146,6 +146,7 @@ def test_roll_as_of_replays_the_ledger_and_keeps_temporary_members_apart(db_sess
     )
     record_event(
         db_session,
+        SYSTEM,
         a.id,
         EventInput(
             kind=EventKind.TRANSFER_WITHIN, effective_on=date(2024, 6, 1), to_unit_id=tree["C3"].id
@@ -153,6 +154,7 @@ def test_roll_as_of_replays_the_ledger_and_keeps_temporary_members_apart(db_sess
     )
     record_event(
         db_session,
+        SYSTEM,
         b.id,
         EventInput(
             kind=EventKind.TEMPORARY_TRANSFER,
@@ -160,7 +162,9 @@ def test_roll_as_of_replays_the_ledger_and_keeps_temporary_members_apart(db_sess
             to_unit_id=tree["C3"].id,
         ),
     )
-    record_event(db_session, b.id, EventInput(kind=EventKind.DEATH, effective_on=date(2025, 6, 1)))
+    record_event(
+        db_session, SYSTEM, b.id, EventInput(kind=EventKind.DEATH, effective_on=date(2025, 6, 1))
+    )
 
     def names(entries):
         return sorted(e.name for e in entries)
@@ -186,6 +190,7 @@ def test_unit_roll_page_as_of_a_date(admin_client, db_session):
     )
     record_event(
         db_session,
+        SYSTEM,
         a.id,
         EventInput(
             kind=EventKind.TRANSFER_WITHIN, effective_on=date(2024, 6, 1), to_unit_id=tree["C3"].id

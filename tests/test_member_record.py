@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 from test_api import auth
 
-from factories import make_member, make_tree
+from factories import SYSTEM, make_member, make_tree
 from helpers import vietnamese
 from webapp.domain.catalogues import catalogue_names, seed_catalogues
 from webapp.domain.completeness import FOUR_PAGE, INCOMPLETE, ONE_PAGE, completeness
@@ -78,7 +78,7 @@ def test_completeness_levels(values, rows, level, missing):
 
 
 def test_catalogues_are_seeded_once_and_offer_the_54_ethnic_groups(db_session):
-    assert seed_catalogues(db_session) == 0  # `init` seeded them already
+    assert seed_catalogues(db_session, SYSTEM) == 0  # `init` seeded them already
     ethnic = catalogue_names(db_session, "ethnicity")
     assert len(ethnic) == 55 and ethnic[0] == "Kinh"
 

@@ -8,10 +8,11 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 from test_cards import PREFIX, propose, user_id, world  # noqa: F401 - fixture
 
-from factories import make_member, make_tree
+from factories import SYSTEM, make_member, make_tree
 from webapp.domain.badges import award_badges, decide_badges, propose_badges
 from webapp.domain.cards import decide_cards, issue_cards
 from webapp.domain.events import open_ledger
+from webapp.extensions import db
 from webapp.reports.runs import execute_run, request_report
 
 PERIOD = {"from": "2026-01-01", "to": date.today().isoformat()}
@@ -27,7 +28,9 @@ def member_rows(rows: list[tuple]) -> list[tuple]:
 
 
 def run_report(unit, output_format="xlsx", parameters=PERIOD) -> str:
-    run = request_report("cards-badges", output_format, unit.id, parameters, queue=False)
+    run = request_report(
+        db.session, SYSTEM, "cards-badges", output_format, unit.id, parameters, queue=False
+    )
     run = execute_run(run.id)
     assert run.state == "done", run.error
     return run.file_path
@@ -55,7 +58,7 @@ def test_lists_match_raw_sql_after_a_card_and_a_badge_round(app, db_session, wor
         official_on=date(1977, 3, 1),
         card_number="37.000900",
     )
-    open_ledger(db_session, veteran)
+    open_ledger(db_session, SYSTEM, veteran.id)
     db_session.commit()
     # Badges: the veteran reached 50 years on 01/03/2026, awarded on 19/05/2026.
     clerk = user_id(app, "clerk_c")
@@ -107,7 +110,7 @@ def test_lists_match_raw_sql_after_a_card_and_a_badge_round(app, db_session, wor
     assert members["sibling"].birth_name not in everything
 
     # The member list shows the card, member and badge numbers in its eighth column.
-    run = request_report("member-list", "xlsx", tree["D1"].id, queue=False)
+    run = request_report(db.session, SYSTEM, "member-list", "xlsx", tree["D1"].id, queue=False)
     listed = {
         row[1]: row[7]
         for row in member_rows(sheets(execute_run(run.id).file_path)["Danh sách đảng viên"])

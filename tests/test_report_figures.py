@@ -25,7 +25,8 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import Date, bindparam, text
 
-from factories import make_member, make_tree, make_unit
+from factories import SYSTEM, make_member, make_tree, make_unit
+from webapp.domain.commands import transaction
 from webapp.domain.events import EventInput, member_state, record_event
 from webapp.domain.ledger import ACTIVE, EventKind, LedgerEvent, replay
 from webapp.domain.party_age import party_age
@@ -257,7 +258,7 @@ def _live(session, rng, history, tree, cells, index, members, birth, new_name) -
             other_organisation=OUTSIDE_ORGANISATION if kind == K.TRANSFER_OUT else None,
             **extra,
         )
-        return record_event(session, member.id, data, commit=False)
+        return record_event(session, SYSTEM, member.id, data)
 
     def remember(kind, day):
         life.days.append(day)
@@ -412,9 +413,10 @@ def build_history(session, members: int = 160, seed: int = SEED) -> History:
             boundary = as_of.replace(year=as_of.year - years)
             boundary_births += [boundary, boundary + timedelta(days=1)]
 
-    for index in range(members):
-        birth = boundary_births[index] if index < len(boundary_births) else None
-        _live(session, rng, history, tree, cells, index, members, birth, new_name)
+    with transaction(session):  # one commit for the whole history, not one per event
+        for index in range(members):
+            birth = boundary_births[index] if index < len(boundary_births) else None
+            _live(session, rng, history, tree, cells, index, members, birth, new_name)
 
     # Commendations and disciplinary decisions on random days, some when the member was
     # not on any rolls (before admission, after death): those are not counted.
@@ -603,32 +605,41 @@ def test_transfer_between_cells_of_a_district_shows_in_the_cells_only(
         members[name] = make_member(db_session, tree[cell], birth_name=name, official_on=None)
         record_event(
             db_session,
+            SYSTEM,
             members[name].id,
             EventInput(K.ADMISSION, date(2020, 3, 1), to_unit_id=tree[cell].id),
         )
         record_event(
-            db_session, members[name].id, EventInput(K.OFFICIAL_RECOGNITION, date(2021, 3, 1))
+            db_session,
+            SYSTEM,
+            members[name].id,
+            EventInput(K.OFFICIAL_RECOGNITION, date(2021, 3, 1)),
         )
     move = {"to_unit_id": tree["C2"].id}
     record_event(
         db_session,
+        SYSTEM,
         members["Nguyễn Văn Một"].id,
         EventInput(K.TRANSFER_WITHIN, date(2024, 5, 10), **move),
     )
     record_event(
         db_session,
+        SYSTEM,
         members["Trần Thị Hai"].id,
         EventInput(K.TRANSFER_WITHIN, date(2024, 6, 1), to_unit_id=tree["C3"].id),
     )
     # A wrong death of Lê Văn Ba, cancelled, then his real transfer out on the same day.
-    wrong = record_event(db_session, members["Lê Văn Ba"].id, EventInput(K.DEATH, date(2024, 7, 1)))
+    wrong = record_event(
+        db_session, SYSTEM, members["Lê Văn Ba"].id, EventInput(K.DEATH, date(2024, 7, 1))
+    )
     record_event(
         db_session,
+        SYSTEM,
         members["Lê Văn Ba"].id,
         EventInput(K.REVERSAL, date(2024, 7, 2), reverses_id=wrong.id),
     )
     record_event(
-        db_session,
+        db_session, SYSTEM,
         members["Lê Văn Ba"].id,
         EventInput(K.TRANSFER_OUT, date(2024, 7, 1), other_organisation=OUTSIDE_ORGANISATION),
     )  # fmt: skip
@@ -680,16 +691,22 @@ def test_events_on_the_edges_of_the_period(db_session):
     for name, admitted, died in cases:
         member = make_member(db_session, tree["C1"], birth_name=name, official_on=None)
         record_event(
-            db_session, member.id, EventInput(K.ADMISSION, admitted, to_unit_id=tree["C1"].id)
+            db_session,
+            SYSTEM,
+            member.id,
+            EventInput(K.ADMISSION, admitted, to_unit_id=tree["C1"].id),
         )
         if died:
-            record_event(db_session, member.id, EventInput(K.DEATH, died))
+            record_event(db_session, SYSTEM, member.id, EventInput(K.DEATH, died))
     mover = make_member(db_session, tree["C3"], birth_name="Hà Văn Chuyển", official_on=None)
     record_event(
-        db_session, mover.id, EventInput(K.ADMISSION, date(2010, 1, 1), to_unit_id=tree["C3"].id)
+        db_session,
+        SYSTEM,
+        mover.id,
+        EventInput(K.ADMISSION, date(2010, 1, 1), to_unit_id=tree["C3"].id),
     )
     record_event(
-        db_session, mover.id, EventInput(K.TRANSFER_WITHIN, start, to_unit_id=tree["C2"].id)
+        db_session, SYSTEM, mover.id, EventInput(K.TRANSFER_WITHIN, start, to_unit_id=tree["C2"].id)
     )
     lines = increase_decrease(db_session, tree["D1"], start, end)
     total = lines[-1]
@@ -714,20 +731,25 @@ def test_party_age_as_of_a_past_day_ignores_what_happened_after_it(db_session):
         (steady, date(2014, 12, 1)),
     ):
         record_event(
-            db_session, member.id, EventInput(K.ADMISSION, admitted, to_unit_id=tree["C1"].id)
+            db_session,
+            SYSTEM,
+            member.id,
+            EventInput(K.ADMISSION, admitted, to_unit_id=tree["C1"].id),
         )
         record_event(
             db_session,
+            SYSTEM,
             member.id,
             EventInput(K.OFFICIAL_RECOGNITION, admitted.replace(year=admitted.year + 1)),
         )
-    record_event(db_session, readmitted.id, EventInput(K.REMOVAL, date(2025, 2, 1)))
+    record_event(db_session, SYSTEM, readmitted.id, EventInput(K.REMOVAL, date(2025, 2, 1)))
     record_event(
         db_session,
+        SYSTEM,
         readmitted.id,
         EventInput(K.READMISSION, date(2025, 8, 1), to_unit_id=tree["C2"].id),
     )
-    record_event(db_session, removed.id, EventInput(K.REMOVAL, date(2025, 1, 15)))
+    record_event(db_session, SYSTEM, removed.id, EventInput(K.REMOVAL, date(2025, 1, 15)))
     figures = quality(db_session, tree["P"], PAST)
     bands = {band: sum(by_group.values()) for band, by_group in figures.counts["party_age"].items()}
     assert sum(figures.totals.values()) == 3

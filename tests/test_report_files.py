@@ -34,12 +34,14 @@ from test_report_figures import (
 from test_reports import fonts_showing_text, pdf_text
 
 from conftest import login, run_flask, run_worker_burst
-from factories import make_member, make_tree
+from factories import SYSTEM, make_member, make_tree
 from helpers import vietnamese
+from webapp.domain.commands import transaction
 from webapp.domain.errors import DomainError, NotFound, ValidationFailed
 from webapp.domain.events import EventInput, record_event
 from webapp.domain.ledger import EventKind as K
 from webapp.domain.report_figures import DIMENSIONS, SEX_NAMES
+from webapp.extensions import db
 from webapp.models import ReportRun
 from webapp.models.record import Discipline
 from webapp.models.report_run import ReportState
@@ -84,9 +86,9 @@ def workbook_bytes(rows: list[list]) -> bytes:
 
 def admit(session, unit, name, admitted: date, official: date | None = None, **fields):
     member = make_member(session, unit, birth_name=name, official_on=None, **fields)
-    record_event(session, member.id, EventInput(K.ADMISSION, admitted, to_unit_id=unit.id))
+    record_event(session, SYSTEM, member.id, EventInput(K.ADMISSION, admitted, to_unit_id=unit.id))
     if official:
-        record_event(session, member.id, EventInput(K.OFFICIAL_RECOGNITION, official))
+        record_event(session, SYSTEM, member.id, EventInput(K.OFFICIAL_RECOGNITION, official))
     return member
 
 
@@ -118,19 +120,26 @@ def test_bad_parameters_are_refused_and_nothing_is_queued(app, world, db_session
     ]  # fmt: skip
     for report, unit_id, parameters, field, message in cases:
         with pytest.raises(ValidationFailed) as refused:
-            request_report(report, "pdf", unit_id, parameters)
+            request_report(db.session, SYSTEM, report, "pdf", unit_id, parameters)
         assert refused.value.errors[field][0][0] == message, (report, parameters)
     with pytest.raises(DomainError, match="Unknown report cards-and-more"):
-        request_report("cards-and-more", "pdf", unit, {})
+        request_report(db.session, SYSTEM, "cards-and-more", "pdf", unit, {})
     with pytest.raises(DomainError, match="cannot be produced as docx"):
-        request_report("quality", "docx", unit, {})
+        request_report(db.session, SYSTEM, "quality", "docx", unit, {})
     with pytest.raises(NotFound):
-        request_report("quality", "pdf", 999999, {})
+        request_report(db.session, SYSTEM, "quality", "pdf", 999999, {})
     with pytest.raises(DomainError, match="Upload the list of delegates"):
-        request_report("delegates", "xlsx", unit, {"as_of": "2025-06-30"})
+        request_report(db.session, SYSTEM, "delegates", "xlsx", unit, {"as_of": "2025-06-30"})
     assert run_count(db_session) == 0 and queued_jobs(redis_conn) == 0
     # The same request with good parameters is queued: the refusals above were real.
-    request_report("increase-decrease", "pdf", unit, {"from": "2024-01-01", "to": "2024-06-01"})
+    request_report(
+        db.session,
+        SYSTEM,
+        "increase-decrease",
+        "pdf",
+        unit,
+        {"from": "2024-01-01", "to": "2024-06-01"},
+    )
     assert run_count(db_session) == 1 and queued_jobs(redis_conn) == 1
 
 
@@ -311,7 +320,7 @@ def test_delegate_check_flags_each_problem(app, db_session, tmp_path):
     punished = admit(db_session, tree["C2"], "Phạm Văn Phạt", date(2012, 1, 5), date(2013, 1, 5))
     renamed = admit(db_session, tree["C2"], "Hoàng Thị Đúng", date(2012, 1, 5), date(2013, 1, 5))
     dead = admit(db_session, tree["C1"], "Đỗ Văn Mất", date(2012, 1, 5), date(2013, 1, 5))
-    record_event(db_session, dead.id, EventInput(K.DEATH, date(2025, 1, 10)))
+    record_event(db_session, SYSTEM, dead.id, EventInput(K.DEATH, date(2025, 1, 10)))
     other_birth = admit(db_session, tree["C1"], "Vũ Văn Sinh", date(2012, 1, 5), date(2013, 1, 5))
     old_fault = admit(db_session, tree["C2"], "Bùi Văn Cũ", date(2012, 1, 5), date(2013, 1, 5))
     for member, day in ((punished, date(2025, 3, 1)), (old_fault, date(2024, 6, 29))):
@@ -361,6 +370,8 @@ def test_delegate_check_flags_each_problem(app, db_session, tmp_path):
     assert "Khiển trách (01/03/2025)" in table[3][8]
 
     run = request_report(
+        db.session,
+        SYSTEM,
         "delegates",
         "pdf",
         tree["D1"].id,
@@ -392,22 +403,30 @@ def test_member_list_names_where_arrivals_came_from(app, db_session):
     returning = admit(db_session, tree["C1"], "Cao Văn Về", date(2005, 1, 5), date(2006, 1, 5))
     record_event(
         db_session,
+        SYSTEM,
         returning.id,
         EventInput(K.TRANSFER_OUT, date(2020, 5, 1), other_organisation="Đảng bộ tỉnh Bạn"),
     )
     record_event(
         db_session,
+        SYSTEM,
         returning.id,
         EventInput(K.TRANSFER_IN, date(2024, 3, 1), to_unit_id=tree["C2"].id),
     )
     mover = admit(db_session, tree["C1"], "Cao Thị Chuyển", date(2005, 1, 5), date(2006, 1, 5))
     later = {"to_unit_id": tree["C3"].id}
-    record_event(db_session, mover.id, EventInput(K.TRANSFER_WITHIN, date(2024, 6, 1), **later))
+    record_event(
+        db_session, SYSTEM, mover.id, EventInput(K.TRANSFER_WITHIN, date(2024, 6, 1), **later)
+    )
     earlier = {"to_unit_id": tree["C2"].id}  # recorded afterwards, dated before
-    record_event(db_session, mover.id, EventInput(K.TRANSFER_WITHIN, date(2024, 3, 1), **earlier))
+    record_event(
+        db_session, SYSTEM, mover.id, EventInput(K.TRANSFER_WITHIN, date(2024, 3, 1), **earlier)
+    )
 
     def arrivals(unit, as_of):
-        run = request_report("member-list", "xlsx", unit.id, {"as_of": as_of}, queue=False)
+        run = request_report(
+            db.session, SYSTEM, "member-list", "xlsx", unit.id, {"as_of": as_of}, queue=False
+        )
         rows = xlsx_rows(Path(execute_run(run.id).file_path).read_bytes())
         return {row[1]: row[10] for row in rows if row and isinstance(row[0], int)}
 
@@ -428,18 +447,21 @@ def test_delegate_party_age_is_counted_to_the_congress_day(app, db_session):
     readmitted = admit(db_session, tree["C1"], "Lý Văn Lại", date(2000, 1, 10), date(2001, 1, 10))
     removed = admit(db_session, tree["C1"], "Mai Thị Vắng", date(2014, 12, 1), date(2015, 12, 1))
     steady = admit(db_session, tree["C1"], "Kim Văn Đều", date(2014, 12, 1), date(2015, 12, 1))
-    record_event(db_session, readmitted.id, EventInput(K.REMOVAL, date(2025, 2, 1)))
+    record_event(db_session, SYSTEM, readmitted.id, EventInput(K.REMOVAL, date(2025, 2, 1)))
     record_event(
         db_session,
+        SYSTEM,
         readmitted.id,
         EventInput(K.READMISSION, date(2025, 8, 1), to_unit_id=tree["C2"].id),
     )
-    record_event(db_session, removed.id, EventInput(K.REMOVAL, date(2025, 1, 15)))
+    record_event(db_session, SYSTEM, removed.id, EventInput(K.REMOVAL, date(2025, 1, 15)))
     delegates = [
         {"row": row, "member_number": member.member_number, "name": "", "birth_date": None}
         for row, member in enumerate((steady, removed, readmitted), start=2)
     ]
     run = request_report(
+        db.session,
+        SYSTEM,
         "delegates",
         "xlsx",
         tree["D1"].id,
@@ -483,13 +505,13 @@ def add_known_member(session, history) -> None:
         session, cell, member_number="990001RF", birth_name="Tạ Quang Khuất", official_on=None
     )
     life = Life(member.id, member.member_number, member.birth_name)
-    for kind, day, state in events:
-        to_unit = cell.id if kind == K.ADMISSION else None
-        record_event(session, member.id, EventInput(kind, day, to_unit_id=to_unit), commit=False)
-        life.days.append(day)
-        life.kinds.append(kind)
-        life.states.append(state)
-    session.commit()
+    with transaction(session):
+        for kind, day, state in events:
+            to_unit = cell.id if kind == K.ADMISSION else None
+            record_event(session, SYSTEM, member.id, EventInput(kind, day, to_unit_id=to_unit))
+            life.days.append(day)
+            life.kinds.append(kind)
+            life.states.append(state)
     history.lives.append(life)
 
 
@@ -686,7 +708,7 @@ def test_aggregate_reports_on_a_real_worker(session, history, redis_conn):
     ]
     requests.append(("delegates", {"as_of": PAST.isoformat(), "delegates": delegates}))
     runs = {
-        (name, fmt): request_report(name, fmt, province, parameters, user_id=None).id
+        (name, fmt): request_report(db.session, SYSTEM, name, fmt, province, parameters).id
         for name, parameters in requests
         for fmt in ("pdf", "xlsx")
     }
@@ -836,6 +858,8 @@ def test_increase_decrease_workbook_labels_sit_over_their_columns(session, histo
     """The second header row of the workbook names the kinds of increase and decrease; each
     label must be over the column holding that kind's figures (as in the PDF)."""
     run = request_report(
+        db.session,
+        SYSTEM,
         "increase-decrease",
         "xlsx",
         history.units["D1"].id,
@@ -857,7 +881,13 @@ def test_completeness_counts_the_rolls_of_the_day_in_its_heading(session, histor
     day, it still prints today's date in its heading ("tính đến ngày …"), and its totals
     are the rolls of the day it prints, never figures of one day under another's date."""
     run = request_report(
-        "completeness", "xlsx", history.units["P"].id, {"as_of": PAST.isoformat()}, queue=False
+        db.session,
+        SYSTEM,
+        "completeness",
+        "xlsx",
+        history.units["P"].id,
+        {"as_of": PAST.isoformat()},
+        queue=False,
     )
     rows = xlsx_rows(Path(execute_run(run.id).file_path).read_bytes())
     printed = re.search(r"tính đến ngày (\d\d/\d\d/\d{4})", rows[3][0]).group(1)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from test_reports import seed_members
 
 from conftest import login, run_flask, run_worker_burst
+from factories import SYSTEM
 from jobs.schedules import ScheduleError, build_cron, report_schedules, scheduled_parameters
 from webapp.cli import create_user
 from webapp.models import ReportRun
@@ -142,7 +143,7 @@ def test_a_run_cancelled_while_rendering_is_not_marked_done(app, db_session, red
     from webapp.reports.runs import execute_run, request_report
 
     tree = seed_members(db_session)
-    run = request_report("completeness", "pdf", tree["P"].id, queue=False)
+    run = request_report(db.session, SYSTEM, "completeness", "pdf", tree["P"].id, queue=False)
     spec = REPORTS["completeness"]
 
     def cancel_then_render(session, unit, parameters, output_format, path, progress):

@@ -6,7 +6,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from conftest import run_flask, run_worker_burst
-from factories import make_member, make_tree
+from factories import SYSTEM, make_member, make_tree
 from webapp.domain.events import open_ledger
 from webapp.models import ReportRun
 from webapp.models.report_run import ReportState
@@ -54,7 +54,7 @@ def seed_members(db_session):
         make_member(db_session, tree["C3"], birth_name="Phạm Quỳnh Anh", member_number="000004TN"),
     ]
     for member in members:
-        open_ledger(db_session, member)
+        open_ledger(db_session, SYSTEM, member.id)
     db_session.commit()
     return tree
 

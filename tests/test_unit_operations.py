@@ -6,7 +6,7 @@ from datetime import date
 import pytest
 from test_api import auth
 
-from factories import make_member, make_tree, make_unit
+from factories import SYSTEM, make_member, make_tree, make_unit
 from helpers import vietnamese
 from webapp.domain.errors import ValidationFailed
 from webapp.domain.events import open_ledger
@@ -24,7 +24,7 @@ def on_rolls(db_session, unit, n, prefix):
             member_number=f"{prefix}{index:04d}TN"[-9:],
             birth_name=f"Nguyễn Văn {prefix}{index}",
         )
-        open_ledger(db_session, member)
+        open_ledger(db_session, SYSTEM, member.id)
         members.append(member)
     db_session.commit()
     return members
@@ -35,6 +35,7 @@ def test_merge_moves_members_through_the_ledger_and_keeps_the_old_code_resolvabl
     moved = on_rolls(db_session, tree["C2"], 3, "10")
     merge_units(
         db_session,
+        SYSTEM,
         tree["C2"].id,
         tree["C1"].id,
         effective_on=date(2025, 7, 1),
@@ -58,7 +59,7 @@ def test_merge_moves_members_through_the_ledger_and_keeps_the_old_code_resolvabl
 def test_merging_committees_moves_the_subunits(db_session):
     tree = make_tree(db_session)
     on_rolls(db_session, tree["C1"], 2, "20")
-    merge_units(db_session, tree["D1"].id, tree["D2"].id, effective_on=date(2025, 7, 1))
+    merge_units(db_session, SYSTEM, tree["D1"].id, tree["D2"].id, effective_on=date(2025, 7, 1))
     db_session.expire_all()
     g1 = db_session.get(Unit, tree["G1"].id)
     assert g1.parent_id == tree["D2"].id
@@ -82,7 +83,9 @@ def test_impossible_merges_are_refused_and_change_nothing(db_session, absorbed, 
     on_rolls(db_session, tree["C1"], 1, "30")
     events_before = db_session.query(MemberEvent).count()
     with pytest.raises(ValidationFailed) as refused:
-        merge_units(db_session, tree[absorbed].id, tree[into].id, effective_on=date(2025, 7, 1))
+        merge_units(
+            db_session, SYSTEM, tree[absorbed].id, tree[into].id, effective_on=date(2025, 7, 1)
+        )
     assert field in refused.value.errors
     db_session.rollback()
     assert db_session.query(MemberEvent).count() == events_before
@@ -93,14 +96,16 @@ def test_dissolve_is_refused_while_members_are_on_the_rolls(db_session):
     tree = make_tree(db_session)
     on_rolls(db_session, tree["C3"], 2, "40")
     with pytest.raises(ValidationFailed) as refused:
-        dissolve_unit(db_session, tree["C3"].id, effective_on=date(2025, 1, 1))
+        dissolve_unit(db_session, SYSTEM, tree["C3"].id, effective_on=date(2025, 1, 1))
     assert "2" in str(refused.value.errors["effective_on"][0][1]["count"])
     db_session.rollback()
     with pytest.raises(ValidationFailed):
-        dissolve_unit(db_session, tree["D1"].id, effective_on=date(2025, 1, 1))  # has subunits
+        dissolve_unit(
+            db_session, SYSTEM, tree["D1"].id, effective_on=date(2025, 1, 1)
+        )  # has subunits
     db_session.rollback()
     empty = dissolve_unit(
-        db_session, tree["C2"].id, effective_on=date(2025, 1, 1), decision_number="5-QĐ"
+        db_session, SYSTEM, tree["C2"].id, effective_on=date(2025, 1, 1), decision_number="5-QĐ"
     )
     assert empty.dissolved_on == date(2025, 1, 1)
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import secrets
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 from flask import Flask, current_app
@@ -13,9 +15,13 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import select
 
-from webapp.domain.errors import DomainError
+from webapp.domain.commands import Requester
+from webapp.domain.errors import DomainError, ValidationFailed
+from webapp.domain.users import ROLES, NewUser
 from webapp.extensions import db
-from webapp.messages import error_messages
+from webapp.messages import translate
+
+T = TypeVar("T")
 
 
 def register_cli(app: Flask) -> None:
@@ -34,9 +40,42 @@ def register_cli(app: Flask) -> None:
         app.cli.add_command(command)
 
 
-def refused(error: DomainError, separator: str = "\n") -> click.ClickException:
-    """A domain refusal as the command line reports it: its messages, translated."""
-    return click.ClickException(separator.join(error_messages(error)))
+# Refusals leave with a nonzero exit code that says what kind (scripts can tell them apart).
+EXIT_CODES = {400: 1, 422: 1, 403: 3, 404: 4, 409: 5}
+
+
+class Refused(click.ClickException):
+    """A domain refusal on the command line: the same translated message as on a screen or
+    from the API, and an exit code for its kind."""
+
+    def __init__(self, message: str, status_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = EXIT_CODES.get(status_code, 1)
+
+
+def refusal_text(error: DomainError, separator: str = "\n") -> str:
+    """A refusal's translated message; field problems one each, named by their field."""
+    if isinstance(error, ValidationFailed):
+        return separator.join(
+            f"{field}: {translate(message, params)}"
+            for field, messages in error.errors.items()
+            for message, params in messages
+        )
+    return translate(error.message, error.params)
+
+
+def run_in_cli(run: Callable[[], T]) -> T:
+    """Run a command for the CLI: its result, or its refusal as a Refused (message + exit
+    code)."""
+    try:
+        return run()
+    except DomainError as error:
+        raise Refused(refusal_text(error), error.status_code) from error
+
+
+def system() -> Requester:
+    """The CLI is run by whoever holds the server: the system, unrestricted."""
+    return Requester.system()
 
 
 @click.group("users")
@@ -44,7 +83,34 @@ def users_group() -> None:
     """Create users with a role and a scope unit (for rolling out to many communes)."""
 
 
-ROLES = ("Admin", "Clerk", "Manager", "Leader", "Sync")
+def new_user(
+    username: str,
+    role_name: str,
+    unit_code: str | None,
+    password: str | None,
+    *,
+    email: str | None = None,
+    full_name: str | None = None,
+) -> tuple[NewUser, str]:
+    """The user to create and their password (generated if not given), hashed as FAB does."""
+    from werkzeug.security import generate_password_hash
+
+    password = password or secrets.token_urlsafe(12)
+    config = current_app.config
+    password_hash = generate_password_hash(
+        password,
+        method=config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
+        salt_length=config.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16),
+    )
+    user = NewUser(
+        username=username,
+        role=role_name,
+        unit_code=unit_code,
+        password_hash=password_hash,
+        email=email,
+        full_name=full_name,
+    )
+    return user, password
 
 
 def create_user(
@@ -57,38 +123,14 @@ def create_user(
     full_name: str | None = None,
 ) -> str:
     """Create one user; returns the password (generated if not given). Raises ClickException."""
-    from webapp.domain.units import resolve_unit_code
+    from webapp.domain import users
 
-    sm = current_app.appbuilder.sm
-    if role_name not in ROLES:
-        raise click.ClickException(f"Unknown role {role_name}; choose one of {', '.join(ROLES)}.")
-    if sm.find_user(username=username):
-        raise click.ClickException(f"User {username} exists already.")
-    unit = None
-    if role_name != "Admin":
-        if not unit_code:
-            raise click.ClickException(
-                f"{username}: a {role_name} needs a scope unit (--unit CODE)."
-            )
-        unit = resolve_unit_code(db.session, unit_code)
-        if unit is None:
-            raise click.ClickException(f"{username}: unknown unit code {unit_code}.")
-    password = password or secrets.token_urlsafe(12)
-    names = (full_name or username).split()
-    user = sm.add_user(
-        username=username,
-        first_name=names[-1],
-        last_name=" ".join(names[:-1]) or "-",
-        email=email or f"{username}@localhost",
-        role=sm.find_role(role_name),
-        password=password,
+    if role_name != "Admin" and not unit_code:
+        raise click.ClickException(f"{username}: a {role_name} needs a scope unit (--unit CODE).")
+    user, password = new_user(
+        username, role_name, unit_code, password, email=email, full_name=full_name
     )
-    if not user:
-        raise click.ClickException(
-            f"{username}: could not be created (is the e-mail address taken?)."
-        )
-    user.unit_id = unit.id if unit else None
-    db.session.commit()
+    run_in_cli(lambda: users.create_user(db.session, system(), user))
     return password
 
 
@@ -121,38 +163,27 @@ def users_import(csv_file) -> None:
     are printed once, as CSV, for handing over."""
     import csv
 
-    rows = list(csv.DictReader(csv_file))
-    problems = []
-    sm = current_app.appbuilder.sm
-    seen = set()
-    from webapp.domain.units import resolve_unit_code
+    from webapp.domain import users
 
-    for number, row in enumerate(rows, start=2):
-        username = (row.get("username") or "").strip()
-        role = (row.get("role") or "").strip()
-        unit = (row.get("unit") or "").strip()
-        if not username:
-            problems.append(f"line {number}: username is empty")
-        elif username in seen or sm.find_user(username=username):
-            problems.append(f"line {number}: user {username} exists already")
-        seen.add(username)
-        if role not in ROLES:
-            problems.append(f"line {number}: unknown role {role!r}")
-        elif role != "Admin" and (not unit or resolve_unit_code(db.session, unit) is None):
-            problems.append(f"line {number}: unknown or missing unit {unit!r}")
-    if problems:
-        raise click.ClickException("Nothing imported:\n" + "\n".join(problems))
-    click.echo("username,password")
-    for row in rows:
-        password = create_user(
-            row["username"].strip(),
-            row["role"].strip(),
+    new, passwords = {}, {}
+    for number, row in enumerate(csv.DictReader(csv_file), start=2):
+        user, passwords[number] = new_user(
+            (row.get("username") or "").strip(),
+            (row.get("role") or "").strip(),
             (row.get("unit") or "").strip() or None,
             (row.get("password") or "").strip() or None,
             email=(row.get("email") or "").strip() or None,
             full_name=(row.get("full_name") or "").strip() or None,
         )
-        click.echo(f"{row['username'].strip()},{password}")
+        new[f"line {number}"] = user
+    try:
+        created = run_in_cli(lambda: users.import_users(db.session, system(), new))
+    except Refused as refused:
+        refused.message = "Nothing imported:\n" + refused.message
+        raise
+    click.echo("username,password")
+    for user, password in zip(created, passwords.values(), strict=True):
+        click.echo(f"{user.username},{password}")
 
 
 @click.command("init")
@@ -177,7 +208,7 @@ def init_command(
 
     sm = current_app.appbuilder.sm
     granted = install_permissions(current_app.appbuilder)
-    added = seed_catalogues(db.session)
+    added = seed_catalogues(db.session, system())
     if added:
         click.echo(f"Catalogues: {added} entries added.")
     from webapp.domain.badges import seed_badge_reference
@@ -312,13 +343,14 @@ def report_command(
     if spec is not None and delegates_file is None and spec.takes_delegates:
         raise click.ClickException(f"Report {name} needs --delegates FILE.xlsx.")
     parameters = {"as_of": as_of, "from": start, "to": end}
-    try:
-        if delegates_file is not None:
-            with delegates_file.open("rb") as handle:
-                parameters["delegates"] = read_delegates(handle)
-        run = request_report(name, output_format, unit.id, parameters, queue=enqueue)
-    except DomainError as error:
-        raise refused(error) from error
+    if delegates_file is not None:
+        with delegates_file.open("rb") as handle:
+            parameters["delegates"] = run_in_cli(lambda: read_delegates(handle))
+    run = run_in_cli(
+        lambda: request_report(
+            db.session, system(), name, output_format, unit.id, parameters, queue=enqueue
+        )
+    )
     if enqueue:
         click.echo(f"Queued report run {run.id} (job {run.job_id}).")
         return
@@ -454,16 +486,12 @@ def badges_eligible(occasion: str, unit_code: str | None, output: Path) -> None:
     from datetime import date
 
     from webapp.domain.badges import badge_round, check_occasion
-    from webapp.domain.errors import ValidationFailed
 
     try:
         day = date.fromisoformat(occasion)
     except ValueError:
         raise click.ClickException(f"--occasion {occasion!r} is not a date YYYY-MM-DD.") from None
-    try:
-        check_occasion(db.session, day)
-    except ValidationFailed as error:
-        raise refused(error, separator=" ") from error
+    run_in_cli(lambda: check_occasion(db.session, day))
     units = _unit_or_roots(unit_code)
     handle, writer = _open_csv(output)
     count = 0

@@ -1,7 +1,9 @@
 """A realistic, deterministic demo province: units (tree) and members.
 
 Same seed, same province. Names come from Faker's vi_VN locale; dates obey the member
-rules (admitted at 18 or older, official a year after admission, no future dates).
+rules (admitted at 18 or older, official a year after admission, no future dates). Every
+unit, member, row, event, supplement and merge goes through the domain's commands, as
+the system, batched into a few transactions.
 """
 
 from __future__ import annotations
@@ -10,22 +12,23 @@ import random
 from datetime import date, timedelta
 
 from faker import Faker
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from webapp.domain.events import EventInput, open_ledger, record_event
+from webapp.domain.commands import Requester, transaction
+from webapp.domain.events import EventInput, record_event
 from webapp.domain.ledger import EventKind
-from webapp.domain.units import merge_units
+from webapp.domain.members import create_member
+from webapp.domain.records import SupplementInput, add_member_row, apply_supplement
+from webapp.domain.units import found_unit, merge_units
 from webapp.models.ledger import MemberEvent
 from webapp.models.member import BirthDatePrecision, Member, MemberStatus, Sex
-from webapp.models.record import (
-    Commendation,
-    Discipline,
-    FamilyRelation,
-    MemberSupplement,
-    WorkPeriod,
-)
+from webapp.models.record import Commendation, Discipline, FamilyRelation, WorkPeriod
 from webapp.models.unit import Unit, UnitKind
+
+SYSTEM = Requester.system()
+BATCH = 500  # members per transaction
 
 UPPER_UNITS = [
     ("Đảng bộ thành phố Hoa Lư", UnitKind.UPPER_GRASSROOTS_COMMITTEE),
@@ -119,28 +122,32 @@ def _random_date(rng: random.Random, start: date, end: date) -> date:
 def generate_units(session: Session, rng: random.Random, target_cells: int) -> list[Unit]:
     """The province, its upper-grassroots committees, grassroots organisations and cells;
     returns the units that hold members."""
-    province = Unit(
-        code="NB",
-        name="Đảng bộ tỉnh Ninh Bình",
-        kind=UnitKind.PROVINCIAL_COMMITTEE,
-        founded_on=date(1930, 3, 9),
+    province = found_unit(
+        session,
+        SYSTEM,
+        Unit(
+            code="NB",
+            name="Đảng bộ tỉnh Ninh Bình",
+            kind=UnitKind.PROVINCIAL_COMMITTEE,
+            founded_on=date(1930, 3, 9),
+        ),
     )
-    session.add(province)
-    session.flush()
     holders: list[Unit] = []
     upper_count = min(len(UPPER_UNITS), max(2, target_cells // 8))
     grassroots_per_upper = max(1, round(target_cells / upper_count / 2.5))
     names = iter(GRASSROOTS_NAMES * 1000)
     for upper_index, (upper_name, kind) in enumerate(UPPER_UNITS[:upper_count], start=1):
-        upper = Unit(
-            code=f"NB.{upper_index:02d}",
-            name=upper_name,
-            kind=kind,
-            parent=province,
-            founded_on=date(1946, 1, 1),
+        upper = found_unit(
+            session,
+            SYSTEM,
+            Unit(
+                code=f"NB.{upper_index:02d}",
+                name=upper_name,
+                kind=kind,
+                parent=province,
+                founded_on=date(1946, 1, 1),
+            ),
         )
-        session.add(upper)
-        session.flush()
         for grassroots_index in range(1, grassroots_per_upper + 1):
             name = next(names)
             code = f"{upper.code}.{grassroots_index:03d}"
@@ -152,18 +159,19 @@ def generate_units(session: Session, rng: random.Random, target_cells: int) -> l
                     parent=upper,
                     founded_on=date(1975, 1, 1),
                 )
-                session.add(cell)
-                holders.append(cell)
+                holders.append(found_unit(session, SYSTEM, cell))
                 continue
-            grassroots = Unit(
-                code=code,
-                name=f"Đảng bộ {name}",
-                kind=UnitKind.GRASSROOTS_COMMITTEE,
-                parent=upper,
-                founded_on=date(1960, 1, 1),
+            grassroots = found_unit(
+                session,
+                SYSTEM,
+                Unit(
+                    code=code,
+                    name=f"Đảng bộ {name}",
+                    kind=UnitKind.GRASSROOTS_COMMITTEE,
+                    parent=upper,
+                    founded_on=date(1960, 1, 1),
+                ),
             )
-            session.add(grassroots)
-            session.flush()
             for cell_index in range(1, rng.randint(2, 4) + 1):
                 cell = Unit(
                     code=f"{code}.{cell_index:02d}",
@@ -172,9 +180,7 @@ def generate_units(session: Session, rng: random.Random, target_cells: int) -> l
                     parent=grassroots,
                     founded_on=_random_date(rng, date(1960, 1, 1), date(2015, 12, 31)),
                 )
-                session.add(cell)
-                holders.append(cell)
-    session.flush()
+                holders.append(found_unit(session, SYSTEM, cell))
     return holders
 
 
@@ -240,19 +246,20 @@ def make_member(rng: random.Random, faker: Faker, sequence: int, unit: Unit, tod
     )
 
 
-def add_record_rows(rng: random.Random, faker: Faker, member: Member, today: date) -> None:
+def record_rows(rng: random.Random, faker: Faker, member: Member, today: date) -> list:
     """Pages 3–4: most records are complete; recent admissions often still lack rows
     (the seed article counts 802 one-page records, mostly new members)."""
+    rows: list = []
     if (today - member.admitted_on).days < 400 and rng.random() < 0.6:
-        return
+        return rows
     start = _add_years(member.birth_date, 18 + rng.randint(0, 6))
-    member.work_periods.append(
+    rows.append(
         WorkPeriod(
             starts_on=min(start, today),
             description=f"{member.occupation or 'Công tác'} tại {rng.choice(HOME_TOWNS)}",
         )
     )
-    member.family_relations.extend(
+    rows.extend(
         [
             FamilyRelation(
                 relation="Bố",
@@ -269,7 +276,7 @@ def add_record_rows(rng: random.Random, faker: Faker, member: Member, today: dat
         ]
     )
     if rng.random() < 0.3:
-        member.commendations.append(
+        rows.append(
             Commendation(
                 awarded_on=_random_date(rng, member.admitted_on, today),
                 form=rng.choice(
@@ -284,7 +291,7 @@ def add_record_rows(rng: random.Random, faker: Faker, member: Member, today: dat
             )
         )
     if rng.random() < 0.03:
-        member.disciplines.append(
+        rows.append(
             Discipline(
                 decided_on=_random_date(rng, member.admitted_on, today),
                 form=rng.choice(["Khiển trách", "Cảnh cáo"]),
@@ -292,6 +299,9 @@ def add_record_rows(rng: random.Random, faker: Faker, member: Member, today: dat
                 reason="Vi phạm quy định sinh hoạt đảng",
             )
         )
+    for row in rows:
+        row.member_id = member.id
+    return rows
 
 
 def _history(
@@ -371,26 +381,28 @@ def generate_province(
 ) -> dict[str, int]:
     """Units, members and their ledgers; every event goes through the ledger's rules."""
     today = today or date.today()
+    pattern = current_app.config["MEMBER_NUMBER_PATTERN"]
     rng = random.Random(seed)
     faker = Faker("vi_VN")
     faker.seed_instance(seed)
-    holders = generate_units(session, rng, target_cells=max(4, members // 12))
-    event_count = 0
-    for sequence in range(1, members + 1):
-        member = make_member(rng, faker, sequence, holders[(sequence * 7919) % len(holders)], today)
-        session.add(member)
-        session.flush()
-        add_record_rows(rng, faker, member, today)
-        session.flush()
-        open_ledger(session, member, today=today)
-        history = _history(rng, member, holders, today)
-        for data in history:
-            record_event(session, member.id, data, today=today, commit=False)
-        event_count += 1 + (member.official_on is not None) + len(history)
-        if sequence % 500 == 0:
-            session.commit()
-    session.commit()
-    supplements = _yearly_supplements(session, rng, today)
+    with transaction(session):
+        holders = generate_units(session, rng, target_cells=max(4, members // 12))
+    for first in range(1, members + 1, BATCH):
+        with transaction(session):
+            for sequence in range(first, min(first + BATCH, members + 1)):
+                unit = holders[(sequence * 7919) % len(holders)]
+                member = create_member(
+                    session,
+                    SYSTEM,
+                    make_member(rng, faker, sequence, unit, today),
+                    member_number_pattern=pattern,
+                    today=today,
+                )
+                for row in record_rows(rng, faker, member, today):
+                    add_member_row(session, SYSTEM, row)
+                for data in _history(rng, member, holders, today):
+                    record_event(session, SYSTEM, member.id, data, today=today)
+    supplements = _yearly_supplements(session, rng, today, pattern)
     merged = _merge_two_cells(session, holders, today)
     event_count = session.query(MemberEvent).count()
     unit_count = session.query(Unit).count()
@@ -403,7 +415,7 @@ def generate_province(
     }
 
 
-def _yearly_supplements(session: Session, rng: random.Random, today: date) -> int:
+def _yearly_supplements(session: Session, rng: random.Random, today: date, pattern: str) -> int:
     """Some members declare a higher political-theory level on last year's supplement."""
     declared_on = (
         date(today.year, 1, 15)
@@ -411,25 +423,26 @@ def _yearly_supplements(session: Session, rng: random.Random, today: date) -> in
         else date(today.year - 1, 12, 15)
     )
     count = 0
-    for member in session.scalars(
-        select(Member).where(Member.political_theory == "Sơ cấp").order_by(Member.id)
-    ):
-        if rng.random() >= 0.2:
-            continue
-        supplement = MemberSupplement(
-            member_id=member.id,
-            year=declared_on.year - 1,
-            declared_on=declared_on,
-            note="Phiếu bổ sung hồ sơ hằng năm",
-        )
-        session.add(supplement)
-        session.flush()
-        session.info["supplement_id"] = supplement.id
-        member.political_theory = "Trung cấp"
-        session.flush()
-        session.info.pop("supplement_id", None)
-        count += 1
-    session.commit()
+    with transaction(session):
+        for member_id in session.scalars(
+            select(Member.id).where(Member.political_theory == "Sơ cấp").order_by(Member.id)
+        ).all():
+            if rng.random() >= 0.2:
+                continue
+            apply_supplement(
+                session,
+                SYSTEM,
+                member_id,
+                SupplementInput(
+                    year=declared_on.year - 1,
+                    declared_on=declared_on,
+                    note="Phiếu bổ sung hồ sơ hằng năm",
+                    values={"political_theory": "Trung cấp"},
+                ),
+                member_number_pattern=pattern,
+                today=today,
+            )
+            count += 1
     return count
 
 
@@ -443,6 +456,7 @@ def _merge_two_cells(session: Session, holders: list[Unit], today: date) -> bool
         if len(cells) >= 2:
             merge_units(
                 session,
+                SYSTEM,
                 cells[-1].id,
                 cells[0].id,
                 effective_on=today - timedelta(days=30),

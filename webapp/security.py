@@ -208,12 +208,14 @@ def current_requester() -> Requester:
         user = current_user
     if user is None or not getattr(user, "is_authenticated", False):
         return Requester(user_id=None, scope=NOWHERE)
-    return Requester(
-        user_id=user.id,
-        roles=frozenset(role.name for role in user.roles),
-        scope=current_scope(),
-        username=user.username,
-    )
+    # Reading the user's roles and unit must not flush a record a form is still building.
+    with db.session.no_autoflush:
+        return Requester(
+            user_id=user.id,
+            roles=frozenset(role.name for role in user.roles),
+            scope=current_scope(),
+            username=user.username,
+        )
 
 
 class ScopeFilter(BaseFilter):

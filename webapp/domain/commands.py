@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from webapp.domain.errors import N_, ConcurrentChange, Forbidden
+from webapp.domain.errors import N_, ConcurrentChange, DomainError, Forbidden
 from webapp.domain.scope import NOWHERE, UNRESTRICTED
 
 
@@ -133,13 +133,28 @@ def transaction(session: Session) -> Iterator[None]:
         if depth:
             raise
         session.rollback()
+        session.info.pop(AFTER_COMMIT, None)
         raise ConcurrentChange(CLASH) from error
     except BaseException:
         if depth == 0:
             session.rollback()
+            session.info.pop(AFTER_COMMIT, None)
         raise
     finally:
         session.info["command_depth"] = depth
+    if depth == 0:
+        for callback in session.info.pop(AFTER_COMMIT, []):
+            callback()
+
+
+AFTER_COMMIT = "after_commit"
+
+
+def after_commit(session: Session, callback: Callable[[], Any]) -> None:
+    """Run `callback` once the command's transaction has committed (dropped if it rolls
+    back): for what must not happen before the rows are visible to others, like handing a
+    job to a worker."""
+    session.info.setdefault(AFTER_COMMIT, []).append(callback)
 
 
 def in_transaction(session: Session) -> bool:
@@ -167,3 +182,15 @@ def command(action: str) -> Callable[[F], F]:
         return run  # type: ignore[return-value]
 
     return decorate
+
+
+def delete_unreferenced(session: Session, row: Any, refusal: str) -> None:
+    """Delete `row` inside a command, or refuse with `refusal` when other rows still refer
+    to it (the foreign keys say so; a savepoint keeps the command's other work intact
+    until the command itself rolls back)."""
+    try:
+        with session.begin_nested():
+            session.delete(row)
+            session.flush()
+    except IntegrityError:
+        raise DomainError(refusal) from None

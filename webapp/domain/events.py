@@ -1,7 +1,8 @@
 """Commands on the ledger: record an event, cancel one, open a new member's ledger.
 
-Each validates (fields, then the replay of the member's whole ledger with the new event)
-and then writes the event, the member's derived fields and its periods in one transaction.
+Each finds the member in the requester's scope, validates (fields, then the replay of the
+member's whole ledger with the new event) and then writes the event, the member's derived
+fields and its periods in one transaction (webapp/domain/commands.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from webapp.domain.cards import withdraw_card_of_leaver
-from webapp.domain.errors import N_, FieldErrors, NotFound
+from webapp.domain.commands import Requester, command
+from webapp.domain.errors import N_, FieldErrors, Forbidden
 from webapp.domain.ledger import (
     ACTIVE,
     LEAVING,
@@ -28,6 +30,7 @@ from webapp.domain.ledger import (
     replay,
 )
 from webapp.domain.party_age import interruption_days, party_age
+from webapp.domain.scope import find_in_scope, unit_in_scope
 from webapp.models.ledger import MemberEvent, MemberPeriod
 from webapp.models.member import Member
 from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit
@@ -169,28 +172,44 @@ def period_party_age_from(
     return counted_from + timedelta(days=interruption_days(gaps, period.starts_on))
 
 
-def _lock_member(session: Session, member_id: int) -> Member:
-    """Load the member for update, so two clerks' events on one member are serialised."""
-    member = session.scalar(select(Member).where(Member.id == member_id).with_for_update())
-    if member is None:
-        raise NotFound(N_("The member does not exist."))
-    return member
+def _lock_member(session: Session, requester: Requester, member_id: int) -> Member:
+    """The member in the requester's scope, locked, so two clerks' events on one member are
+    serialised."""
+    return find_in_scope(
+        session,
+        Member,
+        member_id,
+        requester.scope,
+        lock=True,
+        missing=N_("The member does not exist."),
+    )
 
 
+@command("event.record")
 def record_event(
     session: Session,
+    requester: Requester,
     member_id: int,
     data: EventInput,
     *,
-    user_id: int | None = None,
     today: date | None = None,
-    commit: bool = True,
 ) -> MemberEvent:
-    """Validate and record one event; raises ValidationFailed or IllegalEvent, writing nothing."""
+    """Validate and record one event; raises ValidationFailed or IllegalEvent, writing nothing.
+    A reversal is a cancellation (`cancel_event`), and needs that right."""
     today = today or date.today()
+    if data.kind == EventKind.REVERSAL and not requester.may("event.cancel"):
+        raise Forbidden(N_("Your role does not allow this action."))
     with session.no_autoflush:
-        check_event_fields(session, data, today).raise_if_any()
-        member = _lock_member(session, member_id)
+        member = _lock_member(session, requester, member_id)
+        errors = check_event_fields(session, data, today)
+        if (
+            data.to_unit_id is not None
+            and "to_unit_id" not in errors.as_dict()
+            and not unit_in_scope(session, data.to_unit_id, requester.scope)
+        ):
+            # A unit the requester may not see does not exist for them.
+            errors.add("to_unit_id", N_("The unit does not exist."))
+        errors.raise_if_any()
         existing = ledger_of(session, member_id)
         candidate = LedgerEvent(
             id=None,
@@ -222,24 +241,57 @@ def record_event(
         arriving_as=data.arriving_as,
         reverses_id=data.reverses_id,
         note=(data.note or "").strip() or None,
-        recorded_by_id=user_id,
+        recorded_by_id=requester.user_id,
     )
     session.add(event)
     session.flush()
     apply_state(session, member, state, today)
     if data.kind in LEAVING:
         withdraw_card_of_leaver(session, member, data.effective_on)
-    if commit:
-        session.commit()
     return event
 
 
-def open_ledger(
-    session: Session, member: Member, *, user_id: int | None = None, today: date | None = None
-) -> None:
-    """Record the opening events of a member entered from the paper form: admission to
-    the member's cell on the admission date and, if given, official recognition."""
+@command("event.cancel")
+def cancel_event(
+    session: Session,
+    requester: Requester,
+    event_id: int,
+    *,
+    reason: str | None = None,
+    today: date | None = None,
+) -> MemberEvent:
+    """Cancel an event by a reversing event dated today (the ledger is never edited)."""
     today = today or date.today()
+    event = find_in_scope(session, MemberEvent, event_id, requester.scope)
+    return record_event(
+        session,
+        requester,
+        event.member_id,
+        EventInput(
+            kind=EventKind.REVERSAL,
+            effective_on=today,
+            reverses_id=event.id,
+            note=(reason or "").strip(),
+        ),
+        today=today,
+    )
+
+
+@command("member.create")
+def open_ledger(
+    session: Session, requester: Requester, member_id: int, *, today: date | None = None
+) -> None:
+    """Open the ledger of a record saved without one (imports, the demo, test fixtures)."""
+    member = _lock_member(session, requester, member_id)
+    record_opening_events(session, requester, member, today=today)
+
+
+def record_opening_events(
+    session: Session, requester: Requester, member: Member, *, today: date | None = None
+) -> None:
+    """The opening events of a member entered from the paper form: admission to the
+    member's cell on the admission date and, if given, official recognition. Called by the
+    commands that create a member, inside their transaction."""
     opening = [
         EventInput(
             kind=EventKind.ADMISSION,
@@ -257,7 +309,7 @@ def open_ledger(
             )
         )
     for data in opening:
-        record_event(session, member.id, data, user_id=user_id, today=today, commit=False)
+        record_event(session, requester, member.id, data, today=today)
 
 
 def member_state(session: Session, member_id: int, as_of: date | None = None) -> MemberState:

@@ -1,4 +1,5 @@
-"""Rules for the member record (identity and Party sections of the member form)."""
+"""Rules for the member record (identity and Party sections of the member form), and the
+commands that create, edit and delete it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from webapp.domain.errors import N_, FieldErrors
+from webapp.domain.commands import Requester, command, delete_unreferenced
+from webapp.domain.errors import N_, DomainError, FieldErrors, ValidationFailed
+from webapp.domain.scope import find_in_scope, unit_in_scope
 from webapp.models.member import BirthDatePrecision, Member, MemberStatus, Sex
 from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit
 
@@ -219,3 +222,153 @@ def _check_status(values: Mapping[str, Any], errors: FieldErrors) -> None:
         errors.add(
             "official_on", N_("Enter the date of official recognition for an official member.")
         )
+
+
+# --- Commands -----------------------------------------------------------------------
+
+# Derived from the ledger once the member exists: changed by recording events.
+LEDGER_FIELDS = frozenset({"unit_id", "status", "admitted_on", "official_on"})
+# Kept by the record itself (keys, counters, the ledger's replay).
+DERIVED_FIELDS = frozenset(
+    {
+        "id",
+        "host_unit_id",
+        "away",
+        "activity",
+        "party_age_from",
+        "sort_key",
+        "search_key",
+        "created_at",
+        "updated_at",
+        "version_id",
+        "completeness",
+        "missing_fields",
+    }
+)
+EDITABLE_FIELDS = frozenset(
+    c.key for c in Member.__table__.columns if c.key not in LEDGER_FIELDS | DERIVED_FIELDS
+)
+
+
+def record_values(member: Member) -> dict[str, Any]:
+    """A record's values as the rules read them (the unit by id, text trimmed)."""
+    values = {c.key: getattr(member, c.key) for c in Member.__table__.columns}
+    if member.unit is not None:
+        values["unit_id"] = member.unit.id
+    return trimmed(values)
+
+
+def trimmed(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (v.strip() or None) if isinstance(v, str) else v for k, v in values.items()}
+
+
+def member_problems(
+    session: Session,
+    requester: Requester,
+    values: Mapping[str, Any],
+    *,
+    member_id: int | None,
+    member_number_pattern: str,
+) -> FieldErrors:
+    """The record's rules, and its cell inside the requester's scope (a cell outside it is
+    answered like one that does not exist). Forms call it to show the problems on their
+    fields; the commands call it before they write."""
+    errors = check_member(
+        values, session=session, member_id=member_id, member_number_pattern=member_number_pattern
+    )
+    unit_id = values.get("unit_id")
+    if (
+        unit_id is not None
+        and "unit_id" not in errors.as_dict()
+        and not unit_in_scope(session, unit_id, requester.scope)
+    ):
+        errors.add("unit_id", N_("The unit does not exist."))
+    return errors
+
+
+@command("member.create")
+def create_member(
+    session: Session,
+    requester: Requester,
+    member: Member,
+    *,
+    member_number_pattern: str,
+    today: date | None = None,
+) -> Member:
+    """Enter a new record from the paper form (`member`, not yet saved) and open its ledger:
+    admission to its cell and, if dated, official recognition."""
+    from webapp.domain.events import record_opening_events
+
+    member_problems(
+        session,
+        requester,
+        record_values(member),
+        member_id=None,
+        member_number_pattern=member_number_pattern,
+    ).raise_if_any()
+    session.add(member)
+    session.flush()
+    record_opening_events(session, requester, member, today=today)
+    return member
+
+
+@command("member.edit")
+def edit_member(
+    session: Session,
+    requester: Requester,
+    member_id: int,
+    changes: Mapping[str, Any],
+    *,
+    member_number_pattern: str,
+) -> Member:
+    """Change fields of a record; its unit, status and ledger dates change only by events."""
+    ledger = sorted(set(changes) & LEDGER_FIELDS)
+    if ledger:
+        raise ValidationFailed(
+            {field: [(N_("This field changes by recording an event."), {})] for field in ledger}
+        )
+    unknown = set(changes) - EDITABLE_FIELDS
+    if unknown:
+        raise ValueError(f"not member fields: {sorted(unknown)}")
+    member = find_in_scope(
+        session, Member, member_id, requester.scope, lock=True, missing=N_("The member does not exist.")
+    )
+    member_problems(
+        session,
+        requester,
+        {**record_values(member), **trimmed(changes)},
+        member_id=member.id,
+        member_number_pattern=member_number_pattern,
+    ).raise_if_any()
+    for field, value in changes.items():
+        setattr(member, field, value)
+    session.flush()
+    return member
+
+
+@command("member.delete")
+def delete_member(session: Session, requester: Requester, member_id: int) -> None:
+    """Delete a record entered by mistake; a member with a ledger leaves by an event."""
+    member = find_in_scope(
+        session, Member, member_id, requester.scope, lock=True, missing=N_("The member does not exist.")
+    )
+    if member.events:
+        raise DomainError(
+            N_("A member with a ledger is not deleted; record the leaving as an event.")
+        )
+    for rows in (
+        member.work_periods,
+        member.training_courses,
+        member.commendations,
+        member.disciplines,
+        member.trips_abroad,
+        member.family_relations,
+        member.supplements,
+    ):
+        for row in rows:
+            session.delete(row)
+    delete_unreferenced(
+        session,
+        member,
+        N_("The member's record is still referred to (cards, badges); it cannot be deleted."),
+    )

@@ -80,10 +80,18 @@ def unit_in_scope(session, unit_id: int | None, scope: str | None) -> bool:
     return found is not None
 
 
-def find_in_scope(session, model: type, pk, scope: str | None, *, lock: bool = False):
-    """The row of `model` with id `pk` if `scope` covers it; else NotFound, exactly as for
-    a row that does not exist (ids outside the scope reveal nothing). `lock` takes it
-    FOR UPDATE, read fresh."""
+def find_in_scope(
+    session,
+    model: type,
+    pk,
+    scope: str | None,
+    *,
+    lock: bool = False,
+    missing: str = N_("The record does not exist."),
+):
+    """The row of `model` with id `pk` if `scope` covers it; else NotFound(`missing`),
+    exactly as for a row that does not exist (ids outside the scope reveal nothing).
+    `lock` takes it FOR UPDATE, read fresh."""
     row = None
     if isinstance(pk, int) and not isinstance(pk, bool) and 0 < pk < 2**63:
         query = select(model).where(model.id == pk, scope_clause(model, scope))
@@ -92,5 +100,5 @@ def find_in_scope(session, model: type, pk, scope: str | None, *, lock: bool = F
         with session.no_autoflush:
             row = session.scalar(query)
     if row is None:
-        raise NotFound(N_("The record does not exist."))
+        raise NotFound(missing)
     return row

@@ -1,4 +1,5 @@
-"""Rules for organisation units."""
+"""Rules for organisation units, and the commands that found, edit (rename, recode, move),
+merge, dissolve and delete them."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from typing import Any
 from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
-from webapp.domain.errors import N_, FieldErrors, NotFound
+from webapp.domain.commands import Requester, command, delete_unreferenced
+from webapp.domain.errors import N_, DomainError, FieldErrors
 from webapp.domain.events import EventInput, record_event
 from webapp.domain.ledger import EventKind
 from webapp.domain.reports import count_subtree_members
+from webapp.domain.scope import UNRESTRICTED, find_in_scope, unit_in_scope
 from webapp.models.member import ON_THE_ROLLS, Member
 from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit, UnitChange, UnitChangeKind, UnitKind
 
@@ -87,13 +90,110 @@ def _check_unit(
     return errors
 
 
+UNIT_FIELDS = ("code", "name", "kind", "parent_id", "founded_on", "dissolved_on")
+
+
+def unit_values(unit: Unit) -> dict[str, Any]:
+    """A unit's values as the rules read them (the parent by id)."""
+    values = {name: getattr(unit, name) for name in UNIT_FIELDS}
+    if unit.parent is not None:
+        values["parent_id"] = unit.parent.id
+    return values
+
+
+def unit_problems(
+    session: Session,
+    requester: Requester,
+    values: Mapping[str, Any],
+    *,
+    unit_id: int | None,
+    today: date | None = None,
+) -> FieldErrors:
+    """The unit's rules, and a parent inside the requester's scope: a clerk founds and
+    moves units under their own; only an Admin has top-level units. Forms call it to show
+    the problems on their fields; the commands call it before they write."""
+    errors = check_unit(values, session=session, unit_id=unit_id, today=today)
+    parent_id = values.get("parent_id")
+    outside = (
+        not unit_in_scope(session, parent_id, requester.scope)
+        if parent_id is not None
+        else requester.scope is not UNRESTRICTED
+    )
+    if outside and "parent" not in errors.as_dict():
+        errors.add("parent", N_("Choose a parent unit inside your scope."))
+    return errors
+
+
+def _find_unit(session: Session, requester: Requester, unit_id, *, lock: bool = True) -> Unit:
+    return find_in_scope(
+        session, Unit, unit_id, requester.scope, lock=lock, missing=N_("The unit does not exist.")
+    )
+
+
+@command("unit.create")
+def found_unit(
+    session: Session, requester: Requester, unit: Unit, *, today: date | None = None
+) -> Unit:
+    """Found `unit` (not yet saved) under a parent in the requester's scope; its history
+    starts with the founding."""
+    unit_problems(session, requester, unit_values(unit), unit_id=None, today=today).raise_if_any()
+    session.add(unit)
+    session.flush()
+    _record_founding(session, unit, user_id=requester.user_id)
+    return unit
+
+
+@command("unit.edit")
+def edit_unit(
+    session: Session,
+    requester: Requester,
+    unit_id: int,
+    changes: Mapping[str, Any],
+    *,
+    today: date | None = None,
+) -> Unit:
+    """Rename, recode or move a unit (a new `parent_id`), or correct its dates; each
+    rename, code change and move lands in the unit's history."""
+    unknown = set(changes) - set(UNIT_FIELDS)
+    if unknown:
+        raise ValueError(f"not unit fields: {sorted(unknown)}")
+    unit = _find_unit(session, requester, unit_id)
+    unit_problems(
+        session, requester, {**unit_values(unit), **changes}, unit_id=unit.id, today=today
+    ).raise_if_any()
+    for field, value in changes.items():
+        if field == "parent_id":
+            # Through the relationship: the history names the new parent's code.
+            unit.parent = session.get(Unit, value) if value is not None else None
+        else:
+            setattr(unit, field, value)
+    _record_unit_changes(session, unit, user_id=requester.user_id, today=today)
+    session.flush()
+    return unit
+
+
+@command("unit.delete")
+def delete_unit(session: Session, requester: Requester, unit_id: int) -> None:
+    """Delete a unit entered by mistake; one with subunits, members or events is dissolved
+    or merged instead."""
+    unit = _find_unit(session, requester, unit_id)
+    if unit.children:
+        # The database would let the subunits fall to the top of the tree.
+        raise DomainError(N_("Dissolve or move its subunits first."))
+    delete_unreferenced(
+        session,
+        unit,
+        N_("The unit is still referred to (members, events, users); dissolve or merge it instead."),
+    )
+
+
 # --- Commands on the tree: history of changes, merge, dissolve, code resolution ---------
 
 
-def record_unit_changes(
+def _record_unit_changes(
     session: Session, unit: Unit, *, user_id: int | None, today: date | None = None
 ) -> None:
-    """Add history rows for what an edit changed (name, code, parent); call before commit."""
+    """Add history rows for what an edit changed (name, code, parent); before the flush."""
     today = today or date.today()
     state = inspect(unit)
     if state.pending or state.transient:
@@ -131,7 +231,7 @@ def record_unit_changes(
         )
 
 
-def record_founding(session: Session, unit: Unit, *, user_id: int | None) -> None:
+def _record_founding(session: Session, unit: Unit, *, user_id: int | None) -> None:
     session.add(
         UnitChange(
             unit_id=unit.id,
@@ -156,27 +256,40 @@ def _hosted_count(session: Session, unit: Unit) -> int:
     return session.scalar(select(func.count(Member.id)).where(Member.host_unit_id == unit.id))
 
 
+def _check_decision_number(decision_number: str | None, errors: FieldErrors) -> None:
+    if decision_number and len(decision_number) > 60:
+        errors.add("decision_number", N_("At most %(limit)s characters."), limit=60)
+
+
+@command("unit.merge")
 def merge_units(
     session: Session,
+    requester: Requester,
     absorbed_id: int,
     into_id: int | None,
     *,
     effective_on: date | None,
     decision_number: str | None = None,
-    user_id: int | None = None,
     today: date | None = None,
 ) -> Unit:
-    """Merge unit `absorbed_id` into `into_id`: its members are transferred (ledger events
-    dated `effective_on`), its subunits move under the successor, and it is dissolved with
-    a pointer to the successor, so its code keeps resolving. One transaction."""
+    """Merge unit `absorbed_id` into `into_id` (both in the requester's scope): its members
+    are transferred (ledger events dated `effective_on`), its subunits move under the
+    successor, and it is dissolved with a pointer to the successor, so its code keeps
+    resolving. One transaction."""
     today = today or date.today()
+    user_id = requester.user_id
+    decision_number = (decision_number or "").strip() or None
     errors = FieldErrors()
-    absorbed = session.get(Unit, absorbed_id)
-    if absorbed is None:
-        raise NotFound(N_("The unit does not exist."))
-    into = session.get(Unit, into_id) if into_id is not None else None
+    absorbed = _find_unit(session, requester, absorbed_id)
+    # A successor outside the scope is answered as if none had been chosen.
+    into = (
+        session.get(Unit, into_id)
+        if into_id is not None and unit_in_scope(session, into_id, requester.scope)
+        else None
+    )
     if into is None:
         errors.add("into_id", N_("Choose the unit that takes over."))
+    _check_decision_number(decision_number, errors)
     if effective_on is None:
         errors.add("effective_on", N_("The date of the event is required."))
     elif effective_on > today:
@@ -199,6 +312,7 @@ def merge_units(
     for member in members:
         record_event(
             session,
+            requester,
             member.id,
             EventInput(
                 kind=EventKind.TRANSFER_WITHIN,
@@ -207,9 +321,7 @@ def merge_units(
                 to_unit_id=into.id,
                 note=f"Hợp nhất {absorbed.code} vào {into.code}",
             ),
-            user_id=user_id,
             today=today,
-            commit=False,
         )
     for child in children:
         child.parent = into
@@ -249,25 +361,26 @@ def merge_units(
             ),
         ]
     )
-    session.commit()
+    session.flush()
     return into
 
 
+@command("unit.dissolve")
 def dissolve_unit(
     session: Session,
+    requester: Requester,
     unit_id: int,
     *,
     effective_on: date | None,
     decision_number: str | None = None,
-    user_id: int | None = None,
     today: date | None = None,
 ) -> Unit:
     """Dissolve a unit; refused while it, or a subunit, still has members on its rolls."""
     today = today or date.today()
-    unit = session.get(Unit, unit_id)
-    if unit is None:
-        raise NotFound(N_("The unit does not exist."))
+    decision_number = (decision_number or "").strip() or None
+    unit = _find_unit(session, requester, unit_id)
     errors = FieldErrors()
+    _check_decision_number(decision_number, errors)
     if effective_on is None:
         errors.add("effective_on", N_("The date of the event is required."))
     elif effective_on > today:
@@ -299,10 +412,10 @@ def dissolve_unit(
             kind=UnitChangeKind.DISSOLVED,
             effective_on=effective_on,
             decision_number=decision_number,
-            recorded_by_id=user_id,
+            recorded_by_id=requester.user_id,
         )
     )
-    session.commit()
+    session.flush()
     return unit
 
 

@@ -12,11 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import and_, false, or_, select, true
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from jobs import enqueue, fetch_job, redis_connection, report_progress
+from webapp.domain.commands import Requester, Role, after_commit, command
 from webapp.domain.errors import N_, DomainError, NotFound
-from webapp.domain.scope import UNRESTRICTED, unit_in_scope
+from webapp.domain.scope import UNRESTRICTED, scope_clause, unit_in_scope
 from webapp.extensions import db
 from webapp.models.report_run import ACTIVE_STATES, ReportRun, ReportState
 from webapp.models.unit import Unit
@@ -45,16 +48,19 @@ def validate_request(
     unit_id: int | None,
     scope: str | None = UNRESTRICTED,
     raw_parameters: Mapping[str, Any] | None = None,
+    *,
+    session: Session | None = None,
 ) -> tuple[Unit, dict[str, Any]]:
     """The unit and the checked parameters of a request, or a DomainError saying what is
     wrong (nothing is queued then)."""
+    session = session or db.session
     spec = REPORTS.get(report)
     if spec is None:
         raise DomainError(N_("Unknown report %(name)s."), name=report)
     if output_format not in spec.formats:
         raise DomainError(N_("The report cannot be produced as %(format)s."), format=output_format)
-    unit = db.session.get(Unit, unit_id) if isinstance(unit_id, int) else None
-    if unit is None or not unit_in_scope(db.session, unit.id, scope):
+    unit = session.get(Unit, unit_id) if isinstance(unit_id, int) else None
+    if unit is None or not unit_in_scope(session, unit.id, scope):
         raise NotFound(N_("The unit does not exist."))
     raw_parameters = raw_parameters or {}
     parameters = check_parameters(spec, raw_parameters, date.today())
@@ -70,21 +76,26 @@ def validate_request(
     return unit, parameters
 
 
+@command("report.request")
 def request_report(
+    session: Session,
+    requester: Requester,
     report: str,
     output_format: str,
     unit_id: int | None,
     parameters: Mapping[str, Any] | None = None,
-    user_id: int | None = None,
     *,
     queue: bool = True,
-    scope: str | None = UNRESTRICTED,
 ) -> ReportRun:
-    """Create a run and enqueue it; the same request still queued or running is returned
-    instead, so a double click renders once."""
-    unit, parameters = validate_request(report, output_format, unit_id, scope, parameters)
+    """Create a run for a unit in the requester's scope and enqueue it once committed; the
+    same request still queued or running is returned instead, so a double click renders
+    once."""
+    user_id = requester.user_id
+    unit, parameters = validate_request(
+        report, output_format, unit_id, requester.scope, parameters, session=session
+    )
     key = dedupe_key(report, output_format, unit.id, parameters, user_id)
-    active = db.session.scalar(
+    active = session.scalar(
         select(ReportRun).where(ReportRun.dedupe_key == key, ReportRun.state.in_(ACTIVE_STATES))
     )
     if active is not None:
@@ -98,22 +109,38 @@ def request_report(
         state=ReportState.QUEUED,
         requested_by_id=user_id,
     )
-    db.session.add(run)
-    db.session.commit()
+    session.add(run)
+    session.flush()
     if queue:
         run.job_id = f"report-{run.id}"
-        db.session.commit()
-        enqueue(
-            RENDER_JOB,
-            run.id,
-            queue="reports",
-            title=f"{report} {unit.code} ({output_format})",
-            job_id=run.job_id,
-            timeout=current_app.config["REPORT_JOB_TIMEOUT"],
-            user_id=user_id,
-            unit_id=unit.id,
+        title = f"{report} {unit.code} ({output_format})"
+        timeout = current_app.config["REPORT_JOB_TIMEOUT"]
+        # The worker must find the row: the job is handed over after the commit.
+        after_commit(
+            session,
+            lambda: enqueue(
+                RENDER_JOB,
+                run.id,
+                queue="reports",
+                title=title,
+                job_id=run.job_id,
+                timeout=timeout,
+                user_id=user_id,
+                unit_id=unit.id,
+            ),
         )
     return run
+
+
+def runs_of(requester: Requester) -> ColumnElement[bool]:
+    """The report runs a requester follows: their own, and the scheduled runs (requested
+    by nobody) on units in their scope; the system sees every run."""
+    if Role.SYSTEM in requester.roles:
+        return true()
+    return or_(
+        ReportRun.requested_by_id == requester.user_id if requester.user_id is not None else false(),
+        and_(ReportRun.requested_by_id.is_(None), scope_clause(ReportRun, requester.scope)),
+    )
 
 
 def report_path(run: ReportRun) -> Path:
@@ -186,20 +213,35 @@ def live_progress(run: ReportRun) -> int:
     return int(job.get_meta(refresh=True).get("progress", 0))
 
 
-def cancel_run(run: ReportRun) -> ReportRun:
-    """Stop a queued or running run: the job leaves the queue or its work horse is stopped,
-    the row says cancelled and no partial file is left behind."""
-    from rq.command import send_stop_job_command
-    from rq.exceptions import InvalidJobOperation
-
+@command("report.cancel")
+def cancel_run(session: Session, requester: Requester, run_id: int) -> ReportRun:
+    """Stop a queued or running run: the row says cancelled, and once that is committed the
+    job leaves the queue or its work horse is stopped; no partial file is left behind."""
+    run = session.scalar(
+        select(ReportRun)
+        .where(ReportRun.id == run_id, runs_of(requester))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if run is None:
+        raise NotFound(N_("The report run does not exist."))
     if run.state not in ACTIVE_STATES:
         raise DomainError(N_("Only a queued or running report can be cancelled."))
     was_running = run.state == ReportState.RUNNING
     run.state = ReportState.CANCELLED
     run.finished_at = datetime.now()
     run.error = None
-    db.session.commit()
-    job = fetch_job(run.job_id) if run.job_id else None
+    session.flush()
+    folder = Path(current_app.config["DATA_DIR"]) / "reports" / str(run.id)
+    after_commit(session, lambda: _stop_job(run.job_id, was_running, folder))
+    return run
+
+
+def _stop_job(job_id: str | None, was_running: bool, folder: Path) -> None:
+    from rq.command import send_stop_job_command
+    from rq.exceptions import InvalidJobOperation
+
+    job = fetch_job(job_id) if job_id else None
     if job is not None:
         try:
             if was_running or job.get_status() == "started":
@@ -208,7 +250,5 @@ def cancel_run(run: ReportRun) -> ReportRun:
                 job.cancel()
         except InvalidJobOperation:
             pass  # it finished or stopped meanwhile; the row already says cancelled
-    folder = Path(current_app.config["DATA_DIR"]) / "reports" / str(run.id)
     for partial in folder.glob("*.part"):
         partial.unlink(missing_ok=True)
-    return run

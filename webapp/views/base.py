@@ -10,6 +10,7 @@ from typing import Any
 from flask import flash, request
 from flask_appbuilder import ModelRestApi, ModelView
 from flask_appbuilder.fieldwidgets import Select2Widget
+from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from wtforms import DateField, HiddenField, SelectField
@@ -21,8 +22,10 @@ from webapp.domain.errors import N_, DomainError, FieldErrors, ValidationFailed
 from webapp.domain.scope import is_scoped
 from webapp.extensions import db
 from webapp.labels import format_date
-from webapp.security import SCOPE_FILTER
+from webapp.security import SCOPE_FILTER, current_requester
+from webapp.views.adapters import RecordCommands, as_form_refusal, edited_values
 from webapp.views.errors import DomainRule, translate, translated_field_errors
+from webapp.views.filters import SearchableInterface
 
 DATE_FORMATS = ["%d/%m/%Y", "%Y-%m-%d"]
 
@@ -151,11 +154,40 @@ def refuse_stale_version(form, field) -> None:
         raise ValidationError(str(STALE_MESSAGE))
 
 
+class WrittenByCommands:
+    """A FAB data interface whose records are written by domain commands: the view's
+    pre_add / pre_update / pre_delete ran the command (in its own transaction), so FAB's
+    own write that follows has nothing left to do."""
+
+    def add(self, item, commit: bool = True) -> None:
+        pass
+
+    def edit(self, item, commit: bool = True) -> None:
+        pass
+
+    def delete(self, item, commit: bool = True) -> None:
+        pass
+
+    def delete_all(self, items) -> None:
+        raise NotImplementedError("records written by commands are deleted one by one")
+
+
+class CommandInterface(WrittenByCommands, SQLAInterface):
+    pass
+
+
+class SearchableCommandInterface(WrittenByCommands, SearchableInterface):
+    pass
+
+
 class DangVienModelView(ModelView):
-    """Explicit list/show/edit screens; `check_item` re-checks the record before saving;
-    edits of versioned records carry the version they started from."""
+    """Explicit list/show/edit screens; edits of versioned records carry the version they
+    started from. With `record_commands` (and a CommandInterface), add, edit and delete are
+    the domain's commands and FAB keeps the forms; otherwise `check_item` re-checks the
+    record before FAB saves it."""
 
     page_size = 25
+    record_commands: RecordCommands | None = None
 
     def _init_properties(self):
         if is_scoped(self.datamodel.obj):
@@ -193,10 +225,23 @@ class DangVienModelView(ModelView):
             raise ValueError(" ".join(m for msgs in messages.values() for m in msgs))
 
     def pre_add(self, item) -> None:
-        self._refuse_invalid(item, None)
+        if self.record_commands is None:
+            return self._refuse_invalid(item, None)
+        # FAB flashes the refusal and saves nothing.
+        as_form_refusal(lambda: self.record_commands.add(db.session, current_requester(), item))
 
     def pre_update(self, item) -> None:
-        self._refuse_invalid(item, item.id)
+        if self.record_commands is None:
+            return self._refuse_invalid(item, item.id)
+        pk, changes = edited_values(db.session, item, self.edit_columns)
+        as_form_refusal(
+            lambda: self.record_commands.edit(db.session, current_requester(), pk, changes)
+        )
+
+    def pre_delete(self, item) -> None:
+        if self.record_commands is not None:
+            pk = item.id
+            as_form_refusal(lambda: self.record_commands.delete(db.session, current_requester(), pk))
 
 
 class DangVienModelRestApi(ModelRestApi):
@@ -206,6 +251,9 @@ class DangVienModelRestApi(ModelRestApi):
     allow_browser_login = True
     page_size = 25
     max_page_size = 100
+    # As on the screens: add, edit and delete through the domain's commands (a refusal is
+    # answered by answering_domain_errors).
+    record_commands: RecordCommands | None = None
 
     def _init_properties(self):
         if is_scoped(self.datamodel.obj):
@@ -216,10 +264,22 @@ class DangVienModelRestApi(ModelRestApi):
         return FieldErrors()
 
     def pre_add(self, item) -> None:
-        self.check_item(item, None).raise_if_any()
+        if self.record_commands is None:
+            return self.check_item(item, None).raise_if_any()
+        self.record_commands.add(db.session, current_requester(), item)
 
     def pre_update(self, item) -> None:
-        self.check_item(item, item.id).raise_if_any()
+        if self.record_commands is None:
+            return self.check_item(item, item.id).raise_if_any()
+        pk, changes = edited_values(db.session, item, self.edit_columns)
+        self.record_commands.edit(db.session, current_requester(), pk, changes)
+
+    def pre_delete(self, item) -> None:
+        if self.record_commands is not None:
+            self.record_commands.delete(db.session, current_requester(), item.id)
+
+    def delete_headless(self, pk):
+        return self.answering_domain_errors(super().delete_headless, pk)
 
     @staticmethod
     def json_object() -> dict | None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
-
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.api import expose as api_expose
 from flask_appbuilder.api import protect, safe
@@ -17,8 +15,7 @@ from sqlalchemy import select
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from webapp.domain.errors import N_, DomainError, ValidationFailed
-from webapp.domain.events import EventInput, record_event
+from webapp.domain.events import EventInput, cancel_event, record_event
 from webapp.domain.ledger import ACTIVE, EventKind
 from webapp.domain.scope import scope_clause
 from webapp.extensions import db
@@ -26,7 +23,8 @@ from webapp.labels import EVENT_COLUMNS, EVENT_KIND_LABELS, STATUS_LABELS, forma
 from webapp.models.ledger import MemberEvent
 from webapp.models.member import Member
 from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit
-from webapp.security import current_scope, current_user_id, in_scope_unit, scoped_get
+from webapp.security import current_requester, current_scope, scoped_get
+from webapp.views.adapters import run_on_form, run_on_screen
 from webapp.views.base import (
     DangVienModelRestApi,
     DangVienModelView,
@@ -35,7 +33,6 @@ from webapp.views.base import (
     parse_iso_date,
     parse_text,
 )
-from webapp.views.errors import translate, translated_field_errors
 
 RECORDABLE_KINDS = {
     kind: label for kind, label in EVENT_KIND_LABELS.items() if kind != EventKind.REVERSAL
@@ -75,12 +72,6 @@ class EventForm(FlaskForm):
             arriving_as=self.arriving_as.data or None,
             note=self.note.data,
         )
-
-
-def refuse_unit_outside_scope(unit_id: int | None, field: str) -> None:
-    """A unit the user may not see does not exist for them (same message as a wrong id)."""
-    if unit_id is not None and not in_scope_unit(unit_id):
-        raise ValidationFailed({field: [(N_("The unit does not exist."), {})]})
 
 
 def cell_choices() -> list[tuple[str, str]]:
@@ -156,23 +147,18 @@ class MemberEventView(DangVienModelView):
         form = EventForm()
         form.kind.choices = [("", "—"), *RECORDABLE_KINDS.items()]
         form.to_unit_id.choices = cell_choices()
-        if request.method == "POST" and form.validate():
-            try:
-                refuse_unit_outside_scope(form.event_input().to_unit_id, "to_unit_id")
-                record_event(db.session, member.id, form.event_input(), user_id=current_user_id())
-            except ValidationFailed as error:
-                db.session.rollback()
-                for field, messages in translated_field_errors(error.errors).items():
-                    if field in form:
-                        form[field].errors = list(form[field].errors) + messages
-                    else:
-                        flash(" ".join(messages), "danger")
-            except DomainError as error:
-                db.session.rollback()
-                flash(translate(error.message, error.params), "danger")
-            else:
-                flash(gettext("The event has been recorded."), "success")
-                return redirect(url_for("MemberModelView.show", pk=member.id))
+        if (
+            request.method == "POST"
+            and form.validate()
+            and run_on_form(
+                form,
+                lambda: record_event(
+                    db.session, current_requester(), member.id, form.event_input()
+                ),
+                gettext("The event has been recorded."),
+            )
+        ):
+            return redirect(url_for("MemberModelView.show", pk=member.id))
         return self.render_template(
             "events/record.html", form=form, member=member, title=gettext("Record an event")
         )
@@ -186,20 +172,12 @@ class MemberEventView(DangVienModelView):
             abort(404)
         form = FlaskForm()
         if request.method == "POST" and form.validate():
-            reason = (request.form.get("reason") or "").strip()
-            data = EventInput(
-                kind=EventKind.REVERSAL,
-                effective_on=date.today(),
-                reverses_id=event.id,
-                note=reason,
+            run_on_screen(
+                lambda: cancel_event(
+                    db.session, current_requester(), event.id, reason=request.form.get("reason")
+                ),
+                gettext("The event has been cancelled."),
             )
-            try:
-                record_event(db.session, event.member_id, data, user_id=current_user_id())
-            except DomainError as error:
-                db.session.rollback()
-                flash(translate(error.message, error.params), "danger")
-            else:
-                flash(gettext("The event has been cancelled."), "success")
             return redirect(url_for("MemberModelView.show", pk=event.member_id))
         return self.render_template(
             "events/cancel.html",
@@ -305,10 +283,9 @@ class MemberEventApi(DangVienModelRestApi):
                 note=parse_text(payload.get("note"), "note"),
             )
             member_id = parse_int(payload.get("member"), "member")
-            if member_id is None or scoped_get(Member, member_id) is None:
+            if member_id is None:
                 return self.response_404()
-            refuse_unit_outside_scope(data.to_unit_id, "to_unit_id")
-            event = record_event(db.session, member_id, data, user_id=current_user_id())
+            event = record_event(db.session, current_requester(), member_id, data)
             return self.response(201, id=event.id)
 
         return self.answering_domain_errors(run)

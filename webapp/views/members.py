@@ -12,10 +12,17 @@ from sqlalchemy import select
 from wtforms import BooleanField, Form
 
 from webapp.domain.catalogues import MEMBER_FIELD_CATALOGUES
-from webapp.domain.errors import N_, DomainError, FieldErrors
-from webapp.domain.events import member_state, open_ledger
+from webapp.domain.errors import FieldErrors
+from webapp.domain.events import member_state
 from webapp.domain.ledger import EventKind
-from webapp.domain.members import check_member
+from webapp.domain.members import (
+    create_member,
+    delete_member,
+    edit_member,
+    member_problems,
+    record_values,
+    trimmed,
+)
 from webapp.domain.party_age import party_age
 from webapp.extensions import db
 from webapp.labels import (
@@ -33,18 +40,19 @@ from webapp.labels import (
 from webapp.models.member import ON_THE_ROLLS, Member
 from webapp.models.record import MemberChange
 from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit
-from webapp.security import SCOPE_FILTER, current_user_id, in_scope_unit
+from webapp.security import SCOPE_FILTER, current_requester
+from webapp.views.adapters import RecordCommands
 from webapp.views.base import (
     CatalogueSelectField,
     DangVienModelRestApi,
     DangVienModelView,
+    SearchableCommandInterface,
     choice_field,
     date_field,
     date_formatters,
     edited_pk,
 )
-from webapp.views.errors import DomainRule, translate
-from webapp.views.filters import SearchableInterface
+from webapp.views.errors import DomainRule
 
 IDENTITY_FIELDS = [
     "member_number",
@@ -103,44 +111,42 @@ OPENING_STATUS_LABELS = {s: STATUS_LABELS[s] for s in ON_THE_ROLLS}
 DATE_FIELDS = ["birth_date", "admitted_on", "official_on", "youth_union_on", "card_issued_on"]
 
 
-def member_values(item_or_form, base: Member | None = None) -> dict:
-    """The record's values for the rules; a form's missing (ledger) fields come from `base`."""
-    if isinstance(item_or_form, Form):
-        values = member_values(base) if base is not None else {}
-        values.update(
-            {name: item_or_form[name].data for name in MEMBER_FIELDS if name in item_or_form}
-        )
-    else:
-        values = {name: getattr(item_or_form, name) for name in MEMBER_FIELDS}
+def member_values(form: Form, base: Member | None = None) -> dict:
+    """The form's values for the rules; fields it does not show (the ledger's) from `base`."""
+    values = record_values(base) if base is not None else {}
+    values.update({name: form[name].data for name in MEMBER_FIELDS if name in form})
     if "unit" in values:
         unit = values.pop("unit")
-        values["unit_id"] = unit.id if unit is not None else getattr(item_or_form, "unit_id", None)
-    return {k: (v.strip() or None) if isinstance(v, str) else v for k, v in values.items()}
+        values["unit_id"] = unit.id if unit is not None else None
+    return trimmed(values)
 
 
 def check_member_form(form: Form) -> FieldErrors:
+    """The command's own checks, shown on the form's fields before it is sent on."""
     pk = edited_pk()
     base = db.session.get(Member, pk) if pk is not None else None
-    return check_member_in_scope(member_values(form, base), pk)
-
-
-def check_member_in_scope(values: dict, member_id: int | None) -> FieldErrors:
-    """The record's rules, and its cell inside the user's scope (a tampered unit id is
-    answered like a wrong one)."""
-    errors = check_member_values(values, member_id)
-    unit_id = values.get("unit_id")
-    if unit_id is not None and not in_scope_unit(unit_id) and "unit_id" not in errors.as_dict():
-        errors.add("unit_id", N_("The unit does not exist."))
-    return errors
-
-
-def check_member_values(values: dict, member_id: int | None) -> FieldErrors:
-    return check_member(
-        values,
-        session=db.session,
-        member_id=member_id,
-        member_number_pattern=current_app.config["MEMBER_NUMBER_PATTERN"],
+    return member_problems(
+        db.session,
+        current_requester(),
+        member_values(form, base),
+        member_id=pk,
+        member_number_pattern=member_number_pattern(),
     )
+
+
+def member_number_pattern() -> str:
+    return current_app.config["MEMBER_NUMBER_PATTERN"]
+
+
+MEMBER_COMMANDS = RecordCommands(
+    add=lambda session, requester, member: create_member(
+        session, requester, member, member_number_pattern=member_number_pattern()
+    ),
+    edit=lambda session, requester, pk, changes: edit_member(
+        session, requester, pk, changes, member_number_pattern=member_number_pattern()
+    ),
+    delete=delete_member,
+)
 
 
 # On the edit form the ledger dates are not shown; their conflicts with a changed birth
@@ -149,7 +155,8 @@ member_rule = DomainRule(check_member_form, aliases={"unit_id": "unit"}, fallbac
 
 
 class MemberModelView(DangVienModelView):
-    datamodel = SearchableInterface(Member)
+    datamodel = SearchableCommandInterface(Member)
+    record_commands = MEMBER_COMMANDS
     list_title = _l("Party members")
     show_title = _l("Party member")
     add_title = _l("Add a Party member")
@@ -240,29 +247,10 @@ class MemberModelView(DangVienModelView):
         "unit": [["kind", FilterIn, list(MEMBER_HOLDING_KINDS)], SCOPE_FILTER]
     }
 
-    def check_item(self, item, item_id):
-        return check_member_in_scope(member_values(item), item_id)
-
-    def pre_add(self, item) -> None:
-        super().pre_add(item)
-        add_with_opening_events(item)
-
     def render_template(self, template, **kwargs):
         if template == self.show_template and "pk" in kwargs:
             kwargs["member_panel"] = member_panel(int(kwargs["pk"]), request.args.get("as_of"))
         return super().render_template(template, **kwargs)
-
-
-def add_with_opening_events(item: Member) -> None:
-    """Flush the new member and record its opening events in the same transaction as the
-    save that follows; on any failure nothing is kept."""
-    try:
-        db.session.add(item)
-        db.session.flush()
-        open_ledger(db.session, item, user_id=current_user_id())
-    except DomainError as error:
-        db.session.rollback()
-        raise ValueError(translate(error.message, error.params)) from error
 
 
 def member_panel(member_id: int, as_of_text: str | None) -> dict:
@@ -370,7 +358,8 @@ def _unit_text(unit: Unit | None) -> str:
 
 class MemberApi(DangVienModelRestApi):
     resource_name = "members"
-    datamodel = SearchableInterface(Member)
+    datamodel = SearchableCommandInterface(Member)
+    record_commands = MEMBER_COMMANDS
     list_columns = [
         "id",
         "member_number",
@@ -412,12 +401,3 @@ class MemberApi(DangVienModelRestApi):
     ]
     order_columns = ["member_number", "sort_key", "birth_date", "admitted_on"]
     base_order = ("sort_key", "asc")
-
-    def check_item(self, item, item_id):
-        return check_member_in_scope(member_values(item), item_id)
-
-    def pre_add(self, item) -> None:
-        super().pre_add(item)
-        db.session.add(item)
-        db.session.flush()
-        open_ledger(db.session, item, user_id=current_user_id())

@@ -11,13 +11,24 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from webapp.domain.catalogues import MEMBER_FIELD_CATALOGUES
-from webapp.domain.errors import N_, FieldErrors
+from webapp.domain.catalogues import (
+    MEMBER_FIELD_CATALOGUES,
+    add_catalogue_entry,
+    edit_catalogue_entry,
+)
+from webapp.domain.records import (
+    SUPPLEMENT_FIELDS,
+    SupplementInput,
+    add_member_row,
+    apply_supplement,
+    check_row,
+    delete_member_row,
+    edit_member_row,
+)
 from webapp.extensions import db
 from webapp.labels import MEMBER_COLUMNS, format_date
 from webapp.models.member import Member
@@ -31,16 +42,18 @@ from webapp.models.record import (
     TripAbroad,
     WorkPeriod,
 )
-from webapp.security import scoped_get
+from webapp.security import current_requester, scoped_get
+from webapp.views.adapters import RecordCommands, run_on_form
 from webapp.views.base import (
     CatalogueSelectField,
+    CommandInterface,
     DangVienModelRestApi,
     DangVienModelView,
     DayMonthYearField,
     date_field,
     date_formatters,
 )
-from webapp.views.errors import DomainRule, translate
+from webapp.views.errors import DomainRule
 
 ROW_COLUMN_LABELS = {
     "member": _l("Party member"),
@@ -67,23 +80,19 @@ ROW_COLUMN_LABELS = {
 }
 
 
-def check_row(form) -> FieldErrors:
-    """Dates of a row: not in the future, the end not before the start."""
-    errors = FieldErrors()
-    today = date.today()
-    for name in ("starts_on", "ends_on", "awarded_on", "decided_on"):
-        if name in form and form[name].data and form[name].data > today:
-            errors.add(name, N_("The date cannot be in the future."))
-    if "starts_on" in form and "ends_on" in form:
-        start, end = form["starts_on"].data, form["ends_on"].data
-        if start and end and end < start:
-            errors.add("ends_on", N_("The end date cannot be before the start date."))
-    if "birth_year" in form and form["birth_year"].data and form["birth_year"].data > today.year:
-        errors.add("birth_year", N_("The date cannot be in the future."))
-    return errors
+# The command's date checks, shown on the form's fields.
+row_rule = DomainRule(lambda form: check_row({field.name: field.data for field in form}))
 
 
-row_rule = DomainRule(check_row)
+def row_commands(model) -> RecordCommands:
+    """Add, edit and delete a row of `model` (webapp/domain/records.py)."""
+    return RecordCommands(
+        add=add_member_row,
+        edit=lambda session, requester, pk, changes: edit_member_row(
+            session, requester, model, pk, changes
+        ),
+        delete=lambda session, requester, pk: delete_member_row(session, requester, model, pk),
+    )
 
 
 class MemberRowView(DangVienModelView):
@@ -98,12 +107,6 @@ class MemberRowView(DangVienModelView):
             flash(gettext("Open the member's page and add the row from there."), "warning")
             return None
         return super()._add()
-
-    def pre_add(self, item) -> None:
-        # The member comes from the URL: it must be one the user may see.
-        if scoped_get(Member, item.member_id or getattr(item.member, "id", None)) is None:
-            raise ValueError(gettext("The page or record was not found."))
-        super().pre_add(item)
 
 
 def _row_view(model, title, columns, required_dates=(), catalogue_fields=None, order=None):
@@ -124,7 +127,8 @@ def _row_view(model, title, columns, required_dates=(), catalogue_fields=None, o
             )
     date_columns = [c for c in columns if c in ("starts_on", "ends_on", "awarded_on", "decided_on")]
     attributes = {
-        "datamodel": SQLAInterface(model),
+        "datamodel": CommandInterface(model),
+        "record_commands": row_commands(model),
         "list_title": title,
         "list_columns": columns,
         "show_columns": ["member", *columns],
@@ -190,7 +194,8 @@ ROW_VIEWS = [
 def _row_api(model, resource_name, columns):
     attributes = {
         "resource_name": resource_name,
-        "datamodel": SQLAInterface(model),
+        "datamodel": CommandInterface(model),
+        "record_commands": row_commands(model),
         "list_columns": ["id", "member.id", *columns],
         "show_columns": ["id", "member.id", *columns],
         "add_columns": ["member", *columns],
@@ -222,8 +227,12 @@ ROW_APIS = [
 ]
 
 
+CATALOGUE_COMMANDS = RecordCommands(add=add_catalogue_entry, edit=edit_catalogue_entry)
+
+
 class CatalogueEntryView(DangVienModelView):
-    datamodel = SQLAInterface(CatalogueEntry)
+    datamodel = CommandInterface(CatalogueEntry)
+    record_commands = CATALOGUE_COMMANDS
     list_title = _l("Catalogues")
     label_columns = {
         "kind": _l("Catalogue"),
@@ -243,33 +252,12 @@ class CatalogueEntryView(DangVienModelView):
 
 class CatalogueApi(DangVienModelRestApi):
     resource_name = "catalogues"
-    datamodel = SQLAInterface(CatalogueEntry)
+    datamodel = CommandInterface(CatalogueEntry)
+    record_commands = CATALOGUE_COMMANDS
     list_columns = show_columns = ["id", "kind", "code", "name", "position", "active"]
     add_columns = edit_columns = ["kind", "code", "name", "position", "active"]
     search_columns = ["kind", "code", "name", "active"]
     include_route_methods = {"get", "get_list", "info", "post", "put"}
-
-
-# Fields a yearly supplement may change (identity basics and the Party ledger stay apart).
-SUPPLEMENT_FIELDS = [
-    "name_in_use",
-    "permanent_address",
-    "current_address",
-    "citizen_id",
-    "general_education",
-    "professional_level",
-    "professional_field",
-    "academic_title",
-    "political_theory",
-    "state_management",
-    "foreign_languages",
-    "it_level",
-    "occupation",
-    "party_position",
-    "government_position",
-    "health",
-    "war_invalid",
-]
 
 
 def supplement_form_class():
@@ -327,37 +315,26 @@ class MemberSupplementView(DangVienModelView):
         if request.method == "GET":
             form.year.data = date.today().year
         if request.method == "POST" and form.validate():
-            from webapp.views.members import check_member_values, member_values
+            from webapp.views.members import member_number_pattern
 
-            values = {name: form[name].data or None for name in SUPPLEMENT_FIELDS}
-            errors = check_member_values({**member_values(member), **values}, member.id)
-            if form.declared_on.data is None or form.declared_on.data > date.today():
-                form.declared_on.errors = [
-                    *form.declared_on.errors,
-                    gettext("Enter the date the supplement was declared (not in the future)."),
-                ]
-            elif errors:
-                for field, messages in errors.as_dict().items():
-                    target = form[field] if field in form else form.year  # noqa: SIM401 - WTForms has no get()
-                    target.errors = [*target.errors, *(translate(m, p) for m, p in messages)]
-            else:
-                supplement = MemberSupplement(
-                    member_id=member.id,
-                    year=form.year.data,
-                    declared_on=form.declared_on.data,
-                    note=form.note.data or None,
-                    recorded_by_id=current_user.id,
-                )
-                db.session.add(supplement)
-                db.session.flush()
-                db.session.info["supplement_id"] = supplement.id
-                try:
-                    for name, value in values.items():
-                        setattr(member, name, value)
-                    db.session.commit()
-                finally:
-                    db.session.info.pop("supplement_id", None)
-                flash(gettext("The supplement has been applied."), "success")
+            supplement = SupplementInput(
+                year=form.year.data,
+                declared_on=form.declared_on.data,
+                note=form.note.data,
+                values={name: form[name].data or None for name in SUPPLEMENT_FIELDS},
+            )
+            if run_on_form(
+                form,
+                lambda: apply_supplement(
+                    db.session,
+                    current_requester(),
+                    member.id,
+                    supplement,
+                    member_number_pattern=member_number_pattern(),
+                ),
+                gettext("The supplement has been applied."),
+                fallback="year",
+            ):
                 return redirect(url_for("MemberModelView.show", pk=member.id))
         return self.render_template(
             "records/supplement.html",

@@ -13,7 +13,7 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from webapp.domain.errors import DomainError, ValidationFailed
 from webapp.domain.scope import scope_clause
@@ -23,9 +23,10 @@ from webapp.models.report_run import ReportRun, ReportState
 from webapp.models.unit import Unit
 from webapp.reports import REPORTS
 from webapp.reports.delegates import delegates_from_numbers, read_delegates
-from webapp.reports.runs import cancel_run, live_progress, request_report
+from webapp.reports.runs import cancel_run, live_progress, request_report, runs_of
 from webapp.reports.spec import describe_parameters
-from webapp.security import current_scope, current_user_id
+from webapp.security import current_requester, current_scope
+from webapp.views.adapters import flash_domain_error, run_on_screen
 from webapp.views.base import DangVienModelView
 from webapp.views.errors import translate, translated_field_errors
 
@@ -39,15 +40,7 @@ class OwnOrScheduledRuns(BaseFilter):
     arg_name = "own"
 
     def apply(self, query, value):
-        return query.filter(
-            or_(
-                ReportRun.requested_by_id == current_user_id(),
-                and_(
-                    ReportRun.requested_by_id.is_(None),
-                    scope_clause(ReportRun, current_scope()),
-                ),
-            )
-        )
+        return query.filter(runs_of(current_requester()))
 
 
 def format_timestamp(value) -> str:
@@ -137,18 +130,18 @@ class ReportRunView(DangVienModelView):
         elif request.method == "POST":
             try:
                 run = request_report(
+                    db.session,
+                    current_requester(),
                     chosen["report"],
                     chosen["output_format"],
                     chosen["unit_id"],
                     {**chosen, "delegates": self._delegates(chosen["report"])},
-                    user_id=current_user_id(),
-                    scope=current_scope(),
                 )
             except ValidationFailed as error:
                 field_errors = translated_field_errors(error.errors)
                 flash(gettext("Please correct the errors below."), "danger")
             except DomainError as error:
-                flash(translate(error.message, error.params), "danger")
+                flash_domain_error(error)
             else:
                 flash(gettext("The report has been queued."), "info")
                 return redirect(url_for("ReportRunView.show", pk=run.id))
@@ -185,12 +178,11 @@ class ReportRunView(DangVienModelView):
         if not FlaskForm().validate():
             flash(gettext("The form has expired; please submit it again."), "danger")
         else:
-            try:
-                cancel_run(run)
-            except DomainError as error:
-                flash(translate(error.message, error.params), "danger")
-            else:
-                flash(gettext("The report has been cancelled."), "info")
+            run_on_screen(
+                lambda: cancel_run(db.session, current_requester(), run.id),
+                gettext("The report has been cancelled."),
+                "info",
+            )
         return redirect(url_for("ReportRunView.show", pk=run.id))
 
     @expose("/status/<int:pk>")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import abort, current_app, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.api import expose as api_expose
 from flask_appbuilder.api import protect, safe
 from flask_appbuilder.models.sqla.filters import FilterNotIn
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -18,17 +17,18 @@ from sqlalchemy import select
 from wtforms import Form, SelectField, StringField
 from wtforms.validators import Length, Optional
 
-from webapp.domain.errors import N_, DomainError, FieldErrors, ValidationFailed
+from webapp.domain.errors import FieldErrors
 from webapp.domain.rolls import roll_as_of
 from webapp.domain.scope import scope_clause
 from webapp.domain.units import (
-    check_unit,
+    delete_unit,
     dissolve_unit,
+    edit_unit,
+    found_unit,
     merge_units,
-    record_founding,
-    record_unit_changes,
     resolve_unit_code,
     subtree_member_counts,
+    unit_problems,
 )
 from webapp.extensions import db
 from webapp.labels import (
@@ -40,8 +40,10 @@ from webapp.labels import (
     label_for,
 )
 from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit, UnitChange
-from webapp.security import SCOPE_FILTER, current_scope, current_user_id, in_scope_unit
+from webapp.security import SCOPE_FILTER, current_requester, current_scope, in_scope_unit
+from webapp.views.adapters import RecordCommands, run_on_form
 from webapp.views.base import (
+    CommandInterface,
     DangVienModelRestApi,
     DangVienModelView,
     DayMonthYearField,
@@ -51,50 +53,33 @@ from webapp.views.base import (
     edited_pk,
     parse_int,
     parse_iso_date,
+    parse_text,
 )
-from webapp.views.errors import DomainRule, translate, translated_field_errors
+from webapp.views.errors import DomainRule
 from webapp.views.members import MemberModelView
 
 UNIT_FIELDS = ["code", "name", "kind", "parent", "founded_on", "dissolved_on"]
 
 
-def unit_values(item_or_form) -> dict:
-    get = (
-        (lambda name: item_or_form[name].data)
-        if isinstance(item_or_form, Form)
-        else (lambda name: getattr(item_or_form, name))
-    )
-    values = {name: get(name) for name in UNIT_FIELDS}
+def unit_form_values(form: Form) -> dict:
+    values = {name: form[name].data for name in UNIT_FIELDS}
     parent = values.pop("parent")
     values["parent_id"] = parent.id if parent is not None else None
     return values
 
 
 def check_unit_form(form: Form) -> FieldErrors:
-    return check_unit_in_scope(unit_values(form), edited_pk())
+    """The command's own checks, shown on the form's fields before it is sent on."""
+    return unit_problems(db.session, current_requester(), unit_form_values(form), unit_id=edited_pk())
 
 
-def scoped_unit_id(unit_id: int | None) -> int | None:
-    """A unit id the user may see, else None (as if nothing had been chosen)."""
-    return unit_id if unit_id is not None and in_scope_unit(unit_id) else None
-
-
-def check_unit_in_scope(values: dict, unit_id: int | None) -> FieldErrors:
-    """The unit's rules, and a parent inside the user's scope: a clerk founds units under
-    their own; only an Admin founds a top-level unit."""
-    errors = check_unit(values, session=db.session, unit_id=unit_id)
-    parent_id = values.get("parent_id")
-    outside = not in_scope_unit(parent_id) if parent_id is not None else current_scope() is not None
-    if outside and "parent" not in errors.as_dict():
-        errors.add("parent", N_("Choose a parent unit inside your scope."))
-    return errors
-
-
+UNIT_COMMANDS = RecordCommands(add=found_unit, edit=edit_unit, delete=delete_unit)
 unit_rule = DomainRule(check_unit_form, aliases={"parent_id": "parent"})
 
 
 class UnitModelView(DangVienModelView):
-    datamodel = SQLAInterface(Unit)
+    datamodel = CommandInterface(Unit)
+    record_commands = UNIT_COMMANDS
     list_title = _l("Organisation units")
     show_title = _l("Unit")
     add_title = _l("Found a unit")
@@ -128,17 +113,6 @@ class UnitModelView(DangVienModelView):
     show_template = "units/show.html"
     related_views = [MemberModelView]
 
-    def check_item(self, item, item_id):
-        return check_unit_in_scope(unit_values(item), item_id)
-
-    def pre_update(self, item) -> None:
-        super().pre_update(item)
-        record_unit_changes(db.session, item, user_id=current_user_id())
-
-    def post_add(self, item) -> None:
-        record_founding(db.session, item, user_id=current_user_id())
-        db.session.commit()
-
     def render_template(self, template, **kwargs):
         if template == self.show_template and "pk" in kwargs:
             kwargs["unit_panel"] = unit_panel(int(kwargs["pk"]))
@@ -151,21 +125,13 @@ class UnitModelView(DangVienModelView):
         return unit
 
     def _run_command(self, form: FlaskForm, command, back_url: str, **render):
-        """Validate the form, run the command; domain errors go back onto the form."""
-        if request.method == "POST" and form.validate():
-            try:
-                command()
-            except ValidationFailed as error:
-                db.session.rollback()
-                for field, messages in translated_field_errors(error.errors).items():
-                    target = form[field] if field in form else form["effective_on"]
-                    target.errors = list(target.errors) + messages
-            except DomainError as error:
-                db.session.rollback()
-                flash(translate(error.message, error.params), "danger")
-            else:
-                flash(gettext("Saved."), "success")
-                return redirect(back_url)
+        """Validate the form, run the command; its refusals go back onto the form."""
+        if (
+            request.method == "POST"
+            and form.validate()
+            and run_on_form(form, command, gettext("Saved."), fallback="effective_on")
+        ):
+            return redirect(back_url)
         return self.render_template(
             "common/command_form.html", form=form, back_url=back_url, **render
         )
@@ -189,18 +155,16 @@ class UnitModelView(DangVienModelView):
                 .order_by(Unit.path)
             )
         ]
-        into_id = scoped_unit_id(
-            int(form.into_id.data) if (form.into_id.data or "").isdigit() else None
-        )
+        into_id = int(form.into_id.data) if (form.into_id.data or "").isdigit() else None
         return self._run_command(
             form,
             lambda: merge_units(
                 db.session,
+                current_requester(),
                 unit.id,
                 into_id,
                 effective_on=form.effective_on.data,
                 decision_number=form.decision_number.data,
-                user_id=current_user_id(),
             ),
             url_for("UnitModelView.show", pk=unit.id),
             title=gettext("Merge %(unit)s into another unit", unit=f"{unit.code} – {unit.name}"),
@@ -220,10 +184,10 @@ class UnitModelView(DangVienModelView):
             form,
             lambda: dissolve_unit(
                 db.session,
+                current_requester(),
                 unit.id,
                 effective_on=form.effective_on.data,
                 decision_number=form.decision_number.data,
-                user_id=current_user_id(),
             ),
             url_for("UnitModelView.show", pk=unit.id),
             title=gettext("Dissolve %(unit)s", unit=f"{unit.code} – {unit.name}"),
@@ -317,7 +281,8 @@ def unit_panel(unit_id: int) -> dict:
 
 class UnitApi(DangVienModelRestApi):
     resource_name = "units"
-    datamodel = SQLAInterface(Unit)
+    datamodel = CommandInterface(Unit)
+    record_commands = UNIT_COMMANDS
     list_columns = [
         "id",
         "code",
@@ -334,17 +299,6 @@ class UnitApi(DangVienModelRestApi):
     search_columns = ["code", "name", "kind", "parent", "path"]
     order_columns = ["code", "name", "path", "founded_on"]
     base_order = ("path", "asc")
-
-    def check_item(self, item, item_id):
-        return check_unit_in_scope(unit_values(item), item_id)
-
-    def pre_update(self, item) -> None:
-        super().pre_update(item)
-        record_unit_changes(db.session, item, user_id=current_user_id())
-
-    def post_add(self, item) -> None:
-        record_founding(db.session, item, user_id=current_user_id())
-        db.session.commit()
 
     def _command(self, command):
         payload = self.json_object()
@@ -370,16 +324,14 @@ class UnitApi(DangVienModelRestApi):
             404: {$ref: '#/components/responses/404'}
             422: {$ref: '#/components/responses/422'}
         """
-        if self.datamodel.get(pk, self._base_filters) is None:
-            return self.response_404()
         return self._command(
             lambda p: merge_units(
                 db.session,
+                current_requester(),
                 pk,
-                scoped_unit_id(parse_int(p.get("into"), "into_id")),
+                parse_int(p.get("into"), "into_id"),
                 effective_on=parse_iso_date(p.get("effective_on"), "effective_on"),
-                decision_number=p.get("decision_number"),
-                user_id=current_user_id(),
+                decision_number=parse_text(p.get("decision_number"), "decision_number"),
             )
         )
 
@@ -396,15 +348,13 @@ class UnitApi(DangVienModelRestApi):
             404: {$ref: '#/components/responses/404'}
             422: {$ref: '#/components/responses/422'}
         """
-        if self.datamodel.get(pk, self._base_filters) is None:
-            return self.response_404()
         return self._command(
             lambda p: dissolve_unit(
                 db.session,
+                current_requester(),
                 pk,
                 effective_on=parse_iso_date(p.get("effective_on"), "effective_on"),
-                decision_number=p.get("decision_number"),
-                user_id=current_user_id(),
+                decision_number=parse_text(p.get("decision_number"), "decision_number"),
             )
         )
 
