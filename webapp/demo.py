@@ -10,9 +10,11 @@ import random
 from datetime import date, timedelta
 
 from faker import Faker
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from webapp.domain.cards import check_prefix, register_card
 from webapp.domain.events import EventInput, open_ledger, record_event
 from webapp.domain.ledger import EventKind
 from webapp.domain.units import merge_units
@@ -95,7 +97,6 @@ HOME_TOWNS = [
     "Hải Dương",
     "Hòa Bình",
 ]
-CARD_PREFIX = "27"
 CITIZEN_PROVINCE_CODE = "037"
 
 
@@ -178,7 +179,10 @@ def generate_units(session: Session, rng: random.Random, target_cells: int) -> l
     return holders
 
 
-def make_member(rng: random.Random, faker: Faker, sequence: int, unit: Unit, today: date) -> Member:
+def make_member(
+    rng: random.Random, faker: Faker, sequence: int, unit: Unit, today: date
+) -> tuple[Member, date | None]:
+    """The member, and the day their card was issued (None: no card yet)."""
     sex = Sex.FEMALE if rng.random() < 0.38 else Sex.MALE
     family = faker.last_name()
     middle = "Thị" if sex == Sex.FEMALE and rng.random() < 0.6 else faker.middle_name()
@@ -191,7 +195,7 @@ def make_member(rng: random.Random, faker: Faker, sequence: int, unit: Unit, tod
     official = admitted + timedelta(days=365 + rng.randint(0, 40))
     is_official = official <= today
     status = MemberStatus.OFFICIAL if is_official else MemberStatus.PROBATIONARY
-    card_number = f"{CARD_PREFIX}.{sequence:06d}" if is_official and rng.random() < 0.95 else None
+    has_card = is_official and rng.random() < 0.95
     precision = (
         BirthDatePrecision.DAY
         if birth.year > 1950 or rng.random() < 0.7
@@ -202,7 +206,12 @@ def make_member(rng: random.Random, faker: Faker, sequence: int, unit: Unit, tod
         if birth.year < 2000
         else ("2" if sex == Sex.MALE else "3")
     )
-    return Member(
+    # Cards are handed over a month to half a year after recognition; one recognised
+    # more recently still waits for it (and is on the list of members needing a card).
+    card_issued_on = official + timedelta(days=rng.randint(30, 200)) if has_card else None
+    if card_issued_on is not None and card_issued_on > today:
+        card_issued_on = None
+    member = Member(
         member_number=f"{sequence:06d}NB",
         birth_name=birth_name,
         name_in_use=birth_name,
@@ -224,10 +233,6 @@ def make_member(rng: random.Random, faker: Faker, sequence: int, unit: Unit, tod
         youth_union_on=_random_date(rng, _add_years(birth, 16), admitted)
         if rng.random() < 0.8
         else None,
-        card_number=card_number,
-        card_issued_on=official + timedelta(days=rng.randint(30, 200))
-        if card_number and official + timedelta(days=200) <= today
-        else None,
         status=status,
         unit=unit,
         general_education=_weighted(rng, EDUCATION),
@@ -238,6 +243,7 @@ def make_member(rng: random.Random, faker: Faker, sequence: int, unit: Unit, tod
         health="Tốt" if rng.random() < 0.9 else "Trung bình",
         veteran=birth.year < 1960 and rng.random() < 0.4,
     )
+    return member, card_issued_on
 
 
 def add_record_rows(rng: random.Random, faker: Faker, member: Member, today: date) -> None:
@@ -367,19 +373,31 @@ def _history(
 
 
 def generate_province(
-    session: Session, *, members: int, seed: int, today: date | None = None
+    session: Session,
+    *,
+    members: int,
+    seed: int,
+    today: date | None = None,
+    card_prefix: str | None = None,
 ) -> dict[str, int]:
-    """Units, members and their ledgers; every event goes through the ledger's rules."""
+    """Units, members, their ledgers and their cards; every event goes through the
+    ledger's rules, every card is a registry row numbered with the instance's prefix
+    (CARD_NUMBER_PREFIX), so cards issued later continue the same numbering."""
     today = today or date.today()
+    card_prefix = check_prefix(card_prefix or current_app.config["CARD_NUMBER_PREFIX"])
     rng = random.Random(seed)
     faker = Faker("vi_VN")
     faker.seed_instance(seed)
     holders = generate_units(session, rng, target_cells=max(4, members // 12))
     event_count = 0
     for sequence in range(1, members + 1):
-        member = make_member(rng, faker, sequence, holders[(sequence * 7919) % len(holders)], today)
+        member, card_issued_on = make_member(
+            rng, faker, sequence, holders[(sequence * 7919) % len(holders)], today
+        )
         session.add(member)
         session.flush()
+        if card_issued_on is not None:
+            register_card(session, member, f"{card_prefix}.{sequence:06d}", card_issued_on)
         add_record_rows(rng, faker, member, today)
         session.flush()
         open_ledger(session, member, today=today)
