@@ -1,5 +1,9 @@
 """Badge counters for the home page: eligible-but-not-proposed members per scope and
-occasion, cached in Redis; for large scopes computed by a worker, not in the request."""
+occasion, cached in Redis; for large scopes computed by a worker, not in the request.
+
+The cache key carries the state of the badge proposals (the newest id and how many are
+open), so a proposal, a decision or an award makes the next read a miss at once: nobody
+has to remember to drop the counters (and the screens need not know this module)."""
 
 from __future__ import annotations
 
@@ -15,8 +19,24 @@ CACHE_SECONDS = 600
 KEY_PREFIX = "dangvien:badges:eligible:"
 
 
+def proposals_generation() -> str:
+    """Changes whenever a badge proposal is made, decided or awarded."""
+    from sqlalchemy import func
+
+    from webapp.extensions import db
+    from webapp.models.badges import OPEN_BADGE_STATES, BadgeProposal
+
+    newest, open_count = db.session.execute(
+        select(
+            func.coalesce(func.max(BadgeProposal.id), 0),
+            func.count(BadgeProposal.id).filter(BadgeProposal.state.in_(OPEN_BADGE_STATES)),
+        )
+    ).one()
+    return f"{newest}-{open_count}"
+
+
 def cache_key(scope: str | None, occasion: date) -> str:
-    return f"{KEY_PREFIX}{scope or 'all'}:{occasion.isoformat()}"
+    return f"{KEY_PREFIX}{scope or 'all'}:{occasion.isoformat()}:{proposals_generation()}"
 
 
 def cached_eligible_count(scope: str | None, occasion: date) -> int | None:
@@ -35,6 +55,7 @@ def count_eligible_for_dashboard(scope: str | None, occasion_iso: str) -> int:
     from webapp.models.unit import Unit
 
     occasion = date.fromisoformat(occasion_iso)
+    key = cache_key(scope, occasion)  # before counting: a proposal meanwhile is a miss
     roots = db.session.scalars(
         select(Unit)
         .where(scope_clause(Unit, scope))
@@ -42,7 +63,7 @@ def count_eligible_for_dashboard(scope: str | None, occasion_iso: str) -> int:
     ).all()
     total = sum(count_eligible_not_proposed(db.session, root, occasion) for root in roots)
     with contextlib.suppress(Exception):
-        redis_connection().set(cache_key(scope, occasion), total, ex=CACHE_SECONDS)
+        redis_connection().set(key, total, ex=CACHE_SECONDS)
     return total
 
 
@@ -63,13 +84,3 @@ def request_eligible_count(scope: str | None, occasion: date) -> None:
         title=f"badge counter {occasion.isoformat()}",
         job_id=job_id,
     )
-
-
-def forget_eligible_counts() -> None:
-    """After a badge proposal the cached counters are stale: drop them all."""
-    try:
-        redis = redis_connection()
-        for key in redis.scan_iter(f"{KEY_PREFIX}*"):
-            redis.delete(key)
-    except Exception:  # the counters then refresh within ten minutes anyway
-        pass

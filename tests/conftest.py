@@ -214,14 +214,22 @@ def _clean_data(db) -> None:
     session = db.session
     tables = metadata.sorted_tables  # parents before children
     emptied = {table.name for table in tables if table.name not in SEEDED}
-    # References that would block the deletes: an emptied table's references to itself
-    # (units, event reversals, badge reissues) and a kept row's to an emptied table.
+    position = {table.name: i for i, table in enumerate(tables)}
+    if db.engine.dialect.name == "postgresql":
+        # Deferred keys (the member's current card) are checked now, not at the commit.
+        session.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
+    # References that would block the deletes: an emptied table's references to itself or
+    # along a cycle (units, event reversals, badge reissues, member <-> current card) and a
+    # kept row's to an emptied table.
     for table in tables:
         columns = [
             fk.parent
             for fk in table.foreign_keys
             if fk.column.table.name in emptied
-            and (fk.column.table is table or table.name not in emptied)
+            and (
+                position[fk.column.table.name] >= position[table.name]
+                or table.name not in emptied
+            )
         ]
         if columns:
             session.execute(

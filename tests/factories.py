@@ -64,11 +64,37 @@ def member_fields(unit: Unit, **overrides) -> dict:
 
 
 def make_member(session, unit: Unit, **overrides) -> Member:
+    """A member; `card_number` (and `card_issued_on`) give them that valid card in the
+    registry, as entered from the paper record."""
+    from webapp.domain.cards import register_card
+
+    number = overrides.pop("card_number", None)
+    issued_on = overrides.pop("card_issued_on", None)
     member = Member(**member_fields(unit, **overrides))
     session.add(member)
     session.flush()
+    if number:
+        register_card(session, member, number, issued_on)
+        session.flush()
     return member
 
 
 # Test set-up acts as the system (unrestricted), like the demo and migrations.
 SYSTEM = Requester.system()
+
+
+def as_requester(user_id: int | None, scope: str | None):
+    """User `user_id` with their roles as a command's Requester, acting within `scope`
+    (the test chooses it; None = everything). No user id: the system."""
+    from webapp.extensions import db
+    from webapp.models.user import DangVienUser
+
+    if user_id is None:
+        return Requester.system()
+    user = db.session.get(DangVienUser, user_id)
+    return Requester(
+        user_id=user_id,
+        roles=frozenset(role.name for role in user.roles),
+        scope=scope,
+        username=user.username,
+    )

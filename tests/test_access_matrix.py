@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from conftest import ADMIN_PASSWORD, login
-from factories import SYSTEM, make_member, make_tree
+from factories import SYSTEM, as_requester, make_member, make_tree
 from webapp.cli import create_user
 from webapp.domain.cards import CardRequest, propose_cards
 from webapp.domain.commands import Requester
@@ -66,7 +66,7 @@ def world(app, db_session):
     # The admin proposed a card for each of own and sibling: a Manager may decide.
     proposals = {
         target: propose_cards(
-            db_session, member.unit_id, [CardRequest(member.id)], user_id=1, scope=None
+            db_session, as_requester(1, None), member.unit_id, [CardRequest(member.id)]
         ).proposals[0]
         for target, member in (("own", own), ("sibling", sibling))
     }

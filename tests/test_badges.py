@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -14,7 +15,7 @@ from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from conftest import login, run_flask
-from factories import SYSTEM, make_member, make_tree
+from factories import SYSTEM, as_requester, make_member, make_tree
 from helpers import vietnamese
 from webapp.cli import create_user
 from webapp.domain.badge_eligibility import BadgeRules
@@ -29,7 +30,8 @@ from webapp.domain.badges import (
     rules_from_db,
     seed_badge_reference,
 )
-from webapp.domain.errors import NotFound, ValidationFailed
+from webapp.domain.commands import transaction
+from webapp.domain.errors import Forbidden, NotFound, ValidationFailed
 from webapp.domain.events import EventInput, open_ledger, record_event
 from webapp.extensions import db
 from webapp.models import BadgeAward, BadgeMilestone, BadgeProposal
@@ -135,26 +137,29 @@ def test_full_round_propose_decide_award(app, db_session, world):
     p, scope = world["people"], world["scope"]
     clerk, manager = uid(app, "clerk_b"), uid(app, "manager_b")
     proposals = propose_badges(
-        db_session, OCCASION, [p["thirty"].id, p["forty"].id], user_id=clerk, scope=scope
+        db_session, as_requester(clerk, scope), OCCASION, [p["thirty"].id, p["forty"].id]
     )
     assert sorted((x.member_id, x.milestone) for x in proposals) == sorted(
         [(p["thirty"].id, 30), (p["forty"].id, 40)]
     )
     ids = [x.id for x in proposals]
-    with pytest.raises(ValidationFailed) as refused:  # four-eyes
-        decide_badges(db_session, ids, True, user_id=clerk, scope=scope)
+    with pytest.raises(Forbidden):  # a Clerk does not decide
+        decide_badges(db_session, as_requester(clerk, scope), ids, True)
+    # The proposer holding the Manager role too still never decides their own (four-eyes).
+    both = replace(as_requester(clerk, scope), roles=frozenset({"Clerk", "Manager"}))
+    with pytest.raises(ValidationFailed) as refused:
+        decide_badges(db_session, both, ids, True)
     db_session.rollback()
     assert "four-eyes" in refused.value.errors["members"][0][0]
-    decide_badges(db_session, ids, True, user_id=manager, scope=scope)
+    decide_badges(db_session, as_requester(manager, scope), ids, True)
     with pytest.raises(ValidationFailed) as refused:  # numbers that collide
         award_badges(
             db_session,
+            as_requester(manager, scope),
             ids,
             decision_number="12-QĐ/TU",
             decision_on=date(2026, 5, 10),
             first_number="HH-000000",
-            user_id=manager,
-            scope=scope,
         )
     db_session.rollback()
     assert refused.value.errors["first_number"] == [
@@ -162,12 +167,11 @@ def test_full_round_propose_decide_award(app, db_session, world):
     ]
     awards = award_badges(
         db_session,
+        as_requester(manager, scope),
         ids,
         decision_number="12-QĐ/TU",
         decision_on=date(2026, 5, 10),
         first_number="HH-000100",
-        user_id=manager,
-        scope=scope,
     )
     assert sorted(a.badge_number for a in awards) == ["HH-000100", "HH-000101"]
     db_session.expire_all()
@@ -177,12 +181,11 @@ def test_full_round_propose_decide_award(app, db_session, world):
     with pytest.raises(ValidationFailed) as refused:
         award_badges(
             db_session,
+            as_requester(manager, scope),
             ids,
             decision_number="12-QĐ/TU",
             decision_on=date(2026, 5, 10),
             first_number="HH-000200",
-            user_id=manager,
-            scope=scope,
         )
     db_session.rollback()
     assert "already been awarded" in refused.value.errors["members"][0][0]
@@ -218,17 +221,16 @@ def test_refused_badge_proposals_change_nothing(
     clerk = uid(app, "clerk_b")
     with pytest.raises((ValidationFailed, NotFound)) as refused:
         if kind is None:
-            propose_badges(db_session, OCCASION, [target.id], user_id=clerk, scope=world["scope"])
+            propose_badges(db_session, as_requester(clerk, world["scope"]), OCCASION, [target.id])
         else:
             propose_badge_manually(
                 db_session,
+                as_requester(clerk, world["scope"]),
                 OCCASION,
                 target.id,
                 milestone,
                 kind,
                 "Ốm nặng, có xác nhận của bệnh viện",
-                user_id=clerk,
-                scope=world["scope"],
             )
     db_session.rollback()
     errors = refused.value.errors
@@ -242,32 +244,31 @@ def test_early_and_posthumous_proposals_with_a_reason(app, db_session, world):
     p, scope, clerk = world["people"], world["scope"], uid(app, "clerk_b")
     with pytest.raises(ValidationFailed) as refused:
         propose_badge_manually(
-            db_session, OCCASION, p["later"].id, 30, "early", " ", user_id=clerk, scope=scope
+            db_session, as_requester(clerk, scope), OCCASION, p["later"].id, 30, "early", " "
         )
     db_session.rollback()
     assert "reason" in refused.value.errors
     early = propose_badge_manually(
-        db_session, OCCASION, p["later"].id, 30, "early", "Ốm nặng", user_id=clerk, scope=scope
+        db_session, as_requester(clerk, scope), OCCASION, p["later"].id, 30, "early", "Ốm nặng"
     )
     posthumous = propose_badge_manually(
         db_session,
+        as_requester(clerk, scope),
         OCCASION,
         p["deceased"].id,
         30,
         "posthumous",
         "Truy tặng",
-        user_id=clerk,
-        scope=scope,
     )
     assert (early.kind, posthumous.kind) == ("early", "posthumous")
     with pytest.raises(ValidationFailed) as refused:  # proposing twice
         propose_badge_manually(
-            db_session, OCCASION, p["later"].id, 30, "early", "Lần nữa", user_id=clerk, scope=scope
+            db_session, as_requester(clerk, scope), OCCASION, p["later"].id, 30, "early", "Lần nữa"
         )
     db_session.rollback()
     assert "already proposed" in refused.value.errors["members"][0][0]
     with pytest.raises(ValidationFailed):  # not an occasion
-        propose_badges(db_session, date(2026, 5, 20), [p["thirty"].id], user_id=clerk, scope=scope)
+        propose_badges(db_session, as_requester(clerk, scope), date(2026, 5, 20), [p["thirty"].id])
     db_session.rollback()
 
 
@@ -275,18 +276,23 @@ def test_a_lost_badge_is_reissued_once(app, db_session, world):
     holder = world["people"]["holder"]
     original = db_session.scalar(select(BadgeAward).where(BadgeAward.member_id == holder.id))
     manager, scope = uid(app, "manager_b"), world["scope"]
-    common = dict(decision_number="30-QĐ/TU", decision_on=date(2026, 6, 1), user_id=manager)
+    common = dict(decision_number="30-QĐ/TU", decision_on=date(2026, 6, 1))
     with pytest.raises(ValidationFailed):  # number already used
         reissue_badge(
-            db_session, original.id, badge_number="HH-000001", lost_on=None, scope=scope, **common
+            db_session,
+            as_requester(manager, scope),
+            original.id,
+            badge_number="HH-000001",
+            lost_on=None,
+            **common,
         )
     db_session.rollback()
     new = reissue_badge(
         db_session,
+        as_requester(manager, scope),
         original.id,
         badge_number="HH-009999",
         lost_on=date(2026, 4, 1),
-        scope=scope,
         **common,
     )
     db_session.expire_all()
@@ -294,16 +300,21 @@ def test_a_lost_badge_is_reissued_once(app, db_session, world):
     assert (new.reissue_of_id, new.milestone) == (original.id, 30)
     with pytest.raises(ValidationFailed):
         reissue_badge(
-            db_session, original.id, badge_number="HH-009998", lost_on=None, scope=scope, **common
+            db_session,
+            as_requester(manager, scope),
+            original.id,
+            badge_number="HH-009998",
+            lost_on=None,
+            **common,
         )
     db_session.rollback()
     with pytest.raises(NotFound):
         reissue_badge(
             db_session,
+            as_requester(manager, world["tree"]["D2"].path),
             new.id,
             badge_number="HH-009997",
             lost_on=None,
-            scope=world["tree"]["D2"].path,
             **common,
         )
     db_session.rollback()
@@ -534,18 +545,17 @@ def test_badge_printables_show_the_round_in_vietnamese(app, db_session, world):
     ids = [
         x.id
         for x in propose_badges(
-            db_session, OCCASION, [p["thirty"].id], user_id=clerk, scope=world["scope"]
+            db_session, as_requester(clerk, world["scope"]), OCCASION, [p["thirty"].id]
         )
     ]
-    decide_badges(db_session, ids, True, user_id=manager, scope=world["scope"])
+    decide_badges(db_session, as_requester(manager, world["scope"]), ids, True)
     award_badges(
         db_session,
+        as_requester(manager, world["scope"]),
         ids,
         decision_number="15-QĐ/TU",
         decision_on=date(2026, 5, 10),
         first_number="HH-000777",
-        user_id=manager,
-        scope=world["scope"],
     )
     for report, expected in (
         (
@@ -647,13 +657,13 @@ def test_two_managers_approving_the_same_badge_proposals_one_wins(app, db_sessio
         x.id
         for x in propose_badges(
             db_session,
+            as_requester(uid(app, "clerk_b"), world["scope"]),
             OCCASION,
             [p["thirty"].id, p["forty"].id],
-            user_id=uid(app, "clerk_b"),
-            scope=world["scope"],
         )
     ]
     managers = [uid(app, "manager_b"), uid(app, "manager_b3")]
+    requesters = {m: as_requester(m, world["scope"]) for m in managers}
     holding = threading.Event()
     results = {}
 
@@ -663,13 +673,11 @@ def test_two_managers_approving_the_same_badge_proposals_one_wins(app, db_sessio
             try:
                 if not hold:
                     holding.wait(10)
-                decide_badges(
-                    session, ids, True, user_id=manager, scope=world["scope"], commit=False
-                )
-                if hold:
-                    holding.set()
-                    time.sleep(0.5)
-                session.commit()
+                with transaction(session):  # the command joins it: locks held to its end
+                    decide_badges(session, requesters[manager], ids, True)
+                    if hold:
+                        holding.set()
+                        time.sleep(0.5)
                 results[name] = "ok"
             except DomainError as error:
                 session.rollback()
@@ -703,9 +711,8 @@ def test_same_badge_number_awarded_twice_at_once_is_refused_not_a_crash(app, db_
     import time
 
     from conftest import DATABASE_URL
-    from webapp.domain.errors import DomainError
+    from webapp.domain.errors import ConcurrentChange, DomainError
     from webapp.extensions import db
-    from webapp.views.cards import ConcurrentChange, guarded
 
     if not (DATABASE_URL or "").startswith("postgresql"):
         pytest.skip("needs PostgreSQL")
@@ -715,39 +722,34 @@ def test_same_badge_number_awarded_twice_at_once_is_refused_not_a_crash(app, db_
         x.id
         for x in propose_badges(
             db_session,
+            as_requester(uid(app, "clerk_b"), scope),
             OCCASION,
             [p["thirty"].id, p["forty"].id],
-            user_id=uid(app, "clerk_b"),
-            scope=scope,
         )
     ]
-    decide_badges(db_session, ids, True, user_id=manager, scope=scope)
+    decide_badges(db_session, as_requester(manager, scope), ids, True)
     first_flushed = threading.Event()
     results = {}
+
+    requester = as_requester(manager, scope)
 
     def award(name, proposal_id, hold):
         with app.app_context():
             try:
                 if not hold:
                     first_flushed.wait(10)
-
-                def command():
+                with transaction(db.session):  # the command joins it; the clash ends it
                     award_badges(
                         db.session,
+                        requester,
                         [proposal_id],
                         decision_number="9-QĐ/TU",
                         decision_on=date(2026, 5, 10),
                         first_number="HH-000900",
-                        user_id=manager,
-                        scope=scope,
-                        commit=False,
                     )
                     if hold:
                         first_flushed.set()
                         time.sleep(0.5)  # the other one now waits on the unique index
-                    db.session.commit()
-
-                guarded(command)
                 results[name] = "ok"
             except DomainError as error:
                 results[name] = error

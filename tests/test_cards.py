@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from conftest import DATABASE_URL, login, run_flask
-from factories import SYSTEM, make_member, make_tree
+from factories import SYSTEM, as_requester, make_member, make_tree
 from helpers import vietnamese
 from webapp.cli import create_user
 from webapp.domain.cards import (
@@ -25,7 +25,8 @@ from webapp.domain.cards import (
     issue_cards,
     propose_cards,
 )
-from webapp.domain.errors import DomainError, NotFound, ValidationFailed
+from webapp.domain.commands import transaction
+from webapp.domain.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from webapp.domain.events import EventInput, open_ledger, record_event
 from webapp.extensions import db
 from webapp.models import AuditEntry, CardProposal, CardProposalBatch, Member, PartyCard
@@ -185,10 +186,9 @@ def test_refused_proposals_change_nothing(
     with pytest.raises(ValidationFailed) as refused:
         propose_cards(
             db_session,
+            as_requester(user_id(app, "clerk_c"), world["scope"]),
             batch_unit.id,
             [CardRequest(members[who].id, reason, explanation, photo)],
-            user_id=user_id(app, "clerk_c"),
-            scope=world["scope"],
         )
     db_session.rollback()
     assert [m for m, _ in refused.value.errors["members"]] == [message]
@@ -201,19 +201,17 @@ def test_a_member_already_proposed_and_an_empty_list_are_refused(app, db_session
     clerk = user_id(app, "clerk_c")
     propose_cards(
         db_session,
+        as_requester(clerk, world["scope"]),
         tree["G1"].id,
         [CardRequest(members["new"].id)],
-        user_id=clerk,
-        scope=world["scope"],
     )
     before = counts(db_session)
     with pytest.raises(ValidationFailed) as refused:
         propose_cards(
             db_session,
+            as_requester(clerk, world["scope"]),
             tree["G1"].id,
             [CardRequest(members["new"].id), CardRequest(members["new2"].id)],
-            user_id=clerk,
-            scope=world["scope"],
         )
     db_session.rollback()
     assert refused.value.errors["members"] == [
@@ -223,15 +221,14 @@ def test_a_member_already_proposed_and_an_empty_list_are_refused(app, db_session
         )
     ]
     with pytest.raises(ValidationFailed):
-        propose_cards(db_session, tree["G1"].id, [], user_id=clerk, scope=world["scope"])
+        propose_cards(db_session, as_requester(clerk, world["scope"]), tree["G1"].id, [])
     db_session.rollback()
     with pytest.raises(ValidationFailed):  # a unit outside the scope
         propose_cards(
             db_session,
+            as_requester(clerk, world["scope"]),
             tree["D2"].id,
             [CardRequest(members["new2"].id)],
-            user_id=clerk,
-            scope=world["scope"],
         )
     db_session.rollback()
     assert counts(db_session) == before
@@ -243,10 +240,9 @@ def test_a_member_already_proposed_and_an_empty_list_are_refused(app, db_session
 def propose(app, db_session, world, *names, reason=CardReason.NEW_OFFICIAL, **extra):
     batch = propose_cards(
         db_session,
+        as_requester(user_id(app, "clerk_c"), world["scope"]),
         world["tree"]["G1"].id,
         [CardRequest(world["members"][n].id, reason, **extra) for n in names],
-        user_id=user_id(app, "clerk_c"),
-        scope=world["scope"],
     )
     return [p.id for p in batch.proposals]
 
@@ -256,17 +252,15 @@ def test_full_round_numbers_cards_and_records_them_on_the_member(app, db_session
     manager = user_id(app, "manager_c")
     decide_cards(
         db_session,
+        as_requester(manager, world["scope"]),
         proposal_ids,
         True,
-        user_id=manager,
-        scope=world["scope"],
         comment="Đủ điều kiện",
     )
     cards = issue_cards(
         db_session,
+        as_requester(manager, world["scope"]),
         proposal_ids,
-        user_id=manager,
-        scope=world["scope"],
         prefix=PREFIX,
         issued_on=date(2026, 5, 19),
     )
@@ -295,13 +289,23 @@ def test_full_round_numbers_cards_and_records_them_on_the_member(app, db_session
 
 def test_four_eyes_the_proposer_never_decides(app, db_session, world):
     proposal_ids = propose(app, db_session, world, "new")
-    with pytest.raises(ValidationFailed) as refused:
+    # The clerk who proposed may not decide at all (the role table) …
+    with pytest.raises(Forbidden):
         decide_cards(
-            db_session, proposal_ids, True, user_id=user_id(app, "clerk_c"), scope=world["scope"]
+            db_session, as_requester(user_id(app, "clerk_c"), world["scope"]), proposal_ids, True
         )
+    # … and someone whose role may both propose and decide (an Admin) never decides
+    # their own proposal.
+    admin = as_requester(user_id(app, "admin"), None)
+    batch = propose_cards(
+        db_session, admin, world["tree"]["G1"].id, [CardRequest(world["members"]["new2"].id)]
+    )
+    with pytest.raises(ValidationFailed) as refused:
+        decide_cards(db_session, admin, [batch.proposals[0].id], True)
     db_session.rollback()
     assert "four-eyes" in refused.value.errors["members"][0][0]
     assert db_session.get(CardProposal, proposal_ids[0]).state == ProposalState.PROPOSED
+    assert db_session.get(CardProposal, batch.proposals[0].id).state == ProposalState.PROPOSED
 
 
 ILLEGAL_TRANSITIONS = [
@@ -335,19 +339,18 @@ def test_illegal_transitions_are_refused(app, db_session, world, before, command
 
     def run(step):
         if step == "approve":
-            decide_cards(db_session, proposal_ids, True, user_id=manager, scope=world["scope"])
+            decide_cards(db_session, as_requester(manager, world["scope"]), proposal_ids, True)
         elif step == "reject":
             decide_cards(
                 db_session,
+                as_requester(manager, world["scope"]),
                 proposal_ids,
                 False,
-                user_id=manager,
-                scope=world["scope"],
                 comment="Thiếu ảnh",
             )
         else:
             issue_cards(
-                db_session, proposal_ids, user_id=manager, scope=world["scope"], prefix=PREFIX
+                db_session, as_requester(manager, world["scope"]), proposal_ids, prefix=PREFIX
             )
 
     for step in before:
@@ -374,7 +377,7 @@ def test_a_member_who_dies_before_the_decision_is_not_approved(app, db_session, 
     )
     with pytest.raises(ValidationFailed) as refused:
         decide_cards(
-            db_session, proposal_ids, True, user_id=user_id(app, "manager_c"), scope=world["scope"]
+            db_session, as_requester(user_id(app, "manager_c"), world["scope"]), proposal_ids, True
         )
     db_session.rollback()
     assert refused.value.errors["members"][0][0] == (
@@ -383,10 +386,9 @@ def test_a_member_who_dies_before_the_decision_is_not_approved(app, db_session, 
     # rejecting it stays possible
     decide_cards(
         db_session,
+        as_requester(user_id(app, "manager_c"), world["scope"]),
         proposal_ids,
         False,
-        user_id=user_id(app, "manager_c"),
-        scope=world["scope"],
         comment="Đã từ trần",
     )
     assert db_session.get(CardProposal, proposal_ids[0]).state == ProposalState.REJECTED
@@ -396,17 +398,16 @@ def test_rejection_needs_a_reason_and_outsiders_find_nothing(app, db_session, wo
     proposal_ids = propose(app, db_session, world, "new")
     with pytest.raises(ValidationFailed) as refused:
         decide_cards(
-            db_session, proposal_ids, False, user_id=user_id(app, "manager_c"), scope=world["scope"]
+            db_session, as_requester(user_id(app, "manager_c"), world["scope"]), proposal_ids, False
         )
     assert refused.value.errors["comment"][0][0] == "Give the reason for the rejection."
     db_session.rollback()
     with pytest.raises(NotFound):
         decide_cards(
             db_session,
+            as_requester(user_id(app, "manager_c"), world["tree"]["D2"].path),
             proposal_ids,
             True,
-            user_id=user_id(app, "manager_c"),
-            scope=world["tree"]["D2"].path,
         )
     db_session.rollback()
 
@@ -422,9 +423,9 @@ def test_lost_card_is_reissued_and_the_old_one_revoked(app, db_session, world):
         photo_reference="ANH-2026-04",
     )
     manager = user_id(app, "manager_c")
-    decide_cards(db_session, proposal_ids, True, user_id=manager, scope=world["scope"])
+    decide_cards(db_session, as_requester(manager, world["scope"]), proposal_ids, True)
     (card,) = issue_cards(
-        db_session, proposal_ids, user_id=manager, scope=world["scope"], prefix=PREFIX
+        db_session, as_requester(manager, world["scope"]), proposal_ids, prefix=PREFIX
     )
     db_session.expire_all()
     member = db_session.get(Member, world["members"]["carded"].id)
@@ -450,9 +451,9 @@ def test_a_card_of_a_member_who_leaves_is_withdrawn(app, db_session, world):
 def test_bad_prefix_is_refused(app, db_session, world):
     proposal_ids = propose(app, db_session, world, "new")
     manager = user_id(app, "manager_c")
-    decide_cards(db_session, proposal_ids, True, user_id=manager, scope=world["scope"])
+    decide_cards(db_session, as_requester(manager, world["scope"]), proposal_ids, True)
     with pytest.raises(DomainError) as refused:
-        issue_cards(db_session, proposal_ids, user_id=manager, scope=world["scope"], prefix="7")
+        issue_cards(db_session, as_requester(manager, world["scope"]), proposal_ids, prefix="7")
     db_session.rollback()
     assert "CARD_NUMBER_PREFIX" in refused.value.message
     assert db_session.get(CardProposal, proposal_ids[0]).state == ProposalState.APPROVED
@@ -483,31 +484,25 @@ def test_two_managers_on_the_same_batch_one_wins(app, db_session, world, command
     proposal_ids = propose(app, db_session, world, "new", "new2")
     if command == "issue":
         decide_cards(
-            db_session, proposal_ids, True, user_id=user_id(app, "manager_c"), scope=world["scope"]
+            db_session, as_requester(user_id(app, "manager_c"), world["scope"]), proposal_ids, True
         )
     db_session.commit()
-    managers = [user_id(app, "manager_c"), user_id(app, "manager_c2")]
+    cards_before = db_session.scalar(select(func.count(PartyCard.id)))  # the carded member's
+    managers = [
+        as_requester(user_id(app, name), world["scope"]) for name in ("manager_c", "manager_c2")
+    ]
     first_holds_lock = threading.Event()
     results = {}
 
     def act(session, manager, hold):
-        if command == "approve":
-            decide_cards(
-                session, proposal_ids, True, user_id=manager, scope=world["scope"], commit=False
-            )
-        else:
-            issue_cards(
-                session,
-                proposal_ids,
-                user_id=manager,
-                scope=world["scope"],
-                prefix=PREFIX,
-                commit=False,
-            )
-        if hold:
-            first_holds_lock.set()
-            time.sleep(0.5)  # the other manager is now waiting on the row locks
-        session.commit()
+        with transaction(session):  # the commands join it: the locks last until its end
+            if command == "approve":
+                decide_cards(session, manager, proposal_ids, True)
+            else:
+                issue_cards(session, manager, proposal_ids, prefix=PREFIX)
+            if hold:
+                first_holds_lock.set()
+                time.sleep(0.5)  # the other manager is now waiting on the row locks
         return "ok"
 
     def first():
@@ -535,7 +530,7 @@ def test_two_managers_on_the_same_batch_one_wins(app, db_session, world, command
     ).all()
     assert len(numbers) == len(set(numbers))
     if command == "issue":
-        assert db_session.scalar(select(func.count(PartyCard.id))) == 2
+        assert db_session.scalar(select(func.count(PartyCard.id))) == cards_before + 2
 
 
 @pytest.mark.server_only
@@ -549,13 +544,12 @@ def test_parallel_issues_of_different_batches_never_share_a_number(app, db_sessi
     for chunk in (extra[:4], extra[4:]):
         batch = propose_cards(
             db_session,
+            as_requester(clerk, world["scope"]),
             tree["G1"].id,
             [CardRequest(m.id) for m in chunk],
-            user_id=clerk,
-            scope=world["scope"],
         )
         decide_cards(
-            db_session, [p.id for p in batch.proposals], True, user_id=manager, scope=world["scope"]
+            db_session, as_requester(manager, world["scope"]), [p.id for p in batch.proposals], True
         )
         batches.append([p.id for p in batch.proposals])
     barrier = threading.Barrier(2)
@@ -565,7 +559,7 @@ def test_parallel_issues_of_different_batches_never_share_a_number(app, db_sessi
         def work(session):
             barrier.wait(10)
             cards = issue_cards(
-                session, proposal_ids, user_id=manager, scope=world["scope"], prefix=PREFIX
+                session, as_requester(manager, world["scope"]), proposal_ids, prefix=PREFIX
             )
             return [c.number for c in cards]
 
@@ -669,6 +663,7 @@ def test_screens_clerk_proposes_manager_decides_and_issues(app, db_session, worl
 
 def test_bad_input_on_the_screens_answers_with_a_message(app, db_session, world):
     members, tree = world["members"], world["tree"]
+    before = counts(db_session)  # (0, 0, 1): the carded member's card is in the registry
     clerk = client_for(app, "clerk_c")
     page = clerk.post(
         "/cards/propose",
@@ -697,7 +692,7 @@ def test_bad_input_on_the_screens_answers_with_a_message(app, db_session, world)
         )
         in page.text
     )
-    assert counts(db_session) == (0, 0, 0)
+    assert counts(db_session) == before == (0, 0, 1)
     assert clerk.get(f"/cards/propose-one/{members['sibling'].id}").status_code == 404
     # from the member page, a lost card with its explanation and photo reference
     assert "propose-card-link" in clerk.get(f"/membermodelview/show/{members['carded'].id}").text
@@ -836,9 +831,9 @@ def test_printables_from_the_batch_page_run_on_a_real_worker(
 
     proposal_ids = propose(app, db_session, world, "new", "new2")
     manager = user_id(app, "manager_c")
-    decide_cards(db_session, proposal_ids, True, user_id=manager, scope=world["scope"])
+    decide_cards(db_session, as_requester(manager, world["scope"]), proposal_ids, True)
     cards = issue_cards(
-        db_session, proposal_ids, user_id=manager, scope=world["scope"], prefix=PREFIX
+        db_session, as_requester(manager, world["scope"]), proposal_ids, prefix=PREFIX
     )
     batch_id = db_session.get(CardProposal, proposal_ids[0]).batch_id
     client = client_for(app, "manager_c")

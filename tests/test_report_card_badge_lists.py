@@ -8,7 +8,7 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 from test_cards import PREFIX, propose, user_id, world  # noqa: F401 - fixture
 
-from factories import SYSTEM, make_member, make_tree
+from factories import SYSTEM, as_requester, make_member, make_tree
 from webapp.domain.badges import award_badges, decide_badges, propose_badges
 from webapp.domain.cards import decide_cards, issue_cards
 from webapp.domain.events import open_ledger
@@ -41,12 +41,11 @@ def test_lists_match_raw_sql_after_a_card_and_a_badge_round(app, db_session, wor
     manager = user_id(app, "manager_c")
     # Cards: two issued this year, one more proposed and waiting.
     issued_ids = propose(app, db_session, world, "new", "new2")
-    decide_cards(db_session, issued_ids, True, user_id=manager, scope=world["scope"])
+    decide_cards(db_session, as_requester(manager, world["scope"]), issued_ids, True)
     issue_cards(
         db_session,
+        as_requester(manager, world["scope"]),
         issued_ids,
-        user_id=manager,
-        scope=world["scope"],
         prefix=PREFIX,
         issued_on=date(2026, 5, 19),
     )
@@ -63,18 +62,17 @@ def test_lists_match_raw_sql_after_a_card_and_a_badge_round(app, db_session, wor
     # Badges: the veteran reached 50 years on 01/03/2026, awarded on 19/05/2026.
     clerk = user_id(app, "clerk_c")
     proposals = propose_badges(
-        db_session, date(2026, 5, 19), [veteran.id], user_id=clerk, scope=world["scope"]
+        db_session, as_requester(clerk, world["scope"]), date(2026, 5, 19), [veteran.id]
     )
     proposal_ids = [p.id for p in proposals]
-    decide_badges(db_session, proposal_ids, True, user_id=manager, scope=world["scope"])
+    decide_badges(db_session, as_requester(manager, world["scope"]), proposal_ids, True)
     award_badges(
         db_session,
+        as_requester(manager, world["scope"]),
         proposal_ids,
         decision_number="123-QĐ/TU",
         decision_on=date(2026, 5, 18),
         first_number="HH50-000001",
-        user_id=manager,
-        scope=world["scope"],
     )
 
     workbook = sheets(run_report(tree["D1"]))

@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from webapp.domain.cards import check_prefix, register_card
 from webapp.domain.commands import Requester, transaction
 from webapp.domain.events import EventInput, record_event
 from webapp.domain.ledger import EventKind
@@ -98,7 +99,6 @@ HOME_TOWNS = [
     "Hải Dương",
     "Hòa Bình",
 ]
-CARD_PREFIX = "27"
 CITIZEN_PROVINCE_CODE = "037"
 
 
@@ -184,7 +184,10 @@ def generate_units(session: Session, rng: random.Random, target_cells: int) -> l
     return holders
 
 
-def make_member(rng: random.Random, faker: Faker, sequence: int, unit: Unit, today: date) -> Member:
+def make_member(
+    rng: random.Random, faker: Faker, sequence: int, unit: Unit, today: date
+) -> tuple[Member, date | None]:
+    """The member, and the day their card was issued (None: no card yet)."""
     sex = Sex.FEMALE if rng.random() < 0.38 else Sex.MALE
     family = faker.last_name()
     middle = "Thị" if sex == Sex.FEMALE and rng.random() < 0.6 else faker.middle_name()
@@ -197,7 +200,7 @@ def make_member(rng: random.Random, faker: Faker, sequence: int, unit: Unit, tod
     official = admitted + timedelta(days=365 + rng.randint(0, 40))
     is_official = official <= today
     status = MemberStatus.OFFICIAL if is_official else MemberStatus.PROBATIONARY
-    card_number = f"{CARD_PREFIX}.{sequence:06d}" if is_official and rng.random() < 0.95 else None
+    has_card = is_official and rng.random() < 0.95
     precision = (
         BirthDatePrecision.DAY
         if birth.year > 1950 or rng.random() < 0.7
@@ -208,7 +211,12 @@ def make_member(rng: random.Random, faker: Faker, sequence: int, unit: Unit, tod
         if birth.year < 2000
         else ("2" if sex == Sex.MALE else "3")
     )
-    return Member(
+    # Cards are handed over a month to half a year after recognition; one recognised
+    # more recently still waits for it (and is on the list of members needing a card).
+    card_issued_on = official + timedelta(days=rng.randint(30, 200)) if has_card else None
+    if card_issued_on is not None and card_issued_on > today:
+        card_issued_on = None
+    member = Member(
         member_number=f"{sequence:06d}NB",
         birth_name=birth_name,
         name_in_use=birth_name,
@@ -230,10 +238,6 @@ def make_member(rng: random.Random, faker: Faker, sequence: int, unit: Unit, tod
         youth_union_on=_random_date(rng, _add_years(birth, 16), admitted)
         if rng.random() < 0.8
         else None,
-        card_number=card_number,
-        card_issued_on=official + timedelta(days=rng.randint(30, 200))
-        if card_number and official + timedelta(days=200) <= today
-        else None,
         status=status,
         unit=unit,
         general_education=_weighted(rng, EDUCATION),
@@ -244,6 +248,7 @@ def make_member(rng: random.Random, faker: Faker, sequence: int, unit: Unit, tod
         health="Tốt" if rng.random() < 0.9 else "Trung bình",
         veteran=birth.year < 1960 and rng.random() < 0.4,
     )
+    return member, card_issued_on
 
 
 def record_rows(rng: random.Random, faker: Faker, member: Member, today: date) -> list:
@@ -377,10 +382,18 @@ def _history(
 
 
 def generate_province(
-    session: Session, *, members: int, seed: int, today: date | None = None
+    session: Session,
+    *,
+    members: int,
+    seed: int,
+    today: date | None = None,
+    card_prefix: str | None = None,
 ) -> dict[str, int]:
-    """Units, members and their ledgers; every event goes through the ledger's rules."""
+    """Units, members, their ledgers and their cards; every event goes through the
+    ledger's rules, every card is a registry row numbered with the instance's prefix
+    (CARD_NUMBER_PREFIX), so cards issued later continue the same numbering."""
     today = today or date.today()
+    card_prefix = check_prefix(card_prefix or current_app.config["CARD_NUMBER_PREFIX"])
     pattern = current_app.config["MEMBER_NUMBER_PATTERN"]
     rng = random.Random(seed)
     faker = Faker("vi_VN")
@@ -391,13 +404,13 @@ def generate_province(
         with transaction(session):
             for sequence in range(first, min(first + BATCH, members + 1)):
                 unit = holders[(sequence * 7919) % len(holders)]
+                record, card_issued_on = make_member(rng, faker, sequence, unit, today)
                 member = create_member(
-                    session,
-                    SYSTEM,
-                    make_member(rng, faker, sequence, unit, today),
-                    member_number_pattern=pattern,
-                    today=today,
+                    session, SYSTEM, record, member_number_pattern=pattern, today=today
                 )
+                if card_issued_on is not None:
+                    number = f"{card_prefix}.{sequence:06d}"
+                    register_card(session, member, number, card_issued_on)
                 for row in record_rows(rng, faker, member, today):
                     add_member_row(session, SYSTEM, row)
                 for data in _history(rng, member, holders, today):

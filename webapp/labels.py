@@ -7,6 +7,8 @@ from datetime import date
 from flask_babel import lazy_gettext as _l
 
 from webapp.domain.ledger import Activity, EventKind
+from webapp.models.badges import BadgeProposalKind, BadgeProposalState
+from webapp.models.cards import CardReason, CardState, ProposalState
 from webapp.models.member import BirthDatePrecision, MemberStatus, Sex
 from webapp.models.report_run import ReportState
 from webapp.models.unit import UnitChangeKind, UnitKind
@@ -72,6 +74,32 @@ REPORT_STATE_LABELS = {
     ReportState.DONE: _l("Done"),
     ReportState.FAILED: _l("Failed"),
     ReportState.CANCELLED: _l("Cancelled"),
+}
+# Card and badge proposals share their states' labels (the values are the same words).
+PROPOSAL_STATE_LABELS = {
+    ProposalState.PROPOSED: _l("Proposed"),
+    ProposalState.APPROVED: _l("Approved"),
+    ProposalState.REJECTED: _l("Rejected"),
+    ProposalState.ISSUED: _l("Issued"),
+    ProposalState.REVOKED: _l("Revoked"),
+    BadgeProposalState.AWARDED: _l("Awarded"),
+}
+CARD_REASON_LABELS = {
+    CardReason.NEW_OFFICIAL: _l("New official member"),
+    CardReason.LOST: _l("Card lost"),
+    CardReason.DAMAGED: _l("Card damaged"),
+    CardReason.NAME_CHANGE: _l("Name changed"),
+}
+CARD_STATE_LABELS = {
+    CardState.VALID: _l("Valid"),
+    CardState.REVOKED: _l("Revoked"),
+    CardState.WITHDRAWN: _l("Withdrawn"),
+}
+BADGE_KIND_LABELS = {
+    BadgeProposalKind.AUTOMATIC: _l("Reaches the milestone"),
+    BadgeProposalKind.EARLY: _l("Early (serious illness)"),
+    BadgeProposalKind.POSTHUMOUS: _l("Posthumous"),
+    BadgeProposalKind.REISSUE: _l("Re-issue"),
 }
 
 UNIT_COLUMNS = {

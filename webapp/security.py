@@ -47,7 +47,7 @@ READ_DATA = [
     ),
     (r"CardBatchView|PartyCardView|BadgeAwardView", r"can_(list|show|print)"),
     (r"BadgeRoundView", r"can_(round|print)"),
-    (r"CardProposalApi|BadgeProposalApi", r"can_(get|info)"),
+    (r"CardProposalApi|BadgeProposalApi|PartyCardApi", r"can_(get|info)"),
     (
         r"Cards and badges|Card proposal batches|Issued Party cards|Party badge round|Party badge awards",
         r"menu_access",
@@ -58,6 +58,8 @@ PROPOSE_CARDS_AND_BADGES = [
     (r"CardBatchView|BadgeRoundView", r"can_propose"),
     (r"CardProposalApi|BadgeProposalApi", r"can_post"),
     (r"Members needing a card", r"menu_access"),
+    # A card the member holds already is entered from the paper record, like the record.
+    (r"PartyCardView|PartyCardApi", r"can_record"),
 ]
 DECIDE_CARDS_AND_BADGES = [
     (r"CardBatchView", r"can_(decide|issue)"),
@@ -195,10 +197,25 @@ def current_scope() -> str | None:
         user = current_user
     if user is None or not getattr(user, "is_authenticated", False):
         return NOWHERE
+    return scope_of(user)
+
+
+def scope_of(user) -> str | None:
+    """A user's scope: everything for an Admin, else their unit's subtree (or nothing)."""
     if any(role.name == current_app.config["AUTH_ROLE_ADMIN"] for role in user.roles):
         return UNRESTRICTED
     unit = getattr(user, "unit", None)
     return unit.path if unit is not None and unit.path else NOWHERE
+
+
+def requester_for(user) -> Requester:
+    """A user record as the domain's Requester (the CLI, jobs and tests act as a user)."""
+    return Requester(
+        user_id=user.id,
+        roles=frozenset(role.name for role in user.roles),
+        scope=scope_of(user),
+        username=user.username,
+    )
 
 
 def current_requester() -> Requester:
@@ -210,12 +227,7 @@ def current_requester() -> Requester:
         return Requester(user_id=None, scope=NOWHERE)
     # Reading the user's roles and unit must not flush a record a form is still building.
     with db.session.no_autoflush:
-        return Requester(
-            user_id=user.id,
-            roles=frozenset(role.name for role in user.roles),
-            scope=current_scope(),
-            username=user.username,
-        )
+        return requester_for(user)
 
 
 class ScopeFilter(BaseFilter):

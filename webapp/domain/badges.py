@@ -3,7 +3,9 @@ proposals (automatic, early, posthumous), decisions, awards and re-issue of a lo
 
 The rules themselves are the pure functions of webapp/domain/badge_eligibility.py; this
 module feeds them the reference tables and the badges already held, and writes the results.
-Every command checks scope, state and the four-eyes rule, then writes in one transaction.
+The proposal workflow (lock order, scope, decisions, four-eyes, "only approved proposals")
+is the one shared with cards in webapp/domain/proposals.py. Every command takes the
+Requester and runs in one transaction (webapp/domain/commands.py).
 """
 
 from __future__ import annotations
@@ -11,24 +13,26 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from webapp.domain.errors import N_, NotFound, ValidationFailed
+from webapp.domain.commands import Requester, command
+from webapp.domain.errors import N_, ValidationFailed
 from webapp.domain.events import member_state
 from webapp.domain.party_age import party_age
 from webapp.domain.proposals import (
     MAX_TEXT,
-    decision_comment,
-    lock_members,
-    lock_proposals,
+    Workflow,
+    approved_proposals,
+    decide,
+    members_in_scope,
     refuse,
     who,
 )
 from webapp.domain.reports import subtree_units
-from webapp.domain.scope import scope_clause
+from webapp.domain.scope import find_in_scope
 from webapp.models.badges import (
     OPEN_BADGE_STATES,
     BadgeAward,
@@ -53,15 +57,29 @@ WARNING_DEFERRAL = "warning_deferral_months"
 DISMISSAL_DEFERRAL = "dismissal_deferral_months"
 BADGE_NUMBER_PATTERN = re.compile(r"^[0-9A-Za-z./-]{1,20}$")
 
-ALREADY_DECIDED = {
-    BadgeProposalState.APPROVED: N_(
-        "The badge proposal for %(name)s (%(number)s) has already been approved."
+BADGES = Workflow(
+    model=BadgeProposal,
+    proposed=BadgeProposalState.PROPOSED,
+    approved=BadgeProposalState.APPROVED,
+    rejected=BadgeProposalState.REJECTED,
+    done=frozenset({BadgeProposalState.AWARDED}),
+    already={
+        BadgeProposalState.APPROVED: N_(
+            "The badge proposal for %(name)s (%(number)s) has already been approved."
+        ),
+        BadgeProposalState.REJECTED: N_(
+            "The badge proposal for %(name)s (%(number)s) has already been rejected."
+        ),
+        BadgeProposalState.AWARDED: N_(
+            "The badge for %(name)s (%(number)s) has already been awarded."
+        ),
+    },
+    not_approved=N_(
+        "The badge proposal for %(name)s (%(number)s) is not approved; only approved proposals are awarded."
     ),
-    BadgeProposalState.REJECTED: N_(
-        "The badge proposal for %(name)s (%(number)s) has already been rejected."
-    ),
-    BadgeProposalState.AWARDED: N_("The badge for %(name)s (%(number)s) has already been awarded."),
-}
+)
+ALREADY_HOLDS = N_("%(name)s (%(number)s) already holds the %(years)s-year badge.")
+ALREADY_PROPOSED = N_("%(name)s (%(number)s) is already proposed for the %(years)s-year badge.")
 
 
 # --- Reference data -----------------------------------------------------------------
@@ -229,18 +247,6 @@ def count_eligible_not_proposed(session: Session, root_unit: Unit, occasion: dat
 # --- Proposals ----------------------------------------------------------------------
 
 
-def _members_in_scope(session: Session, ids: Sequence[int], scope: str | None) -> dict[int, Member]:
-    lock_members(session, list(ids))
-    return {
-        m.id: m
-        for m in session.scalars(
-            select(Member)
-            .where(Member.id.in_(list(ids)), scope_clause(Member, scope))
-            .execution_options(populate_existing=True)
-        )
-    }
-
-
 def _eligibility_of(session: Session, member: Member, occasion: date, rules, held):
     from webapp.domain.badge_eligibility import eligible_members
 
@@ -248,14 +254,9 @@ def _eligibility_of(session: Session, member: Member, occasion: date, rules, hel
     return next((e for e in found if e.member_id == member.id), None)
 
 
+@command("badge.propose")
 def propose_badges(
-    session: Session,
-    occasion: date | None,
-    member_ids: Sequence[int],
-    *,
-    user_id: int | None,
-    scope: str | None,
-    commit: bool = True,
+    session: Session, requester: Requester, occasion: date | None, member_ids: Sequence[int]
 ) -> list[BadgeProposal]:
     """Propose the chosen members for the milestone the rules find them eligible for on
     the occasion (re-checked here, whatever the client sent)."""
@@ -263,7 +264,7 @@ def propose_badges(
     if not member_ids:
         raise ValidationFailed({"members": [(N_("Choose at least one member."), {})]})
     rules = rules_from_db(session)
-    members = _members_in_scope(session, member_ids, scope)
+    members = members_in_scope(session, member_ids, requester.scope)
     held = held_milestones(session, list(members))
     open_ = proposed_milestones(session, list(members))
     problems: list[tuple[str, dict]] = []
@@ -282,12 +283,7 @@ def propose_badges(
                 )
             )
         elif found.milestone in open_.get(member_id, frozenset()):
-            problems.append(
-                (
-                    N_("%(name)s (%(number)s) is already proposed for the %(years)s-year badge."),
-                    {**who(member), "years": found.milestone},
-                )
-            )
+            problems.append((ALREADY_PROPOSED, {**who(member), "years": found.milestone}))
         else:
             planned.append((member, found))
     refuse(problems)
@@ -300,27 +296,23 @@ def propose_badges(
             kind=BadgeProposalKind.AUTOMATIC,
             reason=found.reason[:MAX_TEXT],
             state=BadgeProposalState.PROPOSED,
-            proposed_by_id=user_id,
+            proposed_by_id=requester.user_id,
         )
         session.add(proposal)
         proposals.append(proposal)
     session.flush()
-    if commit:
-        session.commit()
     return proposals
 
 
+@command("badge.propose")
 def propose_badge_manually(
     session: Session,
+    requester: Requester,
     occasion: date | None,
     member_id: int | None,
     milestone: int | None,
     kind: str,
     reason: str | None,
-    *,
-    user_id: int | None,
-    scope: str | None,
-    commit: bool = True,
 ) -> BadgeProposal:
     """An early proposal (seriously ill, within the milestone's early window) or a
     posthumous one (deceased member), with the reason written by the proposer."""
@@ -340,29 +332,19 @@ def propose_badge_manually(
         errors.setdefault("reason", []).append(
             (N_("At most %(limit)s characters."), {"limit": MAX_TEXT})
         )
-    member = _members_in_scope(session, [member_id], scope).get(member_id) if member_id else None
+    member = (
+        members_in_scope(session, [member_id], requester.scope).get(member_id)
+        if member_id
+        else None
+    )
     if member is None:
         errors.setdefault("member", []).append((N_("The member does not exist."), {}))
     if errors:
         raise ValidationFailed(errors)
     if milestone in held_milestones(session, [member.id]).get(member.id, frozenset()):
-        refuse(
-            [
-                (
-                    N_("%(name)s (%(number)s) already holds the %(years)s-year badge."),
-                    {**who(member), "years": milestone},
-                )
-            ]
-        )
+        refuse([(ALREADY_HOLDS, {**who(member), "years": milestone})])
     if milestone in proposed_milestones(session, [member.id]).get(member.id, frozenset()):
-        refuse(
-            [
-                (
-                    N_("%(name)s (%(number)s) is already proposed for the %(years)s-year badge."),
-                    {**who(member), "years": milestone},
-                )
-            ]
-        )
+        refuse([(ALREADY_PROPOSED, {**who(member), "years": milestone})])
     from webapp.domain.badge_eligibility import (
         early_window_opens,
         load_candidates,
@@ -435,51 +417,24 @@ def propose_badge_manually(
         kind=kind,
         reason=reason,
         state=BadgeProposalState.PROPOSED,
-        proposed_by_id=user_id,
+        proposed_by_id=requester.user_id,
     )
     session.add(proposal)
     session.flush()
-    if commit:
-        session.commit()
     return proposal
 
 
+@command("badge.decide")
 def decide_badges(
     session: Session,
+    requester: Requester,
     proposal_ids: Iterable[int],
     approve: bool,
     *,
-    user_id: int | None,
-    scope: str | None,
     comment: str | None = None,
-    commit: bool = True,
 ) -> list[BadgeProposal]:
-    comment = decision_comment(comment, approve)
-    proposals = lock_proposals(session, BadgeProposal, proposal_ids, scope)
-    problems: list[tuple[str, dict]] = []
-    for proposal in proposals:
-        if proposal.state != BadgeProposalState.PROPOSED:
-            problems.append((ALREADY_DECIDED[proposal.state], who(proposal.member)))
-        elif user_id is not None and proposal.proposed_by_id == user_id:
-            problems.append(
-                (
-                    N_(
-                        "You proposed %(name)s (%(number)s) yourself; another person must decide (four-eyes rule)."
-                    ),
-                    who(proposal.member),
-                )
-            )
-    refuse(problems)
-    now = datetime.now()
-    for proposal in proposals:
-        proposal.state = BadgeProposalState.APPROVED if approve else BadgeProposalState.REJECTED
-        proposal.decided_by_id = user_id
-        proposal.decided_at = now
-        proposal.comment = comment
-    session.flush()
-    if commit:
-        session.commit()
-    return proposals
+    """Approve or reject badge proposals (all or none); the decider is never the proposer."""
+    return decide(session, requester, BADGES, proposal_ids, approve, comment)
 
 
 def badge_numbers(first: str, count: int) -> list[str]:
@@ -529,45 +484,27 @@ def _refuse_used_numbers(session: Session, numbers: Sequence[str]) -> None:
     )
 
 
+@command("badge.award")
 def award_badges(
     session: Session,
+    requester: Requester,
     proposal_ids: Iterable[int],
     *,
     decision_number: str | None,
     decision_on: date | None,
     first_number: str | None = None,
     numbers: Mapping[int, str] | None = None,
-    user_id: int | None,
-    scope: str | None,
     today: date | None = None,
-    commit: bool = True,
 ) -> list[BadgeAward]:
     """Record the awards of approved proposals under one decision, with consecutive badge
     numbers from `first_number` (or one number per proposal id in `numbers`)."""
     today = today or date.today()
     _check_decision(decision_number, decision_on, today)
-    proposals = lock_proposals(session, BadgeProposal, proposal_ids, scope)
-    problems: list[tuple[str, dict]] = []
-    for proposal in proposals:
-        if proposal.state == BadgeProposalState.AWARDED:
-            problems.append((ALREADY_DECIDED[proposal.state], who(proposal.member)))
-        elif proposal.state != BadgeProposalState.APPROVED:
-            problems.append(
-                (
-                    N_(
-                        "The badge proposal for %(name)s (%(number)s) is not approved; only approved proposals are awarded."
-                    ),
-                    who(proposal.member),
-                )
-            )
-    refuse(problems)
+    proposals = approved_proposals(session, requester, BADGES, proposal_ids)
     held = held_milestones(session, [p.member_id for p in proposals])
     refuse(
         [
-            (
-                N_("%(name)s (%(number)s) already holds the %(years)s-year badge."),
-                {**who(p.member), "years": p.milestone},
-            )
+            (ALREADY_HOLDS, {**who(p.member), "years": p.milestone})
             for p in proposals
             if p.milestone in held.get(p.member_id, frozenset())
         ]
@@ -592,47 +529,33 @@ def award_badges(
             occasion_on=proposal.occasion_on,
             posthumous=proposal.kind == BadgeProposalKind.POSTHUMOUS,
             proposal_id=proposal.id,
-            recorded_by_id=user_id,
+            recorded_by_id=requester.user_id,
         )
         session.add(award)
         proposal.state = BadgeProposalState.AWARDED
         awards.append(award)
     session.flush()
-    if commit:
-        session.commit()
     return awards
 
 
+@command("badge.reissue")
 def reissue_badge(
     session: Session,
+    requester: Requester,
     award_id: int | None,
     *,
     badge_number: str | None,
     decision_number: str | None,
     decision_on: date | None,
     lost_on: date | None,
-    user_id: int | None,
-    scope: str | None,
     today: date | None = None,
-    commit: bool = True,
 ) -> BadgeAward:
     """A lost badge: the original is marked lost and a new award with a new number replaces it."""
     today = today or date.today()
     _check_decision(decision_number, decision_on, today)
     if lost_on is not None and lost_on > today:
         raise ValidationFailed({"lost_on": [(N_("The date cannot be in the future."), {})]})
-    original = (
-        session.scalar(
-            select(BadgeAward)
-            .where(BadgeAward.id == award_id, scope_clause(BadgeAward, scope))
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        if award_id
-        else None
-    )
-    if original is None:
-        raise NotFound(N_("The badge award does not exist."))
+    original = find_in_scope(session, BadgeAward, award_id, requester.scope, lock=True)
     if original.lost_on is not None:
         refuse(
             [(N_("Badge %(value)s has already been re-issued."), {"value": original.badge_number})],
@@ -655,10 +578,8 @@ def reissue_badge(
         occasion_on=original.occasion_on,
         posthumous=original.posthumous,
         reissue_of_id=original.id,
-        recorded_by_id=user_id,
+        recorded_by_id=requester.user_id,
     )
     session.add(award)
     session.flush()
-    if commit:
-        session.commit()
     return award

@@ -1,11 +1,16 @@
-"""Party card commands (DESIGN §5): propose a batch, decide, issue, withdraw.
+"""Party card commands (DESIGN §5): propose a batch, decide, issue, record a card held
+from the paper record, and withdraw the card of a leaver.
 
-Each command checks scope, state and the four-eyes rule first and then writes in one
-transaction; a refused command raises a DomainError and changes nothing. Proposals are
-locked FOR UPDATE before their state is read, so two managers deciding or issuing the same
-batch at once are serialised: the second sees the first one's result and is refused.
-Card numbers come from a counter row locked FOR UPDATE; a number already on a card or on a
-member record is skipped, and the unique constraint on party_card.number is the last guard.
+The workflow itself (lock order, scope, decisions, four-eyes, "only approved proposals")
+is the one shared with badges in webapp/domain/proposals.py; this module adds what is a
+card's own: who may get a card, numbering, revoking the old card on a re-issue.
+
+One truth for the card number: the card registry (`PartyCard`). `Member.card_number`
+and `Member.card_issued_on` are a copy of the member's current valid card, written only
+here (`_hold`), and the database refuses a copy that is not one of the member's own
+registry cards (migration 0011). Card numbers come from a counter row locked FOR UPDATE
+and continue after the highest number of the prefix in the registry, so a number is
+never handed out twice; the unique constraint on party_card.number is the last guard.
 """
 
 from __future__ import annotations
@@ -15,19 +20,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from webapp.domain.commands import Requester, command
 from webapp.domain.errors import N_, DomainError, ValidationFailed
 from webapp.domain.proposals import (
-    decision_comment,
-    lock_members,
-    lock_proposals,
+    Workflow,
+    approved_proposals,
+    decide,
+    members_in_scope,
     refuse,
     who,
 )
-from webapp.domain.scope import scope_clause, unit_in_scope, units_in
+from webapp.domain.scope import find_in_scope, scope_clause, unit_in_scope, units_in
 from webapp.models.cards import (
     NEEDS_EXPLANATION,
     OPEN_PROPOSAL_STATES,
@@ -43,6 +50,7 @@ from webapp.models.member import Member, MemberStatus
 from webapp.models.unit import Unit
 
 PREFIX_PATTERN = re.compile(r"^\d{2}$")
+CARD_NUMBER_PATTERN = re.compile(r"^\d{2}\.\d{6}$")
 MAX_SERIAL = 999_999
 
 NOT_FOR_A_CARD = {
@@ -55,12 +63,42 @@ NOT_FOR_A_CARD = {
     ),
     MemberStatus.LEFT: N_("%(name)s (%(number)s) has left the Party; no card can be proposed."),
 }
-ALREADY_DECIDED = {
-    ProposalState.APPROVED: N_("The proposal for %(name)s (%(number)s) has already been approved."),
-    ProposalState.REJECTED: N_("The proposal for %(name)s (%(number)s) has already been rejected."),
-    ProposalState.ISSUED: N_("The card for %(name)s (%(number)s) has already been issued."),
-    ProposalState.REVOKED: N_("The card for %(name)s (%(number)s) has already been revoked."),
-}
+ALREADY_HAS_CARD = N_(
+    "%(name)s (%(number)s) already has card %(card)s; propose a new one for a lost or damaged card or a changed name."
+)
+BEFORE_ADMISSION = N_(
+    "%(name)s (%(number)s): the card cannot be issued before the date of admission."
+)
+
+
+def _official_only(proposal: CardProposal):
+    member = proposal.member
+    if member.status != MemberStatus.OFFICIAL:
+        return NOT_FOR_A_CARD[member.status], who(member)
+    return None
+
+
+CARDS = Workflow(
+    model=CardProposal,
+    proposed=ProposalState.PROPOSED,
+    approved=ProposalState.APPROVED,
+    rejected=ProposalState.REJECTED,
+    done=frozenset({ProposalState.ISSUED, ProposalState.REVOKED}),
+    already={
+        ProposalState.APPROVED: N_(
+            "The proposal for %(name)s (%(number)s) has already been approved."
+        ),
+        ProposalState.REJECTED: N_(
+            "The proposal for %(name)s (%(number)s) has already been rejected."
+        ),
+        ProposalState.ISSUED: N_("The card for %(name)s (%(number)s) has already been issued."),
+        ProposalState.REVOKED: N_("The card for %(name)s (%(number)s) has already been revoked."),
+    },
+    not_approved=N_(
+        "The proposal for %(name)s (%(number)s) is not approved; only approved proposals are issued."
+    ),
+    approval_problem=_official_only,
+)
 
 
 @dataclass(frozen=True)
@@ -91,33 +129,24 @@ def members_needing_card(session: Session, scope: str | None):
     return query
 
 
+@command("card.propose")
 def propose_cards(
     session: Session,
+    requester: Requester,
     unit_id: int | None,
     requests: Sequence[CardRequest],
     *,
-    user_id: int | None,
-    scope: str | None,
     note: str | None = None,
-    commit: bool = True,
 ) -> CardProposalBatch:
     """Create a proposal batch of `unit_id` with one proposal per request."""
-    if unit_id is None or not unit_in_scope(session, unit_id, scope):
+    if unit_id is None or not unit_in_scope(session, unit_id, requester.scope):
         raise ValidationFailed({"unit_id": [(N_("The unit does not exist."), {})]})
     if not requests:
         raise ValidationFailed({"members": [(N_("Choose at least one member."), {})]})
     if note is not None and len(note) > 500:
         raise ValidationFailed({"note": [(N_("At most %(limit)s characters."), {"limit": 500})]})
     ids = [r.member_id for r in requests]
-    lock_members(session, ids)
-    members = {
-        m.id: m
-        for m in session.scalars(
-            select(Member)
-            .where(Member.id.in_(ids), scope_clause(Member, scope))
-            .execution_options(populate_existing=True)
-        )
-    }
+    members = members_in_scope(session, ids, requester.scope)
     batch_unit = session.get(Unit, unit_id)
     open_ids = set(
         session.scalars(
@@ -159,14 +188,7 @@ def propose_cards(
             )
             continue
         if request.reason == CardReason.NEW_OFFICIAL and member.card_number:
-            problems.append(
-                (
-                    N_(
-                        "%(name)s (%(number)s) already has card %(card)s; propose a new one for a lost or damaged card or a changed name."
-                    ),
-                    {**who(member), "card": member.card_number},
-                )
-            )
+            problems.append((ALREADY_HAS_CARD, {**who(member), "card": member.card_number}))
         if request.reason != CardReason.NEW_OFFICIAL and not member.card_number:
             problems.append(
                 (N_("%(name)s (%(number)s) has no card yet; propose a first card."), who(member))
@@ -191,7 +213,7 @@ def propose_cards(
                 problems.append((N_("At most %(limit)s characters."), {"limit": limit}))
     refuse(problems)
     batch = CardProposalBatch(
-        unit_id=unit_id, note=(note or "").strip() or None, proposed_by_id=user_id
+        unit_id=unit_id, note=(note or "").strip() or None, proposed_by_id=requester.user_id
     )
     session.add(batch)
     for request in requests:
@@ -202,55 +224,26 @@ def propose_cards(
                 explanation=(request.explanation or "").strip() or None,
                 photo_reference=(request.photo_reference or "").strip() or None,
                 state=ProposalState.PROPOSED,
-                proposed_by_id=user_id,
+                proposed_by_id=requester.user_id,
             )
         )
     session.flush()
-    if commit:
-        session.commit()
     return batch
 
 
+@command("card.decide")
 def decide_cards(
     session: Session,
+    requester: Requester,
     proposal_ids: Iterable[int],
     approve: bool,
     *,
-    user_id: int | None,
-    scope: str | None,
     comment: str | None = None,
     now: datetime | None = None,
-    commit: bool = True,
 ) -> list[CardProposal]:
-    """Approve or reject proposals (all or none). The decider is never the proposer."""
-    comment = decision_comment(comment, approve)
-    proposals = lock_proposals(session, CardProposal, proposal_ids, scope)
-    problems: list[tuple[str, dict]] = []
-    for proposal in proposals:
-        if proposal.state != ProposalState.PROPOSED:
-            problems.append((ALREADY_DECIDED[proposal.state], who(proposal.member)))
-        elif approve and proposal.member.status != MemberStatus.OFFICIAL:
-            problems.append((NOT_FOR_A_CARD[proposal.member.status], who(proposal.member)))
-        elif user_id is not None and proposal.proposed_by_id == user_id:
-            problems.append(
-                (
-                    N_(
-                        "You proposed %(name)s (%(number)s) yourself; another person must decide (four-eyes rule)."
-                    ),
-                    who(proposal.member),
-                )
-            )
-    refuse(problems)
-    now = now or datetime.now()
-    for proposal in proposals:
-        proposal.state = ProposalState.APPROVED if approve else ProposalState.REJECTED
-        proposal.decided_by_id = user_id
-        proposal.decided_at = now
-        proposal.comment = comment
-    session.flush()
-    if commit:
-        session.commit()
-    return proposals
+    """Approve or reject card proposals (all or none); the decider is never the proposer,
+    and only an official member's card is approved."""
+    return decide(session, requester, CARDS, proposal_ids, approve, comment, now)
 
 
 def check_prefix(prefix: str) -> str:
@@ -280,6 +273,68 @@ def _counter(session: Session, prefix: str) -> CardNumberCounter:
     return counter
 
 
+def _highest_serial(session: Session, prefix: str) -> int:
+    """The highest serial of `prefix` in the registry (a range on the unique index)."""
+    with session.no_autoflush:
+        highest = session.scalar(
+            select(func.max(PartyCard.number)).where(
+                PartyCard.number.between(f"{prefix}.000000", f"{prefix}.999999")
+            )
+        )
+    return int(highest[3:]) if highest and CARD_NUMBER_PATTERN.match(highest) else 0
+
+
+def allocate_card_numbers(session: Session, prefix: str, count: int) -> list[str]:
+    """The next `count` numbers NN.NNNNNN after both the counter and every number of the
+    prefix in the registry (cards recorded from paper included), so none is handed out
+    twice; the caller's transaction holds the counter lock until it commits."""
+    counter = _counter(session, check_prefix(prefix))
+    serial = max(counter.last_serial, _highest_serial(session, prefix))
+    if serial + count > MAX_SERIAL:
+        raise DomainError(N_("No card numbers are left for prefix %(prefix)s."), prefix=prefix)
+    counter.last_serial = serial + count
+    return [f"{prefix}.{n:06d}" for n in range(serial + 1, serial + count + 1)]
+
+
+def allocate_card_number(session: Session, prefix: str) -> str:
+    return allocate_card_numbers(session, prefix, 1)[0]
+
+
+def _hold(member: Member, card: PartyCard | None) -> None:
+    """The member record's copy of the current valid card (the only writer of it)."""
+    member.card_number = card.number if card is not None else None
+    member.card_issued_on = card.issued_on if card is not None else None
+
+
+def register_card(
+    session: Session, member: Member, number: str, issued_on: date | None
+) -> PartyCard:
+    """A valid card row for `member`, held by the member record. For callers that have
+    checked the rules already: the commands below, the demo generator, test factories."""
+    card = PartyCard(member=member, number=number, issued_on=issued_on, state=CardState.VALID)
+    session.add(card)
+    _hold(member, card)
+    return card
+
+
+def _end_current_cards(
+    session: Session, members: Sequence[Member], state: str, day: date, note: str | None
+) -> None:
+    """Revoke or withdraw the members' valid cards; the records no longer hold a card."""
+    with session.no_autoflush:
+        for chunk in _chunks([m.id for m in members]):
+            for card in session.scalars(
+                select(PartyCard).where(
+                    PartyCard.member_id.in_(chunk), PartyCard.state == CardState.VALID
+                )
+            ):
+                card.state = state
+                card.ended_on = day
+                card.end_note = note
+    for member in members:
+        _hold(member, None)
+
+
 CHUNK = 5000  # IN lists stay well under the driver's parameter limit
 
 
@@ -288,94 +343,15 @@ def _chunks(values: Sequence, size: int = CHUNK):
         yield values[start : start + size]
 
 
-def numbers_in_use(session: Session, numbers: Sequence[str]) -> set[str]:
-    """Which of `numbers` are on a card row or typed on a member record already."""
-    used: set[str] = set()
-    with session.no_autoflush:
-        for chunk in _chunks(list(numbers)):
-            used.update(
-                session.scalars(select(PartyCard.number).where(PartyCard.number.in_(chunk)))
-            )
-            used.update(
-                session.scalars(select(Member.card_number).where(Member.card_number.in_(chunk)))
-            )
-    return used
-
-
-def allocate_card_numbers(session: Session, prefix: str, count: int) -> list[str]:
-    """The next `count` unused numbers NN.NNNNNN (numbers already used are skipped, never
-    reused); the caller's transaction holds the counter lock until it commits."""
-    counter = _counter(session, check_prefix(prefix))
-    serial = counter.last_serial
-    numbers: list[str] = []
-    while len(numbers) < count:
-        wanted = count - len(numbers)
-        if serial + wanted > MAX_SERIAL:
-            raise DomainError(N_("No card numbers are left for prefix %(prefix)s."), prefix=prefix)
-        candidates = [f"{prefix}.{n:06d}" for n in range(serial + 1, serial + wanted + 1)]
-        used = numbers_in_use(session, candidates)
-        numbers.extend(n for n in candidates if n not in used)
-        serial += wanted
-    counter.last_serial = serial
-    return numbers
-
-
-def allocate_card_number(session: Session, prefix: str) -> str:
-    return allocate_card_numbers(session, prefix, 1)[0]
-
-
-def _end_current_cards(
-    session: Session, members: Sequence[Member], state: str, day: date, note: str | None
-) -> None:
-    """Revoke or withdraw the members' valid cards; a card typed in from the paper record
-    (no card row yet) gets its row, so its number is never handed out again."""
-    valid: dict[int, list[PartyCard]] = {m.id: [] for m in members}
-    with session.no_autoflush:
-        for chunk in _chunks([m.id for m in members]):
-            for card in session.scalars(
-                select(PartyCard).where(
-                    PartyCard.member_id.in_(chunk), PartyCard.state == CardState.VALID
-                )
-            ):
-                valid[card.member_id].append(card)
-        typed = [
-            m.card_number
-            for m in members
-            if m.card_number and all(c.number != m.card_number for c in valid[m.id])
-        ]
-        recorded = {
-            n
-            for chunk in _chunks(typed)
-            for n in session.scalars(select(PartyCard.number).where(PartyCard.number.in_(chunk)))
-        }
-    for member in members:
-        cards = valid[member.id]
-        number = member.card_number
-        if number and all(c.number != number for c in cards) and number not in recorded:
-            legacy = PartyCard(
-                member_id=member.id,
-                number=number,
-                issued_on=member.card_issued_on or member.official_on or member.admitted_on,
-                state=CardState.VALID,
-            )
-            session.add(legacy)
-            cards.append(legacy)
-        for card in cards:
-            card.state = state
-            card.ended_on = day
-            card.end_note = note
-
-
+@command("card.issue")
 def issue_cards(
     session: Session,
+    requester: Requester,
     proposal_ids: Iterable[int],
     *,
-    user_id: int | None,
-    scope: str | None,
     prefix: str,
     issued_on: date | None = None,
     today: date | None = None,
-    commit: bool = True,
 ) -> list[PartyCard]:
     """Number and issue the cards of approved proposals; the old card of a re-issue is revoked."""
     today = today or date.today()
@@ -383,33 +359,16 @@ def issue_cards(
     if issued_on > today:
         raise ValidationFailed({"issued_on": [(N_("The date cannot be in the future."), {})]})
     check_prefix(prefix)
-    proposals = lock_proposals(session, CardProposal, proposal_ids, scope)
-    problems: list[tuple[str, dict]] = []
-    for proposal in proposals:
+
+    def issuable(proposal: CardProposal):
         member = proposal.member
-        if proposal.state in (ProposalState.ISSUED, ProposalState.REVOKED):
-            problems.append((ALREADY_DECIDED[proposal.state], who(member)))
-        elif proposal.state != ProposalState.APPROVED:
-            problems.append(
-                (
-                    N_(
-                        "The proposal for %(name)s (%(number)s) is not approved; only approved proposals are issued."
-                    ),
-                    who(member),
-                )
-            )
-        elif member.status != MemberStatus.OFFICIAL:
-            problems.append((NOT_FOR_A_CARD[member.status], who(member)))
-        elif member.admitted_on and issued_on < member.admitted_on:
-            problems.append(
-                (
-                    N_(
-                        "%(name)s (%(number)s): the card cannot be issued before the date of admission."
-                    ),
-                    who(member),
-                )
-            )
-    refuse(problems)
+        if member.status != MemberStatus.OFFICIAL:
+            return NOT_FOR_A_CARD[member.status], who(member)
+        if member.admitted_on and issued_on < member.admitted_on:
+            return BEFORE_ADMISSION, who(member)
+        return None
+
+    proposals = approved_proposals(session, requester, CARDS, proposal_ids, issuable)
     _counter(session, prefix)  # lock the counter before anything is flushed
     members = [p.member for p in proposals]
     _end_current_cards(session, members, CardState.REVOKED, issued_on, "Cấp lại thẻ")
@@ -427,32 +386,79 @@ def issue_cards(
     now = datetime.now()
     cards = []
     for proposal, number in zip(proposals, numbers, strict=True):
-        member = proposal.member
-        card = PartyCard(
-            member_id=member.id, number=number, issued_on=issued_on, state=CardState.VALID
-        )
-        session.add(card)
-        member.card_number = number
-        member.card_issued_on = issued_on
+        card = register_card(session, proposal.member, number, issued_on)
         proposal.state = ProposalState.ISSUED
         proposal.card = card
-        proposal.issued_by_id = user_id
+        proposal.issued_by_id = requester.user_id
         proposal.issued_at = now
         cards.append(card)
     session.flush()
-    if commit:
-        session.commit()
     return cards
 
 
+# A member on the paper record may hold a card already: transferred in with it, or
+# entered from the paper form. Not a new number: the one printed on the card.
+HOLDS_A_CARD = frozenset(
+    {MemberStatus.OFFICIAL, MemberStatus.DECEASED, MemberStatus.TRANSFERRED_OUT}
+)
+
+
+@command("card.record")
+def record_card(
+    session: Session,
+    requester: Requester,
+    member_id: int | None,
+    number: str | None,
+    issued_on: date | None = None,
+    *,
+    today: date | None = None,
+) -> PartyCard:
+    """Enter in the registry the card a member holds already (from the paper record or
+    brought along on a transfer in); the member record then shows it."""
+    today = today or date.today()
+    member = find_in_scope(session, Member, member_id, requester.scope, lock=True)
+    number = (number or "").strip()
+    if not CARD_NUMBER_PATTERN.match(number):
+        raise ValidationFailed(
+            {
+                "number": [
+                    (
+                        N_(
+                            "The card number must be written NN.NNNNNN (2 digits, a dot, 6 digits)."
+                        ),
+                        {},
+                    )
+                ]
+            }
+        )
+    if issued_on is not None and issued_on > today:
+        raise ValidationFailed({"issued_on": [(N_("The date cannot be in the future."), {})]})
+    if member.status not in HOLDS_A_CARD:
+        refuse([(NOT_FOR_A_CARD[member.status], who(member))])
+    if member.card_number:
+        refuse([(ALREADY_HAS_CARD, {**who(member), "card": member.card_number})])
+    if issued_on is not None and member.admitted_on and issued_on < member.admitted_on:
+        refuse([(BEFORE_ADMISSION, who(member))], field="issued_on")
+    _counter(session, number[:2])  # the numbering of this prefix waits for us, and we for it
+    with session.no_autoflush:
+        taken = session.scalar(select(PartyCard.id).where(PartyCard.number == number))
+    if taken is not None:
+        refuse(
+            [(N_("The card number %(value)s is already in the card registry."), {"value": number})],
+            field="number",
+        )
+    card = register_card(session, member, number, issued_on)
+    session.flush()
+    return card
+
+
 def withdraw_card_of_leaver(session: Session, member: Member, day: date) -> None:
-    """Called when the ledger takes a member off the Party's rolls for good (LEFT): the
-    card is recorded as withdrawn and leaves the member record; open proposals are rejected."""
+    """Called when the ledger takes a member off the Party's rolls for good (LEFT), inside
+    that event's transaction: the card is recorded as withdrawn and leaves the member
+    record; open proposals are rejected."""
     if member.status != MemberStatus.LEFT:
         return
     _end_current_cards(session, [member], CardState.WITHDRAWN, day, "Ra khỏi Đảng: thu hồi thẻ")
-    member.card_number = None
-    member.card_issued_on = None
     for proposal in session.scalars(
         select(CardProposal).where(
             CardProposal.member_id == member.id, CardProposal.state.in_(OPEN_PROPOSAL_STATES)

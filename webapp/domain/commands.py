@@ -89,6 +89,8 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "card.propose": frozenset({Role.CLERK}),
     "card.decide": frozenset({Role.MANAGER}),
     "card.issue": frozenset({Role.MANAGER}),
+    # Entering the card a member already holds (paper record, transfer in) is data entry.
+    "card.record": frozenset({Role.CLERK}),
     "badge.propose": frozenset({Role.CLERK}),
     "badge.decide": frozenset({Role.MANAGER}),
     "badge.award": frozenset({Role.MANAGER}),

@@ -7,7 +7,18 @@ from enum import StrEnum
 
 from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
-from sqlalchemy import Column, Date, DateTime, ForeignKey, Index, Integer, String, func
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.orm import relationship
 
 
@@ -103,7 +114,10 @@ class CardProposal(Model):
 
 
 class PartyCard(Model):
-    """An issued card; its number is never given to another card, even once revoked."""
+    """A card in the registry: issued here, or held already when the member was entered
+    (the date may then be unknown). Its number is never given to another card, even once
+    revoked; a member has at most one valid card, and the member record's card number is
+    always one of the member's own cards here (the foreign key on member)."""
 
     __tablename__ = "party_card"
 
@@ -111,14 +125,25 @@ class PartyCard(Model):
     member_id = Column(Integer, ForeignKey("member.id", ondelete="RESTRICT"), nullable=False)
     member = relationship("Member")
     number = Column(String(9), nullable=False, unique=True)
-    issued_on = Column(Date, nullable=False)
+    issued_on = Column(Date)
     state = Column(String(12), nullable=False, default=CardState.VALID)
     ended_on = Column(Date)
     end_note = Column(String(500))
     version_id = Column(Integer, nullable=False, default=1)
 
     __mapper_args__ = {"version_id_col": version_id}
-    __table_args__ = (Index("ix_party_card_member", "member_id", "state"),)
+    __table_args__ = (
+        Index("ix_party_card_member", "member_id", "state"),
+        # The target of member's (id, card_number) foreign key (migration 0011).
+        UniqueConstraint("member_id", "number", name="uq_party_card_member_number"),
+        Index(
+            "ux_party_card_one_valid",
+            "member_id",
+            unique=True,
+            postgresql_where=text("state = 'valid'"),
+            sqlite_where=text("state = 'valid'"),
+        ),
+    )
 
     def __repr__(self) -> str:
         return self.number

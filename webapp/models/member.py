@@ -75,7 +75,14 @@ class Member(Model):
     introducer_2 = Column(String(120))
     official_on = Column(Date)  # ngày chính thức
     youth_union_on = Column(Date)  # ngày vào Đoàn
-    card_number = Column(String(9), unique=True)  # số thẻ, NN.NNNNNN
+    # số thẻ, NN.NNNNNN: a copy of the current valid card in the registry (party_card),
+    # written only by the card commands (webapp/domain/cards.py). The database refuses a
+    # number that is not one of the member's own registry cards: the deferred foreign key
+    # fk_member_card_party_card (id, card_number) → party_card (member_id, number) of
+    # migration 0011. Not declared here: marshmallow-sqlalchemy leaves foreign-key columns
+    # out of FAB's API schemas, and `id` is one of them (webapp/migrations/env.py keeps
+    # autogenerate from dropping it).
+    card_number = Column(String(9), unique=True)
     card_issued_on = Column(Date)
     status = Column(String(20), nullable=False, default=MemberStatus.PROBATIONARY)
     # Page 3: qualifications (values from the national catalogues, kept as written).

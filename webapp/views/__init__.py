@@ -15,7 +15,7 @@ from webapp.views.badges import (
     BadgeRoundView,
     BadgeSettingView,
 )
-from webapp.views.cards import CardBatchView, CardProposalApi, PartyCardView
+from webapp.views.cards import CardBatchView, CardProposalApi, PartyCardApi, PartyCardView
 from webapp.views.events import MemberEventApi, MemberEventView
 from webapp.views.members import MemberApi, MemberModelView
 from webapp.views.records import (
@@ -151,6 +151,7 @@ def register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_api(MemberEventApi)
     appbuilder.add_api(CatalogueApi)
     appbuilder.add_api(CardProposalApi)
+    appbuilder.add_api(PartyCardApi)
     appbuilder.add_api(BadgeProposalApi)
     for api in ROW_APIS:
         appbuilder.add_api(api)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.actions import action
 from flask_appbuilder.api import expose as api_expose
@@ -17,7 +17,6 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
-from jobs.badges import forget_eligible_counts
 from webapp.domain.badges import (
     award_badges,
     badge_round,
@@ -32,51 +31,33 @@ from webapp.domain.badges import (
 from webapp.domain.errors import N_, FieldErrors, ValidationFailed
 from webapp.domain.scope import scope_clause
 from webapp.extensions import db
-from webapp.labels import format_date, label_for
+from webapp.labels import BADGE_KIND_LABELS, PROPOSAL_STATE_LABELS, format_date, label_for
 from webapp.models.badges import (
     BadgeAward,
     BadgeMilestone,
     BadgeOccasion,
     BadgeProposal,
-    BadgeProposalKind,
-    BadgeProposalState,
     BadgeSetting,
 )
 from webapp.models.member import Member
 from webapp.models.unit import Unit
-from webapp.security import current_scope, current_user_id, scoped_get
-from webapp.views.base import (
-    DangVienModelRestApi,
-    DangVienModelView,
-    parse_int,
-    parse_iso_date,
-    parse_text,
-)
-from webapp.views.cards import (
-    _ids,
-    flash_domain_error,
-    guarded,
+from webapp.security import current_requester, current_scope, scoped_get
+from webapp.views.adapters import flash_domain_error, run_on_screen
+from webapp.views.base import DangVienModelView, parse_int, parse_iso_date, parse_text
+from webapp.views.errors import DomainRule
+from webapp.views.proposals import (
+    ProposalApi,
+    decide_on_screen,
+    form_is_fresh,
+    form_number,
     page_number,
     parse_form_date,
-    parse_int_or_none,
+    proposal_ids,
+    proposal_units,
     request_print,
-    run_command,
     selected_ids,
 )
-from webapp.views.errors import DomainRule
 
-BADGE_KIND_LABELS = {
-    BadgeProposalKind.AUTOMATIC: _l("Reaches the milestone"),
-    BadgeProposalKind.EARLY: _l("Early (serious illness)"),
-    BadgeProposalKind.POSTHUMOUS: _l("Posthumous"),
-    BadgeProposalKind.REISSUE: _l("Re-issue"),
-}
-BADGE_STATE_LABELS = {
-    BadgeProposalState.PROPOSED: _l("Proposed"),
-    BadgeProposalState.APPROVED: _l("Approved"),
-    BadgeProposalState.REJECTED: _l("Rejected"),
-    BadgeProposalState.AWARDED: _l("Awarded"),
-}
 BADGE_REPORTS = ("badge-proposals", "badge-decision")
 ROUND_PAGE_SIZE = 100
 
@@ -92,12 +73,6 @@ def occasion_choices(today: date) -> list[date]:
         for year in (today.year - 1, today.year, today.year + 1)
         for month, day in occasion_days(db.session)
     ]
-
-
-def scope_units():
-    from webapp.views.cards import proposal_units
-
-    return proposal_units()
 
 
 class BadgeRoundView(BaseView):
@@ -121,8 +96,8 @@ class BadgeRoundView(BaseView):
         except ValidationFailed as error:
             flash_domain_error(error)
             occasion = next_occasion_after(db.session, today)
-        units = scope_units()
-        unit_id = parse_int_or_none(values.get("unit_id"))
+        units = proposal_units()
+        unit_id = form_number(values.get("unit_id"))
         unit = next((u for u in units if u.id == unit_id), units[0] if units else None)
         return occasion, unit, units
 
@@ -175,7 +150,7 @@ class BadgeRoundView(BaseView):
             proposals=proposals,
             milestones=milestones,
             kind_label=lambda v: label_for(BADGE_KIND_LABELS, v),
-            state_label=lambda v: label_for(BADGE_STATE_LABELS, v),
+            state_label=lambda v: label_for(PROPOSAL_STATE_LABELS, v),
             party_age_text=party_age_text,
             format_date=format_date,
             form=FlaskForm(),
@@ -189,27 +164,18 @@ class BadgeRoundView(BaseView):
 
     def _posted(self):
         occasion, unit, _ = self._occasion_and_unit(request.form)
-        if not FlaskForm().validate():
-            flash(gettext("The form has expired; please submit it again."), "danger")
-            return None, occasion, unit
-        return True, occasion, unit
+        return form_is_fresh(), occasion, unit
 
     @expose("/propose", methods=["POST"])
     @has_access
     @permission_name("propose")
     def propose(self):
         ok, occasion, unit = self._posted()
-        if ok and run_command(
-            lambda: propose_badges(
-                db.session,
-                occasion,
-                selected_ids(),
-                user_id=current_user_id(),
-                scope=current_scope(),
-            ),
-            gettext("The selected members have been proposed."),
-        ):
-            forget_eligible_counts()
+        if ok:
+            run_on_screen(
+                lambda: propose_badges(db.session, current_requester(), occasion, selected_ids()),
+                gettext("The selected members have been proposed."),
+            )
         return self._back(occasion, unit)
 
     @expose("/propose-manual", methods=["POST"])
@@ -218,22 +184,18 @@ class BadgeRoundView(BaseView):
     def propose_manual(self):
         ok, occasion, unit = self._posted()
         if ok:
+            # Only the id: the command itself refuses a member outside the scope.
             number = (request.form.get("member_number") or "").strip()
-            member = db.session.scalar(
-                select(Member).where(
-                    Member.member_number == number, scope_clause(Member, current_scope())
-                )
-            )
-            run_command(
+            member_id = db.session.scalar(select(Member.id).where(Member.member_number == number))
+            run_on_screen(
                 lambda: propose_badge_manually(
                     db.session,
+                    current_requester(),
                     occasion,
-                    member.id if member else None,
-                    parse_int_or_none(request.form.get("milestone")),
+                    member_id,
+                    form_number(request.form.get("milestone")),
                     request.form.get("kind") or "",
                     request.form.get("reason"),
-                    user_id=current_user_id(),
-                    scope=current_scope(),
                 ),
                 gettext("The member has been proposed."),
             )
@@ -245,20 +207,7 @@ class BadgeRoundView(BaseView):
     def decide(self):
         ok, occasion, unit = self._posted()
         if ok:
-            approve = request.form.get("decision") == "approve"
-            run_command(
-                lambda: decide_badges(
-                    db.session,
-                    selected_ids("proposal"),
-                    approve,
-                    user_id=current_user_id(),
-                    scope=current_scope(),
-                    comment=request.form.get("comment"),
-                ),
-                gettext("The selected proposals have been approved.")
-                if approve
-                else gettext("The selected proposals have been rejected."),
-            )
+            decide_on_screen(decide_badges, selected_ids("proposal"))
         return self._back(occasion, unit)
 
     @expose("/award", methods=["POST"])
@@ -267,15 +216,14 @@ class BadgeRoundView(BaseView):
     def award(self):
         ok, occasion, unit = self._posted()
         if ok:
-            run_command(
+            run_on_screen(
                 lambda: award_badges(
                     db.session,
+                    current_requester(),
                     selected_ids("proposal"),
                     decision_number=request.form.get("decision_number"),
                     decision_on=parse_form_date(request.form.get("decision_on")),
                     first_number=request.form.get("first_number"),
-                    user_id=current_user_id(),
-                    scope=current_scope(),
                 ),
                 gettext("The awards have been recorded."),
             )
@@ -351,30 +299,29 @@ class BadgeAwardView(DangVienModelView):
     @has_access
     @permission_name("reissue")
     def reissue(self, pk: int):
-        award = scoped_get(BadgeAward, pk)
-        if award is None:
-            abort(404)
+        award = scoped_get(BadgeAward, pk) or abort(404)
         form = FlaskForm()
         values = {
             k: request.form.get(k, "")
             for k in ("badge_number", "decision_number", "decision_on", "lost_on")
         }
-        if request.method == "POST" and form.validate():
-            ok = run_command(
+        if (
+            request.method == "POST"
+            and form.validate()
+            and run_on_screen(
                 lambda: reissue_badge(
                     db.session,
+                    current_requester(),
                     award.id,
                     badge_number=values["badge_number"],
                     decision_number=values["decision_number"],
                     decision_on=parse_form_date(values["decision_on"]),
                     lost_on=parse_form_date(values["lost_on"]),
-                    user_id=current_user_id(),
-                    scope=current_scope(),
                 ),
                 gettext("The badge has been re-issued."),
             )
-            if ok:
-                return redirect(url_for("BadgeAwardView.list"))
+        ):
+            return redirect(url_for("BadgeAwardView.list"))
         return self.render_template(
             "badges/reissue.html",
             award=award,
@@ -492,13 +439,14 @@ class BadgeSettingView(DangVienModelView):
 # --- REST API ---------------------------------------------------------------------------
 
 
-class BadgeProposalApi(DangVienModelRestApi):
+class BadgeProposalApi(ProposalApi):
     """Badge proposals: list and show; POST proposes (automatic list or one manual
     proposal); /decide and /award run the same commands as the round page; /eligible lists
     the round."""
 
     resource_name = "badge-proposals"
     datamodel = SQLAInterface(BadgeProposal)
+    decide_command = staticmethod(decide_badges)
     include_route_methods = {"get", "get_list", "info", "post", "decide", "award", "eligible"}
     list_columns = [
         "id",
@@ -546,22 +494,18 @@ class BadgeProposalApi(DangVienModelRestApi):
             201: {description: Proposed}
             422: {$ref: '#/components/responses/422'}
         """
-        payload = self.json_object()
-        if payload is None:
-            return self.not_a_json_object()
 
-        def run():
+        def run(payload: dict):
             occasion = parse_iso_date(payload.get("occasion"), "occasion")
             if "kind" in payload:
                 proposal = propose_badge_manually(
                     db.session,
+                    current_requester(),
                     occasion,
                     parse_int(payload.get("member"), "member"),
                     parse_int(payload.get("milestone"), "milestone"),
                     parse_text(payload.get("kind"), "kind") or "",
                     parse_text(payload.get("reason"), "reason"),
-                    user_id=current_user_id(),
-                    scope=current_scope(),
                 )
                 return self.response(201, ids=[proposal.id])
             members = payload.get("members")
@@ -569,57 +513,13 @@ class BadgeProposalApi(DangVienModelRestApi):
                 raise ValidationFailed({"members": [(N_("Choose at least one member."), {})]})
             proposals = propose_badges(
                 db.session,
+                current_requester(),
                 occasion,
                 [parse_int(m, "members") for m in members],
-                user_id=current_user_id(),
-                scope=current_scope(),
             )
-            forget_eligible_counts()
             return self.response(201, ids=[p.id for p in proposals])
 
-        return self.answering_domain_errors(guarded, run)
-
-    @api_expose("/decide", methods=["POST"])
-    @protect()
-    @safe
-    @permission_name("decide")
-    def decide(self):
-        """Approve or reject badge proposals (all or none); the proposer may not decide.
-        ---
-        post:
-          requestBody:
-            required: true
-            content:
-              application/json:
-                schema:
-                  type: object
-                  properties:
-                    ids: {type: array, items: {type: integer}}
-                    approve: {type: boolean}
-                    comment: {type: string}
-          responses:
-            200: {description: Decided}
-            422: {$ref: '#/components/responses/422'}
-        """
-        payload = self.json_object()
-        if payload is None:
-            return self.not_a_json_object()
-
-        def run():
-            approve = payload.get("approve")
-            if not isinstance(approve, bool):
-                raise ValidationFailed({"approve": [(N_("Say whether to approve or reject."), {})]})
-            proposals = decide_badges(
-                db.session,
-                _ids(payload),
-                approve,
-                user_id=current_user_id(),
-                scope=current_scope(),
-                comment=parse_text(payload.get("comment"), "comment"),
-            )
-            return self.response(200, ids=[p.id for p in proposals], state=proposals[0].state)
-
-        return self.answering_domain_errors(guarded, run)
+        return self.run_command(run)
 
     @api_expose("/award", methods=["POST"])
     @protect()
@@ -644,19 +544,15 @@ class BadgeProposalApi(DangVienModelRestApi):
             200: {description: Awarded}
             422: {$ref: '#/components/responses/422'}
         """
-        payload = self.json_object()
-        if payload is None:
-            return self.not_a_json_object()
 
-        def run():
+        def run(payload: dict):
             awards = award_badges(
                 db.session,
-                _ids(payload),
+                current_requester(),
+                proposal_ids(payload),
                 decision_number=parse_text(payload.get("decision_number"), "decision_number"),
                 decision_on=parse_iso_date(payload.get("decision_on"), "decision_on"),
                 first_number=parse_text(payload.get("first_number"), "first_number"),
-                user_id=current_user_id(),
-                scope=current_scope(),
             )
             return self.response(
                 200,
@@ -666,7 +562,7 @@ class BadgeProposalApi(DangVienModelRestApi):
                 ],
             )
 
-        return self.answering_domain_errors(guarded, run)
+        return self.run_command(run)
 
     @api_expose("/eligible", methods=["GET"])
     @protect()
@@ -711,4 +607,4 @@ class BadgeProposalApi(DangVienModelRestApi):
                 ],
             )
 
-        return self.answering_domain_errors(guarded, run)
+        return self.answering_domain_errors(run)

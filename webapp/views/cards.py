@@ -1,11 +1,12 @@
 """Party cards on screen and in the API: members needing a card, proposal batches with
-decisions and issue, issued cards. Views stay thin: webapp/domain/cards.py decides."""
+decisions and issue, the card registry and recording a card a member holds already.
+Adapters only: webapp/domain/cards.py decides (the shared parts are views/proposals.py)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import abort, current_app, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.api import expose as api_expose
 from flask_appbuilder.api import protect, safe
@@ -15,9 +16,7 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
-from sqlalchemy import func, or_, select
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy import func, select
 
 from webapp.domain.cards import (
     CardRequest,
@@ -25,148 +24,43 @@ from webapp.domain.cards import (
     issue_cards,
     members_needing_card,
     propose_cards,
+    record_card,
 )
-from webapp.domain.errors import N_, DomainError, ValidationFailed
+from webapp.domain.errors import N_, ValidationFailed
 from webapp.domain.scope import scope_clause
 from webapp.extensions import db
-from webapp.labels import format_date, label_for
-from webapp.models.cards import (
-    CardProposal,
-    CardProposalBatch,
-    CardReason,
-    PartyCard,
-    ProposalState,
+from webapp.labels import (
+    CARD_REASON_LABELS,
+    CARD_STATE_LABELS,
+    PROPOSAL_STATE_LABELS,
+    format_date,
+    label_for,
 )
+from webapp.models.cards import CardProposal, CardProposalBatch, CardReason, PartyCard
 from webapp.models.member import Member
-from webapp.models.unit import Unit, UnitKind
-from webapp.reports.runs import request_report
-from webapp.security import current_scope, current_user_id, scoped_get
-from webapp.views.base import (
-    DangVienModelRestApi,
-    DangVienModelView,
-    parse_int,
-    parse_iso_date,
-    parse_text,
+from webapp.security import current_requester, current_scope, scoped_get
+from webapp.views.adapters import run_on_screen
+from webapp.views.base import DangVienModelView, parse_int, parse_iso_date, parse_text
+from webapp.views.proposals import (
+    PAGE_SIZE,
+    CommandApi,
+    ProposalApi,
+    decide_on_screen,
+    form_is_fresh,
+    form_number,
+    page_number,
+    parse_form_date,
+    proposal_ids,
+    proposal_units,
+    request_print,
+    selected_ids,
 )
-from webapp.views.errors import translate, translated_field_errors
 
-CARD_REASON_LABELS = {
-    CardReason.NEW_OFFICIAL: _l("New official member"),
-    CardReason.LOST: _l("Card lost"),
-    CardReason.DAMAGED: _l("Card damaged"),
-    CardReason.NAME_CHANGE: _l("Name changed"),
-}
-PROPOSAL_STATE_LABELS = {
-    ProposalState.PROPOSED: _l("Proposed"),
-    ProposalState.APPROVED: _l("Approved"),
-    ProposalState.REJECTED: _l("Rejected"),
-    ProposalState.ISSUED: _l("Issued"),
-    ProposalState.REVOKED: _l("Revoked"),
-}
-CARD_STATE_LABELS = {
-    "valid": _l("Valid"),
-    "revoked": _l("Revoked"),
-    "withdrawn": _l("Withdrawn"),
-}
 CARD_REPORTS = ("card-proposals", "card-decision", "card-handover", "card-printer-data")
-PAGE_SIZE = 50
 
 
-def flash_domain_error(error: DomainError) -> None:
-    """Every message of a refused command, translated, as one flash each."""
-    if isinstance(error, ValidationFailed):
-        for messages in translated_field_errors(error.errors).values():
-            for message in messages:
-                flash(message, "danger")
-    else:
-        flash(translate(error.message, error.params), "danger")
-
-
-class ConcurrentChange(DomainError):
-    status_code = 409
-
-
-def guarded(command):
-    """Run `command`; a clash with another transaction that the locks did not foresee
-    (a unique number taken, a deadlock, a stale version) becomes a clear refusal."""
-    try:
-        return command()
-    except (IntegrityError, OperationalError, StaleDataError) as error:
-        db.session.rollback()
-        raise ConcurrentChange(
-            N_(
-                "Someone else changed these records at the same time; nothing was saved. "
-                "Open the page again and retry."
-            )
-        ) from error
-
-
-def run_command(command, success: str) -> bool:
-    """Run a domain command; on refusal roll back and flash why. True when it ran."""
-    try:
-        guarded(command)
-    except DomainError as error:
-        db.session.rollback()
-        flash_domain_error(error)
-        return False
-    flash(success, "success")
-    return True
-
-
-def selected_ids(name: str = "selected") -> list[int]:
-    return [
-        int(v) for v in request.form.getlist(name) if v.isascii() and v.isdigit() and len(v) < 10
-    ]
-
-
-def parse_form_date(value: str | None) -> date | None:
-    """dd/mm/yyyy or ISO; raises ValidationFailed on anything else."""
-    text = (value or "").strip()
-    if not text:
-        return None
-    for fmt in ("%d/%m/%Y", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    raise ValidationFailed({"date": [(N_("Enter the date as dd/mm/yyyy, e.g. 19/05/1990."), {})]})
-
-
-def page_number() -> int:
-    value = request.args.get("page", "0")
-    return int(value) if value.isdigit() and len(value) < 6 else 0
-
-
-def proposal_units():
-    """Units that send lists up (not the cells under a grassroots committee, which would
-    make the pick-list of a province thousands long), and the user's own unit."""
-    scope = current_scope()
-    return db.session.scalars(
-        select(Unit)
-        .where(
-            Unit.dissolved_on.is_(None),
-            scope_clause(Unit, scope),
-            or_(Unit.kind != UnitKind.CELL, Unit.path == (scope or "")),
-        )
-        .order_by(Unit.path)
-    ).all()
-
-
-def request_print(report: str, unit_id: int, parameters: dict):
-    try:
-        run = request_report(
-            report,
-            "xlsx" if report == "card-printer-data" else "pdf",
-            unit_id,
-            parameters,
-            user_id=current_user_id(),
-            scope=current_scope(),
-        )
-    except DomainError as error:
-        flash_domain_error(error)
-        return None
-    flash(gettext("The report has been queued."), "info")
-    return redirect(url_for("ReportRunView.show", pk=run.id))
+def card_prefix() -> str:
+    return current_app.config["CARD_NUMBER_PREFIX"]
 
 
 def batch_link(batch_id) -> Markup:
@@ -217,14 +111,16 @@ class CardBatchView(DangVienModelView):
     def _can(self, permission: str) -> bool:
         return self.appbuilder.sm.has_access(f"can_{permission}", self.class_permission_name)
 
+    def _back(self, batch_id: int):
+        return redirect(url_for("CardBatchView.show", pk=batch_id))
+
     @expose("/show/<pk>", methods=["GET"])
     @has_access
     def show(self, pk):
         batch = self._batch(int(pk)) if str(pk).isdigit() else abort(404)
-        scope = current_scope()
         proposals = db.session.scalars(
             select(CardProposal)
-            .where(CardProposal.batch_id == batch.id, scope_clause(CardProposal, scope))
+            .where(CardProposal.batch_id == batch.id, scope_clause(CardProposal, current_scope()))
             .order_by(CardProposal.id)
         ).all()
         return self.render_template(
@@ -246,46 +142,26 @@ class CardBatchView(DangVienModelView):
     @has_access
     @permission_name("decide")
     def decide(self, pk: int):
-        batch = self._batch(pk)
-        if not FlaskForm().validate():
-            flash(gettext("The form has expired; please submit it again."), "danger")
-            return redirect(url_for("CardBatchView.show", pk=batch.id))
-        approve = request.form.get("decision") == "approve"
-        run_command(
-            lambda: decide_cards(
-                db.session,
-                selected_ids(),
-                approve,
-                user_id=current_user_id(),
-                scope=current_scope(),
-                comment=request.form.get("comment"),
-            ),
-            gettext("The selected proposals have been approved.")
-            if approve
-            else gettext("The selected proposals have been rejected."),
-        )
-        return redirect(url_for("CardBatchView.show", pk=batch.id))
+        if form_is_fresh():
+            decide_on_screen(decide_cards, selected_ids())
+        return self._back(pk)
 
     @expose("/issue/<int:pk>", methods=["POST"])
     @has_access
     @permission_name("issue")
     def issue(self, pk: int):
-        batch = self._batch(pk)
-        if not FlaskForm().validate():
-            flash(gettext("The form has expired; please submit it again."), "danger")
-            return redirect(url_for("CardBatchView.show", pk=batch.id))
-        run_command(
-            lambda: issue_cards(
-                db.session,
-                selected_ids(),
-                user_id=current_user_id(),
-                scope=current_scope(),
-                prefix=current_app.config["CARD_NUMBER_PREFIX"],
-                issued_on=parse_form_date(request.form.get("issued_on")),
-            ),
-            gettext("The cards have been issued."),
-        )
-        return redirect(url_for("CardBatchView.show", pk=batch.id))
+        if form_is_fresh():
+            run_on_screen(
+                lambda: issue_cards(
+                    db.session,
+                    current_requester(),
+                    selected_ids(),
+                    prefix=card_prefix(),
+                    issued_on=parse_form_date(request.form.get("issued_on")),
+                ),
+                gettext("The cards have been issued."),
+            )
+        return self._back(pk)
 
     @expose("/print/<int:pk>", methods=["POST"])
     @has_access
@@ -299,16 +175,13 @@ class CardBatchView(DangVienModelView):
         chosen = selected_ids()
         if chosen:
             parameters["proposal_ids"] = sorted(chosen)  # print selected
-        return request_print(report, batch.unit_id, parameters) or redirect(
-            url_for("CardBatchView.show", pk=batch.id)
-        )
+        return request_print(report, batch.unit_id, parameters) or self._back(batch.id)
 
     @expose("/needing", methods=["GET"])
     @has_access
     @permission_name("propose")
     def needing(self):
-        scope = current_scope()
-        query = members_needing_card(db.session, scope)
+        query = members_needing_card(db.session, current_scope())
         total = db.session.scalar(select(func.count()).select_from(query.subquery()))
         page = page_number()
         members = db.session.scalars(
@@ -326,30 +199,27 @@ class CardBatchView(DangVienModelView):
             title=gettext("Members needing a card"),
         )
 
+    def _propose(self, unit_id: int | None, requests: list[CardRequest], note=None):
+        """Propose the batch; its page when it was created, else None (refusal flashed)."""
+        created = []
+        ran = run_on_screen(
+            lambda: created.append(
+                propose_cards(db.session, current_requester(), unit_id, requests, note=note)
+            ),
+            gettext("The proposal batch has been created."),
+        )
+        return self._back(created[0].id) if ran else None
+
     @expose("/propose", methods=["POST"])
     @has_access
     @permission_name("propose")
     def propose(self):
-        if not FlaskForm().validate():
-            flash(gettext("The form has expired; please submit it again."), "danger")
-            return redirect(url_for("CardBatchView.needing"))
-        unit_id = parse_int_or_none(request.form.get("unit_id"))
-        created = []
-        ok = run_command(
-            lambda: created.append(
-                propose_cards(
-                    db.session,
-                    unit_id,
-                    [CardRequest(member_id) for member_id in selected_ids()],
-                    user_id=current_user_id(),
-                    scope=current_scope(),
-                    note=request.form.get("note"),
-                )
-            ),
-            gettext("The proposal batch has been created."),
-        )
-        if ok:
-            return redirect(url_for("CardBatchView.show", pk=created[0].id))
+        if form_is_fresh():
+            requests = [CardRequest(member_id) for member_id in selected_ids()]
+            unit_id = form_number(request.form.get("unit_id"))
+            done = self._propose(unit_id, requests, request.form.get("note"))
+            if done is not None:
+                return done
         return redirect(url_for("CardBatchView.needing"))
 
     @expose("/propose-one/<int:member_id>", methods=["GET", "POST"])
@@ -357,40 +227,18 @@ class CardBatchView(DangVienModelView):
     @permission_name("propose")
     def propose_one(self, member_id: int):
         """A card for one member: lost, damaged, name changed (or a first card)."""
-        member = scoped_get(Member, member_id)
-        if member is None:
-            abort(404)
+        member = scoped_get(Member, member_id) or abort(404)
         form = FlaskForm()
+        first = CardReason.LOST if member.card_number else CardReason.NEW_OFFICIAL
         values = {
-            "reason": request.form.get(
-                "reason", CardReason.LOST if member.card_number else CardReason.NEW_OFFICIAL
-            ),
+            "reason": request.form.get("reason", first),
             "explanation": request.form.get("explanation", ""),
             "photo_reference": request.form.get("photo_reference", ""),
         }
         if request.method == "POST" and form.validate():
-            created = []
-            ok = run_command(
-                lambda: created.append(
-                    propose_cards(
-                        db.session,
-                        member.unit_id,
-                        [
-                            CardRequest(
-                                member.id,
-                                values["reason"],
-                                values["explanation"],
-                                values["photo_reference"],
-                            )
-                        ],
-                        user_id=current_user_id(),
-                        scope=current_scope(),
-                    )
-                ),
-                gettext("The proposal batch has been created."),
-            )
-            if ok:
-                return redirect(url_for("CardBatchView.show", pk=created[0].id))
+            done = self._propose(member.unit_id, [CardRequest(member.id, **values)])
+            if done is not None:
+                return done
         return self.render_template(
             "cards/propose_one.html",
             member=member,
@@ -401,19 +249,15 @@ class CardBatchView(DangVienModelView):
         )
 
 
-def parse_int_or_none(value) -> int | None:
-    text = (value or "").strip()
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
-
-
 class PartyCardView(DangVienModelView):
-    """Issued cards (read only): valid, revoked on re-issue, withdrawn on leaving."""
+    """The card registry (read only): valid, revoked on re-issue, withdrawn on leaving;
+    and recording the card a member holds already (paper record, transfer in)."""
 
     datamodel = SQLAInterface(PartyCard)
     route_base = "/partycards"
     list_title = _l("Issued Party cards")
     show_title = _l("Party card")
-    base_permissions = ["can_list", "can_show"]
+    base_permissions = ["can_list", "can_show", "can_record"]
     list_columns = ["number", "member", "issued_on", "state", "ended_on", "end_note"]
     show_columns = list_columns
     search_columns = ["number", "state", "issued_on"]
@@ -432,24 +276,47 @@ class PartyCardView(DangVienModelView):
         "ended_on": format_date,
     }
 
+    @expose("/record/<int:member_id>", methods=["GET", "POST"])
+    @has_access
+    @permission_name("record")
+    def record(self, member_id: int):
+        member = scoped_get(Member, member_id) or abort(404)
+        form = FlaskForm()
+        values = {k: request.form.get(k, "") for k in ("number", "issued_on")}
+        if (
+            request.method == "POST"
+            and form.validate()
+            and run_on_screen(
+                lambda: record_card(
+                    db.session,
+                    current_requester(),
+                    member.id,
+                    values["number"],
+                    parse_form_date(values["issued_on"]),
+                ),
+                gettext("The card has been entered in the card registry."),
+            )
+        ):
+            return redirect(url_for("MemberModelView.show", pk=member.id))
+        return self.render_template(
+            "cards/record.html",
+            member=member,
+            form=form,
+            values=values,
+            title=gettext("Enter a card the member holds"),
+        )
+
 
 # --- REST API ---------------------------------------------------------------------------
 
 
-def _ids(payload: dict, key: str = "ids") -> list[int]:
-    values = payload.get(key)
-    ids = [parse_int(v, key) for v in values] if isinstance(values, list) else []
-    if not ids or None in ids:
-        raise ValidationFailed({key: [(N_("Choose at least one proposal."), {})]})
-    return ids
-
-
-class CardProposalApi(DangVienModelRestApi):
+class CardProposalApi(ProposalApi):
     """Card proposals: list and show; POST proposes a batch; /decide and /issue run the
     same commands as the batch page."""
 
     resource_name = "card-proposals"
     datamodel = SQLAInterface(CardProposal)
+    decide_command = staticmethod(decide_cards)
     include_route_methods = {"get", "get_list", "info", "post", "decide", "issue"}
     list_columns = [
         "id",
@@ -505,11 +372,8 @@ class CardProposalApi(DangVienModelRestApi):
             400: {$ref: '#/components/responses/400'}
             422: {$ref: '#/components/responses/422'}
         """
-        payload = self.json_object()
-        if payload is None:
-            return self.not_a_json_object()
 
-        def run():
+        def run(payload: dict):
             items = payload.get("proposals")
             if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
                 raise ValidationFailed({"proposals": [(N_("Choose at least one member."), {})]})
@@ -524,58 +388,14 @@ class CardProposalApi(DangVienModelRestApi):
             ]
             batch = propose_cards(
                 db.session,
+                current_requester(),
                 parse_int(payload.get("unit"), "unit"),
                 requests,
-                user_id=current_user_id(),
-                scope=current_scope(),
                 note=parse_text(payload.get("note"), "note"),
             )
             return self.response(201, batch=batch.id, ids=[p.id for p in batch.proposals])
 
-        return self.answering_domain_errors(guarded, run)
-
-    @api_expose("/decide", methods=["POST"])
-    @protect()
-    @safe
-    @permission_name("decide")
-    def decide(self):
-        """Approve or reject proposals (all or none); the proposer may not decide.
-        ---
-        post:
-          requestBody:
-            required: true
-            content:
-              application/json:
-                schema:
-                  type: object
-                  properties:
-                    ids: {type: array, items: {type: integer}}
-                    approve: {type: boolean}
-                    comment: {type: string}
-          responses:
-            200: {description: Decided}
-            404: {$ref: '#/components/responses/404'}
-            422: {$ref: '#/components/responses/422'}
-        """
-        payload = self.json_object()
-        if payload is None:
-            return self.not_a_json_object()
-
-        def run():
-            approve = payload.get("approve")
-            if not isinstance(approve, bool):
-                raise ValidationFailed({"approve": [(N_("Say whether to approve or reject."), {})]})
-            proposals = decide_cards(
-                db.session,
-                _ids(payload),
-                approve,
-                user_id=current_user_id(),
-                scope=current_scope(),
-                comment=parse_text(payload.get("comment"), "comment"),
-            )
-            return self.response(200, ids=[p.id for p in proposals], state=proposals[0].state)
-
-        return self.answering_domain_errors(guarded, run)
+        return self.run_command(run)
 
     @api_expose("/issue", methods=["POST"])
     @protect()
@@ -599,21 +419,75 @@ class CardProposalApi(DangVienModelRestApi):
             404: {$ref: '#/components/responses/404'}
             422: {$ref: '#/components/responses/422'}
         """
-        payload = self.json_object()
-        if payload is None:
-            return self.not_a_json_object()
 
-        def run():
+        def run(payload: dict):
             cards = issue_cards(
                 db.session,
-                _ids(payload),
-                user_id=current_user_id(),
-                scope=current_scope(),
-                prefix=current_app.config["CARD_NUMBER_PREFIX"],
+                current_requester(),
+                proposal_ids(payload),
+                prefix=card_prefix(),
                 issued_on=parse_iso_date(payload.get("issued_on"), "issued_on"),
             )
             return self.response(
                 200, cards=[{"member": c.member_id, "number": c.number} for c in cards]
             )
 
-        return self.answering_domain_errors(guarded, run)
+        return self.run_command(run)
+
+
+class PartyCardApi(CommandApi):
+    """The card registry: list and show; /record enters a card a member holds already."""
+
+    resource_name = "party-cards"
+    datamodel = SQLAInterface(PartyCard)
+    include_route_methods = {"get", "get_list", "info", "record"}
+    list_columns = [
+        "id",
+        "member.id",
+        "member.member_number",
+        "number",
+        "issued_on",
+        "state",
+        "ended_on",
+        "end_note",
+    ]
+    show_columns = list_columns
+    search_columns = ["number", "state", "member"]
+    order_columns = ["id", "number", "issued_on"]
+    base_order = ("id", "asc")
+
+    @api_expose("/record", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("record")
+    def record(self):
+        """Enter the card a member holds already (paper record, transfer in).
+        ---
+        post:
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    member: {type: integer}
+                    number: {type: string}
+                    issued_on: {type: string, format: date}
+          responses:
+            201: {description: Entered}
+            404: {$ref: '#/components/responses/404'}
+            422: {$ref: '#/components/responses/422'}
+        """
+
+        def run(payload: dict):
+            card = record_card(
+                db.session,
+                current_requester(),
+                parse_int(payload.get("member"), "member"),
+                parse_text(payload.get("number"), "number"),
+                parse_iso_date(payload.get("issued_on"), "issued_on"),
+            )
+            return self.response(201, id=card.id, member=card.member_id, number=card.number)
+
+        return self.run_command(run)

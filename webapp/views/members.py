@@ -105,7 +105,11 @@ CAREER_FIELDS = [
 MEMBER_FIELDS = IDENTITY_FIELDS + PARTY_FIELDS + QUALIFICATION_FIELDS + CAREER_FIELDS
 # Derived from the ledger once the member exists: changed by recording events.
 LEDGER_FIELDS = ["unit", "status", "admitted_on", "official_on"]
-EDITABLE_PARTY_FIELDS = [f for f in PARTY_FIELDS if f not in LEDGER_FIELDS]
+# The card registry's current valid card: changed only by the card commands (issue,
+# record a card held, withdraw), never typed on the member form.
+CARD_FIELDS = ["card_number", "card_issued_on"]
+ENTERED_FIELDS = [f for f in MEMBER_FIELDS if f not in CARD_FIELDS]
+EDITABLE_PARTY_FIELDS = [f for f in PARTY_FIELDS if f not in LEDGER_FIELDS + CARD_FIELDS]
 # A new record enters the ledger by its opening events: admission and, if dated, recognition.
 OPENING_STATUS_LABELS = {s: STATUS_LABELS[s] for s in ON_THE_ROLLS}
 DATE_FIELDS = ["birth_date", "admitted_on", "official_on", "youth_union_on", "card_issued_on"]
@@ -187,9 +191,15 @@ class MemberModelView(DangVienModelView):
         "ethnicity",
         "religion",
     ]
-    show_fieldsets = add_fieldsets = [
+    show_fieldsets = [
         (_l("Identity"), {"fields": IDENTITY_FIELDS}),
         (_l("Party"), {"fields": PARTY_FIELDS}),
+        (_l("Qualifications"), {"fields": QUALIFICATION_FIELDS}),
+        (_l("Career and circumstances"), {"fields": CAREER_FIELDS}),
+    ]
+    add_fieldsets = [
+        (_l("Identity"), {"fields": IDENTITY_FIELDS}),
+        (_l("Party"), {"fields": [f for f in PARTY_FIELDS if f not in CARD_FIELDS]}),
         (_l("Qualifications"), {"fields": QUALIFICATION_FIELDS}),
         (_l("Career and circumstances"), {"fields": CAREER_FIELDS}),
     ]
@@ -199,7 +209,7 @@ class MemberModelView(DangVienModelView):
         (_l("Qualifications"), {"fields": QUALIFICATION_FIELDS}),
         (_l("Career and circumstances"), {"fields": CAREER_FIELDS}),
     ]
-    add_columns = MEMBER_FIELDS
+    add_columns = ENTERED_FIELDS
     edit_columns = IDENTITY_FIELDS + EDITABLE_PARTY_FIELDS + QUALIFICATION_FIELDS + CAREER_FIELDS
     related_views = []  # the repeating rows: set in webapp/views/__init__.py
     show_template = "members/show.html"
@@ -229,7 +239,6 @@ class MemberModelView(DangVienModelView):
         ),
         "official_on": date_field(_l("Official on"), member_rule),
         "youth_union_on": date_field(_l("Joined the Youth Union on"), member_rule),
-        "card_issued_on": date_field(_l("Card issued on"), member_rule),
         # Yes/no: unticked is a valid answer (FAB would make a NOT NULL checkbox required).
         "veteran": BooleanField(_l("Veteran")),
         "martyr_family": BooleanField(_l("Family of a martyr")),
@@ -240,7 +249,7 @@ class MemberModelView(DangVienModelView):
     }
     validators_columns = {
         name: [member_rule]
-        for name in ("member_number", "birth_name", "citizen_id", "card_number", "unit")
+        for name in ("member_number", "birth_name", "citizen_id", "unit")
     }
     # Members belong to cells: offer only those in the unit picker.
     add_form_query_rel_fields = edit_form_query_rel_fields = {
@@ -387,8 +396,9 @@ class MemberApi(DangVienModelRestApi):
         "missing_fields",
         "version_id",
     ]
-    add_columns = MEMBER_FIELDS
-    # Unit, status and the ledger dates change by recording events (/api/v1/events/).
+    add_columns = ENTERED_FIELDS
+    # Unit, status and the ledger dates change by recording events (/api/v1/events/), the
+    # card by the card commands (/api/v1/party-cards/record, /api/v1/card-proposals/).
     edit_columns = IDENTITY_FIELDS + EDITABLE_PARTY_FIELDS + QUALIFICATION_FIELDS + CAREER_FIELDS
     search_columns = [
         "search_key",
