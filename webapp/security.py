@@ -18,7 +18,7 @@ from flask_babel import lazy_gettext
 from flask_login import current_user
 from sqlalchemy import select
 
-from webapp.domain.scope import NOWHERE, UNRESTRICTED, scope_clause, unit_in_scope
+from webapp.domain.scope import NOWHERE, scope_clause, unit_in_scope, user_scope
 from webapp.extensions import db
 from webapp.models.user import DangVienUser
 
@@ -193,10 +193,7 @@ def current_scope() -> str | None:
         user = current_user
     if user is None or not getattr(user, "is_authenticated", False):
         return NOWHERE
-    if any(role.name == current_app.config["AUTH_ROLE_ADMIN"] for role in user.roles):
-        return UNRESTRICTED
-    unit = getattr(user, "unit", None)
-    return unit.path if unit is not None and unit.path else NOWHERE
+    return user_scope(user, current_app.config["AUTH_ROLE_ADMIN"])
 
 
 class ScopeFilter(BaseFilter):
