@@ -472,6 +472,70 @@ def test_delegate_check_tells_nothing_about_members_outside_the_requesters_scope
     assert "Tổng số đại biểu: 7; đủ tư cách: 1; có vấn đề cần xem xét: 6." in words
 
 
+def test_commendation_discipline_counts_decisions_on_the_leaving_day(app, db_session):
+    """Issue 11 item 9: an expulsion takes the member off the rolls on the day of its own
+    "Khai trừ" decision, and a decision may be dated on the day of a death: both count
+    under the cell left. A decision dated after the member left, or on the day of a move
+    to a cell outside the report, does not."""
+    from webapp.models.record import Commendation
+
+    tree = make_tree(db_session)
+    expelled = admit(db_session, tree["C2"], "Ông Văn Khai", date(2010, 1, 4), date(2011, 1, 4))
+    record_event(db_session, expelled.id, EventInput(K.EXPULSION, date(2024, 4, 15)))
+    died = admit(db_session, tree["C1"], "Ông Thị Vĩnh", date(2011, 1, 3), date(2012, 1, 3))
+    record_event(db_session, died.id, EventInput(K.DEATH, date(2024, 7, 1)))
+    moved = admit(db_session, tree["C1"], "Ông Văn Đi", date(2011, 1, 3), date(2012, 1, 3))
+    record_event(
+        db_session,
+        moved.id,
+        EventInput(K.TRANSFER_WITHIN, date(2024, 5, 2), to_unit_id=tree["C3"].id),
+    )
+    db_session.add_all(
+        [
+            Discipline(member_id=expelled.id, decided_on=date(2024, 4, 15), form="Khai trừ",
+                       decision_number="15-QĐ/UBKT", reason="Vi phạm nghiêm trọng"),
+            Discipline(member_id=expelled.id, decided_on=date(2024, 4, 16), form="Cảnh cáo",
+                       reason="Sau khi đã ra khỏi Đảng"),
+            Commendation(member_id=died.id, awarded_on=date(2024, 7, 1), form="Kỷ niệm chương",
+                         reason="Truy tặng"),
+            Commendation(member_id=moved.id, awarded_on=date(2024, 5, 2), form="Giấy khen",
+                         reason="Nơi đến"),
+        ]
+    )  # fmt: skip
+    db_session.commit()
+    files = {}
+    for output_format in ("xlsx", "pdf"):
+        run = request_report(
+            "commendation-discipline",
+            output_format,
+            tree["D1"].id,
+            {"from": "2024-01-01", "to": "2024-12-31"},
+            queue=False,
+        )
+        run = execute_run(run.id)
+        assert run.state == ReportState.DONE, run.error
+        files[output_format] = Path(run.file_path).read_bytes()
+    summary = [row for row in xlsx_rows(files["xlsx"], sheet=0) if row and len(row) == 3]
+    assert summary[1:] == [
+        ("Khen thưởng", "Cộng", 1),
+        (None, "Kỷ niệm chương", 1),
+        ("Kỷ luật", "Cộng", 1),
+        (None, "Khai trừ", 1),
+    ]
+    listing = [
+        (row[1], row[3], row[4], row[6])
+        for row in xlsx_rows(files["xlsx"], sheet=1)
+        if row and isinstance(row[0], int)
+    ]
+    assert sorted(listing) == [
+        ("Ông Thị Vĩnh", "Chi bộ thôn Đông", "Khen thưởng", "Kỷ niệm chương"),
+        ("Ông Văn Khai", "Chi bộ thôn Tây", "Kỷ luật", "Khai trừ"),
+    ]
+    words = flat(pdf_text(files["pdf"]))
+    assert "Kỷ luật Cộng 1 Khai trừ 1" in words, words
+    assert "Ông Văn Khai" in words and "Cảnh cáo" not in words and "Ông Văn Đi" not in words
+
+
 def test_member_list_names_where_arrivals_came_from(app, db_session):
     """Column 11 of the list (Chuyển đến: date, where from) for two arrivals: a member
     back from another province, and a transfer recorded after a later one (back-dated)."""
