@@ -21,6 +21,7 @@ import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from itertools import groupby
 
 import pytest
 from sqlalchemy import Date, bindparam, text
@@ -445,7 +446,140 @@ def build_history(session, members: int = 160, seed: int = SEED) -> History:
             )
         )
     session.commit()
+    add_boundary_cases(session, history)
     return history
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str
+    day: date
+    after: Standing  # the standing the generator records after the event
+    to: str | None = None  # the cell of the event (destination, or temporary host)
+    other_organisation: str | None = None
+
+
+def live_by_hand(session, history: History, number: str, name: str, steps: list[Step], **fields):
+    """A member whose whole life is written out: each step through the real ledger, and
+    the standing after it noted in the generator's record by hand."""
+    member = make_member(
+        session,
+        history.units["C1"],
+        member_number=number,
+        birth_name=name,
+        **{"official_on": None, "status": "probationary", **fields},
+    )
+    life = Life(member.id, number, name)
+    for step in steps:
+        data = EventInput(
+            kind=step.kind,
+            effective_on=step.day,
+            to_unit_id=history.unit_id(step.to) if step.to else None,
+            other_organisation=step.other_organisation,
+            arriving_as="official" if step.kind == K.TRANSFER_IN else None,
+        )
+        record_event(session, member.id, data, commit=False)
+        life.days.append(step.day)
+        life.kinds.append(step.kind)
+        life.states.append(step.after)
+    history.lives.append(life)
+    return member
+
+
+def add_boundary_cases(session, history: History) -> None:
+    """Members the random lives rarely or never produce (issue 11): a temporary transfer
+    from one host straight on to another, an expulsion with its "Khai trừ" decision on the
+    leaving day, a transfer and a death on the same day, a transfer out of a district and
+    a later return, and decisions dated on the day a member leaves the rolls."""
+    unit = history.unit_id
+
+    def on(cell, standing="official", host=None, away=False):
+        return Standing(True, unit(cell), standing, unit(host) if host else None, away)
+
+    def off(cell):
+        return Standing(False, unit(cell))
+
+    def admitted(cell, year):
+        return [
+            Step(K.ADMISSION, date(year, 3, 2), on(cell, "probationary"), to=cell),
+            Step(K.OFFICIAL_RECOGNITION, date(year + 1, 3, 2), on(cell)),
+        ]
+
+    # From a host in district 2 straight on to the cell directly under the province.
+    live_by_hand(session, history, "980001RF", "Đinh Văn Tạm", [
+        *admitted("C1", 2015),
+        Step(K.TEMPORARY_TRANSFER, date(2024, 2, 5), on("C1", host="C3"), to="C3"),
+        Step(K.TEMPORARY_TRANSFER, date(2024, 5, 6), on("C1", host="C5"), to="C5"),
+        Step(K.TEMPORARY_RETURN, date(2024, 10, 7), on("C1")),
+    ])  # fmt: skip
+    # From host to host inside district 2, then on out of the province.
+    live_by_hand(session, history, "980002RF", "Đinh Thị Trọ", [
+        *admitted("C1", 2016),
+        Step(K.TEMPORARY_TRANSFER, date(2024, 3, 4), on("C1", host="C3"), to="C3"),
+        Step(K.TEMPORARY_TRANSFER, date(2024, 6, 3), on("C1", host="C4"), to="C4"),
+        Step(K.TEMPORARY_TRANSFER, date(2024, 9, 2), on("C1", away=True)),
+    ])  # fmt: skip
+    expelled = live_by_hand(session, history, "980003RF", "Ông Văn Khai", [
+        *admitted("C2", 2010),
+        Step(K.EXPULSION, date(2024, 4, 15), off("C2")),
+    ])  # fmt: skip
+    # Transferred to the neighbouring cell and died that same day.
+    died = live_by_hand(session, history, "980004RF", "Ông Thị Vĩnh", [
+        *admitted("C1", 2011),
+        Step(K.TRANSFER_WITHIN, date(2024, 7, 1), on("C2"), to="C2"),
+        Step(K.DEATH, date(2024, 7, 1), off("C2")),
+    ])  # fmt: skip
+    # Came into district 1 from district 2, left it for district 2, came back.
+    live_by_hand(session, history, "980005RF", "Mạc Văn Về", [
+        *admitted("C3", 2012),
+        Step(K.TRANSFER_WITHIN, date(2019, 4, 1), on("C1"), to="C1"),
+        Step(K.TRANSFER_WITHIN, date(2024, 3, 1), on("C4"), to="C4"),
+        Step(K.TRANSFER_WITHIN, date(2024, 8, 1), on("C2"), to="C2"),
+    ])  # fmt: skip
+    # Came from another province, left for another one.
+    moved_out = live_by_hand(
+        session,
+        history,
+        "980006RF",
+        "Mạc Thị Xa",
+        [
+            Step(K.TRANSFER_IN, date(2014, 5, 5), on("C1"), to="C1",
+                 other_organisation="Đảng bộ tỉnh Xa"),
+            Step(K.TRANSFER_OUT, date(2024, 11, 4), off("C1"),
+                 other_organisation=OUTSIDE_ORGANISATION),
+        ],
+        admitted_on=date(2009, 5, 5),
+        official_on=date(2010, 5, 5),
+    )  # fmt: skip
+    session.add_all(
+        [
+            Discipline(
+                member_id=expelled.id,
+                decided_on=date(2024, 4, 15),
+                form="Khai trừ",
+                level="Ủy ban kiểm tra Huyện ủy",
+                decision_number="15-QĐ/UBKT",
+                reason="Vi phạm nghiêm trọng",
+            ),
+            Commendation(
+                member_id=died.id,
+                awarded_on=date(2024, 7, 1),
+                form="Kỷ niệm chương",
+                level="Huyện ủy",
+                decision_number="70-QĐ/HU",
+                reason="Truy tặng",
+            ),
+            Commendation(
+                member_id=moved_out.id,
+                awarded_on=date(2024, 11, 4),
+                form="Giấy khen",
+                level="Huyện ủy",
+                decision_number="104-QĐ/HU",
+                reason="Hoàn thành xuất sắc nhiệm vụ",
+            ),
+        ]
+    )
+    session.commit()
 
 
 @pytest.fixture(scope="module")
@@ -519,6 +653,45 @@ def effective_events(session, start: date, end: date):
     ).all()
 
 
+def roll_moves(session, start: date, end: date) -> Counter:
+    """(kind, unit before, unit after) → count of the moves onto, off and between the rolls
+    of the events dated start..end that were not cancelled (raw SQL; None = off the rolls).
+    The rolls are kept by the day, so a member's moves on one day are taken as one: moved
+    to a cell and dead that same day is a death in the cell left."""
+    rows = session.execute(
+        text(
+            "SELECT e.member_id, e.effective_on, e.kind, e.from_unit_id, e.to_unit_id "
+            "FROM member_event e "
+            "WHERE e.effective_on BETWEEN :start AND :end AND e.kind <> 'reversal' "
+            "AND NOT EXISTS (SELECT 1 FROM member_event r WHERE r.reverses_id = e.id) "
+            "ORDER BY e.member_id, e.effective_on, e.id"
+        ).bindparams(*day_params(start=start, end=end))
+    ).all()
+
+    def move(kind, source, target):
+        if kind in ENTERING:
+            return None, target
+        if kind == "restoration":  # back onto the rolls of the unit left
+            return None, source
+        if kind in LEAVING:
+            return source, None
+        return source, target  # transfer within
+
+    found = Counter()
+    for _, day_rows in groupby(rows, key=lambda row: (row[0], row[1])):
+        moves = [
+            (kind, *move(kind, source, target))
+            for _, _, kind, source, target in day_rows
+            if kind in (*ENTERING, *LEAVING, "restoration", "transfer_within")
+        ]
+        if not moves:
+            continue
+        before, after = moves[0][1], moves[-1][2]
+        kind = moves[0][0] if before is None else moves[-1][0] if after is None else None
+        found[(kind or "transfer_within", before, after)] += 1
+    return found
+
+
 @dataclass
 class Expected:
     opening: int = 0
@@ -534,21 +707,17 @@ def expected_movements(session, history: History, group_of: dict[str, str], star
     unit_group = {history.unit_id(cell): group for cell, group in group_of.items()}
     lines: dict[str, Expected] = defaultdict(Expected)
     total = lines["total"]
-    for kind, source_unit, target_unit, count in effective_events(session, start, end):
-        source, target = unit_group.get(source_unit), unit_group.get(target_unit)
-        if kind in ENTERING:
+    for (kind, before, after), count in roll_moves(session, start, end).items():
+        source, target = unit_group.get(before), unit_group.get(after)
+        if before is None:
             if target:
                 lines[target].increases[kind] += count
                 total.increases[kind] += count
-        elif kind == "restoration":  # back onto the rolls of the unit left
-            if source:
-                lines[source].increases[kind] += count
-                total.increases[kind] += count
-        elif kind in LEAVING:
+        elif after is None:
             if source:
                 lines[source].decreases[kind] += count
                 total.decreases[kind] += count
-        elif kind == "transfer_within" and source != target:
+        elif source != target:
             if source:
                 lines[source].decreases[kind] += count
             if target:
@@ -557,10 +726,13 @@ def expected_movements(session, history: History, group_of: dict[str, str], star
                 total.increases[kind] += count
             elif not target:
                 total.decreases[kind] += count
-        elif kind == "official_recognition" and source:
+    for kind, source_unit, target_unit, count in effective_events(session, start, end):
+        source, target = unit_group.get(source_unit), unit_group.get(target_unit)
+        if kind == "official_recognition" and source:
             lines[source].memo[kind] += count
             total.memo[kind] += count
         elif kind == "temporary_transfer" and source != target:
+            # An introduction from the home cell to a host, each time (docs/decisions.md).
             if source:
                 lines[source].memo["temporary_out"] += count
             if target:
@@ -717,6 +889,61 @@ def test_events_on_the_edges_of_the_period(db_session):
     assert (d2.opening, d2.closing, as_plain(d2.decreases)) == (1, 0, {"transfer_within": 1})
 
 
+def test_temporary_move_from_host_to_host_is_an_arrival_in_the_new_host(
+    db_session, reversals_dropped
+):
+    """Issue 11 item 10: a member sent from home (district 1) to a host in district 2 and
+    from there straight on to a cell under the province, without coming home, arrives in
+    the second host too. Each temporary transfer is an introduction from the home cell
+    (docs/decisions.md), so home counts one "đi" per introduction; the host left counts
+    nothing (as for a return). A recognition while away is no new temporary transfer."""
+    tree = add_extra_units(db_session, make_tree(db_session))
+    start, end = PERIOD
+
+    def member(name, admitted, official=None):
+        created = make_member(db_session, tree["C1"], birth_name=name, official_on=None)
+        record_event(
+            db_session, created.id, EventInput(K.ADMISSION, admitted, to_unit_id=tree["C1"].id)
+        )
+        if official:
+            record_event(db_session, created.id, EventInput(K.OFFICIAL_RECOGNITION, official))
+        return created
+
+    def temporary(created, day, host):
+        to_unit = tree[host].id if host else None
+        record_event(
+            db_session, created.id, EventInput(K.TEMPORARY_TRANSFER, day, to_unit_id=to_unit)
+        )
+
+    onward = member("Đinh Văn Tạm", date(2015, 3, 2), date(2016, 3, 2))
+    temporary(onward, date(2024, 2, 5), "C3")
+    temporary(onward, date(2024, 5, 6), "C5")
+    within = member("Đinh Thị Trọ", date(2016, 3, 2), date(2017, 3, 2))
+    temporary(within, date(2024, 3, 4), "C3")
+    temporary(within, date(2024, 6, 3), "C4")
+    recognised = member("Đinh Văn Mới", date(2023, 6, 1))
+    temporary(recognised, date(2024, 1, 10), "C3")
+    record_event(db_session, recognised.id, EventInput(K.OFFICIAL_RECOGNITION, date(2024, 6, 1)))
+
+    def memo(root):
+        return {
+            (line.group.code if line.group else "total"): as_plain(line.memo)
+            for line in increase_decrease(db_session, tree[root], start, end)
+        }
+
+    assert memo("P") == {
+        "P.01": {"temporary_out": 5, "official_recognition": 1},
+        "P.02": {"temporary_in": 4},
+        "P.03": {"temporary_in": 1},
+        "total": {"official_recognition": 1},
+    }
+    assert memo("D2") == {
+        "P.02.001": {"temporary_in": 3},
+        "P.02.002": {"temporary_in": 1},
+        "total": {"temporary_in": 4},
+    }
+
+
 def test_party_age_as_of_a_past_day_ignores_what_happened_after_it(db_session):
     """Quality as of a past day: Party age bands are ages on that day, so a later removal
     (an interruption that began after the day) or a later re-admission must not change
@@ -790,9 +1017,12 @@ def test_history_exercises_every_kind_of_event(session, history):
 
 def test_figures_are_the_same_on_every_backend(session, history):
     """The seeded history gives these figures on PostgreSQL and on SQLite alike (pinned
-    from a run on each; they change only if the generator changes)."""
+    from a run on each; they change only if the generator changes). The hand-written
+    boundary cases add six members of district 1 on the rolls at the start and three at
+    the end; an expulsion, a death, a transfer and a temporary transfer out of the
+    province; and a member who leaves district 1 for district 2 and comes back."""
     total = increase_decrease(session, history.units["P"], *PERIOD)[-1]
-    assert (total.opening, total.closing) == (89, 96)
+    assert (total.opening, total.closing) == (89 + 6, 96 + 3)
     assert as_plain(total.increases) == {
         "admission": 22,
         "readmission": 5,
@@ -800,22 +1030,25 @@ def test_figures_are_the_same_on_every_backend(session, history):
         "restoration": 1,
     }
     assert as_plain(total.decreases) == {
-        "death": 3,
+        "death": 3 + 1,
         "removal": 5,
         "not_recognised": 2,
-        "expulsion": 4,
+        "expulsion": 4 + 1,
         "resignation": 3,
-        "transfer_out": 10,
+        "transfer_out": 10 + 1,
     }
-    assert as_plain(total.memo) == {"official_recognition": 26, "temporary_out": 3}
+    assert as_plain(total.memo) == {"official_recognition": 26, "temporary_out": 3 + 1}
     district = increase_decrease(session, history.units["D1"], *PERIOD)[-1]
-    assert (district.opening, district.closing) == (32, 36)
-    assert (district.increases["transfer_within"], district.decreases["transfer_within"]) == (5, 6)
+    assert (district.opening, district.closing) == (32 + 6, 36 + 3)
+    assert (district.increases["transfer_within"], district.decreases["transfer_within"]) == (
+        5 + 1,
+        6 + 1,
+    )
     ages = quality(session, history.units["P"], PAST).counts["age"]
     assert {band: sum(by_group.values()) for band, by_group in ages.items()} == {
         "Đến 30 tuổi": 22,
         "Từ 31 đến 40 tuổi": 29,
-        "Từ 41 đến 50 tuổi": 33,
+        "Từ 41 đến 50 tuổi": 33 + 3,  # the boundary cases on the rolls, born 1980
         "Từ 51 đến 60 tuổi": 6,
         "Từ 61 đến 70 tuổi": 5,
         "Trên 70 tuổi": 1,
@@ -1045,10 +1278,20 @@ def test_quality_as_of_a_past_day_counts_that_days_rolls(session, history):
 # ---------------------------------------------------------------- commendation, discipline
 
 
+def cell_of_the_day(life: Life, day: date) -> int | None:
+    """The cell whose rolls the member is on on `day`, else the cell the member left
+    that very day (an expulsion's "Khai trừ" is dated on the day it takes effect)."""
+    state = life.on(day)
+    if state.active:
+        return state.unit
+    before = life.on(day - timedelta(days=1))
+    return before.unit if before.active else None
+
+
 def expected_records(session, history: History, root: str, start: date, end: date):
     """Commendations and disciplinary decisions dated start..end (raw SQL) of members on
-    the rolls of the subtree that day (the generator's record): {(kind, member number,
-    day, form, line)} and the counts by kind and form."""
+    the rolls of the subtree that day or leaving them that day (the generator's record):
+    {(kind, member number, day, form, line)} and the counts by kind and form."""
     unit_group = {history.unit_id(cell): group for cell, group in ROOTS[root].items()}
     lives = {life.member_id: life for life in history.lives}
     expected_lines = set()
@@ -1065,10 +1308,10 @@ def expected_records(session, history: History, root: str, start: date, end: dat
         ).all()
         for member_id, day, form in rows:
             day = as_date(day)
-            state = lives[member_id].on(day)
-            if state.active and state.unit in unit_group:
+            cell = cell_of_the_day(lives[member_id], day)
+            if cell in unit_group:
                 life = lives[member_id]
-                expected_lines.add((kind, life.number, day, form, unit_group[state.unit]))
+                expected_lines.add((kind, life.number, day, form, unit_group[cell]))
                 expected_counts[kind][form] += 1
     return expected_lines, expected_counts
 
@@ -1090,6 +1333,15 @@ def test_commendations_and_discipline_equal_independent_counts(session, history,
     }
     if root == "P":
         assert sum(counts["commendation"].values()) > 10 and sum(counts["discipline"].values()) > 5
+    if root in ("P", "D1"):
+        # Issue 11 item 9: the expulsion's own decision, dated on the day it takes effect,
+        # under the cell the member left; so are decisions on a death or transfer-out day.
+        khai_tru = {line for line in expected_lines if line[3] == "Khai trừ"}
+        assert khai_tru == {("discipline", "980003RF", date(2024, 4, 15), "Khai trừ",
+                             "G1" if root == "D1" else "D1")}  # fmt: skip
+        leaving_days = {(line[1], line[2]) for line in expected_lines}
+        assert ("980004RF", date(2024, 7, 1)) in leaving_days
+        assert ("980006RF", date(2024, 11, 4)) in leaving_days
 
 
 # ---------------------------------------------------------------- completeness

@@ -354,10 +354,12 @@ def test_delegate_check_flags_each_problem(app, db_session, tmp_path):
     assert verdicts == {
         1: "Đủ tư cách",
         2: "Đảng viên dự bị (không có quyền ứng cử, bầu cử)",
-        3: "Không thuộc đảng bộ tổ chức đại hội",
+        # A run from the CLI belongs to nobody and is shown to every user whose scope
+        # covers P.01, so it tells nothing about members outside P.01 (issue 11 item 3).
+        3: "Không tìm thấy trong phạm vi quản lý",
         4: "Bị kỷ luật trong 12 tháng trước đại hội",
         5: "Họ tên không khớp hồ sơ",
-        6: "Không có trong cơ sở dữ liệu",
+        6: "Không tìm thấy trong phạm vi quản lý",
         7: "Trùng trong danh sách",
         8: "Không có trong danh sách đảng viên vào ngày đại hội",
         9: "Ngày sinh không khớp hồ sơ",
@@ -369,6 +371,9 @@ def test_delegate_check_flags_each_problem(app, db_session, tmp_path):
     assert table[1][5] == "Dự bị" and table[1][7] is None  # no Party age while probationary
     assert "Khiển trách (01/03/2025)" in table[3][8]
 
+    # Asked by the Admin, who sees everything: the member of another district is named
+    # and flagged.
+    admin_id = db_session.scalar(text("SELECT id FROM ab_user WHERE username = 'admin'"))
     run = request_report(
         db.session,
         SYSTEM,
@@ -379,6 +384,7 @@ def test_delegate_check_flags_each_problem(app, db_session, tmp_path):
             "as_of": CONGRESS.isoformat(),
             "delegates": read_delegates(io.BytesIO(upload.read_bytes())),
         },
+        user_id=admin_id,
         queue=False,
     )
     run = execute_run(run.id)
@@ -390,10 +396,155 @@ def test_delegate_check_flags_each_problem(app, db_session, tmp_path):
         "BIỂU THẨM TRA TƯ CÁCH ĐẠI BIỂU",
         "tính đến ngày 30/06/2025",
         "Tổng số đại biểu: 10; đủ tư cách: 2; có vấn đề cần xem xét: 8.",
+        "Lê Văn Xa Chi bộ cơ sở Trường Tiểu học",
         "Không thuộc đảng bộ tổ chức đại hội",
     ):
         assert expected in words, expected
     assert all("DejaVu" in font for font in fonts_showing_text(pdf))
+
+
+def test_delegate_check_tells_nothing_about_members_outside_the_requesters_scope(
+    app, db_session, redis_conn
+):
+    """Issue 11 item 3: a Leader of district 1 checks delegates for a cell of district 1
+    with the member numbers of district 2's members (numbers are sequential, so the
+    province could be listed this way). Such a number must read exactly like one that does
+    not exist: nothing about the person. A member of district 1 outside the cell is still
+    named and flagged, as the Leader may see that member anyway."""
+    from webapp.cli import create_user
+
+    tree = make_tree(db_session)
+    good = admit(db_session, tree["C1"], "Nguyễn Văn Tốt", date(2010, 1, 5), date(2011, 1, 5))
+    neighbour = admit(db_session, tree["C2"], "Trần Văn Bên", date(2011, 1, 5), date(2012, 1, 5))
+    stranger = admit(db_session, tree["C3"], "Lê Văn Xa", date(2012, 1, 5), date(2013, 1, 5))
+    stranger_probationary = admit(db_session, tree["C3"], "Lê Thị Dự", date(2025, 2, 1))
+    db_session.add(
+        Discipline(
+            member_id=stranger.id, decided_on=date(2025, 3, 1), form="Cảnh cáo", reason="Vi phạm"
+        )
+    )
+    db_session.commit()
+    create_user("leader_delegates_d1", "Leader", "P.01", PASSWORD)
+    client = app.test_client()
+    login(client, "leader_delegates_d1", PASSWORD)
+    numbers = [
+        good.member_number,
+        neighbour.member_number,
+        stranger.member_number,
+        "999999XX",  # no such member anywhere
+        stranger_probationary.member_number,
+        stranger.member_number,  # listed twice: flagged as a repeat, still nothing else
+        "999999XX",
+    ]
+    files = {}
+    for output_format in ("xlsx", "pdf"):
+        response = client.post(
+            "/reports/request",
+            data={
+                "report": "delegates",
+                "unit_id": tree["C1"].id,
+                "output_format": output_format,
+                "as_of": CONGRESS.strftime("%d/%m/%Y"),
+                "member_numbers": "\n".join(numbers),
+            },
+        )
+        assert response.status_code == 302, response.text[:500]
+    worker = run_worker_burst()
+    assert worker.returncode == 0, worker.stderr[-3000:]
+    db_session.expire_all()
+    for run in db_session.scalars(select(ReportRun)):
+        assert run.state == ReportState.DONE, run.error
+        files[run.output_format] = Path(run.file_path).read_bytes()
+    workbook = xlsx_rows(files["xlsx"])
+    table = [row for row in workbook if row and isinstance(row[0], int)]
+    assert [row[2] for row in table] == numbers
+    not_found = table[3][3:]
+    assert not_found == (None,) * 6 + ("Không tìm thấy trong phạm vi quản lý",), not_found
+    assert table[2][3:] == not_found
+    assert table[4][3:] == not_found
+    assert table[5][3:] == table[6][3:]  # a repeated stranger: as a repeated unknown number
+    assert table[6][9] == "Trùng trong danh sách; Không tìm thấy trong phạm vi quản lý"
+    # Inside the Leader's scope, outside the cell: named and flagged, as before.
+    assert table[1][3:5] == ("Trần Văn Bên", "Chi bộ thôn Tây")
+    assert table[1][9] == "Không thuộc đảng bộ tổ chức đại hội"
+    assert table[0][9] == "Đủ tư cách"
+    words = flat(pdf_text(files["pdf"]))
+    cells = " ".join(str(value) for row in workbook for value in row if value is not None)
+    for secret in (
+        "Lê Văn Xa",
+        "Lê Thị Dự",
+        tree["C3"].name,
+        "Cảnh cáo",
+        "01/03/2025",
+        "05/01/2012",
+        "Đảng viên dự bị",
+    ):
+        assert secret not in words and secret not in cells, secret
+    assert "Tổng số đại biểu: 7; đủ tư cách: 1; có vấn đề cần xem xét: 6." in words
+
+
+def test_commendation_discipline_counts_decisions_on_the_leaving_day(app, db_session):
+    """Issue 11 item 9: an expulsion takes the member off the rolls on the day of its own
+    "Khai trừ" decision, and a decision may be dated on the day of a death: both count
+    under the cell left. A decision dated after the member left, or on the day of a move
+    to a cell outside the report, does not."""
+    from webapp.models.record import Commendation
+
+    tree = make_tree(db_session)
+    expelled = admit(db_session, tree["C2"], "Ông Văn Khai", date(2010, 1, 4), date(2011, 1, 4))
+    record_event(db_session, expelled.id, EventInput(K.EXPULSION, date(2024, 4, 15)))
+    died = admit(db_session, tree["C1"], "Ông Thị Vĩnh", date(2011, 1, 3), date(2012, 1, 3))
+    record_event(db_session, died.id, EventInput(K.DEATH, date(2024, 7, 1)))
+    moved = admit(db_session, tree["C1"], "Ông Văn Đi", date(2011, 1, 3), date(2012, 1, 3))
+    record_event(
+        db_session,
+        moved.id,
+        EventInput(K.TRANSFER_WITHIN, date(2024, 5, 2), to_unit_id=tree["C3"].id),
+    )
+    db_session.add_all(
+        [
+            Discipline(member_id=expelled.id, decided_on=date(2024, 4, 15), form="Khai trừ",
+                       decision_number="15-QĐ/UBKT", reason="Vi phạm nghiêm trọng"),
+            Discipline(member_id=expelled.id, decided_on=date(2024, 4, 16), form="Cảnh cáo",
+                       reason="Sau khi đã ra khỏi Đảng"),
+            Commendation(member_id=died.id, awarded_on=date(2024, 7, 1), form="Kỷ niệm chương",
+                         reason="Truy tặng"),
+            Commendation(member_id=moved.id, awarded_on=date(2024, 5, 2), form="Giấy khen",
+                         reason="Nơi đến"),
+        ]
+    )  # fmt: skip
+    db_session.commit()
+    files = {}
+    for output_format in ("xlsx", "pdf"):
+        run = request_report(
+            "commendation-discipline",
+            output_format,
+            tree["D1"].id,
+            {"from": "2024-01-01", "to": "2024-12-31"},
+            queue=False,
+        )
+        run = execute_run(run.id)
+        assert run.state == ReportState.DONE, run.error
+        files[output_format] = Path(run.file_path).read_bytes()
+    summary = [row for row in xlsx_rows(files["xlsx"], sheet=0) if row and len(row) == 3]
+    assert summary[1:] == [
+        ("Khen thưởng", "Cộng", 1),
+        (None, "Kỷ niệm chương", 1),
+        ("Kỷ luật", "Cộng", 1),
+        (None, "Khai trừ", 1),
+    ]
+    listing = [
+        (row[1], row[3], row[4], row[6])
+        for row in xlsx_rows(files["xlsx"], sheet=1)
+        if row and isinstance(row[0], int)
+    ]
+    assert sorted(listing) == [
+        ("Ông Thị Vĩnh", "Chi bộ thôn Đông", "Khen thưởng", "Kỷ niệm chương"),
+        ("Ông Văn Khai", "Chi bộ thôn Tây", "Kỷ luật", "Khai trừ"),
+    ]
+    words = flat(pdf_text(files["pdf"]))
+    assert "Kỷ luật Cộng 1 Khai trừ 1" in words, words
+    assert "Ông Văn Khai" in words and "Cảnh cáo" not in words and "Ông Văn Đi" not in words
 
 
 def test_member_list_names_where_arrivals_came_from(app, db_session):
@@ -732,7 +883,7 @@ def test_aggregate_reports_on_a_real_worker(session, history, redis_conn):
     assert [row[2] for row in table] == [d["member_number"] for d in delegates]
     assert [row[3] for row in table[:3]] == [life.name for life in present]
     assert "Trùng trong danh sách" in table[3][9]
-    assert table[4][9] == "Không có trong cơ sở dữ liệu"
+    assert table[4][9] == "Không tìm thấy trong phạm vi quản lý"
     assert "Tổng số đại biểu: 5" in flat(pdf_text(files["delegates", "pdf"]))
 
     # Increase / decrease: every figure of the workbook equals the independent counts.

@@ -20,7 +20,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from webapp.domain.commands import Requester
-from webapp.domain.scope import NOWHERE, UNRESTRICTED, scope_clause, unit_in_scope
+from webapp.domain.scope import NOWHERE, scope_clause, unit_in_scope, user_scope
 from webapp.extensions import db
 from webapp.models.user import DangVienUser
 
@@ -202,10 +202,7 @@ def current_scope() -> str | None:
 
 def scope_of(user) -> str | None:
     """A user's scope: everything for an Admin, else their unit's subtree (or nothing)."""
-    if any(role.name == current_app.config["AUTH_ROLE_ADMIN"] for role in user.roles):
-        return UNRESTRICTED
-    unit = getattr(user, "unit", None)
-    return unit.path if unit is not None and unit.path else NOWHERE
+    return user_scope(user, current_app.config["AUTH_ROLE_ADMIN"])
 
 
 def requester_for(user) -> Requester:

@@ -93,6 +93,25 @@ def on_rolls(day: date):
     )
 
 
+def on_rolls_or_leaving(member_id, day):
+    """The period of the member current on `day`, or the one that ended that very day when
+    the member left the rolls then (no period follows it): what happened on the leaving day
+    — an expulsion's own decision, a decision on a death — belongs to the unit left."""
+    following = aliased(MemberPeriod)
+    return and_(
+        MemberPeriod.member_id == member_id,
+        MemberPeriod.starts_on <= day,
+        or_(
+            MemberPeriod.ends_on.is_(None),
+            MemberPeriod.ends_on > day,
+            and_(
+                MemberPeriod.ends_on == day,
+                ~exists().where(following.member_id == member_id, following.starts_on == day),
+            ),
+        ),
+    )
+
+
 def not_reversed(event):
     """The event has not been cancelled by a reversal."""
     reversal = aliased(MemberEvent)
@@ -260,22 +279,25 @@ def increase_decrease(session: Session, root: Unit, start: date, end: date) -> l
         .where(current.unit_id.in_(subtree), current.starts_on.between(start, end))
         .group_by(current.unit_id)
     ).all()
-    starting_away = and_(
-        after.member_id == before.member_id,
-        after.starts_on == before.ends_on,
-        after.unit_id == before.unit_id,
-        before.host_unit_id.is_(None),
-        before.away.is_(False),
-        or_(after.host_unit_id.is_not(None), after.away.is_(True)),
-    )
+    # A temporary stay starts with a temporary transfer, from home or straight on from
+    # another host: each is an introduction by the home cell to a host (docs/decisions.md).
+    # Other events during the stay (a recognition, an exemption) split its period too, so
+    # the stay's periods are told apart by that event, not by a host on the period before.
+    stay, introduction = aliased(MemberPeriod), aliased(MemberEvent)
     temporary = session.execute(
-        select(after.unit_id, after.host_unit_id, func.count())
-        .join(before, starting_away)
+        select(stay.unit_id, stay.host_unit_id, func.count())
         .where(
-            after.starts_on.between(start, end),
-            or_(after.unit_id.in_(subtree), after.host_unit_id.in_(subtree)),
+            stay.starts_on.between(start, end),
+            or_(stay.host_unit_id.is_not(None), stay.away.is_(True)),
+            or_(stay.unit_id.in_(subtree), stay.host_unit_id.in_(subtree)),
+            exists().where(
+                introduction.member_id == stay.member_id,
+                introduction.effective_on == stay.starts_on,
+                introduction.kind == EventKind.TEMPORARY_TRANSFER,
+                not_reversed(introduction),
+            ),
         )
-        .group_by(after.unit_id, after.host_unit_id)
+        .group_by(stay.unit_id, stay.host_unit_id)
     ).all()
     for unit_id, key, count in recognised:
         lines[groups(unit_id)].memo[key] += count
@@ -490,8 +512,8 @@ def commendations_and_discipline(
     session: Session, root: Unit, start: date, end: date
 ) -> tuple[list[Group], list[RecordLine], dict[str, Counter]]:
     """Commendations and disciplinary decisions dated start..end of members who were on
-    the rolls of the subtree on that date: the lines (by group, kind, date, name) and the
-    counts by (kind, form)."""
+    the rolls of the subtree on that date or left them that day: the lines (by group, kind,
+    date, name) and the counts by (kind, form)."""
     groups = UnitGroups(session, root)
     lines: list[RecordLine] = []
     counts: dict[str, Counter] = {"commendation": Counter(), "discipline": Counter()}
@@ -512,14 +534,7 @@ def commendations_and_discipline(
                 func.coalesce(model.reason, ""),
             )
             .join(Member, Member.id == model.member_id)
-            .join(
-                MemberPeriod,
-                and_(
-                    MemberPeriod.member_id == model.member_id,
-                    MemberPeriod.starts_on <= day,
-                    or_(MemberPeriod.ends_on.is_(None), MemberPeriod.ends_on > day),
-                ),
-            )
+            .join(MemberPeriod, on_rolls_or_leaving(model.member_id, day))
             .join(Unit, Unit.id == MemberPeriod.unit_id)
             .where(day.between(start, end), MemberPeriod.unit_id.in_(groups.subtree()))
             .order_by(Unit.code, day, Member.sort_key, model.id)
@@ -531,14 +546,7 @@ def commendations_and_discipline(
             dict(
                 session.execute(
                     select(model.form, func.count())
-                    .join(
-                        MemberPeriod,
-                        and_(
-                            MemberPeriod.member_id == model.member_id,
-                            MemberPeriod.starts_on <= day,
-                            or_(MemberPeriod.ends_on.is_(None), MemberPeriod.ends_on > day),
-                        ),
-                    )
+                    .join(MemberPeriod, on_rolls_or_leaving(model.member_id, day))
                     .where(day.between(start, end), MemberPeriod.unit_id.in_(groups.subtree()))
                     .group_by(model.form)
                 ).all()

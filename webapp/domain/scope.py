@@ -71,6 +71,15 @@ def is_scoped(model: type) -> bool:
     return model in (Unit, Member, *UNIT_OWNED, *MEMBER_OWNED)
 
 
+def user_scope(user, admin_role: str) -> str | None:
+    """The unit path a user may see: None for an Admin (everything), "" for a user
+    without a unit (nothing)."""
+    if any(role.name == admin_role for role in user.roles):
+        return UNRESTRICTED
+    unit = getattr(user, "unit", None)
+    return unit.path if unit is not None and unit.path else NOWHERE
+
+
 def unit_in_scope(session, unit_id: int | None, scope: str | None) -> bool:
     if unit_id is None:
         return False

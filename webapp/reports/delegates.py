@@ -11,11 +11,13 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from webapp.domain.errors import N_, DomainError, FieldErrors
 from webapp.domain.party_age import PartyAge
+from webapp.domain.report_figures import on_rolls
+from webapp.domain.scope import NOWHERE, UNRESTRICTED, scope_clause, units_in
 from webapp.domain.vietnamese import fold
 from webapp.models.ledger import MemberPeriod
 from webapp.models.member import Member
@@ -31,7 +33,7 @@ from webapp.reports.document import (
     official_heading,
     write_report,
 )
-from webapp.reports.spec import AS_OF, ProgressCallback, ReportSpec, parse_day
+from webapp.reports.spec import AS_OF, REQUESTER_SCOPE, ProgressCallback, ReportSpec, parse_day
 
 TITLE = "Biểu thẩm tra tư cách đại biểu"
 MAX_DELEGATES = 5000
@@ -43,6 +45,8 @@ HEADERS = {
 }
 DISCIPLINE_LOOKBACK = timedelta(days=365)
 STANDING_NAMES = {"probationary": "Dự bị", "official": "Chính thức"}
+# For a number that does not exist and for one outside the requester's scope alike.
+NOT_FOUND = "Không tìm thấy trong phạm vi quản lý"
 
 
 def _header_map(row: tuple) -> dict[str, int]:
@@ -125,14 +129,39 @@ def delegates_from_numbers(text: str) -> list[dict[str, Any]]:
     ]
 
 
+def _visible(scope: str | None, as_of: date):
+    """Members the requester may see: in their scope now (the one scope filter), or on
+    the rolls of a unit in it on the congress day (what the member list of that day shows)."""
+    if scope is UNRESTRICTED:
+        return true()
+    if scope == NOWHERE:
+        return false()
+    return or_(
+        scope_clause(Member, scope),
+        exists().where(
+            MemberPeriod.member_id == Member.id,
+            MemberPeriod.unit_id.in_(units_in(scope)),
+            on_rolls(as_of),
+        ),
+    )
+
+
 def check_delegates(
-    session: Session, root: Unit, as_of: date, delegates: list[dict[str, Any]]
+    session: Session,
+    root: Unit,
+    as_of: date,
+    delegates: list[dict[str, Any]],
+    scope: str | None,
 ) -> list[dict[str, Any]]:
-    """One result per delegate: what the rolls say, and the problems found."""
+    """One result per delegate: what the rolls say, and the problems found. A number of a
+    member outside the requester's `scope` reads exactly like a number that does not
+    exist, so the check cannot be used to look up members of other organisations."""
     numbers = {delegate["member_number"] for delegate in delegates}
     members = {
         member.member_number: member
-        for member in session.scalars(select(Member).where(Member.member_number.in_(numbers)))
+        for member in session.scalars(
+            select(Member).where(Member.member_number.in_(numbers), _visible(scope, as_of))
+        )
     }
     ids = [member.id for member in members.values()]
     periods = {
@@ -146,11 +175,7 @@ def check_delegates(
                 Unit.path,
             )
             .join(Unit, Unit.id == MemberPeriod.unit_id)
-            .where(
-                MemberPeriod.member_id.in_(ids),
-                MemberPeriod.starts_on <= as_of,
-                or_(MemberPeriod.ends_on.is_(None), MemberPeriod.ends_on > as_of),
-            )
+            .where(MemberPeriod.member_id.in_(ids), on_rolls(as_of))
         )
     }
     disciplines: dict[int, list[str]] = {}
@@ -183,7 +208,7 @@ def check_delegates(
             "discipline": "",
         }
         if member is None:
-            problems.append("Không có trong cơ sở dữ liệu")
+            problems.append(NOT_FOUND)
         else:
             result["record_name"] = member.display_name
             result["admitted_on"] = member.admitted_on
@@ -214,7 +239,9 @@ def check_delegates(
 
 def build(session: Session, unit: Unit, parameters: dict[str, Any]) -> TableReport:
     as_of = date.fromisoformat(parameters["as_of"])
-    results = check_delegates(session, unit, as_of, parameters["delegates"])
+    # A run rendered without the requester's scope (called directly) sees only its unit.
+    scope = parameters.get(REQUESTER_SCOPE, unit.path)
+    results = check_delegates(session, unit, as_of, parameters["delegates"], scope)
     columns = [
         Column("STT", TEXT, 3),
         Column("Họ và tên (theo danh sách)", TEXT, 14),

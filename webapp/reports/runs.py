@@ -19,12 +19,13 @@ from sqlalchemy.sql.elements import ColumnElement
 from jobs import enqueue, fetch_job, redis_connection, report_progress
 from webapp.domain.commands import Requester, Role, after_commit, command
 from webapp.domain.errors import N_, DomainError, NotFound
-from webapp.domain.scope import UNRESTRICTED, scope_clause, unit_in_scope
+from webapp.domain.scope import UNRESTRICTED, scope_clause, unit_in_scope, user_scope
 from webapp.extensions import db
 from webapp.models.report_run import ACTIVE_STATES, ReportRun, ReportState
 from webapp.models.unit import Unit
+from webapp.models.user import DangVienUser
 from webapp.reports import REPORTS
-from webapp.reports.spec import check_parameters
+from webapp.reports.spec import REQUESTER_SCOPE, check_parameters
 
 # The worker's entry point, named rather than imported: jobs/reports.py calls execute_run
 # below, and the job modules sit above the code they run (pyproject.toml contracts).
@@ -150,6 +151,17 @@ def report_path(run: ReportRun) -> Path:
     return folder / spec.file_name(run.unit.code, run.output_format)
 
 
+def requester_scope(run: ReportRun) -> str | None:
+    """The scope of the user who asked for the run, as it is now. A run of nobody (the
+    CLI, a schedule) is shown to every user whose scope covers its unit, so it sees only
+    that unit's subtree."""
+    # The project's user class (the run's relationship loads FAB's, which has no unit).
+    user = db.session.get(DangVienUser, run.requested_by_id) if run.requested_by_id else None
+    if user is None:
+        return run.unit.path
+    return user_scope(user, current_app.config["AUTH_ROLE_ADMIN"])
+
+
 def execute_run(run_id: int) -> ReportRun:
     """Render the run in this process; record done or failed (with the reason) on the row."""
     run = db.session.get(ReportRun, run_id)
@@ -165,8 +177,9 @@ def execute_run(run_id: int) -> ReportRun:
         spec = REPORTS[run.report]
         path = report_path(run)
         partial = path.with_suffix(path.suffix + ".part")
+        parameters = {**(run.parameters or {}), REQUESTER_SCOPE: requester_scope(run)}
         row_count = spec.render(
-            db.session, run.unit, run.parameters or {}, run.output_format, partial, report_progress
+            db.session, run.unit, parameters, run.output_format, partial, report_progress
         )
         db.session.refresh(run)
         if run.state == ReportState.CANCELLED:

@@ -19,6 +19,10 @@ templates = Environment(
 
 ProgressCallback = Callable[[int], None]
 
+# Added by the worker to the parameters a report is rendered with (never stored on the
+# run): the unit path the requester may see, None for everything.
+REQUESTER_SCOPE = "requester_scope"
+
 # What a report is computed over.
 AS_OF = "as_of"  # a single day: the rolls on that day
 PERIOD = "period"  # from–to, both days included
