@@ -91,8 +91,8 @@ class JobRefused(Exception):
 
 def run_in_job(run: Callable[[], Any]) -> Any:
     """Run a command for a job: its result, or its refusal as a JobRefused."""
-    from webapp.cli import refusal_text
     from webapp.domain.errors import DomainError
+    from webapp.messages import refusal_text
 
     try:
         return run()

@@ -16,10 +16,10 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 
 from webapp.domain.commands import Requester
-from webapp.domain.errors import DomainError, ValidationFailed
+from webapp.domain.errors import DomainError
 from webapp.domain.users import ROLES, NewUser
 from webapp.extensions import db
-from webapp.messages import translate
+from webapp.messages import refusal_text
 
 T = TypeVar("T")
 
@@ -51,17 +51,6 @@ class Refused(click.ClickException):
     def __init__(self, message: str, status_code: int) -> None:
         super().__init__(message)
         self.exit_code = EXIT_CODES.get(status_code, 1)
-
-
-def refusal_text(error: DomainError, separator: str = "\n") -> str:
-    """A refusal's translated message; field problems one each, named by their field."""
-    if isinstance(error, ValidationFailed):
-        return separator.join(
-            f"{field}: {translate(message, params)}"
-            for field, messages in error.errors.items()
-            for message, params in messages
-        )
-    return translate(error.message, error.params)
 
 
 def run_in_cli(run: Callable[[], T]) -> T:

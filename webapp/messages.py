@@ -27,3 +27,14 @@ def error_messages(error: DomainError) -> list[str]:
     if isinstance(error, ValidationFailed):
         return [m for messages in translated_field_errors(error.errors).values() for m in messages]
     return [translate(error.message, error.params)]
+
+
+def refusal_text(error: DomainError, separator: str = "\n") -> str:
+    """A refusal's translated message; field problems one each, named by their field."""
+    if isinstance(error, ValidationFailed):
+        return separator.join(
+            f"{field}: {translate(message, params)}"
+            for field, messages in error.errors.items()
+            for message, params in messages
+        )
+    return translate(error.message, error.params)

@@ -7,13 +7,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from flask_appbuilder.security.sqla.models import Role as RoleRow
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from webapp.domain.commands import Requester, Role, command
 from webapp.domain.errors import N_, ValidationFailed
 from webapp.models.user import DangVienUser
+from webapp.models.user import Role as RoleRow
 
 ROLES = (Role.ADMIN, Role.CLERK, Role.MANAGER, Role.LEADER, Role.SYNC)
 
