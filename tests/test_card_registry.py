@@ -119,11 +119,11 @@ def test_the_database_refuses_a_number_that_is_not_the_members_card(app, db_sess
 def test_a_card_held_already_is_recorded_and_shown_on_the_record(app, db_session, world):
     members = world["members"]
     clerk = clerk_of(app, world)
-    card = record_card(db_session, clerk, members["new"].id, " 27.004321 ", date(1999, 9, 2))
+    card = record_card(db_session, clerk, members["new"].id, " 27.004321 ", date(2009, 9, 2))
     db_session.expire_all()
     member = db_session.get(Member, members["new"].id)
     assert (card.number, card.state) == ("27.004321", CardState.VALID)
-    assert (member.card_number, member.card_issued_on) == ("27.004321", date(1999, 9, 2))
+    assert (member.card_number, member.card_issued_on) == ("27.004321", date(2009, 9, 2))
     assert "27.004321" in member.search_key  # found by its card number
     held_copies_match_the_registry(db_session)
     # A member who has died held a card too; the paper record may not have its date.
@@ -241,7 +241,7 @@ def test_recording_on_screen_and_in_the_api(app, db_session, world):
     assert "record-card-link" in show.text
     page = clerk.post(
         f"/partycards/record/{members['new'].id}",
-        data={"number": "27-000030", "issued_on": "03/02/2001"},
+        data={"number": "27-000030", "issued_on": "03/02/2007"},
     )
     assert page.status_code == 200
     assert (
@@ -250,7 +250,7 @@ def test_recording_on_screen_and_in_the_api(app, db_session, world):
     )
     response = clerk.post(
         f"/partycards/record/{members['new'].id}",
-        data={"number": "27.000030", "issued_on": "03/02/2001"},
+        data={"number": "27.000030", "issued_on": "03/02/2007"},
         follow_redirects=True,
     )
     assert vietnamese(app, "The card has been entered in the card registry.") in response.text
@@ -274,7 +274,7 @@ def test_recording_on_screen_and_in_the_api(app, db_session, world):
         ([1], 400),
         ({"member": transferred.id, "number": "x"}, 422),
         ({"member": members["sibling"].id, "number": "27.000031"}, 404),
-        ({"member": transferred.id, "number": "27.000031", "issued_on": "2004-05-06"}, 201),
+        ({"member": transferred.id, "number": "27.000031", "issued_on": "2008-05-06"}, 201),
         ({"member": transferred.id, "number": "27.000032"}, 422),  # holds one now
     ):
         response = clerk.post("/api/v1/party-cards/record", json=payload, headers=headers)
