@@ -808,3 +808,23 @@ def test_reissue_is_offered_on_the_award_page_to_managers_only(app, db_session, 
     assert (
         client_for(app, "manager_other").get(f"/badgeawards/reissue/{award.id}").status_code == 404
     )
+
+
+def test_card_and_badge_views_are_adapters_only():
+    """Views reach the domain through commands: no import of jobs, nor of another view
+    module's helpers, nor their own copy of a domain error (issue 12)."""
+    import ast
+
+    from conftest import ROOT
+
+    for name in ("badges", "cards"):
+        tree = ast.parse((ROOT / "webapp" / "views" / f"{name}.py").read_text())
+        imported = {
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module
+        } | {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
+        assert not {m for m in imported if m == "jobs" or m.startswith("jobs.")}, name
+        assert not {"webapp.views.cards", "webapp.views.badges"} & imported, name
+        classes = {node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef)}
+        assert "ConcurrentChange" not in classes, name

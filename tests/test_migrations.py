@@ -3,12 +3,14 @@ downgrades back to the skeleton without losing members — on SQLite and on Post
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 from test_embedded_defaults import embedded_env, flask  # noqa: F401 - fixture re-export
 
 from conftest import DATABASE_URL
 
 SKELETON = "c840a38d74b8"
-MIGRATION_DB = "dangvien_migrations_test"
+# Per test database: helpers running the suite side by side each get their own.
+MIGRATION_DB = f"{(DATABASE_URL or '/dangvien').rsplit('/', 1)[1]}_migrations"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.server_only)])
@@ -125,3 +127,112 @@ def test_ledger_migrations_backfill_and_downgrade_keep_members(migration_target)
         and "unit_change" not in tables
         and "catalogue_entry" not in tables
     )
+
+
+def test_card_numbers_typed_on_records_move_into_the_registry_and_nothing_is_lost(
+    migration_target,
+):
+    """Migration 0011: the registry becomes the one truth for the card number. A number
+    typed on a record gets its card (valid; withdrawn for a leaver; revoked when the
+    member holds another valid card); the record then shows the member's valid card; the
+    database refuses a record-only number from then on; downgrading keeps every number."""
+    env, url = migration_target
+    flask(env, "db", "upgrade", "0010")
+    engine = create_engine(url)
+    member_sql = (
+        "INSERT INTO member (id, member_number, birth_name, sex, birth_date, birth_date_precision, "
+        "admitted_on, official_on, status, unit_id, sort_key, search_key, version_id, "
+        "card_number, card_issued_on) VALUES (:id, :number, 'Đảng Viên', 'male', '1950-01-01', "
+        "'day', '1980-01-01', '1981-01-01', :status, 2, '', '', 1, :card, :card_on)"
+    )
+    members = [
+        # id, status, number on the record, its date
+        (1, "official", "27.000001", "1990-02-03"),  # no card: becomes a valid one
+        (2, "left", "27.000002", None),  # left the Party: the card is withdrawn
+        (3, "official", "27.000003", None),  # holds 01.000005 in the registry already
+        (4, "official", "01.000006", None),  # the registry gives 01.000006 to member 5
+        (5, "official", None, None),
+        (6, "official", None, None),  # no card anywhere
+    ]
+    with engine.begin() as db:
+        db.execute(
+            text(
+                "INSERT INTO unit (id, code, name, kind, path, version_id) VALUES (1, 'P', 'Tỉnh', 'provincial_committee', '/1/', 1)"
+            )
+        )
+        db.execute(
+            text(
+                "INSERT INTO unit (id, code, name, kind, parent_id, path, version_id) VALUES (2, 'P.01', 'Chi bộ', 'cell', 1, '/1/2/', 1)"
+            )
+        )
+        for id_, status, card, card_on in members:
+            db.execute(
+                text(member_sql),
+                {
+                    "id": id_,
+                    "number": f"00000{id_}TN",
+                    "status": status,
+                    "card": card,
+                    "card_on": card_on,
+                },
+            )
+        for member_id, number in ((3, "01.000005"), (5, "01.000006")):
+            db.execute(
+                text(
+                    "INSERT INTO party_card (member_id, number, issued_on, state, version_id) "
+                    "VALUES (:member, :number, '2020-05-19', 'valid', 1)"
+                ),
+                {"member": member_id, "number": number},
+            )
+    flask(env, "db", "upgrade")
+    with engine.connect() as db:
+        cards = {
+            row.number: (row.member_id, row.state, row.issued_on and str(row.issued_on))
+            for row in db.execute(
+                text("SELECT member_id, number, state, issued_on FROM party_card")
+            )
+        }
+        records = {
+            row.id: (row.card_number, row.card_issued_on and str(row.card_issued_on))
+            for row in db.execute(text("SELECT id, card_number, card_issued_on FROM member"))
+        }
+    assert cards == {
+        "27.000001": (1, "valid", "1990-02-03"),
+        "27.000002": (2, "withdrawn", None),
+        "27.000003": (3, "revoked", None),
+        "01.000005": (3, "valid", "2020-05-19"),
+        "01.000006": (5, "valid", "2020-05-19"),
+    }
+    assert records == {
+        1: ("27.000001", "1990-02-03"),
+        2: (None, None),
+        3: ("01.000005", "2020-05-19"),
+        4: (None, None),
+        5: ("01.000006", "2020-05-19"),
+        6: (None, None),
+    }
+    # From now on a number on a record is one of the member's own registry cards.
+    for member_id, number in ((6, "27.000999"), (6, "01.000005")):
+        with pytest.raises(IntegrityError), engine.begin() as db:
+            if db.dialect.name == "sqlite":
+                db.exec_driver_sql("PRAGMA foreign_keys=ON")
+            db.execute(
+                text("UPDATE member SET card_number = :number WHERE id = :id"),
+                {"number": number, "id": member_id},
+            )
+    with pytest.raises(IntegrityError), engine.begin() as db:  # a second valid card
+        db.execute(
+            text(
+                "INSERT INTO party_card (member_id, number, state, version_id) "
+                "VALUES (1, '27.000100', 'valid', 1)"
+            )
+        )
+
+    flask(env, "db", "downgrade", "0010")
+    with engine.connect() as db:
+        numbers = set(db.scalars(text("SELECT number FROM party_card")))
+        dates = set(db.scalars(text("SELECT issued_on FROM party_card")))
+        kept = dict(db.execute(text("SELECT id, card_number FROM member")).all())
+    engine.dispose()
+    assert numbers == set(cards) and None not in dates
+    assert kept == {i: number for i, (number, _) in records.items()}

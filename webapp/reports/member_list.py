@@ -15,7 +15,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from webapp.domain.errors import N_
@@ -74,7 +74,8 @@ def _joined(*parts: Any, separator: str = "; ") -> str:
 
 
 def _last_arrival(as_of: date, column):
-    """A column of the member's latest arrival (transfer in or within) up to `as_of`."""
+    """A column of the member's latest arrival (transfer in or within) up to `as_of`: for
+    a member on the rolls, the arrival into the cell held on that day."""
     event = aliased(MemberEvent)
     return (
         select(column(event))
@@ -85,6 +86,43 @@ def _last_arrival(as_of: date, column):
             not_reversed(event),
         )
         .order_by(event.effective_on.desc(), event.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _stay_arrival(period, in_subtree, column):
+    """A column of the arrival that began the member's stay in the subtree which ended with
+    `period`: a transfer in, or a transfer within from a unit outside the subtree, on the
+    day the stay began; nothing when it began by admission, re-admission or restoration.
+    (Not the departure itself, nor a return after it.)"""
+    entry, inside_before, event = aliased(MemberPeriod), aliased(MemberPeriod), aliased(MemberEvent)
+    # The stay began with the latest period in the subtree, up to this one, that had no
+    # period in the subtree right before it.
+    stay_began = (
+        select(func.max(entry.starts_on))
+        .where(
+            entry.member_id == period.member_id,
+            entry.unit_id.in_(in_subtree),
+            entry.starts_on <= period.starts_on,
+            ~exists().where(
+                inside_before.member_id == entry.member_id,
+                inside_before.ends_on == entry.starts_on,
+                inside_before.unit_id.in_(in_subtree),
+            ),
+        )
+        .correlate(period)  # two levels down: auto-correlation reaches only one
+        .scalar_subquery()
+    )
+    return (
+        select(column(event))
+        .where(
+            event.member_id == period.member_id,
+            event.kind.in_(ARRIVALS),
+            event.effective_on == stay_began,
+            not_reversed(event),
+        )
+        .order_by(event.id.desc())
         .limit(1)
         .scalar_subquery()
     )
@@ -120,7 +158,10 @@ def _latest_badge(as_of: date):
     )
 
 
-def _member_columns(as_of: date):
+def _member_columns(as_of: date, arrival=None):
+    """The member's columns; `arrival(column)` gives a column of the arrival printed in
+    column 11 (default: the latest arrival up to `as_of`)."""
+    arrival = arrival or (lambda column: _last_arrival(as_of, column))
     return (
         Member.birth_name,
         Member.name_in_use,
@@ -143,8 +184,8 @@ def _member_columns(as_of: date):
         Member.veteran,
         Member.war_invalid,
         _latest_badge(as_of).label("badge_number"),
-        _last_arrival(as_of, lambda event: event.effective_on).label("arrived_on"),
-        _last_arrival(as_of, _origin).label("arrived_from"),
+        arrival(lambda event: event.effective_on).label("arrived_on"),
+        arrival(_origin).label("arrived_from"),
     )
 
 
@@ -206,11 +247,28 @@ def count_on_rolls(session: Session, root: Unit, as_of: date) -> int:
 
 
 def left_rows(session: Session, root: Unit, as_of: date):
-    """Members whose last period in the subtree ended this year up to `as_of`, with the
-    event that ended it."""
-    period, following = aliased(MemberPeriod), aliased(MemberPeriod)
-    event, target = aliased(MemberEvent), aliased(Unit)
+    """One row per departure from the subtree's rolls this year up to `as_of`: a period in
+    the subtree with none in it right after, and the event that ended it — the member's
+    last transfer within of that day when a period elsewhere follows, else the last
+    leaving event of that day (moved and died the same day is one departure, by death)."""
+    period, following, inside_after = (aliased(MemberPeriod) for _ in range(3))
+    event, candidate, target = aliased(MemberEvent), aliased(MemberEvent), aliased(Unit)
     in_subtree = subtree_units(root)
+    ending = (
+        select(candidate.id)
+        .where(
+            candidate.member_id == period.member_id,
+            candidate.effective_on == period.ends_on,
+            or_(
+                and_(following.id.is_(None), candidate.kind.in_(LEAVING_EVENTS)),
+                and_(following.id.is_not(None), candidate.kind == EventKind.TRANSFER_WITHIN),
+            ),
+            not_reversed(candidate),
+        )
+        .order_by(candidate.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     query = (
         select(
             Unit.code.label("unit_code"),
@@ -219,28 +277,25 @@ def left_rows(session: Session, root: Unit, as_of: date):
             event.kind.label("left_by"),
             func.coalesce(event.other_organisation, target.name).label("left_to"),
             event.note.label("left_note"),
-            *_member_columns(as_of),
+            *_member_columns(as_of, lambda column: _stay_arrival(period, in_subtree, column)),
         )
         .select_from(period)
         .join(Member, Member.id == period.member_id)
         .join(Unit, Unit.id == period.unit_id)
+        # Periods of a member never overlap: at most one starts the day this one ends.
         .outerjoin(
-            event,
-            and_(
-                event.member_id == period.member_id,
-                event.effective_on == period.ends_on,
-                event.kind.in_((*LEAVING_EVENTS, EventKind.TRANSFER_WITHIN)),
-                not_reversed(event),
-            ),
+            following,
+            and_(following.member_id == period.member_id, following.starts_on == period.ends_on),
         )
-        .outerjoin(target, target.id == event.to_unit_id)
+        .outerjoin(event, event.id == ending)
+        .outerjoin(target, target.id == following.unit_id)
         .where(
             period.unit_id.in_(in_subtree),
             period.ends_on.between(date(as_of.year, 1, 1), as_of),
             ~exists().where(
-                following.member_id == period.member_id,
-                following.starts_on == period.ends_on,
-                following.unit_id.in_(in_subtree),
+                inside_after.member_id == period.member_id,
+                inside_after.starts_on == period.ends_on,
+                inside_after.unit_id.in_(in_subtree),
             ),
         )
         .order_by(Unit.code, Member.sort_key, Member.id)
