@@ -101,15 +101,14 @@ def proposal_units():
 
 def request_print(report: str, unit_id: int, parameters: dict):
     """Queue a printable through the report runs; the run's page, or None when refused."""
-    requester = current_requester()
     try:
         run = request_report(
+            db.session,
+            current_requester(),
             report,
             "xlsx" if report == "card-printer-data" else "pdf",
             unit_id,
             parameters,
-            user_id=requester.user_id,
-            scope=requester.scope,
         )
     except DomainError as error:
         flash_domain_error(error)
