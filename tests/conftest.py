@@ -165,13 +165,13 @@ def app():
     from webapp.extensions import db
 
     with application.app_context():
-        _remember_seeded(db)
+        _plan_cleaning(db)
     return application
 
 
 @pytest.fixture()
 def db_session(app):
-    """A clean database per test: as `flask init` left it (see _clean_data)."""
+    """A clean database per test: as `flask init` left it (see _plan_cleaning)."""
     from webapp.extensions import db
 
     with app.app_context():
@@ -181,9 +181,9 @@ def db_session(app):
         db.session.remove()
 
 
-# Table name → which of its rows `flask init` wrote, for the tables it fills (FAB's
-# security tables, catalogues, badge reference data, the audit log); see _clean_data.
-SEEDED: dict[str, ColumnElement[bool]] = {}
+# The SQL that takes the database back to what `flask init` left (see _clean_data); built
+# once per session by _plan_cleaning, from the metadata and the rows init wrote.
+CLEANING: list[str] = []
 
 
 def _primary_key(table) -> Column:
@@ -191,36 +191,30 @@ def _primary_key(table) -> Column:
     return column
 
 
-def _remember_seeded(db) -> None:
-    from webapp.models import metadata
-
-    SEEDED.clear()
-    for table in metadata.sorted_tables:
-        key = _primary_key(table)
-        if isinstance(key.type, Integer):
-            highest = db.session.scalar(select(func.max(key)))
-            if highest is not None:
-                SEEDED[table.name] = key <= highest
-        elif keys := db.session.scalars(select(key)).all():
-            SEEDED[table.name] = key.in_(keys)
-
-
-def _clean_data(db) -> None:
-    """Back to what `flask init` left, from the metadata (a new table is covered by itself):
-    the tables init left empty are emptied, the ones it filled lose the rows added since,
-    and no kept row refers to a removed one. Emptied tables number from 1 again."""
-    from webapp.models import metadata
+def _plan_cleaning(db) -> None:
+    """Plan _clean_data right after `flask init`: a table init left empty is emptied; one it
+    filled (FAB's security tables, catalogues, badge reference data, the audit log) loses
+    the rows added since; no kept row may refer to a removed one; emptied tables number
+    from 1 again. Every table of the metadata is covered, new ones included."""
+    from webapp.models import Member, metadata
 
     session = db.session
     tables = metadata.sorted_tables  # parents before children
-    emptied = {table.name for table in tables if table.name not in SEEDED}
+    kept: dict[str, ColumnElement[bool]] = {}  # table → the rows init wrote
+    for table in tables:
+        key = _primary_key(table)
+        if isinstance(key.type, Integer):
+            highest = session.scalar(select(func.max(key)))
+            if highest is not None:
+                kept[table.name] = key <= highest
+        elif keys := session.scalars(select(key)).all():
+            kept[table.name] = key.in_(keys)
     position = {table.name: i for i, table in enumerate(tables)}
-    if db.engine.dialect.name == "postgresql":
-        # Deferred keys (the member's current card) are checked now, not at the commit.
-        session.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
     # The one key the metadata does not hold (webapp/migrations/env.py MIGRATION_ONLY):
     # member (id, card_number) → party_card (member_id, number).
-    session.execute(text("UPDATE member SET card_number = NULL WHERE card_number IS NOT NULL"))
+    statements: list = [
+        update(Member).where(Member.card_number.is_not(None)).values(card_number=None)
+    ]
     # References that would block the deletes: an emptied table's references to itself or
     # along a cycle (units, event reversals, badge reissues, member <-> current card) and a
     # kept row's to an emptied table.
@@ -228,35 +222,44 @@ def _clean_data(db) -> None:
         columns = [
             fk.parent
             for fk in table.foreign_keys
-            if fk.column.table.name in emptied
-            and (
-                position[fk.column.table.name] >= position[table.name]
-                or table.name not in emptied
-            )
+            if fk.column.table.name not in kept
+            and (position[fk.column.table.name] >= position[table.name] or table.name in kept)
         ]
         if columns:
-            session.execute(
+            statements.append(
                 update(table)
                 .where(or_(*(column.is_not(None) for column in columns)))
                 .values({column.name: None for column in columns})
             )
-    for table in reversed(tables):
-        if table.name in emptied:
-            session.execute(delete(table))
+    for table in reversed(tables):  # children before parents
+        if table.name in kept:
+            statements.append(delete(table).where(~kept[table.name]))
         else:
-            session.execute(delete(table).where(~SEEDED[table.name]))
-    if db.engine.dialect.name == "postgresql":
-        numbered = [
-            t for t in tables if t.name in emptied and isinstance(_primary_key(t).type, Integer)
-        ]
-        session.execute(
-            text(
-                "SELECT setval(pg_get_serial_sequence(name, id), 1, false)"
-                " FROM unnest(CAST(:names AS text[]), CAST(:ids AS text[])) AS t(name, id)"
-            ),
-            {"names": [t.name for t in numbered], "ids": [_primary_key(t).name for t in numbered]},
+            statements.append(delete(table))
+    dialect = db.engine.dialect
+    CLEANING[:] = [
+        str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+        for statement in statements
+    ]
+    if dialect.name == "postgresql":
+        CLEANING.extend(
+            f"SELECT setval(pg_get_serial_sequence('{table.name}', '{_primary_key(table).name}'),"
+            " 1, false)"
+            for table in tables
+            if table.name not in kept and isinstance(_primary_key(table).type, Integer)
         )
-    session.commit()
+
+
+def _clean_data(db) -> None:
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        # One round trip: the statements are many and mostly find nothing to do.
+        # Deferred keys (the member's current card) are checked at once, not at the commit.
+        connection.exec_driver_sql(";\n".join(["SET CONSTRAINTS ALL IMMEDIATE", *CLEANING]))
+    else:
+        for statement in CLEANING:
+            connection.exec_driver_sql(statement)
+    db.session.commit()
 
 
 @pytest.fixture()

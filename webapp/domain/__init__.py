@@ -1,5 +1,5 @@
 """Domain rules as plain functions: no Flask imports here.
 
-Messages are gettext msgids marked with `N_` so Babel extracts them; the web and API
-layers translate them for the user (see webapp/views/errors.py).
+Messages are gettext msgids marked with `N_` so Babel extracts them; the screens, APIs and
+the command line translate them for the user (webapp/messages.py).
 """
