@@ -299,12 +299,11 @@ def create_member(
     admission to its cell and, if dated, official recognition."""
     from webapp.domain.events import record_opening_events
 
+    # The new record is not in the session yet: reading it must not flush it half-checked.
+    with session.no_autoflush:
+        values = record_values(member)
     member_problems(
-        session,
-        requester,
-        record_values(member),
-        member_id=None,
-        member_number_pattern=member_number_pattern,
+        session, requester, values, member_id=None, member_number_pattern=member_number_pattern
     ).raise_if_any()
     session.add(member)
     session.flush()
@@ -331,7 +330,12 @@ def edit_member(
     if unknown:
         raise ValueError(f"not member fields: {sorted(unknown)}")
     member = find_in_scope(
-        session, Member, member_id, requester.scope, lock=True, missing=N_("The member does not exist.")
+        session,
+        Member,
+        member_id,
+        requester.scope,
+        lock=True,
+        missing=N_("The member does not exist."),
     )
     member_problems(
         session,
@@ -350,7 +354,12 @@ def edit_member(
 def delete_member(session: Session, requester: Requester, member_id: int) -> None:
     """Delete a record entered by mistake; a member with a ledger leaves by an event."""
     member = find_in_scope(
-        session, Member, member_id, requester.scope, lock=True, missing=N_("The member does not exist.")
+        session,
+        Member,
+        member_id,
+        requester.scope,
+        lock=True,
+        missing=N_("The member does not exist."),
     )
     if member.events:
         raise DomainError(

@@ -77,9 +77,11 @@ def _member_in_scope(session: Session, requester: Requester, member_id) -> Membe
 def add_member_row(session: Session, requester: Requester, row):
     """Add a row (not yet saved) to its member, who must be in the requester's scope."""
     model = _row_model(type(row))
-    member_id = row.member_id if row.member_id is not None else getattr(row.member, "id", None)
+    with session.no_autoflush:  # the new row is not in the session yet
+        member_id = row.member_id if row.member_id is not None else getattr(row.member, "id", None)
+        values = _row_values(row)
     member = _member_in_scope(session, requester, member_id)
-    _row_problems(model, _row_values(row)).raise_if_any()
+    _row_problems(model, values).raise_if_any()
     row.member = member
     session.add(row)
     session.flush()

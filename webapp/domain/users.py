@@ -15,7 +15,7 @@ from webapp.domain.commands import Requester, Role, command
 from webapp.domain.errors import N_, ValidationFailed
 from webapp.models.user import DangVienUser
 
-ROLES = (Role.ADMIN, Role.CLERK, Role.MANAGER, Role.LEADER, Role.SYNC)
+ROLES = tuple(role.value for role in (Role.ADMIN, Role.CLERK, Role.MANAGER, Role.LEADER, Role.SYNC))
 
 
 @dataclass(frozen=True)
