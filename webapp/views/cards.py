@@ -40,7 +40,7 @@ from webapp.models.cards import (
 from webapp.models.member import Member
 from webapp.models.unit import Unit, UnitKind
 from webapp.reports.runs import request_report
-from webapp.security import current_scope, current_user_id, scoped_get
+from webapp.security import current_requester, current_scope, current_user_id, scoped_get
 from webapp.views.base import (
     DangVienModelRestApi,
     DangVienModelView,
@@ -155,12 +155,12 @@ def proposal_units():
 def request_print(report: str, unit_id: int, parameters: dict):
     try:
         run = request_report(
+            db.session,
+            current_requester(),
             report,
             "xlsx" if report == "card-printer-data" else "pdf",
             unit_id,
             parameters,
-            user_id=current_user_id(),
-            scope=current_scope(),
         )
     except DomainError as error:
         flash_domain_error(error)
