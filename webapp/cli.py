@@ -211,18 +211,14 @@ def init_command(
     if sm.find_user(username=admin_username):
         click.echo(f"Admin user '{admin_username}' already exists; password unchanged.")
         return
+    from dataclasses import replace
+
+    from webapp.domain import users
+
     generated = admin_password is None
-    password = admin_password or secrets.token_urlsafe(12)
-    user = sm.add_user(
-        username=admin_username,
-        first_name="Quản trị",
-        last_name="Hệ thống",
-        email=f"{admin_username}@localhost",
-        role=sm.find_role(sm.auth_role_admin),
-        password=password,
-    )
-    if not user:
-        raise click.ClickException("Could not create the admin user.")
+    admin, password = new_user(admin_username, sm.auth_role_admin, None, admin_password)
+    admin = replace(admin, first_name="Quản trị", last_name="Hệ thống")
+    run_in_cli(lambda: users.create_user(db.session, system(), admin))
     if admin_password_file:
         import os
 

@@ -29,6 +29,7 @@ from webapp.domain.ledger import (
     check_new_event,
     replay,
 )
+from webapp.domain.members import find_member
 from webapp.domain.party_age import interruption_days, party_age
 from webapp.domain.scope import find_in_scope, unit_in_scope
 from webapp.models.ledger import MemberEvent, MemberPeriod
@@ -172,19 +173,6 @@ def period_party_age_from(
     return counted_from + timedelta(days=interruption_days(gaps, period.starts_on))
 
 
-def _lock_member(session: Session, requester: Requester, member_id: int) -> Member:
-    """The member in the requester's scope, locked, so two clerks' events on one member are
-    serialised."""
-    return find_in_scope(
-        session,
-        Member,
-        member_id,
-        requester.scope,
-        lock=True,
-        missing=N_("The member does not exist."),
-    )
-
-
 @command("event.record")
 def record_event(
     session: Session,
@@ -200,7 +188,7 @@ def record_event(
     if data.kind == EventKind.REVERSAL and not requester.may("event.cancel"):
         raise Forbidden(N_("Your role does not allow this action."))
     with session.no_autoflush:
-        member = _lock_member(session, requester, member_id)
+        member = find_member(session, requester, member_id)
         errors = check_event_fields(session, data, today)
         if (
             data.to_unit_id is not None
@@ -282,7 +270,7 @@ def open_ledger(
     session: Session, requester: Requester, member_id: int, *, today: date | None = None
 ) -> None:
     """Open the ledger of a record saved without one (imports, the demo, test fixtures)."""
-    member = _lock_member(session, requester, member_id)
+    member = find_member(session, requester, member_id)
     record_opening_events(session, requester, member, today=today)
 
 

@@ -15,6 +15,7 @@ from webapp.domain.commands import Requester, command, delete_unreferenced
 from webapp.domain.errors import N_, DomainError, FieldErrors, ValidationFailed
 from webapp.domain.scope import find_in_scope, unit_in_scope
 from webapp.models.member import BirthDatePrecision, Member, MemberStatus, Sex
+from webapp.models.tracking import TRACKED
 from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit
 
 CITIZEN_ID_PATTERN = re.compile(r"^\d{12}$")
@@ -228,26 +229,21 @@ def _check_status(values: Mapping[str, Any], errors: FieldErrors) -> None:
 
 # Derived from the ledger once the member exists: changed by recording events.
 LEDGER_FIELDS = frozenset({"unit_id", "status", "admitted_on", "official_on"})
-# Kept by the record itself (keys, counters, the ledger's replay).
-DERIVED_FIELDS = frozenset(
-    {
-        "id",
-        "host_unit_id",
-        "away",
-        "activity",
-        "party_age_from",
-        "sort_key",
-        "search_key",
-        "created_at",
-        "updated_at",
-        "version_id",
-        "completeness",
-        "missing_fields",
-    }
-)
-EDITABLE_FIELDS = frozenset(
-    c.key for c in Member.__table__.columns if c.key not in LEDGER_FIELDS | DERIVED_FIELDS
-)
+# What an edit may change: the fields whose changes are the member's history.
+EDITABLE_FIELDS = frozenset(TRACKED)
+
+
+def find_member(session: Session, requester: Requester, member_id) -> Member:
+    """The member in the requester's scope, locked (events, rows, supplements and edits
+    of one member are serialised); NotFound otherwise."""
+    return find_in_scope(
+        session,
+        Member,
+        member_id,
+        requester.scope,
+        lock=True,
+        missing=N_("The member does not exist."),
+    )
 
 
 def record_values(member: Member) -> dict[str, Any]:
@@ -299,12 +295,11 @@ def create_member(
     admission to its cell and, if dated, official recognition."""
     from webapp.domain.events import record_opening_events
 
+    # The new record is not in the session yet: reading it must not flush it half-checked.
+    with session.no_autoflush:
+        values = record_values(member)
     member_problems(
-        session,
-        requester,
-        record_values(member),
-        member_id=None,
-        member_number_pattern=member_number_pattern,
+        session, requester, values, member_id=None, member_number_pattern=member_number_pattern
     ).raise_if_any()
     session.add(member)
     session.flush()
@@ -330,9 +325,7 @@ def edit_member(
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
         raise ValueError(f"not member fields: {sorted(unknown)}")
-    member = find_in_scope(
-        session, Member, member_id, requester.scope, lock=True, missing=N_("The member does not exist.")
-    )
+    member = find_member(session, requester, member_id)
     member_problems(
         session,
         requester,
@@ -349,9 +342,7 @@ def edit_member(
 @command("member.delete")
 def delete_member(session: Session, requester: Requester, member_id: int) -> None:
     """Delete a record entered by mistake; a member with a ledger leaves by an event."""
-    member = find_in_scope(
-        session, Member, member_id, requester.scope, lock=True, missing=N_("The member does not exist.")
-    )
+    member = find_member(session, requester, member_id)
     if member.events:
         raise DomainError(
             N_("A member with a ledger is not deleted; record the leaving as an event.")

@@ -18,9 +18,8 @@ from sqlalchemy.orm import Session
 
 from webapp.domain.commands import Requester, command
 from webapp.domain.errors import N_, FieldErrors
-from webapp.domain.members import check_member, record_values, trimmed
+from webapp.domain.members import check_member, find_member, record_values, trimmed
 from webapp.domain.scope import find_in_scope
-from webapp.models.member import Member
 from webapp.models.record import MEMBER_ROW_MODELS, MemberSupplement
 
 ROW_DATES = ("starts_on", "ends_on", "awarded_on", "decided_on")
@@ -62,24 +61,15 @@ def _row_problems(model: type, values: Mapping[str, Any]) -> FieldErrors:
     return errors
 
 
-def _member_in_scope(session: Session, requester: Requester, member_id) -> Member:
-    return find_in_scope(
-        session,
-        Member,
-        member_id,
-        requester.scope,
-        lock=True,  # serialised with events and supplements on the same member
-        missing=N_("The member does not exist."),
-    )
-
-
 @command("member_row.write")
 def add_member_row(session: Session, requester: Requester, row):
     """Add a row (not yet saved) to its member, who must be in the requester's scope."""
     model = _row_model(type(row))
-    member_id = row.member_id if row.member_id is not None else getattr(row.member, "id", None)
-    member = _member_in_scope(session, requester, member_id)
-    _row_problems(model, _row_values(row)).raise_if_any()
+    with session.no_autoflush:  # the new row is not in the session yet
+        member_id = row.member_id if row.member_id is not None else getattr(row.member, "id", None)
+        values = _row_values(row)
+    member = find_member(session, requester, member_id)
+    _row_problems(model, values).raise_if_any()
     row.member = member
     session.add(row)
     session.flush()
@@ -97,7 +87,7 @@ def edit_member_row(
         raise ValueError(f"not {model.__name__} fields: {sorted(unknown)}")
     row = find_in_scope(session, model, row_id, requester.scope, lock=True)
     if changes.get("member_id", row.member_id) != row.member_id:
-        _member_in_scope(session, requester, changes["member_id"])
+        find_member(session, requester, changes["member_id"])
     _row_problems(model, {**_row_values(row), **changes}).raise_if_any()
     for name, value in changes.items():
         setattr(row, name, value)
@@ -164,7 +154,7 @@ def apply_supplement(
     unknown = set(supplement.values) - set(SUPPLEMENT_FIELDS)
     if unknown:
         raise ValueError(f"a supplement does not change {sorted(unknown)}")
-    member = _member_in_scope(session, requester, member_id)
+    member = find_member(session, requester, member_id)
     errors = FieldErrors()
     if supplement.year is None:
         errors.add("year", N_("The year is required."))

@@ -136,7 +136,9 @@ def found_unit(
 ) -> Unit:
     """Found `unit` (not yet saved) under a parent in the requester's scope; its history
     starts with the founding."""
-    unit_problems(session, requester, unit_values(unit), unit_id=None, today=today).raise_if_any()
+    with session.no_autoflush:  # the new unit is not in the session yet
+        values = unit_values(unit)
+    unit_problems(session, requester, values, unit_id=None, today=today).raise_if_any()
     session.add(unit)
     session.flush()
     _record_founding(session, unit, user_id=requester.user_id)

@@ -15,7 +15,7 @@ from webapp.domain.errors import N_, ValidationFailed
 from webapp.models.user import DangVienUser
 from webapp.models.user import Role as RoleRow
 
-ROLES = (Role.ADMIN, Role.CLERK, Role.MANAGER, Role.LEADER, Role.SYNC)
+ROLES = tuple(role.value for role in (Role.ADMIN, Role.CLERK, Role.MANAGER, Role.LEADER, Role.SYNC))
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,9 @@ class NewUser:
     unit_code: str | None
     password_hash: str
     email: str | None = None
-    full_name: str | None = None
+    full_name: str | None = None  # split into last and first name, unless they are given
+    first_name: str | None = None
+    last_name: str | None = None
 
 
 def _problems(session: Session, new: NewUser, taken: set[str]) -> list[tuple[str, dict]]:
@@ -65,8 +67,8 @@ def _add(session: Session, new: NewUser) -> DangVienUser:
     unit = resolve_unit_code(session, new.unit_code) if new.role != Role.ADMIN else None
     user = DangVienUser(
         username=username,
-        first_name=names[-1],
-        last_name=" ".join(names[:-1]) or "-",
+        first_name=new.first_name or names[-1],
+        last_name=new.last_name or " ".join(names[:-1]) or "-",
         email=new.email or f"{username}@localhost",
         active=True,
         password=new.password_hash,

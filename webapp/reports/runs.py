@@ -138,8 +138,9 @@ def runs_of(requester: Requester) -> ColumnElement[bool]:
     by nobody) on units in their scope; the system sees every run."""
     if Role.SYSTEM in requester.roles:
         return true()
+    own = false() if requester.user_id is None else ReportRun.requested_by_id == requester.user_id
     return or_(
-        ReportRun.requested_by_id == requester.user_id if requester.user_id is not None else false(),
+        own,
         and_(ReportRun.requested_by_id.is_(None), scope_clause(ReportRun, requester.scope)),
     )
 

@@ -241,7 +241,9 @@ class DangVienModelView(ModelView):
     def pre_delete(self, item) -> None:
         if self.record_commands is not None:
             pk = item.id
-            as_form_refusal(lambda: self.record_commands.delete(db.session, current_requester(), pk))
+            as_form_refusal(
+                lambda: self.record_commands.delete(db.session, current_requester(), pk)
+            )
 
 
 class DangVienModelRestApi(ModelRestApi):

@@ -54,6 +54,7 @@ from webapp.views.base import (
     date_formatters,
 )
 from webapp.views.errors import DomainRule
+from webapp.views.members import member_number_pattern
 
 ROW_COLUMN_LABELS = {
     "member": _l("Party member"),
@@ -315,8 +316,6 @@ class MemberSupplementView(DangVienModelView):
         if request.method == "GET":
             form.year.data = date.today().year
         if request.method == "POST" and form.validate():
-            from webapp.views.members import member_number_pattern
-
             supplement = SupplementInput(
                 year=form.year.data,
                 declared_on=form.declared_on.data,

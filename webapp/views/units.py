@@ -70,7 +70,9 @@ def unit_form_values(form: Form) -> dict:
 
 def check_unit_form(form: Form) -> FieldErrors:
     """The command's own checks, shown on the form's fields before it is sent on."""
-    return unit_problems(db.session, current_requester(), unit_form_values(form), unit_id=edited_pk())
+    return unit_problems(
+        db.session, current_requester(), unit_form_values(form), unit_id=edited_pk()
+    )
 
 
 UNIT_COMMANDS = RecordCommands(add=found_unit, edit=edit_unit, delete=delete_unit)

@@ -1,0 +1,309 @@
+"""Every command refuses by itself — no view in front of it — a requester outside the
+target's scope and a role that may not take its action, and writes nothing (issue 12).
+
+The table is `COMMANDS` (webapp/domain/commands.py): every registered command needs a
+row in ROWS, so a new command without one fails `test_every_command_has_a_row`.
+
+The world: district D1 (the requester's own) and district D2 (the target's). Each row
+calls its command on a target in D2 and says
+- `outside`: how a Clerk of D1 is refused (NotFound: the target does not exist for them;
+  ValidationFailed: the target is a field value, e.g. the cell of a new member; Forbidden:
+  the action is the Admin's, who has no scope below the whole instance);
+- `may_not`: a role that may not take the action (a requester of that role in D2);
+- `owner`: who may (a Clerk of D2, or the Admin) — the same call then works, so each
+  refusal is the command's door, not a broken call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import select
+
+import webapp
+from factories import SYSTEM, make_member, make_tree, make_unit
+from webapp.cli import create_user
+from webapp.domain.commands import COMMANDS, Requester, Role
+from webapp.domain.errors import DomainError, Forbidden, NotFound, ValidationFailed
+from webapp.models import Member, MemberEvent
+from webapp.models.record import CatalogueEntry, WorkPeriod
+from webapp.models.unit import Unit, UnitKind
+
+PASSWORD = "Refuse-Pass-123"
+
+
+@dataclass(frozen=True)
+class Row:
+    call: Callable[[object, Requester, SimpleNamespace], object]
+    outside: type[DomainError] = NotFound
+    may_not: str = Role.LEADER
+    owner: str = "clerk_b"  # "clerk_b" or "admin"
+
+
+def _member_b(w):
+    return Member(
+        member_number="777001TN",
+        birth_name="Vũ Thị Mới",
+        sex="female",
+        birth_date=date(1990, 1, 1),
+        admitted_on=date(2015, 1, 1),
+        official_on=date(2016, 1, 1),
+        status="official",
+        unit=w.cell_b,
+        ethnicity="Kinh",
+    )
+
+
+def _unit_b(w):
+    return Unit(code="P.02.009", name="Chi bộ Mới", kind=UnitKind.GRASSROOTS_CELL, parent=w.d2)
+
+
+def _import_user(name: str):
+    from webapp.cli import new_user
+
+    return new_user(name, "Clerk", "P.02", None)[0]
+
+
+def _events():
+    from webapp.domain.events import EventInput
+
+    return EventInput(kind="exemption", effective_on=date(2020, 1, 1))
+
+
+def _supplement():
+    from webapp.domain.records import SupplementInput
+
+    return SupplementInput(year=2025, declared_on=date(2026, 1, 15), values={"health": "Tốt"})
+
+
+PATTERN = r"\d{6}[A-Z]{1,3}|\d{10}"
+
+# "module.function" → how to call it on a target in D2.
+ROWS: dict[str, Row] = {
+    # --- members and their records ---
+    "webapp.domain.members.create_member": Row(
+        lambda s, r, w: m.create_member(s, r, _member_b(w), member_number_pattern=PATTERN),
+        outside=ValidationFailed,  # the cell of the new member "does not exist"
+    ),
+    "webapp.domain.members.edit_member": Row(
+        lambda s, r, w: m.edit_member(s, r, w.b.id, {"alias": "Ba"}, member_number_pattern=PATTERN)
+    ),
+    "webapp.domain.members.delete_member": Row(
+        lambda s, r, w: m.delete_member(s, r, w.bare_b.id),
+        outside=Forbidden,
+        may_not=Role.CLERK,
+        owner="admin",
+    ),
+    "webapp.domain.events.open_ledger": Row(lambda s, r, w: ev.open_ledger(s, r, w.bare_b.id)),
+    "webapp.domain.records.add_member_row": Row(
+        lambda s, r, w: rec.add_member_row(
+            s, r, WorkPeriod(member_id=w.b.id, starts_on=date(2010, 1, 1), description="Kỹ sư")
+        )
+    ),
+    "webapp.domain.records.edit_member_row": Row(
+        lambda s, r, w: rec.edit_member_row(s, r, WorkPeriod, w.row_b.id, {"description": "X"})
+    ),
+    "webapp.domain.records.delete_member_row": Row(
+        lambda s, r, w: rec.delete_member_row(s, r, WorkPeriod, w.row_b.id)
+    ),
+    "webapp.domain.records.apply_supplement": Row(
+        lambda s, r, w: rec.apply_supplement(
+            s, r, w.b.id, _supplement(), member_number_pattern=PATTERN
+        )
+    ),
+    # --- the ledger ---
+    "webapp.domain.events.record_event": Row(
+        lambda s, r, w: ev.record_event(s, r, w.b.id, _events())
+    ),
+    "webapp.domain.events.cancel_event": Row(
+        lambda s, r, w: ev.cancel_event(s, r, w.recognition_b.id, reason="Nhầm")
+    ),
+    # --- the tree ---
+    "webapp.domain.units.found_unit": Row(
+        lambda s, r, w: u.found_unit(s, r, _unit_b(w)),
+        outside=ValidationFailed,  # "choose a parent unit inside your scope"
+    ),
+    "webapp.domain.units.edit_unit": Row(
+        lambda s, r, w: u.edit_unit(s, r, w.cell_b.id, {"name": "Chi bộ Đổi Tên"})
+    ),
+    "webapp.domain.units.delete_unit": Row(
+        lambda s, r, w: u.delete_unit(s, r, w.empty_b.id),
+        outside=Forbidden,
+        may_not=Role.CLERK,
+        owner="admin",
+    ),
+    "webapp.domain.units.merge_units": Row(
+        lambda s, r, w: u.merge_units(
+            s, r, w.empty_b.id, w.cell_b.id, effective_on=date(2025, 7, 1)
+        )
+    ),
+    "webapp.domain.units.dissolve_unit": Row(
+        lambda s, r, w: u.dissolve_unit(s, r, w.empty_b.id, effective_on=date(2025, 7, 1))
+    ),
+    # --- national catalogues (the Admin's) ---
+    "webapp.domain.catalogues.seed_catalogues": Row(
+        lambda s, r, w: cat.seed_catalogues(s, r),
+        outside=Forbidden,
+        may_not=Role.CLERK,
+        owner="admin",
+    ),
+    "webapp.domain.catalogues.add_catalogue_entry": Row(
+        lambda s, r, w: cat.add_catalogue_entry(
+            s, r, CatalogueEntry(kind="religion", code="X99", name="Đạo Mới", position=99)
+        ),
+        outside=Forbidden,
+        may_not=Role.CLERK,
+        owner="admin",
+    ),
+    "webapp.domain.catalogues.edit_catalogue_entry": Row(
+        lambda s, r, w: cat.edit_catalogue_entry(s, r, w.entry.id, {"active": False}),
+        outside=Forbidden,
+        may_not=Role.CLERK,
+        owner="admin",
+    ),
+    # --- reports ---
+    "webapp.reports.runs.request_report": Row(
+        lambda s, r, w: runs.request_report(s, r, "member-list", "xlsx", w.d2.id),
+        may_not=Role.SYNC,
+    ),
+    "webapp.reports.runs.cancel_run": Row(
+        lambda s, r, w: runs.cancel_run(s, r, w.run_b.id), may_not=Role.SYNC
+    ),
+    # --- users (the Admin's) ---
+    "webapp.domain.users.create_user": Row(
+        lambda s, r, w: users.create_user(s, r, _import_user("moi_d2")),
+        outside=Forbidden,
+        may_not=Role.CLERK,
+        owner="admin",
+    ),
+    "webapp.domain.users.import_users": Row(
+        lambda s, r, w: users.import_users(s, r, {"line 2": _import_user("moi_d2_csv")}),
+        outside=Forbidden,
+        may_not=Role.CLERK,
+        owner="admin",
+    ),
+}
+
+# The command modules, by the names the rows use.
+from webapp.domain import catalogues as cat  # noqa: E402
+from webapp.domain import events as ev  # noqa: E402
+from webapp.domain import members as m  # noqa: E402
+from webapp.domain import records as rec  # noqa: E402
+from webapp.domain import units as u  # noqa: E402
+from webapp.domain import users  # noqa: E402
+from webapp.reports import runs  # noqa: E402
+
+
+def all_commands() -> set[str]:
+    """Every command the code base registers: import every module (migrations aside)."""
+    for module in pkgutil.walk_packages(webapp.__path__, "webapp."):
+        if not module.name.startswith("webapp.migrations"):
+            importlib.import_module(module.name)
+    return set(COMMANDS)
+
+
+def test_every_command_has_a_row(app):
+    commands = all_commands()
+    assert not commands - set(ROWS), f"commands without a row: {sorted(commands - set(ROWS))}"
+    assert not set(ROWS) - commands, f"rows without a command: {sorted(set(ROWS) - commands)}"
+
+
+@pytest.fixture()
+def world(app, db_session, redis_conn):
+    from webapp.domain.events import open_ledger
+    from webapp.models import DangVienUser
+    from webapp.reports.runs import request_report
+
+    tree = make_tree(db_session)
+    a = make_member(db_session, tree["C1"], birth_name="Đinh Văn Nhà")
+    b = make_member(db_session, tree["C3"], birth_name="Quách Thị Bên")
+    bare_b = make_member(db_session, tree["C3"], birth_name="Lò Văn Chưa", official_on=None)
+    empty_b = make_unit(
+        db_session, "P.02.002", "Chi bộ Trống", UnitKind.GRASSROOTS_CELL, tree["D2"]
+    )
+    db_session.commit()
+    for member in (a, b):
+        open_ledger(db_session, SYSTEM, member.id)
+    row_b = WorkPeriod(member_id=b.id, starts_on=date(2000, 1, 1), description="Giáo viên")
+    db_session.add(row_b)
+    db_session.commit()
+    for username, role, unit in (("clerk_a", "Clerk", "P.01"), ("clerk_b", "Clerk", "P.02")):
+        create_user(username, role, unit, PASSWORD)
+    ids = {
+        name: db_session.scalar(select(DangVienUser.id).where(DangVienUser.username == name))
+        for name in ("admin", "clerk_a", "clerk_b")
+    }
+    w = SimpleNamespace(
+        d1=tree["D1"],
+        d2=tree["D2"],
+        cell_b=tree["C3"],
+        empty_b=empty_b,
+        a=a,
+        b=b,
+        bare_b=bare_b,
+        row_b=row_b,
+        recognition_b=db_session.scalar(
+            select(MemberEvent).where(
+                MemberEvent.member_id == b.id, MemberEvent.kind == "official_recognition"
+            )
+        ),
+        entry=db_session.scalar(select(CatalogueEntry).where(CatalogueEntry.kind == "religion")),
+        requesters={
+            "clerk_a": Requester(ids["clerk_a"], frozenset({Role.CLERK}), tree["D1"].path),
+            "clerk_b": Requester(ids["clerk_b"], frozenset({Role.CLERK}), tree["D2"].path),
+            "admin": Requester(ids["admin"], frozenset({Role.ADMIN}), None),
+        },
+    )
+    w.run_b = request_report(
+        db_session, w.requesters["clerk_b"], "member-list", "pdf", tree["D2"].id, queue=False
+    )
+    return w
+
+
+def snapshot(session, redis_conn) -> str:
+    """A digest of every row of every table, and of the queues: equal means nothing written."""
+    from webapp.models import metadata
+
+    session.expire_all()
+    digest = hashlib.sha256()
+    for table in metadata.sorted_tables:
+        rows = sorted(repr(tuple(row)) for row in session.execute(select(table)))
+        digest.update(f"{table.name}:{rows}".encode())
+    digest.update(repr(sorted(redis_conn.keys("rq:queue:*"))).encode())
+    return digest.hexdigest()
+
+
+@pytest.mark.parametrize("name", sorted(ROWS))
+def test_a_requester_outside_the_scope_is_refused(db_session, redis_conn, world, name):
+    row = ROWS[name]
+    before = snapshot(db_session, redis_conn)
+    with pytest.raises(row.outside):
+        row.call(db_session, world.requesters["clerk_a"], world)
+    assert snapshot(db_session, redis_conn) == before
+
+
+@pytest.mark.parametrize("name", sorted(ROWS))
+def test_a_role_that_may_not_act_is_refused(db_session, redis_conn, world, name):
+    row = ROWS[name]
+    # In the target's own scope: only the role stands in the way.
+    requester = Requester(None, frozenset({row.may_not}), world.d2.path)
+    before = snapshot(db_session, redis_conn)
+    with pytest.raises(Forbidden):
+        row.call(db_session, requester, world)
+    assert snapshot(db_session, redis_conn) == before
+
+
+@pytest.mark.parametrize("name", sorted(ROWS))
+def test_the_owner_may(db_session, redis_conn, world, name):
+    row = ROWS[name]
+    before = snapshot(db_session, redis_conn)
+    row.call(db_session, world.requesters[row.owner], world)
+    if name != "webapp.domain.catalogues.seed_catalogues":  # init seeded everything already
+        assert snapshot(db_session, redis_conn) != before
