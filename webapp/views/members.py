@@ -248,8 +248,7 @@ class MemberModelView(DangVienModelView):
         },
     }
     validators_columns = {
-        name: [member_rule]
-        for name in ("member_number", "birth_name", "citizen_id", "unit")
+        name: [member_rule] for name in ("member_number", "birth_name", "citizen_id", "unit")
     }
     # Members belong to cells: offer only those in the unit picker.
     add_form_query_rel_fields = edit_form_query_rel_fields = {
