@@ -29,9 +29,8 @@ from webapp.domain.ledger import (
     check_new_event,
     replay,
 )
-from webapp.domain.members import find_member
 from webapp.domain.party_age import interruption_days, party_age
-from webapp.domain.scope import find_in_scope, unit_in_scope
+from webapp.domain.scope import find_in_scope, find_member, unit_in_scope
 from webapp.models.ledger import MemberEvent, MemberPeriod
 from webapp.models.member import Member
 from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from webapp.domain.commands import Requester, command, delete_unreferenced
 from webapp.domain.errors import N_, DomainError, FieldErrors, ValidationFailed
-from webapp.domain.scope import find_in_scope, unit_in_scope
+from webapp.domain.scope import find_member, unit_in_scope
+from webapp.domain.tracking import TRACKED
 from webapp.models.member import BirthDatePrecision, Member, MemberStatus, Sex
-from webapp.models.tracking import TRACKED
 from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit
 
 CITIZEN_ID_PATTERN = re.compile(r"^\d{12}$")
@@ -231,19 +231,6 @@ def _check_status(values: Mapping[str, Any], errors: FieldErrors) -> None:
 LEDGER_FIELDS = frozenset({"unit_id", "status", "admitted_on", "official_on"})
 # What an edit may change: the fields whose changes are the member's history.
 EDITABLE_FIELDS = frozenset(TRACKED)
-
-
-def find_member(session: Session, requester: Requester, member_id) -> Member:
-    """The member in the requester's scope, locked (events, rows, supplements and edits
-    of one member are serialised); NotFound otherwise."""
-    return find_in_scope(
-        session,
-        Member,
-        member_id,
-        requester.scope,
-        lock=True,
-        missing=N_("The member does not exist."),
-    )
 
 
 def record_values(member: Member) -> dict[str, Any]:

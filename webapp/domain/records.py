@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from webapp.domain.commands import Requester, command
 from webapp.domain.errors import N_, FieldErrors
-from webapp.domain.members import check_member, find_member, record_values, trimmed
-from webapp.domain.scope import find_in_scope
+from webapp.domain.members import check_member, record_values, trimmed
+from webapp.domain.scope import find_in_scope, find_member
 from webapp.models.record import MEMBER_ROW_MODELS, MemberSupplement
 
 ROW_DATES = ("starts_on", "ends_on", "awarded_on", "decided_on")
@@ -188,7 +188,7 @@ def apply_supplement(
     )
     session.add(recorded)
     session.flush()
-    # The field history (webapp/models/tracking.py) names the supplement of each change.
+    # The field history (webapp/domain/tracking.py) names the supplement of each change.
     session.info["supplement_id"] = recorded.id
     try:
         for name, value in supplement.values.items():

@@ -111,3 +111,16 @@ def find_in_scope(
     if row is None:
         raise NotFound(missing)
     return row
+
+
+def find_member(session, requester, member_id) -> Member:
+    """The member in the requester's scope, locked (events, rows, supplements and edits
+    of one member are serialised); NotFound otherwise."""
+    return find_in_scope(
+        session,
+        Member,
+        member_id,
+        requester.scope,
+        lock=True,
+        missing=N_("The member does not exist."),
+    )
