@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from conftest import login
-from factories import as_requester, make_member, make_tree
+from factories import SYSTEM, as_requester, make_member, make_tree
 from helpers import vietnamese
 from webapp.cli import create_user
 from webapp.domain.cards import CardRequest, decide_cards, issue_cards, propose_cards, record_card
@@ -92,7 +92,7 @@ def world(app, db_session):
         "sibling": make_member(db_session, tree["C3"], birth_name="Quách Văn Bên"),
     }
     for member in members.values():
-        open_ledger(db_session, member)
+        open_ledger(db_session, SYSTEM, member.id)
     db_session.commit()
     create_user("clerk_r", "Clerk", "P.01", PASSWORD)
     create_user("manager_r", "Manager", "P.01", PASSWORD)
@@ -128,8 +128,10 @@ def test_a_card_held_already_is_recorded_and_shown_on_the_record(app, db_session
     held_copies_match_the_registry(db_session)
     # A member who has died held a card too; the paper record may not have its date.
     deceased = make_member(db_session, world["tree"]["C2"], birth_name="Hoàng Văn Cố")
-    open_ledger(db_session, deceased)
-    record_event(db_session, deceased.id, EventInput(kind="death", effective_on=date(2020, 1, 1)))
+    open_ledger(db_session, SYSTEM, deceased.id)
+    record_event(
+        db_session, SYSTEM, deceased.id, EventInput(kind="death", effective_on=date(2020, 1, 1))
+    )
     card = record_card(db_session, clerk, deceased.id, "27.004322")
     assert card.issued_on is None
     assert db_session.get(Member, deceased.id).card_number == "27.004322"
@@ -181,7 +183,7 @@ def test_a_manager_does_not_record_cards(app, db_session, world):
 def test_leaving_withdraws_the_card_and_clears_the_record(app, db_session, world):
     member = world["members"]["carded"]
     record_event(
-        db_session, member.id, EventInput(kind="resignation", effective_on=date(2025, 3, 1))
+        db_session, SYSTEM, member.id, EventInput(kind="resignation", effective_on=date(2025, 3, 1))
     )
     held_copies_match_the_registry(db_session)
     card = db_session.scalar(select(PartyCard).where(PartyCard.number == "27.000010"))
@@ -268,7 +270,7 @@ def test_recording_on_screen_and_in_the_api(app, db_session, world):
     headers = {"Authorization": f"Bearer {response.json['access_token']}"}
     tree = world["tree"]
     transferred = make_member(db_session, tree["C2"], birth_name="Đinh Văn Mang Thẻ")
-    open_ledger(db_session, transferred)
+    open_ledger(db_session, SYSTEM, transferred.id)
     db_session.commit()
     for payload, status in (
         ([1], 400),

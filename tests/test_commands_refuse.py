@@ -2,7 +2,7 @@
 target's scope and a role that may not take its action, and writes nothing (issue 12).
 
 The table is `COMMANDS` (webapp/domain/commands.py): every registered command needs a
-row in ROWS, so a new command without one fails `test_every_command_has_a_row`.
+row in ROWS (cards and badges: in test_commands_refuse_cards_badges.py), so a new command without one fails `test_every_command_has_a_row`.
 
 The world: district D1 (the requester's own) and district D2 (the target's). Each row
 calls its command on a target in D2 and says
@@ -210,9 +210,14 @@ def all_commands() -> set[str]:
 
 
 def test_every_command_has_a_row(app):
+    """Both tables together: this file's and the cards and badges one (its own world of
+    proposals, in tests/test_commands_refuse_cards_badges.py)."""
+    from test_commands_refuse_cards_badges import ROWS as CARD_AND_BADGE_ROWS
+
+    rows = set(ROWS) | {f"{r.command.__module__}.{r.command.__name__}" for r in CARD_AND_BADGE_ROWS}
     commands = all_commands()
-    assert not commands - set(ROWS), f"commands without a row: {sorted(commands - set(ROWS))}"
-    assert not set(ROWS) - commands, f"rows without a command: {sorted(set(ROWS) - commands)}"
+    assert not commands - rows, f"commands without a row: {sorted(commands - rows)}"
+    assert not rows - commands, f"rows without a command: {sorted(rows - commands)}"
 
 
 @pytest.fixture()

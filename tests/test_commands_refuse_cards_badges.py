@@ -15,7 +15,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from factories import make_member, make_tree
+from factories import SYSTEM, make_member, make_tree
 from webapp.domain.badges import (
     award_badges,
     decide_badges,
@@ -172,10 +172,13 @@ def world(app, db_session):
         ),
     }
     for member in people.values():
-        open_ledger(db_session, member)
+        open_ledger(db_session, SYSTEM, member.id)
     db_session.commit()
     record_event(
-        db_session, people["deceased"].id, EventInput(kind="death", effective_on=date(2024, 6, 1))
+        db_session,
+        SYSTEM,
+        people["deceased"].id,
+        EventInput(kind="death", effective_on=date(2024, 6, 1)),
     )
     system = Requester.system()
     batch = propose_cards(

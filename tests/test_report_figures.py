@@ -478,7 +478,7 @@ def live_by_hand(session, history: History, number: str, name: str, steps: list[
             other_organisation=step.other_organisation,
             arriving_as="official" if step.kind == K.TRANSFER_IN else None,
         )
-        record_event(session, member.id, data, commit=False)
+        record_event(session, SYSTEM, member.id, data)
         life.days.append(step.day)
         life.kinds.append(step.kind)
         life.states.append(step.after)
@@ -903,16 +903,24 @@ def test_temporary_move_from_host_to_host_is_an_arrival_in_the_new_host(
     def member(name, admitted, official=None):
         created = make_member(db_session, tree["C1"], birth_name=name, official_on=None)
         record_event(
-            db_session, created.id, EventInput(K.ADMISSION, admitted, to_unit_id=tree["C1"].id)
+            db_session,
+            SYSTEM,
+            created.id,
+            EventInput(K.ADMISSION, admitted, to_unit_id=tree["C1"].id),
         )
         if official:
-            record_event(db_session, created.id, EventInput(K.OFFICIAL_RECOGNITION, official))
+            record_event(
+                db_session, SYSTEM, created.id, EventInput(K.OFFICIAL_RECOGNITION, official)
+            )
         return created
 
     def temporary(created, day, host):
         to_unit = tree[host].id if host else None
         record_event(
-            db_session, created.id, EventInput(K.TEMPORARY_TRANSFER, day, to_unit_id=to_unit)
+            db_session,
+            SYSTEM,
+            created.id,
+            EventInput(K.TEMPORARY_TRANSFER, day, to_unit_id=to_unit),
         )
 
     onward = member("Đinh Văn Tạm", date(2015, 3, 2), date(2016, 3, 2))
@@ -923,7 +931,9 @@ def test_temporary_move_from_host_to_host_is_an_arrival_in_the_new_host(
     temporary(within, date(2024, 6, 3), "C4")
     recognised = member("Đinh Văn Mới", date(2023, 6, 1))
     temporary(recognised, date(2024, 1, 10), "C3")
-    record_event(db_session, recognised.id, EventInput(K.OFFICIAL_RECOGNITION, date(2024, 6, 1)))
+    record_event(
+        db_session, SYSTEM, recognised.id, EventInput(K.OFFICIAL_RECOGNITION, date(2024, 6, 1))
+    )
 
     def memo(root):
         return {

@@ -494,12 +494,13 @@ def test_commendation_discipline_counts_decisions_on_the_leaving_day(app, db_ses
 
     tree = make_tree(db_session)
     expelled = admit(db_session, tree["C2"], "Ông Văn Khai", date(2010, 1, 4), date(2011, 1, 4))
-    record_event(db_session, expelled.id, EventInput(K.EXPULSION, date(2024, 4, 15)))
+    record_event(db_session, SYSTEM, expelled.id, EventInput(K.EXPULSION, date(2024, 4, 15)))
     died = admit(db_session, tree["C1"], "Ông Thị Vĩnh", date(2011, 1, 3), date(2012, 1, 3))
-    record_event(db_session, died.id, EventInput(K.DEATH, date(2024, 7, 1)))
+    record_event(db_session, SYSTEM, died.id, EventInput(K.DEATH, date(2024, 7, 1)))
     moved = admit(db_session, tree["C1"], "Ông Văn Đi", date(2011, 1, 3), date(2012, 1, 3))
     record_event(
         db_session,
+        SYSTEM,
         moved.id,
         EventInput(K.TRANSFER_WITHIN, date(2024, 5, 2), to_unit_id=tree["C3"].id),
     )
@@ -603,12 +604,15 @@ def test_member_list_leavers_one_row_per_departure_with_real_arrivals_only(app, 
 
     def move(member, day, cell):
         record_event(
-            db_session, member.id, EventInput(K.TRANSFER_WITHIN, day, to_unit_id=tree[cell].id)
+            db_session,
+            SYSTEM,
+            member.id,
+            EventInput(K.TRANSFER_WITHIN, day, to_unit_id=tree[cell].id),
         )
 
     died = admit(db_session, tree["C1"], "Ông Thị Vĩnh", date(2011, 1, 3), date(2012, 1, 3))
     move(died, date(2024, 7, 1), "C2")
-    record_event(db_session, died.id, EventInput(K.DEATH, date(2024, 7, 1)))
+    record_event(db_session, SYSTEM, died.id, EventInput(K.DEATH, date(2024, 7, 1)))
     back = admit(db_session, tree["C3"], "Mạc Văn Về", date(2012, 1, 9), date(2013, 1, 9))
     move(back, date(2019, 4, 1), "C1")  # into the district from district 2
     move(back, date(2024, 3, 1), "C3")  # out of it …
@@ -620,7 +624,7 @@ def test_member_list_leavers_one_row_per_departure_with_real_arrivals_only(app, 
     move(inner, date(2024, 9, 2), "C3")
     far = make_member(db_session, tree["C1"], birth_name="Mạc Thị Xa")
     record_event(
-        db_session,
+        db_session, SYSTEM,
         far.id,
         EventInput(
             K.TRANSFER_IN, date(2014, 5, 5), to_unit_id=tree["C1"].id,
@@ -629,6 +633,7 @@ def test_member_list_leavers_one_row_per_departure_with_real_arrivals_only(app, 
     )  # fmt: skip
     record_event(
         db_session,
+        SYSTEM,
         far.id,
         EventInput(K.TRANSFER_OUT, date(2024, 11, 4), other_organisation="Đảng bộ tỉnh Bạn"),
     )
