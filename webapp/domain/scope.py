@@ -100,11 +100,13 @@ def find_in_scope(
 ):
     """The row of `model` with id `pk` if `scope` covers it; else NotFound(`missing`),
     exactly as for a row that does not exist (ids outside the scope reveal nothing).
-    `lock` takes it FOR UPDATE, read fresh."""
+    `lock` takes it FOR UPDATE, read fresh: what the session holds unsaved is written
+    first, or the fresh read would drop it."""
     row = None
     if isinstance(pk, int) and not isinstance(pk, bool) and 0 < pk < 2**63:
         query = select(model).where(model.id == pk, scope_clause(model, scope))
         if lock:
+            session.flush()
             query = query.with_for_update().execution_options(populate_existing=True)
         with session.no_autoflush:
             row = session.scalar(query)
