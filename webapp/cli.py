@@ -66,7 +66,7 @@ def create_user(
         unit = resolve_unit_code(db.session, unit_code)
         if unit is None:
             raise click.ClickException(f"{username}: unknown unit code {unit_code}.")
-    password = password or secrets.token_urlsafe(12)
+    password = password or generate_password()
     names = (full_name or username).split()
     user = sm.add_user(
         username=username,
@@ -83,6 +83,15 @@ def create_user(
     user.unit_id = unit.id if unit else None
     db.session.commit()
     return password
+
+
+def generate_password() -> str:
+    """A random password that starts with a letter or digit: the import prints passwords
+    as CSV, where one starting with "-" would be escaped (and so misread) as a formula."""
+    while True:
+        password = secrets.token_urlsafe(12)
+        if password[0].isalnum():
+            return password
 
 
 @users_group.command("create")
@@ -135,7 +144,14 @@ def users_import(csv_file) -> None:
             problems.append(f"line {number}: unknown or missing unit {unit!r}")
     if problems:
         raise click.ClickException("Nothing imported:\n" + "\n".join(problems))
-    click.echo("username,password")
+    from types import SimpleNamespace
+
+    from webapp.reports.spreadsheet import CsvWriter
+
+    # Each line as soon as its user exists, so a failure later still shows earlier passwords.
+    echo = SimpleNamespace(write=lambda text: click.echo(text, nl=False))
+    writer = CsvWriter(echo, lineterminator="\n")
+    writer.writerow(["username", "password"])
     for row in rows:
         password = create_user(
             row["username"].strip(),
@@ -145,7 +161,7 @@ def users_import(csv_file) -> None:
             email=(row.get("email") or "").strip() or None,
             full_name=(row.get("full_name") or "").strip() or None,
         )
-        click.echo(f"{row['username'].strip()},{password}")
+        writer.writerow([row["username"].strip(), password])
 
 
 @click.command("init")
@@ -424,14 +440,6 @@ def _unit_or_roots(unit_code: str | None):
     )
 
 
-def _open_csv(output: Path):
-    import csv
-
-    output.parent.mkdir(parents=True, exist_ok=True)
-    handle = output.open("w", newline="", encoding="utf-8-sig")
-    return handle, csv.writer(handle)
-
-
 @click.group("badges")
 def badges_group() -> None:
     """Party badges: who is eligible on an occasion."""
@@ -453,6 +461,7 @@ def badges_eligible(occasion: str, unit_code: str | None, output: Path) -> None:
 
     from webapp.domain.badges import badge_round, check_occasion
     from webapp.domain.errors import ValidationFailed
+    from webapp.reports.spreadsheet import open_csv
     from webapp.views.errors import translate
 
     try:
@@ -465,7 +474,7 @@ def badges_eligible(occasion: str, unit_code: str | None, output: Path) -> None:
         messages = [translate(m, p) for msgs in error.errors.values() for m, p in msgs]
         raise click.ClickException(" ".join(messages)) from error
     units = _unit_or_roots(unit_code)
-    handle, writer = _open_csv(output)
+    handle, writer = open_csv(output)
     count = 0
     with handle:
         writer.writerow(
@@ -516,9 +525,10 @@ def cards_pending(unit_code: str | None, output: Path) -> None:
     from webapp.domain.cards import members_needing_card
     from webapp.models import CardProposal, Member, Unit
     from webapp.models.cards import OPEN_PROPOSAL_STATES
+    from webapp.reports.spreadsheet import open_csv
 
     units = _unit_or_roots(unit_code)
-    handle, writer = _open_csv(output)
+    handle, writer = open_csv(output)
     count = 0
     with handle:
         writer.writerow(["member_number", "name", "unit", "state", "reason", "batch", "proposal"])
