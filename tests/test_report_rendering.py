@@ -146,7 +146,10 @@ def test_a_line_taller_than_a_page_is_cut_across_pages(app, tmp_path):
         tables=[
             DataTable(
                 [Column("STT", INTEGER, 3), Column("Ghi chú", TEXT, 20)],
-                [Section("Chi bộ thôn Đông", [[1, "ngắn"], [2, note], [3, "cuối"]])],
+                [
+                    Section("Chi bộ thôn Đông", [[1, "ngắn"]]),
+                    Section("Chi bộ thôn Tây", [[2, note], [3, "cuối"]]),  # title, then tall
+                ],
             )
         ],
     )
@@ -156,6 +159,9 @@ def test_a_line_taller_than_a_page_is_cut_across_pages(app, tmp_path):
     words = flat(pdf_text(path.read_bytes()))
     assert len(pages) >= 3
     assert "đoạn0 " in words and "đoạn2499" in words and "cuối" in words
+    # The second unit's title sits on the page where its tall row starts, not alone.
+    second = next(n for n, page in enumerate(pages) if "Chi bộ thôn Tây" in page.extract_text())
+    assert "đoạn0 " in flat(pages[second].extract_text())
     assert all(f"Trang {n}/{len(pages)}" in flat(p.extract_text()) for n, p in enumerate(pages, 1))
 
 

@@ -243,6 +243,10 @@ class PagedTable(Flowable):
         self._pending: list[_Line] = []
         self._pending_height = 0.0
         self._done = False
+        # The rest of a line cut across pages continues on the page where the line ends,
+        # without a second header there (`_headed` is decided where the part is placed).
+        self._continues = False
+        self._headed = True
         self._cell_style = {
             INTEGER: self.cells["number"],
             PERCENT: self.cells["number"],
@@ -290,6 +294,12 @@ class PagedTable(Flowable):
             cells.append(paragraph)
         return _Line(kind, cells, height + TOP + BOTTOM)
 
+    def _place(self) -> bool:
+        """Whether this part starts at the top of a frame (platypus sets `_frame` first)."""
+        at_top = getattr(getattr(self, "_frame", None), "_atTop", False)
+        self._headed = not self._continues or at_top
+        return at_top
+
     def _fill(self, height: float) -> None:
         """Measure lines until they overflow `height` or run out."""
         used = self._used()
@@ -304,22 +314,27 @@ class PagedTable(Flowable):
             self._pending_height += line.height
 
     def _used(self) -> float:
-        return self.header_height + (self._caption_height() if self.caption else 0)
+        header = self.header_height if self._headed else 0
+        return header + (self._caption_height() if self.caption else 0)
 
     def _caption_height(self) -> float:
         return self.caption.wrap(self.width, UNLIMITED)[1] + 3  # and the space below it
 
-    def _table(self, lines: Sequence[_Line], **options: Any) -> Table:
-        head = len(self.header)
-        commands = list(self.header_commands)
+    def _table(self, lines: Sequence[_Line], **options: Any) -> Table | None:
+        header = self.header if self._headed else []
+        if not header and not lines:
+            return None
+        head = len(header)
+        commands = list(self.header_commands if header else GRID)
         for index, line in enumerate(lines, start=head):
             if line.kind in (GROUP, CLOSING, EMPTY):
                 commands.append(("SPAN", (0, index), (-1, index)))
             if line.kind in (GROUP, CLOSING, TOTAL):
                 commands.append(("BACKGROUND", (0, index), (-1, index), GROUP_GREY))
-        heights = None if options else [*self.header_heights, *(line.height for line in lines)]
+        header_heights = self.header_heights if header else []
+        heights = None if options else [*header_heights, *(line.height for line in lines)]
         return Table(
-            [*self.header, *(line.cells for line in lines)],
+            [*header, *(line.cells for line in lines)],
             colWidths=self.col_widths,
             rowHeights=heights,
             style=TableStyle(commands),
@@ -327,16 +342,20 @@ class PagedTable(Flowable):
             **options,
         )
 
-    def _parts(self, table: Table) -> list[Flowable]:
+    def _parts(self, table: Table | None) -> list[Flowable]:
+        if table is None:
+            return []
         return [self.caption, Spacer(1, 3), table] if self.caption else [table]
 
     # ---------------------------------------------------------------- platypus protocol
 
     def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803
+        self._place()
         self._fill(availHeight)
         return self.width, self._used() + self._pending_height
 
     def split(self, availWidth: float, availHeight: float) -> list[Flowable]:  # noqa: N803
+        at_top = self._place()
         self._fill(availHeight)
         fit, used = 0, self._used()
         for line in self._pending:
@@ -347,20 +366,27 @@ class PagedTable(Flowable):
         more = fit < len(self._pending) or not self._done
         while fit and more and self._pending[fit - 1].kind == GROUP:
             fit -= 1  # a group title goes over with its first rows
-        at_top = getattr(getattr(self, "_frame", None), "_atTop", False)
         if fit == 0 and not at_top:
             return []  # nothing fits in what is left of the page: start on the next one
         if fit == 0:
-            # One line taller than a page (absurdly long stored text): let platypus cut it.
+            # A line taller than a whole page (absurdly long stored text), with its group
+            # title if it has one: let platypus cut it across pages.
+            taken = next(
+                (i + 1 for i, line in enumerate(self._pending) if line.kind != GROUP),
+                len(self._pending),
+            )
             room = availHeight - (self._used() - self.header_height)
-            parts = self._table(self._pending[:1], splitInRow=1).split(availWidth, room)
+            parts = self._table(self._pending[:taken], splitByRow=0, splitInRow=1).split(
+                availWidth, room
+            )
             if not parts:
                 raise ValueError("a table line cannot be laid out on a page")
-            return [*self._parts(parts[0]), *parts[1:], self._rest(1)]
+            return [*self._parts(parts[0]), *parts[1:], self._rest(taken, continues=True)]
         return [*self._parts(self._table(self._pending[:fit])), self._rest(fit)]
 
-    def _rest(self, drawn: int) -> PagedTable:
+    def _rest(self, drawn: int, *, continues: bool = False) -> PagedTable:
         rest = copy.copy(self)
+        rest._continues, rest._headed = continues, True
         rest.__dict__.pop("_postponed", None)  # platypus's mark for this part, not the rest's
         rest.caption = None
         rest._pending = self._pending[drawn:]
