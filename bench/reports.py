@@ -607,11 +607,10 @@ def compressing_canvas():
 def apply_experiments(names: list[str]) -> None:
     """Bench-only patches (product code unchanged) that measure a suggested fix:
     `compress` = now the product's own behaviour (kept so old mode strings still parse);
-    `chunkN` = N rows per table chunk;
+    `chunkN` = N rows per table chunk (gone: pages hold as many rows as fit);
     `plainempty` = empty cells as plain "" rather than empty Paragraphs."""
-    import functools
 
-    from webapp.reports import long_table, member_list
+    from webapp.reports import long_table
 
     for name in names:
         if name == "compress":
@@ -625,16 +624,16 @@ def apply_experiments(names: list[str]) -> None:
 
             long_table.Paragraph = cell
         elif name.startswith("chunk"):
-            member_list.render_long_pdf = functools.partial(
-                long_table.render_long_pdf, chunk_rows=int(name[5:])
-            )
+            # Tables are no longer cut into chunks: each page holds one table of as many
+            # rows as fit (long_table.PagedTable).
+            raise ValueError(f"{name}: there are no chunks to size any more")
         else:
             raise ValueError(name)
 
 
 def child(mode: str, unit_code: str, path: str) -> None:
     """Run one render in this (fresh) process and print its figures as the last line.
-    mode: pdf | xlsx | baseline-pdf, optionally with +experiments (pdf+compress+chunk12)."""
+    mode: pdf | xlsx | baseline-pdf, optionally with +experiments (pdf+plainempty)."""
     mode, *experiments = mode.split("+")
     app = create(init=False)
     from webapp.extensions import db
@@ -1102,18 +1101,15 @@ def run() -> None:
             n=rows_d,
         )
     )
-    chunk_helps = False
     if experiments in ("district", "full"):
         # Suggested fixes, patched in the child only (product code unchanged); "index" is
         # the missing index on member_event.reverses_id, created for the measurement only.
-        for mode in ("pdf+chunk12", "pdf+compress", "pdf+plainempty", "pdf(index)"):
+        for mode in ("pdf+compress", "pdf+plainempty", "pdf(index)"):
             if mode == "pdf(index)":
                 with reversal_index():
                     trial = in_child("pdf", DISTRICT, OUT / f"list-{DISTRICT}-index.pdf")
             else:
                 trial = in_child(mode, DISTRICT, OUT / f"list-{DISTRICT}-{mode[4:]}.pdf")
-                if mode == "pdf+chunk12":
-                    chunk_helps = trial["seconds"] < 0.9 * ours_d["seconds"]
             results.append(
                 compare(
                     f"member list PDF, district {DISTRICT}, experiment {mode}: vs as is",
@@ -1192,7 +1188,7 @@ def run() -> None:
         )
     )
     if experiments == "full":
-        mode = "pdf+compress+chunk12" if chunk_helps else "pdf+compress"
+        mode = "pdf+compress"
         with reversal_index():
             trial = in_child(mode, "BN", OUT / "list-BN-fixed.pdf")
         mode = f"{mode}(index)"

@@ -920,7 +920,10 @@ def test_member_list_as_of_a_past_day_from_the_cli(session, history, tmp_path):
                 part = left
             cell = code_to_cell[row[0].split(" – ")[-2].split()[-1]]
     assert listed == expected  # exactly that day's rolls, by unit, in Vietnamese order
-    assert total_line == f"Tổng số: {len(expected)} đảng viên"
+    # The same closing line as the PDF's: those on the rolls, then those who left.
+    assert total_line == (
+        f"Tổng số: {len(expected)} đảng viên; ra khỏi danh sách trong năm: {len(left)}"
+    )
     assert numbers_seen == list(range(1, len(numbers_seen) + 1))
     assert left  # some members left P.01's rolls during 2024
     exits = left_in_year(session, history, cells, PAST)
@@ -952,7 +955,7 @@ def test_member_list_as_of_a_past_day_from_the_cli(session, history, tmp_path):
     pdf = pdf_path.read_bytes()
     words = flat(pdf_text(pdf))
     assert "ĐẢNG CỘNG SẢN VIỆT NAM" in words and "DANH SÁCH ĐẢNG VIÊN" in words
-    assert f"Tổng số: {len(expected)} đảng viên" in words
+    assert f"Tổng số: {len(expected)} đảng viên; ra khỏi danh sách trong năm" in words
     names = {life.number: life.name for life in history.lives}
     positions = [find_name(words, names[number]) for _, number in expected]
     assert None not in positions
@@ -962,7 +965,7 @@ def test_member_list_as_of_a_past_day_from_the_cli(session, history, tmp_path):
     for life in died_later:
         assert find_name(words, life.name) is not None, life.name
     assert all("DejaVu" in font for font in fonts_showing_text(pdf))
-    assert check_pages(pdf, "Họ và tên", "Trang {page} —") >= 2
+    assert check_pages(pdf, "Họ và tên", "Trang {page}/{pages} —") >= 2
 
 
 def check_pages(pdf: bytes, header: str, numbered: str) -> int:
@@ -1109,7 +1112,7 @@ def test_aggregate_reports_on_a_real_worker(session, history, redis_conn):
     words = flat(pdf_text(files["quality", "pdf"]))
     assert "BÁO CÁO PHÂN TÍCH CHẤT LƯỢNG ĐẢNG VIÊN" in words and "tính đến ngày 31/12/2024" in words
     header = "Tiêu chí Phân loại Số lượng Tỷ lệ"
-    assert check_pages(files["quality", "pdf"], header, "Trang {page} / {pages}") >= 2
+    assert check_pages(files["quality", "pdf"], header, "Trang {page}/{pages}") >= 2
     assert number_tokens(words, "Tổng số đảng viên", 1) == [whole]
     # Each district's own section follows, with its own total.
     for group in ("D1", "D2"):

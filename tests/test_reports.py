@@ -16,6 +16,12 @@ def pdf_text(data: bytes) -> str:
     return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
 
 
+def pdf_path_of(data: bytes) -> str:
+    """Which of the two PDF paths drew a file: "xhtml2pdf" (short) or "platypus" (long)."""
+    producer = PdfReader(io.BytesIO(data)).metadata.producer or ""
+    return "xhtml2pdf" if "xhtml2pdf" in producer else "platypus"
+
+
 def fonts_showing_text(data: bytes) -> set[str]:
     """Base fonts in effect whenever a text-showing operator runs (reportlab selects
     Helvetica once on every canvas without drawing with it, so resources alone mislead)."""
@@ -191,20 +197,21 @@ def test_cli_report_unknown_unit_is_a_clear_error(app, db_session):
 def test_long_reports_are_drawn_with_platypus_in_the_same_layout(
     app, db_session, monkeypatch, tmp_path
 ):
-    """Past LONG_REPORT_ROWS rows a table report is drawn with platypus (xhtml2pdf's time
+    """Past LONG_REPORT_CELLS cells a table report is drawn with platypus (xhtml2pdf's time
     grows too fast with table length): same heading, the two header rows with their spans,
     the figures, the total line, notes, signature and page numbers, in DejaVu."""
     from datetime import date
 
-    import webapp.reports.document as document
+    import webapp.reports.render as render
     from webapp.reports.increase_decrease import build
 
     tree = seed_members(db_session)
     report = build(db_session, tree["P"], {"from": "2000-01-01", "to": date.today().isoformat()})
-    monkeypatch.setattr(document, "LONG_REPORT_ROWS", 0)
+    monkeypatch.setattr(render, "LONG_REPORT_CELLS", 0)
     path = tmp_path / "long.pdf"
-    assert document.write_report(report, "pdf", path) == 2
+    assert render.write_report(report, "pdf", path) == 2
     data = path.read_bytes()
+    assert pdf_path_of(data) == "platypus"
     text = " ".join(pdf_text(data).split())  # narrow header cells wrap their words
     for expected in (
         "ĐẢNG CỘNG SẢN VIỆT NAM",
@@ -216,12 +223,13 @@ def test_long_reports_are_drawn_with_platypus_in_the_same_layout(
         "Tổng cộng",
         "Số cuối kỳ = số đầu kỳ + cộng tăng − cộng giảm.",
         "T/M BAN TỔ CHỨC",
-        "Trang 1",
+        "Trang 1/1",
     ):
         assert expected in text, expected
     fonts = fonts_showing_text(data)
     assert fonts and all("DejaVu" in font for font in fonts), fonts
-    # The same report under the threshold goes through xhtml2pdf: "Trang 1 / 1".
-    monkeypatch.setattr(document, "LONG_REPORT_ROWS", 300)
-    document.write_report(report, "pdf", path)
-    assert "Trang 1 / 1" in pdf_text(path.read_bytes())
+    # The same report under the threshold goes through xhtml2pdf, with the same footer.
+    monkeypatch.setattr(render, "LONG_REPORT_CELLS", 500)
+    render.write_report(report, "pdf", path)
+    assert pdf_path_of(path.read_bytes()) == "xhtml2pdf"
+    assert "Trang 1/1" in pdf_text(path.read_bytes())

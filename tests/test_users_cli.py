@@ -25,7 +25,7 @@ def test_users_create_and_import(app, db_session, tmp_path):
     imported = runner.invoke(args=["users", "import", str(good)])
     assert imported.exit_code == 0, imported.output
     assert (
-        imported.output.splitlines()[0] == "username,password"
+        imported.output.splitlines()[0] == '"username","password"'  # every text field quoted
         and len(imported.output.splitlines()) == 3
     )
     assert db_session.query(DangVienUser).filter_by(username="bt_xa1").one().unit.code == "P.01.001"

@@ -123,6 +123,15 @@ def create_user(
     return password
 
 
+def generate_password() -> str:
+    """A random password that starts with a letter or digit: the import prints passwords
+    as CSV, where one starting with "-" would be escaped (and so misread) as a formula."""
+    while True:
+        password = secrets.token_urlsafe(12)
+        if password[0].isalnum():
+            return password
+
+
 @users_group.command("create")
 @click.option("--username", required=True)
 @click.option("--role", "role_name", required=True, type=click.Choice(ROLES))
@@ -170,9 +179,15 @@ def users_import(csv_file) -> None:
     except Refused as refused:
         refused.message = "Nothing imported:\n" + refused.message
         raise
-    click.echo("username,password")
+    from types import SimpleNamespace
+
+    from webapp.reports.spreadsheet import CsvWriter
+
+    echo = SimpleNamespace(write=lambda text: click.echo(text, nl=False))
+    writer = CsvWriter(echo, lineterminator="\n")
+    writer.writerow(["username", "password"])
     for user, password in zip(created, passwords.values(), strict=True):
-        click.echo(f"{user.username},{password}")
+        writer.writerow([user.username, password])
 
 
 @click.command("init")
@@ -443,14 +458,6 @@ def _unit_or_roots(unit_code: str | None):
     )
 
 
-def _open_csv(output: Path):
-    import csv
-
-    output.parent.mkdir(parents=True, exist_ok=True)
-    handle = output.open("w", newline="", encoding="utf-8-sig")
-    return handle, csv.writer(handle)
-
-
 @click.group("badges")
 def badges_group() -> None:
     """Party badges: who is eligible on an occasion."""
@@ -471,6 +478,7 @@ def badges_eligible(occasion: str, unit_code: str | None, output: Path) -> None:
     from datetime import date
 
     from webapp.domain.badges import badge_round, check_occasion
+    from webapp.reports.spreadsheet import open_csv
 
     try:
         day = date.fromisoformat(occasion)
@@ -478,7 +486,7 @@ def badges_eligible(occasion: str, unit_code: str | None, output: Path) -> None:
         raise click.ClickException(f"--occasion {occasion!r} is not a date YYYY-MM-DD.") from None
     run_in_cli(lambda: check_occasion(db.session, day))
     units = _unit_or_roots(unit_code)
-    handle, writer = _open_csv(output)
+    handle, writer = open_csv(output)
     count = 0
     with handle:
         writer.writerow(
@@ -529,9 +537,10 @@ def cards_pending(unit_code: str | None, output: Path) -> None:
     from webapp.domain.cards import members_needing_card
     from webapp.models import CardProposal, Member, Unit
     from webapp.models.cards import OPEN_PROPOSAL_STATES
+    from webapp.reports.spreadsheet import open_csv
 
     units = _unit_or_roots(unit_code)
-    handle, writer = _open_csv(output)
+    handle, writer = open_csv(output)
     count = 0
     with handle:
         writer.writerow(["member_number", "name", "unit", "state", "reason", "batch", "proposal"])

@@ -5,7 +5,6 @@ and who becomes eligible on the next occasion after the period (DESIGN §5)."""
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -30,9 +29,9 @@ from webapp.reports.document import (
     Section,
     TableReport,
     official_heading,
-    write_report,
 )
-from webapp.reports.spec import PERIOD, ProgressCallback, ReportSpec
+from webapp.reports.render import renders
+from webapp.reports.spec import PERIOD, ReportSpec
 
 TITLE = "Danh sách thẻ đảng viên và Huy hiệu Đảng"
 MEMBER_COLUMNS = [
@@ -151,6 +150,7 @@ def build(session: Session, unit: Unit, parameters: dict[str, Any]) -> TableRepo
         ],
         caption="I. Tổng hợp",
         sheet_name="Tổng hợp",
+        counted=False,  # the run counts the members listed
     )
     tables = [
         summary,
@@ -253,19 +253,7 @@ def build(session: Session, unit: Unit, parameters: dict[str, Any]) -> TableRepo
     return TableReport(heading=official_heading(unit, TITLE, parameters), tables=tables)
 
 
-def render(
-    session: Session,
-    unit: Unit,
-    parameters: dict[str, Any],
-    output_format: str,
-    path: Path,
-    progress: ProgressCallback,
-) -> int:
-    report = build(session, unit, parameters)
-    progress(60)
-    count = write_report(report, output_format, path)
-    progress(100)
-    return count - len(report.tables[0].sections[0].rows)
+render = renders(build)
 
 
 CARD_BADGE_LISTS = ReportSpec(

@@ -9,13 +9,10 @@ the badge round (default: the next occasion).
 
 from __future__ import annotations
 
-import csv
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,8 +24,17 @@ from webapp.models.badges import BadgeAward, BadgeProposal, BadgeProposalState
 from webapp.models.cards import CardProposal, CardReason, PartyCard, ProposalState
 from webapp.models.member import Member
 from webapp.models.unit import Unit
-from webapp.reports.pdf import render_pdf
-from webapp.reports.spec import NOW, ReportSpec, report_context, templates
+from webapp.reports.document import (
+    INTEGER,
+    TEXT,
+    Column,
+    DataTable,
+    Section,
+    TableReport,
+    official_heading,
+)
+from webapp.reports.render import renders
+from webapp.reports.spec import NOW, ReportSpec
 
 REASONS = {
     CardReason.NEW_OFFICIAL: "Đảng viên mới chính thức",
@@ -78,26 +84,46 @@ def _card_proposals(session: Session, unit: Unit, parameters: dict, states) -> l
     return list(session.scalars(query))
 
 
-def _pdf(path: Path, unit: Unit, title: str, subtitle: str, columns, rows, **extra) -> None:
-    html = templates.get_template("cards_badges.html").render(
-        report_context(
-            title=title,
+def _listing(
+    unit: Unit,
+    title: str,
+    subtitle: str,
+    columns: list[tuple[str, float]],
+    rows: list[list[Any]],
+    *,
+    orientation: str = "landscape",
+    document_number: str = "……/DS-BTC",
+    signer_title: str = "T/M BAN TỔ CHỨC",
+    intro: list[str] | None = None,
+    annex_title: str | None = None,
+) -> TableReport:
+    """A list of members under the official heading, closed by its head count; the first
+    column is the running number."""
+    return TableReport(
+        heading=official_heading(
+            unit,
+            title,
+            {},
             subtitle=subtitle,
-            orientation=extra.pop("orientation", "landscape"),
-            issuing_committee=current_app.config["ISSUING_COMMITTEE"],
-            place=current_app.config["ISSUING_PLACE"],
-            issued_on=date.today(),
-            unit_name=unit.name,
-            unit_code=unit.code,
-            document_number=extra.pop("document_number", "……/DS-BTC"),
-            signer_title=extra.pop("signer_title", "T/M BAN TỔ CHỨC"),
-            columns=columns,
-            rows=rows,
-            **extra,
-        )
+            orientation=orientation,
+            document_number=document_number,
+            signer_title=signer_title,
+        ),
+        tables=[
+            DataTable(
+                columns=[
+                    Column(name, INTEGER if index == 0 else TEXT, width)
+                    for index, (name, width) in enumerate(columns)
+                ],
+                sections=[Section(None, rows)],
+                sheet_name=title,
+                closing=f"Tổng số: {len(rows)} đồng chí",
+                empty="Không có đảng viên nào trong danh sách.",
+            )
+        ],
+        intro=intro or [],
+        annex_title=annex_title,
     )
-    with path.open("wb") as output:
-        render_pdf(html, output)
 
 
 def _subtitle(unit: Unit, parameters: dict) -> str:
@@ -105,7 +131,7 @@ def _subtitle(unit: Unit, parameters: dict) -> str:
     return f"{unit.name}" + (f" – đợt đề nghị số {batch}" if batch is not None else "")
 
 
-def render_card_proposals(session, unit, parameters, output_format, path, progress) -> int:
+def build_card_proposals(session: Session, unit: Unit, parameters: dict[str, Any]) -> TableReport:
     states = (ProposalState.PROPOSED, ProposalState.APPROVED, ProposalState.ISSUED)
     if parameters.get("batch_id") is not None:
         states = tuple(ProposalState)
@@ -126,9 +152,7 @@ def render_card_proposals(session, unit, parameters, output_format, path, progre
         ]
         for i, p in enumerate(proposals, start=1)
     ]
-    progress(50)
-    _pdf(
-        path,
+    return _listing(
         unit,
         "Danh sách đề nghị cấp thẻ đảng viên",
         _subtitle(unit, parameters),
@@ -146,11 +170,9 @@ def render_card_proposals(session, unit, parameters, output_format, path, progre
         rows,
         signer_title="T/M CẤP ỦY",
     )
-    progress(100)
-    return len(rows)
 
 
-def render_card_decision(session, unit, parameters, output_format, path, progress) -> int:
+def build_card_decision(session: Session, unit: Unit, parameters: dict[str, Any]) -> TableReport:
     proposals = _card_proposals(
         session, unit, parameters, (ProposalState.APPROVED, ProposalState.ISSUED)
     )
@@ -167,9 +189,7 @@ def render_card_decision(session, unit, parameters, output_format, path, progres
         ]
         for i, p in enumerate(proposals, start=1)
     ]
-    progress(50)
-    _pdf(
-        path,
+    return _listing(
         unit,
         "Quyết định về việc cấp thẻ đảng viên",
         _subtitle(unit, parameters),
@@ -198,11 +218,9 @@ def render_card_decision(session, unit, parameters, output_format, path, progres
         annex_title="Danh sách kèm theo Quyết định",
         signer_title="T/M BAN THƯỜNG VỤ",
     )
-    progress(100)
-    return len(rows)
 
 
-def render_card_handover(session, unit, parameters, output_format, path, progress) -> int:
+def build_card_handover(session: Session, unit: Unit, parameters: dict[str, Any]) -> TableReport:
     proposals = _card_proposals(session, unit, parameters, (ProposalState.ISSUED,))
     rows = [
         [
@@ -217,9 +235,7 @@ def render_card_handover(session, unit, parameters, output_format, path, progres
         ]
         for i, p in enumerate(proposals, start=1)
     ]
-    progress(50)
-    _pdf(
-        path,
+    return _listing(
         unit,
         "Danh sách giao nhận thẻ đảng viên",
         _subtitle(unit, parameters),
@@ -236,8 +252,6 @@ def render_card_handover(session, unit, parameters, output_format, path, progres
         rows,
         signer_title="NGƯỜI GIAO",
     )
-    progress(100)
-    return len(rows)
 
 
 PRINTER_COLUMNS = [
@@ -253,8 +267,11 @@ PRINTER_COLUMNS = [
 ]
 
 
-def render_card_printer_data(session, unit, parameters, output_format, path, progress) -> int:
-    """One row per issued, valid card: what the card printer prints."""
+def build_card_printer_data(
+    session: Session, unit: Unit, parameters: dict[str, Any]
+) -> TableReport:
+    """One row per issued, valid card: what the card printer prints (a plain data file:
+    the column titles, then the rows)."""
     query = (
         select(PartyCard)
         .join(Member, Member.id == PartyCard.member_id)
@@ -291,20 +308,16 @@ def render_card_printer_data(session, unit, parameters, output_format, path, pro
         ]
         for card in session.scalars(query)
     ]
-    if output_format == "csv":
-        with path.open("w", newline="", encoding="utf-8-sig") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(PRINTER_COLUMNS)
-            writer.writerows(rows)
-    else:
-        workbook = Workbook(write_only=True)
-        sheet = workbook.create_sheet("Thẻ đảng viên")
-        sheet.append(PRINTER_COLUMNS)
-        for row in rows:
-            sheet.append(row)
-        workbook.save(path)
-    progress(100)
-    return len(rows)
+    return TableReport(
+        heading=None,
+        tables=[
+            DataTable(
+                columns=[Column(title, TEXT, 16) for title in PRINTER_COLUMNS],
+                sections=[Section(None, rows)],
+                sheet_name="Thẻ đảng viên",
+            )
+        ],
+    )
 
 
 def _occasion(session: Session, parameters: dict[str, Any]) -> date:
@@ -312,7 +325,7 @@ def _occasion(session: Session, parameters: dict[str, Any]) -> date:
     return date.fromisoformat(value) if value else next_occasion_after(session, date.today())
 
 
-def render_badge_proposals(session, unit, parameters, output_format, path, progress) -> int:
+def build_badge_proposals(session: Session, unit: Unit, parameters: dict[str, Any]) -> TableReport:
     occasion = _occasion(session, parameters)
     proposals = session.scalars(
         select(BadgeProposal)
@@ -339,9 +352,7 @@ def render_badge_proposals(session, unit, parameters, output_format, path, progr
         ]
         for i, p in enumerate(proposals, start=1)
     ]
-    progress(50)
-    _pdf(
-        path,
+    return _listing(
         unit,
         "Danh sách đề nghị tặng Huy hiệu Đảng",
         f"{unit.name} – đợt {format_date(occasion)}",
@@ -359,11 +370,9 @@ def render_badge_proposals(session, unit, parameters, output_format, path, progr
         rows,
         signer_title="T/M CẤP ỦY",
     )
-    progress(100)
-    return len(rows)
 
 
-def render_badge_decision(session, unit, parameters, output_format, path, progress) -> int:
+def build_badge_decision(session: Session, unit: Unit, parameters: dict[str, Any]) -> TableReport:
     occasion = _occasion(session, parameters)
     awards = session.scalars(
         select(BadgeAward)
@@ -384,13 +393,11 @@ def render_badge_decision(session, unit, parameters, output_format, path, progre
         ]
         for i, a in enumerate(awards, start=1)
     ]
-    progress(50)
     by_milestone: dict[int, int] = {}
     for a in awards:
         by_milestone[a.milestone] = by_milestone.get(a.milestone, 0) + 1
     counts = ", ".join(f"{n} đồng chí Huy hiệu {m} năm tuổi Đảng" for m, n in by_milestone.items())
-    _pdf(
-        path,
+    return _listing(
         unit,
         "Quyết định tặng Huy hiệu Đảng",
         f"{unit.name} – đợt {format_date(occasion)}",
@@ -419,8 +426,6 @@ def render_badge_decision(session, unit, parameters, output_format, path, progre
         annex_title="Danh sách kèm theo Quyết định",
         signer_title="T/M BAN THƯỜNG VỤ",
     )
-    progress(100)
-    return len(rows)
 
 
 def card_and_badge_parameters(raw: dict[str, Any]) -> dict[str, Any]:
@@ -464,42 +469,42 @@ CARD_AND_BADGE_REPORTS = (
         "card-proposals",
         N_("Party card proposal list"),
         ("pdf",),
-        render_card_proposals,
+        renders(build_card_proposals),
         "de-nghi-cap-the",
     ),
     _spec(
         "card-decision",
         N_("Party card decision with annex"),
         ("pdf",),
-        render_card_decision,
+        renders(build_card_decision),
         "quyet-dinh-cap-the",
     ),
     _spec(
         "card-handover",
         N_("Party card hand-over list"),
         ("pdf",),
-        render_card_handover,
+        renders(build_card_handover),
         "giao-nhan-the",
     ),
     _spec(
         "card-printer-data",
         N_("Party card data for the card printer"),
         ("xlsx", "csv"),
-        render_card_printer_data,
+        renders(build_card_printer_data),
         "du-lieu-in-the",
     ),
     _spec(
         "badge-proposals",
         N_("Party badge proposal list"),
         ("pdf",),
-        render_badge_proposals,
+        renders(build_badge_proposals),
         "de-nghi-huy-hieu",
     ),
     _spec(
         "badge-decision",
         N_("Party badge decision with annex"),
         ("pdf",),
-        render_badge_decision,
+        renders(build_badge_decision),
         "quyet-dinh-huy-hieu",
     ),
 )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -20,9 +19,9 @@ from webapp.reports.document import (
     Section,
     TableReport,
     official_heading,
-    write_report,
 )
-from webapp.reports.spec import PERIOD, ProgressCallback, ReportSpec
+from webapp.reports.render import renders
+from webapp.reports.spec import PERIOD, ReportSpec
 
 TITLE = "Báo cáo khen thưởng, kỷ luật đảng viên"
 KIND_NAMES = {"commendation": "Khen thưởng", "discipline": "Kỷ luật"}
@@ -44,6 +43,7 @@ def build(session: Session, unit: Unit, parameters: dict[str, Any]) -> TableRepo
         sections=[Section(None, summary_rows)],
         caption="I. Tổng hợp theo hình thức",
         sheet_name="Tổng hợp",
+        counted=False,  # the run counts the decisions listed
     )
     names = {group.unit_id: f"{group.name} ({group.code})" for group in groups}
     sections: list[Section] = []
@@ -88,19 +88,7 @@ def build(session: Session, unit: Unit, parameters: dict[str, Any]) -> TableRepo
     )
 
 
-def render(
-    session: Session,
-    unit: Unit,
-    parameters: dict[str, Any],
-    output_format: str,
-    path: Path,
-    progress: ProgressCallback,
-) -> int:
-    report = build(session, unit, parameters)
-    progress(50)
-    write_report(report, output_format, path)
-    progress(100)
-    return report.tables[1].row_count
+render = renders(build)
 
 
 COMMENDATION_DISCIPLINE = ReportSpec(

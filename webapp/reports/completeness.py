@@ -3,7 +3,6 @@ records that are not complete still miss."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -23,9 +22,9 @@ from webapp.reports.document import (
     TableReport,
     official_heading,
     percent,
-    write_report,
 )
-from webapp.reports.spec import NOW, ProgressCallback, ReportSpec
+from webapp.reports.render import renders
+from webapp.reports.spec import NOW, ReportSpec
 
 TITLE = "Báo cáo tình trạng hồ sơ đảng viên"
 LEVEL_NAMES = {FOUR_PAGE: "4 trang", ONE_PAGE: "1 trang", INCOMPLETE: "Chưa đủ 1 trang"}
@@ -120,22 +119,14 @@ def build(session: Session, unit: Unit, parameters: dict[str, Any]) -> TableRepo
         caption="II. Hồ sơ chưa đủ 4 trang",
         sheet_name="Hồ sơ chưa đủ",
     )
-    return TableReport(heading=official_heading(unit, TITLE, parameters), tables=[summary, listing])
+    return TableReport(
+        heading=official_heading(unit, TITLE, parameters),
+        tables=[summary, listing],
+        count=lambda: whole,  # the run counts the records, not the lines
+    )
 
 
-def render(
-    session: Session,
-    unit: Unit,
-    parameters: dict[str, Any],
-    output_format: str,
-    path: Path,
-    progress: ProgressCallback,
-) -> int:
-    report = build(session, unit, parameters)
-    progress(50)
-    write_report(report, output_format, path)
-    progress(100)
-    return report.tables[0].total[2]
+render = renders(build)
 
 
 COMPLETENESS = ReportSpec(

@@ -8,7 +8,6 @@ file is refused with its row numbers and no job is queued.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import and_, exists, false, or_, select, true
@@ -31,9 +30,9 @@ from webapp.reports.document import (
     Section,
     TableReport,
     official_heading,
-    write_report,
 )
-from webapp.reports.spec import AS_OF, REQUESTER_SCOPE, ProgressCallback, ReportSpec, parse_day
+from webapp.reports.render import renders
+from webapp.reports.spec import AS_OF, REQUESTER_SCOPE, ReportSpec, parse_day
 
 TITLE = "Biểu thẩm tra tư cách đại biểu"
 MAX_DELEGATES = 5000
@@ -281,19 +280,7 @@ def build(session: Session, unit: Unit, parameters: dict[str, Any]) -> TableRepo
     )
 
 
-def render(
-    session: Session,
-    unit: Unit,
-    parameters: dict[str, Any],
-    output_format: str,
-    path: Path,
-    progress: ProgressCallback,
-) -> int:
-    report = build(session, unit, parameters)
-    progress(50)
-    count = write_report(report, output_format, path)
-    progress(100)
-    return count
+render = renders(build)
 
 
 DELEGATES = ReportSpec(

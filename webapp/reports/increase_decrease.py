@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -20,9 +19,9 @@ from webapp.reports.document import (
     Section,
     TableReport,
     official_heading,
-    write_report,
 )
-from webapp.reports.spec import PERIOD, ProgressCallback, ReportSpec
+from webapp.reports.render import renders
+from webapp.reports.spec import PERIOD, ReportSpec
 
 TITLE = "Báo cáo tăng, giảm đảng viên"
 INCREASES = (
@@ -119,19 +118,7 @@ def build(session: Session, unit: Unit, parameters: dict[str, Any]) -> TableRepo
     )
 
 
-def render(
-    session: Session,
-    unit: Unit,
-    parameters: dict[str, Any],
-    output_format: str,
-    path: Path,
-    progress: ProgressCallback,
-) -> int:
-    report = build(session, unit, parameters)
-    progress(50)
-    count = write_report(report, output_format, path)
-    progress(100)
-    return count
+render = renders(build)
 
 
 INCREASE_DECREASE = ReportSpec(

@@ -1,9 +1,9 @@
 """Danh sách đảng viên: the members on the rolls of a subtree on a day, grouped by unit,
 in the 14 columns of the paper list (form 7-HSĐV, DESIGN §3).
 
-Rows stream from the database in batches and go straight into the PDF (platypus, see
-long_table.py) or a write-only workbook, so a province's 100,000 members never sit in
-memory at once. Members who left the rolls during the year up to that day follow in a
+Rows stream from the database in batches and go straight into the PDF (a long list by
+platypus, see long_table.py) or a write-only workbook, so a province's 100,000 members
+never sit in memory at once. Members who left the rolls during the year up to that day follow in a
 second part, where the columns on leaving are filled in.
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 from itertools import groupby
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select
@@ -31,11 +30,12 @@ from webapp.reports.document import (
     INTEGER,
     TEXT,
     Column,
-    HeaderCell,
-    XlsxWriter,
+    DataTable,
+    Section,
+    TableReport,
     official_heading,
 )
-from webapp.reports.long_table import LongTable, render_long_pdf
+from webapp.reports.render import renders
 from webapp.reports.spec import AS_OF, ProgressCallback, ReportSpec
 
 TITLE = "Danh sách đảng viên"
@@ -325,21 +325,18 @@ def _left_values(number: int, row) -> list[Any]:
     ]
 
 
-def render(
-    session: Session,
-    unit: Unit,
-    parameters: dict[str, Any],
-    output_format: str,
-    path: Path,
-    progress: ProgressCallback,
-) -> int:
+def build(
+    session: Session, unit: Unit, parameters: dict[str, Any], progress: ProgressCallback
+) -> TableReport:
+    """The list as one table whose sections (one per unit, then those who left) stream
+    from the database while the file is written; progress is reported as rows are read."""
     as_of = date.fromisoformat(parameters["as_of"])
     total = count_on_rolls(session, unit, as_of) or 0
     done = 0
     left_count = 0
 
-    def numbered(rows, values) -> Iterator[tuple[str, Iterator[list[Any]]]]:
-        """(unit title, rows) groups; numbering runs on across groups."""
+    def numbered(rows, values) -> Iterator[Section]:
+        """One section per unit; numbering runs on across sections."""
         nonlocal done
 
         def lines(group_rows):
@@ -353,38 +350,31 @@ def render(
         for (code, name), group_rows in groupby(
             rows, key=lambda row: (row.unit_code, row.unit_name)
         ):
-            yield f"{code} – {name}", lines(group_rows)
+            yield Section(f"{code} – {name}", lines(group_rows))
 
-    def groups() -> Iterator[tuple[str, Iterator[list[Any]]]]:
+    def sections() -> Iterator[Section]:
         nonlocal done, left_count
         yield from numbered(on_rolls_rows(session, unit, as_of), _on_rolls_values)
         counted = done
-        for title, lines in numbered(left_rows(session, unit, as_of), _left_values):
-            yield f"Ra khỏi danh sách trong năm {as_of.year} – {title}", lines
+        for section in numbered(left_rows(session, unit, as_of), _left_values):
+            yield Section(
+                f"Ra khỏi danh sách trong năm {as_of.year} – {section.title}", section.rows
+            )
         left_count = done - counted
 
-    heading = official_heading(unit, TITLE, parameters, document_number="……/DS-BTC")
-    if output_format == "pdf":
-        render_long_pdf(
-            path,
-            heading,
-            [LongTable(COLUMNS, [[HeaderCell(column.title) for column in COLUMNS]], groups())],
-            lambda: [
-                f"Tổng số: {done - left_count} đảng viên"
-                + (f"; ra khỏi danh sách trong năm: {left_count}" if left_count else "")
-            ],
+    def closing() -> str:
+        return f"Tổng số: {done - left_count} đảng viên" + (
+            f"; ra khỏi danh sách trong năm: {left_count}" if left_count else ""
         )
-    else:
-        writer = XlsxWriter(heading, COLUMNS, TITLE)
-        writer.start([[HeaderCell(column.title) for column in COLUMNS]])
-        for title, lines in groups():
-            writer.title_row(title)
-            for values in lines:
-                writer.row(values)
-        writer.title_row(f"Tổng số: {done - left_count} đảng viên")
-        writer.finish(path)
-    progress(100)
-    return done - left_count
+
+    return TableReport(
+        heading=official_heading(unit, TITLE, parameters, document_number="……/DS-BTC"),
+        tables=[DataTable(COLUMNS, sections(), sheet_name=TITLE, closing=closing, dense=True)],
+        count=lambda: done - left_count,
+    )
+
+
+render = renders(build, streamed=True)
 
 
 MEMBER_LIST = ReportSpec(

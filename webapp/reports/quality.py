@@ -5,7 +5,6 @@ subtree and each child unit (models: forms 1-TCTW, 3-TCTW, 4-TCTW)."""
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -23,9 +22,9 @@ from webapp.reports.document import (
     TableReport,
     official_heading,
     percent,
-    write_report,
 )
-from webapp.reports.spec import AS_OF, ProgressCallback, ReportSpec
+from webapp.reports.render import renders
+from webapp.reports.spec import AS_OF, ReportSpec
 
 TITLE = "Báo cáo phân tích chất lượng đảng viên"
 COLUMNS = [
@@ -67,19 +66,7 @@ def build(session: Session, unit: Unit, parameters: dict[str, Any]) -> TableRepo
     )
 
 
-def render(
-    session: Session,
-    unit: Unit,
-    parameters: dict[str, Any],
-    output_format: str,
-    path: Path,
-    progress: ProgressCallback,
-) -> int:
-    report = build(session, unit, parameters)
-    progress(50)
-    count = write_report(report, output_format, path)
-    progress(100)
-    return count
+render = renders(build)
 
 
 QUALITY = ReportSpec(

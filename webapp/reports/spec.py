@@ -5,17 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-
 from webapp.domain.errors import N_, FieldErrors
-
-TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
-templates = Environment(
-    loader=FileSystemLoader(TEMPLATE_DIR), autoescape=select_autoescape(["html"])
-)
 
 ProgressCallback = Callable[[int], None]
 
@@ -34,7 +26,8 @@ class ReportSpec:
     name: str  # as in the CLI: `flask report NAME`
     title: str  # msgid of the title shown in the UI
     formats: tuple[str, ...]
-    # render(session, unit, parameters, output_format, path, progress) -> row count
+    # render(session, unit, parameters, output_format, path, progress) -> row count; every
+    # report's is `webapp.reports.render.renders(build)`, build giving the report as data.
     render: Callable[..., int]
     file_stem: str
     period: str = AS_OF
@@ -102,12 +95,3 @@ def describe_parameters(parameters: Mapping[str, Any]) -> str:
     if "as_of" in parameters:
         return f"tính đến ngày {date.fromisoformat(parameters['as_of']):%d/%m/%Y}"
     return ""
-
-
-def report_context(**values: Any) -> dict[str, Any]:
-    from markupsafe import Markup
-
-    from webapp.reports.pdf import FONT_FAMILY, font_face_css
-
-    # Trusted CSS of our own; escaping its quotes would break xhtml2pdf's @font-face parser.
-    return {"font_css": Markup(font_face_css()), "font_family": FONT_FAMILY, **values}
