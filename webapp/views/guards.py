@@ -6,7 +6,8 @@ before any view runs instead of route by route:
 - a GET never changes data: FAB's delete and action routes also answer GET, and are POST-only
   here (405);
 - a list action must exist and its records must be visible through the screen's filters;
-- FAB's file download (no DangVien model stores files) does not exist;
+- FAB's file download (no DangVien model stores files) does not exist, nor a chart grouping
+  past the chart's list;
 - a state-changing API call signed in by the browser's session cookie carries the page's
   CSRF token, like a form (a call with a bearer token cannot be forged cross-site).
 """
@@ -15,8 +16,11 @@ from __future__ import annotations
 
 from flask import Flask, abort, current_app, request, session
 from flask_appbuilder.baseviews import BaseCRUDView
+from flask_appbuilder.charts.views import GroupByChartView
 from flask_appbuilder.views import ModelView
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import Integer
+from sqlalchemy import inspect as sqla_inspect
 from werkzeug.routing import IntegerConverter
 
 from webapp.views.base import MAX_ID, is_id
@@ -46,15 +50,43 @@ def install_id_converter(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter
 
 
+def _view(endpoint: str | None):
+    return getattr(current_app.view_functions.get(endpoint or ""), "__self__", None)
+
+
 def _crud_view(endpoint: str | None) -> BaseCRUDView | None:
-    view = getattr(current_app.view_functions.get(endpoint or ""), "__self__", None)
+    view = _view(endpoint)
     return view if isinstance(view, BaseCRUDView) else None
 
 
+def has_id_key(view) -> bool:
+    """The view's records are keyed by an integer id (a few reference tables use a name)."""
+    model = getattr(getattr(view, "datamodel", None), "obj", None)
+    if model is None:
+        return False
+    keys = sqla_inspect(model).primary_key
+    return len(keys) == 1 and isinstance(keys[0].type, Integer)
+
+
+def record_key(view, text: str):
+    """The primary key a URL segment or form value names, or None when it names none."""
+    return id_from_text(text) if has_id_key(view) else text
+
+
+def chart_grouping(view: GroupByChartView, text: str) -> bool:
+    return text.isascii() and text.isdigit() and int(text) < len(view.definitions)
+
+
 def _refuse_unreachable_records(endpoint: str | None, values: dict | None) -> None:
+    values = values or {}
+    view = _view(endpoint)
     # FAB declares its record routes (screens and APIs) as `<pk>`, a string: the same range.
-    pk = (values or {}).get("pk")
-    if isinstance(pk, str) and id_from_text(pk) is None:
+    pk = values.get("pk")
+    if isinstance(pk, str) and record_key(view, pk) is None:
+        abort(404)
+    # FAB's charts (the users' statistics) take the number of one of their groupings.
+    group = values.get("group_by")
+    if isinstance(view, GroupByChartView) and group is not None and not chart_grouping(view, group):
         abort(404)
 
 
@@ -81,8 +113,8 @@ def _check_action(view: BaseCRUDView, action: str | None, pks: list, unknown_cod
         abort(unknown_code)
     # FAB fetches the records without the screen's filters (the user's scope among them).
     for pk in pks:
-        pk_id = id_from_text(str(pk))
-        if pk_id is None or view.datamodel.get(pk_id, view._base_filters) is None:
+        key = record_key(view, str(pk))
+        if key is None or view.datamodel.get(key, view._base_filters) is None:
             abort(404)
 
 
