@@ -255,6 +255,62 @@ def test_a_unique_violation_the_checks_missed_is_a_422(
     )
 
 
+@pytest.mark.parametrize(
+    "flt",
+    [
+        {"col": "member", "opr": "rel_o_m", "value": "abc"},
+        {"col": "member", "opr": "rel_o_m", "value": 2**63},
+        {"col": "description", "opr": "ct", "value": 5},
+        {"col": "description", "opr": "ct", "value": ["a"]},
+        {"col": "description", "opr": "in", "value": "a"},
+        {"col": "description", "opr": "eq", "value": "a\x00b"},
+    ],
+)
+def test_a_list_filter_the_column_cannot_take_is_a_400(app, client, api_token, db_session, flt):
+    response = client.get(
+        "/api/v1/work-periods/",
+        query_string={"q": json.dumps({"filters": [flt]})},
+        headers=auth(api_token),
+    )
+    assert response.status_code == 400, response.json
+    assert response.json["message"] == vietnamese(
+        app,
+        "The filter on “%(column)s” has a value that does not fit the column.",
+        column=flt["col"],
+    )
+
+
+def test_a_page_before_the_first_or_past_any_is_no_error(app, client, api_token, world):
+    for page in (-8472, 2**63):
+        response = client.get(
+            "/api/v1/units/",
+            query_string={"q": json.dumps({"page": page, "page_size": 2})},
+            headers=auth(api_token),
+        )
+        assert response.status_code == 200, response.json
+    info = client.get(
+        "/api/v1/members/_info?q=(add_columns:(unit:(page:-1,page_size:2)))",
+        headers=auth(api_token),
+    )
+    assert info.status_code == 200
+
+
+def test_a_number_too_large_for_its_column_is_a_422(app, client, api_token, db_session):
+    entry = {"kind": "ethnicity", "code": "ZW", "name": "Số lớn", "position": 10542932943281}
+    response = client.post("/api/v1/catalogues/", json=entry, headers=auth(api_token))
+    assert response.status_code == 422, response.json
+    assert response.json["message"] == {
+        "position": [
+            vietnamese(
+                app,
+                "Enter a whole number from %(low)s to %(high)s.",
+                low=-(2**31),
+                high=2**31 - 1,
+            )
+        ]
+    }
+
+
 def test_an_unknown_list_action_is_refused_on_every_screen(app, admin_client, world):
     views = crud_views(app)
     assert len(views) >= 20

@@ -15,7 +15,7 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Index, UniqueConstraint, select
 from sqlalchemy import inspect as sqla_inspect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from wtforms import DateField, HiddenField, SelectField
 from wtforms.utils import unset_value
 from wtforms.validators import InputRequired, ValidationError
@@ -205,6 +205,18 @@ class DangVienModelView(ModelView):
         self._refuse_invalid(item, item.id)
 
 
+# FAB's list filters that take a list of values, and those that compare text.
+LIST_OPERATORS = frozenset({"in", "not_in"})
+TEXT_OPERATORS = frozenset({"sw", "nsw", "ew", "new", "ct", "nct", "eq", "neq", "in", "not_in"})
+
+
+def _as_int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
 # People are never offered as a list of choices (a province has 100k members; users are
 # nobody's business): an API client finds a member through /api/v1/members/, in its scope.
 UNLISTED_CHOICES = (Member, User)
@@ -292,6 +304,67 @@ class DangVienModelRestApi(ModelRestApi):
             info["description"] = ""
         return info
 
+    def _sanitize_page_args(self, page, page_size):
+        # A negative page would be a negative OFFSET, a huge one overflows it.
+        page = min(max(page or 0, 0), MAX_ID) if isinstance(page, int) else page
+        return super()._sanitize_page_args(page, page_size)
+
+    def get_list_headless(self, **kwargs):
+        filters = (kwargs.get("rison") or {}).get("filters") or []
+        refused = next((f for f in filters if not self.filter_fits(f)), None)
+        if refused is not None:
+            return self.response_400(
+                message=gettext(
+                    "The filter on “%(column)s” has a value that does not fit the column.",
+                    column=str(refused.get("col")),
+                )
+            )
+        return super().get_list_headless(**kwargs)
+
+    def filter_fits(self, flt) -> bool:
+        """A list filter's value is of its column's kind (FAB hands it to the database as
+        given: text for a number, a list for a word, a NUL, … would fail there)."""
+        if not isinstance(flt, dict):
+            return True  # FAB ignores it
+        column, operator, value = flt.get("col"), flt.get("opr"), flt.get("value")
+        listed = operator in LIST_OPERATORS
+        if listed != isinstance(value, list):
+            return False
+        model = self.datamodel
+        for one in value if listed else [value]:
+            if isinstance(one, dict | list) or (isinstance(one, str) and "\x00" in one):
+                return False
+            if column not in model.list_properties:
+                continue  # FAB refuses the column itself
+            if model.is_relation(column):
+                fits = is_id(one) or (isinstance(one, str) and one.isdigit() and is_id(int(one)))
+            elif model.is_integer(column):
+                number = _as_int(one)
+                fits = number is None or -MAX_ID - 1 <= number <= MAX_ID
+            elif model.is_boolean(column):
+                fits = isinstance(one, bool) or one in ("y", 0, 1)
+            elif model.is_string(column) or model.is_text(column):
+                fits = isinstance(one, str) or operator not in TEXT_OPERATORS
+            else:
+                fits = True
+            if not fits:
+                return False
+        return True
+
+    def too_large(self, payload: dict) -> dict:
+        """Whole numbers beyond what an integer column holds (the insert would fail)."""
+        model = self.datamodel
+        limits = {"low": -MAX_ID - 1, "high": MAX_ID}
+        return {
+            key: [(N_("Enter a whole number from %(low)s to %(high)s."), limits)]
+            for key, value in payload.items()
+            if key in model.list_columns
+            and not model.is_relation(key)
+            and model.is_integer(key)
+            and isinstance(value, int)
+            and not -MAX_ID - 1 <= value <= MAX_ID
+        }
+
     def missing_related(self, payload: dict, relations: set[str]) -> dict:
         """Related ids that name no row the caller may see (FAB would build an empty
         related row, and the insert would fail)."""
@@ -331,7 +404,11 @@ class DangVienModelRestApi(ModelRestApi):
         if payload is None:
             return self.not_a_json_object()
         relations = {key for key in payload if self.datamodel.is_relation(key)}
-        problems = payload_problems(payload, relations) or self.missing_related(payload, relations)
+        problems = (
+            payload_problems(payload, relations)
+            or self.too_large(payload)
+            or self.missing_related(payload, relations)
+        )
         if problems:
             return self.response_422(message=translated_field_errors(problems))
         return self.answering_domain_errors(handler, *args)
@@ -352,6 +429,12 @@ class DangVienModelRestApi(ModelRestApi):
             db.session.rollback()
             return self.response_422(
                 message=gettext("The record conflicts with another one; nothing was saved.")
+            )
+        except DataError:
+            # A value the checks let through and the column cannot hold.
+            db.session.rollback()
+            return self.response_422(
+                message=gettext("A value does not fit its field; nothing was saved.")
             )
 
     def post_headless(self):
