@@ -13,7 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from config import Config
-from webapp.extensions import db, migrate
+from webapp.extensions import csrf, db, migrate
 from webapp.i18n import LANGUAGES, babel_translation_directories, compile_catalogues
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -60,12 +60,19 @@ def create_app(config: object | None = None) -> Flask:
     register_hooks()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
+    from webapp.views.guards import install_id_converter, register_request_guards
+
+    # Both before the views: FAB exempts its APIs from an extension it finds, and each
+    # route reads the `int` converter when it is added.
+    csrf.init_app(app)
+    install_id_converter(app)
     with app.app_context():
         appbuilder = AppBuilder(update_perms=False)
         appbuilder.init_app(app, db.session)
         from webapp.views import register_views
 
         register_views(appbuilder)
+    register_request_guards(app, csrf)
 
     @app.before_request
     def _remember_who_saves() -> None:

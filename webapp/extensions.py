@@ -2,6 +2,9 @@
 
 from flask_appbuilder.models.sqla.base import SQLA
 from flask_migrate import Migrate
+from flask_wtf.csrf import CSRFProtect
 
 db = SQLA()
 migrate = Migrate()
+# Every state-changing request carries a CSRF token; FAB exempts its token-signed APIs.
+csrf = CSRFProtect()

@@ -138,6 +138,22 @@ class DangVienSecurityManager(SecurityManager):
     # The sign-in screen that asks for the second factor is a view: the view layer's
     # subclass sets `authdbview` (webapp/views/__init__.py), so this module imports no view.
 
+    def register_views(self):
+        super().register_views()
+        if not self.is_auth_limited:
+            return
+        # FAB limits only the web sign-in. One budget per address for the web form (and its
+        # second step) and the API's login, counted by the same limiter in Redis.
+        api = next(v for v in self.appbuilder.baseviews if isinstance(v, self.security_api))
+        api_login = f"{api.blueprint.name}.login"
+        for blueprint, exempt_when in (
+            (self.auth_view.blueprint, None),
+            (api.blueprint, lambda: request.endpoint != api_login),
+        ):
+            self.limiter.shared_limit(
+                self.auth_rate_limit, scope="sign-in", methods=["POST"], exempt_when=exempt_when
+            )(blueprint)
+
     def auth_user_db(self, username, password):
         from jobs import redis_connection
         from webapp.domain.audit import append

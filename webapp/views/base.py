@@ -11,8 +11,12 @@ from flask import flash, request
 from flask_appbuilder import ModelRestApi, ModelView
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.sqla.models import User
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import Index, UniqueConstraint, select
+from sqlalchemy import inspect as sqla_inspect
+from sqlalchemy.exc import DataError, IntegrityError
 from wtforms import DateField, HiddenField, SelectField
 from wtforms.utils import unset_value
 from wtforms.validators import InputRequired, ValidationError
@@ -22,9 +26,11 @@ from webapp.domain.errors import N_, DomainError, FieldErrors, ValidationFailed
 from webapp.domain.scope import is_scoped
 from webapp.extensions import db
 from webapp.labels import format_date
-from webapp.security import SCOPE_FILTER, current_requester
+from webapp.models.member import Member
+from webapp.models.unit import Unit
+from webapp.security import SCOPE_FILTER, current_requester, scoped_get
 from webapp.views.adapters import RecordCommands, as_form_refusal, edited_values
-from webapp.views.errors import DomainRule, translate, translated_field_errors
+from webapp.views.errors import HTTP_MESSAGES, DomainRule, translate, translated_field_errors
 from webapp.views.filters import SearchableInterface
 
 DATE_FORMATS = ["%d/%m/%Y", "%Y-%m-%d"]
@@ -246,9 +252,44 @@ class DangVienModelView(ModelView):
             )
 
 
+# FAB's list filters that take a list of values, and those that compare text.
+LIST_OPERATORS = frozenset({"in", "not_in"})
+TEXT_OPERATORS = frozenset({"sw", "nsw", "ew", "new", "ct", "nct", "eq", "neq", "in", "not_in"})
+
+
+def _as_int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+# People are never offered as a list of choices (a province has 100k members; users are
+# nobody's business): an API client finds a member through /api/v1/members/, in its scope.
+UNLISTED_CHOICES = (Member, User)
+MISSING_RELATED = {
+    Member: N_("The member does not exist."),
+    Unit: N_("The unit does not exist."),
+}
+
+
+def unique_keys(table) -> list[list]:
+    """The column lists a table keeps unique (constraints and unconditional unique indexes)."""
+    keys = [list(c.columns) for c in table.constraints if isinstance(c, UniqueConstraint)]
+    for index in table.indexes:
+        conditional = any(
+            (index.dialect_options[dialect].get("where") is not None)
+            for dialect in ("postgresql", "sqlite")
+        )
+        if isinstance(index, Index) and index.unique and not conditional:
+            keys.append(list(index.columns))
+    return [key for key in keys if key]
+
+
 class DangVienModelRestApi(ModelRestApi):
     """REST API with the same checks as the forms: 422 with translated field messages;
-    rows outside the caller's scope do not exist (404)."""
+    rows outside the caller's scope do not exist (404), nor do related rows (422), nor are
+    they offered as choices (_info)."""
 
     allow_browser_login = True
     page_size = 25
@@ -266,11 +307,13 @@ class DangVienModelRestApi(ModelRestApi):
         return FieldErrors()
 
     def pre_add(self, item) -> None:
+        self.duplicates(item, None).raise_if_any()
         if self.record_commands is None:
             return self.check_item(item, None).raise_if_any()
         self.record_commands.add(db.session, current_requester(), item)
 
     def pre_update(self, item) -> None:
+        self.duplicates(item, item.id).raise_if_any()
         if self.record_commands is None:
             return self.check_item(item, item.id).raise_if_any()
         pk, changes = edited_values(db.session, item, self.edit_columns)
@@ -282,6 +325,132 @@ class DangVienModelRestApi(ModelRestApi):
 
     def delete_headless(self, pk):
         return self.answering_domain_errors(super().delete_headless, pk)
+
+    def duplicates(self, item, item_id: int | None) -> FieldErrors:
+        """The table's unique keys, checked before the database refuses the row: the field
+        and the value already used (the domain checks have already named theirs)."""
+        errors = FieldErrors()
+        model = self.datamodel.obj
+        mapper = sqla_inspect(model)
+        for key in unique_keys(model.__table__):
+            names = [mapper.get_property_by_column(column).key for column in key]
+            values = [getattr(item, name, None) for name in names]
+            if any(value is None for value in values):
+                continue  # NULLs never collide
+            query = select(model.id).where(*(c == v for c, v in zip(key, values, strict=True)))
+            if item_id is not None:
+                query = query.where(model.id != item_id)
+            # No autoflush: the item itself must not be written by the question.
+            with db.session.no_autoflush:
+                taken = db.session.scalar(query.limit(1)) is not None
+            if taken and names[-1] not in errors.as_dict():
+                errors.add(names[-1], N_("“%(value)s” is already used."), value=values[-1])
+        return errors
+
+    def _get_list_related_field(self, field, filter_rel_field, page=None, page_size=None):
+        """The choices _info offers for a related field: none for people, only rows inside
+        the caller's scope for scoped models, a page at a time (FAB lists the whole table)."""
+        related = self.datamodel.get_related_model(field.name)
+        if issubclass(related, UNLISTED_CHOICES):
+            return 0, []
+        if is_scoped(related):
+            filter_rel_field = [*(filter_rel_field or []), SCOPE_FILTER]
+        return super()._get_list_related_field(
+            field, filter_rel_field, page=page, page_size=page_size
+        )
+
+    def _get_field_info(self, field, filter_rel_field, page=None, page_size=None):
+        info = super()._get_field_info(field, filter_rel_field, page=page, page_size=page_size)
+        # FAB translates a missing description, "", into the catalogue's header.
+        if not self.description_columns.get(field.name):
+            info["description"] = ""
+        return info
+
+    def _sanitize_page_args(self, page, page_size):
+        # A negative page would be a negative OFFSET, a huge one overflows it.
+        page = min(max(page or 0, 0), MAX_ID) if isinstance(page, int) else page
+        return super()._sanitize_page_args(page, page_size)
+
+    def get_list_headless(self, **kwargs):
+        filters = (kwargs.get("rison") or {}).get("filters") or []
+        refused = next((f for f in filters if not self.filter_fits(f)), None)
+        if refused is not None:
+            return self.response_400(
+                message=gettext(
+                    "The filter on “%(column)s” has a value that does not fit the column.",
+                    column=str(refused.get("col")),
+                )
+            )
+        return super().get_list_headless(**kwargs)
+
+    def filter_fits(self, flt) -> bool:
+        """A list filter's value is of its column's kind (FAB hands it to the database as
+        given: text for a number, a list for a word, a NUL, … would fail there)."""
+        if not isinstance(flt, dict):
+            return True  # FAB ignores it
+        column, operator, value = flt.get("col"), flt.get("opr"), flt.get("value")
+        listed = operator in LIST_OPERATORS
+        if listed != isinstance(value, list):
+            return False
+        model = self.datamodel
+        for one in value if listed else [value]:
+            if isinstance(one, dict | list) or (isinstance(one, str) and "\x00" in one):
+                return False
+            if column not in model.list_properties:
+                continue  # FAB refuses the column itself
+            if model.is_relation(column):
+                fits = is_id(one) or (isinstance(one, str) and one.isdigit() and is_id(int(one)))
+            elif model.is_integer(column):
+                number = _as_int(one)
+                fits = number is None or -MAX_ID - 1 <= number <= MAX_ID
+            elif model.is_boolean(column):
+                fits = isinstance(one, bool) or one in ("y", 0, 1)
+            elif model.is_string(column) or model.is_text(column):
+                fits = isinstance(one, str) or operator not in TEXT_OPERATORS
+            else:
+                fits = True
+            if not fits:
+                return False
+        return True
+
+    def too_large(self, payload: dict) -> dict:
+        """Whole numbers beyond what an integer column holds (the insert would fail)."""
+        model = self.datamodel
+        limits = {"low": -MAX_ID - 1, "high": MAX_ID}
+        return {
+            key: [(N_("Enter a whole number from %(low)s to %(high)s."), limits)]
+            for key, value in payload.items()
+            if key in model.list_columns
+            and not model.is_relation(key)
+            and model.is_integer(key)
+            and isinstance(value, int)
+            and not -MAX_ID - 1 <= value <= MAX_ID
+        }
+
+    def missing_related(self, payload: dict, relations: set[str]) -> dict:
+        """Related ids that name no row the caller may see (FAB would build an empty
+        related row, and the insert would fail)."""
+        problems: dict[str, list[tuple[str, dict]]] = {}
+        for key in relations:
+            if payload[key] is None:
+                continue
+            model = self.datamodel.get_related_model(key)
+            with db.session.no_autoflush:
+                found = (
+                    scoped_get(model, payload[key])
+                    if is_scoped(model)
+                    else db.session.get(model, payload[key])
+                )
+            if found is None:
+                message = MISSING_RELATED.get(model, N_("The page or record was not found."))
+                problems[key] = [(message, {})]
+        return problems
+
+    def response_500(self, message=None, **kwargs):
+        # FAB's @safe has logged the error; the caller gets a message, not the details, and
+        # the failed transaction is not left for the next request on this session.
+        db.session.rollback()
+        return super().response_500(message=str(HTTP_MESSAGES[500]), **kwargs)
 
     @staticmethod
     def json_object() -> dict | None:
@@ -297,7 +466,11 @@ class DangVienModelRestApi(ModelRestApi):
         if payload is None:
             return self.not_a_json_object()
         relations = {key for key in payload if self.datamodel.is_relation(key)}
-        problems = payload_problems(payload, relations)
+        problems = (
+            payload_problems(payload, relations)
+            or self.too_large(payload)
+            or self.missing_related(payload, relations)
+        )
         if problems:
             return self.response_422(message=translated_field_errors(problems))
         return self.answering_domain_errors(handler, *args)
@@ -313,6 +486,18 @@ class DangVienModelRestApi(ModelRestApi):
         except DomainError as error:
             db.session.rollback()
             return self.response(error.status_code, message=translate(error.message, error.params))
+        except IntegrityError:
+            # Only when two requests raced past the checks above: the database said no.
+            db.session.rollback()
+            return self.response_422(
+                message=gettext("The record conflicts with another one; nothing was saved.")
+            )
+        except DataError:
+            # A value the checks let through and the column cannot hold.
+            db.session.rollback()
+            return self.response_422(
+                message=gettext("A value does not fit its field; nothing was saved.")
+            )
 
     def post_headless(self):
         return self._refusing_invalid(super().post_headless)
