@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import signal
 import sys
+from datetime import date
 from pathlib import Path
 
 import click
@@ -14,6 +15,34 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 
 from webapp.extensions import db
+
+
+def cli_text(value: str | None, name: str) -> str | None:
+    """An option's or a CSV cell's text through the domain text rule (webapp/domain/text.py);
+    refused with a ClickException naming the option or column."""
+    from webapp.domain.errors import ValidationFailed
+    from webapp.domain.text import clean_text
+    from webapp.views.errors import translate
+
+    try:
+        return clean_text(value, name, label=name)
+    except ValidationFailed as error:
+        raise click.ClickException(translate(error.message, error.params)) from None
+
+
+def cli_date(value: str | None, option: str) -> date:
+    """An option's date through the domain date parser (dd/mm/yyyy or yyyy-mm-dd)."""
+    from webapp.domain.dates import WRONG_FORMAT, parse_date
+    from webapp.domain.errors import ValidationFailed
+    from webapp.views.errors import translate
+
+    try:
+        day = parse_date(value, option)
+    except ValidationFailed as error:
+        raise click.ClickException(f"{option}: {translate(error.message, error.params)}") from None
+    if day is None:
+        raise click.ClickException(f"{option}: {translate(WRONG_FORMAT)}")
+    return day
 
 
 def register_cli(app: Flask) -> None:
@@ -96,6 +125,9 @@ def users_create(
     username: str, role_name: str, unit_code: str | None, password: str | None, email: str | None
 ) -> None:
     """Create a user with a role and a scope unit."""
+    username = cli_text(username, "--username")
+    unit_code = cli_text(unit_code, "--unit")
+    email = cli_text(email, "--email")
     generated = password is None
     password = create_user(username, role_name, unit_code, password, email=email)
     click.echo(
@@ -114,6 +146,10 @@ def users_import(csv_file) -> None:
     are printed once, as CSV, for handing over."""
     import csv
 
+    from webapp.domain.errors import ValidationFailed
+    from webapp.domain.text import clean_text
+    from webapp.views.errors import translate
+
     rows = list(csv.DictReader(csv_file))
     problems = []
     sm = current_app.appbuilder.sm
@@ -121,9 +157,17 @@ def users_import(csv_file) -> None:
     from webapp.domain.units import resolve_unit_code
 
     for number, row in enumerate(rows, start=2):
-        username = (row.get("username") or "").strip()
-        role = (row.get("role") or "").strip()
-        unit = (row.get("unit") or "").strip()
+        # Every cell but the password through the text rule; a refused cell is a problem
+        # of its line and takes no part in the other checks.
+        for column in ("username", "role", "unit", "email", "full_name"):
+            try:
+                row[column] = clean_text(row.get(column) or "", column, label=column)
+            except ValidationFailed as error:
+                problems.append(f"line {number}: {translate(error.message, error.params)}")
+                row[column] = ""
+        username = row["username"]
+        role = row["role"]
+        unit = row["unit"]
         if not username:
             problems.append(f"line {number}: username is empty")
         elif username in seen or sm.find_user(username=username):
@@ -138,14 +182,14 @@ def users_import(csv_file) -> None:
     click.echo("username,password")
     for row in rows:
         password = create_user(
-            row["username"].strip(),
-            row["role"].strip(),
-            (row.get("unit") or "").strip() or None,
+            row["username"],
+            row["role"],
+            row["unit"] or None,
             (row.get("password") or "").strip() or None,
-            email=(row.get("email") or "").strip() or None,
-            full_name=(row.get("full_name") or "").strip() or None,
+            email=row["email"] or None,
+            full_name=row["full_name"] or None,
         )
-        click.echo(f"{row['username'].strip()},{password}")
+        click.echo(f"{row['username']},{password}")
 
 
 @click.command("init")
@@ -258,9 +302,13 @@ def worker_command(burst: bool) -> None:
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Copy the file here."
 )
-@click.option("--as-of", "as_of", help="Day of the rolls, yyyy-mm-dd (default: today).")
-@click.option("--from", "start", help="First day of the period, yyyy-mm-dd.")
-@click.option("--to", "end", help="Last day of the period, yyyy-mm-dd (default: today).")
+@click.option(
+    "--as-of", "as_of", help="Day of the rolls, dd/mm/yyyy or yyyy-mm-dd (default: today)."
+)
+@click.option("--from", "start", help="First day of the period, dd/mm/yyyy or yyyy-mm-dd.")
+@click.option(
+    "--to", "end", help="Last day of the period, dd/mm/yyyy or yyyy-mm-dd (default: today)."
+)
 @click.option(
     "--delegates",
     "delegates_file",
@@ -291,6 +339,7 @@ def report_command(
     from webapp.reports.runs import execute_run, request_report
     from webapp.views.errors import translate, translated_field_errors
 
+    unit_code = cli_text(unit_code, "--unit")
     unit = db.session.scalar(select(Unit).where(Unit.code == unit_code))
     if unit is None:
         raise click.ClickException(f"Unknown unit code {unit_code}.")
@@ -313,8 +362,14 @@ def report_command(
                 parameters["delegates"] = read_delegates(handle)
         run = request_report(name, output_format, unit.id, parameters, queue=enqueue)
     except ValidationFailed as error:
-        messages = translated_field_errors(error.errors).values()
-        raise click.ClickException("\n".join(m for field in messages for m in field)) from error
+        options = {"as_of": "--as-of", "from": "--from", "to": "--to"}
+        raise click.ClickException(
+            "\n".join(
+                f"{options.get(field, field)}: {message}"
+                for field, messages in translated_field_errors(error.errors).items()
+                for message in messages
+            )
+        ) from error
     except DomainError as error:
         raise click.ClickException(translate(error.message, error.params)) from error
     if enqueue:
@@ -415,6 +470,7 @@ def _unit_or_roots(unit_code: str | None):
     from webapp.models import Unit
 
     if unit_code:
+        unit_code = cli_text(unit_code, "--unit")
         unit = resolve_unit_code(db.session, unit_code)
         if unit is None:
             raise click.ClickException(f"Unknown unit code {unit_code}.")
@@ -439,7 +495,9 @@ def badges_group() -> None:
 
 @badges_group.command("eligible")
 @click.option(
-    "--occasion", required=True, help="The occasion, YYYY-MM-DD (3/2, 19/5, 2/9 or 7/11)."
+    "--occasion",
+    required=True,
+    help="The occasion, dd/mm/yyyy or yyyy-mm-dd (3/2, 19/5, 2/9 or 7/11).",
 )
 @click.option(
     "--unit", "unit_code", help="Code of the unit whose subtree is listed (default: all)."
@@ -449,16 +507,11 @@ def badges_group() -> None:
 def badges_eligible(occasion: str, unit_code: str | None, output: Path) -> None:
     """Write one CSV row per eligible member: member number, name, milestone, admission
     date, computed Party age and the reason."""
-    from datetime import date
-
     from webapp.domain.badges import badge_round, check_occasion
     from webapp.domain.errors import ValidationFailed
     from webapp.views.errors import translate
 
-    try:
-        day = date.fromisoformat(occasion)
-    except ValueError:
-        raise click.ClickException(f"--occasion {occasion!r} is not a date YYYY-MM-DD.") from None
+    day = cli_date(occasion, "--occasion")
     try:
         check_occasion(db.session, day)
     except ValidationFailed as error:

@@ -12,14 +12,16 @@ import re
 
 from flask import current_app, g, has_request_context, request
 from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.security.forms import UserInfoEdit
 from flask_appbuilder.security.sqla.manager import SecurityManager
-from flask_appbuilder.security.views import UserDBModelView
+from flask_appbuilder.security.views import UserDBModelView, UserInfoEditView
 from flask_babel import lazy_gettext
 from flask_login import current_user
 from sqlalchemy import select
 
 from webapp.domain.scope import NOWHERE, UNRESTRICTED, scope_clause, unit_in_scope
 from webapp.extensions import db
+from webapp.forms import TextRuleViewMixin, with_text_rule
 from webapp.models.user import DangVienUser
 
 # Every signed-in person may see and edit their own profile and password.
@@ -95,7 +97,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
 }
 
 
-class DangVienUserDBModelView(UserDBModelView):
+class DangVienUserDBModelView(TextRuleViewMixin, UserDBModelView):
     """FAB's user screen with the scope unit: a user sees that unit's whole subtree."""
 
     list_columns = [*UserDBModelView.list_columns, "unit"]
@@ -115,6 +117,14 @@ class DangVienUserDBModelView(UserDBModelView):
     }
 
 
+class DangVienUserInfoEditView(UserInfoEditView):
+    """FAB's "edit my details" form with the text rule; same permission and address."""
+
+    form = with_text_rule(UserInfoEdit)
+    class_permission_name = "UserInfoEditView"
+    route_base = "/userinfoeditview"
+
+
 LOCKOUT_FAILURES = 5  # consecutive failed logins …
 LOCKOUT_SECONDS = 15 * 60  # … lock the account for this long
 
@@ -125,6 +135,7 @@ class DangVienSecurityManager(SecurityManager):
 
     user_model = DangVienUser
     userdbmodelview = DangVienUserDBModelView
+    userinfoeditview = DangVienUserInfoEditView
 
     @property
     def authdbview(self):

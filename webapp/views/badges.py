@@ -559,7 +559,7 @@ class BadgeProposalApi(DangVienModelRestApi):
                     parse_int(payload.get("member"), "member"),
                     parse_int(payload.get("milestone"), "milestone"),
                     parse_text(payload.get("kind"), "kind") or "",
-                    parse_text(payload.get("reason"), "reason"),
+                    parse_text(payload.get("reason"), "reason", multiline=True),
                     user_id=current_user_id(),
                     scope=current_scope(),
                 )
@@ -615,7 +615,7 @@ class BadgeProposalApi(DangVienModelRestApi):
                 approve,
                 user_id=current_user_id(),
                 scope=current_scope(),
-                comment=parse_text(payload.get("comment"), "comment"),
+                comment=parse_text(payload.get("comment"), "comment", multiline=True),
             )
             return self.response(200, ids=[p.id for p in proposals], state=proposals[0].state)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
@@ -17,14 +16,15 @@ from wtforms.utils import unset_value
 from wtforms.validators import InputRequired, ValidationError
 from wtforms.widgets import TextInput
 
+from webapp.domain.dates import parse_date
 from webapp.domain.errors import N_, DomainError, FieldErrors, ValidationFailed
 from webapp.domain.scope import is_scoped
+from webapp.domain.text import clean_text
 from webapp.extensions import db
+from webapp.forms import TextRuleViewMixin
 from webapp.labels import format_date
 from webapp.security import SCOPE_FILTER
 from webapp.views.errors import DomainRule, translate, translated_field_errors
-
-DATE_FORMATS = ["%d/%m/%Y", "%Y-%m-%d"]
 
 
 class DateTextWidget(TextInput):
@@ -39,25 +39,20 @@ class DateTextWidget(TextInput):
 
 
 class DayMonthYearField(DateField):
-    """A date typed as dd/mm/yyyy (ISO accepted too); empty means no date, not an error."""
+    """A date typed as dd/mm/yyyy (ISO accepted too: the domain parser); empty means no
+    date, not an error."""
 
     def __init__(self, label=None, validators=None, **kwargs):
         kwargs.setdefault("widget", DateTextWidget())
-        super().__init__(label, validators, format=DATE_FORMATS, **kwargs)
+        # The format only shows a stored date; typed text goes through parse_date.
+        super().__init__(label, validators, format="%d/%m/%Y", **kwargs)
 
     def process_formdata(self, valuelist):
-        text = " ".join(valuelist or []).strip()
-        if not text:
-            self.data = None
-            return
-        for fmt in DATE_FORMATS:
-            try:
-                self.data = datetime.datetime.strptime(text, fmt).date()
-                return
-            except ValueError:
-                continue
         self.data = None
-        raise ValueError(gettext("Enter the date as dd/mm/yyyy, e.g. 19/05/1990."))
+        try:
+            self.data = parse_date(" ".join(valuelist or []), self.name)
+        except ValidationFailed as error:
+            raise ValueError(translate(error.message, error.params)) from None
 
 
 def date_field(label, rule: DomainRule, required_message=None) -> DayMonthYearField:
@@ -151,9 +146,10 @@ def refuse_stale_version(form, field) -> None:
         raise ValidationError(str(STALE_MESSAGE))
 
 
-class DangVienModelView(ModelView):
+class DangVienModelView(TextRuleViewMixin, ModelView):
     """Explicit list/show/edit screens; `check_item` re-checks the record before saving;
-    edits of versioned records carry the version they started from."""
+    edits of versioned records carry the version they started from; every text field
+    goes through the text rule (webapp/forms.py)."""
 
     page_size = 25
 
@@ -235,7 +231,8 @@ class DangVienModelRestApi(ModelRestApi):
         if payload is None:
             return self.not_a_json_object()
         relations = {key for key in payload if self.datamodel.is_relation(key)}
-        problems = payload_problems(payload, relations)
+        # Cleaned in place: FAB's schema reads the same (cached) payload next.
+        problems = payload_problems(payload, relations, *column_kinds(self.datamodel.obj))
         if problems:
             return self.response_422(message=translated_field_errors(problems))
         return self.answering_domain_errors(handler, *args)
@@ -268,26 +265,18 @@ class DangVienModelRestApi(ModelRestApi):
 
 
 # JSON payload values for command endpoints (record an event, merge a unit, …).
-def parse_text(value, field: str) -> str | None:
+def parse_text(value, field: str, *, multiline: bool = False) -> str | None:
+    """Text through the domain text rule (webapp/domain/text.py); empty is None."""
     if value in (None, ""):
         return None
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         raise ValidationFailed({field: [(N_("Enter text."), {})]})
-    text = str(value).strip()
-    if "\x00" in text:
-        raise ValidationFailed(
-            {"note": [(N_("The text contains characters that are not allowed."), {})]}
-        )
-    return text or None
+    return clean_text(str(value), field, multiline=multiline) or None
 
 
 def parse_iso_date(value, field: str) -> date | None:
-    if value in (None, ""):
-        return None
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise ValidationFailed({field: [(N_("Enter the date as YYYY-MM-DD."), {})]}) from None
+    """A date through the domain parser (ISO as clients send it; dd/mm/yyyy too)."""
+    return parse_date(value, field)
 
 
 def parse_int(value, field: str) -> int | None:
@@ -306,15 +295,41 @@ def is_id(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
 
 
-def payload_problems(payload: dict, id_keys: set[str]) -> dict[str, list[tuple[str, dict]]]:
-    """What the database itself would choke on, refused before it gets there: ids that are
-    not whole numbers in range, and text with NUL characters."""
+def column_kinds(model) -> tuple[frozenset[str], frozenset[str]]:
+    """(date attributes, multi-line text attributes) of a model: how its API reads them."""
+    from sqlalchemy import Date, Text, inspect
+
+    def kind(sql_type) -> frozenset[str]:
+        return frozenset(
+            attribute.key
+            for attribute in inspect(model).column_attrs
+            if isinstance(attribute.columns[0].type, sql_type)
+        )
+
+    return kind(Date), kind(Text)
+
+
+def payload_problems(
+    payload: dict,
+    id_keys: set[str],
+    date_keys: frozenset[str] = frozenset(),
+    multiline_keys: frozenset[str] = frozenset(),
+) -> dict[str, list[tuple[str, dict]]]:
+    """The model APIs' input rules, before FAB's schema and the database see the payload:
+    ids must be whole numbers in range; text goes through the domain text rule and dates
+    through the domain date parser (dd/mm/yyyy or ISO), both rewritten in place to what is
+    stored (ISO for dates). Returns the refusals by field."""
     problems: dict[str, list[tuple[str, dict]]] = {}
     for key, value in payload.items():
-        if key in id_keys and value is not None and not is_id(value):
-            problems.setdefault(key, []).append((N_("Enter a whole number."), {}))
-        elif isinstance(value, str) and "\x00" in value:
-            problems.setdefault(key, []).append(
-                (N_("The text contains characters that are not allowed."), {})
-            )
+        try:
+            if key in id_keys:
+                if value is not None and not is_id(value):
+                    problems.setdefault(key, []).append((N_("Enter a whole number."), {}))
+            elif key in date_keys:
+                day = parse_date(value, key)
+                payload[key] = day.isoformat() if day else None
+            elif isinstance(value, str):
+                payload[key] = clean_text(value, key, multiline=key in multiline_keys)
+        except ValidationFailed as error:
+            problems.setdefault(key, []).extend(error.errors[key])
     return problems

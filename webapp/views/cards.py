@@ -3,7 +3,7 @@ decisions and issue, issued cards. Views stay thin: webapp/domain/cards.py decid
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import expose, has_access
@@ -26,6 +26,7 @@ from webapp.domain.cards import (
     members_needing_card,
     propose_cards,
 )
+from webapp.domain.dates import parse_date
 from webapp.domain.errors import N_, DomainError, ValidationFailed
 from webapp.domain.scope import scope_clause
 from webapp.extensions import db
@@ -119,17 +120,9 @@ def selected_ids(name: str = "selected") -> list[int]:
     ]
 
 
-def parse_form_date(value: str | None) -> date | None:
-    """dd/mm/yyyy or ISO; raises ValidationFailed on anything else."""
-    text = (value or "").strip()
-    if not text:
-        return None
-    for fmt in ("%d/%m/%Y", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    raise ValidationFailed({"date": [(N_("Enter the date as dd/mm/yyyy, e.g. 19/05/1990."), {})]})
+def parse_form_date(value: str | None, field: str = "date") -> date | None:
+    """dd/mm/yyyy or ISO (the domain parser); raises ValidationFailed on anything else."""
+    return parse_date(value, field)
 
 
 def page_number() -> int:
@@ -517,7 +510,7 @@ class CardProposalApi(DangVienModelRestApi):
                 CardRequest(
                     member_id=parse_int(item.get("member"), "member") or 0,
                     reason=parse_text(item.get("reason"), "reason") or CardReason.NEW_OFFICIAL,
-                    explanation=parse_text(item.get("explanation"), "explanation"),
+                    explanation=parse_text(item.get("explanation"), "explanation", multiline=True),
                     photo_reference=parse_text(item.get("photo_reference"), "photo_reference"),
                 )
                 for item in items
@@ -528,7 +521,7 @@ class CardProposalApi(DangVienModelRestApi):
                 requests,
                 user_id=current_user_id(),
                 scope=current_scope(),
-                note=parse_text(payload.get("note"), "note"),
+                note=parse_text(payload.get("note"), "note", multiline=True),
             )
             return self.response(201, batch=batch.id, ids=[p.id for p in batch.proposals])
 
@@ -571,7 +564,7 @@ class CardProposalApi(DangVienModelRestApi):
                 approve,
                 user_id=current_user_id(),
                 scope=current_scope(),
-                comment=parse_text(payload.get("comment"), "comment"),
+                comment=parse_text(payload.get("comment"), "comment", multiline=True),
             )
             return self.response(200, ids=[p.id for p in proposals], state=proposals[0].state)
 

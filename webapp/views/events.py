@@ -22,6 +22,7 @@ from webapp.domain.events import EventInput, record_event
 from webapp.domain.ledger import ACTIVE, EventKind
 from webapp.domain.scope import scope_clause
 from webapp.extensions import db
+from webapp.forms import TextRuleForm
 from webapp.labels import EVENT_COLUMNS, EVENT_KIND_LABELS, STATUS_LABELS, format_date, label_for
 from webapp.models.ledger import MemberEvent
 from webapp.models.member import Member
@@ -42,7 +43,7 @@ RECORDABLE_KINDS = {
 }
 
 
-class EventForm(FlaskForm):
+class EventForm(TextRuleForm):
     kind = SelectField(
         _l("Event"), choices=[], validators=[InputRequired(message=_l("Choose the kind of event."))]
     )
@@ -302,7 +303,7 @@ class MemberEventApi(DangVienModelRestApi):
                 ),
                 arriving_as=parse_text(payload.get("arriving_as"), "arriving_as"),
                 reverses_id=parse_int(payload.get("reverses"), "reverses_id"),
-                note=parse_text(payload.get("note"), "note"),
+                note=parse_text(payload.get("note"), "note", multiline=True),
             )
             member_id = parse_int(payload.get("member"), "member")
             if member_id is None or scoped_get(Member, member_id) is None:
