@@ -224,6 +224,54 @@ def test_every_form_of_the_other_screens_refuses_control_characters(app, admin_c
     )
 
 
+def test_hand_written_html_forms_refuse_control_characters(app, admin_client, db_session):
+    """Screens that read request.form themselves (card proposals, cancelling an event)."""
+    from webapp.domain.events import EventInput, record_event
+    from webapp.domain.ledger import EventKind
+    from webapp.models.cards import CardProposal, CardProposalBatch
+
+    tree = make_tree(db_session)
+    member = admitted_member(db_session, tree["C1"])
+    record_event(
+        db_session, member.id, EventInput(EventKind.OFFICIAL_RECOGNITION, date(2011, 1, 5))
+    )
+    db_session.commit()
+    batch = admin_client.post(
+        "/cards/propose",
+        data={"unit_id": str(tree["C1"].id), "selected": str(member.id), "note": "Đợt\x00một"},
+        follow_redirects=True,
+    )
+    assert batch.status_code == 200
+    assert (
+        vietnamese(app, CONTROL_CHARACTER, field="note", character="U+0000", position=4)
+        in batch.text
+    )
+    one = admin_client.post(
+        f"/cards/propose-one/{member.id}",
+        data={"reason": "new_official", "explanation": "", "photo_reference": "Ảnh\x0b1"},
+    )
+    assert one.status_code == 200 and "U+000B" in one.text
+    assert count(db_session, CardProposalBatch) == 0 and count(db_session, CardProposal) == 0
+
+    events = count(db_session, MemberEvent)
+    admission = db_session.scalar(select(MemberEvent).order_by(MemberEvent.id.desc()))
+    cancelled = admin_client.post(
+        f"/memberevents/cancel/{admission.id}",
+        data={"reason": "Ghi\x1bnhầm"},
+        follow_redirects=True,
+    )
+    assert cancelled.status_code == 200 and "U+001B" in cancelled.text
+    assert count(db_session, MemberEvent) == events
+
+
+def test_search_box_ignores_control_characters(admin_client, db_session):
+    tree = make_tree(db_session)
+    make_member(db_session, tree["C1"], birth_name="Trần Thị Bảy")
+    db_session.commit()
+    found = admin_client.get("/membermodelview/list/?_flt_0_search_key=tran%00+bay")
+    assert found.status_code == 200 and "Trần Thị Bảy" in found.text
+
+
 # Views whose forms are FAB's own administration of permissions and roles (names an
 # Admin picks, never shown in a report) or hold nothing but passwords.
 FAB_ADMIN_VIEWS = {

@@ -31,6 +31,7 @@ from webapp.domain.badges import (
 )
 from webapp.domain.errors import N_, FieldErrors, ValidationFailed
 from webapp.domain.scope import scope_clause
+from webapp.domain.text import without_disallowed
 from webapp.extensions import db
 from webapp.labels import format_date, label_for
 from webapp.models.badges import (
@@ -48,6 +49,7 @@ from webapp.security import current_scope, current_user_id, scoped_get
 from webapp.views.base import (
     DangVienModelRestApi,
     DangVienModelView,
+    form_text,
     parse_int,
     parse_iso_date,
     parse_text,
@@ -218,7 +220,8 @@ class BadgeRoundView(BaseView):
     def propose_manual(self):
         ok, occasion, unit = self._posted()
         if ok:
-            number = (request.form.get("member_number") or "").strip()
+            # A lookup, nothing stored: refused characters are left out, not reported.
+            number = without_disallowed(request.form.get("member_number") or "")
             member = db.session.scalar(
                 select(Member).where(
                     Member.member_number == number, scope_clause(Member, current_scope())
@@ -230,8 +233,8 @@ class BadgeRoundView(BaseView):
                     occasion,
                     member.id if member else None,
                     parse_int_or_none(request.form.get("milestone")),
-                    request.form.get("kind") or "",
-                    request.form.get("reason"),
+                    form_text("kind") or "",
+                    form_text("reason", multiline=True),
                     user_id=current_user_id(),
                     scope=current_scope(),
                 ),
@@ -253,7 +256,7 @@ class BadgeRoundView(BaseView):
                     approve,
                     user_id=current_user_id(),
                     scope=current_scope(),
-                    comment=request.form.get("comment"),
+                    comment=form_text("comment", multiline=True),
                 ),
                 gettext("The selected proposals have been approved.")
                 if approve
@@ -271,9 +274,9 @@ class BadgeRoundView(BaseView):
                 lambda: award_badges(
                     db.session,
                     selected_ids("proposal"),
-                    decision_number=request.form.get("decision_number"),
+                    decision_number=form_text("decision_number"),
                     decision_on=parse_form_date(request.form.get("decision_on")),
-                    first_number=request.form.get("first_number"),
+                    first_number=form_text("first_number"),
                     user_id=current_user_id(),
                     scope=current_scope(),
                 ),
@@ -364,8 +367,8 @@ class BadgeAwardView(DangVienModelView):
                 lambda: reissue_badge(
                     db.session,
                     award.id,
-                    badge_number=values["badge_number"],
-                    decision_number=values["decision_number"],
+                    badge_number=parse_text(values["badge_number"], "badge_number"),
+                    decision_number=parse_text(values["decision_number"], "decision_number"),
                     decision_on=parse_form_date(values["decision_on"]),
                     lost_on=parse_form_date(values["lost_on"]),
                     user_id=current_user_id(),

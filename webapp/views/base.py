@@ -274,6 +274,13 @@ def parse_text(value, field: str, *, multiline: bool = False) -> str | None:
     return clean_text(str(value), field, multiline=multiline) or None
 
 
+def form_text(name: str, *, multiline: bool = False) -> str | None:
+    """A text field of a hand-written HTML form (request.form) through the domain text
+    rule; empty is None. Read it inside the command the handler runs, so that a refusal
+    is flashed like the command's own."""
+    return parse_text(request.form.get(name), name, multiline=multiline)
+
+
 def parse_iso_date(value, field: str) -> date | None:
     """A date through the domain parser (ISO as clients send it; dd/mm/yyyy too)."""
     return parse_date(value, field)

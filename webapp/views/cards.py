@@ -45,6 +45,7 @@ from webapp.security import current_scope, current_user_id, scoped_get
 from webapp.views.base import (
     DangVienModelRestApi,
     DangVienModelView,
+    form_text,
     parse_int,
     parse_iso_date,
     parse_text,
@@ -251,7 +252,7 @@ class CardBatchView(DangVienModelView):
                 approve,
                 user_id=current_user_id(),
                 scope=current_scope(),
-                comment=request.form.get("comment"),
+                comment=form_text("comment", multiline=True),
             ),
             gettext("The selected proposals have been approved.")
             if approve
@@ -336,7 +337,7 @@ class CardBatchView(DangVienModelView):
                     [CardRequest(member_id) for member_id in selected_ids()],
                     user_id=current_user_id(),
                     scope=current_scope(),
-                    note=request.form.get("note"),
+                    note=form_text("note", multiline=True),
                 )
             ),
             gettext("The proposal batch has been created."),
@@ -372,8 +373,8 @@ class CardBatchView(DangVienModelView):
                             CardRequest(
                                 member.id,
                                 values["reason"],
-                                values["explanation"],
-                                values["photo_reference"],
+                                parse_text(values["explanation"], "explanation", multiline=True),
+                                parse_text(values["photo_reference"], "photo_reference"),
                             )
                         ],
                         user_id=current_user_id(),

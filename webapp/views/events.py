@@ -32,6 +32,7 @@ from webapp.views.base import (
     DangVienModelRestApi,
     DangVienModelView,
     DayMonthYearField,
+    form_text,
     parse_int,
     parse_iso_date,
     parse_text,
@@ -187,14 +188,13 @@ class MemberEventView(DangVienModelView):
             abort(404)
         form = FlaskForm()
         if request.method == "POST" and form.validate():
-            reason = (request.form.get("reason") or "").strip()
-            data = EventInput(
-                kind=EventKind.REVERSAL,
-                effective_on=date.today(),
-                reverses_id=event.id,
-                note=reason,
-            )
             try:
+                data = EventInput(
+                    kind=EventKind.REVERSAL,
+                    effective_on=date.today(),
+                    reverses_id=event.id,
+                    note=form_text("reason", multiline=True) or "",
+                )
                 record_event(db.session, event.member_id, data, user_id=current_user_id())
             except DomainError as error:
                 db.session.rollback()

@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 
 from webapp.domain.dates import date_or_none
 from webapp.domain.party_age import add_years
+from webapp.domain.text import without_disallowed
 from webapp.domain.vietnamese import search_tokens
 
 
@@ -25,7 +26,9 @@ class FilterSearchKey(BaseFilter):
     def apply(self, query, value):
         query, field = get_field_setup_query(query, self.model, self.column_name)
         words = []
-        for word in str(value or "").split():
+        # A search stores nothing: characters the text rule refuses are left out, not
+        # reported (and never sent to PostgreSQL, which refuses NUL).
+        for word in without_disallowed(str(value or "")).split():
             day = date_or_none(word)
             if day is not None and hasattr(self.model, "birth_date"):
                 query = query.filter(self.model.birth_date == day)  # "19/05/1985": date of birth
