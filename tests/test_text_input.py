@@ -264,12 +264,18 @@ def test_hand_written_html_forms_refuse_control_characters(app, admin_client, db
     assert count(db_session, MemberEvent) == events
 
 
-def test_search_box_ignores_control_characters(admin_client, db_session):
+def test_search_panel_ignores_control_characters(admin_client, db_session):
     tree = make_tree(db_session)
     make_member(db_session, tree["C1"], birth_name="Trần Thị Bảy")
     db_session.commit()
     found = admin_client.get("/membermodelview/list/?_flt_0_search_key=tran%00+bay")
     assert found.status_code == 200 and "Trần Thị Bảy" in found.text
+    # Any other filter of the search panel, on any list.
+    for url in (
+        "/membermodelview/list/?_flt_0_ethnicity=Ki%00nh",
+        "/unitmodelview/list/?_flt_0_name=Chi%00b%E1%BB%99",
+    ):
+        assert admin_client.get(url).status_code == 200, url
 
 
 # Views whose forms are FAB's own administration of permissions and roles (names an

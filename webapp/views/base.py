@@ -19,7 +19,7 @@ from wtforms.widgets import TextInput
 from webapp.domain.dates import parse_date
 from webapp.domain.errors import N_, DomainError, FieldErrors, ValidationFailed
 from webapp.domain.scope import is_scoped
-from webapp.domain.text import clean_text
+from webapp.domain.text import clean_text, without_disallowed
 from webapp.extensions import db
 from webapp.forms import TextRuleViewMixin
 from webapp.labels import format_date
@@ -174,6 +174,17 @@ class DangVienModelView(TextRuleViewMixin, ModelView):
         super()._init_forms()
         if "version_id" in self.datamodel.obj.__table__.columns:
             self.edit_form._model_class = self.datamodel.obj
+
+    def _get_list_widget(self, filters, **kwargs):
+        # The list's search panel (and the member page's tabs): a search stores nothing, so
+        # what the text rule refuses is left out rather than sent to PostgreSQL (NUL: 500).
+        filters.values = [
+            [without_disallowed(v) if isinstance(v, str) else v for v in values]
+            if isinstance(values, list)
+            else values
+            for values in filters.values
+        ]
+        return super()._get_list_widget(filters, **kwargs)
 
     def check_item(self, item, item_id: int | None) -> FieldErrors:  # pragma: no cover - abstract
         return FieldErrors()
