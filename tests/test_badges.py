@@ -512,8 +512,9 @@ def test_api_round(app, db_session, world):
 def test_cli_badges_eligible_file_read_back(app, db_session, world, tmp_path):
     p = world["people"]
     output = tmp_path / "eligible.csv"
+    # dd/mm/yyyy or ISO: the one date parser (webapp/domain/dates.py).
     result = run_flask(
-        "badges", "eligible", "--occasion", "2026-05-19", "--unit", "P.01", "-o", str(output)
+        "badges", "eligible", "--occasion", "19/05/2026", "--unit", "P.01", "-o", str(output)
     )
     assert result.returncode == 0, result.stderr
     with output.open(encoding="utf-8-sig") as handle:
@@ -527,7 +528,7 @@ def test_cli_badges_eligible_file_read_back(app, db_session, world, tmp_path):
     assert thirty["name"] == "Nguyễn Văn Ba Mươi" and thirty["reason"]
     for args, expected in (
         (["--occasion", "2026-05-20"], "3/2"),
-        (["--occasion", "19/05/2026"], "not a date"),
+        (["--occasion", "31/02/2026"], "--occasion: 31/02/2026"),
         (["--occasion", "2026-05-19", "--unit", "NOPE"], "Unknown unit code NOPE"),
     ):
         bad = run_flask("badges", "eligible", *args, "-o", str(output))

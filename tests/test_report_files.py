@@ -39,6 +39,7 @@ from conftest import login, run_flask, run_worker_burst
 from factories import SYSTEM, make_member, make_tree
 from helpers import vietnamese
 from webapp.domain.commands import transaction
+from webapp.domain.dates import NOT_A_DAY, WRONG_FORMAT
 from webapp.domain.errors import DomainError, NotFound, ValidationFailed
 from webapp.domain.events import EventInput, record_event
 from webapp.domain.ledger import EventKind as K
@@ -116,9 +117,8 @@ def test_bad_parameters_are_refused_and_nothing_is_queued(app, world, db_session
         ("increase-decrease", unit, {"from": "2024-01-01", "to": tomorrow}, "to",
          "The date cannot be in the future."),
         ("quality", unit, {"as_of": tomorrow}, "as_of", "The date cannot be in the future."),
-        ("member-list", unit, {"as_of": "31/02/2024"}, "as_of", "Enter a date as dd/mm/yyyy."),
-        ("commendation-discipline", unit, {"from": "hôm qua"}, "from",
-         "Enter a date as dd/mm/yyyy."),
+        ("member-list", unit, {"as_of": "31/02/2024"}, "as_of", NOT_A_DAY),
+        ("commendation-discipline", unit, {"from": "hôm qua"}, "from", WRONG_FORMAT),
     ]  # fmt: skip
     for report, unit_id, parameters, field, message in cases:
         with pytest.raises(ValidationFailed) as refused:
@@ -270,7 +270,7 @@ def test_web_form_refuses_bad_input_and_queues_nothing(
         ({"report": "quality", "as_of": future}, None,
          [vietnamese(app, "The date cannot be in the future.")]),
         ({"report": "member-list", "as_of": "31/02/2024"}, None,
-         [vietnamese(app, "Enter a date as dd/mm/yyyy.")]),
+         [vietnamese(app, NOT_A_DAY, value="31/02/2024")]),
         ({"report": "nope"}, None, [vietnamese(app, "Unknown report %(name)s.", name="nope")]),
         ({"report": "delegates", "as_of": "30/06/2025"}, bad_rows,
          [vietnamese(app, "Row %(row)s: the member number is missing.", row=3),

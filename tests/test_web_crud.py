@@ -62,7 +62,7 @@ def test_invalid_dates_show_vietnamese_messages_and_save_nothing(app, admin_clie
             "The member was under %(age)s years old on the date of admission.",
         ),
         "bad_date": (
-            {"birth_date": "31/02/1985"},
+            {"birth_date": "19.05.1985"},  # an impossible day: tests/test_dates.py
             "Enter the date as dd/mm/yyyy, e.g. 19/05/1990.",
         ),
     }

@@ -6,6 +6,7 @@ import secrets
 import signal
 import sys
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import TypeVar
 
@@ -16,12 +17,38 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 
 from webapp.domain.commands import Requester
-from webapp.domain.errors import DomainError
+from webapp.domain.errors import DomainError, ValidationFailed
 from webapp.domain.users import ROLES, NewUser
 from webapp.extensions import db
-from webapp.messages import refusal_text
+from webapp.messages import refusal_text, translate
 
 T = TypeVar("T")
+
+
+def cli_text(value: str | None, name: str) -> str | None:
+    """An option's or a CSV cell's text through the domain text rule (webapp/domain/text.py);
+    refused with a ClickException naming the option or column."""
+    from webapp.domain.errors import ValidationFailed
+    from webapp.domain.text import clean_text
+
+    try:
+        return clean_text(value, name, label=name)
+    except ValidationFailed as error:
+        raise click.ClickException(translate(error.message, error.params)) from None
+
+
+def cli_date(value: str | None, option: str) -> date:
+    """An option's date through the domain date parser (dd/mm/yyyy or yyyy-mm-dd)."""
+    from webapp.domain.dates import WRONG_FORMAT, parse_date
+    from webapp.domain.errors import ValidationFailed
+
+    try:
+        day = parse_date(value, option)
+    except ValidationFailed as error:
+        raise click.ClickException(f"{option}: {translate(error.message, error.params)}") from None
+    if day is None:
+        raise click.ClickException(f"{option}: {translate(WRONG_FORMAT)}")
+    return day
 
 
 def register_cli(app: Flask) -> None:
@@ -143,6 +170,9 @@ def users_create(
     username: str, role_name: str, unit_code: str | None, password: str | None, email: str | None
 ) -> None:
     """Create a user with a role and a scope unit."""
+    username = cli_text(username, "--username")
+    unit_code = cli_text(unit_code, "--unit")
+    email = cli_text(email, "--email")
     generated = password is None
     password = create_user(username, role_name, unit_code, password, email=email)
     click.echo(
@@ -162,18 +192,30 @@ def users_import(csv_file) -> None:
     import csv
 
     from webapp.domain import users
+    from webapp.domain.text import clean_text
 
-    new, passwords = {}, {}
+    new, passwords, problems = {}, {}, []
     for number, row in enumerate(csv.DictReader(csv_file), start=2):
+        # Every cell but the password through the text rule; a refused cell is a problem
+        # of its line, and nothing is imported.
+        cells = {}
+        for column in ("username", "role", "unit", "email", "full_name"):
+            try:
+                cells[column] = clean_text(row.get(column) or "", column, label=column) or ""
+            except ValidationFailed as error:
+                problems.append(f"line {number}: {translate(error.message, error.params)}")
+                cells[column] = ""
         user, passwords[number] = new_user(
-            (row.get("username") or "").strip(),
-            (row.get("role") or "").strip(),
-            (row.get("unit") or "").strip() or None,
+            cells["username"],
+            cells["role"],
+            cells["unit"] or None,
             (row.get("password") or "").strip() or None,
-            email=(row.get("email") or "").strip() or None,
-            full_name=(row.get("full_name") or "").strip() or None,
+            email=cells["email"] or None,
+            full_name=cells["full_name"] or None,
         )
         new[f"line {number}"] = user
+    if problems:
+        raise click.ClickException("Nothing imported:\n" + "\n".join(problems))
     try:
         created = run_in_cli(lambda: users.import_users(db.session, system(), new))
     except Refused as refused:
@@ -296,9 +338,13 @@ def worker_command(burst: bool) -> None:
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Copy the file here."
 )
-@click.option("--as-of", "as_of", help="Day of the rolls, yyyy-mm-dd (default: today).")
-@click.option("--from", "start", help="First day of the period, yyyy-mm-dd.")
-@click.option("--to", "end", help="Last day of the period, yyyy-mm-dd (default: today).")
+@click.option(
+    "--as-of", "as_of", help="Day of the rolls, dd/mm/yyyy or yyyy-mm-dd (default: today)."
+)
+@click.option("--from", "start", help="First day of the period, dd/mm/yyyy or yyyy-mm-dd.")
+@click.option(
+    "--to", "end", help="Last day of the period, dd/mm/yyyy or yyyy-mm-dd (default: today)."
+)
 @click.option(
     "--delegates",
     "delegates_file",
@@ -327,6 +373,7 @@ def report_command(
     from webapp.reports.delegates import read_delegates
     from webapp.reports.runs import execute_run, request_report
 
+    unit_code = cli_text(unit_code, "--unit")
     unit = db.session.scalar(select(Unit).where(Unit.code == unit_code))
     if unit is None:
         raise click.ClickException(f"Unknown unit code {unit_code}.")
@@ -449,6 +496,7 @@ def _unit_or_roots(unit_code: str | None):
     from webapp.models import Unit
 
     if unit_code:
+        unit_code = cli_text(unit_code, "--unit")
         unit = resolve_unit_code(db.session, unit_code)
         if unit is None:
             raise click.ClickException(f"Unknown unit code {unit_code}.")
@@ -465,7 +513,9 @@ def badges_group() -> None:
 
 @badges_group.command("eligible")
 @click.option(
-    "--occasion", required=True, help="The occasion, YYYY-MM-DD (3/2, 19/5, 2/9 or 7/11)."
+    "--occasion",
+    required=True,
+    help="The occasion, dd/mm/yyyy or yyyy-mm-dd (3/2, 19/5, 2/9 or 7/11).",
 )
 @click.option(
     "--unit", "unit_code", help="Code of the unit whose subtree is listed (default: all)."
@@ -475,15 +525,10 @@ def badges_group() -> None:
 def badges_eligible(occasion: str, unit_code: str | None, output: Path) -> None:
     """Write one CSV row per eligible member: member number, name, milestone, admission
     date, computed Party age and the reason."""
-    from datetime import date
-
     from webapp.domain.badges import badge_round, check_occasion
     from webapp.reports.spreadsheet import open_csv
 
-    try:
-        day = date.fromisoformat(occasion)
-    except ValueError:
-        raise click.ClickException(f"--occasion {occasion!r} is not a date YYYY-MM-DD.") from None
+    day = cli_date(occasion, "--occasion")
     run_in_cli(lambda: check_occasion(db.session, day))
     units = _unit_or_roots(unit_code)
     handle, writer = open_csv(output)

@@ -13,8 +13,9 @@ import re
 import pyotp
 from flask import current_app, g, has_request_context, request
 from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.security.forms import UserInfoEdit
 from flask_appbuilder.security.sqla.manager import SecurityManager
-from flask_appbuilder.security.views import UserDBModelView
+from flask_appbuilder.security.views import UserDBModelView, UserInfoEditView
 from flask_babel import lazy_gettext
 from flask_login import current_user
 from sqlalchemy import select
@@ -22,6 +23,7 @@ from sqlalchemy import select
 from webapp.domain.commands import Requester
 from webapp.domain.scope import NOWHERE, scope_clause, unit_in_scope, user_scope
 from webapp.extensions import db
+from webapp.forms import TextRuleViewMixin, with_text_rule
 from webapp.models.user import DangVienUser
 
 # Every signed-in person may see and edit their own profile and password.
@@ -99,7 +101,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
 }
 
 
-class DangVienUserDBModelView(UserDBModelView):
+class DangVienUserDBModelView(TextRuleViewMixin, UserDBModelView):
     """FAB's user screen with the scope unit: a user sees that unit's whole subtree."""
 
     list_columns = [*UserDBModelView.list_columns, "unit"]
@@ -125,6 +127,14 @@ def code_is_valid(secret: str | None, code: str | None) -> bool:
     return bool(secret and code and pyotp.TOTP(secret).verify(code.strip(), valid_window=1))
 
 
+class DangVienUserInfoEditView(UserInfoEditView):
+    """FAB's "edit my details" form with the text rule; same permission and address."""
+
+    form = with_text_rule(UserInfoEdit)
+    class_permission_name = "UserInfoEditView"
+    route_base = "/userinfoeditview"
+
+
 LOCKOUT_FAILURES = 5  # consecutive failed logins …
 LOCKOUT_SECONDS = 15 * 60  # … lock the account for this long
 
@@ -137,6 +147,7 @@ class DangVienSecurityManager(SecurityManager):
     userdbmodelview = DangVienUserDBModelView
     # The sign-in screen that asks for the second factor is a view: the view layer's
     # subclass sets `authdbview` (webapp/views/__init__.py), so this module imports no view.
+    userinfoeditview = DangVienUserInfoEditView
 
     def register_views(self):
         super().register_views()

@@ -35,6 +35,7 @@ from webapp.domain.proposals import (
     who,
 )
 from webapp.domain.scope import find_in_scope, scope_clause, unit_in_scope, units_in
+from webapp.domain.text import clean_text
 from webapp.models.cards import (
     NEEDS_EXPLANATION,
     OPEN_PROPOSAL_STATES,
@@ -213,7 +214,9 @@ def propose_cards(
                 problems.append((N_("At most %(limit)s characters."), {"limit": limit}))
     refuse(problems)
     batch = CardProposalBatch(
-        unit_id=unit_id, note=(note or "").strip() or None, proposed_by_id=requester.user_id
+        unit_id=unit_id,
+        note=clean_text(note, "note", multiline=True) or None,
+        proposed_by_id=requester.user_id,
     )
     session.add(batch)
     for request in requests:
@@ -221,8 +224,8 @@ def propose_cards(
             CardProposal(
                 member_id=request.member_id,
                 reason=request.reason,
-                explanation=(request.explanation or "").strip() or None,
-                photo_reference=(request.photo_reference or "").strip() or None,
+                explanation=clean_text(request.explanation, "explanation", multiline=True) or None,
+                photo_reference=clean_text(request.photo_reference, "photo_reference") or None,
                 state=ProposalState.PROPOSED,
                 proposed_by_id=requester.user_id,
             )

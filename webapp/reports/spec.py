@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from webapp.domain.errors import N_, FieldErrors
+from webapp.domain.dates import date_or_none, parse_date
+from webapp.domain.errors import N_, FieldErrors, ValidationFailed
 
 ProgressCallback = Callable[[int], None]
 
@@ -42,17 +43,8 @@ class ReportSpec:
 
 
 def parse_day(value: Any) -> date | None:
-    """A date from ISO yyyy-mm-dd or Vietnamese dd/mm/yyyy text; None if it is neither."""
-    if isinstance(value, date):
-        return value
-    text = str(value or "").strip()
-    try:
-        if "/" in text:
-            day, month, year = (int(part) for part in text.split("/"))
-            return date(year, month, day)
-        return date.fromisoformat(text)
-    except ValueError:
-        return None
+    """A date from dd/mm/yyyy or ISO text (the domain parser); None if it is neither."""
+    return date_or_none(value)
 
 
 def check_parameters(spec: ReportSpec, raw: Mapping[str, Any], today: date) -> dict[str, Any]:
@@ -63,13 +55,15 @@ def check_parameters(spec: ReportSpec, raw: Mapping[str, Any], today: date) -> d
     errors = FieldErrors()
 
     def day_of(field: str, default: date) -> date | None:
-        value = raw.get(field)
-        if value in (None, ""):
-            return default
-        day = parse_day(value)
+        try:
+            day = parse_date(raw.get(field), field)
+        except ValidationFailed as error:
+            for message, params in error.errors[field]:
+                errors.add(field, message, **params)
+            return None
         if day is None:
-            errors.add(field, N_("Enter a date as dd/mm/yyyy."))
-        elif day > today:
+            return default
+        if day > today:
             errors.add(field, N_("The date cannot be in the future."))
         return day
 

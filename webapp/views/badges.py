@@ -43,7 +43,7 @@ from webapp.models.member import Member
 from webapp.models.unit import Unit
 from webapp.security import current_requester, current_scope, scoped_get
 from webapp.views.adapters import flash_domain_error, run_on_screen
-from webapp.views.base import DangVienModelView, parse_int, parse_iso_date, parse_text
+from webapp.views.base import DangVienModelView, form_text, parse_int, parse_iso_date, parse_text
 from webapp.views.errors import DomainRule
 from webapp.views.proposals import (
     ProposalApi,
@@ -195,7 +195,7 @@ class BadgeRoundView(BaseView):
                     member_id,
                     form_number(request.form.get("milestone")),
                     request.form.get("kind") or "",
-                    request.form.get("reason"),
+                    form_text("reason", multiline=True),
                 ),
                 gettext("The member has been proposed."),
             )
@@ -505,7 +505,7 @@ class BadgeProposalApi(ProposalApi):
                     parse_int(payload.get("member"), "member"),
                     parse_int(payload.get("milestone"), "milestone"),
                     parse_text(payload.get("kind"), "kind") or "",
-                    parse_text(payload.get("reason"), "reason"),
+                    parse_text(payload.get("reason"), "reason", multiline=True),
                 )
                 return self.response(201, ids=[proposal.id])
             members = payload.get("members")

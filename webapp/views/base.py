@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
@@ -22,9 +21,12 @@ from wtforms.utils import unset_value
 from wtforms.validators import InputRequired, ValidationError
 from wtforms.widgets import TextInput
 
+from webapp.domain.dates import parse_date
 from webapp.domain.errors import N_, DomainError, FieldErrors, ValidationFailed
 from webapp.domain.scope import is_scoped
+from webapp.domain.text import clean_text, without_disallowed
 from webapp.extensions import db
+from webapp.forms import TextRuleViewMixin
 from webapp.labels import format_date
 from webapp.models.member import Member
 from webapp.models.unit import Unit
@@ -32,8 +34,6 @@ from webapp.security import SCOPE_FILTER, current_requester, scoped_get
 from webapp.views.adapters import RecordCommands, as_form_refusal, edited_values
 from webapp.views.errors import HTTP_MESSAGES, DomainRule, translate, translated_field_errors
 from webapp.views.filters import SearchableInterface
-
-DATE_FORMATS = ["%d/%m/%Y", "%Y-%m-%d"]
 
 
 class DateTextWidget(TextInput):
@@ -48,25 +48,20 @@ class DateTextWidget(TextInput):
 
 
 class DayMonthYearField(DateField):
-    """A date typed as dd/mm/yyyy (ISO accepted too); empty means no date, not an error."""
+    """A date typed as dd/mm/yyyy (ISO accepted too: the domain parser); empty means no
+    date, not an error."""
 
     def __init__(self, label=None, validators=None, **kwargs):
         kwargs.setdefault("widget", DateTextWidget())
-        super().__init__(label, validators, format=DATE_FORMATS, **kwargs)
+        # The format only shows a stored date; typed text goes through parse_date.
+        super().__init__(label, validators, format="%d/%m/%Y", **kwargs)
 
     def process_formdata(self, valuelist):
-        text = " ".join(valuelist or []).strip()
-        if not text:
-            self.data = None
-            return
-        for fmt in DATE_FORMATS:
-            try:
-                self.data = datetime.datetime.strptime(text, fmt).date()
-                return
-            except ValueError:
-                continue
         self.data = None
-        raise ValueError(gettext("Enter the date as dd/mm/yyyy, e.g. 19/05/1990."))
+        try:
+            self.data = parse_date(" ".join(valuelist or []), self.name)
+        except ValidationFailed as error:
+            raise ValueError(translate(error.message, error.params)) from None
 
 
 def date_field(label, rule: DomainRule, required_message=None) -> DayMonthYearField:
@@ -186,11 +181,11 @@ class SearchableCommandInterface(WrittenByCommands, SearchableInterface):
     pass
 
 
-class DangVienModelView(ModelView):
+class DangVienModelView(TextRuleViewMixin, ModelView):
     """Explicit list/show/edit screens; edits of versioned records carry the version they
     started from. With `record_commands` (and a CommandInterface), add, edit and delete are
     the domain's commands and FAB keeps the forms; otherwise `check_item` re-checks the
-    record before FAB saves it."""
+    record before FAB saves it. Every text field goes through the text rule (webapp/forms.py)."""
 
     page_size = 25
     record_commands: RecordCommands | None = None
@@ -216,6 +211,17 @@ class DangVienModelView(ModelView):
         super()._init_forms()
         if "version_id" in self.datamodel.obj.__table__.columns:
             self.edit_form._model_class = self.datamodel.obj
+
+    def _get_list_widget(self, filters, **kwargs):
+        # The list's search panel (and the member page's tabs): a search stores nothing, so
+        # what the text rule refuses is left out rather than sent to PostgreSQL (NUL: 500).
+        filters.values = [
+            [without_disallowed(v) if isinstance(v, str) else v for v in values]
+            if isinstance(values, list)
+            else values
+            for values in filters.values
+        ]
+        return super()._get_list_widget(filters, **kwargs)
 
     def check_item(self, item, item_id: int | None) -> FieldErrors:  # pragma: no cover - abstract
         return FieldErrors()
@@ -466,8 +472,9 @@ class DangVienModelRestApi(ModelRestApi):
         if payload is None:
             return self.not_a_json_object()
         relations = {key for key in payload if self.datamodel.is_relation(key)}
+        # Cleaned in place: FAB's schema reads the same (cached) payload next.
         problems = (
-            payload_problems(payload, relations)
+            payload_problems(payload, relations, *column_kinds(self.datamodel.obj))
             or self.too_large(payload)
             or self.missing_related(payload, relations)
         )
@@ -515,26 +522,25 @@ class DangVienModelRestApi(ModelRestApi):
 
 
 # JSON payload values for command endpoints (record an event, merge a unit, …).
-def parse_text(value, field: str) -> str | None:
+def parse_text(value, field: str, *, multiline: bool = False) -> str | None:
+    """Text through the domain text rule (webapp/domain/text.py); empty is None."""
     if value in (None, ""):
         return None
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         raise ValidationFailed({field: [(N_("Enter text."), {})]})
-    text = str(value).strip()
-    if "\x00" in text:
-        raise ValidationFailed(
-            {"note": [(N_("The text contains characters that are not allowed."), {})]}
-        )
-    return text or None
+    return clean_text(str(value), field, multiline=multiline) or None
+
+
+def form_text(name: str, *, multiline: bool = False) -> str | None:
+    """A text field of a hand-written HTML form (request.form) through the domain text
+    rule; empty is None. Read it inside the command the handler runs, so that a refusal
+    is flashed like the command's own."""
+    return parse_text(request.form.get(name), name, multiline=multiline)
 
 
 def parse_iso_date(value, field: str) -> date | None:
-    if value in (None, ""):
-        return None
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise ValidationFailed({field: [(N_("Enter the date as YYYY-MM-DD."), {})]}) from None
+    """A date through the domain parser (ISO as clients send it; dd/mm/yyyy too)."""
+    return parse_date(value, field)
 
 
 def parse_int(value, field: str) -> int | None:
@@ -553,15 +559,41 @@ def is_id(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
 
 
-def payload_problems(payload: dict, id_keys: set[str]) -> dict[str, list[tuple[str, dict]]]:
-    """What the database itself would choke on, refused before it gets there: ids that are
-    not whole numbers in range, and text with NUL characters."""
+def column_kinds(model) -> tuple[frozenset[str], frozenset[str]]:
+    """(date attributes, multi-line text attributes) of a model: how its API reads them."""
+    from sqlalchemy import Date, Text, inspect
+
+    def kind(sql_type) -> frozenset[str]:
+        return frozenset(
+            attribute.key
+            for attribute in inspect(model).column_attrs
+            if isinstance(attribute.columns[0].type, sql_type)
+        )
+
+    return kind(Date), kind(Text)
+
+
+def payload_problems(
+    payload: dict,
+    id_keys: set[str],
+    date_keys: frozenset[str] = frozenset(),
+    multiline_keys: frozenset[str] = frozenset(),
+) -> dict[str, list[tuple[str, dict]]]:
+    """The model APIs' input rules, before FAB's schema and the database see the payload:
+    ids must be whole numbers in range; text goes through the domain text rule and dates
+    through the domain date parser (dd/mm/yyyy or ISO), both rewritten in place to what is
+    stored (ISO for dates). Returns the refusals by field."""
     problems: dict[str, list[tuple[str, dict]]] = {}
     for key, value in payload.items():
-        if key in id_keys and value is not None and not is_id(value):
-            problems.setdefault(key, []).append((N_("Enter a whole number."), {}))
-        elif isinstance(value, str) and "\x00" in value:
-            problems.setdefault(key, []).append(
-                (N_("The text contains characters that are not allowed."), {})
-            )
+        try:
+            if key in id_keys:
+                if value is not None and not is_id(value):
+                    problems.setdefault(key, []).append((N_("Enter a whole number."), {}))
+            elif key in date_keys:
+                day = parse_date(value, key)
+                payload[key] = day.isoformat() if day else None
+            elif isinstance(value, str):
+                payload[key] = clean_text(value, key, multiline=key in multiline_keys)
+        except ValidationFailed as error:
+            problems.setdefault(key, []).extend(error.errors[key])
     return problems

@@ -40,7 +40,7 @@ from webapp.models.cards import CardProposal, CardProposalBatch, CardReason, Par
 from webapp.models.member import Member
 from webapp.security import current_requester, current_scope, scoped_get
 from webapp.views.adapters import run_on_screen
-from webapp.views.base import DangVienModelView, parse_int, parse_iso_date, parse_text
+from webapp.views.base import DangVienModelView, form_text, parse_int, parse_iso_date, parse_text
 from webapp.views.proposals import (
     PAGE_SIZE,
     CommandApi,
@@ -217,7 +217,7 @@ class CardBatchView(DangVienModelView):
         if form_is_fresh():
             requests = [CardRequest(member_id) for member_id in selected_ids()]
             unit_id = form_number(request.form.get("unit_id"))
-            done = self._propose(unit_id, requests, request.form.get("note"))
+            done = self._propose(unit_id, requests, form_text("note", multiline=True))
             if done is not None:
                 return done
         return redirect(url_for("CardBatchView.needing"))
@@ -381,7 +381,7 @@ class CardProposalApi(ProposalApi):
                 CardRequest(
                     member_id=parse_int(item.get("member"), "member") or 0,
                     reason=parse_text(item.get("reason"), "reason") or CardReason.NEW_OFFICIAL,
-                    explanation=parse_text(item.get("explanation"), "explanation"),
+                    explanation=parse_text(item.get("explanation"), "explanation", multiline=True),
                     photo_reference=parse_text(item.get("photo_reference"), "photo_reference"),
                 )
                 for item in items
@@ -391,7 +391,7 @@ class CardProposalApi(ProposalApi):
                 current_requester(),
                 parse_int(payload.get("unit"), "unit"),
                 requests,
-                note=parse_text(payload.get("note"), "note"),
+                note=parse_text(payload.get("note"), "note", multiline=True),
             )
             return self.response(201, batch=batch.id, ids=[p.id for p in batch.proposals])
 

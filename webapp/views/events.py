@@ -19,6 +19,7 @@ from webapp.domain.events import EventInput, cancel_event, record_event
 from webapp.domain.ledger import ACTIVE, EventKind
 from webapp.domain.scope import scope_clause
 from webapp.extensions import db
+from webapp.forms import TextRuleForm
 from webapp.labels import EVENT_COLUMNS, EVENT_KIND_LABELS, STATUS_LABELS, format_date, label_for
 from webapp.models.ledger import MemberEvent
 from webapp.models.member import Member
@@ -29,6 +30,7 @@ from webapp.views.base import (
     DangVienModelRestApi,
     DangVienModelView,
     DayMonthYearField,
+    form_text,
     parse_int,
     parse_iso_date,
     parse_text,
@@ -39,7 +41,7 @@ RECORDABLE_KINDS = {
 }
 
 
-class EventForm(FlaskForm):
+class EventForm(TextRuleForm):
     kind = SelectField(
         _l("Event"), choices=[], validators=[InputRequired(message=_l("Choose the kind of event."))]
     )
@@ -174,7 +176,10 @@ class MemberEventView(DangVienModelView):
         if request.method == "POST" and form.validate():
             run_on_screen(
                 lambda: cancel_event(
-                    db.session, current_requester(), event.id, reason=request.form.get("reason")
+                    db.session,
+                    current_requester(),
+                    event.id,
+                    reason=form_text("reason", multiline=True),
                 ),
                 gettext("The event has been cancelled."),
             )
@@ -280,7 +285,7 @@ class MemberEventApi(DangVienModelRestApi):
                 ),
                 arriving_as=parse_text(payload.get("arriving_as"), "arriving_as"),
                 reverses_id=parse_int(payload.get("reverses"), "reverses_id"),
-                note=parse_text(payload.get("note"), "note"),
+                note=parse_text(payload.get("note"), "note", multiline=True),
             )
             member_id = parse_int(payload.get("member"), "member")
             if member_id is None:

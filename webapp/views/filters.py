@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import SQLAFilterConverter, get_field_setup_query
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 
+from webapp.domain.dates import date_or_none
 from webapp.domain.party_age import add_years
+from webapp.domain.text import without_disallowed
 from webapp.domain.vietnamese import search_tokens
 
 
 class FilterSearchKey(BaseFilter):
     """Every word of the query, folded like the stored key ("nguyen thi huong" finds
     "Nguyễn Thị Hường"); matches names, member, card and citizen ID numbers, and a word
-    written dd/mm/yyyy matches the date of birth."""
+    that is a date (dd/mm/yyyy or ISO, the domain parser) matches the date of birth."""
 
     name = _l("Contains")
     arg_name = "sk"
@@ -24,8 +26,10 @@ class FilterSearchKey(BaseFilter):
     def apply(self, query, value):
         query, field = get_field_setup_query(query, self.model, self.column_name)
         words = []
-        for word in str(value or "").split():
-            day = _as_date(word)
+        # A search stores nothing: characters the text rule refuses are left out, not
+        # reported (and never sent to PostgreSQL, which refuses NUL).
+        for word in without_disallowed(str(value or "")).split():
+            day = date_or_none(word)
             if day is not None and hasattr(self.model, "birth_date"):
                 query = query.filter(self.model.birth_date == day)  # "19/05/1985": date of birth
             else:
@@ -34,13 +38,6 @@ class FilterSearchKey(BaseFilter):
             escaped = token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             query = query.filter(field.like(f"%{escaped}%", escape="\\"))
         return query
-
-
-def _as_date(word: str) -> date | None:
-    try:
-        return datetime.strptime(word, "%d/%m/%Y").date()
-    except ValueError:
-        return None
 
 
 def _years(value) -> int | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 from flask import current_app, request
 from flask_appbuilder.models.sqla.filters import FilterIn
@@ -12,7 +12,8 @@ from sqlalchemy import select
 from wtforms import BooleanField, Form
 
 from webapp.domain.catalogues import MEMBER_FIELD_CATALOGUES
-from webapp.domain.errors import FieldErrors
+from webapp.domain.dates import parse_date
+from webapp.domain.errors import FieldErrors, ValidationFailed
 from webapp.domain.events import member_state
 from webapp.domain.ledger import EventKind
 from webapp.domain.members import (
@@ -52,7 +53,7 @@ from webapp.views.base import (
     date_formatters,
     edited_pk,
 )
-from webapp.views.errors import DomainRule
+from webapp.views.errors import DomainRule, translate
 
 IDENTITY_FIELDS = [
     "member_number",
@@ -270,9 +271,9 @@ def member_panel(member_id: int, as_of_text: str | None) -> dict:
     as_of = None
     if as_of_text:
         try:
-            as_of = datetime.strptime(as_of_text.strip(), "%d/%m/%Y").date()
-        except ValueError:
-            error = gettext("Enter the date as dd/mm/yyyy, e.g. 19/05/1990.")
+            as_of = parse_date(as_of_text, "as_of")
+        except ValidationFailed as refused:
+            error = translate(refused.message, refused.params)
     day = as_of or date.today()
     state = member_state(db.session, member.id, as_of=day)
     age = party_age(

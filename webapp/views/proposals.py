@@ -5,7 +5,7 @@ printables, and the REST base with the one /decide endpoint."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import Any, ClassVar
 
 from flask import flash, redirect, request, url_for
@@ -16,6 +16,7 @@ from flask_babel import gettext
 from flask_wtf import FlaskForm
 from sqlalchemy import or_, select
 
+from webapp.domain.dates import parse_date
 from webapp.domain.errors import N_, DomainError, ValidationFailed
 from webapp.domain.scope import scope_clause
 from webapp.extensions import db
@@ -23,7 +24,7 @@ from webapp.models.unit import Unit, UnitKind
 from webapp.reports.runs import request_report
 from webapp.security import current_requester, current_scope
 from webapp.views.adapters import flash_domain_error, run_on_screen
-from webapp.views.base import DangVienModelRestApi, parse_int, parse_text
+from webapp.views.base import DangVienModelRestApi, form_text, parse_int, parse_text
 
 PAGE_SIZE = 50
 
@@ -41,17 +42,9 @@ def form_number(value: str | None) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
 
 
-def parse_form_date(value: str | None) -> date | None:
-    """dd/mm/yyyy or ISO; raises ValidationFailed on anything else."""
-    text = (value or "").strip()
-    if not text:
-        return None
-    for fmt in ("%d/%m/%Y", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    raise ValidationFailed({"date": [(N_("Enter the date as dd/mm/yyyy, e.g. 19/05/1990."), {})]})
+def parse_form_date(value: str | None, field: str = "date") -> date | None:
+    """dd/mm/yyyy or ISO (the domain's one date parser); ValidationFailed on anything else."""
+    return parse_date(value, field)
 
 
 def page_number() -> int:
@@ -76,7 +69,7 @@ def decide_on_screen(decide: Callable[..., Any], proposal_ids: list[int]) -> boo
             current_requester(),
             proposal_ids,
             approve,
-            comment=request.form.get("comment"),
+            comment=form_text("comment", multiline=True),
         ),
         gettext("The selected proposals have been approved.")
         if approve
@@ -178,7 +171,7 @@ class ProposalApi(CommandApi):
                 current_requester(),
                 proposal_ids(payload),
                 approve,
-                comment=parse_text(payload.get("comment"), "comment"),
+                comment=parse_text(payload.get("comment"), "comment", multiline=True),
             )
             return self.response(200, ids=[p.id for p in proposals], state=proposals[0].state)
 

@@ -11,7 +11,6 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import IntegerField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
@@ -30,6 +29,7 @@ from webapp.domain.records import (
     edit_member_row,
 )
 from webapp.extensions import db
+from webapp.forms import TextRuleForm
 from webapp.labels import MEMBER_COLUMNS, format_date
 from webapp.models.member import Member
 from webapp.models.record import (
@@ -279,7 +279,7 @@ def supplement_form_class():
             fields[name] = CatalogueSelectField(label, kind=MEMBER_FIELD_CATALOGUES[name])
         else:
             fields[name] = StringField(label, validators=[Optional(), Length(max=255)])
-    return type("SupplementForm", (FlaskForm,), fields)
+    return type("SupplementForm", (TextRuleForm,), fields)
 
 
 SupplementForm = supplement_form_class()

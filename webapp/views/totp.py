@@ -13,12 +13,12 @@ from flask_appbuilder.utils.base import get_safe_redirect
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user
-from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import InputRequired, Length
 
 from webapp.domain.audit import append
 from webapp.extensions import db
+from webapp.forms import TextRuleForm
 from webapp.models.user import DangVienUser
 from webapp.security import code_is_valid
 
@@ -27,7 +27,7 @@ PENDING = "totp_pending"  # session key: the user who passed the password step
 MAX_TRIES = 5
 
 
-class CodeForm(FlaskForm):
+class CodeForm(TextRuleForm):
     code = StringField(
         _l("Code from the authenticator app"), validators=[InputRequired(), Length(min=6, max=8)]
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 from flask import abort, current_app, redirect, request, url_for
 from flask_appbuilder import expose, has_access
@@ -17,7 +17,8 @@ from sqlalchemy import select
 from wtforms import Form, SelectField, StringField
 from wtforms.validators import Length, Optional
 
-from webapp.domain.errors import FieldErrors
+from webapp.domain.dates import parse_date
+from webapp.domain.errors import FieldErrors, ValidationFailed
 from webapp.domain.rolls import roll_as_of
 from webapp.domain.scope import scope_clause
 from webapp.domain.units import (
@@ -31,6 +32,7 @@ from webapp.domain.units import (
     unit_problems,
 )
 from webapp.extensions import db
+from webapp.forms import TextRuleForm
 from webapp.labels import (
     STATUS_LABELS,
     UNIT_CHANGE_LABELS,
@@ -55,7 +57,7 @@ from webapp.views.base import (
     parse_iso_date,
     parse_text,
 )
-from webapp.views.errors import DomainRule
+from webapp.views.errors import DomainRule, translate
 from webapp.views.members import MemberModelView
 
 UNIT_FIELDS = ["code", "name", "kind", "parent", "founded_on", "dissolved_on"]
@@ -223,32 +225,32 @@ class UnitModelView(DangVienModelView):
         if unit is None:
             abort(404)
         as_of_text = (request.args.get("as_of") or "").strip()
-        day, error = date.today(), None
-        if as_of_text:
-            try:
-                day = datetime.strptime(as_of_text, "%d/%m/%Y").date()
-            except ValueError:
-                error = gettext("Enter the date as dd/mm/yyyy, e.g. 19/05/1990.")
-        counted, hosted = roll_as_of(db.session, unit, day)
-        return self.render_template(
+        try:
+            day, error = parse_date(as_of_text, "as_of") or date.today(), None
+        except ValidationFailed as refused:
+            # No roll rather than today's under a date that was not asked for.
+            day, error = None, translate(refused.message, refused.params)
+        counted, hosted = roll_as_of(db.session, unit, day) if day else ([], [])
+        page = self.render_template(
             "units/roll.html",
             unit=unit,
-            day=format_date(day),
+            day=format_date(day) if day else as_of_text,
             error=error,
             counted=counted,
             hosted=hosted,
             status_label=lambda value: label_for(STATUS_LABELS, value),
             title=gettext("Members on the rolls"),
         )
+        return page, 400 if error else 200
 
 
-class MergeForm(FlaskForm):
+class MergeForm(TextRuleForm):
     into_id = SelectField(_l("Unit that takes over"), choices=[], validate_choice=False)
     effective_on = DayMonthYearField(_l("Date"))
     decision_number = StringField(_l("Decision number"), validators=[Optional(), Length(max=60)])
 
 
-class DissolveForm(FlaskForm):
+class DissolveForm(TextRuleForm):
     effective_on = DayMonthYearField(_l("Date"))
     decision_number = StringField(_l("Decision number"), validators=[Optional(), Length(max=60)])
 
