@@ -493,7 +493,6 @@ def test_cli_refuses_control_characters_in_options_and_import_rows(app, db_sessi
 # ---------------------------------------------------------------- stored before the rule
 
 
-@pytest.mark.xfail(strict=True, reason="renderer side: report framework branch")
 def test_member_list_renders_a_legacy_name_with_control_characters(app, db_session):
     """A name stored before the rule (PostgreSQL cannot hold NUL, but a vertical tab or an
     escape got in) still renders: the member list of the cell and of every unit above."""
