@@ -9,7 +9,6 @@ in memory; its closing line and count are then read only after the rows were dra
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,6 +16,7 @@ from typing import Any
 
 from flask import current_app
 
+from webapp.domain.text import without_disallowed
 from webapp.models.unit import Unit
 from webapp.reports.spec import describe_parameters
 
@@ -108,19 +108,18 @@ class TableReport:
         return sum(table.row_count for table in self.tables if table.counted)
 
 
-# Text stored before input was checked (legacy rows, another instance's data) may hold C0
-# control characters, which XML — so XLSX — forbids and which print as garbage or break
-# the PDF tools; vertical tab and form feed are line breaks of old spreadsheets. C1
-# controls and the two non-characters are never printable either.
+# Text stored before input was checked (legacy rows, another instance's data) may hold
+# control characters, which XML — so XLSX — forbids and which print as garbage or break the
+# PDF tools; vertical tab and form feed are line breaks of old spreadsheets. What the input
+# rule refuses (webapp/domain/text.py) is dropped here, tabs and line breaks kept.
 _LINE_BREAKS = str.maketrans({"\x0b": "\n", "\x0c": "\n", "\r": "\n"})
-_UNPRINTABLE = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 
 
-def clean_text(text: str) -> str:
+def printable_text(text: str) -> str:
     """`text` without control characters; tabs and line breaks kept (as \\t and \\n)."""
     if text.isprintable():  # the common case, and much faster than the two passes
         return text
-    return _UNPRINTABLE.sub("", text.replace("\r\n", "\n").translate(_LINE_BREAKS))
+    return without_disallowed(text.replace("\r\n", "\n").translate(_LINE_BREAKS), multiline=True)
 
 
 def format_cell(value: Any, kind: str) -> str:
@@ -134,7 +133,7 @@ def format_cell(value: Any, kind: str) -> str:
         return f"{value * 100:.1f}%".replace(".", ",")
     if kind == DATE and isinstance(value, date):
         return f"{value:%d/%m/%Y}"
-    return clean_text(str(value))
+    return printable_text(str(value))
 
 
 @dataclass(frozen=True)
@@ -185,7 +184,7 @@ def table_lines(table: DataTable) -> Iterator[tuple[str, Any]]:
     rows = 0
     for section in table.sections:
         if section.title:
-            yield GROUP, clean_text(section.title)
+            yield GROUP, printable_text(section.title)
         for values in section.rows:
             rows += 1
             yield ROW, values
@@ -195,7 +194,7 @@ def table_lines(table: DataTable) -> Iterator[tuple[str, Any]]:
         yield TOTAL, table.total
     closing = table.closing_text()
     if closing:
-        yield CLOSING, clean_text(closing)
+        yield CLOSING, printable_text(closing)
 
 
 def official_heading(

@@ -44,9 +44,9 @@ from webapp.reports.document import (
     HeaderCell,
     Heading,
     TableReport,
-    clean_text,
     format_cell,
     header_grid,
+    printable_text,
     table_lines,
 )
 from webapp.reports.pdf import FONT_DIR
@@ -150,7 +150,7 @@ def _styles() -> dict[str, ParagraphStyle]:
 
 def _text(value: str) -> str:
     """Plain text as Paragraph markup."""
-    return escape(clean_text(value)).replace("\n", "<br/>")
+    return escape(printable_text(value)).replace("\n", "<br/>")
 
 
 class PagedCanvas(Canvas):
@@ -466,7 +466,7 @@ def render_long_pdf(report: TableReport, path: Path) -> None:
     flowables += [Paragraph(f"<i>{_text(note)}</i>", styles["text"]) for note in report.notes]
     flowables.append(_signature(heading, width, styles))
 
-    title, unit_code = clean_text(heading.title), clean_text(heading.unit_code)
+    title, unit_code = printable_text(heading.title), printable_text(heading.unit_code)
 
     def footer(number: int, pages: int) -> str:
         return f"Trang {number}/{pages} — {title} — {unit_code}"
@@ -482,7 +482,7 @@ def render_long_pdf(report: TableReport, path: Path) -> None:
         topMargin=margins["top"],
         bottomMargin=margins["bottom"],
         title=title,
-        author=clean_text(heading.issuing_committee),
+        author=printable_text(heading.issuing_committee),
         pageCompression=1,
     )
     frame = Frame(

@@ -20,9 +20,9 @@ from webapp.reports.document import (
     TOTAL,
     DataTable,
     TableReport,
-    clean_text,
     format_cell,
     header_grid,
+    printable_text,
     table_lines,
 )
 
@@ -77,7 +77,7 @@ def _html_table(table: DataTable) -> dict[str, Any]:
         header[placed.row].append(placed)
     total_width = sum(column.width for column in columns) or 1
     return {
-        "caption": clean_text(table.caption) if table.caption else None,
+        "caption": printable_text(table.caption) if table.caption else None,
         "header": header,
         "widths": [f"{100 * column.width / total_width:.1f}%" for column in columns],
         "column_count": len(columns),
@@ -89,7 +89,7 @@ def _html_table(table: DataTable) -> dict[str, Any]:
 def render_table_pdf(report: TableReport, path: Path) -> None:
     heading = report.heading
     text = {
-        name: clean_text(getattr(heading, name))
+        name: printable_text(getattr(heading, name))
         for name in (
             "title",
             "subtitle",
@@ -108,9 +108,9 @@ def render_table_pdf(report: TableReport, path: Path) -> None:
         orientation=heading.orientation,
         issued_on=heading.issued_on,
         tables=[_html_table(table) for table in report.tables],
-        notes=[clean_text(note) for note in report.notes],
-        intro=[clean_text(paragraph) for paragraph in report.intro],
-        annex_title=clean_text(report.annex_title) if report.annex_title else None,
+        notes=[printable_text(note) for note in report.notes],
+        intro=[printable_text(paragraph) for paragraph in report.intro],
+        annex_title=printable_text(report.annex_title) if report.annex_title else None,
         **text,
     )
     with path.open("wb") as output:

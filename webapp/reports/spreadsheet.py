@@ -1,7 +1,7 @@
 """Every spreadsheet the product writes: reports to XLSX or CSV, and the CLI's CSV lists.
 
 Two things are done here once, for every cell:
-- text is cleaned of control characters (`clean_text`): XML, so XLSX, forbids most of them
+- text is cleaned of control characters (`printable_text`): XML, so XLSX, forbids most of them
   and openpyxl refuses the whole workbook for one (IllegalCharacterError), and legacy rows
   may hold them;
 - text that a spreadsheet would take for a formula (it starts with =, +, -, @, tab, CR or
@@ -37,14 +37,14 @@ from webapp.reports.document import (
     HeaderCell,
     Heading,
     TableReport,
-    clean_text,
     header_grid,
+    printable_text,
     table_lines,
 )
 
 NUMBER_FORMATS = {INTEGER: "#,##0", PERCENT: "0.0%", DATE: "dd/mm/yyyy"}
 # What makes Excel, LibreOffice or Google Sheets read a field as a formula (OWASP), with
-# the full-width forms some input methods produce; \r is already \n after clean_text.
+# the full-width forms some input methods produce; \r is already \n after printable_text.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 CELL_LIMIT = 32767  # characters Excel holds in a cell; longer text makes it "repair" the file
 
@@ -56,7 +56,7 @@ def starts_like_formula(text: str) -> bool:
 def cell_value(value: Any) -> Any:
     """A value as stored in an XLSX cell: text cleaned and cut to what Excel holds."""
     if isinstance(value, str):
-        return clean_text(value)[:CELL_LIMIT]
+        return printable_text(value)[:CELL_LIMIT]
     return value
 
 
@@ -64,7 +64,7 @@ def csv_field(value: Any) -> Any:
     """A value as written to a CSV field: text cleaned, and prefixed with an apostrophe
     when a spreadsheet would run it as a formula; numbers as they are."""
     if isinstance(value, str):
-        text = clean_text(value)
+        text = printable_text(value)
         return f"'{text}" if starts_like_formula(text) else text
     return value
 
@@ -103,7 +103,7 @@ class XlsxWriter:
     ) -> None:
         self.columns = columns
         self.workbook = workbook or Workbook(write_only=True)
-        self.sheet = self.workbook.create_sheet(clean_text(sheet_name)[:31])
+        self.sheet = self.workbook.create_sheet(printable_text(sheet_name)[:31])
         self.bold = Font(bold=True)
         self.header_fill = PatternFill("solid", fgColor="EEEEEE")
         thin = Side(style="thin")
