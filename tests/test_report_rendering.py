@@ -131,9 +131,9 @@ def test_long_member_list_has_one_header_per_page_and_counted_pages(app, db_sess
     assert sorted(numbers_seen) == sorted(m.member_number for m in members)
     assert len(numbers_seen) == len(set(numbers_seen))
     assert "Tổng số: 274 đảng viên" in flat(pdf_text(data))
-    # The old layout (15-row tables, each with its header) fitted 7 to 11 such rows on a
-    # page, with a header in the middle of most pages; now a page holds all that fit: 13
-    # of these four-line rows (9 on the first, under the heading).
+    # The old layout (15-row tables, each with its header) put 12 of these four-line rows
+    # on most of its 23 pages and a second header in the middle of 16 of them; now a page
+    # holds all that fit: 13 (9 on the first, under the heading), in 22 pages.
     assert per_page[0] >= 9 and min(per_page[1:-1]) >= 13, per_page
     assert all("DejaVu" in font for font in fonts_showing_text(data))
 

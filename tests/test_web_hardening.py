@@ -197,7 +197,9 @@ def test_a_row_naming_a_missing_or_hidden_member_is_a_422(app, client, db_sessio
             headers=headers,
         )
         assert response.status_code == 422, response.json
-        assert response.json["message"]["member"] == [vietnamese(app, "The member does not exist.")]
+        assert response.json["message"] == {
+            "member_id": [vietnamese(app, "The member does not exist.")]
+        }
     assert row_counts(db_session) == before
 
 

@@ -161,7 +161,8 @@ class PagedCanvas(Canvas):
     member list) until save(), so memory would grow with the page count: 459 MB for a
     province's 9,200 pages, against 306 MB compressed (bench/reports.py). The footer of a
     page is a second content stream drawn before the page's own, so "Trang N/M" costs one
-    small stream a page at the end instead of a second rendering of the document."""
+    small stream a page at the end (9,200 pages: 1.1 s and 23 MB) instead of a second
+    rendering of the whole document (twice the time)."""
 
     def __init__(self, *args: Any, footer: Callable[[int, int], str] | None = None, **kwargs):
         super().__init__(*args, **kwargs)

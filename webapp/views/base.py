@@ -405,7 +405,9 @@ class DangVienModelRestApi(ModelRestApi):
             if column not in model.list_properties:
                 continue  # FAB refuses the column itself
             if model.is_relation(column):
-                fits = is_id(one) or (isinstance(one, str) and one.isdigit() and is_id(int(one)))
+                fits = is_id(one) or (
+                    isinstance(one, str) and one.isascii() and one.isdigit() and is_id(int(one))
+                )
             elif model.is_integer(column):
                 number = _as_int(one)
                 fits = number is None or -MAX_ID - 1 <= number <= MAX_ID
@@ -449,7 +451,9 @@ class DangVienModelRestApi(ModelRestApi):
                 )
             if found is None:
                 message = MISSING_RELATED.get(model, N_("The page or record was not found."))
-                problems[key] = [(message, {})]
+                # Named like the domain checks name it: the foreign key ("unit_id").
+                (column,) = sqla_inspect(self.datamodel.obj).relationships[key].local_columns
+                problems[column.key] = [(message, {})]
         return problems
 
     def response_500(self, message=None, **kwargs):
