@@ -154,7 +154,7 @@ def spec_world(session):
     tree = make_tree(session)
     for unit, name in ((tree["C1"], "Đặng Văn Mờ"), (tree["C3"], "Vũ Thị Lạ")):
         member = make_member(session, unit, birth_name=name)
-        open_ledger(session, member)
+        open_ledger(session, SYSTEM, member.id)
         session.add(WorkPeriod(member=member, starts_on=day(2001, 1, 1), description="Làm ruộng"))
     session.commit()
     create_user("clerk_fuzz", "Clerk", "P.01", CLERK_PASSWORD)

@@ -782,7 +782,9 @@ def test_reissue_is_offered_on_the_award_page_to_managers_only(app, db_session, 
     page = manager.get(f"/badgeawards/show/{award.id}")
     assert page.status_code == 200 and "HH-000001" in page.text
     assert "reissue" in page.text
-    response = manager.get(f"/badgeawards/action/reissue/{award.id}")
+    # The show page's action button posts its form (FAB's action routes are POST-only).
+    assert manager.get(f"/badgeawards/action/reissue/{award.id}").status_code == 405
+    response = manager.post(f"/badgeawards/action/reissue/{award.id}")
     assert response.status_code == 302 and f"/badgeawards/reissue/{award.id}" in response.location
     page = manager.post(
         f"/badgeawards/reissue/{award.id}",
