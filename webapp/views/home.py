@@ -42,14 +42,14 @@ def work_counts(members_in_scope: int) -> dict:
 
     from flask import current_app
 
-    from jobs.badges import (
+    from webapp.domain.badges import next_occasion_after
+    from webapp.models.badges import BadgeProposal, BadgeProposalState
+    from webapp.models.cards import CardProposal, ProposalState
+    from webapp.reports.badge_counts import (
         cached_eligible_count,
         count_eligible_for_dashboard,
         request_eligible_count,
     )
-    from webapp.domain.badges import next_occasion_after
-    from webapp.models.badges import BadgeProposal, BadgeProposalState
-    from webapp.models.cards import CardProposal, ProposalState
 
     sm = current_app.appbuilder.sm
     scope = current_scope()

@@ -1,5 +1,7 @@
 """Badge counters for the home page: eligible-but-not-proposed members per scope and
-occasion, cached in Redis; for large scopes computed by a worker, not in the request.
+occasion, cached in Redis; for large scopes computed by a worker, not in the request
+(`count_eligible_for_dashboard` is the job; it sits here, beside the reports, since a
+screen asks for it and job entry points are not imported by screens).
 
 The cache key carries the state of the badge proposals (the newest id and how many are
 open), so a proposal, a decision or an award makes the next read a miss at once: nobody
