@@ -193,6 +193,12 @@ def _clean_data(db) -> None:
         # Reversals first: member_event.reverses_id is checked row by row on SQLite.
         session.execute(text("DELETE FROM member_event WHERE reverses_id IS NOT NULL"))
         for table in (
+            # The member's file (on PostgreSQL the member TRUNCATE cascades to them).
+            "photo_batch_item",
+            "photo_batch",
+            "member_photo",
+            "member_document_version",
+            "member_document",
             "report_run",
             "member_change",
             "member_supplement",
