@@ -72,3 +72,39 @@ def job_state(job_id: str | None) -> str | None:
         return None
     job = fetch_job(job_id)
     return None if job is None else str(job.get_status())
+
+
+def run_batch_job(batch_id: int) -> int:
+    """Match and process the files of an uploaded ZIP of scans."""
+    from jobs import report_progress
+    from webapp.domain.photo_batches import BatchLimits, run_batch
+    from webapp.extensions import db
+    from webapp.filestore import app_store
+
+    run_batch(
+        db.session,
+        batch_id,
+        None,
+        app_store(),
+        BatchLimits.from_config(current_app.config),
+        current_app.config["MEMBER_NUMBER_PATTERN"],
+        report_progress,
+    )
+    return batch_id
+
+
+BATCH_TIMEOUT = 3 * 3600
+
+
+def queue_batch(batch_id: int, *, user_id: int | None = None) -> str:
+    job_id = f"photo-batch-{batch_id}"
+    enqueue(
+        run_batch_job,
+        batch_id,
+        queue="photos",
+        title=f"photo batch {batch_id}",
+        job_id=job_id,
+        timeout=BATCH_TIMEOUT,
+        user_id=user_id,
+    )
+    return job_id

@@ -17,6 +17,8 @@ from webapp.extensions import db
 
 
 def register_cli(app: Flask) -> None:
+    from webapp.photos_cli import photos_group
+
     for command in (
         init_command,
         demo_command,
@@ -28,6 +30,7 @@ def register_cli(app: Flask) -> None:
         audit_group,
         badges_group,
         cards_group,
+        photos_group,
     ):
         app.cli.add_command(command)
 

@@ -73,6 +73,8 @@ READ_MEMBER_FILE = [
 WRITE_MEMBER_FILE = [
     (r"MemberPhotoApi", r"can_(put|crop)"),
     (r"MemberPhotoView", r"can_(upload|crop)"),
+    (r"PhotoBatchView", r"can_(list|upload)"),
+    (r"Photo batches", r"menu_access"),
 ]
 RUN_REPORTS = [(r"ReportRunView", r"can_(list|show|request|status|download|cancel)")]
 

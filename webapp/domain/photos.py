@@ -53,7 +53,9 @@ def job_id_for(photo: MemberPhoto) -> str:
 
 def current_photo(session: Session, member_id: int) -> MemberPhoto | None:
     return session.scalar(
-        select(MemberPhoto).where(MemberPhoto.member_id == member_id, MemberPhoto.current)
+        select(MemberPhoto)
+        .where(MemberPhoto.member_id == member_id, MemberPhoto.current)
+        .execution_options(populate_existing=True)  # a worker changes it under our feet
     )
 
 
@@ -64,6 +66,7 @@ def latest_photo(session: Session, member_id: int) -> MemberPhoto | None:
         .where(MemberPhoto.member_id == member_id)
         .order_by(MemberPhoto.requested_at.desc(), MemberPhoto.id.desc())
         .limit(1)
+        .execution_options(populate_existing=True)
     )
 
 
