@@ -67,13 +67,15 @@ DECIDE_CARDS_AND_BADGES = [
 ]
 # The member's file: everyone who reads members sees their photos and scans (scoped, audited).
 READ_MEMBER_FILE = [
-    (r"MemberPhotoApi", r"can_get"),
+    (r"MemberPhotoApi|MemberDocumentApi|DocumentFileApi", r"can_get"),
     (r"MemberPhotoView", r"can_status"),
 ]
 WRITE_MEMBER_FILE = [
     (r"MemberPhotoApi", r"can_(put|crop)"),
     (r"MemberPhotoView", r"can_(upload|crop)"),
     (r"PhotoBatchView", r"can_(list|upload)"),
+    (r"MemberDocumentApi", r"can_post"),
+    (r"MemberDocumentView", r"can_(attach|replace)"),
     (r"Photo batches", r"menu_access"),
 ]
 RUN_REPORTS = [(r"ReportRunView", r"can_(list|show|request|status|download|cancel)")]
