@@ -83,7 +83,11 @@ def job_state(job_id: str | None) -> str | None:
     if not job_id:
         return None
     job = fetch_job(job_id)
-    return None if job is None else str(job.get_status())
+    if job is None:
+        return None
+    status = job.get_status()
+    # RQ's JobStatus is a str enum: its value ("queued"), not str() ("JobStatus.QUEUED").
+    return getattr(status, "value", status)
 
 
 def run_batch_job(batch_id: int) -> int:

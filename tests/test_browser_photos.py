@@ -74,7 +74,7 @@ def test_clerk_uploads_sees_it_processed_moves_the_crop_and_saves(
     assert near(thumb_colour(page, base, 0.6), samples.QUADRANTS["top_right"])
 
     page.locator("#photo-crop-link").click()
-    page.wait_for_function("window.memberCropper && window.memberCropper.ready")
+    expect(page.locator("#crop-image[data-ready='1']")).to_have_count(1)
     assert page.locator("#crop-left").input_value() == "100"
     face = page.locator(".cropper-face").bounding_box()
     # Drag the box to the left edge with the mouse (the cropper keeps it inside).

@@ -20,6 +20,7 @@
       rotatable: false,
       scalable: false,
       data: { x: initial.left, y: initial.top, width: initial.width, height: initial.height },
+      ready: function () { image.setAttribute("data-ready", "1"); },
       crop: function (event) {
         var d = event.detail;
         var width = Math.round(d.width / factor);
