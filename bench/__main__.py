@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["tree", "reports", "badges"]
+BENCHMARKS = ["tree", "reports", "badges", "photos"]
 
 
 def main(argv: list[str]) -> int:

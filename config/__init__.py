@@ -99,6 +99,16 @@ class Config:
         # Home-page badge counter: counted in the request up to this many members in scope,
         # by a worker above (a province takes seconds).
         self.BADGE_COUNTER_INLINE_MEMBERS = env_int("BADGE_COUNTER_INLINE_MEMBERS", 20000)
+        # The member's file (photos, scanned dossier): limits checked on the content.
+        self.PHOTO_MAX_MB = env_int("PHOTO_MAX_MB", 15)  # one image file
+        self.PHOTO_MAX_MEGAPIXELS = env_int("PHOTO_MAX_MEGAPIXELS", 40)  # width × height
+        self.PHOTO_MIN_SIDE = env_int("PHOTO_MIN_SIDE", 150)  # shorter side of the crop, px
+        self.DOCUMENT_MAX_MB = env_int("DOCUMENT_MAX_MB", 20)  # one scanned document
+        self.DOCUMENT_MAX_PAGES = env_int("DOCUMENT_MAX_PAGES", 200)
+        # A ZIP of scans (screen or `flask photos import`): files, unpacked size, ratio.
+        self.BATCH_UPLOAD_MB = env_int("BATCH_UPLOAD_MB", 500)
+        self.BATCH_MAX_FILES = env_int("BATCH_MAX_FILES", 5000)
+        self.BATCH_MAX_UNPACKED_MB = env_int("BATCH_MAX_UNPACKED_MB", 4096)
 
 
 class TestConfig(Config):

@@ -35,6 +35,11 @@ class AppWorker(Worker):
 
 def run_worker(app: Flask, *, burst: bool = False, queues: tuple[str, ...] = QUEUE_NAMES) -> bool:
     connection = redis_connection(app)
+    if "photos" in queues:
+        # Loaded once here, inherited by every forked work horse (not once per job).
+        from jobs.photos import preload
+
+        preload()
     worker = AppWorker(list(queues), connection=connection)
     worker.flask_app = app
     return worker.work(burst=burst, with_scheduler=False, logging_level="INFO")

@@ -87,6 +87,9 @@ def create_app(config: object | None = None) -> Flask:
     def _refuse_oversized_bodies():
         # Checked before anything reads the body (FAB's API would turn the error into a 500).
         limit = app.config.get("MAX_CONTENT_LENGTH")
+        larger = app.config.get("LARGE_UPLOAD_ENDPOINTS", {}).get(request.endpoint)
+        if larger:  # e.g. a ZIP of scans: its own limit, for the form parser too
+            limit = request.max_content_length = larger
         if limit and request.content_length and request.content_length > limit:
             message = gettext("The request is too large.")
             if request.path.startswith("/api/"):

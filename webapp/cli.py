@@ -52,6 +52,8 @@ def cli_date(value: str | None, option: str) -> date:
 
 
 def register_cli(app: Flask) -> None:
+    from webapp.photos_cli import photos_group
+
     for command in (
         init_command,
         demo_command,
@@ -63,6 +65,7 @@ def register_cli(app: Flask) -> None:
         audit_group,
         badges_group,
         cards_group,
+        photos_group,
     ):
         app.cli.add_command(command)
 

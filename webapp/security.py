@@ -70,6 +70,19 @@ DECIDE_CARDS_AND_BADGES = [
     (r"CardProposalApi", r"can_(decide|issue)"),
     (r"BadgeProposalApi", r"can_(decide|award)"),
 ]
+# The member's file: everyone who reads members sees their photos and scans (scoped, audited).
+READ_MEMBER_FILE = [
+    (r"MemberPhotoApi|MemberDocumentApi|DocumentFileApi", r"can_get"),
+    (r"MemberPhotoView", r"can_status"),
+]
+WRITE_MEMBER_FILE = [
+    (r"MemberPhotoApi", r"can_(put|crop)"),
+    (r"MemberPhotoView", r"can_(upload|crop)"),
+    (r"PhotoBatchView", r"can_(list|upload)"),
+    (r"MemberDocumentApi", r"can_post"),
+    (r"MemberDocumentView", r"can_(attach|replace)"),
+    (r"Photo batches", r"menu_access"),
+]
 RUN_REPORTS = [(r"ReportRunView", r"can_(list|show|request|status|download|cancel)")]
 
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
@@ -86,6 +99,8 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         (r"UnitApi|MemberApi", r"can_(post|put)"),
         (r"MemberEventApi", r"can_post"),
         *PROPOSE_CARDS_AND_BADGES,
+        *READ_MEMBER_FILE,
+        *WRITE_MEMBER_FILE,
     ],
     "Manager": [
         *SELF_SERVICE,
@@ -94,8 +109,9 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         (r"TotpView", r"can_setup"),
         (r"Second factor", r"menu_access"),
         *DECIDE_CARDS_AND_BADGES,
+        *READ_MEMBER_FILE,
     ],
-    "Leader": [*SELF_SERVICE, *READ_DATA, *RUN_REPORTS],
+    "Leader": [*SELF_SERVICE, *READ_DATA, *RUN_REPORTS, *READ_MEMBER_FILE],
     # Machine accounts of lower-level instances; their sync API arrives with upward sync.
     "Sync": [],
 }

@@ -97,6 +97,14 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "badge.reissue": frozenset({Role.MANAGER}),
     "report.request": frozenset({Role.CLERK, Role.MANAGER, Role.LEADER}),
     "report.cancel": frozenset({Role.CLERK, Role.MANAGER, Role.LEADER}),
+    # The member's file (photos, batches of scans, the scanned dossier).
+    "photo.upload": frozenset({Role.CLERK}),
+    "photo.crop": frozenset({Role.CLERK}),
+    "photo.batch": frozenset({Role.CLERK}),
+    "photo.view": frozenset({Role.CLERK, Role.MANAGER, Role.LEADER}),
+    "document.attach": frozenset({Role.CLERK}),
+    "document.replace": frozenset({Role.CLERK}),
+    "document.view": frozenset({Role.CLERK, Role.MANAGER, Role.LEADER}),
     "user.create": frozenset(),
     "user.import": frozenset(),
 }

@@ -13,6 +13,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from webapp.domain.errors import N_, NotFound
 from webapp.models.badges import BadgeAward, BadgeProposal
 from webapp.models.cards import CardProposal, CardProposalBatch, PartyCard
+from webapp.models.files import MemberDocument, MemberPhoto
 from webapp.models.ledger import MemberEvent, MemberPeriod
 from webapp.models.member import Member
 from webapp.models.record import MEMBER_ROW_MODELS, MemberChange, MemberSupplement
@@ -46,6 +47,8 @@ MEMBER_OWNED = (
     PartyCard,
     BadgeProposal,
     BadgeAward,
+    MemberPhoto,
+    MemberDocument,
 )
 UNIT_OWNED = (ReportRun, UnitChange, CardProposalBatch)
 

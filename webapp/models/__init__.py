@@ -19,6 +19,14 @@ from webapp.models.badges import (
     BadgeSetting,
 )
 from webapp.models.cards import CardNumberCounter, CardProposal, CardProposalBatch, PartyCard
+from webapp.models.files import (
+    DocumentType,
+    MemberDocument,
+    MemberDocumentVersion,
+    MemberPhoto,
+    PhotoBatch,
+    PhotoBatchItem,
+)
 from webapp.models.ledger import MemberEvent, MemberPeriod
 from webapp.models.member import Member, MemberStatus, Sex
 from webapp.models.record import (
@@ -66,6 +74,12 @@ __all__ = [
     "CardProposalBatch",
     "PartyCard",
     "DangVienUser",
+    "DocumentType",
+    "MemberDocument",
+    "MemberDocumentVersion",
+    "MemberPhoto",
+    "PhotoBatch",
+    "PhotoBatchItem",
     "CatalogueEntry",
     "Commendation",
     "Discipline",

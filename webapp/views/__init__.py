@@ -17,6 +17,7 @@ from webapp.views.badges import (
 )
 from webapp.views.cards import CardBatchView, CardProposalApi, PartyCardApi, PartyCardView
 from webapp.views.events import MemberEventApi, MemberEventView
+from webapp.views.member_file import register_member_file
 from webapp.views.members import MemberApi, MemberModelView
 from webapp.views.records import (
     ROW_APIS,
@@ -155,6 +156,7 @@ def register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_api(BadgeProposalApi)
     for api in ROW_APIS:
         appbuilder.add_api(api)
+    register_member_file(appbuilder)  # photos, batches of scans, the scanned dossier
     appbuilder.add_view(
         CatalogueEntryView,
         "Catalogues",

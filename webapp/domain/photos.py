@@ -1,0 +1,326 @@
+"""The member's photo: upload, crop, processing and viewing, as commands (DESIGN §7).
+
+An upload is stored under DATA_DIR by content hash before its row is written; the row is
+the request "make this original, cropped so, the member's photo". A job processes it
+(`process_photo`): the standard photo and thumbnail are written (atomically, by hash)
+before the row names them, and the member's current photo moves to it in the same
+transaction that marks it done. A refused or crashed processing leaves the previous photo
+current. The same upload twice, or the same crop twice, is the same row.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from webapp.domain import audit, imaging
+from webapp.domain.commands import Requester, command, transaction
+from webapp.domain.errors import N_, DomainError, NotFound
+from webapp.domain.imaging import PhotoLimits, PhotoRefused
+from webapp.domain.scope import find_in_scope
+from webapp.filestore import FileStore
+from webapp.models.files import ACTIVE_FILE_STATES, AUTO_CROP, FileState, MemberPhoto
+from webapp.models.member import Member
+
+log = logging.getLogger(__name__)
+
+# Shown when a processing stopped without saying why (a killed worker, a timeout).
+STOPPED = N_("The processing stopped before it finished; upload the photo again.")
+
+
+@dataclass(frozen=True)
+class Upload:
+    data: bytes
+    file_name: str | None = None
+
+
+def display_name(file_name: str | None) -> str | None:
+    """The user's file name for display: its last part, printable, bounded."""
+    if not file_name:
+        return None
+    name = file_name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable())
+    return name[:255] or None
+
+
+def job_id_for(photo: MemberPhoto) -> str:
+    return f"photo-{photo.id}"
+
+
+def current_photo(session: Session, member_id: int) -> MemberPhoto | None:
+    return session.scalar(
+        select(MemberPhoto)
+        .where(MemberPhoto.member_id == member_id, MemberPhoto.current)
+        .execution_options(populate_existing=True)  # a worker changes it under our feet
+    )
+
+
+def latest_photo(session: Session, member_id: int) -> MemberPhoto | None:
+    """The most recently requested processing (what the page reports the state of)."""
+    return session.scalar(
+        select(MemberPhoto)
+        .where(MemberPhoto.member_id == member_id)
+        .order_by(MemberPhoto.requested_at.desc(), MemberPhoto.id.desc())
+        .limit(1)
+        .execution_options(populate_existing=True)
+    )
+
+
+def _audit(session: Session, requester: Requester, action: str, photo: MemberPhoto, **after):
+    audit.append(
+        session,
+        action,
+        object_type="Member",
+        object_id=photo.member_id,
+        after={"photo": photo.id, **after},
+        user_id=requester.user_id,
+        username=requester.username,
+    )
+
+
+def _request(
+    session: Session,
+    requester: Requester,
+    member: Member,
+    *,
+    sha256: str,
+    path: str,
+    size: int,
+    name: str | None,
+    crop_key: str,
+) -> MemberPhoto:
+    """The row for (member, original, crop): the existing one asked for again, or new."""
+    photo = session.scalar(
+        select(MemberPhoto)
+        .where(
+            MemberPhoto.member_id == member.id,
+            MemberPhoto.original_sha256 == sha256,
+            MemberPhoto.crop_key == crop_key,
+        )
+        .with_for_update()
+    )
+    now = datetime.now()
+    if photo is None:
+        photo = MemberPhoto(
+            member_id=member.id,
+            original_sha256=sha256,
+            original_path=path,
+            original_name=name,
+            original_size=size,
+            crop_key=crop_key,
+            state=FileState.QUEUED,
+            uploaded_by_id=requester.user_id,
+            requested_at=now,
+        )
+        session.add(photo)
+        session.flush()
+        photo.job_id = job_id_for(photo)
+    elif photo.state == FileState.DONE:
+        # Already made: it simply becomes the member's photo again, no new processing.
+        photo.requested_at = now
+        make_current(session, photo)
+    elif photo.state in (FileState.REFUSED, FileState.FAILED):
+        photo.state = FileState.QUEUED
+        photo.error = None
+        photo.error_params = None
+        photo.requested_at = now
+    else:
+        photo.requested_at = now  # queued or processing: the job that runs will do
+    return photo
+
+
+@command("photo.upload")
+def upload_photo(
+    session: Session,
+    requester: Requester,
+    member_id: int,
+    upload: Upload,
+    store: FileStore,
+    limits: PhotoLimits,
+) -> MemberPhoto:
+    """Keep the original and ask for its processing; the adapter queues the job when the
+    row says queued. Only the size is checked here (the content is the job's)."""
+    member = find_in_scope(session, Member, member_id, requester.scope, lock=True)
+    imaging.check_size(len(upload.data), limits)
+    stored = store.put_bytes("originals", upload.data)
+    photo = _request(
+        session,
+        requester,
+        member,
+        sha256=stored.sha256,
+        path=stored.path,
+        size=stored.size,
+        name=display_name(upload.file_name),
+        crop_key=AUTO_CROP,
+    )
+    _audit(session, requester, "photo_upload", photo, sha256=stored.sha256)
+    return photo
+
+
+@command("photo.crop")
+def crop_photo(
+    session: Session,
+    requester: Requester,
+    member_id: int,
+    box: tuple[int, int, int, int],
+    limits: PhotoLimits,
+    photo_id: int | None = None,
+) -> MemberPhoto:
+    """Ask for the member's photo (or photo `photo_id` of the member) cropped to `box`
+    (left, top, width, height in the upright original): re-made from the kept original."""
+    member = find_in_scope(session, Member, member_id, requester.scope, lock=True)
+    base = (
+        session.get(MemberPhoto, photo_id)
+        if photo_id is not None
+        else current_photo(session, member.id)
+    )
+    if base is None or base.member_id != member.id or base.width is None:
+        raise NotFound(N_("The member has no processed photo to crop."))
+    key = ",".join(str(int(v)) for v in box)
+    chosen = imaging.chosen_box(key, base.width, base.height, limits)
+    photo = _request(
+        session,
+        requester,
+        member,
+        sha256=base.original_sha256,
+        path=base.original_path,
+        size=base.original_size,
+        name=base.original_name,
+        crop_key=chosen.key,
+    )
+    _audit(session, requester, "photo_crop", photo, box=chosen.key)
+    return photo
+
+
+def make_current(session: Session, photo: MemberPhoto) -> None:
+    """Photo becomes the member's photo (the caller holds the member's row lock)."""
+    session.execute(
+        update(MemberPhoto)
+        .where(
+            MemberPhoto.member_id == photo.member_id,
+            MemberPhoto.current,
+            MemberPhoto.id != photo.id,
+        )
+        .values(current=False)
+        .execution_options(synchronize_session="fetch")
+    )
+    photo.current = True
+    session.flush()
+
+
+def process_photo(
+    session: Session,
+    photo_id: int,
+    store: FileStore,
+    limits: PhotoLimits,
+    *,
+    checkpoint=None,
+) -> MemberPhoto | None:
+    """Process one requested photo (the job's work; trusted, the request was checked).
+    Running it again on a done row changes nothing."""
+    photo = session.get(MemberPhoto, photo_id)
+    if photo is None or photo.state == FileState.DONE:
+        return photo
+    with transaction(session):
+        photo.state = FileState.PROCESSING
+        photo.started_at = datetime.now()
+        photo.error = None
+        photo.error_params = None
+    asked_at = photo.requested_at
+    try:
+        data = store.read_bytes(photo.original_path)
+        crop_key = None if photo.crop_key == AUTO_CROP else photo.crop_key
+        result = imaging.process(data, limits, crop_key)
+    except PhotoRefused as refusal:
+        with transaction(session):
+            photo.state = FileState.REFUSED
+            photo.error = refusal.message
+            photo.error_params = refusal.params or None
+            photo.finished_at = datetime.now()
+        return photo
+    except BaseException:
+        log.exception("photo %s: processing failed", photo_id)
+        session.rollback()
+        with transaction(session):
+            photo = session.get(MemberPhoto, photo_id)
+            photo.state = FileState.FAILED
+            photo.error = STOPPED
+            photo.finished_at = datetime.now()
+        raise
+    standard = store.put_bytes("photos", result.standard, ".jpg")
+    thumb = store.put_bytes("thumbs", result.thumb, ".jpg")
+    preview = store.put_bytes("previews", result.preview, ".jpg")
+    if checkpoint is not None:
+        checkpoint("files-written")
+    with transaction(session):
+        session.scalar(select(Member.id).where(Member.id == photo.member_id).with_for_update())
+        session.refresh(photo)
+        photo.state = FileState.DONE
+        photo.standard_sha256 = standard.sha256
+        photo.standard_path = standard.path
+        photo.thumb_path = thumb.path
+        photo.preview_path = preview.path
+        photo.width, photo.height = result.width, result.height
+        box = result.box
+        photo.crop_left, photo.crop_top = box.left, box.top
+        photo.crop_width, photo.crop_height = box.width, box.height
+        photo.face_found = result.face_found
+        photo.finished_at = datetime.now()
+        current = current_photo(session, photo.member_id)
+        # A later request that finished first stays the member's photo.
+        if current is None or current.requested_at <= max(photo.requested_at, asked_at):
+            make_current(session, photo)
+    return photo
+
+
+LOST_AFTER_SECONDS = 30  # a row just committed may not have its job queued yet
+ACTIVE_JOB_STATES = ("queued", "started", "deferred", "scheduled")
+
+
+def settle_lost_job(session: Session, photo: MemberPhoto, job_state: str | None) -> None:
+    """A queued or processing row whose job is gone or failed (a killed work horse): say
+    so instead of showing it processing forever. `job_state` None = no such job."""
+    if photo.state not in ACTIVE_FILE_STATES or job_state in ACTIVE_JOB_STATES:
+        return
+    with transaction(session):
+        # Read again under a lock: the job may have finished since the row was loaded.
+        session.refresh(photo, with_for_update=True)
+        if photo.state not in ACTIVE_FILE_STATES:
+            return
+        age = (datetime.now() - photo.requested_at).total_seconds()
+        if job_state is None and age < LOST_AFTER_SECONDS:
+            return
+        photo.state = FileState.FAILED
+        photo.error = STOPPED
+        photo.finished_at = datetime.now()
+
+
+SIZES = ("standard", "thumb", "preview", "original")
+
+
+@command("photo.view")
+def view_photo(
+    session: Session, requester: Requester, member_id: int, size: str = "standard"
+) -> MemberPhoto:
+    """The member's current photo for viewing, written to the audit log."""
+    if size not in SIZES:
+        raise DomainError(N_("Unknown photo size %(size)s."), size=size)
+    member = find_in_scope(session, Member, member_id, requester.scope)
+    photo = current_photo(session, member.id)
+    if photo is None:
+        raise NotFound(N_("The member has no photo."))
+    _audit(session, requester, "photo_view", photo, size=size)
+    return photo
+
+
+def photo_path(photo: MemberPhoto, size: str) -> str:
+    return {
+        "standard": photo.standard_path,
+        "thumb": photo.thumb_path,
+        "preview": photo.preview_path,
+        "original": photo.original_path,
+    }[size]

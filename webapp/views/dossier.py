@@ -1,0 +1,391 @@
+"""The scanned dossier (Hồ sơ) on the member page and in the REST API: list, attach,
+replace (versions kept), scoped and audited downloads and previews. Thin:
+webapp/domain/dossier.py decides."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app, flash, redirect, request, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.api import BaseApi, protect, safe
+from flask_appbuilder.api import expose as api_expose
+from flask_appbuilder.security.decorators import permission_name
+from flask_babel import gettext
+from flask_wtf import FlaskForm
+
+from jobs.photos import job_state, queue_document
+from webapp.domain.dossier import (
+    DocumentFields,
+    DocumentLimits,
+    attach_document,
+    document_types,
+    member_documents,
+    missing_required,
+    replace_document,
+    view_document,
+)
+from webapp.domain.errors import N_, NotFound, ValidationFailed
+from webapp.domain.photos import ACTIVE_JOB_STATES
+from webapp.domain.scope import find_in_scope
+from webapp.extensions import db
+from webapp.filestore import app_store
+from webapp.labels import format_date
+from webapp.models.files import DocumentType, FileState, MemberDocument, MemberDocumentVersion
+from webapp.models.member import Member
+from webapp.security import current_requester
+from webapp.views.adapters import run_on_screen
+from webapp.views.base import DangVienModelRestApi, parse_iso_date, parse_text
+from webapp.views.errors import translate
+from webapp.views.photos import PHOTO_STATE_LABELS, send_stored, uploaded_file
+
+log = logging.getLogger(__name__)
+EXTENSIONS = {
+    "application/pdf": "pdf",
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/tiff": "tif",
+}
+
+
+def document_limits() -> DocumentLimits:
+    return DocumentLimits.from_config(current_app.config)
+
+
+def _type_id(value) -> int | None:
+    """A document type by id or by code (the API takes either)."""
+    if value in (None, ""):
+        return None
+    text = str(value).strip()
+    if text.isascii() and text.isdigit() and len(text) < 10:
+        return int(text)
+    kind = db.session.query(DocumentType).filter(DocumentType.code == text[:40]).one_or_none()
+    return kind.id if kind is not None else -1
+
+
+def _fields(form) -> DocumentFields:
+    issued = form.get("issued_on")
+    if issued and "/" in issued:  # the screen's dd/mm/yyyy
+        parts = issued.strip().split("/")
+        issued = "-".join(reversed(parts)) if len(parts) == 3 else issued
+    return DocumentFields(
+        type_id=_type_id(form.get("type")),
+        issued_on=parse_iso_date(issued, "issued_on"),
+        number=parse_text(form.get("number"), "number"),
+        note=parse_text(form.get("note"), "note"),
+    )
+
+
+def version_json(version: MemberDocumentVersion) -> dict:
+    return {
+        "id": version.id,
+        "number": version.number,
+        "state": version.state,
+        "state_label": str(PHOTO_STATE_LABELS.get(version.state, version.state)),
+        "file_name": version.file_name,
+        "size": version.size,
+        "media_type": version.media_type,
+        "pages": version.pages,
+        "reason": translate(version.error, version.error_params) if version.error else None,
+        "uploaded_at": version.created_at.isoformat() if version.created_at else None,
+    }
+
+
+def document_json(document: MemberDocument) -> dict:
+    current = document.current_version
+    return {
+        "id": document.id,
+        "type": {"id": document.type.id, "code": document.type.code, "name": document.type.name},
+        "issued_on": document.issued_on.isoformat() if document.issued_on else None,
+        "number": document.number,
+        "note": document.note,
+        "current_version": current.number if current else None,
+        "versions": [version_json(v) for v in document.versions],
+    }
+
+
+def _settle(documents: list[MemberDocument]) -> None:
+    """Versions whose job is gone (a killed worker) say so instead of queued forever."""
+    from datetime import datetime
+
+    from webapp.domain.photos import LOST_AFTER_SECONDS, STOPPED
+
+    changed = False
+    for document in documents:
+        for version in document.versions:
+            if version.state not in (FileState.QUEUED, FileState.PROCESSING):
+                continue
+            if job_state(version.job_id) in ACTIVE_JOB_STATES:
+                continue
+            # Read again under a lock: the job may have finished since the row was read.
+            db.session.refresh(version, with_for_update=True)
+            if version.state not in (FileState.QUEUED, FileState.PROCESSING):
+                continue
+            state = job_state(version.job_id)
+            age = (datetime.now() - version.created_at).total_seconds()
+            if state in ACTIVE_JOB_STATES or (state is None and age < LOST_AFTER_SECONDS):
+                continue
+            log.warning("document version %s: job %s is %s", version.id, version.job_id, state)
+            version.state, version.error = FileState.FAILED, STOPPED
+            changed = True
+    if changed:
+        db.session.commit()
+
+
+class MemberDocumentApi(BaseApi):
+    """A member's dossier: GET lists the documents and their versions, POST attaches a
+    scan (a new document, or with `document` a new version of one)."""
+
+    resource_name = "members"
+    allow_browser_login = True
+    openapi_spec_tag = "Member documents"
+    answering_domain_errors = DangVienModelRestApi.answering_domain_errors
+
+    @api_expose("/<int:pk>/documents", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("get")
+    def list_documents(self, pk: int):
+        """The member's scanned documents, by type, with every version kept.
+        ---
+        get:
+          parameters:
+          - in: path
+            name: pk
+            required: true
+            schema: {type: integer}
+          responses:
+            200: {description: "documents (each with its versions: state, pages, reason) and the required types still missing"}
+            404: {$ref: '#/components/responses/404'}
+        """
+
+        def run():
+            find_in_scope(db.session, Member, pk, current_requester().scope)
+            documents = member_documents(db.session, pk)
+            _settle(documents)
+            return self.response(
+                200,
+                documents=[document_json(d) for d in documents],
+                missing=[
+                    {"code": t.code, "name": t.name} for t in missing_required(db.session, pk)
+                ],
+            )
+
+        return self.answering_domain_errors(run)
+
+    @api_expose("/<int:pk>/documents", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("post")
+    def attach(self, pk: int):
+        """Attach a scan: a PDF, JPEG, PNG or TIFF (several pages allowed), checked by a job.
+        ---
+        post:
+          parameters:
+          - in: path
+            name: pk
+            required: true
+            schema: {type: integer}
+          requestBody:
+            required: true
+            content:
+              multipart/form-data:
+                schema:
+                  type: object
+                  properties:
+                    file: {type: string, format: binary}
+                    type: {type: string, description: "document type code or id (a new document)"}
+                    issued_on: {type: string, format: date}
+                    number: {type: string}
+                    note: {type: string}
+                    document: {type: integer, description: "replace this document's scan (a new version; the old is kept)"}
+          responses:
+            202: {description: "Queued; GET the documents to see its state"}
+            404: {$ref: '#/components/responses/404'}
+            422: {$ref: '#/components/responses/422'}
+        """
+
+        def run():
+            requester = current_requester()
+            replaces = request.form.get("document")
+            if replaces:
+                if not (replaces.isascii() and replaces.isdigit() and len(replaces) < 10):
+                    raise ValidationFailed({"document": [(N_("Enter a whole number."), {})]})
+                document = find_in_scope(db.session, MemberDocument, int(replaces), requester.scope)
+                if document.member_id != pk:
+                    raise NotFound(N_("The record does not exist."))
+                version = replace_document(
+                    db.session,
+                    requester,
+                    document.id,
+                    uploaded_file(),
+                    app_store(),
+                    document_limits(),
+                )
+            else:
+                version = attach_document(
+                    db.session,
+                    requester,
+                    pk,
+                    _fields(request.form),
+                    uploaded_file(),
+                    app_store(),
+                    document_limits(),
+                )
+            queue_document(version.id, user_id=requester.user_id)
+            response = self.response(
+                202, document=version.document_id, version=version.number, state=version.state
+            )
+            response.headers["Location"] = url_for("MemberDocumentApi.list_documents", pk=pk)
+            return response
+
+        return self.answering_domain_errors(run)
+
+
+class DocumentFileApi(BaseApi):
+    """A document's scan or its first-page preview, as an attachment (scoped, audited)."""
+
+    resource_name = "documents"
+    allow_browser_login = True
+    openapi_spec_tag = "Member documents"
+    answering_domain_errors = DangVienModelRestApi.answering_domain_errors
+
+    @api_expose("/<int:pk>/file", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("get")
+    def file(self, pk: int):
+        """The document's current scan (or `version`), or its first page as a JPEG (`preview`).
+        ---
+        get:
+          parameters:
+          - in: path
+            name: pk
+            required: true
+            schema: {type: integer}
+          - in: query
+            name: version
+            schema: {type: integer}
+          - in: query
+            name: preview
+            schema: {type: boolean}
+          responses:
+            200:
+              description: The scan as uploaded (PDF, JPEG, PNG or TIFF) or the preview JPEG
+              content:
+                application/pdf: {schema: {type: string, format: binary}}
+                image/jpeg: {schema: {type: string, format: binary}}
+            404: {$ref: '#/components/responses/404'}
+        """
+        number = request.args.get("version")
+        preview = request.args.get("preview") in ("1", "true", "yes")
+
+        def run():
+            wanted = None
+            if number:
+                if not (number.isascii() and number.isdigit() and len(number) < 6):
+                    raise ValidationFailed({"version": [(N_("Enter a whole number."), {})]})
+                wanted = int(number)
+            version = view_document(db.session, current_requester(), pk, wanted, preview)
+            member = version.document.member
+            base = f"{member.member_number}-{version.document.type.code}-v{version.number}"
+            if preview:
+                return send_stored(version.preview_path, "image/jpeg", f"{base}-trang-1.jpg")
+            extension = EXTENSIONS.get(version.media_type, "bin")
+            return send_stored(
+                version.path,
+                version.media_type or "application/octet-stream",
+                f"{base}.{extension}",
+            )
+
+        return self.answering_domain_errors(run)
+
+
+class DocumentForm(FlaskForm):
+    """CSRF token only: the fields and the file are read from the request."""
+
+
+class MemberDocumentView(BaseView):
+    """The Hồ sơ panel's forms: attach a scan, replace a document's scan."""
+
+    route_base = "/memberdocs"
+    default_view = "attach"
+    base_permissions = ["can_attach", "can_replace"]
+
+    def _back(self, member_id: int):
+        return redirect(url_for("MemberModelView.show", pk=member_id) + "#member-dossier")
+
+    @expose("/<int:member_id>/attach", methods=["POST"])
+    @has_access
+    @permission_name("attach")
+    def attach(self, member_id: int):
+        if not DocumentForm().validate_on_submit():
+            flash(gettext("The form has expired; open the page again."), "danger")
+            return self._back(member_id)
+
+        def run():
+            requester = current_requester()
+            version = attach_document(
+                db.session,
+                requester,
+                member_id,
+                _fields(request.form),
+                uploaded_file("scan"),
+                app_store(),
+                document_limits(),
+            )
+            queue_document(version.id, user_id=requester.user_id)
+
+        run_on_screen(run, gettext("The scan was received and is being checked."))
+        return self._back(member_id)
+
+    @expose("/document/<int:document_id>/replace", methods=["POST"])
+    @has_access
+    @permission_name("replace")
+    def replace(self, document_id: int):
+        requester = current_requester()
+        member_id = db.session.scalar(
+            db.select(MemberDocument.member_id).where(MemberDocument.id == document_id)
+        )
+        if not DocumentForm().validate_on_submit():
+            flash(gettext("The form has expired; open the page again."), "danger")
+            return self._back(member_id or 0)
+
+        def run():
+            version = replace_document(
+                db.session,
+                requester,
+                document_id,
+                uploaded_file("scan"),
+                app_store(),
+                document_limits(),
+            )
+            queue_document(version.id, user_id=requester.user_id)
+
+        if run_on_screen(run, gettext("The new scan was received; the old one is kept.")):
+            return self._back(member_id)
+        return self._back(member_id) if member_id else redirect(url_for("MemberModelView.list"))
+
+
+def member_dossier_panel(member_id: int | str) -> dict:
+    """For the member page's Hồ sơ include: documents by type, missing required types."""
+    member_id = int(member_id)
+    documents = member_documents(db.session, member_id)
+    _settle(documents)
+    sm = current_app.appbuilder.sm
+    types = document_types(db.session)
+    by_type = {kind.id: [] for kind in types}
+    for document in documents:
+        by_type.setdefault(document.type_id, []).append(document)
+    return {
+        "types": types,
+        "by_type": by_type,
+        "documents": documents,
+        "missing": missing_required(db.session, member_id),
+        "can_attach": sm.has_access("can_attach", "MemberDocumentView"),
+        "can_replace": sm.has_access("can_replace", "MemberDocumentView"),
+        "form": DocumentForm(),
+        "labels": PHOTO_STATE_LABELS,
+        "format_date": format_date,
+        "translate": translate,
+    }

@@ -1,0 +1,409 @@
+"""The member's photo on screen and in the REST API: upload (queued for the `photos`
+job), state, crop, and the scoped, audited download. Thin: webapp/domain/photos.py decides.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, flash, jsonify, redirect, request, send_file, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.api import BaseApi, protect, safe
+from flask_appbuilder.api import expose as api_expose
+from flask_appbuilder.security.decorators import permission_name
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+
+from jobs.photos import job_state, queue_photo
+from webapp.domain.errors import N_, NotFound, ValidationFailed
+from webapp.domain.imaging import PhotoLimits
+from webapp.domain.photos import (
+    Upload,
+    crop_photo,
+    current_photo,
+    latest_photo,
+    photo_path,
+    settle_lost_job,
+    upload_photo,
+    view_photo,
+)
+from webapp.domain.scope import find_in_scope
+from webapp.extensions import db
+from webapp.filestore import app_store
+from webapp.models.files import FileState, MemberPhoto
+from webapp.models.member import Member
+from webapp.security import current_requester
+from webapp.views.adapters import run_on_screen
+from webapp.views.base import DangVienModelRestApi
+from webapp.views.errors import translate
+
+PHOTO_STATE_LABELS = {
+    FileState.QUEUED: _l("Queued"),
+    FileState.PROCESSING: _l("Processing"),
+    FileState.DONE: _l("Done"),
+    FileState.REFUSED: _l("Refused"),
+    FileState.FAILED: _l("Failed"),
+}
+MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "TIFF": "image/tiff"}
+
+
+def photo_limits() -> PhotoLimits:
+    return PhotoLimits.from_config(current_app.config)
+
+
+def send_stored(relative: str, media_type: str, download_name: str):
+    """A stored file as an attachment the browser may not sniff or keep."""
+    response = send_file(
+        app_store().absolute(relative),
+        mimetype=media_type,
+        as_attachment=True,
+        download_name=download_name,
+        max_age=0,
+        conditional=False,
+        etag=False,
+        last_modified=None,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def uploaded_file(field: str = "file") -> Upload:
+    """The uploaded file of a multipart request (read whole: the request size is already
+    bounded by MAX_UPLOAD_MB), or a 422 saying it is missing."""
+    storage = request.files.get(field)
+    if storage is None or not storage.filename and not storage.content_length:
+        raise ValidationFailed({field: [(N_("Choose a file to upload."), {})]})
+    return Upload(data=storage.read(), file_name=storage.filename)
+
+
+def queue_if_needed(photo: MemberPhoto) -> None:
+    if photo.state == FileState.QUEUED:
+        queue_photo(photo.id, user_id=photo.uploaded_by_id)
+
+
+def photo_status(member_id: int) -> dict:
+    """What the page and the API say about a member's photo (the caller checked scope)."""
+    latest = latest_photo(db.session, member_id)
+    if latest is not None:
+        settle_lost_job(db.session, latest, job_state(latest.job_id))
+    current = current_photo(db.session, member_id)
+    status = {
+        "member": member_id,
+        "current": None,
+        "latest": None,
+    }
+    if current is not None:
+        status["current"] = {
+            "photo": current.id,
+            "face_found": current.face_found,
+            "crop": [current.crop_left, current.crop_top, current.crop_width, current.crop_height],
+            "width": current.width,
+            "height": current.height,
+            "version": current.standard_sha256[:12],
+        }
+    if latest is not None:
+        status["latest"] = {
+            "photo": latest.id,
+            "state": latest.state,
+            "state_label": str(PHOTO_STATE_LABELS.get(latest.state, latest.state)),
+            "file_name": latest.original_name,
+            "reason": translate(latest.error, latest.error_params) if latest.error else None,
+        }
+    return status
+
+
+def _box_from(payload) -> tuple[int, int, int, int]:
+    """left, top, width, height: whole numbers of pixels (from JSON or a form)."""
+    values = []
+    for key in ("left", "top", "width", "height"):
+        value = payload.get(key)
+        text = (
+            str(value).strip()
+            if isinstance(value, int | str) and not isinstance(value, bool)
+            else ""
+        )
+        if not (text.isascii() and text.isdigit() and len(text) < 7):
+            raise ValidationFailed({key: [(N_("Enter a whole number."), {})]})
+        values.append(int(text))
+    return tuple(values)
+
+
+class MemberPhotoApi(BaseApi):
+    """A member's photo: PUT uploads (202, poll the status), GET downloads (scoped and
+    written to the audit log), POST crop re-crops from the kept original."""
+
+    resource_name = "members"
+    allow_browser_login = True
+    openapi_spec_tag = "Member photos"
+    answering_domain_errors = DangVienModelRestApi.answering_domain_errors
+
+    @api_expose("/<int:pk>/photo", methods=["PUT"])
+    @protect()
+    @safe
+    @permission_name("put")
+    def upload(self, pk: int):
+        """Upload the member's photo; it is processed by a job.
+        ---
+        put:
+          parameters:
+          - in: path
+            name: pk
+            required: true
+            schema: {type: integer}
+          requestBody:
+            required: true
+            content:
+              multipart/form-data:
+                schema:
+                  type: object
+                  properties:
+                    file: {type: string, format: binary}
+          responses:
+            202:
+              description: Queued; poll `status` (also in the Location header)
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      photo: {type: integer}
+                      state: {type: string}
+                      status: {type: string}
+            200: {description: The same photo was processed already and is current again}
+            404: {$ref: '#/components/responses/404'}
+            422: {$ref: '#/components/responses/422'}
+        """
+
+        def run():
+            photo = upload_photo(
+                db.session,
+                current_requester(),
+                pk,
+                uploaded_file(),
+                app_store(),
+                photo_limits(),
+            )
+            queue_if_needed(photo)
+            return self._accepted(pk, photo)
+
+        return self.answering_domain_errors(run)
+
+    def _accepted(self, pk: int, photo: MemberPhoto):
+        status_url = url_for("MemberPhotoApi.status", pk=pk)
+        code = 200 if photo.state == FileState.DONE else 202
+        response = self.response(code, photo=photo.id, state=photo.state, status=status_url)
+        response.headers["Location"] = status_url
+        return response
+
+    @api_expose("/<int:pk>/photo", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("get")
+    def download(self, pk: int):
+        """The member's current photo as a JPEG attachment.
+        ---
+        get:
+          parameters:
+          - in: path
+            name: pk
+            required: true
+            schema: {type: integer}
+          - in: query
+            name: size
+            schema: {type: string, enum: [standard, thumb, preview, original], default: standard}
+          responses:
+            200:
+              description: The photo (600×800 standard, 120×160 thumb, the upright original reduced, or the original as uploaded)
+              content:
+                image/jpeg: {schema: {type: string, format: binary}}
+            404: {$ref: '#/components/responses/404'}
+        """
+        size = request.args.get("size", "standard")
+
+        def run():
+            photo = view_photo(db.session, current_requester(), pk, size)
+            member = db.session.get(Member, pk)
+            if size == "original":
+                media_type = _original_media_type(photo)
+                extension = media_type.rsplit("/", 1)[1]
+            else:
+                media_type, extension = "image/jpeg", "jpg"
+            return send_stored(
+                photo_path(photo, size),
+                media_type,
+                f"{member.member_number}-{size}.{extension}",
+            )
+
+        return self.answering_domain_errors(run)
+
+    @api_expose("/<int:pk>/photo/status", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("get")
+    def status(self, pk: int):
+        """State of the member's latest photo processing and the current photo.
+        ---
+        get:
+          parameters:
+          - in: path
+            name: pk
+            required: true
+            schema: {type: integer}
+          responses:
+            200: {description: "current: the photo shown; latest: the last processing asked for (queued, processing, done, refused or failed, with the reason)"}
+            404: {$ref: '#/components/responses/404'}
+        """
+
+        def run():
+            find_in_scope(db.session, Member, pk, current_requester().scope)
+            return self.response(200, **photo_status(pk))
+
+        return self.answering_domain_errors(run)
+
+    @api_expose("/<int:pk>/photo/crop", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("crop")
+    def crop(self, pk: int):
+        """Re-crop the member's photo from the kept original.
+        ---
+        post:
+          parameters:
+          - in: path
+            name: pk
+            required: true
+            schema: {type: integer}
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    left: {type: integer}
+                    top: {type: integer}
+                    width: {type: integer}
+                    height: {type: integer}
+          responses:
+            202: {description: Queued; poll `status`}
+            404: {$ref: '#/components/responses/404'}
+            422: {$ref: '#/components/responses/422'}
+        """
+        payload = request.get_json(silent=True)
+        if not isinstance(payload, dict):
+            return self.response_400(message=gettext("The request body must be a JSON object."))
+
+        def run():
+            photo = crop_photo(
+                db.session, current_requester(), pk, _box_from(payload), photo_limits()
+            )
+            queue_if_needed(photo)
+            return self._accepted(pk, photo)
+
+        return self.answering_domain_errors(run)
+
+
+def _original_media_type(photo: MemberPhoto) -> str:
+    from PIL import Image
+
+    try:
+        with Image.open(app_store().absolute(photo.original_path)) as image:
+            return MEDIA_TYPES.get(image.format, "application/octet-stream")
+    except OSError:
+        return "application/octet-stream"
+
+
+class PhotoForm(FlaskForm):
+    """CSRF token only: the file and the box are read from the request."""
+
+
+class MemberPhotoView(BaseView):
+    """The photo block of the member page: upload, state, crop screen."""
+
+    route_base = "/memberphoto"
+    default_view = "crop"
+    base_permissions = ["can_upload", "can_crop", "can_status"]
+
+    @expose("/<int:member_id>/upload", methods=["POST"])
+    @has_access
+    @permission_name("upload")
+    def upload(self, member_id: int):
+        form = PhotoForm()
+        back = url_for("MemberModelView.show", pk=member_id)
+        if not form.validate_on_submit():
+            flash(gettext("The form has expired; open the page again."), "danger")
+            return redirect(back)
+
+        def run():
+            photo = upload_photo(
+                db.session,
+                current_requester(),
+                member_id,
+                uploaded_file("photo"),
+                app_store(),
+                photo_limits(),
+            )
+            queue_if_needed(photo)
+
+        run_on_screen(run, gettext("The photo was received and is being processed."))
+        return redirect(back)
+
+    @expose("/<int:member_id>/status")
+    @has_access
+    @permission_name("status")
+    def status(self, member_id: int):
+        try:
+            find_in_scope(db.session, Member, member_id, current_requester().scope)
+        except NotFound:
+            return jsonify({"message": gettext("The record does not exist.")}), 404
+        return jsonify(photo_status(member_id))
+
+    @expose("/<int:member_id>/crop", methods=["GET", "POST"])
+    @has_access
+    @permission_name("crop")
+    def crop(self, member_id: int):
+        requester = current_requester()
+        try:
+            member = find_in_scope(db.session, Member, member_id, requester.scope)
+        except NotFound:
+            flash(gettext("The record does not exist."), "danger")
+            return redirect(url_for("MemberModelView.list"))
+        back = url_for("MemberModelView.show", pk=member_id)
+        photo = current_photo(db.session, member_id)
+        if photo is None:
+            flash(gettext("The member has no processed photo to crop."), "danger")
+            return redirect(back)
+        form = PhotoForm()
+        if request.method == "POST":
+            if not form.validate_on_submit():
+                flash(gettext("The form has expired; open the page again."), "danger")
+                return redirect(back)
+
+            def run():
+                box = _box_from(request.form)
+                queue_if_needed(crop_photo(db.session, requester, member_id, box, photo_limits()))
+
+            if run_on_screen(run, gettext("The new crop is being made.")):
+                return redirect(back)
+        return self.render_template(
+            "memberfile/crop.html",
+            member=member,
+            photo=photo,
+            form=form,
+            back=back,
+            title=gettext("Crop the photo"),
+        )
+
+
+def member_photo_panel(member_id: int | str) -> dict:
+    """For the member page's include: the photo state and what the user may do."""
+    sm = current_app.appbuilder.sm
+    member_id = int(member_id)  # the page passes its pk as text
+    status = photo_status(member_id)
+    return {
+        "member": db.session.get(Member, member_id),
+        "status": status,
+        "can_upload": sm.has_access("can_upload", "MemberPhotoView"),
+        "can_crop": sm.has_access("can_crop", "MemberPhotoView") and status["current"],
+        "form": PhotoForm(),
+    }
