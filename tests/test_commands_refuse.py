@@ -25,7 +25,7 @@ from datetime import date
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 import webapp
 from factories import SYSTEM, make_member, make_tree, make_unit
@@ -37,6 +37,7 @@ from webapp.models.record import CatalogueEntry, WorkPeriod
 from webapp.models.unit import Unit, UnitKind
 
 PASSWORD = "Refuse-Pass-123"
+TEST_ENTRIES = ("X98", "X99")  # catalogue entries the world adds (and takes out again)
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,8 @@ def world(app, db_session, redis_conn):
     for member in (a, b):
         open_ledger(db_session, SYSTEM, member.id)
     row_b = WorkPeriod(member_id=b.id, starts_on=date(2000, 1, 1), description="Giáo viên")
-    db_session.add(row_b)
+    entry = CatalogueEntry(kind="religion", code="X98", name="Đạo Thử", position=98)
+    db_session.add_all([row_b, entry])
     db_session.commit()
     for username, role, unit in (("clerk_a", "Clerk", "P.01"), ("clerk_b", "Clerk", "P.02")):
         create_user(username, role, unit, PASSWORD)
@@ -259,7 +261,7 @@ def world(app, db_session, redis_conn):
                 MemberEvent.member_id == b.id, MemberEvent.kind == "official_recognition"
             )
         ),
-        entry=db_session.scalar(select(CatalogueEntry).where(CatalogueEntry.kind == "religion")),
+        entry=entry,
         requesters={
             "clerk_a": Requester(ids["clerk_a"], frozenset({Role.CLERK}), tree["D1"].path),
             "clerk_b": Requester(ids["clerk_b"], frozenset({Role.CLERK}), tree["D2"].path),
@@ -269,7 +271,11 @@ def world(app, db_session, redis_conn):
     w.run_b = request_report(
         db_session, w.requesters["clerk_b"], "member-list", "pdf", tree["D2"].id, queue=False
     )
-    return w
+    yield w
+    # Catalogues outlive the per-test clean-up: take this world's entries out again.
+    db_session.rollback()
+    db_session.execute(delete(CatalogueEntry).where(CatalogueEntry.code.in_(TEST_ENTRIES)))
+    db_session.commit()
 
 
 def snapshot(session, redis_conn) -> str:

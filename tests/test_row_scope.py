@@ -5,6 +5,8 @@ same command (webapp/domain/records.py)."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from sqlalchemy import func, select
 
@@ -81,3 +83,22 @@ def test_a_row_cannot_be_moved_to_a_member_outside_the_scope(client, db_session,
     assert moved.status_code in (404, 422), moved.json
     assert rows_of(db_session, model, world["other"].id) == 0
     assert rows_of(db_session, model, world["own"].id) == 1
+
+
+def test_the_row_command_itself_refuses_moving_a_row_out_of_scope(db_session, world):
+    """Below the API (whose schema has no "member" to edit): the command checks the new
+    member too, for whoever calls it."""
+    from webapp.domain.commands import Requester, Role
+    from webapp.domain.errors import NotFound
+    from webapp.domain.records import edit_member_row
+    from webapp.models import Unit
+
+    row = WorkPeriod(member_id=world["own"].id, starts_on=date(2010, 1, 1), description="Kỹ sư")
+    db_session.add(row)
+    db_session.commit()
+    d1 = db_session.scalar(select(Unit).where(Unit.code == "P.01"))
+    clerk = Requester(None, frozenset({Role.CLERK}), d1.path)
+    with pytest.raises(NotFound):
+        edit_member_row(db_session, clerk, WorkPeriod, row.id, {"member_id": world["other"].id})
+    assert rows_of(db_session, WorkPeriod, world["own"].id) == 1
+    assert rows_of(db_session, WorkPeriod, world["other"].id) == 0
