@@ -87,13 +87,16 @@ def auth(token):
 
 
 def on_the_rolls(session, unit, name="Nguyễn Văn Hôm Nay"):
-    from factories import make_member
+    from factories import SYSTEM, make_member
     from webapp.domain.events import EventInput, record_event
     from webapp.domain.ledger import EventKind
 
     member = make_member(session, unit, birth_name=name, official_on=None)
     record_event(
-        session, member.id, EventInput(EventKind.ADMISSION, date(2010, 1, 5), to_unit_id=unit.id)
+        session,
+        SYSTEM,
+        member.id,
+        EventInput(EventKind.ADMISSION, date(2010, 1, 5), to_unit_id=unit.id),
     )
     session.commit()
     return member

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from pathlib import Path
 from typing import TypeVar
@@ -83,13 +83,13 @@ class Refused(click.ClickException):
         self.exit_code = EXIT_CODES.get(status_code, 1)
 
 
-def run_in_cli(run: Callable[[], T]) -> T:
+def run_in_cli(run: Callable[[], T], options: Mapping[str, str] | None = None) -> T:
     """Run a command for the CLI: its result, or its refusal as a Refused (message + exit
-    code)."""
+    code); field problems are named by their option (`options`: field → option)."""
     try:
         return run()
     except DomainError as error:
-        raise Refused(refusal_text(error), error.status_code) from error
+        raise Refused(refusal_text(error, names=options), error.status_code) from error
 
 
 def system() -> Requester:
@@ -399,7 +399,8 @@ def report_command(
     run = run_in_cli(
         lambda: request_report(
             db.session, system(), name, output_format, unit.id, parameters, queue=enqueue
-        )
+        ),
+        options={"as_of": "--as-of", "from": "--from", "to": "--to", "unit_id": "--unit"},
     )
     if enqueue:
         click.echo(f"Queued report run {run.id} (job {run.job_id}).")

@@ -29,11 +29,15 @@ def error_messages(error: DomainError) -> list[str]:
     return [translate(error.message, error.params)]
 
 
-def refusal_text(error: DomainError, separator: str = "\n") -> str:
-    """A refusal's translated message; field problems one each, named by their field."""
+def refusal_text(
+    error: DomainError, separator: str = "\n", names: Mapping[str, str] | None = None
+) -> str:
+    """A refusal's translated message; field problems one each, named by their field (or
+    by what the caller calls it, e.g. the CLI's option: `names`)."""
+    names = names or {}
     if isinstance(error, ValidationFailed):
         return separator.join(
-            f"{field}: {translate(message, params)}"
+            f"{names.get(field, field)}: {translate(message, params)}"
             for field, messages in error.errors.items()
             for message, params in messages
         )
