@@ -256,6 +256,5 @@ def test_tampered_unit_on_save_is_refused(app, db_session, world):
         }
     )
     response = client.post("/api/v1/members/", json=payload, headers=headers)
-    # A related id the caller cannot see is refused under the payload's own key.
-    assert response.status_code == 422 and "unit" in response.json["message"]
+    assert response.status_code == 422 and "unit_id" in response.json["message"]
     assert db_session.scalar(select(Member).where(Member.member_number == "000303TN")) is None

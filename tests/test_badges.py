@@ -781,8 +781,8 @@ def test_reissue_is_offered_on_the_award_page_to_managers_only(app, db_session, 
     manager = client_for(app, "manager_b")
     page = manager.get(f"/badgeawards/show/{award.id}")
     assert page.status_code == 200 and "HH-000001" in page.text
-    assert "reissue" in page.text
-    # The show page's action button posts its form (FAB's action routes are POST-only).
+    assert "reissue" in page.text and '<form id="action_form"' in page.text
+    # The action link posts the page's action form (GET is refused on action routes).
     assert manager.get(f"/badgeawards/action/reissue/{award.id}").status_code == 405
     response = manager.post(f"/badgeawards/action/reissue/{award.id}")
     assert response.status_code == 302 and f"/badgeawards/reissue/{award.id}" in response.location

@@ -37,11 +37,14 @@ def make_world(session):
     session.commit()
     create_user("manager_get", "Manager", "P", "Manager-Get-123")
     manager = session.scalar(select(DangVienUser.id).where(DangVienUser.username == "manager_get"))
-    batch = propose_cards(session, member.unit_id, [CardRequest(member.id)], user_id=1, scope=None)
+    admin = session.scalar(select(DangVienUser.id).where(DangVienUser.username == "admin"))
+    batch = propose_cards(
+        session, member.unit_id, [CardRequest(member.id)], user_id=admin, scope=None
+    )
     ids = [p.id for p in batch.proposals]
     decide_cards(session, ids, True, user_id=manager, scope=None)
     issue_cards(session, ids, user_id=manager, scope=None, prefix="01")
-    request_report("member-list", "pdf", tree["D1"].id, user_id=1, queue=False)
+    request_report("member-list", "pdf", tree["D1"].id, user_id=admin, queue=False)
     session.commit()
     return tree
 

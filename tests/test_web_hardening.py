@@ -23,6 +23,7 @@ from webapp.domain.scope import scope_clause
 from webapp.models import CatalogueEntry, Member, MemberEvent, Unit
 from webapp.models.record import MEMBER_ROW_MODELS, WorkPeriod
 from webapp.views.base import MAX_ID, DangVienModelRestApi
+from webapp.views.guards import has_id_key
 
 PASSWORD = "Hardening-Pass-123"
 ROW_RESOURCES = [
@@ -130,12 +131,14 @@ def test_info_pages_the_units_even_for_an_admin(app, client, api_token, world):
 
 
 def id_rules(app):
-    """Every route with an id in its path: `<int:…>` or FAB's `<pk>`."""
+    """Every route with an id in its path: `<int:…>` or FAB's `<pk>` of a model keyed by an
+    integer (badge settings are keyed by name)."""
     for rule in app.url_map.iter_rules():
+        view = getattr(app.view_functions[rule.endpoint], "__self__", None)
         ids = [
             name
             for name, converter in rule._converters.items()
-            if type(converter).__name__ == "IdConverter" or name == "pk"
+            if type(converter).__name__ == "IdConverter" or (name == "pk" and has_id_key(view))
         ]
         if ids:
             yield rule, ids
