@@ -520,6 +520,8 @@ def test_commendation_discipline_counts_decisions_on_the_leaving_day(app, db_ses
     files = {}
     for output_format in ("xlsx", "pdf"):
         run = request_report(
+            db.session,
+            SYSTEM,
             "commendation-discipline",
             output_format,
             tree["D1"].id,
@@ -641,7 +643,13 @@ def test_member_list_leavers_one_row_per_departure_with_real_arrivals_only(app, 
     files = {}
     for output_format in ("xlsx", "pdf"):
         run = request_report(
-            "member-list", output_format, tree["D1"].id, {"as_of": "2024-12-31"}, queue=False
+            db.session,
+            SYSTEM,
+            "member-list",
+            output_format,
+            tree["D1"].id,
+            {"as_of": "2024-12-31"},
+            queue=False,
         )
         run = execute_run(run.id)
         assert run.state == ReportState.DONE, run.error

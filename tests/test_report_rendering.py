@@ -376,7 +376,7 @@ def test_stored_control_characters_never_break_a_report_file(app, db_session, mo
 
     tree = make_tree(db_session)
     member = make_member(db_session, tree["C1"], birth_name="Tạm Thời")
-    open_ledger(db_session, member)
+    open_ledger(db_session, SYSTEM, member.id)
     db_session.commit()
     db_session.execute(
         text("UPDATE member SET birth_name = :name WHERE id = :id"),

@@ -11,7 +11,7 @@ from sqlalchemy import inspect, select, text
 from test_csrf import page_token
 
 from conftest import ADMIN_PASSWORD
-from factories import make_member, make_tree
+from factories import SYSTEM, as_requester, make_member, make_tree
 from webapp.cli import create_user
 from webapp.domain.cards import CardRequest, decide_cards, issue_cards, propose_cards
 from webapp.domain.events import open_ledger
@@ -30,7 +30,7 @@ def make_world(session):
     member = make_member(session, tree["C1"], birth_name="Lê Thị Đọc")
     other = make_member(session, tree["C3"], birth_name="Trần Văn Xem")
     for m in (member, other):
-        open_ledger(session, m)
+        open_ledger(session, SYSTEM, m.id)
     for model in MEMBER_ROW_MODELS:
         session.add(model(member=member, **required_values(model)))
     session.add(MemberSupplement(member=member, year=2024, declared_on=date(2024, 1, 2)))
@@ -39,12 +39,14 @@ def make_world(session):
     manager = session.scalar(select(DangVienUser.id).where(DangVienUser.username == "manager_get"))
     admin = session.scalar(select(DangVienUser.id).where(DangVienUser.username == "admin"))
     batch = propose_cards(
-        session, member.unit_id, [CardRequest(member.id)], user_id=admin, scope=None
+        session, as_requester(admin, None), member.unit_id, [CardRequest(member.id)]
     )
     ids = [p.id for p in batch.proposals]
-    decide_cards(session, ids, True, user_id=manager, scope=None)
-    issue_cards(session, ids, user_id=manager, scope=None, prefix="01")
-    request_report("member-list", "pdf", tree["D1"].id, user_id=admin, queue=False)
+    decide_cards(session, as_requester(manager, None), ids, True)
+    issue_cards(session, as_requester(manager, None), ids, prefix="01")
+    request_report(
+        session, as_requester(admin, None), "member-list", "pdf", tree["D1"].id, queue=False
+    )
     session.commit()
     return tree
 

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 from wtforms import Form
 
-from factories import make_member, make_tree
+from factories import SYSTEM, make_member, make_tree
 from helpers import vietnamese
 from webapp.domain.errors import ValidationFailed
 from webapp.domain.text import CONTROL_CHARACTER, LINE_BREAK, clean_text, without_disallowed
@@ -233,7 +233,7 @@ def test_hand_written_html_forms_refuse_control_characters(app, admin_client, db
     tree = make_tree(db_session)
     member = admitted_member(db_session, tree["C1"])
     record_event(
-        db_session, member.id, EventInput(EventKind.OFFICIAL_RECOGNITION, date(2011, 1, 5))
+        db_session, SYSTEM, member.id, EventInput(EventKind.OFFICIAL_RECOGNITION, date(2011, 1, 5))
     )
     db_session.commit()
     batch = admin_client.post(
@@ -412,7 +412,10 @@ def admitted_member(session, unit):
 
     member = make_member(session, unit, official_on=None)
     record_event(
-        session, member.id, EventInput(EventKind.ADMISSION, date(2010, 1, 5), to_unit_id=unit.id)
+        session,
+        SYSTEM,
+        member.id,
+        EventInput(EventKind.ADMISSION, date(2010, 1, 5), to_unit_id=unit.id),
     )
     session.commit()
     return member
@@ -510,7 +513,9 @@ def test_member_list_renders_a_legacy_name_with_control_characters(app, db_sessi
     )
     db_session.commit()
     for unit in ("C1", "P"):
-        xlsx = execute_run(request_report("member-list", "xlsx", tree[unit].id, queue=False).id)
+        xlsx = execute_run(
+            request_report(db_session, SYSTEM, "member-list", "xlsx", tree[unit].id, queue=False).id
+        )
         assert xlsx.error is None, xlsx.error
         cells = [
             cell
@@ -521,6 +526,8 @@ def test_member_list_renders_a_legacy_name_with_control_characters(app, db_sessi
             if isinstance(cell, str)
         ]
         assert any("Lê" in cell and "Cũ" in cell for cell in cells), unit
-        pdf = execute_run(request_report("member-list", "pdf", tree[unit].id, queue=False).id)
+        pdf = execute_run(
+            request_report(db_session, SYSTEM, "member-list", "pdf", tree[unit].id, queue=False).id
+        )
         assert pdf.error is None, pdf.error
         assert "Cũ" in pdf_text(Path(pdf.file_path).read_bytes()), unit

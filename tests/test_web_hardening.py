@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from test_api import auth
 
 from conftest import ADMIN_PASSWORD, login
-from factories import make_member, make_tree
+from factories import SYSTEM, make_member, make_tree
 from helpers import vietnamese
 from webapp.cli import create_user
 from webapp.domain.events import open_ledger
@@ -44,7 +44,7 @@ def world(app, db_session):
         db_session, tree["C3"], member_number="000202TN", birth_name="Quách Thị Bên"
     )
     for member in (own, sibling):
-        open_ledger(db_session, member)
+        open_ledger(db_session, SYSTEM, member.id)
     db_session.add(
         WorkPeriod(member=sibling, starts_on=date(2001, 1, 1), description="Giáo viên bên")
     )
