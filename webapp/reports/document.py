@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import current_app
 
-from webapp.domain.text import without_disallowed
+from webapp.domain.text import is_disallowed
 from webapp.models.unit import Unit
 from webapp.reports.spec import describe_parameters
 
@@ -119,7 +119,8 @@ def printable_text(text: str) -> str:
     """`text` without control characters; tabs and line breaks kept (as \\t and \\n)."""
     if text.isprintable():  # the common case, and much faster than the two passes
         return text
-    return without_disallowed(text.replace("\r\n", "\n").translate(_LINE_BREAKS), multiline=True)
+    text = text.replace("\r\n", "\n").translate(_LINE_BREAKS)
+    return "".join(ch for ch in text if not is_disallowed(ch, multiline=True))
 
 
 def format_cell(value: Any, kind: str) -> str:
