@@ -245,7 +245,10 @@ def test_a_duplicate_catalogue_entry_is_a_422_naming_it(app, client, api_token, 
 def test_a_unique_violation_the_checks_missed_is_a_422(
     app, client, api_token, db_session, monkeypatch
 ):
-    """Two requests racing past the check: the database refuses, the API answers 422."""
+    """Two requests racing past the checks (the API's and the command's own): the database
+    refuses inside the command, which answers the clash as such (409), nothing saved."""
+    from webapp.domain import catalogues
+    from webapp.domain.commands import CLASH
     from webapp.domain.errors import FieldErrors
 
     entry = {"kind": "ethnicity", "code": "ZX", "name": "Dân tộc đua"}
@@ -253,11 +256,10 @@ def test_a_unique_violation_the_checks_missed_is_a_422(
         client.post("/api/v1/catalogues/", json=entry, headers=auth(api_token)).status_code == 201
     )
     monkeypatch.setattr(DangVienModelRestApi, "duplicates", lambda self, item, pk: FieldErrors())
+    monkeypatch.setattr(catalogues, "check_entry", lambda session, values, entry_id: FieldErrors())
     again = client.post("/api/v1/catalogues/", json=entry, headers=auth(api_token))
-    assert again.status_code == 422
-    assert again.json["message"] == vietnamese(
-        app, "The record conflicts with another one; nothing was saved."
-    )
+    assert again.status_code == 409
+    assert again.json["message"] == vietnamese(app, CLASH)
 
 
 @pytest.mark.parametrize(
