@@ -40,7 +40,7 @@ from webapp.models.cards import CardProposal, CardProposalBatch, CardReason, Par
 from webapp.models.member import Member
 from webapp.security import current_requester, current_scope, scoped_get
 from webapp.views.adapters import run_on_screen
-from webapp.views.base import DangVienModelView, form_text, parse_int, parse_iso_date, parse_text
+from webapp.views.base import DangVienModelView, parse_int, parse_iso_date, parse_text
 from webapp.views.proposals import (
     PAGE_SIZE,
     CommandApi,
@@ -217,7 +217,7 @@ class CardBatchView(DangVienModelView):
         if form_is_fresh():
             requests = [CardRequest(member_id) for member_id in selected_ids()]
             unit_id = form_number(request.form.get("unit_id"))
-            done = self._propose(unit_id, requests, form_text("note", multiline=True))
+            done = self._propose(unit_id, requests, request.form.get("note"))
             if done is not None:
                 return done
         return redirect(url_for("CardBatchView.needing"))
