@@ -432,6 +432,7 @@ def card_and_badge_parameters(raw: dict[str, Any]) -> dict[str, Any]:
     """The parameters these reports read, checked: `batch_id` (whole number),
     `proposal_ids` (whole numbers: print selected), `occasion` (ISO date). For the report
     framework's parameter check to keep."""
+    from webapp.domain.dates import parse_date
     from webapp.domain.errors import ValidationFailed
 
     kept: dict[str, Any] = {}
@@ -441,7 +442,7 @@ def card_and_badge_parameters(raw: dict[str, Any]) -> dict[str, Any]:
         if raw.get("proposal_ids"):
             kept["proposal_ids"] = sorted(int(i) for i in raw["proposal_ids"])
         if raw.get("occasion"):
-            kept["occasion"] = date.fromisoformat(str(raw["occasion"])).isoformat()
+            kept["occasion"] = parse_date(str(raw["occasion"]), "occasion").isoformat()
     except (TypeError, ValueError):
         raise ValidationFailed(
             {"parameters": [(N_("The report parameters are not valid."), {})]}
