@@ -36,7 +36,7 @@ from test_report_figures import (
 from test_reports import fonts_showing_text, pdf_text
 
 from conftest import login, run_flask, run_worker_burst
-from factories import SYSTEM, make_member, make_tree
+from factories import SYSTEM, as_requester, make_member, make_tree
 from helpers import vietnamese
 from webapp.domain.commands import transaction
 from webapp.domain.dates import NOT_A_DAY, WRONG_FORMAT
@@ -378,7 +378,7 @@ def test_delegate_check_flags_each_problem(app, db_session, tmp_path):
     admin_id = db_session.scalar(text("SELECT id FROM ab_user WHERE username = 'admin'"))
     run = request_report(
         db.session,
-        SYSTEM,
+        as_requester(admin_id, None),
         "delegates",
         "pdf",
         tree["D1"].id,
@@ -386,7 +386,6 @@ def test_delegate_check_flags_each_problem(app, db_session, tmp_path):
             "as_of": CONGRESS.isoformat(),
             "delegates": read_delegates(io.BytesIO(upload.read_bytes())),
         },
-        user_id=admin_id,
         queue=False,
     )
     run = execute_run(run.id)

@@ -167,7 +167,9 @@ def test_an_id_beyond_the_id_range_is_404_on_every_route(app, client, api_token,
         path = url_with(rule, ids, 2**63)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             response = client.open(path, method=method, headers=headers, json={})
-            assert response.status_code == 404, (method, path, response.status_code)
+            # No route takes the number; where another route has the same shape with a text
+            # segment (members/<pk>/photo beside FAB's members/<pk>), the method is refused.
+            assert response.status_code in (404, 405), (method, path, response.status_code)
             seen += 1
     assert seen > 90
     assert row_counts(db_session) == before

@@ -147,6 +147,8 @@ class DangVienUserInfoEditView(UserInfoEditView):
     """FAB's "edit my details" form with the text rule; same permission and address."""
 
     form = with_text_rule(UserInfoEdit)
+    # Named, not read off a form instance at start-up (which may carry a CSRF field).
+    form_columns = ["first_name", "last_name"]
     class_permission_name = "UserInfoEditView"
     route_base = "/userinfoeditview"
 
