@@ -901,7 +901,9 @@ def test_printables_from_the_batch_page_run_on_a_real_worker(
         ({"occasion": "2026-05-19", "batch_id": ""}, {"occasion": "2026-05-19"}),
         ({"batch_id": "x"}, None),
         ({"proposal_ids": ["1", None]}, None),
-        ({"occasion": "19/05/2026"}, None),
+        # The one date parser takes dd/mm/yyyy too.
+        ({"occasion": "19/05/2026"}, {"occasion": "2026-05-19"}),
+        ({"occasion": "31/02/2026"}, None),
     ],
 )
 def test_report_parameters_of_cards_and_badges_are_checked(raw, kept):
