@@ -87,7 +87,7 @@ def test_clerk_uploads_sees_it_processed_moves_the_crop_and_saves(
     page.screenshot(path=str(ARTIFACTS / "photo-crop.png"), full_page=True)
     page.locator("#crop-save").click()
 
-    expect(page.locator("#member-file-header")).to_be_visible()
+    expect(page.locator("#member-file-header")).to_be_visible(timeout=20_000)
     expect(page.locator("#photo-state")).to_have_attribute("data-state", "queued")
     old_version = page.locator("#member-photo").get_attribute("data-version")
     assert run_worker_burst().returncode == 0
