@@ -84,7 +84,14 @@ def test_clerk_uploads_sees_it_processed_moves_the_crop_and_saves(
     page.mouse.up()
     assert page.locator("#crop-left").input_value() == "0"
     assert page.locator("#crop-width").input_value() == "600"
+    # A full-page screenshot resizes the viewport, as a person resizing the window does:
+    # the box on the form must stay the one on screen.
     page.screenshot(path=str(ARTIFACTS / "photo-crop.png"), full_page=True)
+    assert page.locator("#crop-left").input_value() == "0"
+    assert page.locator("#crop-width").input_value() == "600"
+    page.set_viewport_size({"width": 900, "height": 700})
+    page.set_viewport_size({"width": 1280, "height": 900})
+    assert page.locator("#crop-width").input_value() == "600"
     page.locator("#crop-save").click()
 
     expect(page.locator("#member-file-header")).to_be_visible(timeout=20_000)
