@@ -80,6 +80,8 @@ class Config:
         self.REPORT_JOB_TIMEOUT = env_int("REPORT_JOB_TIMEOUT", 1800)
         # JSON list of scheduled reports (jobs/schedules.py); unset: the defaults there.
         self.REPORT_SCHEDULES = env_str("REPORT_SCHEDULES")
+        # When the worklist and quality checks are recomputed for everyone ("" = never).
+        self.WORKLIST_CRON = env_str("WORKLIST_CRON", "30 1 * * *")
         self.ISSUING_COMMITTEE = env_str("ISSUING_COMMITTEE", "BAN TỔ CHỨC TỈNH ỦY")
         self.ISSUING_PLACE = env_str("ISSUING_PLACE", "Ninh Bình")
         # Sign-in attempts per client address ("off" to disable, e.g. behind a proxy that limits).

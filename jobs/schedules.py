@@ -114,6 +114,7 @@ def run_scheduled_report(
 
 def build_cron(app: Flask | None = None):
     """An RQ CronScheduler with this instance's schedules registered."""
+    from croniter import croniter
     from rq.cron import CronScheduler
 
     from jobs import redis_connection
@@ -135,5 +136,18 @@ def build_cron(app: Flask | None = None):
             cron=schedule["cron"],
             job_timeout=int(schedule.get("timeout", app.config["REPORT_JOB_TIMEOUT"])),
             name=f"{schedule['report']}:{schedule.get('unit') or 'top'}:{schedule['cron']}",
+        )
+    worklist_cron = app.config.get("WORKLIST_CRON")
+    if worklist_cron:
+        if not croniter.is_valid(worklist_cron):
+            raise ScheduleError(f"WORKLIST_CRON: invalid cron expression {worklist_cron!r}.")
+        from jobs.worklist import WORKLIST_TIMEOUT, refresh_worklist_job
+
+        scheduler.register(
+            refresh_worklist_job,
+            "default",
+            cron=worklist_cron,
+            job_timeout=WORKLIST_TIMEOUT,
+            name=f"worklist:{worklist_cron}",
         )
     return scheduler

@@ -30,7 +30,7 @@ from sqlalchemy import delete, select
 import webapp
 from factories import SYSTEM, make_member, make_tree, make_unit
 from webapp.cli import create_user
-from webapp.domain import dossier, photo_batches, photos
+from webapp.domain import dossier, photo_batches, photos, worklist
 from webapp.domain.commands import COMMANDS, Requester, Role
 from webapp.domain.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from webapp.domain.imaging import PhotoLimits
@@ -233,6 +233,17 @@ ROWS: dict[str, Row] = {
     ),
     "webapp.domain.dossier.view_document": Row(
         lambda s, r, w: dossier.view_document(s, r, w.document_b), may_not=Role.SYNC
+    ),
+    # The worklist is derived data, recomputed for the requester's own scope: the refresh
+    # names no target, so only its role is the door (its scope: tests/test_worklist.py).
+    "webapp.domain.worklist.refresh_worklist": Row(
+        lambda s, r, w: worklist.refresh_worklist(s, r, date(2026, 12, 2)), outside=None
+    ),
+    "webapp.domain.worklist.configure_worklist": Row(
+        lambda s, r, w: worklist.configure_worklist(s, r, {"birthday_age": 75}),
+        outside=None,
+        may_not=Role.CLERK,
+        owner="admin",
     ),
 }
 

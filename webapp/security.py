@@ -84,6 +84,11 @@ WRITE_MEMBER_FILE = [
     (r"Photo batches", r"menu_access"),
 ]
 RUN_REPORTS = [(r"ReportRunView", r"can_(list|show|request|status|download|cancel)")]
+# The worklist and quality scores: Clerks and Managers work from it and may check again.
+WORKLIST = [
+    (r"WorklistView", r"can_(list|refresh)"),
+    (r"Worklist|Data quality", r"menu_access"),
+]
 
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     "Clerk": [
@@ -101,6 +106,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         *PROPOSE_CARDS_AND_BADGES,
         *READ_MEMBER_FILE,
         *WRITE_MEMBER_FILE,
+        *WORKLIST,
     ],
     "Manager": [
         *SELF_SERVICE,
@@ -110,6 +116,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         (r"Second factor", r"menu_access"),
         *DECIDE_CARDS_AND_BADGES,
         *READ_MEMBER_FILE,
+        *WORKLIST,
     ],
     "Leader": [*SELF_SERVICE, *READ_DATA, *RUN_REPORTS, *READ_MEMBER_FILE],
     # Machine accounts of lower-level instances; their sync API arrives with upward sync.

@@ -105,6 +105,9 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "document.attach": frozenset({Role.CLERK}),
     "document.replace": frozenset({Role.CLERK}),
     "document.view": frozenset({Role.CLERK, Role.MANAGER, Role.LEADER}),
+    # The worklist is derived data: a Clerk or Manager may recompute it for their scope.
+    "worklist.refresh": frozenset({Role.CLERK, Role.MANAGER}),
+    "worklist.configure": frozenset(),
     "user.create": frozenset(),
     "user.import": frozenset(),
 }

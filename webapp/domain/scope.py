@@ -19,6 +19,7 @@ from webapp.models.member import Member
 from webapp.models.record import MEMBER_ROW_MODELS, MemberChange, MemberSupplement
 from webapp.models.report_run import ReportRun
 from webapp.models.unit import Unit, UnitChange
+from webapp.models.worklist import QualityScore, WorkItem
 
 UNRESTRICTED = None  # the scope of an Admin
 NOWHERE = ""  # the scope of a user without a unit: nothing
@@ -50,7 +51,7 @@ MEMBER_OWNED = (
     MemberPhoto,
     MemberDocument,
 )
-UNIT_OWNED = (ReportRun, UnitChange, CardProposalBatch)
+UNIT_OWNED = (ReportRun, UnitChange, CardProposalBatch, WorkItem, QualityScore)
 
 
 def scope_clause(model: type, scope: str | None) -> ColumnElement[bool]:

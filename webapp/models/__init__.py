@@ -44,6 +44,7 @@ from webapp.models.record import (
 from webapp.models.report_run import ReportRun, ReportState
 from webapp.models.unit import Unit, UnitChange, UnitChangeKind, UnitKind
 from webapp.models.user import DangVienUser
+from webapp.models.worklist import CheckRun, QualityScore, WorkItem, WorklistSetting
 
 metadata = Model.metadata
 
@@ -80,7 +81,11 @@ __all__ = [
     "MemberPhoto",
     "PhotoBatch",
     "PhotoBatchItem",
+    "QualityScore",
+    "WorkItem",
+    "WorklistSetting",
     "CatalogueEntry",
+    "CheckRun",
     "Commendation",
     "Discipline",
     "FamilyRelation",

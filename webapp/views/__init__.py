@@ -29,6 +29,7 @@ from webapp.views.records import (
 from webapp.views.reports import ReportRunView
 from webapp.views.totp import DangVienAuthDBView, TotpView
 from webapp.views.units import UnitApi, UnitModelView
+from webapp.views.worklist import WorklistView
 
 
 class SecurityManager(DangVienSecurityManager):
@@ -157,6 +158,31 @@ def register_views(appbuilder: AppBuilder) -> None:
     for api in ROW_APIS:
         appbuilder.add_api(api)
     register_member_file(appbuilder)  # photos, batches of scans, the scanned dossier
+    # The clerk's morning: what is due and wrong in the user's units, and the scores.
+    appbuilder.add_view(
+        WorklistView,
+        "Worklist",
+        label=_l("Worklist"),
+        href="/worklist/",
+        icon="fa-check-square-o",
+        category="Worklist",
+        category_label=_l("Worklist"),
+        category_icon="fa-check-square-o",
+    )
+    appbuilder.add_link(
+        "Data quality",
+        label=_l("Data quality by unit"),
+        href="/worklist/quality",
+        icon="fa-bar-chart",
+        category="Worklist",
+    )
+    appbuilder.add_link(
+        "Worklist settings",
+        label=_l("Worklist settings"),
+        href="/worklist/settings",
+        icon="fa-cog",
+        category="Worklist",
+    )
     appbuilder.add_view(
         CatalogueEntryView,
         "Catalogues",

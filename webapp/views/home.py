@@ -84,6 +84,18 @@ def work_counts(members_in_scope: int) -> dict:
                 else:
                     request_eligible_count(scope, occasion)
             counts["eligible_not_proposed"] = count
+    if sm.has_access("can_list", "WorklistView"):
+        from webapp.domain.worklist import RULES
+        from webapp.models.worklist import WorkItem
+
+        found = dict(
+            db.session.execute(
+                select(WorkItem.rule, func.count(WorkItem.id))
+                .where(scope_clause(WorkItem, scope))
+                .group_by(WorkItem.rule)
+            ).all()
+        )
+        counts["worklist"] = [(rule, found[rule.key]) for rule in RULES if found.get(rule.key)]
     return counts
 
 

@@ -1,0 +1,425 @@
+"""The clerk's worklist and the data-quality checks: each rule of RULES with a member that
+violates it and one that satisfies it, built through the real ledger where the rule reads
+it; the refresh's scope, its failed checks, the scores, the settings and the screens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from factories import SYSTEM, as_requester, make_member, make_tree
+from webapp.cli import create_user
+from webapp.domain import worklist
+from webapp.domain.badge_eligibility import add_months
+from webapp.domain.errors import Forbidden, ValidationFailed
+from webapp.domain.events import open_ledger
+from webapp.models import (
+    DocumentType,
+    FamilyRelation,
+    Member,
+    MemberDocument,
+    MemberDocumentVersion,
+    MemberEvent,
+    MemberSupplement,
+    WorkPeriod,
+)
+from webapp.models.badges import BadgeProposal
+from webapp.models.worklist import CheckRun, QualityScore, WorkItem, WorklistSetting
+
+DAY = date(2026, 12, 2)
+PASSWORD = "Worklist-Pass-123"
+
+
+def member_with_ledger(session, unit, **fields) -> Member:
+    member = make_member(session, unit, **fields)
+    session.commit()
+    open_ledger(session, SYSTEM, member.id)
+    return member
+
+
+def probationary(session, unit, admitted_on: date) -> Member:
+    return member_with_ledger(
+        session, unit, admitted_on=admitted_on, official_on=None, status="probationary"
+    )
+
+
+def full_record(session, unit, **fields) -> Member:
+    member = member_with_ledger(
+        session,
+        unit,
+        citizen_id=fields.pop("citizen_id", "001080000123"),
+        birthplace="Ninh Bình",
+        home_town="Ninh Bình",
+        permanent_address="Ninh Bình",
+        religion="Không",
+        admitting_cell="Chi bộ thôn Đông",
+        introducer_1="Trần Văn Một",
+        introducer_2="Lê Thị Hai",
+        general_education="12/12",
+        professional_level="Đại học",
+        political_theory="Trung cấp",
+        occupation_at_admission="Giáo viên",
+        occupation="Giáo viên",
+        health="Tốt",
+        **fields,
+    )
+    session.add_all(
+        [
+            WorkPeriod(member_id=member.id, starts_on=date(2002, 9, 1), description="Giáo viên"),
+            FamilyRelation(member_id=member.id, relation="Bố", full_name="Nguyễn Văn Bố"),
+        ]
+    )
+    session.commit()
+    member.alias = "An"  # saving the member recomputes its completeness
+    session.commit()
+    assert member.completeness == "four_page", member.missing_fields
+    return member
+
+
+def with_every_required_document(session, unit) -> Member:
+    member = member_with_ledger(session, unit)
+    for type_id in session.scalars(select(DocumentType.id).where(DocumentType.required)):
+        document = MemberDocument(member_id=member.id, type_id=type_id)
+        session.add(document)
+        session.flush()
+        session.add(
+            MemberDocumentVersion(
+                document_id=document.id,
+                number=1,
+                sha256="0" * 64,
+                path="documents/x",
+                size=1,
+                state="done",
+            )
+        )
+    session.commit()
+    return member
+
+
+def waiting_badge_proposal(days: int):
+    def build(session, unit) -> Member:
+        member = member_with_ledger(session, unit, admitted_on=date(1990, 1, 1))
+        session.add(
+            BadgeProposal(
+                member_id=member.id,
+                milestone=30,
+                occasion_on=date(2027, 2, 3),
+                reason="30 năm tuổi Đảng",
+                proposed_at=datetime.combine(DAY - timedelta(days=days), datetime.min.time()),
+            )
+        )
+        session.commit()
+        return member
+
+    return build
+
+
+def with_supplement(session, unit) -> Member:
+    member = member_with_ledger(session, unit)
+    session.add(MemberSupplement(member_id=member.id, year=DAY.year, declared_on=DAY))
+    session.commit()
+    return member
+
+
+def born(years_before_next_month: int):
+    def build(session, unit) -> Member:
+        birthday = add_months(DAY + timedelta(days=10), -12 * years_before_next_month)
+        return member_with_ledger(
+            session, unit, birth_date=birthday, admitted_on=add_months(birthday, 12 * 25)
+        )
+
+    return build
+
+
+def with_processed_photo(session, unit) -> Member:
+    import photo_samples
+    from flask import current_app
+
+    from jobs.photos import process_photo_job
+    from webapp.domain import photos
+    from webapp.domain.imaging import PhotoLimits
+    from webapp.filestore import FileStore
+
+    member = member_with_ledger(session, unit)
+    photo = photos.upload_photo(
+        session,
+        SYSTEM,
+        member.id,
+        photos.Upload(photo_samples.jpeg(photo_samples.quadrants()), "a.jpg"),
+        FileStore(current_app.config["DATA_DIR"]),
+        PhotoLimits(),
+    )
+    process_photo_job(photo.id)
+    return member
+
+
+def with_bad_card_number(session, unit) -> Member:
+    # A card entered from an old paper record, numbered before today's rule.
+    return member_with_ledger(session, unit, card_number="12345")
+
+
+def with_event_before_admission(session, unit) -> Member:
+    member = member_with_ledger(session, unit, admitted_on=date(2005, 2, 3))
+    # An event typed before the ledger checked dates (the ledger refuses it today).
+    session.add(
+        MemberEvent(member_id=member.id, kind="transfer_within", effective_on=date(2001, 1, 1))
+    )
+    session.commit()
+    return member
+
+
+def in_dissolved_unit(session, unit) -> Member:
+    member = member_with_ledger(session, unit)
+    unit.dissolved_on = date(2025, 7, 1)
+    session.commit()
+    return member
+
+
+def twice(session, unit) -> Member:
+    first = member_with_ledger(session, unit, birth_name="Đỗ Văn Trùng", home_town="Yên Mô")
+    member_with_ledger(session, unit, birth_name="ĐỖ VĂN TRÙNG", home_town="yên mô")
+    return first
+
+
+def plain(session, unit) -> Member:
+    return member_with_ledger(session, unit, birth_name="Đỗ Văn Khác", home_town="Yên Khánh")
+
+
+@dataclass(frozen=True)
+class Case:
+    violates: Callable
+    satisfies: Callable
+    own_unit: bool = False  # the builder changes its unit: give it a cell of its own
+
+
+CASES: dict[str, Case] = {
+    "probation_ending": Case(
+        lambda s, u: probationary(s, u, add_months(DAY, -12) + timedelta(days=20)),
+        lambda s, u: probationary(s, u, add_months(DAY, -3)),
+    ),
+    "badge_occasion": Case(
+        lambda s, u: member_with_ledger(
+            s, u, admitted_on=date(1996, 12, 1), official_on=date(1997, 12, 1)
+        ),
+        lambda s, u: member_with_ledger(s, u, admitted_on=date(2005, 1, 1)),
+    ),
+    "proposals_waiting": Case(waiting_badge_proposal(60), waiting_badge_proposal(2)),
+    "supplement_missing": Case(member_with_ledger, with_supplement),
+    "birthdays": Case(born(85), born(50)),
+    "incomplete_record": Case(member_with_ledger, full_record),
+    "documents_missing": Case(member_with_ledger, with_every_required_document),
+    "duplicate_person": Case(twice, plain),
+    "impossible_dates": Case(
+        lambda s, u: member_with_ledger(s, u, birth_date=date(1990, 1, 1)),  # admitted at 15
+        member_with_ledger,
+    ),
+    "dissolved_unit": Case(in_dissolved_unit, member_with_ledger, own_unit=True),
+    "no_photo": Case(member_with_ledger, with_processed_photo),
+    "card_number_format": Case(
+        with_bad_card_number, lambda s, u: member_with_ledger(s, u, card_number="01.000123")
+    ),
+    "events_out_of_order": Case(with_event_before_admission, member_with_ledger),
+}
+
+
+def test_every_rule_has_a_case():
+    assert set(CASES) == set(worklist.RULES_BY_KEY)
+
+
+def items_of(session, rule: str) -> set[int]:
+    session.expire_all()
+    return set(session.scalars(select(WorkItem.member_id).where(WorkItem.rule == rule)))
+
+
+@pytest.mark.parametrize("rule", sorted(CASES))
+def test_the_rule_finds_the_member_who_violates_it_and_not_the_other(
+    app, db_session, redis_conn, rule
+):
+    from factories import make_unit
+
+    tree = make_tree(db_session)
+    case = CASES[rule]
+    bad_unit = make_unit(db_session, "P.01.001.07", "Chi bộ thôn Bảy", parent=tree["G1"])
+    good_unit = make_unit(db_session, "P.01.001.08", "Chi bộ thôn Tám", parent=tree["G1"])
+    db_session.commit()
+    bad = case.violates(db_session, bad_unit if case.own_unit else tree["C1"])
+    good = case.satisfies(db_session, good_unit if case.own_unit else tree["C2"])
+    result = worklist.refresh_worklist(db_session, SYSTEM, DAY, rules=[rule])
+    assert result.failed == {}
+    found = items_of(db_session, rule)
+    assert bad.id in found
+    assert good.id not in found
+    run = db_session.scalar(select(CheckRun).where(CheckRun.rule == rule))
+    assert run.state == "done" and run.items == len(found) and run.as_of == DAY
+
+
+def test_probation_item_carries_its_end_day_and_disappears_once_recognised(
+    app, db_session, redis_conn
+):
+    from webapp.domain.events import EventInput, record_event
+
+    tree = make_tree(db_session)
+    admitted = add_months(DAY, -12) - timedelta(days=5)  # ended five days ago
+    member = probationary(db_session, tree["C1"], admitted)
+    worklist.refresh_worklist(db_session, SYSTEM, DAY, rules=["probation_ending"])
+    item = db_session.scalar(select(WorkItem).where(WorkItem.member_id == member.id))
+    assert item.due_on == add_months(admitted, 12) and item.details == {"overdue": True}
+    record_event(
+        db_session,
+        SYSTEM,
+        member.id,
+        EventInput(kind="official_recognition", effective_on=add_months(admitted, 12)),
+        today=DAY,
+    )
+    worklist.refresh_worklist(db_session, SYSTEM, DAY, rules=["probation_ending"])
+    assert member.id not in items_of(db_session, "probation_ending")
+
+
+def clerk(db_session, username: str, unit_code: str, role: str = "Clerk"):
+    from webapp.models import DangVienUser
+    from webapp.models.unit import Unit
+
+    create_user(username, role, unit_code, PASSWORD)
+    user_id = db_session.scalar(select(DangVienUser.id).where(DangVienUser.username == username))
+    unit = db_session.scalar(select(Unit).where(Unit.code == unit_code))
+    return as_requester(user_id, unit.path)
+
+
+def test_a_clerks_refresh_computes_their_scope_only_and_leaves_the_others(
+    app, db_session, redis_conn
+):
+    tree = make_tree(db_session)
+    mine = member_with_ledger(db_session, tree["C1"])
+    theirs = member_with_ledger(db_session, tree["C3"])
+    worklist.refresh_worklist(db_session, SYSTEM, DAY, rules=["supplement_missing"])
+    assert items_of(db_session, "supplement_missing") == {mine.id, theirs.id}
+    # Both record their supplement; the clerk of D1 checks again: only D1's item goes.
+    for member in (mine, theirs):
+        db_session.add(MemberSupplement(member_id=member.id, year=DAY.year, declared_on=DAY))
+    db_session.commit()
+    d1_clerk = clerk(db_session, "clerk_wl_d1", "P.01")
+    worklist.refresh_worklist(db_session, d1_clerk, DAY, rules=["supplement_missing"])
+    assert items_of(db_session, "supplement_missing") == {theirs.id}
+
+
+def test_a_leader_may_not_refresh_and_a_clerk_may_not_configure(app, db_session, redis_conn):
+    make_tree(db_session)
+    leader = clerk(db_session, "leader_wl", "P.01", role="Leader")
+    with pytest.raises(Forbidden):
+        worklist.refresh_worklist(db_session, leader, DAY)
+    d1_clerk = clerk(db_session, "clerk_wl_cfg", "P.01")
+    with pytest.raises(Forbidden):
+        worklist.configure_worklist(db_session, d1_clerk, {"birthday_age": 70})
+
+
+def test_a_failing_check_is_reported_and_the_others_still_run(
+    app, db_session, redis_conn, monkeypatch
+):
+    tree = make_tree(db_session)
+    member = member_with_ledger(db_session, tree["C1"])
+
+    def broken(session, ctx):
+        session.execute(select(Member.id).where(Member.id / 0 == 1)).all()  # noqa: B018
+        raise RuntimeError("the check's query is wrong")
+
+    bad_rule = worklist.Rule("broken", worklist.QUALITY, "Broken", "high", "test", broken)
+    monkeypatch.setattr(worklist, "RULES", (*worklist.RULES, bad_rule))
+    monkeypatch.setitem(worklist.RULES_BY_KEY, "broken", bad_rule)
+    result = worklist.refresh_worklist(
+        db_session, SYSTEM, DAY, rules=["broken", "supplement_missing"]
+    )
+    assert "broken" in result.failed
+    assert items_of(db_session, "supplement_missing") == {member.id}
+    run = db_session.scalar(select(CheckRun).where(CheckRun.rule == "broken"))
+    assert run.state == "failed" and run.reason
+
+
+def test_scores_are_the_share_of_members_without_a_quality_problem_and_are_kept(
+    app, db_session, redis_conn
+):
+    tree = make_tree(db_session)
+    full_record(db_session, tree["C1"], citizen_id="001080000001")
+    member_with_ledger(db_session, tree["C1"])  # incomplete
+    worklist.refresh_worklist(db_session, SYSTEM, DAY, rules=["incomplete_record"])
+    score = db_session.scalar(select(QualityScore).where(QualityScore.unit_id == tree["C1"].id))
+    assert (score.month, score.members, score.clean) == (date(2026, 12, 1), 2, 1)
+    assert worklist.score_percent(score.members, score.clean) == 50.0
+    # The next month adds a row; this month's stays for the trend.
+    worklist.refresh_worklist(db_session, SYSTEM, date(2027, 1, 5), rules=["incomplete_record"])
+    months = db_session.scalars(
+        select(QualityScore.month).where(QualityScore.unit_id == tree["C1"].id)
+    ).all()
+    assert sorted(months) == [date(2026, 12, 1), date(2027, 1, 1)]
+
+
+def test_thresholds_outside_their_range_are_refused_and_nothing_is_saved(
+    app, db_session, redis_conn
+):
+    with pytest.raises(ValidationFailed) as refused:
+        worklist.configure_worklist(
+            db_session, SYSTEM, {"birthday_age": 75, "probation_warning_days": 500}
+        )
+    assert set(refused.value.errors) == {"probation_warning_days"}
+    assert db_session.scalars(select(WorklistSetting)).all() == []
+    worklist.configure_worklist(db_session, SYSTEM, {"birthday_age": 75, "rule:no_photo": 0})
+    settings = worklist.current_settings(db_session)
+    assert settings["birthday_age"] == 75 and settings["rule:no_photo"] == 0
+    result = worklist.refresh_worklist(db_session, SYSTEM, DAY)
+    assert "no_photo" not in result.items
+
+
+# --- The screens --------------------------------------------------------------------------
+
+
+def login(client, username: str) -> None:
+    response = client.post(
+        "/login/", data={"username": username, "password": PASSWORD}, follow_redirects=True
+    )
+    assert response.status_code == 200
+
+
+def test_the_worklist_page_shows_the_clerks_items_and_a_tampered_unit_is_a_404(
+    app, db_session, redis_conn
+):
+    tree = make_tree(db_session)
+    mine = probationary(db_session, tree["C1"], add_months(DAY, -12))
+    theirs = probationary(db_session, tree["C3"], add_months(DAY, -12))
+    worklist.refresh_worklist(db_session, SYSTEM, DAY)
+    clerk(db_session, "clerk_wl_page", "P.01")
+    client = app.test_client()
+    login(client, "clerk_wl_page")
+    page = client.get("/worklist/?rule=probation_ending")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert f'data-member="{mine.id}"' in html
+    assert f'data-member="{theirs.id}"' not in html
+    assert "Hết thời gian dự bị" in html  # the rule's title, in Vietnamese
+    assert client.get(f"/worklist/?unit={tree['C3'].id}").status_code == 404
+    assert client.get("/worklist/?unit=99999999999").status_code == 404
+    assert client.get("/worklist/?rule=nonsense").status_code == 404
+    home = client.get("/").get_data(as_text=True)
+    assert 'id="home-worklist"' in home
+    quality = client.get("/worklist/quality")
+    assert quality.status_code == 200
+    assert tree["C3"].code not in quality.get_data(as_text=True)
+    # Settings are an Admin's: the clerk is refused.
+    assert client.get("/worklist/settings").status_code in (302, 403)
+
+
+def test_the_settings_screen_refuses_a_bad_value_in_vietnamese_and_saves_nothing(
+    app, db_session, redis_conn
+):
+    from conftest import ADMIN_PASSWORD
+
+    client = app.test_client()
+    client.post("/login/", data={"username": "admin", "password": ADMIN_PASSWORD})
+    form = {key: str(t.default) for key, t in worklist.THRESHOLDS.items()}
+    form["birthday_age"] = "5"
+    response = client.post("/worklist/settings", data=form, follow_redirects=True)
+    assert response.status_code == 200
+    assert "Nhập số nguyên từ 60 đến 110" in response.get_data(as_text=True)
+    assert db_session.scalars(select(WorklistSetting)).all() == []
