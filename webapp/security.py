@@ -84,6 +84,8 @@ WRITE_MEMBER_FILE = [
     (r"Photo batches", r"menu_access"),
 ]
 RUN_REPORTS = [(r"ReportRunView", r"can_(list|show|request|status|download|cancel)")]
+# The dashboard is for those who follow and decide (the seed's leaders' workstations).
+DASHBOARD = [(r"DashboardView", r"can_show"), (r"Dashboard", r"menu_access")]
 # The worklist and quality scores: Clerks and Managers work from it and may check again.
 WORKLIST = [
     (r"WorklistView", r"can_(list|refresh)"),
@@ -117,8 +119,9 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         *DECIDE_CARDS_AND_BADGES,
         *READ_MEMBER_FILE,
         *WORKLIST,
+        *DASHBOARD,
     ],
-    "Leader": [*SELF_SERVICE, *READ_DATA, *RUN_REPORTS, *READ_MEMBER_FILE],
+    "Leader": [*SELF_SERVICE, *READ_DATA, *RUN_REPORTS, *READ_MEMBER_FILE, *DASHBOARD],
     # Machine accounts of lower-level instances; their sync API arrives with upward sync.
     "Sync": [],
 }

@@ -16,6 +16,7 @@ from webapp.views.badges import (
     BadgeSettingView,
 )
 from webapp.views.cards import CardBatchView, CardProposalApi, PartyCardApi, PartyCardView
+from webapp.views.dashboard import DashboardView
 from webapp.views.events import MemberEventApi, MemberEventView
 from webapp.views.member_file import register_member_file
 from webapp.views.members import MemberApi, MemberModelView
@@ -158,6 +159,13 @@ def register_views(appbuilder: AppBuilder) -> None:
     for api in ROW_APIS:
         appbuilder.add_api(api)
     register_member_file(appbuilder)  # photos, batches of scans, the scanned dossier
+    appbuilder.add_view(
+        DashboardView,
+        "Dashboard",
+        label=_l("Dashboard"),
+        href="/dashboard/",
+        icon="fa-tachometer",
+    )
     # The clerk's morning: what is due and wrong in the user's units, and the scores.
     appbuilder.add_view(
         WorklistView,

@@ -1,0 +1,83 @@
+"""The dashboard's figures, cached in Redis per scope and day; a large scope is computed
+by a worker (`compute_dashboard` is the job), a small one in the request.
+
+The cache key carries the state of the ledger and the records (the newest event, the
+newest change of a member, how many proposals are open), so an event recorded or a
+proposal decided makes the next read a miss: nobody has to remember to drop it."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+
+from jobs import enqueue, fetch_job, redis_connection
+
+CACHE_SECONDS = 24 * 3600
+KEY_PREFIX = "dangvien:dashboard:"
+
+
+def generation() -> str:
+    from webapp.extensions import db
+    from webapp.models.badges import BadgeProposal
+    from webapp.models.cards import CardProposal
+    from webapp.models.ledger import MemberEvent
+    from webapp.models.member import Member
+
+    row = db.session.execute(
+        select(
+            select(func.coalesce(func.max(MemberEvent.id), 0)).scalar_subquery(),
+            select(func.max(Member.updated_at)).scalar_subquery(),
+            select(func.count(CardProposal.id)).scalar_subquery(),
+            select(func.count(BadgeProposal.id)).scalar_subquery(),
+        )
+    ).one()
+    return hashlib.sha1(repr(tuple(row)).encode()).hexdigest()[:12]
+
+
+def cache_key(scope: str | None, day: date) -> str:
+    return f"{KEY_PREFIX}{scope or 'all'}:{day.isoformat()}:{generation()}"
+
+
+def cached_figures(scope: str | None, day: date) -> dict[str, Any] | None:
+    try:
+        value = redis_connection().get(cache_key(scope, day))
+    except Exception:  # noqa: BLE001 - a dashboard never fails because the cache is away
+        return None
+    return json.loads(value) if value is not None else None
+
+
+def compute_dashboard(scope: str | None, day_iso: str) -> dict[str, Any]:
+    """Compute, store for the day, return (the job, and the inline path for small scopes)."""
+    from webapp.domain.dashboard import dashboard_figures
+    from webapp.extensions import db
+
+    day = date.fromisoformat(day_iso)
+    key = cache_key(scope, day)  # before computing: a change meanwhile is a miss
+    figures = dashboard_figures(db.session, scope, day)
+    with contextlib.suppress(Exception):
+        redis_connection().set(key, json.dumps(figures), ex=CACHE_SECONDS)
+    return figures
+
+
+def request_dashboard(scope: str | None, day: date) -> None:
+    """Queue the computation once (a deterministic job id)."""
+    digest = hashlib.sha1(cache_key(scope, day).encode()).hexdigest()[:16]
+    job_id = f"dashboard-{digest}"
+    job = fetch_job(job_id)
+    if job is not None and job.get_status() in ("queued", "started", "deferred", "scheduled"):
+        return
+    if job is not None:
+        job.delete()
+    enqueue(
+        compute_dashboard,
+        scope,
+        day.isoformat(),
+        queue="reports",
+        title=f"dashboard {day.isoformat()}",
+        job_id=job_id,
+    )
