@@ -1,0 +1,165 @@
+"""The clerk's worklist on the province data set (issue "The clerk's morning").
+
+Reuses the `tree` data set (bench/tree.py, 100k members) with the ledger `badges` adds
+(bench/badges.py `ensure_ledger`). Measures, in one run:
+- the refresh job (every rule, the whole province, as the nightly job runs it) against
+  the same rules' SQL queries run raw (the rules written in Python -- duplicates, dates,
+  birthdays, badge eligibility -- have no raw counterpart and count only on our side);
+  target: the refresh within 30 s;
+- the worklist page and a drill-down list (one rule, page 2) through the real WSGI stack,
+  logged in as a district Clerk and as the Admin, p95 of 45 requests, against the raw SQL
+  of the page's own queries; targets p95 ≤ 100 ms and ≤ 150 ms.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from datetime import date
+
+from sqlalchemy import func, select, text
+
+from bench.badges import ensure_ledger
+from bench.common import compare, median_seconds, write_results
+from bench.tree import ADMIN_PASSWORD, N_MEMBERS, build, make_app
+
+DISTRICT = "BN.03"
+CLERK_PASSWORD = "Bench-Clerk-123"
+REQUESTS = 45
+
+RAW_RULES = {
+    "probation": """SELECT m.id, m.unit_id FROM member m WHERE m.status = 'probationary'
+                    AND m.admitted_on <= :cutoff""",
+    "supplement": """SELECT m.id, m.unit_id FROM member m WHERE m.status IN
+                     ('probationary', 'official') AND m.admitted_on < :jan1 AND NOT EXISTS
+                     (SELECT 1 FROM member_supplement s WHERE s.member_id = m.id
+                      AND s.year = :year)""",
+    "incomplete": """SELECT m.id, m.unit_id, m.missing_fields FROM member m WHERE m.status IN
+                     ('probationary', 'official') AND (m.completeness IS NULL
+                     OR m.completeness != 'four_page')""",
+    "no_photo": """SELECT m.id, m.unit_id FROM member m WHERE m.status IN
+                   ('probationary', 'official') AND NOT EXISTS (SELECT 1 FROM member_photo p
+                   WHERE p.member_id = m.id AND p."current")""",
+    "dissolved": """SELECT m.id, m.unit_id FROM member m JOIN unit u ON u.id = m.unit_id
+                    WHERE m.status IN ('probationary', 'official')
+                    AND u.dissolved_on IS NOT NULL""",
+}
+
+
+def p95(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=20)[-1]
+
+
+def timed_requests(client, url: str) -> float:
+    for _ in range(3):
+        assert client.get(url).status_code == 200
+    samples = []
+    for _ in range(REQUESTS):
+        start = time.perf_counter()
+        response = client.get(url)
+        samples.append(time.perf_counter() - start)
+        assert response.status_code == 200
+    return p95(samples)
+
+
+def timed_sql(connection, statement, params) -> float:
+    samples = []
+    for _ in range(REQUESTS):
+        start = time.perf_counter()
+        connection.execute(statement, params).all()
+        samples.append(time.perf_counter() - start)
+    return p95(samples)
+
+
+def run() -> None:
+    app = make_app()
+    from webapp.cli import create_user
+    from webapp.domain.commands import Requester
+    from webapp.domain.worklist import refresh_worklist
+    from webapp.extensions import db
+    from webapp.models import Member, Unit
+    from webapp.models.worklist import WorkItem
+
+    with app.app_context():
+        session = db.session
+        if session.scalar(select(func.count(Member.id))) != N_MEMBERS:
+            print(f"building {N_MEMBERS} members …")
+            build(session)
+        ensure_ledger(session)
+        backend = session.get_bind().dialect.name
+        today = date.today()
+        results = []
+
+        def refresh():
+            return refresh_worklist(session, Requester.system(), today)
+
+        start = time.perf_counter()
+        outcome = refresh()
+        ours = time.perf_counter() - start
+        assert not outcome.failed, outcome.failed
+        items = session.scalar(select(func.count(WorkItem.id)))
+        connection = session.connection()
+        params = {
+            "cutoff": date(today.year - 1, today.month, 1),
+            "jan1": date(today.year, 1, 1),
+            "year": today.year,
+        }
+
+        def raw_rules():
+            for statement in RAW_RULES.values():
+                connection.execute(text(statement), params).all()
+
+        baseline = median_seconds(raw_rules, repeat=3, warmup=1)
+        results.append(
+            compare(
+                f"worklist refresh, whole province ({items} items) vs raw SQL of SQL rules",
+                ours,
+                baseline,
+                backend=backend,
+                n=N_MEMBERS,
+                target=30,
+            )
+        )
+
+        district = session.scalar(select(Unit).where(Unit.code == DISTRICT))
+        create_user("bench_clerk", "Clerk", DISTRICT, CLERK_PASSWORD)
+        page_sql = text(
+            """SELECT w.rule, count(*) FROM work_item w JOIN unit u ON u.id = w.unit_id
+               WHERE u.path LIKE :prefix GROUP BY w.rule"""
+        )
+        list_sql = text(
+            """SELECT w.id, m.birth_name, m.member_number, u.code FROM work_item w
+               JOIN member m ON m.id = w.member_id JOIN unit u ON u.id = w.unit_id
+               WHERE u.path LIKE :prefix AND w.rule = 'incomplete_record'
+               ORDER BY m.sort_key LIMIT 50 OFFSET 50"""
+        )
+        for who, password, prefix in (
+            ("bench_clerk", CLERK_PASSWORD, district.path),
+            ("admin", ADMIN_PASSWORD, ""),
+        ):
+            client = app.test_client()
+            client.post("/login/", data={"username": who, "password": password})
+            connection = db.session.connection()
+            base = timed_sql(connection, page_sql, {"prefix": prefix + "%"})
+            results.append(
+                compare(
+                    f"worklist page p95 as {who} vs raw SQL of its counts",
+                    timed_requests(client, "/worklist/"),
+                    base,
+                    backend=backend,
+                    n=N_MEMBERS,
+                    target=0.1,
+                )
+            )
+            base = timed_sql(connection, list_sql, {"prefix": prefix + "%"})
+            results.append(
+                compare(
+                    f"drill-down list (incomplete records, page 2) p95 as {who} vs raw SQL",
+                    timed_requests(client, "/worklist/?rule=incomplete_record&page=2"),
+                    base,
+                    backend=backend,
+                    n=N_MEMBERS,
+                    target=0.15,
+                )
+            )
+        write_results("worklist", results)
