@@ -83,7 +83,11 @@ WRITE_MEMBER_FILE = [
     (r"MemberDocumentView", r"can_(attach|replace)"),
     (r"Photo batches", r"menu_access"),
 ]
-RUN_REPORTS = [(r"ReportRunView", r"can_(list|show|request|status|download|cancel)")]
+RUN_REPORTS = [
+    (r"ReportRunView", r"can_(list|show|request|status|download|cancel)"),
+    (r"ReportScreenView", r"can_(quality|members)"),
+    (r"Quality on screen", r"menu_access"),
+]
 # The dashboard is for those who follow and decide (the seed's leaders' workstations).
 DASHBOARD = [(r"DashboardView", r"can_show"), (r"Dashboard", r"menu_access")]
 # The worklist and quality scores: Clerks and Managers work from it and may check again.

@@ -444,17 +444,14 @@ def _line_of(path, root: Unit, dialect: str):
     return case((path == root.path, ""), else_=func.substr(rest, 1, slash - 1))
 
 
-def quality(session: Session, root: Unit, as_of: date) -> QualityFigures:
-    """Members on the rolls of the subtree on `as_of`, counted by each dimension. Attributes
-    (education, occupation …) are the record's current values; ages are on `as_of`.
-
-    One statement: the day's rolls are read once (a CTE) and counted per dimension and
-    report line by a UNION ALL of GROUP BYs, so the ledger periods are not scanned once per
-    dimension and only a few hundred counts come back."""
-    groups = UnitGroups(session, root)
+def quality_rolls(session: Session, root: Unit, as_of: date):
+    """The day's rolls of the subtree with what the quality analysis counts them by: one
+    row per member, its report line ("" for the root) and the dimensions' inputs. The
+    figures and the lists of members behind them (drill-down) both read this."""
     line = _line_of(Unit.path, root, session.get_bind().dialect.name)
-    rolls = (
+    return (
         select(
+            Member.id.label("member_id"),
             line.label("line"),
             MemberPeriod.standing,
             MemberPeriod.party_age_from,
@@ -464,8 +461,32 @@ def quality(session: Session, root: Unit, as_of: date) -> QualityFigures:
         .join(Member, Member.id == MemberPeriod.member_id)
         .join(Unit, Unit.id == MemberPeriod.unit_id)
         .where(Unit.path.startswith(root.path, autoescape=True), on_rolls(as_of))
-        .cte("rolls")
     )
+
+
+def quality_members(
+    session: Session, root: Unit, as_of: date, key: str | None, category: str | None, group
+):
+    """The ids of the members behind one figure of `quality`: dimension `key` (None: the
+    total) with value `category`, on the line of `group` (a unit id; None: the whole)."""
+    rolls = quality_rolls(session, root, as_of).subquery("rolls")
+    query = select(rolls.c.member_id)
+    if group is not None:
+        query = query.where(rolls.c.line == ("" if group == root.id else str(group)))
+    if key is not None:
+        query = query.where(_dimension_expression(key, rolls, as_of) == category)
+    return query
+
+
+def quality(session: Session, root: Unit, as_of: date) -> QualityFigures:
+    """Members on the rolls of the subtree on `as_of`, counted by each dimension. Attributes
+    (education, occupation …) are the record's current values; ages are on `as_of`.
+
+    One statement: the day's rolls are read once (a CTE) and counted per dimension and
+    report line by a UNION ALL of GROUP BYs, so the ledger periods are not scanned once per
+    dimension and only a few hundred counts come back."""
+    groups = UnitGroups(session, root)
+    rolls = quality_rolls(session, root, as_of).cte("rolls")
     parts = [
         select(literal("total"), rolls.c.line, literal("n"), func.count()).group_by(rolls.c.line)
     ]

@@ -27,6 +27,7 @@ from webapp.views.records import (
     CatalogueEntryView,
     MemberSupplementView,
 )
+from webapp.views.report_screens import ReportScreenView
 from webapp.views.reports import ReportRunView
 from webapp.views.totp import DangVienAuthDBView, TotpView
 from webapp.views.units import UnitApi, UnitModelView
@@ -87,6 +88,14 @@ def register_views(appbuilder: AppBuilder) -> None:
         label=_l("Request a report"),
         href="/reports/request",
         icon="fa-plus",
+        category="Reports",
+    )
+    appbuilder.add_view_no_menu(ReportScreenView)
+    appbuilder.add_link(
+        "Quality on screen",
+        label=_l("Quality analysis on screen"),
+        href="/reports/screen/quality",
+        icon="fa-table",
         category="Reports",
     )
     appbuilder.add_view_no_menu(MemberEventView)
