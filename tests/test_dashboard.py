@@ -95,7 +95,14 @@ def test_a_leader_sees_their_scope_only_and_the_cache_follows_the_records(
     client = app.test_client()
     login(client, "leader_dash")
     html = client.get("/dashboard/").get_data(as_text=True)
-    assert 'id="dash-members">3<' in html  # D1: two in C1 (one died), two in C2
+    assert 'id="dash-members"><a' in html and ">3</a>" in html  # D1: C1 one (one died), C2 two
+    # Each unit's count links to the members it counts, and the list is as long.
+    import re
+    from html import unescape
+
+    for count, href in re.findall(r'class="figure" data-count="(\d+)" href="([^"]+)"', html):
+        listing = client.get(unescape(href)).get_data(as_text=True)
+        assert f'data-total="{count}"' in listing
     assert 'data-unit="P.01.001"' in html and "P.02" not in html
     # A new death: the cached figures are not shown any more.
     record_event(
@@ -106,7 +113,7 @@ def test_a_leader_sees_their_scope_only_and_the_cache_follows_the_records(
         today=TODAY,
     )
     html = client.get("/dashboard/").get_data(as_text=True)
-    assert 'id="dash-members">2<' in html
+    assert ">2</a></h3>" in html
     # A Clerk has no dashboard.
     create_user("clerk_dash", "Clerk", "P.01", PASSWORD)
     other = app.test_client()
@@ -123,7 +130,7 @@ def test_a_large_scope_is_computed_by_a_worker(app, db_session, redis_conn, monk
     assert 'id="dashboard-pending"' in client.get("/dashboard/").get_data(as_text=True)
     assert run_worker_burst().returncode == 0
     html = client.get("/dashboard/").get_data(as_text=True)
-    assert 'id="dash-members">4<' in html
+    assert ">4</a></h3>" in html
 
 
 @pytest.mark.browser

@@ -98,7 +98,10 @@ def dashboard_figures(session: Session, scope: str | None, day: date) -> dict[st
         "pyramid": {},
         "units": [],
     }
-    for root in roots_of(session, scope):
+    roots = roots_of(session, scope)
+    # With one top unit every count links to its members (the drill-down of the reports).
+    figures["root_id"] = roots[0].id if len(roots) == 1 else None
+    for root in roots:
         found = quality(session, root, day)
         members = sum(found.totals.values())
         figures["members"] += members
