@@ -16,7 +16,7 @@ from webapp.domain.errors import N_, DomainError, FieldErrors
 from webapp.domain.events import EventInput, record_event
 from webapp.domain.ledger import EventKind
 from webapp.domain.reports import count_subtree_members
-from webapp.domain.scope import UNRESTRICTED, find_in_scope, unit_in_scope
+from webapp.domain.scope import UNRESTRICTED, find_in_scope, scope_clause, unit_in_scope
 from webapp.models.member import ON_THE_ROLLS, Member
 from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit, UnitChange, UnitChangeKind, UnitKind
 
@@ -367,6 +367,56 @@ def merge_units(
     return into
 
 
+def dissolve_problem(session: Session, unit: Unit) -> tuple[str, dict] | None:
+    """Why `unit` cannot be dissolved whatever the date (dissolved already, members still
+    on its subtree's rolls — the province root, say —, live subunits, members temporarily
+    hosted), or None."""
+    if unit.dissolved_on is not None:
+        return N_("The unit has been dissolved already."), {}
+    remaining = count_subtree_members(session, unit)
+    if remaining:
+        return (
+            N_(
+                "The unit still has %(count)s members on its rolls; transfer them or merge the unit first."
+            ),
+            {"count": remaining},
+        )
+    if any(child.dissolved_on is None for child in unit.children):
+        return N_("Dissolve or move its subunits first."), {}
+    if _hosted_count(session, unit):
+        return N_("End the temporary transfers into this unit before dissolving it."), {}
+    return None
+
+
+def may_dissolve_unit(session: Session, requester: Requester, unit: Unit) -> bool:
+    """The unit page offers "dissolve" only when the command could do it."""
+    return requester.may("unit.dissolve") and dissolve_problem(session, unit) is None
+
+
+def merge_successors(unit: Unit, scope: str | None):
+    """Select of the units `unit` could be merged into, in the tree's order: live units of
+    the scope outside its own subtree (the top of the tree has none)."""
+    return (
+        select(Unit)
+        .where(
+            scope_clause(Unit, scope),
+            Unit.dissolved_on.is_(None),
+            Unit.id != unit.id,
+            ~Unit.path.startswith(unit.path, autoescape=True),
+        )
+        .order_by(Unit.sort_path)
+    )
+
+
+def may_merge_unit(session: Session, requester: Requester, unit: Unit) -> bool:
+    """The unit page offers "merge" only for a live unit that has a unit to merge into in
+    the requester's scope (not the province root, nor a clerk's own top unit)."""
+    if not requester.may("unit.merge") or unit.dissolved_on is not None:
+        return False
+    candidate = merge_successors(unit, requester.scope).with_only_columns(Unit.id).limit(1)
+    return session.scalar(candidate) is not None
+
+
 @command("unit.dissolve")
 def dissolve_unit(
     session: Session,
@@ -389,23 +439,8 @@ def dissolve_unit(
         errors.add("effective_on", N_("The date cannot be in the future."))
     elif unit.founded_on and effective_on < unit.founded_on:
         errors.add("effective_on", N_("The dissolution date cannot be before the founding date."))
-    if unit.dissolved_on is not None:
-        errors.add("effective_on", N_("The unit has been dissolved already."))
-    remaining = count_subtree_members(session, unit)
-    if remaining:
-        errors.add(
-            "effective_on",
-            N_(
-                "The unit still has %(count)s members on its rolls; transfer them or merge the unit first."
-            ),
-            count=remaining,
-        )
-    elif any(child.dissolved_on is None for child in unit.children):
-        errors.add("effective_on", N_("Dissolve or move its subunits first."))
-    elif _hosted_count(session, unit):
-        errors.add(
-            "effective_on", N_("End the temporary transfers into this unit before dissolving it.")
-        )
+    if (problem := dissolve_problem(session, unit)) is not None:
+        errors.add("effective_on", problem[0], **problem[1])
     errors.raise_if_any()
     unit.dissolved_on = effective_on
     session.add(

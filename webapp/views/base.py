@@ -11,6 +11,7 @@ from flask_appbuilder import ModelRestApi, ModelView
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.sqla.models import User
+from flask_appbuilder.widgets import ListWidget
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Index, UniqueConstraint, select
@@ -181,6 +182,12 @@ class SearchableCommandInterface(WrittenByCommands, SearchableInterface):
     pass
 
 
+class DangVienListWidget(ListWidget):
+    """FAB's list, offering the delete button per row (DangVienModelView.deletable_rows)."""
+
+    template = "common/list_widget.html"
+
+
 class DangVienModelView(TextRuleViewMixin, ModelView):
     """Explicit list/show/edit screens; edits of versioned records carry the version they
     started from. With `record_commands` (and a CommandInterface), add, edit and delete are
@@ -189,6 +196,7 @@ class DangVienModelView(TextRuleViewMixin, ModelView):
 
     page_size = 25
     record_commands: RecordCommands | None = None
+    list_widget = DangVienListWidget
 
     def _init_properties(self):
         if is_scoped(self.datamodel.obj):
@@ -221,7 +229,15 @@ class DangVienModelView(TextRuleViewMixin, ModelView):
             else values
             for values in filters.values
         ]
-        return super()._get_list_widget(filters, **kwargs)
+        widgets = super()._get_list_widget(filters, **kwargs)
+        arguments = widgets["list"].template_args
+        arguments["deletable"] = self.deletable_rows(arguments.get("pks") or [])
+        return widgets
+
+    def deletable_rows(self, pks: list) -> set | None:
+        """The rows of a list page whose delete button is offered: None for all (FAB's
+        way); a view whose records the rules keep asks the domain."""
+        return None
 
     def check_item(self, item, item_id: int | None) -> FieldErrors:  # pragma: no cover - abstract
         return FieldErrors()
