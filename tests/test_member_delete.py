@@ -19,7 +19,7 @@ from webapp.cli import create_user
 from webapp.domain.commands import Requester, Role
 from webapp.domain.errors import InUse
 from webapp.domain.events import EventInput, open_ledger, record_event
-from webapp.domain.members import deletion_refusals, delete_member, may_delete_member
+from webapp.domain.members import delete_member, deletion_refusals, may_delete_member
 from webapp.domain.records import SupplementInput, apply_supplement
 from webapp.models import Member
 from webapp.models.audit import AuditEntry
@@ -148,9 +148,12 @@ def test_admin_deletes_a_record_entered_by_mistake_and_the_log_keeps_it(
     assert not re.search(r"alert-danger", page.text)
     db_session.expire_all()
     assert db_session.get(Member, member_id) is None
-    assert db_session.scalar(
-        select(func.count(MemberEvent.id)).where(MemberEvent.member_id == member_id)
-    ) == 0
+    assert (
+        db_session.scalar(
+            select(func.count(MemberEvent.id)).where(MemberEvent.member_id == member_id)
+        )
+        == 0
+    )
     entry = db_session.scalar(
         select(AuditEntry).where(
             AuditEntry.action == "delete",
