@@ -212,7 +212,7 @@ def test_the_proposer_of_badges_does_not_see_approve_on_the_round(app, db_sessio
     # The proposer, given the Manager role too, is not offered the decision.
     user = app.appbuilder.sm.find_user(username="clerk_o")
     user.roles.append(app.appbuilder.sm.find_role("Manager"))
-    app.appbuilder.sm.get_session.commit()
+    db_session.commit()
     page = signed_in(app, "clerk_o").get(round_url)
     assert page.status_code == 200 and thirty.member_number in page.text
     assert 'id="approve-badges"' not in page.text and 'id="four-eyes-note"' in page.text
