@@ -215,10 +215,34 @@ class DangVienModelView(TextRuleViewMixin, ModelView):
                 "version_id": VersionField(validators=[refuse_stale_version]),
             }
 
+    # {related field: (column, "asc" | "desc")}: the order of that field's pick-list on the
+    # add and edit forms (FAB lists the related rows in no order).
+    order_rel_fields: dict[str, tuple[str, str]] = {}
+
     def _init_forms(self):
         super()._init_forms()
         if "version_id" in self.datamodel.obj.__table__.columns:
             self.edit_form._model_class = self.datamodel.obj
+        for form, rel_filters in (
+            (self.add_form, self.add_form_query_rel_fields),
+            (self.edit_form, self.edit_form_query_rel_fields),
+        ):
+            for name, order in self.order_rel_fields.items():
+                field = getattr(form, name, None)
+                if field is not None and "query_func" in getattr(field, "kwargs", {}):
+                    field.kwargs["query_func"] = self._ordered_related(name, rel_filters, order)
+
+    def _ordered_related(self, name: str, rel_filters, order: tuple[str, str]) -> Callable:
+        """FAB's pick-list query for a related field (its filters), in `order`."""
+        related = self.datamodel.get_related_interface(name)
+
+        def query():
+            filters = related.get_filters()
+            if rel_filters and name in rel_filters:
+                filters = filters.add_filter_list(rel_filters[name])
+            return related.query(filters, *order)[1]
+
+        return query
 
     def _get_list_widget(self, filters, **kwargs):
         # The list's search panel (and the member page's tabs): a search stores nothing, so
