@@ -75,6 +75,7 @@ def test_admin_is_offered_delete_only_for_a_record_entered_by_mistake(
         EventInput(kind="transfer_within", effective_on=date(2015, 3, 1), to_unit_id=tree["C2"].id),
     )
     db_session.commit()
+    mistake_id, kept_id = mistake.id, kept.id
     page, base = browser_page, live_server
     with screenshot_on_failure(page, tmp_path, "member-delete"):
         sign_in(page, base)
@@ -96,8 +97,8 @@ def test_admin_is_offered_delete_only_for_a_record_entered_by_mistake(
             1
         )
     db_session.expire_all()
-    assert db_session.get(Member, mistake.id) is None
-    assert db_session.get(Member, kept.id) is not None
+    assert db_session.get(Member, mistake_id) is None
+    assert db_session.get(Member, kept_id) is not None
 
 
 @pytest.mark.browser
