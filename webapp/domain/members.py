@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from webapp.domain.commands import Requester, command, delete_unreferenced
 from webapp.domain.errors import N_, FieldErrors, InUse, ValidationFailed
+from webapp.domain.ledger import EventKind
 from webapp.domain.scope import find_member, unit_in_scope
 from webapp.domain.tracking import TRACKED
 from webapp.models.badges import BadgeAward, BadgeProposal
@@ -335,7 +336,7 @@ def edit_member(
 
 # What a record's entry itself writes into the ledger (record_opening_events): a record
 # whose ledger holds nothing else has not been used yet.
-OPENING_EVENT_KINDS = ("admission", "official_recognition")
+OPENING_EVENT_KINDS = (EventKind.ADMISSION, EventKind.OFFICIAL_RECOGNITION)
 # Why a record is not deleted, most telling first; each points to the leaving events.
 _KEPT_BECAUSE = (
     (
