@@ -192,3 +192,34 @@ def test_a_clerk_is_offered_no_delete_and_may_not(app, db_session, world):
     assert response.status_code in (403, 405), response.text
     db_session.expire_all()
     assert db_session.get(Member, world["mistake"].id) is not None
+
+
+UNIT_KEPT = (
+    "The unit %(code)s has subunits, members, movements, proposals or users; dissolve or "
+    "merge it instead."
+)
+
+
+def test_units_too_offer_delete_only_when_entered_by_mistake(
+    app, admin_client, db_session, world, api_token
+):
+    """The same kind of defect on the unit list: a unit with members had a trash icon."""
+    from factories import make_unit
+
+    tree = world["tree"]
+    spare = make_unit(db_session, "P.09", "Gõ nhầm", parent=tree["P"], kind="grassroots_cell")
+    db_session.commit()
+    page = admin_client.get("/unitmodelview/list/?psize_UnitModelView=100")
+    assert f"/unitmodelview/delete/{spare.id}" in page.text
+    for name in ("P", "D1", "G1", "C1", "C2"):
+        assert f"/unitmodelview/delete/{tree[name].id}" not in page.text, name
+    response = admin_client.delete(
+        f"/api/v1/units/{tree['C1'].id}", headers={"Authorization": f"Bearer {api_token}"}
+    )
+    assert response.status_code == 409, response.text
+    assert response.json["message"] == vietnamese(app, UNIT_KEPT, code="P.01.001.01")
+    spare_id = spare.id
+    gone = admin_client.post(f"/unitmodelview/delete/{spare_id}", follow_redirects=True)
+    assert gone.status_code == 200 and "alert-danger" not in gone.text
+    db_session.expire_all()
+    assert db_session.get(type(spare), spare_id) is None

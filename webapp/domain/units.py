@@ -8,17 +8,20 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, inspect, select
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, func, inspect, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from webapp.domain.commands import Requester, command, delete_unreferenced
-from webapp.domain.errors import N_, DomainError, FieldErrors
+from webapp.domain.errors import N_, FieldErrors, InUse
 from webapp.domain.events import EventInput, record_event
 from webapp.domain.ledger import EventKind
 from webapp.domain.reports import count_subtree_members
 from webapp.domain.scope import UNRESTRICTED, find_in_scope, scope_clause, unit_in_scope
+from webapp.models.cards import CardProposalBatch
+from webapp.models.ledger import MemberEvent, MemberPeriod
 from webapp.models.member import ON_THE_ROLLS, Member
 from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit, UnitChange, UnitChangeKind, UnitKind
+from webapp.models.user import DangVienUser
 
 UNIT_CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9.\-]{0,31}$")
 
@@ -174,6 +177,46 @@ def edit_unit(
     return unit
 
 
+UNIT_KEPT = N_(
+    "The unit %(code)s has subunits, members, movements, proposals or users; dissolve or "
+    "merge it instead."
+)
+
+
+def unit_deletion_refusals(session: Session, unit_ids) -> dict[int, tuple[str, dict]]:
+    """Why each of these units may not be deleted (msgid, params); a unit absent from the
+    answer was entered by mistake: nothing refers to it but its own founding in the
+    history. One query for a list page's rows."""
+    ids = [i for i in unit_ids if isinstance(i, int)]
+    if not ids:
+        return {}
+    child = aliased(Unit)
+    references = [
+        exists().where(child.parent_id == Unit.id),
+        exists().where(child.merged_into_id == Unit.id),
+        exists().where(Member.unit_id == Unit.id),
+        exists().where(Member.host_unit_id == Unit.id),
+        exists().where(MemberEvent.from_unit_id == Unit.id),
+        exists().where(MemberEvent.to_unit_id == Unit.id),
+        exists().where(MemberPeriod.unit_id == Unit.id),
+        exists().where(UnitChange.other_unit_id == Unit.id),
+        exists().where(CardProposalBatch.unit_id == Unit.id),
+        exists().where(DangVienUser.unit_id == Unit.id),
+    ]
+    rows = session.execute(
+        select(Unit.id, Unit.code).where(Unit.id.in_(ids), or_(*references))
+    ).all()
+    return {unit_id: (UNIT_KEPT, {"code": code}) for unit_id, code in rows}
+
+
+def may_delete_unit(session: Session, requester: Requester, unit_ids) -> set[int]:
+    """The units among `unit_ids` whose delete button the list offers."""
+    if not requester.may("unit.delete"):
+        return set()
+    refused = unit_deletion_refusals(session, unit_ids)
+    return {i for i in unit_ids if i not in refused}
+
+
 @command("unit.delete")
 def delete_unit(session: Session, requester: Requester, unit_id: int) -> None:
     """Delete a unit entered by mistake; one with subunits, members or events is dissolved
@@ -181,7 +224,9 @@ def delete_unit(session: Session, requester: Requester, unit_id: int) -> None:
     unit = _find_unit(session, requester, unit_id)
     if unit.children:
         # The database would let the subunits fall to the top of the tree.
-        raise DomainError(N_("Dissolve or move its subunits first."))
+        raise InUse(N_("Dissolve or move its subunits first."))
+    if (refusal := unit_deletion_refusals(session, [unit.id]).get(unit.id)) is not None:
+        raise InUse(refusal[0], **refusal[1])
     delete_unreferenced(
         session,
         unit,

@@ -27,6 +27,7 @@ from webapp.domain.units import (
     dissolve_unit,
     edit_unit,
     found_unit,
+    may_delete_unit,
     may_dissolve_unit,
     may_merge_unit,
     merge_successors,
@@ -130,6 +131,10 @@ class UnitModelView(DangVienModelView):
             # The page (its <title> and heading) is named after the unit it shows.
             kwargs["title"] = kwargs["unit_panel"].get("title") or kwargs.get("title")
         return super().render_template(template, **kwargs)
+
+    def deletable_rows(self, pks: list) -> set:
+        # Only a unit entered by mistake offers its delete button; others are dissolved.
+        return may_delete_unit(db.session, current_requester(), [int(pk) for pk in pks])
 
     def post_add(self, item) -> None:
         g.added_unit_id = item.id
