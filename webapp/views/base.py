@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
-from flask import flash, request
+from flask import flash, g, redirect, request, url_for
 from flask_appbuilder import ModelRestApi, ModelView
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -257,6 +257,19 @@ class DangVienModelView(TextRuleViewMixin, ModelView):
         arguments = widgets["list"].template_args
         arguments["deletable"] = self.deletable_rows(arguments.get("pks") or [])
         return widgets
+
+    # After adding, open the new record's page (a member, a unit) instead of the list.
+    show_after_add = False
+
+    def post_add(self, item) -> None:
+        if self.show_after_add:
+            g.added_pk = item.id
+
+    def post_add_redirect(self):
+        added = g.pop("added_pk", None)
+        if self.show_after_add and added is not None:
+            return redirect(url_for(f"{self.__class__.__name__}.show", pk=added))
+        return super().post_add_redirect()
 
     def deletable_rows(self, pks: list) -> set | None:
         """The rows of a list page whose delete button is offered: None for all (FAB's

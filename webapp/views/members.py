@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import current_app, g, redirect, request, url_for
+from flask import current_app, request
 from flask_appbuilder.models.sqla.filters import FilterIn
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -217,6 +217,8 @@ class MemberModelView(DangVienModelView):
     edit_columns = IDENTITY_FIELDS + EDITABLE_PARTY_FIELDS + QUALIFICATION_FIELDS + CAREER_FIELDS
     related_views = []  # the repeating rows: set in webapp/views/__init__.py
     show_template = "members/show.html"
+    # The clerk goes on with the new record (its tabs: work history, family, …).
+    show_after_add = True
     formatters_columns = {
         "sex": lambda value: label_for(SEX_LABELS, value),
         "status": lambda value: label_for(STATUS_LABELS, value),
@@ -271,16 +273,6 @@ class MemberModelView(DangVienModelView):
     def deletable_rows(self, pks: list) -> set:
         # Only a record entered by mistake and never used offers its delete button.
         return may_delete_member(db.session, current_requester(), [int(pk) for pk in pks])
-
-    def post_add(self, item) -> None:
-        g.added_member_id = item.id
-
-    def post_add_redirect(self):
-        # The clerk goes on with the new record (its tabs: work history, family, …).
-        added = g.pop("added_member_id", None)
-        if added is not None:
-            return redirect(url_for(f"{self.__class__.__name__}.show", pk=added))
-        return super().post_add_redirect()
 
 
 def member_panel(member_id: int, as_of_text: str | None) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import abort, current_app, g, redirect, request, url_for
+from flask import abort, current_app, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.api import expose as api_expose
 from flask_appbuilder.api import protect, safe
@@ -124,6 +124,7 @@ class UnitModelView(DangVienModelView):
     order_rel_fields = {"parent": ("sort_path", "asc")}
     show_template = "units/show.html"
     related_views = [MemberModelView]
+    show_after_add = True  # a founded unit: its page (members, history)
 
     def render_template(self, template, **kwargs):
         if template == self.show_template and "pk" in kwargs:
@@ -135,16 +136,6 @@ class UnitModelView(DangVienModelView):
     def deletable_rows(self, pks: list) -> set:
         # Only a unit entered by mistake offers its delete button; others are dissolved.
         return may_delete_unit(db.session, current_requester(), [int(pk) for pk in pks])
-
-    def post_add(self, item) -> None:
-        g.added_unit_id = item.id
-
-    def post_add_redirect(self):
-        # After founding a unit the clerk is on its page (its members, its history).
-        added = g.pop("added_unit_id", None)
-        if added is not None:
-            return redirect(url_for("UnitModelView.show", pk=added))
-        return super().post_add_redirect()
 
     def _unit_or_404(self, pk: int) -> Unit:
         unit = self.datamodel.get(pk, self._base_filters)
