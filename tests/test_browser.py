@@ -167,9 +167,12 @@ def test_clerk_logs_in_switches_language_adds_and_finds_a_member(
     expect(page.locator("#birth_name")).to_have_value("Nguyễn Thị Hường")
     page.locator("#admitted_on").fill("03/02/2010")
     page.locator("#model_form button[type=submit], #model_form input[type=submit]").first.click()
-    expect(page).to_have_url(re.compile(r"/membermodelview/list"))
+    # The clerk lands on the new record's page (issue 13, item 7), named after her.
+    expect(page).to_have_url(re.compile(r"/membermodelview/show/\d+"))
     expect(page.locator(".alert")).to_contain_text(vietnamese(app, "Added Row"))
+    expect(page.locator(".panel-title").first).to_have_text("Nguyễn Thị Hường (000123TN)")
     assert count_members(db_session, member_number="000123TN") == 1
+    page.goto(f"{base}/membermodelview/list/")
 
     # --- Find her by name typed without diacritics.
     search = page.locator("input#member-search")

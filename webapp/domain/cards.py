@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from webapp.domain.commands import Requester, command
 from webapp.domain.errors import N_, DomainError, ValidationFailed
 from webapp.domain.proposals import (
+    Problem,
     Workflow,
     approved_proposals,
     decide,
@@ -130,6 +131,52 @@ def members_needing_card(session: Session, scope: str | None):
     return query
 
 
+def card_proposal_problem(member: Member, proposed_already: bool) -> Problem | None:
+    """Why `member` may not be proposed for a card whatever the reason (not official: a
+    probationary member, or one who died, transferred out or left; a proposal still open),
+    or None."""
+    if member.status != MemberStatus.OFFICIAL:
+        return NOT_FOR_A_CARD[member.status], who(member)
+    if proposed_already:
+        return N_("%(name)s (%(number)s) is already proposed for a card."), who(member)
+    return None
+
+
+def has_open_card_proposal(session: Session, member_id: int) -> bool:
+    return (
+        session.scalar(
+            select(CardProposal.id)
+            .where(
+                CardProposal.member_id == member_id,
+                CardProposal.state.in_(OPEN_PROPOSAL_STATES),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def may_propose_card(session: Session, requester: Requester, member: Member) -> bool:
+    """The member page offers "propose a card" only when the proposal could be made."""
+    return requester.may("card.propose") and (
+        card_proposal_problem(member, has_open_card_proposal(session, member.id)) is None
+    )
+
+
+def card_record_problem(member: Member) -> Problem | None:
+    """Why no held card can be entered for `member` (a status that holds none, a card
+    entered already), or None."""
+    if member.status not in HOLDS_A_CARD:
+        return NOT_FOR_A_CARD[member.status], who(member)
+    if member.card_number:
+        return ALREADY_HAS_CARD, {**who(member), "card": member.card_number}
+    return None
+
+
+def may_record_card(requester: Requester, member: Member) -> bool:
+    return requester.may("card.record") and card_record_problem(member) is None
+
+
 @command("card.propose")
 def propose_cards(
     session: Session,
@@ -180,13 +227,8 @@ def propose_cards(
                 (N_("%(name)s (%(number)s): choose the reason for the card."), who(member))
             )
             continue
-        if member.status != MemberStatus.OFFICIAL:
-            problems.append((NOT_FOR_A_CARD[member.status], who(member)))
-            continue
-        if member.id in open_ids:
-            problems.append(
-                (N_("%(name)s (%(number)s) is already proposed for a card."), who(member))
-            )
+        if (problem := card_proposal_problem(member, member.id in open_ids)) is not None:
+            problems.append(problem)
             continue
         if request.reason == CardReason.NEW_OFFICIAL and member.card_number:
             problems.append((ALREADY_HAS_CARD, {**who(member), "card": member.card_number}))
@@ -436,10 +478,8 @@ def record_card(
         )
     if issued_on is not None and issued_on > today:
         raise ValidationFailed({"issued_on": [(N_("The date cannot be in the future."), {})]})
-    if member.status not in HOLDS_A_CARD:
-        refuse([(NOT_FOR_A_CARD[member.status], who(member))])
-    if member.card_number:
-        refuse([(ALREADY_HAS_CARD, {**who(member), "card": member.card_number})])
+    if (problem := card_record_problem(member)) is not None:
+        refuse([problem])
     if issued_on is not None and member.admitted_on and issued_on < member.admitted_on:
         refuse([(BEFORE_ADMISSION, who(member))], field="issued_on")
     _counter(session, number[:2])  # the numbering of this prefix waits for us, and we for it

@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from webapp.domain.errors import N_, ConcurrentChange, DomainError, Forbidden
+from webapp.domain.errors import N_, ConcurrentChange, Forbidden, InUse
 from webapp.domain.scope import NOWHERE, UNRESTRICTED
 
 
@@ -206,4 +206,4 @@ def delete_unreferenced(session: Session, row: Any, refusal: str) -> None:
             session.delete(row)
             session.flush()
     except IntegrityError:
-        raise DomainError(refusal) from None
+        raise InUse(refusal) from None

@@ -33,6 +33,13 @@ class Forbidden(DomainError):
     status_code = 403
 
 
+class InUse(DomainError):
+    """The target has a history or is referred to, so the action does not apply to it
+    (a member with a ledger is not deleted); the message says what to do instead."""
+
+    status_code = 409
+
+
 class ConcurrentChange(DomainError):
     """A clash with another transaction that the locks did not foresee; nothing was saved."""
 

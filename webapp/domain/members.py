@@ -8,14 +8,20 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from webapp.domain.commands import Requester, command, delete_unreferenced
-from webapp.domain.errors import N_, DomainError, FieldErrors, ValidationFailed
+from webapp.domain.errors import N_, FieldErrors, InUse, ValidationFailed
+from webapp.domain.ledger import EventKind
 from webapp.domain.scope import find_member, unit_in_scope
 from webapp.domain.tracking import TRACKED
+from webapp.models.badges import BadgeAward, BadgeProposal
+from webapp.models.cards import CardProposal, PartyCard
+from webapp.models.files import MemberDocument, MemberPhoto
+from webapp.models.ledger import MemberEvent
 from webapp.models.member import BirthDatePrecision, Member, MemberStatus, Sex
+from webapp.models.record import MemberChange, MemberSupplement
 from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit
 
 CITIZEN_ID_PATTERN = re.compile(r"^\d{12}$")
@@ -326,14 +332,108 @@ def edit_member(
     return member
 
 
+# --- Deleting a record entered by mistake ---------------------------------------------
+
+# What a record's entry itself writes into the ledger (record_opening_events): a record
+# whose ledger holds nothing else has not been used yet.
+OPENING_EVENT_KINDS = (EventKind.ADMISSION, EventKind.OFFICIAL_RECOGNITION)
+# Why a record is not deleted, most telling first; each points to the leaving events.
+_KEPT_BECAUSE = (
+    (
+        "movements",
+        N_(
+            "%(name)s (%(number)s) has movements in the ledger and is not deleted. "
+            "A member who leaves is recorded by an event: death, removal from the rolls, "
+            "expulsion, resignation or transfer out."
+        ),
+    ),
+    (
+        "cards_badges",
+        N_(
+            "%(name)s (%(number)s) has Party card or badge records and is not deleted. "
+            "A member who leaves is recorded by an event: death, removal from the rolls, "
+            "expulsion, resignation or transfer out."
+        ),
+    ),
+    (
+        "history",
+        N_(
+            "%(name)s (%(number)s) has a history of changes (edits, yearly supplements) and "
+            "is not deleted. A member who leaves is recorded by an event: death, removal "
+            "from the rolls, expulsion, resignation or transfer out."
+        ),
+    ),
+    (
+        "files",
+        N_(
+            "%(name)s (%(number)s) has photos or scanned documents in the file and is not "
+            "deleted. A member who leaves is recorded by an event: death, removal from the "
+            "rolls, expulsion, resignation or transfer out."
+        ),
+    ),
+)
+
+
+def _uses():
+    """EXISTS clauses per kind of use of a member record, correlated to Member."""
+
+    def any_of(*models):
+        return or_(*(exists().where(model.member_id == Member.id) for model in models))
+
+    return {
+        "movements": exists().where(
+            MemberEvent.member_id == Member.id, MemberEvent.kind.not_in(OPENING_EVENT_KINDS)
+        ),
+        "cards_badges": any_of(CardProposal, PartyCard, BadgeProposal, BadgeAward),
+        "history": any_of(MemberChange, MemberSupplement),
+        "files": any_of(MemberPhoto, MemberDocument),
+    }
+
+
+def deletion_refusals(session: Session, member_ids) -> dict[int, tuple[str, dict]]:
+    """Why each of these records may not be deleted (msgid, params); a record absent from
+    the answer was entered by mistake and never used: its ledger holds only the events its
+    entry wrote, and no card, badge, change, supplement, photo or document refers to it.
+    One query for a list page's rows."""
+    ids = [i for i in member_ids if isinstance(i, int)]
+    if not ids:
+        return {}
+    uses = _uses()
+    rows = session.execute(
+        select(Member.id, Member.birth_name, Member.name_in_use, Member.member_number)
+        .add_columns(*(clause.label(name) for name, clause in uses.items()))
+        .where(Member.id.in_(ids))
+    ).mappings()
+    refusals = {}
+    for row in rows:
+        reason = next((message for name, message in _KEPT_BECAUSE if row[name]), None)
+        if reason is not None:
+            name = row["name_in_use"] or row["birth_name"]
+            refusals[row["id"]] = (reason, {"name": name, "number": row["member_number"]})
+    return refusals
+
+
+def may_delete_member(session: Session, requester: Requester, member_ids) -> set[int]:
+    """The records among `member_ids` the requester may delete (the list offers its delete
+    button on these rows only): their role may, and the record was never used."""
+    if not requester.may("member.delete"):
+        return set()
+    refused = deletion_refusals(session, member_ids)
+    return {i for i in member_ids if i not in refused}
+
+
 @command("member.delete")
 def delete_member(session: Session, requester: Requester, member_id: int) -> None:
-    """Delete a record entered by mistake; a member with a ledger leaves by an event."""
+    """Delete a record entered by mistake and never used (Admin; audited like every
+    delete). A member with a history leaves the rolls by an event instead."""
     member = find_member(session, requester, member_id)
-    if member.events:
-        raise DomainError(
-            N_("A member with a ledger is not deleted; record the leaving as an event.")
-        )
+    refusal = deletion_refusals(session, [member.id]).get(member.id)
+    if refusal is not None:
+        raise InUse(refusal[0], **refusal[1])
+    # The opening events its entry wrote go with it; the audit log keeps every row.
+    for event in list(member.events):
+        session.delete(event)
+    session.flush()
     for rows in (
         member.work_periods,
         member.training_courses,
@@ -341,7 +441,6 @@ def delete_member(session: Session, requester: Requester, member_id: int) -> Non
         member.disciplines,
         member.trips_abroad,
         member.family_relations,
-        member.supplements,
     ):
         for row in rows:
             session.delete(row)

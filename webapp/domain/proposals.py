@@ -116,6 +116,26 @@ def lock_proposals(session: Session, model: type, proposal_ids: Iterable[int], s
     return proposals
 
 
+def decision_problem(
+    requester: Requester, flow: Workflow, proposal, *, approve: bool = False
+) -> Problem | None:
+    """Why `requester` may not decide `proposal` (already decided; for an approval, the
+    flow's own check; proposed by the requester: four-eyes), or None."""
+    if proposal.state != flow.proposed:
+        return flow.already[proposal.state], who(proposal.member)
+    if approve and (problem := flow.approval_problem(proposal)) is not None:
+        return problem
+    if requester.user_id is not None and proposal.proposed_by_id == requester.user_id:
+        return FOUR_EYES, who(proposal.member)
+    return None
+
+
+def decidable(requester: Requester, flow: Workflow, proposals: Iterable) -> list:
+    """The proposals among `proposals` that `requester` may approve or reject: open ones
+    someone else proposed. A screen offers Approve/Reject only when there is one."""
+    return [p for p in proposals if decision_problem(requester, flow, p) is None]
+
+
 def decide(
     session: Session,
     requester: Requester,
@@ -129,18 +149,11 @@ def decide(
     never by the person who proposed them (four-eyes)."""
     comment = decision_comment(comment, approve)
     proposals = lock_proposals(session, flow.model, proposal_ids, requester.scope)
-    problems: list[Problem] = []
-    for proposal in proposals:
-        problem = None
-        if proposal.state != flow.proposed:
-            problem = (flow.already[proposal.state], who(proposal.member))
-        elif approve:
-            problem = flow.approval_problem(proposal)
-        mine = requester.user_id is not None and proposal.proposed_by_id == requester.user_id
-        if problem is None and mine:
-            problem = (FOUR_EYES, who(proposal.member))
-        if problem is not None:
-            problems.append(problem)
+    problems = [
+        problem
+        for proposal in proposals
+        if (problem := decision_problem(requester, flow, proposal, approve=approve)) is not None
+    ]
     refuse(problems)
     now = now or datetime.now()
     for proposal in proposals:

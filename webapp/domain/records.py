@@ -17,9 +17,10 @@ from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from webapp.domain.commands import Requester, command
-from webapp.domain.errors import N_, FieldErrors
+from webapp.domain.errors import N_, DomainError, FieldErrors
 from webapp.domain.members import check_member, record_values, trimmed
 from webapp.domain.scope import find_in_scope, find_member
+from webapp.models.member import ON_THE_ROLLS, Member
 from webapp.models.record import MEMBER_ROW_MODELS, MemberSupplement
 
 ROW_DATES = ("starts_on", "ends_on", "awarded_on", "decided_on")
@@ -138,6 +139,24 @@ class SupplementInput:
     values: Mapping[str, Any] = field(default_factory=dict)
 
 
+NOT_ON_THE_ROLLS = N_(
+    "%(name)s (%(number)s) is not on the rolls of this Party organisation (died, "
+    "transferred out or left the Party); the yearly supplement is for members on the rolls."
+)
+
+
+def supplement_problem(member: Member) -> tuple[str, dict] | None:
+    """Why `member` gets no yearly supplement (off the rolls), or None."""
+    if member.status not in ON_THE_ROLLS:
+        return NOT_ON_THE_ROLLS, {"name": member.display_name, "number": member.member_number}
+    return None
+
+
+def may_apply_supplement(requester: Requester, member: Member) -> bool:
+    """The member page offers the yearly supplement only where it applies."""
+    return requester.may("supplement.apply") and supplement_problem(member) is None
+
+
 @command("supplement.apply")
 def apply_supplement(
     session: Session,
@@ -155,6 +174,8 @@ def apply_supplement(
     if unknown:
         raise ValueError(f"a supplement does not change {sorted(unknown)}")
     member = find_member(session, requester, member_id)
+    if (problem := supplement_problem(member)) is not None:
+        raise DomainError(problem[0], **problem[1])
     errors = FieldErrors()
     if supplement.year is None:
         errors.add("year", N_("The year is required."))

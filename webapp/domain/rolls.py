@@ -58,7 +58,7 @@ def roll_as_of(session: Session, root: Unit, day: date) -> tuple[list[RollEntry]
         .join(home, home.id == MemberPeriod.unit_id)
         .outerjoin(host, host.id == MemberPeriod.host_unit_id)
         .where(home.path.startswith(root.path, autoescape=True), _current_on(day))
-        .order_by(home.path, Member.sort_key, Member.id)
+        .order_by(home.sort_path, Member.sort_key, Member.id)
     ).all()
     home, host = aliased(Unit), aliased(Unit)
     hosted = session.execute(
@@ -70,6 +70,6 @@ def roll_as_of(session: Session, root: Unit, day: date) -> tuple[list[RollEntry]
             _current_on(day),
             ~home.path.startswith(root.path, autoescape=True),
         )
-        .order_by(host.path, Member.sort_key, Member.id)
+        .order_by(host.sort_path, Member.sort_key, Member.id)
     ).all()
     return [RollEntry(*row) for row in counted], [RollEntry(*row) for row in hosted]

@@ -8,17 +8,20 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, inspect, select
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, func, inspect, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from webapp.domain.commands import Requester, command, delete_unreferenced
-from webapp.domain.errors import N_, DomainError, FieldErrors
+from webapp.domain.errors import N_, FieldErrors, InUse
 from webapp.domain.events import EventInput, record_event
 from webapp.domain.ledger import EventKind
 from webapp.domain.reports import count_subtree_members
-from webapp.domain.scope import UNRESTRICTED, find_in_scope, unit_in_scope
+from webapp.domain.scope import UNRESTRICTED, find_in_scope, scope_clause, unit_in_scope
+from webapp.models.cards import CardProposalBatch
+from webapp.models.ledger import MemberEvent, MemberPeriod
 from webapp.models.member import ON_THE_ROLLS, Member
 from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit, UnitChange, UnitChangeKind, UnitKind
+from webapp.models.user import DangVienUser
 
 UNIT_CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9.\-]{0,31}$")
 
@@ -174,6 +177,46 @@ def edit_unit(
     return unit
 
 
+UNIT_KEPT = N_(
+    "The unit %(code)s has subunits, members, movements, proposals or users; dissolve or "
+    "merge it instead."
+)
+
+
+def unit_deletion_refusals(session: Session, unit_ids) -> dict[int, tuple[str, dict]]:
+    """Why each of these units may not be deleted (msgid, params); a unit absent from the
+    answer was entered by mistake: nothing refers to it but its own founding in the
+    history. One query for a list page's rows."""
+    ids = [i for i in unit_ids if isinstance(i, int)]
+    if not ids:
+        return {}
+    child = aliased(Unit)
+    references = [
+        exists().where(child.parent_id == Unit.id),
+        exists().where(child.merged_into_id == Unit.id),
+        exists().where(Member.unit_id == Unit.id),
+        exists().where(Member.host_unit_id == Unit.id),
+        exists().where(MemberEvent.from_unit_id == Unit.id),
+        exists().where(MemberEvent.to_unit_id == Unit.id),
+        exists().where(MemberPeriod.unit_id == Unit.id),
+        exists().where(UnitChange.other_unit_id == Unit.id),
+        exists().where(CardProposalBatch.unit_id == Unit.id),
+        exists().where(DangVienUser.unit_id == Unit.id),
+    ]
+    rows = session.execute(
+        select(Unit.id, Unit.code).where(Unit.id.in_(ids), or_(*references))
+    ).all()
+    return {unit_id: (UNIT_KEPT, {"code": code}) for unit_id, code in rows}
+
+
+def may_delete_unit(session: Session, requester: Requester, unit_ids) -> set[int]:
+    """The units among `unit_ids` whose delete button the list offers."""
+    if not requester.may("unit.delete"):
+        return set()
+    refused = unit_deletion_refusals(session, unit_ids)
+    return {i for i in unit_ids if i not in refused}
+
+
 @command("unit.delete")
 def delete_unit(session: Session, requester: Requester, unit_id: int) -> None:
     """Delete a unit entered by mistake; one with subunits, members or events is dissolved
@@ -181,7 +224,9 @@ def delete_unit(session: Session, requester: Requester, unit_id: int) -> None:
     unit = _find_unit(session, requester, unit_id)
     if unit.children:
         # The database would let the subunits fall to the top of the tree.
-        raise DomainError(N_("Dissolve or move its subunits first."))
+        raise InUse(N_("Dissolve or move its subunits first."))
+    if (refusal := unit_deletion_refusals(session, [unit.id]).get(unit.id)) is not None:
+        raise InUse(refusal[0], **refusal[1])
     delete_unreferenced(
         session,
         unit,
@@ -367,6 +412,56 @@ def merge_units(
     return into
 
 
+def dissolve_problem(session: Session, unit: Unit) -> tuple[str, dict] | None:
+    """Why `unit` cannot be dissolved whatever the date (dissolved already, members still
+    on its subtree's rolls — the province root, say —, live subunits, members temporarily
+    hosted), or None."""
+    if unit.dissolved_on is not None:
+        return N_("The unit has been dissolved already."), {}
+    remaining = count_subtree_members(session, unit)
+    if remaining:
+        return (
+            N_(
+                "The unit still has %(count)s members on its rolls; transfer them or merge the unit first."
+            ),
+            {"count": remaining},
+        )
+    if any(child.dissolved_on is None for child in unit.children):
+        return N_("Dissolve or move its subunits first."), {}
+    if _hosted_count(session, unit):
+        return N_("End the temporary transfers into this unit before dissolving it."), {}
+    return None
+
+
+def may_dissolve_unit(session: Session, requester: Requester, unit: Unit) -> bool:
+    """The unit page offers "dissolve" only when the command could do it."""
+    return requester.may("unit.dissolve") and dissolve_problem(session, unit) is None
+
+
+def merge_successors(unit: Unit, scope: str | None):
+    """Select of the units `unit` could be merged into, in the tree's order: live units of
+    the scope outside its own subtree (the top of the tree has none)."""
+    return (
+        select(Unit)
+        .where(
+            scope_clause(Unit, scope),
+            Unit.dissolved_on.is_(None),
+            Unit.id != unit.id,
+            ~Unit.path.startswith(unit.path, autoescape=True),
+        )
+        .order_by(Unit.sort_path)
+    )
+
+
+def may_merge_unit(session: Session, requester: Requester, unit: Unit) -> bool:
+    """The unit page offers "merge" only for a live unit that has a unit to merge into in
+    the requester's scope (not the province root, nor a clerk's own top unit)."""
+    if not requester.may("unit.merge") or unit.dissolved_on is not None:
+        return False
+    candidate = merge_successors(unit, requester.scope).with_only_columns(Unit.id).limit(1)
+    return session.scalar(candidate) is not None
+
+
 @command("unit.dissolve")
 def dissolve_unit(
     session: Session,
@@ -389,23 +484,8 @@ def dissolve_unit(
         errors.add("effective_on", N_("The date cannot be in the future."))
     elif unit.founded_on and effective_on < unit.founded_on:
         errors.add("effective_on", N_("The dissolution date cannot be before the founding date."))
-    if unit.dissolved_on is not None:
-        errors.add("effective_on", N_("The unit has been dissolved already."))
-    remaining = count_subtree_members(session, unit)
-    if remaining:
-        errors.add(
-            "effective_on",
-            N_(
-                "The unit still has %(count)s members on its rolls; transfer them or merge the unit first."
-            ),
-            count=remaining,
-        )
-    elif any(child.dissolved_on is None for child in unit.children):
-        errors.add("effective_on", N_("Dissolve or move its subunits first."))
-    elif _hosted_count(session, unit):
-        errors.add(
-            "effective_on", N_("End the temporary transfers into this unit before dissolving it.")
-        )
+    if (problem := dissolve_problem(session, unit)) is not None:
+        errors.add("effective_on", problem[0], **problem[1])
     errors.raise_if_any()
     unit.dissolved_on = effective_on
     session.add(

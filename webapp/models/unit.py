@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 from flask_appbuilder import Model
@@ -23,6 +24,22 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 # Materialised paths compare byte-wise on both backends ("/12/" must not match "/123/").
 PATH_TYPE = String(255).with_variant(String(255, collation="C"), "postgresql")
+SORT_PATH_TYPE = String(1000).with_variant(String(1000, collation="C"), "postgresql")
+
+# A code's parts compare as numbers where they are digits: NB.01 < NB.03 < NB.10, and
+# .003.01 < .003.02. Digit runs are padded to this width; parts are joined by "!" and the
+# tree's levels by " ", both below every character a code may hold, so a shorter code
+# (or a parent) comes before the longer one it begins.
+_DIGITS = re.compile(r"(\d+)")
+NUMBER_WIDTH = 8
+
+
+def code_sort_key(code: str) -> str:
+    """The natural-order key of one unit code (its dot-separated parts, numbers as numbers)."""
+    return "!".join(
+        "".join(run.zfill(NUMBER_WIDTH) if run.isdigit() else run for run in _DIGITS.split(part))
+        for part in (code or "").upper().split(".")
+    )
 
 
 class UnitKind(StrEnum):
@@ -51,6 +68,10 @@ class Unit(Model):
     parent = relationship("Unit", remote_side=[id], backref="children", foreign_keys=[parent_id])
     # "/1/5/23/": ids from the root down to this unit; set by the events below.
     path = Column(PATH_TYPE, nullable=False, default="", index=True)
+    # The order of lists, the tree and pick-lists: each level's code_sort_key from the root
+    # down, joined by " " (a parent, then its subtree, siblings in the natural order of
+    # their codes); set by the events below.
+    sort_path = Column(SORT_PATH_TYPE, nullable=False, default="", index=True)
     founded_on = Column(Date)
     dissolved_on = Column(Date)
     # Set when the unit was absorbed by a merge: its code keeps resolving to the successor.
@@ -117,12 +138,52 @@ def _path_for(connection, parent_id: int | None, unit_id: int) -> str:
     return f"{parent_path}{unit_id}/"
 
 
+def _sort_path_for(connection, parent_id: int | None, code: str) -> str:
+    key = code_sort_key(code)
+    if parent_id is None:
+        return key
+    parent_sort_path = connection.execute(
+        Unit.__table__.select().with_only_columns(Unit.sort_path).where(Unit.id == parent_id)
+    ).scalar_one()
+    return f"{parent_sort_path} {key}"
+
+
 @event.listens_for(Unit, "after_insert")
 def _set_path_on_insert(mapper, connection, unit: Unit) -> None:
     path = _path_for(connection, unit.parent_id, unit.id)
-    connection.execute(Unit.__table__.update().where(Unit.id == unit.id).values(path=path))
+    sort_path = _sort_path_for(connection, unit.parent_id, unit.code)
+    connection.execute(
+        Unit.__table__.update().where(Unit.id == unit.id).values(path=path, sort_path=sort_path)
+    )
     # Keep the in-memory object in step without marking it dirty.
     set_committed_value(unit, "path", path)
+    set_committed_value(unit, "sort_path", sort_path)
+
+
+@event.listens_for(Unit, "after_update")
+def _rewrite_subtree_sort_paths(mapper, connection, unit: Unit) -> None:
+    """A new code or parent reorders the unit and its whole subtree."""
+    state = inspect(unit)
+    if not (state.attrs.parent_id.history.has_changes() or state.attrs.code.history.has_changes()):
+        return
+    table = Unit.__table__
+    old = connection.execute(
+        table.select().with_only_columns(table.c.sort_path).where(table.c.id == unit.id)
+    ).scalar_one()
+    new = _sort_path_for(connection, unit.parent_id, unit.code)
+    if new == old:
+        return
+    connection.execute(
+        table.update()
+        .where(
+            (table.c.sort_path == old) | table.c.sort_path.startswith(f"{old} ", autoescape=True)
+        )
+        .values(
+            sort_path=literal(new, String)
+            + func.substr(table.c.sort_path, len(old) + 1, type_=String)
+        )
+    )
+    set_committed_value(unit, "sort_path", new)
 
 
 @event.listens_for(Unit, "after_update")

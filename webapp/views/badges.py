@@ -18,6 +18,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from webapp.domain.badges import (
+    BADGES,
     award_badges,
     badge_round,
     check_occasion,
@@ -48,6 +49,7 @@ from webapp.views.errors import DomainRule
 from webapp.views.proposals import (
     ProposalApi,
     decide_on_screen,
+    decision_offer,
     form_is_fresh,
     form_number,
     page_number,
@@ -155,7 +157,7 @@ class BadgeRoundView(BaseView):
             format_date=format_date,
             form=FlaskForm(),
             can_propose=self._can("propose"),
-            can_decide=self._can("decide"),
+            **decision_offer(BADGES, "badge.decide", proposals, self._can("decide")),
             can_award=self._can("award"),
             can_print=self._can("print"),
             today=format_date(date.today()),

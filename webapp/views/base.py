@@ -6,11 +6,12 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
-from flask import flash, request
+from flask import flash, g, redirect, request, url_for
 from flask_appbuilder import ModelRestApi, ModelView
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.sqla.models import User
+from flask_appbuilder.widgets import ListWidget
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Index, UniqueConstraint, select
@@ -181,6 +182,12 @@ class SearchableCommandInterface(WrittenByCommands, SearchableInterface):
     pass
 
 
+class DangVienListWidget(ListWidget):
+    """FAB's list, offering the delete button per row (DangVienModelView.deletable_rows)."""
+
+    template = "common/list_widget.html"
+
+
 class DangVienModelView(TextRuleViewMixin, ModelView):
     """Explicit list/show/edit screens; edits of versioned records carry the version they
     started from. With `record_commands` (and a CommandInterface), add, edit and delete are
@@ -189,6 +196,7 @@ class DangVienModelView(TextRuleViewMixin, ModelView):
 
     page_size = 25
     record_commands: RecordCommands | None = None
+    list_widget = DangVienListWidget
 
     def _init_properties(self):
         if is_scoped(self.datamodel.obj):
@@ -207,10 +215,34 @@ class DangVienModelView(TextRuleViewMixin, ModelView):
                 "version_id": VersionField(validators=[refuse_stale_version]),
             }
 
+    # {related field: (column, "asc" | "desc")}: the order of that field's pick-list on the
+    # add and edit forms (FAB lists the related rows in no order).
+    order_rel_fields: dict[str, tuple[str, str]] = {}
+
     def _init_forms(self):
         super()._init_forms()
         if "version_id" in self.datamodel.obj.__table__.columns:
             self.edit_form._model_class = self.datamodel.obj
+        for form, rel_filters in (
+            (self.add_form, self.add_form_query_rel_fields),
+            (self.edit_form, self.edit_form_query_rel_fields),
+        ):
+            for name, order in self.order_rel_fields.items():
+                field = getattr(form, name, None)
+                if field is not None and "query_func" in getattr(field, "kwargs", {}):
+                    field.kwargs["query_func"] = self._ordered_related(name, rel_filters, order)
+
+    def _ordered_related(self, name: str, rel_filters, order: tuple[str, str]) -> Callable:
+        """FAB's pick-list query for a related field (its filters), in `order`."""
+        related = self.datamodel.get_related_interface(name)
+
+        def query():
+            filters = related.get_filters()
+            if rel_filters and name in rel_filters:
+                filters = filters.add_filter_list(rel_filters[name])
+            return related.query(filters, *order)[1]
+
+        return query
 
     def _get_list_widget(self, filters, **kwargs):
         # The list's search panel (and the member page's tabs): a search stores nothing, so
@@ -221,7 +253,28 @@ class DangVienModelView(TextRuleViewMixin, ModelView):
             else values
             for values in filters.values
         ]
-        return super()._get_list_widget(filters, **kwargs)
+        widgets = super()._get_list_widget(filters, **kwargs)
+        arguments = widgets["list"].template_args
+        arguments["deletable"] = self.deletable_rows(arguments.get("pks") or [])
+        return widgets
+
+    # After adding, open the new record's page (a member, a unit) instead of the list.
+    show_after_add = False
+
+    def post_add(self, item) -> None:
+        if self.show_after_add:
+            g.added_pk = item.id
+
+    def post_add_redirect(self):
+        added = g.pop("added_pk", None)
+        if self.show_after_add and added is not None:
+            return redirect(url_for(f"{self.__class__.__name__}.show", pk=added))
+        return super().post_add_redirect()
+
+    def deletable_rows(self, pks: list) -> set | None:
+        """The rows of a list page whose delete button is offered: None for all (FAB's
+        way); a view whose records the rules keep asks the domain."""
+        return None
 
     def check_item(self, item, item_id: int | None) -> FieldErrors:  # pragma: no cover - abstract
         return FieldErrors()

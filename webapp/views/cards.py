@@ -19,6 +19,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import func, select
 
 from webapp.domain.cards import (
+    CARDS,
     CardRequest,
     decide_cards,
     issue_cards,
@@ -46,6 +47,7 @@ from webapp.views.proposals import (
     CommandApi,
     ProposalApi,
     decide_on_screen,
+    decision_offer,
     form_is_fresh,
     form_number,
     page_number,
@@ -131,7 +133,7 @@ class CardBatchView(DangVienModelView):
             state_label=lambda v: label_for(PROPOSAL_STATE_LABELS, v),
             format_date=format_date,
             form=FlaskForm(),
-            can_decide=self._can("decide"),
+            **decision_offer(CARDS, "card.decide", proposals, self._can("decide")),
             can_issue=self._can("issue"),
             can_print=self._can("print"),
             today=format_date(date.today()),

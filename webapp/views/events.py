@@ -84,7 +84,7 @@ def cell_choices() -> list[tuple[str, str]]:
             Unit.dissolved_on.is_(None),
             scope_clause(Unit, current_scope()),
         )
-        .order_by(Unit.path)
+        .order_by(Unit.sort_path)
     )
     return [("", "—")] + [(str(id_), f"{code} – {name}") for id_, code, name in cells]
 

@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from wtforms import BooleanField, Form
 
+from webapp.domain.cards import may_propose_card, may_record_card
 from webapp.domain.catalogues import MEMBER_FIELD_CATALOGUES
 from webapp.domain.dates import parse_date
 from webapp.domain.errors import FieldErrors, ValidationFailed
@@ -20,11 +21,13 @@ from webapp.domain.members import (
     create_member,
     delete_member,
     edit_member,
+    may_delete_member,
     member_problems,
     record_values,
     trimmed,
 )
 from webapp.domain.party_age import party_age
+from webapp.domain.records import may_apply_supplement
 from webapp.extensions import db
 from webapp.labels import (
     ACTIVITY_LABELS,
@@ -214,6 +217,8 @@ class MemberModelView(DangVienModelView):
     edit_columns = IDENTITY_FIELDS + EDITABLE_PARTY_FIELDS + QUALIFICATION_FIELDS + CAREER_FIELDS
     related_views = []  # the repeating rows: set in webapp/views/__init__.py
     show_template = "members/show.html"
+    # The clerk goes on with the new record (its tabs: work history, family, …).
+    show_after_add = True
     formatters_columns = {
         "sex": lambda value: label_for(SEX_LABELS, value),
         "status": lambda value: label_for(STATUS_LABELS, value),
@@ -255,11 +260,19 @@ class MemberModelView(DangVienModelView):
     add_form_query_rel_fields = edit_form_query_rel_fields = {
         "unit": [["kind", FilterIn, list(MEMBER_HOLDING_KINDS)], SCOPE_FILTER]
     }
+    # The cell pick-list in the tree's order, siblings by the natural order of their codes.
+    order_rel_fields = {"unit": ("sort_path", "asc")}
 
     def render_template(self, template, **kwargs):
         if template == self.show_template and "pk" in kwargs:
             kwargs["member_panel"] = member_panel(int(kwargs["pk"]), request.args.get("as_of"))
+            # The page (its <title> and heading) is named after the member it shows.
+            kwargs["title"] = kwargs["member_panel"].get("title") or kwargs.get("title")
         return super().render_template(template, **kwargs)
+
+    def deletable_rows(self, pks: list) -> set:
+        # Only a record entered by mistake and never used offers its delete button.
+        return may_delete_member(db.session, current_requester(), [int(pk) for pk in pks])
 
 
 def member_panel(member_id: int, as_of_text: str | None) -> dict:
@@ -288,6 +301,7 @@ def member_panel(member_id: int, as_of_text: str | None) -> dict:
     events = list(member.events)
     cancelled = {e.reverses_id for e in events if e.kind == EventKind.REVERSAL}
     sm = current_app.appbuilder.sm
+    requester = current_requester()
     return {
         "as_of": as_of,
         "as_of_text": as_of_text if as_of or error else None,
@@ -355,7 +369,15 @@ def member_panel(member_id: int, as_of_text: str | None) -> dict:
                 .limit(200)
             )
         ],
-        "can_supplement": sm.has_access("can_apply", "MemberSupplementView"),
+        # Offered only where the rules allow them (the domain's predicates): a member who
+        # left is not proposed for a card nor given the yearly supplement.
+        "can_supplement": sm.has_access("can_apply", "MemberSupplementView")
+        and may_apply_supplement(requester, member),
+        "can_propose_card": sm.has_access("can_propose", "CardBatchView")
+        and may_propose_card(db.session, requester, member),
+        "can_record_card": sm.has_access("can_record", "PartyCardView")
+        and may_record_card(requester, member),
+        "title": f"{member.display_name} ({member.member_number})",
         "can_record": sm.has_access("can_record", "MemberEventView"),
         "can_cancel": sm.has_access("can_cancel", "MemberEventView"),
     }

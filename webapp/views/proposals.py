@@ -18,6 +18,7 @@ from sqlalchemy import or_, select
 
 from webapp.domain.dates import parse_date
 from webapp.domain.errors import N_, DomainError, ValidationFailed
+from webapp.domain.proposals import Workflow, decidable
 from webapp.domain.scope import scope_clause
 from webapp.extensions import db
 from webapp.models.unit import Unit, UnitKind
@@ -77,6 +78,21 @@ def decide_on_screen(decide: Callable[..., Any], proposal_ids: list[int]) -> boo
     )
 
 
+def decision_offer(flow: Workflow, action: str, proposals, permitted: bool) -> dict:
+    """What a page listing proposals offers for deciding them: Approve/Reject only when
+    the user's role may decide (`permitted`: the screen's permission too) and one of them
+    is open and proposed by someone else (the domain's four-eyes rule); a note when every
+    open one is the user's own."""
+    requester = current_requester()
+    allowed = permitted and requester.may(action)
+    open_ones = [p for p in proposals if p.state == flow.proposed]
+    others = decidable(requester, flow, open_ones)
+    return {
+        "can_decide": allowed and bool(others),
+        "four_eyes_note": allowed and bool(open_ones) and not others,
+    }
+
+
 def proposal_units():
     """Units that send lists up (not the cells under a grassroots committee, which would
     make the pick-list of a province thousands long), and the user's own unit."""
@@ -88,7 +104,7 @@ def proposal_units():
             scope_clause(Unit, scope),
             or_(Unit.kind != UnitKind.CELL, Unit.path == (scope or "")),
         )
-        .order_by(Unit.path)
+        .order_by(Unit.sort_path)
     ).all()
 
 

@@ -111,7 +111,7 @@ class ReportRunView(DangVienModelView):
         units = db.session.scalars(
             select(Unit)
             .where(Unit.dissolved_on.is_(None), scope_clause(Unit, current_scope()))
-            .order_by(Unit.path)
+            .order_by(Unit.sort_path)
         ).all()
         own_unit = getattr(current_user, "unit_id", None)
         chosen = {

@@ -13,12 +13,13 @@ from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import func, select
 from wtforms import Form, SelectField, StringField
 from wtforms.validators import Length, Optional
 
 from webapp.domain.dates import parse_date
 from webapp.domain.errors import FieldErrors, ValidationFailed
+from webapp.domain.reports import count_subtree_members
 from webapp.domain.rolls import roll_as_of
 from webapp.domain.scope import scope_clause
 from webapp.domain.units import (
@@ -26,6 +27,10 @@ from webapp.domain.units import (
     dissolve_unit,
     edit_unit,
     found_unit,
+    may_delete_unit,
+    may_dissolve_unit,
+    may_merge_unit,
+    merge_successors,
     merge_units,
     resolve_unit_code,
     subtree_member_counts,
@@ -41,6 +46,7 @@ from webapp.labels import (
     format_date,
     label_for,
 )
+from webapp.models.member import ON_THE_ROLLS, Member
 from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit, UnitChange
 from webapp.security import SCOPE_FILTER, current_requester, current_scope, in_scope_unit
 from webapp.views.adapters import RecordCommands, run_on_form
@@ -97,7 +103,7 @@ class UnitModelView(DangVienModelView):
     show_columns = ["code", "name", "kind", "parent", "founded_on", "dissolved_on"]
     add_columns = edit_columns = UNIT_FIELDS
     search_columns = ["code", "name", "kind", "founded_on", "dissolved_on"]
-    base_order = ("path", "asc")
+    base_order = ("sort_path", "asc")
     formatters_columns = {
         "kind": lambda value: label_for(UNIT_KIND_LABELS, value),
         **date_formatters("founded_on", "dissolved_on"),
@@ -114,13 +120,22 @@ class UnitModelView(DangVienModelView):
     add_form_query_rel_fields = edit_form_query_rel_fields = {
         "parent": [["kind", FilterNotIn, list(MEMBER_HOLDING_KINDS)], SCOPE_FILTER]
     }
+    # Pick-lists in the tree's order, siblings by the natural order of their codes.
+    order_rel_fields = {"parent": ("sort_path", "asc")}
     show_template = "units/show.html"
     related_views = [MemberModelView]
+    show_after_add = True  # a founded unit: its page (members, history)
 
     def render_template(self, template, **kwargs):
         if template == self.show_template and "pk" in kwargs:
             kwargs["unit_panel"] = unit_panel(int(kwargs["pk"]))
+            # The page (its <title> and heading) is named after the unit it shows.
+            kwargs["title"] = kwargs["unit_panel"].get("title") or kwargs.get("title")
         return super().render_template(template, **kwargs)
+
+    def deletable_rows(self, pks: list) -> set:
+        # Only a unit entered by mistake offers its delete button; others are dissolved.
+        return may_delete_unit(db.session, current_requester(), [int(pk) for pk in pks])
 
     def _unit_or_404(self, pk: int) -> Unit:
         unit = self.datamodel.get(pk, self._base_filters)
@@ -148,16 +163,7 @@ class UnitModelView(DangVienModelView):
         form = MergeForm()
         form.into_id.choices = [("", "—")] + [
             (str(u.id), f"{u.code} – {u.name}")
-            for u in db.session.scalars(
-                select(Unit)
-                .where(
-                    scope_clause(Unit, current_scope()),
-                    Unit.dissolved_on.is_(None),
-                    Unit.id != unit.id,
-                    ~Unit.path.startswith(unit.path, autoescape=True),
-                )
-                .order_by(Unit.path)
-            )
+            for u in db.session.scalars(merge_successors(unit, current_scope()))
         ]
         into_id = int(form.into_id.data) if (form.into_id.data or "").isdigit() else None
         return self._run_command(
@@ -206,7 +212,7 @@ class UnitModelView(DangVienModelView):
     @permission_name("tree")
     def tree(self):
         units = db.session.scalars(
-            select(Unit).where(scope_clause(Unit, current_scope())).order_by(Unit.path)
+            select(Unit).where(scope_clause(Unit, current_scope())).order_by(Unit.sort_path)
         ).all()
         return self.render_template(
             "units/tree.html",
@@ -265,7 +271,16 @@ def unit_panel(unit_id: int) -> dict:
         .order_by(UnitChange.effective_on, UnitChange.id)
     )
     sm = current_app.appbuilder.sm
+    requester = current_requester()
+    records = dict(
+        db.session.execute(
+            select(Member.status, func.count(Member.id))
+            .where(Member.unit_id == unit.id)
+            .group_by(Member.status)
+        ).all()
+    )
     return {
+        "title": f"{unit.code} – {unit.name}",
         "merged_into": unit.merged_into,
         "history": [
             {
@@ -277,9 +292,19 @@ def unit_panel(unit_id: int) -> dict:
             }
             for change in changes
         ],
-        "can_merge": unit.dissolved_on is None and sm.has_access("can_merge", "UnitModelView"),
-        "can_dissolve": unit.dissolved_on is None
-        and sm.has_access("can_dissolve", "UnitModelView"),
+        # What each count counts: the rolls of the whole subtree (as the tree and the roll
+        # show them), and the records kept in this unit itself, former members included
+        # (the "members" tab lists those).
+        "on_rolls": count_subtree_members(db.session, unit),
+        "records": sum(records.values()),
+        "records_on_rolls": sum(records.get(status, 0) for status in ON_THE_ROLLS),
+        "holds_members": unit.kind in MEMBER_HOLDING_KINDS,
+        # Offered only where the rules allow them (the domain's predicates): the province
+        # root has nothing to merge into, nor is it dissolved while it has members.
+        "can_merge": sm.has_access("can_merge", "UnitModelView")
+        and may_merge_unit(db.session, requester, unit),
+        "can_dissolve": sm.has_access("can_dissolve", "UnitModelView")
+        and may_dissolve_unit(db.session, requester, unit),
     }
 
 
@@ -302,7 +327,7 @@ class UnitApi(DangVienModelRestApi):
     add_columns = edit_columns = ["code", "name", "kind", "parent", "founded_on", "dissolved_on"]
     search_columns = ["code", "name", "kind", "parent", "path"]
     order_columns = ["code", "name", "path", "founded_on"]
-    base_order = ("path", "asc")
+    base_order = ("sort_path", "asc")
 
     def _command(self, command):
         payload = self.json_object()
