@@ -49,6 +49,10 @@ PYTHON_VALUE = re.compile(
 VISIBLE_ATTRIBUTES = ("title", "placeholder", "alt", "aria-label", "data-original-title")
 SHOWN_INPUTS = {"submit", "button", "reset", "text"}
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|%[sd]|\{\w*\}")
+# An audit entry's recorded values (field: value lines) are summarised with the fields'
+# labels by the audit-log item (issue 13, item 4), not here; everything else on it is.
+AUDIT_ENTRY = "/auditentryview/show/"
+RECORDED_VALUES = re.compile(r"^\w+: ")
 HIDDEN_ELEMENTS = {"script", "style", "template", "noscript"}
 
 
@@ -149,9 +153,11 @@ def visible_texts(html: str) -> list[str]:
     return [" ".join(t.split()) for t in texts if t.strip()]
 
 
-def problems_on(html: str, english: set[str], data: set[str]) -> set[str]:
+def problems_on(html: str, english: set[str], data: set[str], path: str) -> set[str]:
     found = set()
     for text in visible_texts(html):
+        if path.startswith(AUDIT_ENTRY) and RECORDED_VALUES.match(text):
+            continue
         if text in data:
             continue
         if PYTHON_VALUE.search(text):
@@ -203,7 +209,7 @@ def test_every_screen_speaks_vietnamese(app, db_session, role):
         if response.status_code != 200 or response.mimetype != "text/html":
             continue
         pages += 1
-        found = problems_on(response.get_data(as_text=True), english, data)
+        found = problems_on(response.get_data(as_text=True), english, data, path)
         if found:
             problems[path] = sorted(found)
     assert not problems, "\n".join(

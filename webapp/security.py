@@ -26,6 +26,7 @@ from flask_appbuilder.security.views import (
     UserInfoEditView,
     ViewMenuModelView,
 )
+from flask_appbuilder.widgets import ListWidget, ShowWidget
 from flask_babel import lazy_gettext
 from flask_login import current_user
 from sqlalchemy import select
@@ -223,6 +224,15 @@ USER_LABELS = {
 }
 
 
+ROLES_FIELD = QuerySelectMultipleField(
+    lazy_gettext("Roles"),
+    query_func=lambda: db.session.query(current_app.appbuilder.sm.role_model),
+    get_pk_func=lambda role: role.id,
+    get_label=role_label,
+    widget=Select2ManyWidget(),
+)
+
+
 class DangVienRoleModelView(RoleModelView):
     """FAB's role screen with the roles and permissions named as the office does."""
 
@@ -233,10 +243,17 @@ class DangVienRoleModelView(RoleModelView):
         "groups": lazy_gettext("Groups"),
     }
     formatters_columns = {**SECURITY_FORMATTERS, "name": role_label}
+    # A role's name is the key `flask init` syncs its permissions by (ROLE_PERMISSIONS):
+    # it is not renamed on screen; the screens show its label.
+    edit_columns = ["permissions"]
+    # FAB's role widgets print the values raw (no formatters); the plain ones apply them.
+    list_widget = ListWidget
+    show_widget = ShowWidget
     add_form_extra_fields = edit_form_extra_fields = {
         "permissions": QuerySelectMultipleField(
             lazy_gettext("Permissions"),
             query_func=lambda: db.session.query(current_app.appbuilder.sm.permissionview_model),
+            get_pk_func=lambda permission_view: permission_view.id,
             get_label=permission_label,
             widget=Select2ManyWidget(),
         )
@@ -252,6 +269,7 @@ class DangVienGroupModelView(UserGroupModelView):
         "roles": lazy_gettext("Roles"),
     }
     formatters_columns = SECURITY_FORMATTERS
+    add_form_extra_fields = edit_form_extra_fields = {"roles": ROLES_FIELD}
 
 
 class DangVienPermissionModelView(PermissionModelView):
@@ -279,13 +297,11 @@ class DangVienUserDBModelView(TextRuleViewMixin, UserDBModelView):
     """FAB's user screen with the scope unit: a user sees that unit's whole subtree."""
 
     formatters_columns = SECURITY_FORMATTERS
-    add_form_extra_fields = edit_form_extra_fields = {
-        "roles": QuerySelectMultipleField(
-            lazy_gettext("Roles"),
-            query_func=lambda: db.session.query(current_app.appbuilder.sm.role_model),
-            get_label=role_label,
-            widget=Select2ManyWidget(),
-        )
+    # Roles offered by their label (FAB lists the role names); FAB's password fields kept.
+    add_form_extra_fields = {**(UserDBModelView.add_form_extra_fields or {}), "roles": ROLES_FIELD}
+    edit_form_extra_fields = {
+        **(UserDBModelView.edit_form_extra_fields or {}),
+        "roles": ROLES_FIELD,
     }
 
     list_columns = [*UserDBModelView.list_columns, "unit"]

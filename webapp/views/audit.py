@@ -47,6 +47,7 @@ def format_timestamp(value) -> str:
 class AuditEntryView(DangVienModelView):
     datamodel = SQLAInterface(AuditEntry)
     list_title = _l("Audit log")
+    show_title = _l("Audit log entry")
     base_permissions = ["can_list", "can_show"]
     page_size = 50
     base_order = ("id", "desc")
