@@ -352,6 +352,8 @@ def format_stored_value(value: str | None) -> str:
         return ""
     match = ISO_DATE.match(value)
     return f"{match[3]}/{match[2]}/{match[1]}" if match else value
+
+
 # Views FAB names its permissions after that have no title of their own to borrow.
 VIEW_LABELS = {
     "TotpView": _l("Second factor"),
