@@ -288,7 +288,14 @@ def init_command(
             handle.write(password)
     if generated:
         click.echo(f"Admin user '{admin_username}' created with password: {password}")
-        click.echo("This password is shown only once.")
+        # Say what is true: kept in a file (which `flask serve`, so bin/run, prints at
+        # every start when it is the instance's admin-password), or shown only here.
+        if admin_password_file:
+            click.echo(
+                f"The password is also kept in {admin_password_file} (readable by you only)."
+            )
+        else:
+            click.echo("This password is shown only once: note it now.")
     else:
         click.echo(f"Admin user '{admin_username}' created.")
 

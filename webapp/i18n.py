@@ -6,14 +6,17 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from flask_babel import lazy_gettext
 
 TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "translations"
 # FAB's own strings first, the application's after: later catalogues win on a clash.
 CATALOGUE_DIRS = [TRANSLATIONS_DIR / "flask_appbuilder", TRANSLATIONS_DIR]
 
+# The language menu offers the other language by its name in the language in use (a
+# Vietnamese screen says "Tiếng Anh"); Vietnamese is always named in Vietnamese.
 LANGUAGES = {
     "vi": {"flag": "vn", "name": "Tiếng Việt"},
-    "en": {"flag": "gb", "name": "English"},
+    "en": {"flag": "gb", "name": lazy_gettext("English")},
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
@@ -216,3 +217,171 @@ def format_birth_date(value: date | None, precision: str | None) -> str:
 
 def label_for(labels: dict, value: str | None) -> str:
     return str(labels.get(value, value or ""))
+
+
+# FAB's roles, as the office calls the people who hold them (the names stay the keys).
+ROLE_LABELS = {
+    "Admin": _l("System administrator"),
+    "Clerk": _l("Organisation Commission specialist"),
+    "Manager": _l("Commission leadership (approves)"),
+    "Leader": _l("Party committee standing member (read-only)"),
+    "Sync": _l("Lower-level instance (sync account)"),
+    "Public": _l("Not signed in"),
+}
+# What an audit entry records, and the kind of record it is about.
+AUDIT_ACTION_LABELS = {
+    "create": _l("Created"),
+    "update": _l("Changed"),
+    "delete": _l("Deleted"),
+    "login": _l("Signed in"),
+    "login_failed": _l("Sign-in failed"),
+    "login_locked": _l("Sign-in refused: account locked"),
+    "login_failed_locked": _l("Sign-in failed: account now locked"),
+    "login_second_factor": _l("Signed in with the second factor"),
+    "login_second_factor_missing": _l("Sign-in refused: second-factor code missing"),
+    "password_ok_second_factor_pending": _l("Password accepted, second factor pending"),
+    "second_factor_failed": _l("Wrong second-factor code"),
+    "document_attach": _l("Document attached"),
+    "document_replace": _l("Document replaced"),
+    "document_view": _l("Document opened"),
+    "photo_crop": _l("Photo cropped"),
+    "photo_upload": _l("Photo uploaded"),
+    "photo_view": _l("Photo opened"),
+}
+RECORD_TYPE_LABELS = {
+    "Member": _l("Party member"),
+    "MemberEvent": _l("Member event"),
+    "MemberPeriod": _l("Party age period"),
+    "MemberChange": _l("Change of a member field"),
+    "MemberSupplement": _l("Yearly supplement"),
+    "MemberPhoto": _l("Member photo"),
+    "MemberDocument": _l("Dossier document"),
+    "MemberDocumentVersion": _l("Dossier document version"),
+    "DocumentType": _l("Document type"),
+    "PhotoBatch": _l("Batch of scanned photos"),
+    "PhotoBatchItem": _l("Scanned photo"),
+    "WorkPeriod": _l("Work history"),
+    "TrainingCourse": _l("Training"),
+    "Commendation": _l("Commendation"),
+    "Discipline": _l("Discipline"),
+    "TripAbroad": _l("Trip abroad"),
+    "FamilyRelation": _l("Family relation"),
+    "CatalogueEntry": _l("Catalogue entry"),
+    "Unit": _l("Organisation unit"),
+    "UnitChange": _l("Unit history entry"),
+    "PartyCard": _l("Party card"),
+    "CardProposal": _l("Card proposal"),
+    "CardProposalBatch": _l("Card proposal batch"),
+    "CardNumberCounter": _l("Card number sequence"),
+    "BadgeMilestone": _l("Badge milestone"),
+    "BadgeOccasion": _l("Badge occasion"),
+    "BadgeSetting": _l("Badge deferral setting"),
+    "BadgeProposal": _l("Badge proposal"),
+    "BadgeAward": _l("Party badge award"),
+    "ReportRun": _l("Report run"),
+    "DangVienUser": _l("User account"),
+    "User": _l("User account"),
+    "Role": _l("Role"),
+}
+# FAB's permission names (can_<method> of a view, menu_access of a menu entry).
+PERMISSION_LABELS = {
+    "can_list": _l("see the list"),
+    "can_show": _l("see the details"),
+    "can_add": _l("add"),
+    "can_edit": _l("edit"),
+    "can_delete": _l("delete"),
+    "can_get": _l("read (API)"),
+    "can_info": _l("read the form description (API)"),
+    "can_post": _l("create (API)"),
+    "can_put": _l("change (API)"),
+    "menu_access": _l("menu entry"),
+    "can_this_form_get": _l("open the form"),
+    "can_this_form_post": _l("send the form"),
+    "can_userinfo": _l("see own details"),
+    "can_download": _l("download"),
+    "can_print": _l("print"),
+    "can_propose": _l("propose"),
+    "can_decide": _l("approve or reject"),
+    "can_issue": _l("issue"),
+    "can_record": _l("record"),
+    "can_cancel": _l("cancel"),
+    "can_reissue": _l("re-issue"),
+    "can_request": _l("request"),
+    "can_status": _l("follow the progress"),
+    "can_upload": _l("upload"),
+    "can_replace": _l("replace"),
+    "can_crop": _l("crop"),
+    "can_tree": _l("see the tree"),
+    "can_roll": _l("see the roll"),
+    "can_round": _l("prepare the round"),
+    "can_setup": _l("set up"),
+    "can_apply": _l("apply"),
+    "can_attach": _l("attach"),
+    "can_award": _l("award"),
+    "can_chart": _l("see the chart"),
+    "can_merge": _l("merge"),
+    "can_dissolve": _l("dissolve"),
+    "can_move": _l("move"),
+    "can_rename": _l("rename"),
+    "copyrole": _l("copy a role"),
+    "resetmypassword": _l("change own password"),
+    "resetpasswords": _l("reset passwords"),
+    "userinfoedit": _l("edit own details"),
+}
+
+
+def show_related(value) -> str:
+    """A related record or a list of them as a reader sees it: blank for none, names
+    joined by commas (not Python's None, [] or [Admin]); roles by their label."""
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple | set):
+        return ", ".join(show_related(one) for one in value)
+    if type(value).__name__ == "Role":
+        return label_for(ROLE_LABELS, value.name)
+    return str(value)
+
+
+ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+
+
+def format_stored_value(value: str | None) -> str:
+    """A value as the field history stores it (text; dates ISO), shown as a reader writes
+    it: dates dd/mm/yyyy."""
+    if not value:
+        return ""
+    match = ISO_DATE.match(value)
+    return f"{match[3]}/{match[2]}/{match[1]}" if match else value
+
+
+# Views FAB names its permissions after that have no title of their own to borrow.
+VIEW_LABELS = {
+    "TotpView": _l("Second factor"),
+    "MenuApi": _l("Menu (API)"),
+    "OpenApi": _l("API description (OpenAPI)"),
+    "SwaggerView": _l("API explorer"),
+    "ResetMyPasswordView": _l("Change own password"),
+    "ResetPasswordView": _l("Reset a user's password"),
+    "UserInfoEditView": _l("Edit own details"),
+    "DocumentFileApi": _l("Dossier document files (API)"),
+    "MemberDocumentApi": _l("Dossier documents (API)"),
+    "MemberDocumentView": _l("Scanned dossier"),
+    "MemberPhotoApi": _l("Member photos (API)"),
+    "MemberPhotoView": _l("Member photo"),
+    "PhotoBatchView": _l("Photo batches"),
+    "BadgeRoundView": _l("Party badge round"),
+    "BadgeProposalApi": _l("Badge proposals (API)"),
+    "CardProposalApi": _l("Card proposals (API)"),
+    "UserStatsChartView": _l("User statistics"),
+}
+
+
+def format_yes_no(value: bool | None) -> str:
+    if value is None:
+        return ""
+    return str(_l("Yes") if value else _l("No"))
+
+
+def format_timestamp(value) -> str:
+    """A moment, as the office writes it: dd/mm/yyyy hh:mm."""
+    return value.strftime("%d/%m/%Y %H:%M") if value else ""

@@ -12,10 +12,21 @@ import re
 
 import pyotp
 from flask import current_app, g, has_request_context, request
+from flask_appbuilder.fields import QuerySelectMultipleField
+from flask_appbuilder.fieldwidgets import Select2ManyWidget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.forms import UserInfoEdit
 from flask_appbuilder.security.sqla.manager import SecurityManager
-from flask_appbuilder.security.views import UserDBModelView, UserInfoEditView
+from flask_appbuilder.security.views import (
+    PermissionModelView,
+    PermissionViewModelView,
+    RoleModelView,
+    UserDBModelView,
+    UserGroupModelView,
+    UserInfoEditView,
+    ViewMenuModelView,
+)
+from flask_appbuilder.widgets import ListWidget, ShowWidget
 from flask_babel import lazy_gettext
 from flask_login import current_user
 from sqlalchemy import select
@@ -24,6 +35,15 @@ from webapp.domain.commands import Requester
 from webapp.domain.scope import NOWHERE, scope_clause, unit_in_scope, user_scope
 from webapp.extensions import db
 from webapp.forms import TextRuleViewMixin, with_text_rule
+from webapp.labels import (
+    PERMISSION_LABELS,
+    ROLE_LABELS,
+    VIEW_LABELS,
+    format_timestamp,
+    format_yes_no,
+    label_for,
+    show_related,
+)
 from webapp.models.user import DangVienUser
 
 # Every signed-in person may see and edit their own profile and password.
@@ -131,8 +151,172 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
 }
 
 
+def role_label(value) -> str:
+    return label_for(ROLE_LABELS, getattr(value, "name", value))
+
+
+def view_menu_label(name: str) -> str:
+    """What a permission is about, as the screens call it: the view's list title, the
+    menu entry's label, the screen whose records an API serves (FAB stores class names)."""
+    from flask_appbuilder.api import BaseApi
+
+    appbuilder = current_app.appbuilder
+
+    def title(view) -> str | None:
+        if isinstance(view, BaseApi):
+            model = getattr(getattr(view, "datamodel", None), "obj", None)
+            screen = next(
+                (
+                    v
+                    for v in appbuilder.baseviews
+                    if not isinstance(v, BaseApi)
+                    and model is not None
+                    and getattr(getattr(v, "datamodel", None), "obj", None) is model
+                ),
+                None,
+            )
+            return lazy_gettext("%(screen)s (API)", screen=title(screen)) if screen else None
+        return getattr(view, "list_title", None)
+
+    if name in VIEW_LABELS:
+        return str(VIEW_LABELS[name])
+    view = next((v for v in appbuilder.baseviews if v.class_permission_name == name), None)
+    found = title(view) if view is not None else None
+    if found is None and (item := appbuilder.menu.find(name)) is not None:
+        found = item.label
+    return str(found or name)
+
+
+def permission_label(permission_view) -> str:
+    """ "can_post on CommendationApi" → "tạo mới (API) — Khen thưởng (API)"."""
+    if permission_view is None:
+        return ""
+    name = permission_view.permission.name
+    return (
+        f"{label_for(PERMISSION_LABELS, name)} — {view_menu_label(permission_view.view_menu.name)}"
+    )
+
+
+def permission_labels(values) -> str:
+    return "\n".join(sorted(permission_label(value) for value in values or []))
+
+
+# FAB's security screens show related records and flags as Python writes them ("None",
+# "True", "[Admin]"): the same values as our screens show them.
+SECURITY_FORMATTERS = {
+    "roles": lambda roles: ", ".join(role_label(r) for r in roles or []),
+    "groups": show_related,
+    "users": show_related,
+    "user": show_related,
+    "active": format_yes_no,
+    "last_login": format_timestamp,
+    "created_on": format_timestamp,
+    "changed_on": format_timestamp,
+    "created_by": show_related,
+    "changed_by": show_related,
+    "unit": show_related,
+    "permissions": permission_labels,
+}
+USER_LABELS = {
+    "get_full_name": lazy_gettext("Full name"),
+    "first_name": lazy_gettext("Given name"),
+    "last_name": lazy_gettext("Family and middle name"),
+    "username": lazy_gettext("Username"),
+    "password": lazy_gettext("Password"),
+    "active": lazy_gettext("Account enabled"),
+    "email": lazy_gettext("Email"),
+    "roles": lazy_gettext("Roles"),
+    "groups": lazy_gettext("Groups"),
+    "last_login": lazy_gettext("Last signed in"),
+    "login_count": lazy_gettext("Number of sign-ins"),
+    "fail_login_count": lazy_gettext("Failed sign-ins"),
+    "created_on": lazy_gettext("Created at"),
+    "created_by": lazy_gettext("Created by"),
+    "changed_on": lazy_gettext("Changed at"),
+    "changed_by": lazy_gettext("Changed by"),
+    "unit": lazy_gettext("Scope unit"),
+}
+
+
+ROLES_FIELD = QuerySelectMultipleField(
+    lazy_gettext("Roles"),
+    query_func=lambda: db.session.query(current_app.appbuilder.sm.role_model),
+    get_pk_func=lambda role: role.id,
+    get_label=role_label,
+    widget=Select2ManyWidget(),
+)
+
+
+class DangVienRoleModelView(RoleModelView):
+    """FAB's role screen with the roles and permissions named as the office does."""
+
+    label_columns = {
+        "name": lazy_gettext("Name"),
+        "permissions": lazy_gettext("Permissions"),
+        "user": lazy_gettext("Users"),
+        "groups": lazy_gettext("Groups"),
+    }
+    formatters_columns = {**SECURITY_FORMATTERS, "name": role_label}
+    # A role's name is the key `flask init` syncs its permissions by (ROLE_PERMISSIONS):
+    # it is not renamed on screen; the screens show its label.
+    edit_columns = ["permissions"]
+    # FAB's role widgets print the values raw (no formatters); the plain ones apply them.
+    list_widget = ListWidget
+    show_widget = ShowWidget
+    add_form_extra_fields = edit_form_extra_fields = {
+        "permissions": QuerySelectMultipleField(
+            lazy_gettext("Permissions"),
+            query_func=lambda: db.session.query(current_app.appbuilder.sm.permissionview_model),
+            get_pk_func=lambda permission_view: permission_view.id,
+            get_label=permission_label,
+            widget=Select2ManyWidget(),
+        )
+    }
+
+
+class DangVienGroupModelView(UserGroupModelView):
+    label_columns = {
+        "name": lazy_gettext("Name"),
+        "label": lazy_gettext("Label"),
+        "description": lazy_gettext("Description"),
+        "users": lazy_gettext("Users"),
+        "roles": lazy_gettext("Roles"),
+    }
+    formatters_columns = SECURITY_FORMATTERS
+    add_form_extra_fields = edit_form_extra_fields = {"roles": ROLES_FIELD}
+
+
+class DangVienPermissionModelView(PermissionModelView):
+    label_columns = {"name": lazy_gettext("Permission")}
+    formatters_columns = {"name": lambda name: label_for(PERMISSION_LABELS, name)}
+
+
+class DangVienViewMenuModelView(ViewMenuModelView):
+    label_columns = {"name": lazy_gettext("Screen or menu entry")}
+    formatters_columns = {"name": view_menu_label}
+
+
+class DangVienPermissionViewModelView(PermissionViewModelView):
+    label_columns = {
+        "permission": lazy_gettext("Permission"),
+        "view_menu": lazy_gettext("Screen or menu entry"),
+    }
+    formatters_columns = {
+        "permission": lambda p: label_for(PERMISSION_LABELS, getattr(p, "name", None)),
+        "view_menu": lambda v: view_menu_label(v.name) if v is not None else "",
+    }
+
+
 class DangVienUserDBModelView(TextRuleViewMixin, UserDBModelView):
     """FAB's user screen with the scope unit: a user sees that unit's whole subtree."""
+
+    formatters_columns = SECURITY_FORMATTERS
+    # Roles offered by their label (FAB lists the role names); FAB's password fields kept.
+    add_form_extra_fields = {**(UserDBModelView.add_form_extra_fields or {}), "roles": ROLES_FIELD}
+    edit_form_extra_fields = {
+        **(UserDBModelView.edit_form_extra_fields or {}),
+        "roles": ROLES_FIELD,
+    }
 
     list_columns = [*UserDBModelView.list_columns, "unit"]
     add_columns = [*UserDBModelView.add_columns, "unit"]
@@ -142,7 +326,7 @@ class DangVienUserDBModelView(TextRuleViewMixin, UserDBModelView):
         (lazy_gettext("Scope"), {"fields": ["unit"]}),
         *UserDBModelView.show_fieldsets[1:],
     ]
-    label_columns = {**UserDBModelView.label_columns, "unit": lazy_gettext("Scope unit")}
+    label_columns = USER_LABELS
     description_columns = {
         **UserDBModelView.description_columns,
         "unit": lazy_gettext(
@@ -177,6 +361,15 @@ class DangVienSecurityManager(SecurityManager):
 
     user_model = DangVienUser
     userdbmodelview = DangVienUserDBModelView
+    rolemodelview = DangVienRoleModelView
+    groupmodelview = DangVienGroupModelView
+    permissionmodelview = DangVienPermissionModelView
+    viewmenumodelview = DangVienViewMenuModelView
+    permissionviewmodelview = DangVienPermissionViewModelView
+    # FAB's user statistics chart draws with Google Charts from the internet: the page
+    # stays blank offline and under our Content-Security-Policy. Sign-in counts are in the
+    # users list and every sign-in is in the audit log, so the chart is not offered.
+    userstatschartview = None
     # The sign-in screen that asks for the second factor is a view: the view layer's
     # subclass sets `authdbview` (webapp/views/__init__.py), so this module imports no view.
     userinfoeditview = DangVienUserInfoEditView

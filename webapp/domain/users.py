@@ -68,7 +68,8 @@ def _add(session: Session, new: NewUser) -> DangVienUser:
     user = DangVienUser(
         username=username,
         first_name=new.first_name or names[-1],
-        last_name=new.last_name or " ".join(names[:-1]) or "-",
+        # One name only (a username): no family name, not a placeholder "-".
+        last_name=new.last_name or " ".join(names[:-1]),
         email=new.email or f"{username}@localhost",
         active=True,
         password=new.password_hash,

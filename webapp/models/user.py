@@ -20,3 +20,11 @@ class DangVienUser(User):
     # Optional second factor (TOTP, RFC 6238) for Admins and Managers.
     totp_secret = Column(String(64))
     totp_enabled = Column(Boolean, nullable=False, default=False, server_default=false())
+
+    def get_full_name(self) -> str:
+        # Vietnamese order: family and middle name, then the given name ("Nguyễn Văn An");
+        # a user created with one name only has no family part (older ones carry a "-").
+        return " ".join(p for p in (self.last_name, self.first_name) if p and p != "-")
+
+    def __str__(self) -> str:
+        return self.get_full_name()

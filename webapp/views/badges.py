@@ -388,6 +388,9 @@ setting_rule = _form_rule(check_setting)
 class BadgeMilestoneView(DangVienModelView):
     datamodel = SQLAInterface(BadgeMilestone)
     list_title = _l("Badge milestones")
+    add_title = _l("Add a badge milestone")
+    show_title = _l("Badge milestone")
+    edit_title = _l("Edit badge milestone")
     list_columns = add_columns = edit_columns = show_columns = ["years", "early_months", "active"]
     label_columns = {
         "years": _l("Party age (years)"),
@@ -404,6 +407,9 @@ class BadgeMilestoneView(DangVienModelView):
 class BadgeOccasionView(DangVienModelView):
     datamodel = SQLAInterface(BadgeOccasion)
     list_title = _l("Badge occasions")
+    add_title = _l("Add a badge occasion")
+    show_title = _l("Badge occasion")
+    edit_title = _l("Edit badge occasion")
     list_columns = add_columns = edit_columns = show_columns = ["day", "month", "name", "active"]
     label_columns = {
         "day": _l("Day"),
@@ -421,6 +427,8 @@ class BadgeOccasionView(DangVienModelView):
 class BadgeSettingView(DangVienModelView):
     datamodel = SQLAInterface(BadgeSetting)
     list_title = _l("Badge deferrals after discipline")
+    show_title = _l("Badge deferral after discipline")
+    edit_title = _l("Edit badge deferral after discipline")
     base_permissions = ["can_list", "can_show", "can_edit"]
     list_columns = edit_columns = show_columns = ["key", "months"]
     edit_columns = ["months"]

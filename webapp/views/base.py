@@ -28,7 +28,7 @@ from webapp.domain.scope import is_scoped
 from webapp.domain.text import clean_text, without_disallowed
 from webapp.extensions import db
 from webapp.forms import TextRuleViewMixin
-from webapp.labels import format_date
+from webapp.labels import format_date, format_yes_no, show_related
 from webapp.models.member import Member
 from webapp.models.unit import Unit
 from webapp.security import SCOPE_FILTER, current_requester, scoped_get
@@ -106,19 +106,21 @@ def show_plain(value):
     return "" if value is None else value
 
 
-def show_yes_no(value):
-    if value is None:
-        return ""
-    return gettext("Yes") if value else gettext("No")
+show_yes_no = format_yes_no
 
 
 def plain_value_formatters(model) -> dict[str, Callable]:
     from sqlalchemy import Boolean
 
-    return {
+    formatters: dict[str, Callable] = {
         column.key: show_yes_no if isinstance(column.type, Boolean) else show_plain
         for column in model.__table__.columns
     }
+    # Related records too: a province has no parent (blank, not "None"), a list of them
+    # reads "A, B" (not "[A, B]" or "[]").
+    for relationship in sqla_inspect(model).relationships:
+        formatters.setdefault(relationship.key, show_related)
+    return formatters
 
 
 def edited_pk() -> int | None:
@@ -218,6 +220,12 @@ class DangVienModelView(TextRuleViewMixin, ModelView):
     # {related field: (column, "asc" | "desc")}: the order of that field's pick-list on the
     # add and edit forms (FAB lists the related rows in no order).
     order_rel_fields: dict[str, tuple[str, str]] = {}
+
+    def _get_edit_widget(self, form, exclude_cols=None, widgets=None):
+        # The version travels in the form's hidden fields; it gets no row of its own
+        # (FAB would show it as an empty row labelled "Version Id").
+        exclude_cols = [*(exclude_cols or []), "version_id"]
+        return super()._get_edit_widget(form, exclude_cols=exclude_cols, widgets=widgets)
 
     def _init_forms(self):
         super()._init_forms()

@@ -96,6 +96,7 @@ class MemberEventView(DangVienModelView):
     datamodel = SQLAInterface(MemberEvent)
     route_base = "/memberevents"
     list_title = _l("Events")
+    show_title = _l("Member event")
     base_permissions = ["can_list", "can_show", "can_record", "can_cancel"]
     label_columns = dict(EVENT_COLUMNS)
     list_columns = [

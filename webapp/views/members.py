@@ -39,6 +39,7 @@ from webapp.labels import (
     SEX_LABELS,
     STATUS_LABELS,
     format_date,
+    format_stored_value,
     label_for,
 )
 from webapp.models.member import ON_THE_ROLLS, Member
@@ -357,8 +358,8 @@ def member_panel(member_id: int, as_of_text: str | None) -> dict:
             {
                 "date": change.changed_at.strftime("%d/%m/%Y %H:%M"),
                 "field": str(MEMBER_COLUMNS.get(change.field, change.field)),
-                "old": change.old_value or "",
-                "new": change.new_value or "",
+                "old": format_stored_value(change.old_value),
+                "new": format_stored_value(change.new_value),
                 "who": change.changed_by.username if change.changed_by else "",
                 "supplement": change.supplement.year if change.supplement else "",
             }

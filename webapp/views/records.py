@@ -7,13 +7,15 @@ from datetime import date
 
 from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import expose, has_access
+from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from wtforms import IntegerField, StringField, TextAreaField
+from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from webapp.domain.catalogue_data import CATALOGUES
 from webapp.domain.catalogues import (
     MEMBER_FIELD_CATALOGUES,
     add_catalogue_entry,
@@ -30,7 +32,7 @@ from webapp.domain.records import (
 )
 from webapp.extensions import db
 from webapp.forms import TextRuleForm
-from webapp.labels import MEMBER_COLUMNS, format_date
+from webapp.labels import MEMBER_COLUMNS, format_date, format_timestamp
 from webapp.models.member import Member
 from webapp.models.record import (
     CatalogueEntry,
@@ -110,7 +112,8 @@ class MemberRowView(DangVienModelView):
         return super()._add()
 
 
-def _row_view(model, title, columns, required_dates=(), catalogue_fields=None, order=None):
+def _row_view(model, title, titles, columns, required_dates=(), catalogue_fields=None, order=None):
+    """`titles`: (add, show, edit) page titles (FAB would make English ones of the class)."""
     catalogue_fields = catalogue_fields or {}
     extra = {}
     for name in columns:
@@ -131,6 +134,9 @@ def _row_view(model, title, columns, required_dates=(), catalogue_fields=None, o
         "datamodel": CommandInterface(model),
         "record_commands": row_commands(model),
         "list_title": title,
+        "add_title": titles[0],
+        "show_title": titles[1],
+        "edit_title": titles[2],
         "list_columns": columns,
         "show_columns": ["member", *columns],
         "add_columns": ["member", *columns],
@@ -150,17 +156,23 @@ def _row_view(model, title, columns, required_dates=(), catalogue_fields=None, o
 
 
 WorkPeriodView = _row_view(
-    WorkPeriod, _l("Work history"), ["starts_on", "ends_on", "description"], ("starts_on",)
+    WorkPeriod,
+    _l("Work history"),
+    (_l("Add a work period"), _l("Work period"), _l("Edit work period")),
+    ["starts_on", "ends_on", "description"],
+    ("starts_on",),
 )
 TrainingCourseView = _row_view(
     TrainingCourse,
     _l("Training"),
+    (_l("Add a training course"), _l("Training course"), _l("Edit training course")),
     ["starts_on", "ends_on", "institution", "field", "study_form", "qualification"],
     ("starts_on",),
 )
 CommendationView = _row_view(
     Commendation,
     _l("Commendations"),
+    (_l("Add a commendation"), _l("Commendation"), _l("Edit commendation")),
     ["awarded_on", "form", "level", "decision_number", "reason"],
     ("awarded_on",),
     {"form": "commendation_form"},
@@ -168,16 +180,22 @@ CommendationView = _row_view(
 DisciplineView = _row_view(
     Discipline,
     _l("Discipline"),
+    (_l("Add a discipline"), _l("Discipline"), _l("Edit discipline")),
     ["decided_on", "form", "level", "decision_number", "reason"],
     ("decided_on",),
     {"form": "discipline_form"},
 )
 TripAbroadView = _row_view(
-    TripAbroad, _l("Trips abroad"), ["starts_on", "ends_on", "country", "purpose"], ("starts_on",)
+    TripAbroad,
+    _l("Trips abroad"),
+    (_l("Add a trip abroad"), _l("Trip abroad"), _l("Edit trip abroad")),
+    ["starts_on", "ends_on", "country", "purpose"],
+    ("starts_on",),
 )
 FamilyRelationView = _row_view(
     FamilyRelation,
     _l("Family relations"),
+    (_l("Add a family relation"), _l("Family relation"), _l("Edit family relation")),
     ["relation", "full_name", "birth_year", "occupation", "notes"],
     catalogue_fields={"relation": "family_relation"},
     order="id",
@@ -228,6 +246,11 @@ ROW_APIS = [
 ]
 
 
+def catalogue_title(kind: str | None) -> str:
+    catalogue = CATALOGUES.get(kind or "")
+    return catalogue.title_vi if catalogue else (kind or "")
+
+
 CATALOGUE_COMMANDS = RecordCommands(add=add_catalogue_entry, edit=edit_catalogue_entry)
 
 
@@ -235,6 +258,9 @@ class CatalogueEntryView(DangVienModelView):
     datamodel = CommandInterface(CatalogueEntry)
     record_commands = CATALOGUE_COMMANDS
     list_title = _l("Catalogues")
+    add_title = _l("Add a catalogue entry")
+    show_title = _l("Catalogue entry")
+    edit_title = _l("Edit catalogue entry")
     label_columns = {
         "kind": _l("Catalogue"),
         "code": _l("Code"),
@@ -247,6 +273,16 @@ class CatalogueEntryView(DangVienModelView):
     search_columns = ["kind", "code", "name", "active"]
     base_order = ("kind", "asc")
     page_size = 50
+    # The catalogue by its Vietnamese title, not its key ("ethnicity").
+    formatters_columns = {"kind": lambda kind: catalogue_title(kind)}
+    add_form_extra_fields = edit_form_extra_fields = {
+        "kind": SelectField(
+            _l("Catalogue"),
+            choices=lambda: [("", "—"), *((k, c.title_vi) for k, c in CATALOGUES.items())],
+            validators=[InputRequired(message=_l("Choose a value from the list."))],
+            widget=Select2Widget(),
+        )
+    }
     # Entries are retired (In use off), not deleted: old records keep their values.
     base_permissions = ["can_list", "can_show", "can_add", "can_edit"]
 
@@ -291,16 +327,22 @@ class MemberSupplementView(DangVienModelView):
     datamodel = SQLAInterface(MemberSupplement)
     route_base = "/supplements"
     list_title = _l("Yearly supplements")
+    show_title = _l("Yearly supplement")
     base_permissions = ["can_list", "can_show", "can_apply"]
     label_columns = {
         "year": _l("Year"),
         "declared_on": _l("Declared on"),
         "note": _l("Note"),
         "recorded_by": _l("Recorded by"),
+        "recorded_at": _l("Recorded at"),
+        "member": _l("Party member"),
     }
     list_columns = ["year", "declared_on", "note", "recorded_by"]
     show_columns = ["member", "year", "declared_on", "note", "recorded_by", "recorded_at"]
-    formatters_columns = date_formatters("declared_on")
+    formatters_columns = {
+        **date_formatters("declared_on"),
+        "recorded_at": format_timestamp,
+    }
     base_order = ("year", "desc")
 
     @expose("/apply/<int:member_id>", methods=["GET", "POST"])

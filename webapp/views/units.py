@@ -44,6 +44,7 @@ from webapp.labels import (
     UNIT_COLUMNS,
     UNIT_KIND_LABELS,
     format_date,
+    format_stored_value,
     label_for,
 )
 from webapp.models.member import ON_THE_ROLLS, Member
@@ -286,8 +287,8 @@ def unit_panel(unit_id: int) -> dict:
             {
                 "date": format_date(change.effective_on),
                 "kind": label_for(UNIT_CHANGE_LABELS, change.kind),
-                "old": change.old_value or "",
-                "new": change.new_value or "",
+                "old": format_stored_value(change.old_value),
+                "new": format_stored_value(change.new_value),
                 "decision": change.decision_number or "",
             }
             for change in changes
