@@ -230,6 +230,14 @@ def _capture_audit(session: Session, flush_context, instances) -> None:
             captured.append(("create", obj, None, None))
 
 
+def _record_id(obj):
+    """The row's primary key. After the flush a new row has its key in its attributes but
+    not yet an identity (SQLAlchemy assigns that once after_flush has run), so the key is
+    read from the row, not from the identity."""
+    (key,) = inspect(obj).mapper.primary_key_from_instance(obj)
+    return key
+
+
 def _write_audit(session: Session, flush_context) -> None:
     captured = session.info.pop("audit_captured", [])
     for action, obj, before, after in captured:
@@ -237,7 +245,7 @@ def _write_audit(session: Session, flush_context) -> None:
             session,
             action,
             object_type=type(obj).__name__,
-            object_id=inspect(obj).identity[0] if inspect(obj).identity else None,
+            object_id=_record_id(obj),
             before=before,
             after=_values(obj) if action == "create" else after,
             user_id=_who(session)[0],
