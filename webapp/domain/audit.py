@@ -27,11 +27,16 @@ HASHED_FIELDS = (
     "before",
     "after",
 )
+# Columns added after the log began (migration 0013_h13audit_member): hashed only when set,
+# so entries written before them verify as they were written, and setting or clearing one
+# on any entry breaks the chain all the same.
+LATER_HASHED_FIELDS = ("member_id",)
 
 
 def entry_hash(prev_hash: str, fields: dict[str, Any]) -> str:
+    later = [[name, fields[name]] for name in LATER_HASHED_FIELDS if fields.get(name) is not None]
     payload = json.dumps(
-        [prev_hash, *[fields.get(name) for name in HASHED_FIELDS]],
+        [prev_hash, *[fields.get(name) for name in HASHED_FIELDS], *later],
         ensure_ascii=False,
         default=str,
         separators=(",", ":"),
@@ -56,9 +61,16 @@ def append(
     user_id: int | None = None,
     username: str | None = None,
     address: str | None = None,
+    member_id: int | None = None,
 ) -> AuditEntry:
     """Add an entry in the caller's transaction (it commits or rolls back with the change).
-    On PostgreSQL a transaction-scoped advisory lock keeps the chain linear."""
+    On PostgreSQL a transaction-scoped advisory lock keeps the chain linear. `member_id`:
+    the member the entry concerns (an entry on a Member names it by itself); `address`
+    defaults to the client address the web layer put in the session."""
+    if member_id is None and object_type == "Member" and object_id is not None:
+        member_id = int(object_id)
+    if address is None:
+        address = session.info.get("address")
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(728001)"))
@@ -81,6 +93,7 @@ def append(
         "object_id": None if object_id is None else str(object_id),
         "before": to_json(before),
         "after": to_json(after),
+        "member_id": member_id,
     }
     prev_hash = prev or GENESIS
     entry = AuditEntry(prev_hash=prev_hash, hash=entry_hash(prev_hash, fields), **fields)
@@ -103,7 +116,7 @@ def verify(entries: Iterable[AuditEntry]) -> Break | None:
             return Break(
                 entry.id, "previous-hash mismatch (an entry before it was removed or altered)"
             )
-        fields = {name: getattr(entry, name) for name in HASHED_FIELDS}
+        fields = {name: getattr(entry, name) for name in (*HASHED_FIELDS, *LATER_HASHED_FIELDS)}
         if entry_hash(entry.prev_hash, fields) != entry.hash:
             return Break(entry.id, "content does not match its hash (the entry was altered)")
         expected_prev = entry.hash

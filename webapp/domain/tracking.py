@@ -246,6 +246,8 @@ def _write_audit(session: Session, flush_context) -> None:
             action,
             object_type=type(obj).__name__,
             object_id=_record_id(obj),
+            # A row of a member's form, an event, a card or a badge concerns that member.
+            member_id=getattr(obj, "member_id", None),
             before=before,
             after=_values(obj) if action == "create" else after,
             user_id=_who(session)[0],
