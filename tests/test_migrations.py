@@ -253,7 +253,7 @@ def test_entries_written_before_the_member_column_still_verify(migration_target)
         for number in range(3):
             fields = dict.fromkeys(HASHED_FIELDS)
             fields.update(
-                at="2026-01-0%d 08:00:00" % (number + 1),
+                at=f"2026-01-0{number + 1} 08:00:00",
                 action="update",
                 object_type="Member",
                 object_id=str(number + 1),

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from webapp.domain.commands import Requester, command
 from webapp.models.audit import AuditEntry
 
 GENESIS = "0" * 64
@@ -100,6 +101,62 @@ def append(
     session.add(entry)
     session.info["audit_pending"] = [*pending, entry]
     return entry
+
+
+@dataclass(frozen=True)
+class Download:
+    """A file that leaves the system: a report run's file, a printer's data, an export.
+    `what`: the report or export name; `parameters`: what chose its rows (day or period,
+    occasion, …); lists in them are logged by their length."""
+
+    what: str
+    output_format: str
+    rows: int | None
+    unit_id: int | None = None
+    unit_code: str | None = None
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    file_name: str | None = None
+
+
+DOWNLOAD_ACTIONS = ("download", "export")  # through the web / written by the CLI
+
+
+@command("report.download")
+def log_download(
+    session: Session,
+    requester: Requester,
+    download: Download,
+    *,
+    object_type: str | None = None,
+    object_id: Any = None,
+    action: str = "download",
+) -> AuditEntry:
+    """Write who took which file with which parameters: every download of a report file
+    and every export goes through here (scans and photos have their own entries)."""
+    if action not in DOWNLOAD_ACTIONS:
+        raise ValueError(f"not a download action: {action!r}")
+    parameters = {
+        name: len(value) if isinstance(value, list | tuple | dict) else value
+        for name, value in download.parameters.items()
+    }
+    after = {
+        "report": download.what,
+        **({"unit_id": download.unit_id} if download.unit_id is not None else {}),
+        **({"unit": download.unit_code} if download.unit_code else {}),
+        **parameters,
+        "format": download.output_format,
+        "rows": download.rows,
+        "file": download.file_name,
+    }
+    return append(
+        session,
+        action,
+        object_type=object_type,
+        object_id=object_id,
+        after=after,
+        user_id=requester.user_id,
+        username=requester.username,
+    )
 
 
 @dataclass(frozen=True)
