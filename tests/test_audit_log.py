@@ -159,3 +159,136 @@ def test_cli_exports_are_logged_with_their_parameters(app, db_session, tmp_path)
     assert json.loads(badges.after)["occasion"] == "2026-05-19"
     assert json.loads(badges.after)["format"] == "csv"
     assert verify_log(db_session)[1] is None
+
+
+def _summary_of(app, session, entry):
+    from flask_babel import force_locale
+
+    from webapp.views.audit_summary import summarise
+
+    with app.test_request_context(), force_locale("vi"):
+        summary = summarise(session, [entry])[entry.id]
+        return summary, summary.text(limit=None)
+
+
+def test_a_change_reads_with_the_member_the_labels_and_dd_mm_yyyy(app, db_session):
+    from datetime import date
+
+    tree = make_tree(db_session)
+    member = make_member(db_session, tree["C1"], birth_name="Trần Thị Bình")
+    db_session.commit()
+    db_session.refresh(member)  # an edit loads the record first, so the log has the old values
+    member.birth_date = date(1981, 2, 3)
+    member.name_in_use = "Trần Bình"
+    member.veteran = True
+    member.unit = tree["C2"]
+    db_session.commit()
+    (change,) = entries(db_session, action="update", object_type="Member")
+    assert '"1981-02-03"' in change.after  # stored as written; shown as people read it
+    summary, text = _summary_of(app, db_session, change)
+    assert summary.action == "Sửa đổi" and summary.record == "Đảng viên"
+    assert summary.member == f"{member.member_number} – Trần Bình"
+    details = {d.label: (d.before, d.after) for d in summary.details}
+    assert details["Ngày sinh"] == ("19/05/1980", "03/02/1981")
+    assert details["Họ và tên đang dùng"] == ("", "Trần Bình")
+    assert details["Cựu chiến binh"] == ("Không", "Có")
+    assert details["Chi bộ"] == ("P.01.001.01 – Chi bộ thôn Đông", "P.01.001.02 – Chi bộ thôn Tây")
+    assert "Ngày sinh: 19/05/1980 → 03/02/1981" in text
+    assert "1981-02-03" not in text and "True" not in text and "unit_id" not in text
+
+
+def test_a_new_record_reads_with_coded_values_by_their_names(app, db_session):
+    from datetime import date
+
+    from webapp.models.record import WorkPeriod
+
+    tree = make_tree(db_session)
+    member = make_member(db_session, tree["C1"], birth_name="Lê Văn Cường")
+    db_session.add(
+        WorkPeriod(member_id=member.id, starts_on=date(2001, 9, 1), description="Giáo viên")
+    )
+    db_session.commit()
+    created = entries(db_session, action="create", object_type="Member")[0]
+    summary, text = _summary_of(app, db_session, created)
+    assert summary.action == "Tạo mới"
+    details = {d.label: d.after for d in summary.details}
+    assert details["Giới tính"] == "Nam" and details["Tình trạng"] == "Chính thức"
+    assert details["Ngày vào Đảng"] == "03/02/2005" and details["Dân tộc"] == "Kinh"
+    assert details["Chi bộ"] == "P.01.001.01 – Chi bộ thôn Đông"
+    assert all(d.before is None for d in summary.details)
+    assert "male" not in text and "official" not in text
+    (row,) = entries(db_session, action="create", object_type="WorkPeriod")
+    summary, text = _summary_of(app, db_session, row)
+    assert summary.record == "Quá trình công tác"
+    assert summary.member == f"{member.member_number} – Lê Văn Cường"
+    assert "Từ ngày: 01/09/2001" in text and "Giáo viên" in text
+
+
+def test_a_deleted_member_is_still_named(app, db_session):
+    tree = make_tree(db_session)
+    member = make_member(db_session, tree["C1"], birth_name="Đỗ Thị Xóa")
+    db_session.commit()
+    number = member.member_number
+    db_session.delete(member)
+    db_session.commit()
+    (deleted,) = entries(db_session, action="delete", object_type="Member")
+    summary, _ = _summary_of(app, db_session, deleted)
+    assert summary.action == "Xóa" and summary.member == f"{number} – Đỗ Thị Xóa"
+
+
+def test_a_download_reads_as_report_unit_day_format_and_rows(app, db_session):
+    from test_reports import seed_members
+
+    from factories import SYSTEM
+    from webapp.reports.runs import download_run
+
+    tree = seed_members(db_session)
+    run = _done_run(db_session, SYSTEM, "member-list", "xlsx", tree["P"], {"as_of": "31/12/2025"})
+    download_run(db_session, SYSTEM, run.id)
+    (entry,) = entries(db_session, action="download")
+    summary, text = _summary_of(app, db_session, entry)
+    assert summary.action == "Tải tệp về" and summary.member == ""
+    assert [d.label for d in summary.details] == [
+        "Báo cáo",
+        "Đơn vị",
+        "Ngày hoặc kỳ báo cáo",
+        "Định dạng",
+        "Số dòng",
+        "Tệp",
+    ]
+    assert "Đơn vị: P – Đảng bộ tỉnh Thử nghiệm" in text
+    assert "tính đến ngày 31/12/2025" in text and "Định dạng: Excel (XLSX)" in text
+    assert "Số dòng: 4" in text and "DANH SÁCH" not in text
+
+
+def test_every_logged_field_has_a_label_a_person_reads(app, db_session):
+    """No field of an audited record shows under its column name (or FAB's English)."""
+    from flask_babel import force_locale
+    from sqlalchemy import inspect
+
+    from webapp.domain.tracking import NOT_LOGGED, audited_models
+    from webapp.views.audit_summary import HIDDEN, field_label
+
+    missing = []
+    with app.test_request_context(), force_locale("vi"):
+        for model in audited_models():
+            for attr in inspect(model).column_attrs:
+                if attr.key in NOT_LOGGED or attr.key in HIDDEN:
+                    continue
+                if field_label(model.__name__, attr.key) == attr.key:
+                    missing.append(f"{model.__name__}.{attr.key}")
+    assert not missing, missing
+
+
+def test_the_totp_secret_stays_out_of_the_log(app, db_session):
+    user = db_session.scalar(select(DangVienUser).where(DangVienUser.username == "admin"))
+    try:
+        user.totp_secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+        user.totp_enabled = True
+        db_session.commit()
+        change = entries(db_session, action="update", object_type="DangVienUser")[-1]
+        assert '"totp_enabled": "True"' in change.after
+        assert "JBSWY3DP" not in (change.before or "") + change.after
+    finally:  # init's admin outlives the test
+        user.totp_secret, user.totp_enabled = None, False
+        db_session.commit()
