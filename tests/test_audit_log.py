@@ -4,6 +4,8 @@ are logged with their parameters, and the chain still verifies."""
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from factories import make_member, make_tree
@@ -292,3 +294,131 @@ def test_the_totp_secret_stays_out_of_the_log(app, db_session):
     finally:  # init's admin outlives the test
         user.totp_secret, user.totp_enabled = None, False
         db_session.commit()
+
+
+def _audit_world(db_session):
+    """Two members changed by two clerks, and a download: the log the filters narrow."""
+    from webapp.domain.audit import Download, log_download
+    from webapp.domain.commands import Requester, Role
+
+    tree = make_tree(db_session)
+    first = make_member(db_session, tree["C1"], birth_name="Nguyễn Thị Hường")
+    second = make_member(db_session, tree["C3"], birth_name="Phạm Văn Minh")
+    db_session.commit()
+    for member, (user_id, username), name in (
+        (first, (901, "cv_a"), "Hường"),
+        (second, (902, "cv_b"), "Minh"),
+    ):
+        db_session.refresh(member)
+        db_session.info["who"] = lambda who=(user_id, username): who
+        member.name_in_use = name
+        db_session.commit()
+    db_session.info.pop("who")
+    clerk = Requester(901, frozenset({Role.CLERK}), tree["P"].path, username="cv_a")
+    log_download(
+        db_session,
+        clerk,
+        Download("member-list", "pdf", 2, tree["P"].id, "P", {"as_of": "2026-06-30"}, "ds.pdf"),
+    )
+    return first, second
+
+
+def _listed(response) -> list[int]:
+    assert response.status_code == 200
+    return [int(i) for i in re.findall(r'data-entry="(\d+)"', response.text)]
+
+
+def test_the_audit_screen_filters_by_member_user_action_and_day(app, admin_client, db_session):
+    from datetime import date, timedelta
+
+    first, second = _audit_world(db_session)
+    everything = entries(db_session)
+    about_first = [e.id for e in everything if e.member_id == first.id]
+    assert len(about_first) == 2  # created, renamed
+
+    page = admin_client.get("/auditentryview/list/")
+    shown = _listed(page)
+    assert shown == sorted(shown, reverse=True)  # newest first
+    assert "Họ và tên đang dùng: — → Hường" in page.text
+    assert "tính đến ngày 30/06/2026" in page.text
+
+    for typed in (first.member_number, "nguyen thi huong", "Hường"):
+        by_member = admin_client.get("/auditentryview/list/", query_string={"member": typed})
+        assert sorted(_listed(by_member)) == sorted(about_first), typed
+        assert f"{first.member_number} – Hường" in by_member.text
+    nobody = admin_client.get("/auditentryview/list/", query_string={"member": "Không Ai Cả"})
+    assert _listed(nobody) == [] and "Không có đảng viên nào có số lý lịch" in nobody.text
+
+    by_user = _listed(admin_client.get("/auditentryview/list/", query_string={"user": "cv_b"}))
+    assert by_user == [e.id for e in everything if e.username == "cv_b"] and len(by_user) == 1
+
+    downloads = [e.id for e in everything if e.action == "download"]
+    for action in ("download", "seen"):
+        listed = _listed(admin_client.get("/auditentryview/list/", query_string={"action": action}))
+        assert listed == downloads, action
+    combined = admin_client.get(
+        "/auditentryview/list/", query_string={"user": "cv_a", "action": "update"}
+    )
+    assert _listed(combined) == [
+        e.id for e in everything if e.username == "cv_a" and e.action == "update"
+    ]
+
+    today = date.today()
+    since_today = admin_client.get(
+        "/auditentryview/list/", query_string={"from": today.strftime("%d/%m/%Y")}
+    )
+    assert len(_listed(since_today)) == len(everything)
+    until_yesterday = admin_client.get(
+        "/auditentryview/list/",
+        query_string={"to": (today - timedelta(days=1)).strftime("%d/%m/%Y")},
+    )
+    assert (
+        _listed(until_yesterday) == []
+        and "Không có mục nào khớp với bộ lọc." in until_yesterday.text
+    )
+    # An impossible day is said so, and never quietly replaced by another.
+    wrong = admin_client.get("/auditentryview/list/", query_string={"from": "31/02/2020"})
+    assert _listed(wrong) == [] and 'id="audit-filter-errors"' in wrong.text
+    assert 'value="31/02/2020"' in wrong.text
+
+
+def test_the_audit_screen_pages_by_id_and_keeps_the_filter(
+    app, admin_client, db_session, monkeypatch
+):
+    _audit_world(db_session)
+    view = next(v for v in app.appbuilder.baseviews if type(v).__name__ == "AuditEntryView")
+    monkeypatch.setattr(view, "page_size", 3)
+    everything = [e.id for e in reversed(entries(db_session))]
+    seen, response = [], admin_client.get("/auditentryview/list/")
+    while True:
+        page = _listed(response)
+        assert len(page) <= 3
+        seen += page
+        older = re.search(r'href="([^"]*before=\d+[^"]*)"', response.text)
+        if older is None:
+            break
+        response = admin_client.get(older.group(1).replace("&amp;", "&"))
+    assert seen == everything and len(everything) > 6
+    # From the last page, "newer" is the page before it.
+    start = len(everything) - len(page)
+    newer = re.search(r'href="([^"]*after=\d+[^"]*)"', response.text)
+    assert (
+        _listed(admin_client.get(newer.group(1).replace("&amp;", "&")))
+        == everything[start - 3 : start]
+    )
+    # The next page of a filtered list is of the same filter.
+    filtered = admin_client.get("/auditentryview/list/", query_string={"action": "create"})
+    older = re.search(r'href="([^"]*before=\d+[^"]*)"', filtered.text).group(1)
+    assert "action=create" in older
+    created = [e.id for e in reversed(entries(db_session, action="create"))]
+    assert _listed(admin_client.get(older.replace("&amp;", "&"))) == created[3:6]
+
+
+def test_an_entry_page_shows_the_summary_and_the_stored_entry(app, admin_client, db_session):
+    first, _ = _audit_world(db_session)
+    change = next(e for e in entries(db_session, action="update") if e.member_id == first.id)
+    page = admin_client.get(f"/auditentryview/show/{change.id}")
+    assert page.status_code == 200
+    assert f"{first.member_number} – Hường" in page.text and "Họ và tên đang dùng" in page.text
+    assert change.hash in page.text
+    assert admin_client.get("/auditentryview/show/99999999999").status_code == 404

@@ -7,14 +7,16 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import and_, or_, select, text
 from sqlalchemy.orm import Session
 
 from webapp.domain.commands import Requester, command
+from webapp.domain.vietnamese import search_tokens
 from webapp.models.audit import AuditEntry
+from webapp.models.member import Member
 
 GENESIS = "0" * 64
 HASHED_FIELDS = (
@@ -194,3 +196,119 @@ def verify_log(session: Session) -> tuple[int, Break | None]:
 
     result = verify(counted())
     return count, result
+
+
+# --- Reading the log: the audit screen's filters -------------------------------------
+
+# What a filter by action may also name: a group of actions.
+ACTION_GROUPS = {
+    # Who saw members' data: files taken away, photos and scans looked at.
+    "seen": ("download", "export", "photo_view", "document_view"),
+}
+MEMBERS_MATCHED = 200  # a name shared by more members than this is too vague a filter
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    """What the audit screen narrows the log to; empty fields do not narrow it.
+    `member_ids`: the members found for the member typed (members_matching)."""
+
+    member_ids: tuple[int, ...] | None = None
+    username: str | None = None
+    action: str | None = None
+    start: date | None = None
+    end: date | None = None
+
+
+def members_matching(session: Session, typed: str) -> list[int]:
+    """The members a typed member number or name (diacritics optional) stands for: the
+    member with that number if there is one, else those whose name has every word."""
+    typed = typed.strip()
+    exact = session.scalars(select(Member.id).where(Member.member_number == typed.upper())).all()
+    if exact:
+        return list(exact)
+    query = select(Member.id)
+    tokens = search_tokens(typed)
+    if not tokens:
+        return []
+    for token in tokens:
+        escaped = token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(Member.search_key.like(f"%{escaped}%", escape="\\"))
+    return list(session.scalars(query.order_by(Member.id).limit(MEMBERS_MATCHED)))
+
+
+def _conditions(wanted: LogFilter) -> list:
+    conditions = []
+    if wanted.member_ids is not None:
+        ids = list(wanted.member_ids)
+        conditions.append(
+            or_(
+                AuditEntry.member_id.in_(ids),
+                # Entries written before member_id existed name the member as the record.
+                and_(
+                    AuditEntry.member_id.is_(None),
+                    AuditEntry.object_type == "Member",
+                    AuditEntry.object_id.in_([str(i) for i in ids]),
+                ),
+            )
+        )
+    if wanted.username:
+        conditions.append(AuditEntry.username == wanted.username.strip())
+    if wanted.action:
+        actions = ACTION_GROUPS.get(wanted.action, (wanted.action,))
+        conditions.append(AuditEntry.action.in_(actions))
+    if wanted.start:
+        conditions.append(AuditEntry.at >= datetime.combine(wanted.start, time.min))
+    if wanted.end:
+        conditions.append(
+            AuditEntry.at < datetime.combine(wanted.end + timedelta(days=1), time.min)
+        )
+    return conditions
+
+
+@dataclass(frozen=True)
+class LogPage:
+    entries: list[AuditEntry]
+    newer: int | None  # give as `after` for the newer page; None: this is the newest
+    older: int | None  # give as `before` for the older page; None: nothing older
+
+
+def search_log(
+    session: Session,
+    wanted: LogFilter,
+    *,
+    before: int | None = None,
+    after: int | None = None,
+    size: int = 50,
+) -> LogPage:
+    """A page of matching entries, newest first, by keyset on the id (no count and no
+    OFFSET: the log grows by the million): `before` an id for older entries, `after` an
+    id for newer ones."""
+    conditions = _conditions(wanted)
+    if after is not None:
+        rows = list(
+            session.scalars(
+                select(AuditEntry)
+                .where(*conditions, AuditEntry.id > after)
+                .order_by(AuditEntry.id)
+                .limit(size + 1)
+            )
+        )
+        more_newer = len(rows) > size
+        rows = rows[:size][::-1]
+        more_older = True
+    else:
+        query = select(AuditEntry).where(*conditions)
+        if before is not None:
+            query = query.where(AuditEntry.id < before)
+        rows = list(session.scalars(query.order_by(AuditEntry.id.desc()).limit(size + 1)))
+        more_older = len(rows) > size
+        rows = rows[:size]
+        more_newer = before is not None
+    if not rows:
+        return LogPage([], None, None)
+    return LogPage(
+        rows,
+        newer=rows[0].id if more_newer else None,
+        older=rows[-1].id if more_older else None,
+    )

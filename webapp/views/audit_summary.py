@@ -184,6 +184,7 @@ class Summary:
     record: str
     member: str  # "000123TN – Nguyễn Văn An", or "" when the entry concerns no member
     details: list[Detail] = field(default_factory=list)
+    member_number: str = ""  # to filter the log by that member
 
     def text(self, limit: int | None = 4) -> str:
         """The line the audit list shows: the member, then the first `limit` details."""
@@ -435,10 +436,12 @@ def summarise(session: Session, entries: Iterable[AuditEntry]) -> dict[int, Summ
                     shown = display_value(record_type, key, value, names)
                     if shown:
                         details.append(Detail(field_label(record_type, key), None, shown))
+        member = _member_of(entry, before, after, names)
         summaries[entry.id] = Summary(
             action=str(ACTION_LABELS.get(entry.action, entry.action)),
             record=str(RECORD_LABELS.get(record_type, record_type or "")),
-            member=_member_of(entry, before, after, names),
+            member=member,
             details=details,
+            member_number=member.split(" – ", 1)[0] if " – " in member else "",
         )
     return summaries
