@@ -27,7 +27,7 @@ def format_timestamp(value) -> str:
 
 def _key(name: str) -> int | None:
     value = request.args.get(name, "")
-    return int(value) if value.isascii() and value.isdigit() and len(value) < 12 else None
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
 
 
 class AuditEntryView(DangVienModelView):
