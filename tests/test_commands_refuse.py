@@ -179,6 +179,15 @@ ROWS: dict[str, Row] = {
     "webapp.reports.runs.cancel_run": Row(
         lambda s, r, w: runs.cancel_run(s, r, w.run_b.id), may_not=Role.SYNC
     ),
+    "webapp.reports.runs.download_run": Row(
+        lambda s, r, w: runs.download_run(s, r, w.done_b), may_not=Role.SYNC
+    ),
+    # A download names no target itself (download_run above finds the run in scope).
+    "webapp.domain.audit.log_download": Row(
+        lambda s, r, w: audit.log_download(s, r, audit.Download("member-list", "pdf", 3)),
+        outside=None,
+        may_not=Role.SYNC,
+    ),
     # --- users (the Admin's) ---
     "webapp.domain.users.create_user": Row(
         lambda s, r, w: users.create_user(s, r, _import_user("moi_d2")),
@@ -248,12 +257,12 @@ ROWS: dict[str, Row] = {
 }
 
 # The command modules, by the names the rows use.
+from webapp.domain import audit, users  # noqa: E402
 from webapp.domain import catalogues as cat  # noqa: E402
 from webapp.domain import events as ev  # noqa: E402
 from webapp.domain import members as m  # noqa: E402
 from webapp.domain import records as rec  # noqa: E402
 from webapp.domain import units as u  # noqa: E402
-from webapp.domain import users  # noqa: E402
 from webapp.reports import runs  # noqa: E402
 
 
@@ -340,6 +349,31 @@ def world(app, db_session, redis_conn):
     w.run_b = request_report(
         db_session, w.requesters["clerk_b"], "member-list", "pdf", tree["D2"].id, queue=False
     )
+    # B's finished run (its file written here, not rendered: only the download is tested).
+    from pathlib import Path
+
+    from flask import current_app
+
+    from webapp.models import ReportRun
+
+    done = Path(current_app.config["DATA_DIR"]) / "refuse-done-b.pdf"
+    done.parent.mkdir(parents=True, exist_ok=True)
+    done.write_bytes(b"%PDF-1.4 refuse test")
+    run = ReportRun(
+        report="completeness",
+        output_format="pdf",
+        unit_id=tree["D2"].id,
+        parameters={},
+        dedupe_key="refuse-done-b",
+        state="done",
+        requested_by_id=ids["clerk_b"],
+        file_path=str(done),
+        file_name=done.name,
+        row_count=1,
+    )
+    db_session.add(run)
+    db_session.commit()
+    w.done_b = run.id
     # B's processed photo and scanned document (the jobs run here, in the test's process).
     from jobs.photos import process_document_job, process_photo_job
     from webapp.models import DocumentType

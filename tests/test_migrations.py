@@ -236,3 +236,41 @@ def test_card_numbers_typed_on_records_move_into_the_registry_and_nothing_is_los
     engine.dispose()
     assert numbers == set(cards) and None not in dates
     assert kept == {i: number for i, (number, _) in records.items()}
+
+
+def test_entries_written_before_the_member_column_still_verify(migration_target):
+    """Migration 0013_h13audit_member adds audit_entry.member_id; the chain written before
+    it (hashes over the original fields) verifies after it, and new entries chain on."""
+    import json
+
+    from webapp.domain.audit import GENESIS, HASHED_FIELDS, entry_hash
+
+    env, url = migration_target
+    flask(env, "db", "upgrade", "0012_member_files")
+    engine = create_engine(url)
+    previous = GENESIS
+    with engine.begin() as db:
+        for number in range(3):
+            fields = dict.fromkeys(HASHED_FIELDS)
+            fields.update(
+                at=f"2026-01-0{number + 1} 08:00:00",
+                action="update",
+                object_type="Member",
+                object_id=str(number + 1),
+                after=json.dumps({"birth_name": f"Tên {number}"}, ensure_ascii=False),
+            )
+            digest = entry_hash(previous, fields)
+            db.execute(
+                text(
+                    "INSERT INTO audit_entry (at, action, object_type, object_id, after, "
+                    "prev_hash, hash) VALUES (:at, :action, :object_type, :object_id, :after, "
+                    ":prev, :hash)"
+                ),
+                {**fields, "prev": previous, "hash": digest},
+            )
+            previous = digest
+    flask(env, "db", "upgrade")
+    with engine.connect() as db:
+        assert db.scalar(text("SELECT count(*) FROM audit_entry WHERE member_id IS NULL")) == 3
+    engine.dispose()
+    assert "intact: 3 entries" in flask(env, "audit", "verify")

@@ -97,6 +97,25 @@ def system() -> Requester:
     return Requester.system()
 
 
+def log_export(download, *, object_type: str | None = None, object_id=None) -> None:
+    """An export the CLI wrote, in the audit log under the server account that ran it
+    (`cli:<login>`): a file with members' data leaves the system here as on the web."""
+    import dataclasses
+    import getpass
+
+    from webapp.domain.audit import log_download
+
+    exporter = dataclasses.replace(system(), username=f"cli:{getpass.getuser()}"[:100])
+    log_download(
+        db.session,
+        exporter,
+        download,
+        object_type=object_type,
+        object_id=object_id,
+        action="export",
+    )
+
+
 @click.group("users")
 def users_group() -> None:
     """Create users with a role and a scope unit (for rolling out to many communes)."""
@@ -416,6 +435,14 @@ def report_command(
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(run.file_path, output)
+    if run.state == "done":
+        from webapp.reports.runs import run_download
+
+        log_export(
+            run_download(run, str(output or run.file_path)),
+            object_type="ReportRun",
+            object_id=run.id,
+        )
     click.echo(f"{run.row_count} rows written to {output or run.file_path}")
 
 
@@ -573,6 +600,18 @@ def badges_eligible(occasion: str, unit_code: str | None, output: Path) -> None:
                     ]
                 )
                 count += 1
+    from webapp.domain.audit import Download
+
+    log_export(
+        Download(
+            what="badges-eligible",
+            output_format="csv",
+            rows=count,
+            unit_code=",".join(unit.code for unit in units),
+            parameters={"occasion": day.isoformat()},
+            file_name=str(output),
+        )
+    )
     click.echo(f"{count} eligible members written to {output}")
 
 
@@ -640,4 +679,15 @@ def cards_pending(unit_code: str | None, output: Path) -> None:
                     ]
                 )
                 count += 1
+    from webapp.domain.audit import Download
+
+    log_export(
+        Download(
+            what="cards-pending",
+            output_format="csv",
+            rows=count,
+            unit_code=",".join(unit.code for unit in units),
+            file_name=str(output),
+        )
+    )
     click.echo(f"{count} members waiting for a card written to {output}")

@@ -97,6 +97,8 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "badge.reissue": frozenset({Role.MANAGER}),
     "report.request": frozenset({Role.CLERK, Role.MANAGER, Role.LEADER}),
     "report.cancel": frozenset({Role.CLERK, Role.MANAGER, Role.LEADER}),
+    # Taking a report file or an export (the audit log records each one).
+    "report.download": frozenset({Role.CLERK, Role.MANAGER, Role.LEADER}),
     # The member's file (photos, batches of scans, the scanned dossier).
     "photo.upload": frozenset({Role.CLERK}),
     "photo.crop": frozenset({Role.CLERK}),

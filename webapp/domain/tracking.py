@@ -6,7 +6,7 @@ registers nothing."""
 from __future__ import annotations
 
 from sqlalchemy import event, func, inspect, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import MANYTOONE, Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp.domain.audit import append
@@ -137,7 +137,8 @@ def _refresh_completeness(session: Session, flush_context) -> None:
 # --- Audit log: every create, update and delete of the records people work on ---------
 
 
-def _audited_models():
+def audited_models() -> tuple[type, ...]:
+    """The record types whose creates, updates and deletes are logged."""
     from webapp.models.badges import (
         BadgeAward,
         BadgeMilestone,
@@ -180,6 +181,7 @@ NOT_LOGGED = UNTRACKED - {"id", "status", "unit_id", "admitted_on", "official_on
     "last_login",
     "login_count",
     "fail_login_count",
+    "totp_secret",  # the second factor's shared secret must not be readable in the log
 }
 
 
@@ -195,6 +197,13 @@ def _values(obj) -> dict:
     return values
 
 
+def _key_of(row):
+    if row is None:
+        return None
+    (key,) = inspect(row).mapper.primary_key_from_instance(row)
+    return key
+
+
 def _changes(obj) -> tuple[dict, dict]:
     state = inspect(obj)
     before, after = {}, {}
@@ -207,6 +216,21 @@ def _changes(obj) -> tuple[dict, dict]:
         ) != _text(history.added[0] if history.added else None):
             before[attr.key] = _text(history.deleted[0] if history.deleted else None)
             after[attr.key] = _text(history.added[0] if history.added else None)
+    # A reference set through its relationship (unit.parent = …, member.unit = …) reaches
+    # its column only during the flush: log it under the column, by the referred row's key.
+    for relation in state.mapper.relationships:
+        if relation.direction is not MANYTOONE or len(relation.local_columns) != 1:
+            continue
+        history = state.attrs[relation.key].history
+        (column,) = relation.local_columns
+        key = state.mapper.get_property_by_column(column).key
+        if not history.has_changes() or key in NOT_LOGGED or key in after:
+            continue
+        # Before the flush the column still holds the old key when the old row isn't loaded.
+        old = _key_of(history.deleted[0]) if history.deleted else state.dict.get(key)
+        new = _key_of(history.added[0]) if history.added else None
+        if _text(old) != _text(new):
+            before[key], after[key] = _text(old), _text(new)
     if state.mapper.class_.__name__ == "Role" and state.attrs["permissions"].history.has_changes():
         history = state.attrs["permissions"].history
         before["permissions"] = sorted(str(pv) for pv in [*history.unchanged, *history.deleted])
@@ -215,7 +239,7 @@ def _changes(obj) -> tuple[dict, dict]:
 
 
 def _capture_audit(session: Session, flush_context, instances) -> None:
-    audited = _audited_models()
+    audited = audited_models()
     captured = session.info.setdefault("audit_captured", [])
     for obj in session.dirty:
         if isinstance(obj, audited) and session.is_modified(obj, include_collections=True):
@@ -230,6 +254,14 @@ def _capture_audit(session: Session, flush_context, instances) -> None:
             captured.append(("create", obj, None, None))
 
 
+def _record_id(obj):
+    """The row's primary key. After the flush a new row has its key in its attributes but
+    not yet an identity (SQLAlchemy assigns that once after_flush has run), so the key is
+    read from the row, not from the identity."""
+    (key,) = inspect(obj).mapper.primary_key_from_instance(obj)
+    return key
+
+
 def _write_audit(session: Session, flush_context) -> None:
     captured = session.info.pop("audit_captured", [])
     for action, obj, before, after in captured:
@@ -237,7 +269,9 @@ def _write_audit(session: Session, flush_context) -> None:
             session,
             action,
             object_type=type(obj).__name__,
-            object_id=inspect(obj).identity[0] if inspect(obj).identity else None,
+            object_id=_record_id(obj),
+            # A row of a member's form, an event, a card or a badge concerns that member.
+            member_id=getattr(obj, "member_id", None),
             before=before,
             after=_values(obj) if action == "create" else after,
             user_id=_who(session)[0],

@@ -19,6 +19,10 @@ class AuditEntry(Model):
     object_id = Column(String(40))
     before = Column(Text)  # JSON
     after = Column(Text)  # JSON
+    # The member the entry concerns (their record, a row of their form, an event, a card,
+    # a badge, a photo or scan seen), so the log answers "who saw or changed X's record".
+    # No foreign key, like user_id. Hashed when set (webapp/domain/audit.py).
+    member_id = Column(Integer)
     prev_hash = Column(String(64), nullable=False)
     hash = Column(String(64), nullable=False, unique=True)
 
@@ -26,4 +30,8 @@ class AuditEntry(Model):
         Index("ix_audit_entry_at", "at"),
         Index("ix_audit_entry_object", "object_type", "object_id"),
         Index("ix_audit_entry_user", "user_id", "at"),
+        # The audit screen's filters, newest first.
+        Index("ix_audit_entry_member", "member_id", "id"),
+        Index("ix_audit_entry_action", "action", "id"),
+        Index("ix_audit_entry_username", "username", "id"),
     )

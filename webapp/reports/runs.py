@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from jobs import enqueue, fetch_job, redis_connection, report_progress
+from webapp.domain.audit import Download, log_download
 from webapp.domain.commands import Requester, Role, after_commit, command
 from webapp.domain.errors import N_, DomainError, NotFound
 from webapp.domain.scope import UNRESTRICTED, scope_clause, unit_in_scope, user_scope
@@ -225,6 +226,35 @@ def live_progress(run: ReportRun) -> int:
         db.session.commit()
         return 0
     return int(job.get_meta(refresh=True).get("progress", 0))
+
+
+def run_download(run: ReportRun, file_name: str | None = None) -> Download:
+    """What a run's file holds, for the audit log."""
+    return Download(
+        what=run.report,
+        output_format=run.output_format,
+        rows=run.row_count,
+        unit_id=run.unit_id,
+        unit_code=run.unit.code,
+        parameters=run.parameters or {},
+        file_name=file_name or run.file_name,
+    )
+
+
+@command("report.download")
+def download_run(session: Session, requester: Requester, run_id: int) -> ReportRun:
+    """A finished run's file for someone who follows the run (runs_of), written to the
+    audit log with the report, unit, day or period, format and rows, at every download."""
+    run = session.scalar(select(ReportRun).where(ReportRun.id == run_id, runs_of(requester)))
+    if (
+        run is None
+        or run.state != ReportState.DONE
+        or not run.file_path
+        or not Path(run.file_path).is_file()
+    ):
+        raise NotFound(N_("The report has no file to download."))
+    log_download(session, requester, run_download(run), object_type="ReportRun", object_id=run.id)
+    return run
 
 
 @command("report.cancel")

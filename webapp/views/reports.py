@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import abort, flash, jsonify, redirect, request, send_file, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.filters import BaseFilter
@@ -23,7 +21,13 @@ from webapp.models.report_run import ReportRun, ReportState
 from webapp.models.unit import Unit
 from webapp.reports import REPORTS
 from webapp.reports.delegates import delegates_from_numbers, read_delegates
-from webapp.reports.runs import cancel_run, live_progress, request_report, runs_of
+from webapp.reports.runs import (
+    cancel_run,
+    download_run,
+    live_progress,
+    request_report,
+    runs_of,
+)
 from webapp.reports.spec import describe_parameters
 from webapp.security import current_requester, current_scope
 from webapp.views.adapters import flash_domain_error, run_on_screen
@@ -210,9 +214,10 @@ class ReportRunView(DangVienModelView):
     @has_access
     @permission_name("download")
     def download(self, pk: int):
-        run = self._own_run(pk)
-        if run.state != ReportState.DONE or not run.file_path or not Path(run.file_path).is_file():
-            abort(404)
+        try:  # the command finds the run in the user's runs and logs the download
+            run = download_run(db.session, current_requester(), pk)
+        except DomainError as error:  # not found, or a role that may not
+            abort(error.status_code)
         return send_file(run.file_path, as_attachment=True, download_name=run.file_name)
 
     @expose("/show/<pk>", methods=["GET"])
