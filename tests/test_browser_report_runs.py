@@ -53,12 +53,12 @@ def screenshot_on_failure(page, tmp_path, name: str):
         raise
 
 
-def sign_in(page, base: str, username: str) -> None:
+def sign_in(page, base: str, username: str, password: str = PASSWORD) -> None:
     from playwright.sync_api import expect
 
     page.goto(f"{base}/login/")
     page.locator("input#username").fill(username)
-    page.locator("input#password").fill(PASSWORD)
+    page.locator("input#password").fill(password)
     page.locator("input#password").press("Enter")
     expect(page.locator("a.dropdown-toggle", has=page.locator(".fa-user"))).to_be_visible()
 
@@ -79,7 +79,7 @@ def test_run_page_reads_well_follows_the_state_and_my_runs_download(
         sign_in(page, base, "manager_runs")
         page.goto(f"{base}/reports/request")
         page.select_option("#report", "member-list")
-        page.select_option("#output_format", "pdf")
+        page.locator('input[name="output_format"][value="pdf"]').check()
         page.locator("#request-report").click()
 
         # Queued: the status line says so, the figure beside the bar reads 0% in a

@@ -10,6 +10,13 @@
     allowClear: true,
     placeholder: select.data("placeholder"),
     minimumInputLength: 0,
+    // Select2's own words are English: the page's translations instead.
+    language: {
+      noResults: function () { return select.data("no-results"); },
+      searching: function () { return select.data("searching"); },
+      loadingMore: function () { return select.data("more"); },
+      errorLoading: function () { return select.data("no-results"); }
+    },
     ajax: {
       url: select.data("choices-url"),
       dataType: "json",
