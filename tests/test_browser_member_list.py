@@ -11,10 +11,12 @@ import re
 import pytest
 import test_browser
 from test_browser_report_runs import screenshot_on_failure, sign_in
-from test_member_list_filter import NUMBER, PASSWORD, workbook_numbers, world  # noqa: F401
+import test_member_list_filter
+from test_member_list_filter import NUMBER, PASSWORD, workbook_numbers
 
 live_server = test_browser.live_server
 browser_page = test_browser.browser_page
+world = test_member_list_filter.world
 
 
 def shown_numbers(page) -> list[str]:
