@@ -10,8 +10,8 @@ import re
 
 import pytest
 import test_browser
-from test_browser_report_runs import screenshot_on_failure, sign_in
 import test_member_list_filter
+from test_browser_report_runs import screenshot_on_failure, sign_in
 from test_member_list_filter import NUMBER, PASSWORD, workbook_numbers
 
 live_server = test_browser.live_server
