@@ -77,7 +77,7 @@ def test_manager_requests_a_report_follows_it_and_downloads_it(
     worker = run_worker_burst()
     assert worker.returncode == 0, worker.stderr[-3000:]
     expect(page.locator("#run-state")).to_have_text("Hoàn thành", timeout=15_000)
-    expect(page.locator("#run-progress")).to_have_text("100%")
+    expect(page.locator("#run-progress-text")).to_have_text("100%")
     expect(page.locator("#run-cancel")).to_be_hidden()
     page.screenshot(path=str(ARTIFACTS / "report-done.png"), full_page=True)
 

@@ -726,6 +726,9 @@ def expected_movements(session, history: History, group_of: dict[str, str], star
                 total.increases[kind] += count
             elif not target:
                 total.decreases[kind] += count
+            else:  # between two lines: on both, not in the total
+                lines["between"].increases[kind] += count
+                lines["between"].decreases[kind] += count
     for kind, source_unit, target_unit, count in effective_events(session, start, end):
         source, target = unit_group.get(source_unit), unit_group.get(target_unit)
         if kind == "official_recognition" and source:
@@ -741,6 +744,9 @@ def expected_movements(session, history: History, group_of: dict[str, str], star
                 total.memo["temporary_in"] += count
             elif not target:
                 total.memo["temporary_out"] += count
+            else:
+                lines["between"].memo["temporary_out"] += count
+                lines["between"].memo["temporary_in"] += count
     for day, attribute in ((start - timedelta(days=1), "opening"), (end, "closing")):
         covering = periods_covering(session, day)
         for cell, group in group_of.items():
@@ -1121,6 +1127,20 @@ def test_increase_decrease_equals_independent_counts(session, history, root):
         assert line.opening + line.increase_total - line.decrease_total == line.closing, label
     assert total.opening == sum(line.opening for line in groups)
     assert total.closing == sum(line.closing for line in groups)
+    # The movements between the lines, counted independently: the lines' sum less them is
+    # the total, column by column (what the printed report shows, issue 13).
+    between = total.between_lines
+    assert as_plain(between.increases) == as_plain(expected["between"].increases), root
+    assert as_plain(between.decreases) == as_plain(expected["between"].decreases), root
+    assert as_plain(between.memo) == as_plain(expected["between"].memo), root
+    for attribute in ("increases", "decreases", "memo"):
+        added = Counter()
+        for line in groups:
+            added.update(getattr(line, attribute))
+        added.subtract(getattr(between, attribute))
+        assert as_plain(added) == as_plain(getattr(total, attribute)), (root, attribute)
+    if root == "P":  # district 1 and district 2 exchange members in the history
+        assert between.increases["transfer_within"] > 0
 
 
 def test_increase_decrease_over_other_periods_reconciles_with_the_rolls(session, history):

@@ -163,6 +163,11 @@ class MovementLine:
     decreases: Counter = field(default_factory=Counter)
     closing: int = 0
     memo: Counter = field(default_factory=Counter)
+    # On the total line only: the movements between the report's lines (a transfer from
+    # one child unit to another), counted on both lines but not in the total, which counts
+    # only what crosses the subtree's boundary. Column by column:
+    # sum of the lines − between_lines = total.
+    between_lines: MovementLine | None = None
 
     @property
     def increase_total(self) -> int:
@@ -213,11 +218,13 @@ def _rolls_boundary(session: Session, subtree, start: date, end: date, *, enteri
 
 
 def increase_decrease(session: Session, root: Unit, start: date, end: date) -> list[MovementLine]:
-    """One line per group and a last total line, for the period start..end (both included)."""
+    """One line per group and a last total line, for the period start..end (both included);
+    the total line carries the movements between the lines (`between_lines`)."""
     groups = UnitGroups(session, root)
     subtree = groups.subtree()
     lines = {group.unit_id: MovementLine(group) for group in groups.groups}
-    total = MovementLine(None)
+    between = MovementLine(None)
+    total = MovementLine(None, between_lines=between)
 
     opening = groups.add_up(_members_on_rolls_by_unit(session, groups, start - timedelta(days=1)))
     closing = groups.add_up(_members_on_rolls_by_unit(session, groups, end))
@@ -262,6 +269,9 @@ def increase_decrease(session: Session, root: Unit, start: date, end: date) -> l
             total.increases["transfer_within"] += count
         elif target is OUTSIDE:
             total.decreases["transfer_within"] += count
+        else:
+            between.increases["transfer_within"] += count
+            between.decreases["transfer_within"] += count
 
     # Memo columns, outside the balance: recognitions and temporary transfers.
     current, event = aliased(MemberPeriod), aliased(MemberEvent)
@@ -314,6 +324,9 @@ def increase_decrease(session: Session, root: Unit, start: date, end: date) -> l
             total.memo["temporary_in"] += count
         elif target is OUTSIDE:
             total.memo["temporary_out"] += count
+        else:
+            between.memo["temporary_out"] += count
+            between.memo["temporary_in"] += count
     result = [
         line for line in lines.values() if _has_figures(line) or line.group.unit_id != root.id
     ]

@@ -10,6 +10,7 @@ from webapp.reports.commendation_discipline import COMMENDATION_DISCIPLINE
 from webapp.reports.completeness import COMPLETENESS
 from webapp.reports.delegates import DELEGATES
 from webapp.reports.increase_decrease import INCREASE_DECREASE
+from webapp.reports.member_export import MEMBER_EXPORT
 from webapp.reports.member_list import MEMBER_LIST
 from webapp.reports.quality import QUALITY
 
@@ -18,6 +19,7 @@ REPORTS = {
     for spec in (
         INCREASE_DECREASE,
         MEMBER_LIST,
+        MEMBER_EXPORT,
         QUALITY,
         COMMENDATION_DISCIPLINE,
         COMPLETENESS,

@@ -69,6 +69,9 @@ class DataTable:
     # when empty the column titles alone form the header.
     header_rows: list[list[HeaderCell]] = field(default_factory=list)
     total: list[Any] | None = None  # a bold row of figures after the rows
+    # Rows of figures drawn like the total, between the rows and the total: what makes the
+    # total follow from the rows when it is not their sum (increase/decrease).
+    summary: list[list[Any]] = field(default_factory=list)
     caption: str | None = None  # e.g. "I. Tổng hợp", printed above the table
     sheet_name: str = "Báo cáo"
     # A line across the whole table after its rows ("Tổng số: 3 đảng viên"); a callable is
@@ -191,6 +194,8 @@ def table_lines(table: DataTable) -> Iterator[tuple[str, Any]]:
             yield ROW, values
     if not rows and table.empty:
         yield EMPTY, table.empty
+    for values in table.summary:
+        yield TOTAL, values
     if table.total is not None:
         yield TOTAL, table.total
     closing = table.closing_text()

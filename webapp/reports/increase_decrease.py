@@ -49,18 +49,42 @@ MEMO = (
 )
 
 
-def line_values(number: Any, name: str, line: MovementLine) -> list[Any]:
+SUM_OF_LINES = "Cộng các dòng trên"
+BETWEEN_LINES = "Trong đó: chuyển giữa các đơn vị trực thuộc"
+BETWEEN_LINES_NOTE = (
+    "Dòng “{between}”: đảng viên chuyển sinh hoạt (chính thức hoặc tạm thời) từ một đơn vị "
+    "trực thuộc sang một đơn vị trực thuộc khác của {unit}. Mỗi lượt được tính tăng ở đơn vị "
+    "đến và giảm ở đơn vị đi, nhưng không làm thay đổi số đảng viên của toàn đảng bộ, nên "
+    "không tính vào dòng “Tổng cộng”. Ở từng cột: Tổng cộng = {sum} − {between_short}."
+)
+
+
+def line_values(number: Any, name: str, line: MovementLine, *, balance: bool = True) -> list[Any]:
+    """A printed line; without `balance` the opening and closing stay blank (movements
+    between lines have no rolls of their own)."""
     return [
         number,
         name,
-        line.opening,
+        line.opening if balance else "",
         *(line.increases[key] for key, _ in INCREASES),
         line.increase_total,
         *(line.decreases[key] for key, _ in DECREASES),
         line.decrease_total,
-        line.closing,
+        line.closing if balance else "",
         *(line.memo[key] for key, _ in MEMO),
     ]
+
+
+def sum_of_lines(lines: list[MovementLine]) -> MovementLine:
+    """The lines added up column by column (what a reader would add by hand)."""
+    added = MovementLine(None)
+    for line in lines:
+        added.opening += line.opening
+        added.closing += line.closing
+        added.increases.update(line.increases)
+        added.decreases.update(line.decreases)
+        added.memo.update(line.memo)
+    return added
 
 
 def build(session: Session, unit: Unit, parameters: dict[str, Any]) -> TableReport:
@@ -100,6 +124,27 @@ def build(session: Session, unit: Unit, parameters: dict[str, Any]) -> TableRepo
         line_values(number, f"{line.group.name} ({line.group.code})", line)
         for number, line in enumerate(groups, start=1)
     ]
+    notes = [
+        "Số cuối kỳ = số đầu kỳ + cộng tăng − cộng giảm. Đảng viên sinh hoạt tạm thời "
+        "được tính ở đảng bộ, chi bộ nơi sinh hoạt chính thức."
+    ]
+    # With several lines the total is not their sum: a transfer between two child units
+    # is an increase of one and a decrease of the other, not a movement of the whole. The
+    # sum and those transfers are printed, so each column visibly reconciles.
+    summary = []
+    if len(groups) > 1:
+        summary = [
+            line_values("", SUM_OF_LINES, sum_of_lines(groups)),
+            line_values("", BETWEEN_LINES, total.between_lines, balance=False),
+        ]
+        notes.append(
+            BETWEEN_LINES_NOTE.format(
+                between=BETWEEN_LINES,
+                unit=f"{unit.name} ({unit.code})",
+                sum=SUM_OF_LINES.lower(),
+                between_short="chuyển giữa các đơn vị trực thuộc",
+            )
+        )
     return TableReport(
         heading=official_heading(unit, TITLE, parameters),
         tables=[
@@ -107,14 +152,12 @@ def build(session: Session, unit: Unit, parameters: dict[str, Any]) -> TableRepo
                 columns=columns,
                 sections=[Section(None, rows)],
                 header_rows=header,
+                summary=summary,
                 total=line_values("", "Tổng cộng", total),
                 sheet_name="Tăng giảm",
             )
         ],
-        notes=[
-            "Số cuối kỳ = số đầu kỳ + cộng tăng − cộng giảm. Đảng viên sinh hoạt tạm thời "
-            "được tính ở đảng bộ, chi bộ nơi sinh hoạt chính thức."
-        ],
+        notes=notes,
     )
 
 

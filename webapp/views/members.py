@@ -58,6 +58,7 @@ from webapp.views.base import (
     edited_pk,
 )
 from webapp.views.errors import DomainRule, translate
+from webapp.views.member_list import FilterInUnit, FilterInUnitSubtree, MemberListMixin
 
 IDENTITY_FIELDS = [
     "member_number",
@@ -163,7 +164,7 @@ MEMBER_COMMANDS = RecordCommands(
 member_rule = DomainRule(check_member_form, aliases={"unit_id": "unit"}, fallback="birth_date")
 
 
-class MemberModelView(DangVienModelView):
+class MemberModelView(MemberListMixin, DangVienModelView):
     datamodel = SearchableCommandInterface(Member)
     record_commands = MEMBER_COMMANDS
     list_title = _l("Party members")
@@ -434,3 +435,5 @@ class MemberApi(DangVienModelRestApi):
     ]
     order_columns = ["member_number", "sort_key", "birth_date", "admitted_on"]
     base_order = ("sort_key", "asc")
+    # (col: unit, opr: in_subtree | in_unit, value: id): as the list screen's unit filter.
+    search_filters = {"unit": [FilterInUnitSubtree, FilterInUnit]}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, jsonify, redirect, request, send_file, url_for
+from pathlib import Path
+
+from flask import abort, current_app, flash, jsonify, redirect, request, send_file, session, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
+from flask_appbuilder.widgets import ListWidget
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -51,8 +54,21 @@ def format_timestamp(value) -> str:
     return value.strftime("%d/%m/%Y %H:%M:%S") if value else ""
 
 
+class RunListWidget(ListWidget):
+    """The list of runs with a download link on each finished one."""
+
+    template = "reports/run_list_widget.html"
+
+    def __call__(self, **kwargs):
+        kwargs["can_download"] = current_app.appbuilder.sm.has_access(
+            "can_download", "ReportRunView"
+        )
+        return super().__call__(**kwargs)
+
+
 class ReportRunView(DangVienModelView):
     datamodel = SQLAInterface(ReportRun)
+    list_widget = RunListWidget
     route_base = "/reports"
     list_title = _l("My report runs")
     show_title = _l("Report run")
@@ -147,7 +163,7 @@ class ReportRunView(DangVienModelView):
             except DomainError as error:
                 flash_domain_error(error)
             else:
-                flash(gettext("The report has been queued."), "info")
+                # No flash: the run page says queued itself and follows the state.
                 return redirect(url_for("ReportRunView.show", pk=run.id))
         return self.render_template(
             "reports/request.html",
@@ -207,6 +223,7 @@ class ReportRunView(DangVienModelView):
                 "download_url": url_for("ReportRunView.download", pk=run.id)
                 if run.state == ReportState.DONE
                 else None,
+                "message": run_state_message(run.state),
             }
         )
 
@@ -224,6 +241,7 @@ class ReportRunView(DangVienModelView):
     @has_access
     def show(self, pk):
         run = self._own_run(int(pk)) if str(pk).isdigit() else abort(404)
+        drop_queued_flash()
         return self.render_template(
             self.show_template,
             run=run,
@@ -237,4 +255,40 @@ class ReportRunView(DangVienModelView):
             cancel_form=FlaskForm(),
             title=self.show_title,
             format_date=format_date,
+            state_message=run_state_message(run.state),
         )
+
+
+# What the run page says in its status line for each state; the page's script changes it
+# as the state changes (a flash would stay "queued" after the run is done).
+RUN_STATE_MESSAGES = {
+    ReportState.QUEUED: _l("The report is waiting in the queue; this page follows it."),
+    ReportState.RUNNING: _l("The report is being prepared…"),
+    ReportState.DONE: _l("The report is ready: download it below."),
+    ReportState.FAILED: _l("The report could not be prepared."),
+    ReportState.CANCELLED: _l("The report was cancelled before it was finished."),
+}
+RUN_STATE_ALERTS = {
+    ReportState.QUEUED: "info",
+    ReportState.RUNNING: "info",
+    ReportState.DONE: "success",
+    ReportState.FAILED: "danger",
+    ReportState.CANCELLED: "warning",
+}
+
+
+def run_state_message(state: str) -> dict[str, str]:
+    """The status line of a run in `state`: its text and the alert class it is shown in."""
+    text = RUN_STATE_MESSAGES.get(state)
+    return {"text": str(text) if text else "", "alert": RUN_STATE_ALERTS.get(state, "info")}
+
+
+def drop_queued_flash() -> None:
+    """Take the "queued" flash of the screen that sent the user here (e.g. a card batch's
+    printables): the run page's own status line says it and keeps it up to date."""
+    queued = gettext("The report has been queued.")
+    flashes = session.get("_flashes")
+    if flashes:
+        kept = [(category, message) for category, message in flashes if message != queued]
+        if len(kept) != len(flashes):
+            session["_flashes"] = kept

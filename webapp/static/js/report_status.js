@@ -9,7 +9,13 @@
     state.setAttribute("data-state", data.state);
     var bar = document.getElementById("run-progress");
     bar.style.width = data.progress + "%";
-    bar.textContent = data.progress + "%";
+    bar.setAttribute("aria-valuenow", data.progress);
+    document.getElementById("run-progress-text").textContent = data.progress + "%";
+    var message = document.getElementById("run-message");
+    if (message && data.message) {
+      message.textContent = data.message.text;
+      message.className = "alert alert-" + data.message.alert;
+    }
     bar.className = "progress-bar" + (data.state === "failed" ? " progress-bar-danger" : data.state === "done" ? " progress-bar-success" : " progress-bar-striped active");
     if (data.error) {
       document.getElementById("run-error-row").style.display = "";
