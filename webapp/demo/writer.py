@@ -214,6 +214,9 @@ def badge_rounds(session: Session, occasions: Iterable[date], today: date) -> in
             continue
         with transaction(session):
             ids = [e.member_id for e in eligible_for_badges(session, root, occasion)]
+            # A proposal is checked against the member's cell of today: a member who was in
+            # another cell on that occasion waits for a later round.
+            ids = _in_own_cell_on(session, ids, occasion)
             if not ids:
                 continue
             proposals = propose_badges(session, SYSTEM, occasion, ids)
@@ -266,3 +269,25 @@ def card_round(session: Session, today: date, prefix: str, limit: int = 200) -> 
             today=today,
         )
         return len(issued)
+
+
+def _in_own_cell_on(session: Session, member_ids: list[int], day: date) -> list[int]:
+    from sqlalchemy import or_
+
+    from webapp.models.ledger import MemberPeriod
+
+    if not member_ids:
+        return []
+    kept = set(
+        session.scalars(
+            select(MemberPeriod.member_id)
+            .join(Member, Member.id == MemberPeriod.member_id)
+            .where(
+                MemberPeriod.member_id.in_(member_ids),
+                MemberPeriod.unit_id == Member.unit_id,
+                MemberPeriod.starts_on <= day,
+                or_(MemberPeriod.ends_on.is_(None), MemberPeriod.ends_on > day),
+            )
+        )
+    )
+    return [i for i in member_ids if i in kept]
