@@ -13,12 +13,19 @@ from sqlalchemy import func, select
 TODAY = date(2026, 11, 20)
 
 
-@pytest.fixture()
-def demo(app, db_session):
+@pytest.fixture(scope="module")
+def demo(app):
+    """One demo for the module's checks (building it is the slow part)."""
+    from conftest import _clean_data
     from webapp.demo import generate_province
+    from webapp.extensions import db
 
-    summary = generate_province(db_session, members=120, seed=5, today=TODAY)
-    return db_session, summary
+    with app.app_context():
+        _clean_data(db)
+        summary = generate_province(db.session, members=120, seed=5, today=TODAY)
+        yield db.session, summary
+        db.session.rollback()
+        db.session.remove()
 
 
 def test_names_follow_the_sex_and_never_repeat_a_part(demo):

@@ -134,6 +134,83 @@ def generate_province(
     return summary(session, members, merges + int(with_merge))
 
 
+# The seed article's counts (Nam Định, 2012): full and one-page records among ~99,300.
+SEED_MEMBERS, SEED_FOUR_PAGE, SEED_ONE_PAGE = 99_300, 97_372, 802
+
+
+def preset_levels(seed: int, cells: list[UnitSpec], today: date) -> list[str]:
+    """Exactly the seed's shares: 97,372 four-page and 802 one-page records in 99,300
+    (scaled); the one-page ones among the most recently admitted, the rest (records not
+    complete on page 1) among the oldest."""
+    total = len(cells)
+    four = round(SEED_FOUR_PAGE * total / SEED_MEMBERS)
+    one = round(SEED_ONE_PAGE * total / SEED_MEMBERS)
+    admitted = [
+        skeleton(member_rng(seed, sequence), cell, today).admitted
+        for sequence, cell in enumerate(cells, start=1)
+    ]
+    by_date = sorted(range(total), key=lambda i: (admitted[i], i))
+    levels = [FOUR_PAGE] * total
+    rng = random.Random(seed * 13 + 5)
+    recent = by_date[-max(one * 3, one) :]
+    for index in rng.sample(recent, min(one, len(recent))):
+        levels[index] = ONE_PAGE
+    oldest = [i for i in by_date if levels[i] == FOUR_PAGE][: max(0, total - four - one)]
+    for index in oldest:
+        levels[index] = INCOMPLETE
+    return levels
+
+
+def preset_badge_occasions(today: date) -> list[date]:
+    """Fewer rounds than the small demo's yearly ones (each round reads the whole province):
+    every fifth year since 2000, then every occasion of the last year."""
+    days = [date(year, 2, 3) for year in range(2000, today.year + 1, 5)]
+    days += [date(today.year - 1, 9, 2), date(today.year, 2, 3), date(today.year, 5, 19)]
+    days += [date(today.year, 9, 2)]
+    return sorted(d for d in set(days) if d <= today)
+
+
+def build_preset(
+    session: Session,
+    *,
+    members: int,
+    seed: int,
+    today: date | None = None,
+    card_prefix: str | None = None,
+    progress: Callable[[int], None] | None = None,
+    step: Callable[[str], None] | None = None,
+) -> dict[str, int]:
+    """The province preset: the seed's shape (16 upper committees, 1,050 grassroots
+    organisations for 99,300 members), members written in bulk (webapp/demo/bulk.py), then
+    the 2025 reform, a cell merge, a card round and badge rounds through the commands."""
+    from webapp.demo.bulk import Ids, found_units_bulk, write_members_bulk
+    from webapp.domain.commands import transaction
+
+    today = today or date.today()
+    card_prefix = check_prefix(card_prefix or current_app.config["CARD_NUMBER_PREFIX"])
+    say = step or (lambda text: None)
+    tree = build_tree(province_shape(members), random.Random(seed))
+    with transaction(session):
+        ids = Ids(session)
+        unit_ids = found_units_bulk(session, tree.units, ids)
+        ids.settle()
+    cells = assign_cells(tree, members, seed)
+    levels = preset_levels(seed, cells, today)
+    say("members")
+    write_members_bulk(
+        session, plans(seed, cells, levels, today, card_prefix), unit_ids, today, progress=progress
+    )
+    units = {u.code: u for u in session.scalars(select(Unit))}
+    say("reform")
+    merges = apply_reform(session, tree, units, today) if today >= REFORM_DAY else 0
+    with_merge = _transaction_result(session, lambda: merge_two_cells(session, today))
+    say("cards")
+    card_round(session, today, card_prefix)
+    say("badges")
+    badge_rounds(session, preset_badge_occasions(today), today)
+    return summary(session, members, merges + int(with_merge))
+
+
 def _transaction_result(session: Session, run: Callable[[], bool]) -> bool:
     from webapp.domain.commands import transaction
 
@@ -151,4 +228,4 @@ def summary(session: Session, members: int, merges: int) -> dict[str, int]:
     }
 
 
-__all__ = ["generate_province", "MemberPlan", "province_shape"]
+__all__ = ["build_preset", "generate_province", "MemberPlan", "province_shape"]

@@ -403,10 +403,13 @@ class _Names:
         self.used: set[str] = set()
 
     def take(self, candidates) -> str:
-        for name in candidates:
-            if name not in self.used:
-                self.used.add(name)
-                return name
+        candidates = list(candidates)
+        for round_ in range(1, 1000):  # a large preset numbers the repeats ("… số 2")
+            for name in candidates:
+                numbered = name if round_ == 1 else f"{name} số {round_}"
+                if numbered not in self.used:
+                    self.used.add(numbered)
+                    return numbered
         raise ValueError("ran out of names")
 
 
