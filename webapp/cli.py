@@ -334,7 +334,8 @@ def demo_command(members: int, seed: int, if_empty: bool) -> None:
     if if_empty and db.session.scalar(select(Unit.id).limit(1)) is not None:
         click.echo("The database already holds units; demo data not loaded.")
         return
-    summary = generate_province(db.session, members=members, seed=seed)
+    with click.progressbar(length=members, label="Members", file=sys.stderr) as bar:
+        summary = generate_province(db.session, members=members, seed=seed, progress=bar.update)
     click.echo(
         f"Demo province loaded: {summary['units']} units, {summary['members']} members, "
         f"{summary['events']} events, {summary['supplements']} supplements, {summary['merges']} merge."
