@@ -10,6 +10,7 @@ from webapp.reports.commendation_discipline import COMMENDATION_DISCIPLINE
 from webapp.reports.completeness import COMPLETENESS
 from webapp.reports.delegates import DELEGATES
 from webapp.reports.increase_decrease import INCREASE_DECREASE
+from webapp.reports.member_form import MEMBER_FORM
 from webapp.reports.member_list import MEMBER_LIST
 from webapp.reports.quality import QUALITY
 
@@ -18,6 +19,7 @@ REPORTS = {
     for spec in (
         INCREASE_DECREASE,
         MEMBER_LIST,
+        MEMBER_FORM,
         QUALITY,
         COMMENDATION_DISCIPLINE,
         COMPLETENESS,
