@@ -342,7 +342,7 @@ def worker_command(burst: bool) -> None:
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["pdf", "xlsx", "csv"]),
+    type=click.Choice(["pdf", "xlsx", "csv", "zip"]),
     default="pdf",
     show_default=True,
 )

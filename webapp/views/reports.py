@@ -32,7 +32,7 @@ from webapp.views.base import DangVienModelView
 from webapp.views.errors import translate, translated_field_errors
 from webapp.views.proposals import form_is_fresh, request_print
 
-FORMAT_LABELS = {"pdf": "PDF", "xlsx": "Excel (XLSX)", "csv": "CSV"}
+FORMAT_LABELS = {"pdf": "PDF", "xlsx": "Excel (XLSX)", "csv": "CSV", "zip": "ZIP"}
 
 
 class OwnOrScheduledRuns(BaseFilter):
