@@ -153,7 +153,10 @@ class MemberDocumentApi(MemberFileApi):
         ---
         get:
           parameters:
-          - $ref: '#/components/parameters/record_id'
+          - in: path
+            name: pk
+            required: true
+            schema: {type: integer}
           responses:
             200: {description: "documents (each with its versions: state, pages, reason) and the required types still missing"}
             404: {$ref: '#/components/responses/404'}
@@ -182,7 +185,10 @@ class MemberDocumentApi(MemberFileApi):
         ---
         post:
           parameters:
-          - $ref: '#/components/parameters/record_id'
+          - in: path
+            name: pk
+            required: true
+            schema: {type: integer}
           requestBody:
             required: true
             content:
@@ -256,7 +262,10 @@ class DocumentFileApi(MemberFileApi):
         ---
         get:
           parameters:
-          - $ref: '#/components/parameters/record_id'
+          - in: path
+            name: pk
+            required: true
+            schema: {type: integer}
           - in: query
             name: version
             schema: {type: integer}

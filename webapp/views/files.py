@@ -8,11 +8,9 @@ are the adapters' common parts, so each view says only what differs.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from apispec.exceptions import DuplicateComponentNameError
 from flask import flash, redirect, request, send_file
 from flask_appbuilder.api import BaseApi
 from flask_babel import gettext
@@ -27,10 +25,6 @@ from webapp.models.member import Member
 from webapp.security import current_requester
 from webapp.views.adapters import run_on_screen
 from webapp.views.base import DangVienModelRestApi
-
-# The path parameter of every member-file endpoint, once in the OpenAPI components:
-# docstrings say `- $ref: '#/components/parameters/record_id'`.
-RECORD_ID = {"name": "pk", "required": True, "schema": {"type": "integer"}}
 
 
 def uploaded_file(field: str = "file") -> Upload:
@@ -77,16 +71,11 @@ def member_in_scope(member_id: int) -> Member:
 
 class MemberFileApi(BaseApi):
     """Base of the member's file APIs: browser sessions allowed (the member page calls
-    them), domain refusals answered as 4xx, and the path parameter in the spec."""
+    them), domain refusals answered as 4xx, and the "accepted, follow it there" answer."""
 
     resource_name = "members"
     allow_browser_login = True
     answering_domain_errors = DangVienModelRestApi.answering_domain_errors
-
-    def add_apispec_components(self, api_spec) -> None:
-        super().add_apispec_components(api_spec)
-        with contextlib.suppress(DuplicateComponentNameError):  # the first API's
-            api_spec.components.parameter("record_id", "path", RECORD_ID)
 
     def accepted(self, code: int, location: str, **body: Any):
         """`code` (202: queued) with the body, and where to follow it in Location."""

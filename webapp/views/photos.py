@@ -114,7 +114,10 @@ class MemberPhotoApi(MemberFileApi):
         ---
         put:
           parameters:
-          - $ref: '#/components/parameters/record_id'
+          - in: path
+            name: pk
+            required: true
+            schema: {type: integer}
           requestBody:
             required: true
             content:
@@ -167,7 +170,10 @@ class MemberPhotoApi(MemberFileApi):
         ---
         get:
           parameters:
-          - $ref: '#/components/parameters/record_id'
+          - in: path
+            name: pk
+            required: true
+            schema: {type: integer}
           - in: query
             name: size
             schema: {type: string, enum: [standard, thumb, preview, original], default: standard}
@@ -205,7 +211,10 @@ class MemberPhotoApi(MemberFileApi):
         ---
         get:
           parameters:
-          - $ref: '#/components/parameters/record_id'
+          - in: path
+            name: pk
+            required: true
+            schema: {type: integer}
           responses:
             200: {description: "current: the photo shown; latest: the last processing asked for (queued, processing, done, refused or failed, with the reason)"}
             404: {$ref: '#/components/responses/404'}
@@ -226,7 +235,10 @@ class MemberPhotoApi(MemberFileApi):
         ---
         post:
           parameters:
-          - $ref: '#/components/parameters/record_id'
+          - in: path
+            name: pk
+            required: true
+            schema: {type: integer}
           requestBody:
             required: true
             content:
