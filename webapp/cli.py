@@ -356,12 +356,20 @@ def worker_command(burst: bool) -> None:
 @with_appcontext
 @click.argument("name")
 @click.option(
-    "--unit", "unit_code", required=True, help="Code of the unit whose subtree is reported."
+    "--unit",
+    "unit_code",
+    help="Code of the unit whose subtree is reported (member-form: the member's unit if omitted).",
+)
+@click.option(
+    "--member",
+    "member_numbers",
+    multiple=True,
+    help="Member number (số lý lịch) whose form is printed (report member-form; repeatable).",
 )
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["pdf", "xlsx", "csv"]),
+    type=click.Choice(["pdf", "xlsx", "csv", "zip"]),
     default="pdf",
     show_default=True,
 )
@@ -386,7 +394,8 @@ def worker_command(burst: bool) -> None:
 )
 def report_command(
     name: str,
-    unit_code: str,
+    unit_code: str | None,
+    member_numbers: tuple[str, ...],
     output_format: str,
     output: Path | None,
     as_of: str | None,
@@ -396,17 +405,40 @@ def report_command(
     enqueue: bool,
 ) -> None:
     """Produce report NAME for a unit: increase-decrease, member-list, quality,
-    commendation-discipline, cards-badges, completeness or delegates."""
+    commendation-discipline, cards-badges, completeness, delegates, or member-form (the
+    phiếu đảng viên of --member NUMBER, or of every member of --unit)."""
     import shutil
+    from itertools import takewhile
 
-    from webapp.models import Unit
+    from webapp.models import Member, Unit
     from webapp.reports.delegates import read_delegates
     from webapp.reports.runs import execute_run, request_report
 
-    unit_code = cli_text(unit_code, "--unit")
-    unit = db.session.scalar(select(Unit).where(Unit.code == unit_code))
-    if unit is None:
-        raise click.ClickException(f"Unknown unit code {unit_code}.")
+    members = []
+    for number in member_numbers:
+        number = cli_text(number, "--member")
+        member = db.session.scalar(select(Member).where(Member.member_number == number))
+        if member is None:
+            raise click.ClickException(f"Unknown member number {number}.")
+        members.append(member)
+    if members and name != "member-form":
+        raise click.ClickException("--member is for report member-form.")
+    if unit_code is None and not members:
+        raise click.ClickException("Missing option '--unit'.")
+    if unit_code is None:
+        # The smallest unit holding every named member (their common ancestor).
+        paths = [member.unit.path.strip("/").split("/") for member in members]
+        common = [
+            ids[0] for ids in takewhile(lambda ids: len(set(ids)) == 1, zip(*paths, strict=False))
+        ]
+        unit = db.session.get(Unit, int(common[-1])) if common else None
+        if unit is None:
+            raise click.ClickException("The members have no unit in common: give --unit.")
+    else:
+        unit_code = cli_text(unit_code, "--unit")
+        unit = db.session.scalar(select(Unit).where(Unit.code == unit_code))
+        if unit is None:
+            raise click.ClickException(f"Unknown unit code {unit_code}.")
     from webapp.reports import REPORTS
     from webapp.reports.spec import AS_OF, NOW, PERIOD
 
@@ -420,6 +452,8 @@ def report_command(
     if spec is not None and delegates_file is None and spec.takes_delegates:
         raise click.ClickException(f"Report {name} needs --delegates FILE.xlsx.")
     parameters = {"as_of": as_of, "from": start, "to": end}
+    if members:
+        parameters["member_ids"] = [member.id for member in members]
     if delegates_file is not None:
         with delegates_file.open("rb") as handle:
             parameters["delegates"] = run_in_cli(lambda: read_delegates(handle))
@@ -427,7 +461,13 @@ def report_command(
         lambda: request_report(
             db.session, system(), name, output_format, unit.id, parameters, queue=enqueue
         ),
-        options={"as_of": "--as-of", "from": "--from", "to": "--to", "unit_id": "--unit"},
+        options={
+            "as_of": "--as-of",
+            "from": "--from",
+            "to": "--to",
+            "unit_id": "--unit",
+            "member_ids": "--member",
+        },
     )
     if enqueue:
         click.echo(f"Queued report run {run.id} (job {run.job_id}).")

@@ -13,7 +13,8 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -70,6 +71,46 @@ class FileStore:
         return self.put_chunks(kind, chunks(), suffix)
 
     def put_chunks(self, kind: str, chunks: Iterable[bytes], suffix: str = "") -> Stored:
+        (stored,) = self._put([(kind, chunks, suffix)])
+        return stored
+
+    def put_many(self, items: Sequence[tuple[str, bytes, str]]) -> list[Stored]:
+        """Several files (kind, data, suffix) at once, each as put_bytes would store it.
+        Their flushes to disk run side by side (the filesystem commits them together)
+        instead of one after the other: a photo's three outputs cost about one fsync."""
+        return self._put([(kind, [data], suffix) for kind, data, suffix in items])
+
+    def _put(self, items: Sequence[tuple[str, Iterable[bytes], str]]) -> list[Stored]:
+        temps: list[Path] = []
+        try:
+            written = []
+            for kind, chunks, suffix in items:
+                temp, sha256, size = self._write_temp(kind, chunks, suffix)
+                temps.append(temp)
+                written.append((temp, self.relative_path(kind, sha256, suffix), sha256, size))
+            _each([temp for temp, *_ in written], _fsync_file)
+            stored, folders = [], set()
+            for temp, relative, sha256, size in written:
+                target = self.root / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if target.is_file() and target.stat().st_size == size:
+                    temp.unlink()  # the same content is there already
+                else:
+                    os.chmod(temp, 0o640)
+                    os.replace(temp, target)
+                    folders.add(target.parent)
+                stored.append(Stored(sha256=sha256, path=relative, size=size))
+            # The renames themselves must survive a power cut, not only the bytes.
+            _each(sorted(folders), _fsync_dir)
+        except BaseException:
+            for temp in temps:
+                with contextlib.suppress(FileNotFoundError):
+                    temp.unlink()
+            raise
+        return stored
+
+    def _write_temp(self, kind: str, chunks: Iterable[bytes], suffix: str) -> tuple[Path, str, int]:
+        """The chunks in a temporary file of the kind's folder: its path, hash and size."""
         self.relative_path(kind, "0" * 64, suffix)  # checks kind and suffix first
         folder = self.root / "files" / kind
         folder.mkdir(parents=True, exist_ok=True)
@@ -83,23 +124,11 @@ class FileStore:
                     digest.update(chunk)
                     size += len(chunk)
                     handle.write(chunk)
-                handle.flush()
-                os.fsync(handle.fileno())
-            sha256 = digest.hexdigest()
-            relative = self.relative_path(kind, sha256, suffix)
-            target = self.root / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if target.is_file() and target.stat().st_size == size:
-                temp.unlink()  # the same content is there already
-            else:
-                os.chmod(temp, 0o640)
-                os.replace(temp, target)
-                _fsync_dir(target.parent)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 temp.unlink()
             raise
-        return Stored(sha256=sha256, path=relative, size=size)
+        return temp, digest.hexdigest(), size
 
     def read_bytes(self, relative: str) -> bytes:
         return self.absolute(relative).read_bytes()
@@ -116,8 +145,15 @@ class TooLarge(Exception):
         self.size = size
 
 
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _fsync_dir(folder: Path) -> None:
-    # The rename itself must survive a power cut, not only the file's bytes.
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:
@@ -128,6 +164,17 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _each(paths: Sequence[Path], sync: Callable[[Path], None]) -> None:
+    """`sync` on every path, in threads when there are several (fsync waits on the disk
+    without holding the GIL, and concurrent fsyncs share one journal commit)."""
+    if len(paths) <= 1:
+        for path in paths:
+            sync(path)
+        return
+    with ThreadPoolExecutor(max_workers=len(paths)) as pool:
+        list(pool.map(sync, paths))
 
 
 def app_store() -> FileStore:

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.sql.elements import ColumnElement
 
 from webapp.domain import audit, imaging
 from webapp.domain.commands import Requester, command, transaction
@@ -312,21 +313,67 @@ def document_types(session: Session) -> list[DocumentType]:
     ).all()
 
 
-def missing_required(session: Session, member_id: int) -> list[DocumentType]:
-    """Required document types the member has no accepted scan of."""
-    present = select(MemberDocument.type_id).where(
-        MemberDocument.member_id == member_id,
+def required_document_types(session: Session) -> list[DocumentType]:
+    """The document types every dossier must hold (Admin reference data), in list order."""
+    return session.scalars(
+        select(DocumentType)
+        .where(DocumentType.active, DocumentType.required)
+        .order_by(DocumentType.position, DocumentType.id)
+    ).all()
+
+
+def _held_types():
+    """(member_id, type_id) of every document with an accepted scan."""
+    return select(MemberDocument.member_id, MemberDocument.type_id).where(
         MemberDocument.id.in_(
             select(MemberDocumentVersion.document_id).where(
                 MemberDocumentVersion.state == FileState.DONE
             )
-        ),
+        )
     )
-    return session.scalars(
-        select(DocumentType)
-        .where(DocumentType.active, DocumentType.required, DocumentType.id.not_in(present))
-        .order_by(DocumentType.position)
-    ).all()
+
+
+def lacks_required_documents(required: list[DocumentType]) -> ColumnElement[bool]:
+    """A condition on Member: the member has no accepted scan of some required type."""
+    if not required:
+        return false()
+    held = _held_types().subquery()
+    return select(func.count(held.c.type_id.distinct())).where(
+        held.c.member_id == Member.id, held.c.type_id.in_([t.id for t in required])
+    ).scalar_subquery() < len(required)
+
+
+def missing_required_by_member(
+    session: Session, members, required: list[DocumentType]
+) -> dict[int, list[DocumentType]]:
+    """For the members of the select `members` (of Member.id): the required types each
+    lacks, in list order; members lacking none are left out. Reads one row per held
+    document, not per member."""
+    held: dict[int, set[int]] = {}
+    if required:
+        rows = session.execute(
+            _held_types().where(
+                MemberDocument.member_id.in_(members),
+                MemberDocument.type_id.in_([t.id for t in required]),
+            )
+        )
+        for member_id, type_id in rows:
+            held.setdefault(member_id, set()).add(type_id)
+    lacking = {}
+    for (member_id,) in session.execute(members):
+        missing = [t for t in required if t.id not in held.get(member_id, ())]
+        if missing:
+            lacking[member_id] = missing
+    return lacking
+
+
+def missing_required(session: Session, member_id: int) -> list[DocumentType]:
+    """Required document types the member has no accepted scan of."""
+    required = required_document_types(session)
+    lacking = missing_required_by_member(
+        session, select(Member.id).where(Member.id == member_id), required
+    )
+    return lacking.get(member_id, [])
 
 
 @command("document.view")

@@ -329,7 +329,9 @@ def process(
         scale = 1.0
     crop = upright.crop(box.scaled(scale))
     standard = crop.resize(STANDARD_SIZE, Image.Resampling.LANCZOS, reducing_gap=3.0)
-    thumb = standard.resize(THUMB_SIZE, Image.Resampling.LANCZOS)
+    # A fifth of the standard: halved by a box filter first, then LANCZOS (Pillow's
+    # reducing_gap; indistinguishable at this size, a quarter of the work).
+    thumb = standard.resize(THUMB_SIZE, Image.Resampling.LANCZOS, reducing_gap=2.0)
     # The crop screen's picture: reduced by a whole factor (a box filter, cheap).
     preview = upright.reduce(max(1, -(-max(upright.size) // PREVIEW_SIDE)))
     return ProcessedPhoto(

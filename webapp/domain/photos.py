@@ -14,8 +14,8 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session, aliased
 
 from webapp.domain import audit, imaging
 from webapp.domain.commands import Requester, command, transaction
@@ -198,16 +198,7 @@ def crop_photo(
 
 def make_current(session: Session, photo: MemberPhoto) -> None:
     """Photo becomes the member's photo (the caller holds the member's row lock)."""
-    session.execute(
-        update(MemberPhoto)
-        .where(
-            MemberPhoto.member_id == photo.member_id,
-            MemberPhoto.current,
-            MemberPhoto.id != photo.id,
-        )
-        .values(current=False)
-        .execution_options(synchronize_session="fetch")
-    )
+    _demote_current(session, photo.member_id, photo.id)
     photo.current = True
     session.flush()
 
@@ -225,15 +216,17 @@ def process_photo(
     photo = session.get(MemberPhoto, photo_id)
     if photo is None or photo.state == FileState.DONE:
         return photo
+    # What the work needs, read before the commit expires the row (no reload after it).
+    asked_at, member_id = photo.requested_at, photo.member_id
+    original_path = photo.original_path
+    crop_key = None if photo.crop_key == AUTO_CROP else photo.crop_key
     with transaction(session):
         photo.state = FileState.PROCESSING
         photo.started_at = datetime.now()
         photo.error = None
         photo.error_params = None
-    asked_at = photo.requested_at
     try:
-        data = store.read_bytes(photo.original_path)
-        crop_key = None if photo.crop_key == AUTO_CROP else photo.crop_key
+        data = store.read_bytes(original_path)
         result = imaging.process(data, limits, crop_key)
     except PhotoRefused as refusal:
         with transaction(session):
@@ -251,30 +244,80 @@ def process_photo(
             photo.error = STOPPED
             photo.finished_at = datetime.now()
         raise
-    standard = store.put_bytes("photos", result.standard, ".jpg")
-    thumb = store.put_bytes("thumbs", result.thumb, ".jpg")
-    preview = store.put_bytes("previews", result.preview, ".jpg")
+    standard, thumb, preview = store.put_many(
+        [
+            ("photos", result.standard, ".jpg"),
+            ("thumbs", result.thumb, ".jpg"),
+            ("previews", result.preview, ".jpg"),
+        ]
+    )
     if checkpoint is not None:
         checkpoint("files-written")
     with transaction(session):
-        session.scalar(select(Member.id).where(Member.id == photo.member_id).with_for_update())
-        session.refresh(photo)
-        photo.state = FileState.DONE
-        photo.standard_sha256 = standard.sha256
-        photo.standard_path = standard.path
-        photo.thumb_path = thumb.path
-        photo.preview_path = preview.path
-        photo.width, photo.height = result.width, result.height
+        # One round trip: the member's row lock (photo requests of a member are
+        # serialised on it), when this photo was last asked for, and the current photo's.
+        requested_at, current_asked = session.execute(
+            _LOCK_AND_REQUESTS, {"member": member_id, "photo": photo_id}
+        ).one()
         box = result.box
-        photo.crop_left, photo.crop_top = box.left, box.top
-        photo.crop_width, photo.crop_height = box.width, box.height
-        photo.face_found = result.face_found
-        photo.finished_at = datetime.now()
-        current = current_photo(session, photo.member_id)
+        done = {
+            "state": FileState.DONE,
+            "standard_sha256": standard.sha256,
+            "standard_path": standard.path,
+            "thumb_path": thumb.path,
+            "preview_path": preview.path,
+            "width": result.width,
+            "height": result.height,
+            "crop_left": box.left,
+            "crop_top": box.top,
+            "crop_width": box.width,
+            "crop_height": box.height,
+            "face_found": result.face_found,
+            "finished_at": datetime.now(),
+        }
         # A later request that finished first stays the member's photo.
-        if current is None or current.requested_at <= max(photo.requested_at, asked_at):
-            make_current(session, photo)
+        if current_asked is None or current_asked <= max(requested_at, asked_at):
+            if current_asked is not None:
+                _demote_current(session, member_id, photo_id)
+            done["current"] = True
+        # Written by statement, not through the expired row (which would be read back).
+        session.execute(
+            update(MemberPhoto)
+            .where(MemberPhoto.id == photo_id)
+            .values(**done)
+            .execution_options(synchronize_session=False)
+        )
+    session.expire(photo)
     return photo
+
+
+_OTHER = aliased(MemberPhoto)
+_LOCK_AND_REQUESTS = (
+    select(
+        select(MemberPhoto.requested_at)
+        .where(MemberPhoto.id == bindparam("photo"))
+        .scalar_subquery(),
+        select(_OTHER.requested_at)
+        .where(_OTHER.member_id == Member.id, _OTHER.current, _OTHER.id != bindparam("photo"))
+        .scalar_subquery(),
+    )
+    .select_from(Member)
+    .where(Member.id == bindparam("member"))
+    .with_for_update(of=Member)
+)
+
+
+def _demote_current(session: Session, member_id: int, photo_id: int) -> None:
+    session.execute(
+        update(MemberPhoto)
+        .where(
+            MemberPhoto.member_id == member_id,
+            MemberPhoto.current,
+            MemberPhoto.id != photo_id,
+        )
+        .values(current=False)
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 LOST_AFTER_SECONDS = 30  # a row just committed may not have its job queued yet

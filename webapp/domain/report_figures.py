@@ -20,6 +20,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import and_, case, exists, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import ColumnElement
 
 from webapp.domain.ledger import EventKind
 from webapp.domain.party_age import add_years
@@ -607,13 +608,15 @@ class IncompleteRecord:
     member_number: str
     completeness: str
     missing_fields: str
+    member_id: int | None = None
 
 
 def completeness_by_group(
-    session: Session, root: Unit
+    session: Session, root: Unit, also_listed: ColumnElement[bool] | None = None
 ) -> tuple[list[Group], dict[int, Counter], list[IncompleteRecord]]:
     """Members on the rolls now: counts by completeness level per group, and the records
-    that are not 4-page with what they miss."""
+    that are not 4-page with what they miss (and, with `also_listed`, the 4-page records
+    that meet that condition too: e.g. a required dossier document is missing)."""
     groups = UnitGroups(session, root)
     in_scope = and_(Member.unit_id.in_(groups.subtree()), Member.status.in_(ON_THE_ROLLS))
     counts = groups.add_up(
@@ -633,9 +636,15 @@ def completeness_by_group(
                 Member.member_number,
                 Member.completeness,
                 func.coalesce(Member.missing_fields, ""),
+                Member.id,
             )
             .join(Unit, Unit.id == Member.unit_id)
-            .where(in_scope, Member.completeness != "four_page")
+            .where(
+                in_scope,
+                Member.completeness != "four_page"
+                if also_listed is None
+                else or_(Member.completeness != "four_page", also_listed),
+            )
             .order_by(Unit.code, Member.sort_key, Member.id)
         )
     ]

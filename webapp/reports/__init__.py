@@ -11,6 +11,7 @@ from webapp.reports.completeness import COMPLETENESS
 from webapp.reports.delegates import DELEGATES
 from webapp.reports.increase_decrease import INCREASE_DECREASE
 from webapp.reports.member_export import MEMBER_EXPORT
+from webapp.reports.member_form import MEMBER_FORM
 from webapp.reports.member_list import MEMBER_LIST
 from webapp.reports.quality import QUALITY
 
@@ -20,6 +21,7 @@ REPORTS = {
         INCREASE_DECREASE,
         MEMBER_LIST,
         MEMBER_EXPORT,
+        MEMBER_FORM,
         QUALITY,
         COMMENDATION_DISCIPLINE,
         COMPLETENESS,

@@ -9,7 +9,9 @@ the badge round (default: the next occasion).
 
 from __future__ import annotations
 
+import zipfile
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from flask import current_app
@@ -19,9 +21,11 @@ from sqlalchemy.orm import Session
 from webapp.domain.badges import next_occasion_after
 from webapp.domain.errors import N_
 from webapp.domain.reports import subtree_units
+from webapp.filestore import FileStore
 from webapp.labels import format_birth_date, format_date
 from webapp.models.badges import BadgeAward, BadgeProposal, BadgeProposalState
 from webapp.models.cards import CardProposal, CardReason, PartyCard, ProposalState
+from webapp.models.files import MemberPhoto
 from webapp.models.member import Member
 from webapp.models.unit import Unit
 from webapp.reports.document import (
@@ -33,8 +37,8 @@ from webapp.reports.document import (
     TableReport,
     official_heading,
 )
-from webapp.reports.render import renders
-from webapp.reports.spec import NOW, ReportSpec
+from webapp.reports.render import renders, write_report
+from webapp.reports.spec import NOW, ProgressCallback, ReportSpec
 
 REASONS = {
     CardReason.NEW_OFFICIAL: "Đảng viên mới chính thức",
@@ -254,6 +258,10 @@ def build_card_handover(session: Session, unit: Unit, parameters: dict[str, Any]
     )
 
 
+PHOTO_COLUMN = "Ảnh"
+NO_PHOTO = "Chưa có ảnh"
+PHOTO_FOLDER = "anh"
+DATA_FILE_NAME = "du-lieu-in-the.xlsx"
 PRINTER_COLUMNS = [
     "Số thẻ",
     "Họ và tên",
@@ -267,11 +275,8 @@ PRINTER_COLUMNS = [
 ]
 
 
-def build_card_printer_data(
-    session: Session, unit: Unit, parameters: dict[str, Any]
-) -> TableReport:
-    """One row per issued, valid card: what the card printer prints (a plain data file:
-    the column titles, then the rows)."""
+def _printer_cards(session: Session, unit: Unit, parameters: dict[str, Any]) -> list[PartyCard]:
+    """The issued, valid cards of the subtree (of a batch, or the chosen proposals)."""
     query = (
         select(PartyCard)
         .join(Member, Member.id == PartyCard.member_id)
@@ -293,9 +298,18 @@ def build_card_printer_data(
                 select(CardProposal.card_id).where(CardProposal.id.in_([int(i) for i in chosen]))
             )
         )
+    return list(session.scalars(query))
+
+
+def _printer_data(cards: list[PartyCard], photo_names: dict[int, str] | None) -> TableReport:
+    """The card printer's data file: the column titles, then a row per card; with
+    `photo_names` (member id → file in the ZIP) a last column names each photo, or says
+    the member has none."""
     issuer = current_app.config["ISSUING_COMMITTEE"]
-    rows = [
-        [
+    titles = PRINTER_COLUMNS if photo_names is None else [*PRINTER_COLUMNS, PHOTO_COLUMN]
+    rows = []
+    for card in cards:
+        row = [
             card.number,
             card.member.display_name,
             format_birth_date(card.member.birth_date, card.member.birth_date_precision),
@@ -306,18 +320,91 @@ def build_card_printer_data(
             card.member.member_number,
             card.member.unit.name,
         ]
-        for card in session.scalars(query)
-    ]
+        if photo_names is not None:
+            row.append(photo_names.get(card.member_id, NO_PHOTO))
+        rows.append(row)
     return TableReport(
         heading=None,
         tables=[
             DataTable(
-                columns=[Column(title, TEXT, 16) for title in PRINTER_COLUMNS],
+                columns=[Column(title, TEXT, 16) for title in titles],
                 sections=[Section(None, rows)],
                 sheet_name="Thẻ đảng viên",
             )
         ],
     )
+
+
+def build_card_printer_data(
+    session: Session, unit: Unit, parameters: dict[str, Any]
+) -> TableReport:
+    """One row per issued, valid card: what the card printer prints (a plain data file:
+    the column titles, then the rows)."""
+    return _printer_data(_printer_cards(session, unit, parameters), None)
+
+
+def photo_file_name(member_number: str) -> str:
+    """The photo's name in the ZIP: the member number (only letters, digits, - and _)."""
+    return (
+        "".join(
+            ch if ch.isascii() and (ch.isalnum() or ch in "-_") else "_" for ch in member_number
+        )
+        + ".jpg"
+    )
+
+
+def render_card_printer_data(
+    session: Session,
+    unit: Unit,
+    parameters: dict[str, Any],
+    output_format: str,
+    path: Path,
+    progress: ProgressCallback,
+) -> int:
+    """The data file as XLSX or CSV; as ZIP, the XLSX data file with each member's
+    standard photo beside it, named by member number (members without a photo are named
+    so in the data file's last column)."""
+    if output_format != "zip":
+        return _render_plain(session, unit, parameters, output_format, path, progress)
+    cards = _printer_cards(session, unit, parameters)
+    photos = {
+        photo.member_id: photo
+        for photo in session.scalars(
+            select(MemberPhoto).where(
+                MemberPhoto.current,
+                MemberPhoto.member_id.in_([card.member_id for card in cards]),
+            )
+        )
+    }
+    store = FileStore(current_app.config["DATA_DIR"])
+    names = {
+        card.member_id: f"{PHOTO_FOLDER}/{photo_file_name(card.member.member_number)}"
+        for card in cards
+        if card.member_id in photos
+        and photos[card.member_id].standard_path
+        and store.exists(photos[card.member_id].standard_path)
+    }
+    progress(20)
+    data_file = path.with_name(path.name + ".xlsx")
+    try:
+        write_report(_printer_data(cards, names), "xlsx", data_file)
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.write(data_file, DATA_FILE_NAME)
+            for done, (member_id, name) in enumerate(names.items(), start=1):
+                # JPEGs do not deflate: stored as they are.
+                archive.write(
+                    store.absolute(photos[member_id].standard_path),
+                    name,
+                    compress_type=zipfile.ZIP_STORED,
+                )
+                progress(20 + 80 * done // max(len(names), 1))
+    finally:
+        data_file.unlink(missing_ok=True)
+    progress(100)
+    return len(cards)
+
+
+_render_plain = renders(build_card_printer_data)
 
 
 def _occasion(session: Session, parameters: dict[str, Any]) -> date:
@@ -490,8 +577,8 @@ CARD_AND_BADGE_REPORTS = (
     _spec(
         "card-printer-data",
         N_("Party card data for the card printer"),
-        ("xlsx", "csv"),
-        renders(build_card_printer_data),
+        ("zip", "xlsx", "csv"),
+        render_card_printer_data,
         "du-lieu-in-the",
     ),
     _spec(

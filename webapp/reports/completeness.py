@@ -1,16 +1,25 @@
 """Báo cáo tình trạng hồ sơ đảng viên: 4-page and 1-page records per unit, and what the
-records that are not complete still miss."""
+records that are not complete still miss: the form's fields and rows, and the required
+documents of the scanned dossier (types marked required in the reference data)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.domain.completeness import FOUR_PAGE, INCOMPLETE, ONE_PAGE
+from webapp.domain.dossier import (
+    lacks_required_documents,
+    missing_required_by_member,
+    required_document_types,
+)
 from webapp.domain.errors import N_
 from webapp.domain.report_figures import completeness_by_group
+from webapp.domain.reports import subtree_units
 from webapp.labels import MEMBER_COLUMNS
+from webapp.models.member import ON_THE_ROLLS, Member
 from webapp.models.unit import Unit
 from webapp.reports.document import (
     INTEGER,
@@ -40,7 +49,17 @@ def field_names() -> dict[str, str]:
 
 
 def build(session: Session, unit: Unit, parameters: dict[str, Any]) -> TableReport:
-    groups, counts, incomplete = completeness_by_group(session, unit)
+    required = required_document_types(session)
+    groups, counts, incomplete = completeness_by_group(
+        session, unit, lacks_required_documents(required)
+    )
+    lacking = missing_required_by_member(
+        session,
+        select(Member.id).where(
+            Member.unit_id.in_(subtree_units(unit)), Member.status.in_(ON_THE_ROLLS)
+        ),
+        required,
+    )
     summary_rows = []
     totals = {level: 0 for level in LEVEL_NAMES}
     for group in groups:
@@ -104,6 +123,7 @@ def build(session: Session, unit: Unit, parameters: dict[str, Any]) -> TableRepo
                 record.unit_name,
                 LEVEL_NAMES.get(record.completeness, record.completeness),
                 ", ".join(missing),
+                "; ".join(kind.name for kind in lacking.get(record.member_id, ())),
             ]
         )
     listing = DataTable(
@@ -111,17 +131,23 @@ def build(session: Session, unit: Unit, parameters: dict[str, Any]) -> TableRepo
             Column("STT", INTEGER, 3),
             Column("Họ và tên", TEXT, 14),
             Column("Số lý lịch", TEXT, 8),
-            Column("Chi bộ", TEXT, 14),
-            Column("Hồ sơ", TEXT, 7),
-            Column("Còn thiếu", TEXT, 34),
+            Column("Chi bộ", TEXT, 12),
+            Column("Hồ sơ", TEXT, 6),
+            Column("Phiếu còn thiếu", TEXT, 24),
+            Column("Tài liệu bắt buộc còn thiếu", TEXT, 24),
         ],
         sections=sections,
-        caption="II. Hồ sơ chưa đủ 4 trang",
+        caption="II. Hồ sơ chưa đủ 4 trang hoặc còn thiếu tài liệu bắt buộc",
         sheet_name="Hồ sơ chưa đủ",
     )
     return TableReport(
         heading=official_heading(unit, TITLE, parameters),
         tables=[summary, listing],
+        notes=[
+            "Tài liệu bắt buộc của hồ sơ đảng viên: "
+            + ("; ".join(kind.name for kind in required) if required else "không có")
+            + "."
+        ],
         count=lambda: whole,  # the run counts the records, not the lines
     )
 

@@ -68,6 +68,8 @@ def validate_request(
     parameters = check_parameters(spec, raw_parameters, date.today())
     if spec.check_extra is not None:
         parameters.update(spec.check_extra(raw_parameters))
+    if spec.check_selection is not None:
+        spec.check_selection(session, unit, parameters)
     if spec.takes_delegates:
         delegates = raw_parameters.get("delegates")
         if not delegates:

@@ -36,6 +36,10 @@ class ReportSpec:
     # Checks the report's own parameters (a card batch, chosen rows, a badge occasion) and
     # returns them, or raises ValidationFailed.
     check_extra: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
+    # Checks what those parameters name against the database once the unit is known to be
+    # in the requester's scope: check_selection(session, unit, parameters) raises a
+    # DomainError (e.g. a chosen member outside the unit's subtree), nothing is queued.
+    check_selection: Callable[..., None] | None = None
     listed: bool = True  # offered on the report request screen
 
     def file_name(self, unit_code: str, output_format: str) -> str:

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, flash, redirect, request, url_for
+from flask import current_app, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
-from flask_appbuilder.api import BaseApi, protect, safe
 from flask_appbuilder.api import expose as api_expose
+from flask_appbuilder.api import protect, safe
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext
-from flask_wtf import FlaskForm
 
 from jobs.photos import job_state, queue_document
 from webapp.domain.dossier import (
@@ -25,19 +24,26 @@ from webapp.domain.dossier import (
     replace_document,
     view_document,
 )
-from webapp.domain.errors import N_, NotFound, ValidationFailed
+from webapp.domain.errors import N_, NotFound
 from webapp.domain.photos import ACTIVE_JOB_STATES
 from webapp.domain.scope import find_in_scope
 from webapp.extensions import db
 from webapp.filestore import app_store
 from webapp.labels import format_date
 from webapp.models.files import DocumentType, FileState, MemberDocument, MemberDocumentVersion
-from webapp.models.member import Member
 from webapp.security import current_requester
-from webapp.views.adapters import run_on_screen
-from webapp.views.base import DangVienModelRestApi, parse_iso_date, parse_text
+from webapp.views.base import parse_iso_date, parse_text
 from webapp.views.errors import translate
-from webapp.views.photos import PHOTO_STATE_LABELS, send_stored, uploaded_file
+from webapp.views.files import (
+    FileForm,
+    MemberFileApi,
+    member_in_scope,
+    send_stored,
+    upload_on_screen,
+    uploaded_file,
+    whole_number,
+)
+from webapp.views.photos import PHOTO_STATE_LABELS
 
 log = logging.getLogger(__name__)
 EXTENSIONS = {
@@ -132,14 +138,11 @@ def _settle(documents: list[MemberDocument]) -> None:
         db.session.commit()
 
 
-class MemberDocumentApi(BaseApi):
+class MemberDocumentApi(MemberFileApi):
     """A member's dossier: GET lists the documents and their versions, POST attaches a
     scan (a new document, or with `document` a new version of one)."""
 
-    resource_name = "members"
-    allow_browser_login = True
     openapi_spec_tag = "Member documents"
-    answering_domain_errors = DangVienModelRestApi.answering_domain_errors
 
     @api_expose("/<int:pk>/documents", methods=["GET"])
     @protect()
@@ -160,7 +163,7 @@ class MemberDocumentApi(BaseApi):
         """
 
         def run():
-            find_in_scope(db.session, Member, pk, current_requester().scope)
+            member_in_scope(pk)
             documents = member_documents(db.session, pk)
             _settle(documents)
             return self.response(
@@ -209,9 +212,9 @@ class MemberDocumentApi(BaseApi):
             requester = current_requester()
             replaces = request.form.get("document")
             if replaces:
-                if not (replaces.isascii() and replaces.isdigit() and len(replaces) < 10):
-                    raise ValidationFailed({"document": [(N_("Enter a whole number."), {})]})
-                document = find_in_scope(db.session, MemberDocument, int(replaces), requester.scope)
+                document = find_in_scope(
+                    db.session, MemberDocument, whole_number(replaces, "document"), requester.scope
+                )
                 if document.member_id != pk:
                     raise NotFound(N_("The record does not exist."))
                 version = replace_document(
@@ -233,22 +236,22 @@ class MemberDocumentApi(BaseApi):
                     document_limits(),
                 )
             queue_document(version.id, user_id=requester.user_id)
-            response = self.response(
-                202, document=version.document_id, version=version.number, state=version.state
+            return self.accepted(
+                202,
+                url_for("MemberDocumentApi.list_documents", pk=pk),
+                document=version.document_id,
+                version=version.number,
+                state=version.state,
             )
-            response.headers["Location"] = url_for("MemberDocumentApi.list_documents", pk=pk)
-            return response
 
         return self.answering_domain_errors(run)
 
 
-class DocumentFileApi(BaseApi):
+class DocumentFileApi(MemberFileApi):
     """A document's scan or its first-page preview, as an attachment (scoped, audited)."""
 
     resource_name = "documents"
-    allow_browser_login = True
     openapi_spec_tag = "Member documents"
-    answering_domain_errors = DangVienModelRestApi.answering_domain_errors
 
     @api_expose("/<int:pk>/file", methods=["GET"])
     @protect()
@@ -281,11 +284,7 @@ class DocumentFileApi(BaseApi):
         preview = request.args.get("preview") in ("1", "true", "yes")
 
         def run():
-            wanted = None
-            if number:
-                if not (number.isascii() and number.isdigit() and len(number) < 6):
-                    raise ValidationFailed({"version": [(N_("Enter a whole number."), {})]})
-                wanted = int(number)
+            wanted = whole_number(number, "version", digits=5) if number else None
             version = view_document(db.session, current_requester(), pk, wanted, preview)
             member = version.document.member
             base = f"{member.member_number}-{version.document.type.code}-v{version.number}"
@@ -301,10 +300,6 @@ class DocumentFileApi(BaseApi):
         return self.answering_domain_errors(run)
 
 
-class DocumentForm(FlaskForm):
-    """CSRF token only: the fields and the file are read from the request."""
-
-
 class MemberDocumentView(BaseView):
     """The Hồ sơ panel's forms: attach a scan, replace a document's scan."""
 
@@ -312,17 +307,13 @@ class MemberDocumentView(BaseView):
     default_view = "attach"
     base_permissions = ["can_attach", "can_replace"]
 
-    def _back(self, member_id: int):
-        return redirect(url_for("MemberModelView.show", pk=member_id) + "#member-dossier")
+    def _back(self, member_id: int) -> str:
+        return url_for("MemberModelView.show", pk=member_id) + "#member-dossier"
 
     @expose("/<int:member_id>/attach", methods=["POST"])
     @has_access
     @permission_name("attach")
     def attach(self, member_id: int):
-        if not DocumentForm().validate_on_submit():
-            flash(gettext("The form has expired; open the page again."), "danger")
-            return self._back(member_id)
-
         def run():
             requester = current_requester()
             version = attach_document(
@@ -336,8 +327,9 @@ class MemberDocumentView(BaseView):
             )
             queue_document(version.id, user_id=requester.user_id)
 
-        run_on_screen(run, gettext("The scan was received and is being checked."))
-        return self._back(member_id)
+        return upload_on_screen(
+            run, gettext("The scan was received and is being checked."), self._back(member_id)
+        )
 
     @expose("/document/<int:document_id>/replace", methods=["POST"])
     @has_access
@@ -347,9 +339,6 @@ class MemberDocumentView(BaseView):
         member_id = db.session.scalar(
             db.select(MemberDocument.member_id).where(MemberDocument.id == document_id)
         )
-        if not DocumentForm().validate_on_submit():
-            flash(gettext("The form has expired; open the page again."), "danger")
-            return self._back(member_id or 0)
 
         def run():
             version = replace_document(
@@ -362,9 +351,12 @@ class MemberDocumentView(BaseView):
             )
             queue_document(version.id, user_id=requester.user_id)
 
-        if run_on_screen(run, gettext("The new scan was received; the old one is kept.")):
-            return self._back(member_id)
-        return self._back(member_id) if member_id else redirect(url_for("MemberModelView.list"))
+        return upload_on_screen(
+            run,
+            gettext("The new scan was received; the old one is kept."),
+            self._back(member_id or 0),
+            refused_back=self._back(member_id) if member_id else url_for("MemberModelView.list"),
+        )
 
 
 def member_dossier_panel(member_id: int | str) -> dict:
@@ -384,7 +376,7 @@ def member_dossier_panel(member_id: int | str) -> dict:
         "missing": missing_required(db.session, member_id),
         "can_attach": sm.has_access("can_attach", "MemberDocumentView"),
         "can_replace": sm.has_access("can_replace", "MemberDocumentView"),
-        "form": DocumentForm(),
+        "form": FileForm(),
         "labels": PHOTO_STATE_LABELS,
         "format_date": format_date,
         "translate": translate,

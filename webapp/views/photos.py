@@ -4,20 +4,18 @@ job), state, crop, and the scoped, audited download. Thin: webapp/domain/photos.
 
 from __future__ import annotations
 
-from flask import current_app, flash, jsonify, redirect, request, send_file, url_for
+from flask import current_app, flash, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
-from flask_appbuilder.api import BaseApi, protect, safe
 from flask_appbuilder.api import expose as api_expose
+from flask_appbuilder.api import protect, safe
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 
 from jobs.photos import job_state, queue_photo
-from webapp.domain.errors import N_, NotFound, ValidationFailed
+from webapp.domain.errors import NotFound
 from webapp.domain.imaging import PhotoLimits
 from webapp.domain.photos import (
-    Upload,
     crop_photo,
     current_photo,
     latest_photo,
@@ -26,15 +24,23 @@ from webapp.domain.photos import (
     upload_photo,
     view_photo,
 )
-from webapp.domain.scope import find_in_scope
 from webapp.extensions import db
 from webapp.filestore import app_store
 from webapp.models.files import FileState, MemberPhoto
 from webapp.models.member import Member
 from webapp.security import current_requester
 from webapp.views.adapters import run_on_screen
-from webapp.views.base import DangVienModelRestApi
 from webapp.views.errors import translate
+from webapp.views.files import (
+    FileForm,
+    MemberFileApi,
+    form_is_fresh,
+    member_in_scope,
+    send_stored,
+    upload_on_screen,
+    uploaded_file,
+    whole_number,
+)
 
 PHOTO_STATE_LABELS = {
     FileState.QUEUED: _l("Queued"),
@@ -48,32 +54,6 @@ MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "TIFF": "image/tiff"}
 
 def photo_limits() -> PhotoLimits:
     return PhotoLimits.from_config(current_app.config)
-
-
-def send_stored(relative: str, media_type: str, download_name: str):
-    """A stored file as an attachment the browser may not sniff or keep."""
-    response = send_file(
-        app_store().absolute(relative),
-        mimetype=media_type,
-        as_attachment=True,
-        download_name=download_name,
-        max_age=0,
-        conditional=False,
-        etag=False,
-        last_modified=None,
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
-
-
-def uploaded_file(field: str = "file") -> Upload:
-    """The uploaded file of a multipart request (read whole: the request size is already
-    bounded by MAX_UPLOAD_MB), or a 422 saying it is missing."""
-    storage = request.files.get(field)
-    if storage is None or not storage.filename and not storage.content_length:
-        raise ValidationFailed({field: [(N_("Choose a file to upload."), {})]})
-    return Upload(data=storage.read(), file_name=storage.filename)
 
 
 def queue_if_needed(photo: MemberPhoto) -> None:
@@ -114,28 +94,16 @@ def photo_status(member_id: int) -> dict:
 
 def _box_from(payload) -> tuple[int, int, int, int]:
     """left, top, width, height: whole numbers of pixels (from JSON or a form)."""
-    values = []
-    for key in ("left", "top", "width", "height"):
-        value = payload.get(key)
-        text = (
-            str(value).strip()
-            if isinstance(value, int | str) and not isinstance(value, bool)
-            else ""
-        )
-        if not (text.isascii() and text.isdigit() and len(text) < 7):
-            raise ValidationFailed({key: [(N_("Enter a whole number."), {})]})
-        values.append(int(text))
-    return tuple(values)
+    return tuple(
+        whole_number(payload.get(key), key, digits=6) for key in ("left", "top", "width", "height")
+    )
 
 
-class MemberPhotoApi(BaseApi):
+class MemberPhotoApi(MemberFileApi):
     """A member's photo: PUT uploads (202, poll the status), GET downloads (scoped and
     written to the audit log), POST crop re-crops from the kept original."""
 
-    resource_name = "members"
-    allow_browser_login = True
     openapi_spec_tag = "Member photos"
-    answering_domain_errors = DangVienModelRestApi.answering_domain_errors
 
     @api_expose("/<int:pk>/photo", methods=["PUT"])
     @protect()
@@ -191,9 +159,7 @@ class MemberPhotoApi(BaseApi):
     def _accepted(self, pk: int, photo: MemberPhoto):
         status_url = url_for("MemberPhotoApi.status", pk=pk)
         code = 200 if photo.state == FileState.DONE else 202
-        response = self.response(code, photo=photo.id, state=photo.state, status=status_url)
-        response.headers["Location"] = status_url
-        return response
+        return self.accepted(code, status_url, photo=photo.id, state=photo.state, status=status_url)
 
     @api_expose("/<int:pk>/photo", methods=["GET"])
     @protect()
@@ -255,7 +221,7 @@ class MemberPhotoApi(BaseApi):
         """
 
         def run():
-            find_in_scope(db.session, Member, pk, current_requester().scope)
+            member_in_scope(pk)
             return self.response(200, **photo_status(pk))
 
         return self.answering_domain_errors(run)
@@ -313,10 +279,6 @@ def _original_media_type(photo: MemberPhoto) -> str:
         return "application/octet-stream"
 
 
-class PhotoForm(FlaskForm):
-    """CSRF token only: the file and the box are read from the request."""
-
-
 class MemberPhotoView(BaseView):
     """The photo block of the member page: upload, state, crop screen."""
 
@@ -328,12 +290,6 @@ class MemberPhotoView(BaseView):
     @has_access
     @permission_name("upload")
     def upload(self, member_id: int):
-        form = PhotoForm()
-        back = url_for("MemberModelView.show", pk=member_id)
-        if not form.validate_on_submit():
-            flash(gettext("The form has expired; open the page again."), "danger")
-            return redirect(back)
-
         def run():
             photo = upload_photo(
                 db.session,
@@ -345,15 +301,18 @@ class MemberPhotoView(BaseView):
             )
             queue_if_needed(photo)
 
-        run_on_screen(run, gettext("The photo was received and is being processed."))
-        return redirect(back)
+        return upload_on_screen(
+            run,
+            gettext("The photo was received and is being processed."),
+            url_for("MemberModelView.show", pk=member_id),
+        )
 
     @expose("/<int:member_id>/status")
     @has_access
     @permission_name("status")
     def status(self, member_id: int):
         try:
-            find_in_scope(db.session, Member, member_id, current_requester().scope)
+            member_in_scope(member_id)
         except NotFound:
             return jsonify({"message": gettext("The record does not exist.")}), 404
         return jsonify(photo_status(member_id))
@@ -364,7 +323,7 @@ class MemberPhotoView(BaseView):
     def crop(self, member_id: int):
         requester = current_requester()
         try:
-            member = find_in_scope(db.session, Member, member_id, requester.scope)
+            member = member_in_scope(member_id)
         except NotFound:
             flash(gettext("The record does not exist."), "danger")
             return redirect(url_for("MemberModelView.list"))
@@ -373,10 +332,9 @@ class MemberPhotoView(BaseView):
         if photo is None:
             flash(gettext("The member has no processed photo to crop."), "danger")
             return redirect(back)
-        form = PhotoForm()
+        form = FileForm()
         if request.method == "POST":
-            if not form.validate_on_submit():
-                flash(gettext("The form has expired; open the page again."), "danger")
+            if not form_is_fresh(form):
                 return redirect(back)
 
             def run():
@@ -405,5 +363,5 @@ def member_photo_panel(member_id: int | str) -> dict:
         "status": status,
         "can_upload": sm.has_access("can_upload", "MemberPhotoView"),
         "can_crop": sm.has_access("can_crop", "MemberPhotoView") and status["current"],
-        "form": PhotoForm(),
+        "form": FileForm(),
     }

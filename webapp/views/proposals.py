@@ -115,7 +115,8 @@ def request_print(report: str, unit_id: int, parameters: dict):
             db.session,
             current_requester(),
             report,
-            "xlsx" if report == "card-printer-data" else "pdf",
+            # The card printer gets its data file with the members' photos in one ZIP.
+            "zip" if report == "card-printer-data" else "pdf",
             unit_id,
             parameters,
         )

@@ -20,6 +20,7 @@ from webapp.domain.errors import DomainError, ValidationFailed
 from webapp.domain.scope import scope_clause
 from webapp.extensions import db
 from webapp.labels import REPORT_STATE_LABELS, format_date, label_for
+from webapp.models.member import Member
 from webapp.models.report_run import ReportRun, ReportState
 from webapp.models.unit import Unit
 from webapp.reports import REPORTS
@@ -32,12 +33,13 @@ from webapp.reports.runs import (
     runs_of,
 )
 from webapp.reports.spec import describe_parameters
-from webapp.security import current_requester, current_scope
+from webapp.security import current_requester, current_scope, scoped_get
 from webapp.views.adapters import flash_domain_error, run_on_screen
 from webapp.views.base import DangVienModelView
 from webapp.views.errors import translate, translated_field_errors
+from webapp.views.proposals import form_is_fresh, request_print
 
-FORMAT_LABELS = {"pdf": "PDF", "xlsx": "Excel (XLSX)", "csv": "CSV"}
+FORMAT_LABELS = {"pdf": "PDF", "xlsx": "Excel (XLSX)", "csv": "CSV", "zip": "ZIP"}
 
 
 class OwnOrScheduledRuns(BaseFilter):
@@ -236,6 +238,18 @@ class ReportRunView(DangVienModelView):
         except DomainError as error:  # not found, or a role that may not
             abort(error.status_code)
         return send_file(run.file_path, as_attachment=True, download_name=run.file_name)
+
+    @expose("/member-form/<int:member_id>", methods=["POST"])
+    @has_access
+    @permission_name("request")
+    def print_member_form(self, member_id: int):
+        """The member page's "print the member form": a member-form run for that member,
+        on the member's unit (the requester's scope is checked by the request)."""
+        member = scoped_get(Member, member_id) or abort(404)
+        back = redirect(url_for("MemberModelView.show", pk=member.id))
+        if not form_is_fresh():
+            return back
+        return request_print("member-form", member.unit_id, {"member_ids": [member.id]}) or back
 
     @expose("/show/<pk>", methods=["GET"])
     @has_access
