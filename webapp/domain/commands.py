@@ -105,6 +105,10 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "document.attach": frozenset({Role.CLERK}),
     "document.replace": frozenset({Role.CLERK}),
     "document.view": frozenset({Role.CLERK, Role.MANAGER, Role.LEADER}),
+    # Imports of members from spreadsheets: the dry run and the commit (each row through
+    # the member, card and row commands above, which check their own rights too).
+    "import.check": frozenset({Role.CLERK}),
+    "import.commit": frozenset({Role.CLERK}),
     "user.create": frozenset(),
     "user.import": frozenset(),
 }
