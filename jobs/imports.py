@@ -24,6 +24,7 @@ def store_upload(session, requester, stream: BinaryIO, file_name: str):
     """Keep an uploaded file in the content store by its SHA-256 and record it."""
     from pathlib import Path
 
+    from webapp.domain.errors import N_
     from webapp.domain.member_import import request_import
     from webapp.domain.spreadsheet_input import FileRefused, ReadLimits
     from webapp.filestore import TooLarge, app_store
@@ -36,7 +37,7 @@ def store_upload(session, requester, stream: BinaryIO, file_name: str):
         )
     except TooLarge:
         raise FileRefused(
-            "The file is larger than %(limit)s MB.", limit=limits.max_bytes // (1024 * 1024)
+            N_("The file is larger than %(limit)s MB."), limit=limits.max_bytes // (1024 * 1024)
         ) from None
     return request_import(
         session,
@@ -115,6 +116,12 @@ def execute_import(import_id: int, *, commit: bool, progress: Callable[[int], No
         )
     except DomainError as error:
         if commit:
+            from webapp.domain.commands import transaction
+            from webapp.domain.member_import import commit_refused
+
+            session.rollback()
+            with transaction(session):
+                commit_refused(session, import_id, error)
             raise
         session.rollback()
         run = session.get(MemberImport, import_id)
@@ -130,9 +137,13 @@ def import_job(import_id: int, commit: bool = False) -> int:
     return import_id
 
 
+def import_job_id(import_id: int, commit: bool) -> str:
+    return f"member-import-{import_id}-{'commit' if commit else 'check'}"
+
+
 def queue_import(import_id: int, *, commit: bool, user_id: int | None = None) -> str:
     """Queue the dry run or the commit of an import (one job id per step and import)."""
-    job_id = f"member-import-{import_id}-{'commit' if commit else 'check'}"
+    job_id = import_job_id(import_id, commit)
     job = fetch_job(job_id)
     if job is not None:
         status = getattr(job.get_status(), "value", job.get_status())

@@ -83,6 +83,10 @@ WRITE_MEMBER_FILE = [
     (r"MemberDocumentView", r"can_(attach|replace)"),
     (r"Photo batches", r"menu_access"),
 ]
+IMPORT_MEMBERS = [
+    (r"MemberImportView", r"can_(list|upload|commit|template)"),
+    (r"Member imports", r"menu_access"),
+]
 RUN_REPORTS = [(r"ReportRunView", r"can_(list|show|request|status|download|cancel)")]
 
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
@@ -101,6 +105,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         *PROPOSE_CARDS_AND_BADGES,
         *READ_MEMBER_FILE,
         *WRITE_MEMBER_FILE,
+        *IMPORT_MEMBERS,
     ],
     "Manager": [
         *SELF_SERVICE,

@@ -426,11 +426,11 @@ def header_field(text: Any, headers: Mapping[str, str]) -> str | None:
     bare = normalised(PARENTHESIS.sub("", word))
     if bare in headers:
         return headers[bare]
-    starting = {
-        field
-        for label, field in headers.items()
-        if normalised(PARENTHESIS.sub("", label)).startswith(bare + " ")
-    }
+    stripped = {(normalised(PARENTHESIS.sub("", label)), field) for label, field in headers.items()}
+    same = {field for label, field in stripped if label == bare}
+    if len(same) == 1:
+        return same.pop()
+    starting = {field for label, field in stripped if label.startswith(bare + " ")}
     return starting.pop() if len(starting) == 1 and " " in bare else None
 
 
@@ -667,9 +667,9 @@ def _member_row(
     by_citizen: Mapping[str, Member],
     pattern: str,
     today: date | None,
+    plan: RowPlan,
 ) -> RowPlan:
     values = dict(row.values)
-    plan = RowPlan(row.sheet, row.number, ImportOutcome.ERROR, values.get("member_number"))
     card_number, card_issued_on = (values.pop(name, None) for name in CARD_FIELDS)
     member = by_number.get(values.get("member_number") or "")
     if member is None and values.get("citizen_id"):
@@ -709,11 +709,14 @@ def _member_row(
 
 
 def _repeating_row(
-    session: Session, requester: Requester, row: SheetRow, by_number: Mapping[str, int]
+    session: Session,
+    requester: Requester,
+    row: SheetRow,
+    by_number: Mapping[str, int],
+    plan: RowPlan,
 ) -> RowPlan:
     row_sheet = next(r for r in ROW_SHEETS if r.key == row.kind)
     number = row.values.get("member_number")
-    plan = RowPlan(row.sheet, row.number, ImportOutcome.ERROR, number)
     member_id = by_number.get(number or "")
     if member_id is None:
         letter, header = row.cells["member_number"]
@@ -764,16 +767,14 @@ def run_rows(
     plans: list[RowPlan] = []
     total = len(rows) or 1
     for done, row in enumerate([*member_rows, *further], start=1):
+        plan = RowPlan(row.sheet, row.number, ImportOutcome.ERROR, row.values.get("member_number"))
         if row.problems:
-            plan = RowPlan(
-                row.sheet, row.number, ImportOutcome.ERROR, row.values.get("member_number")
-            )
             plan.problems = row.problems
         else:
             try:
                 with session.begin_nested():
                     if row.kind == "members":
-                        plan = _member_row(
+                        _member_row(
                             session,
                             requester,
                             row,
@@ -781,13 +782,12 @@ def run_rows(
                             by_citizen,
                             member_number_pattern,
                             today,
+                            plan,
                         )
                     else:
-                        plan = _repeating_row(session, requester, row, numbers_in_scope)
+                        _repeating_row(session, requester, row, numbers_in_scope, plan)
             except DomainError as error:
-                plan = RowPlan(
-                    row.sheet, row.number, ImportOutcome.ERROR, row.values.get("member_number")
-                )
+                plan.outcome, plan.fields = ImportOutcome.ERROR, []
                 plan.problems = _problems_of(error, row.cells)
             if row.kind == "members" and plan.outcome == ImportOutcome.NEW and plan.member_id:
                 numbers_in_scope[plan.member_number] = plan.member_id
@@ -854,6 +854,13 @@ def _store_plan(session: Session, run: MemberImport, plan: Plan) -> None:
     session.query(MemberImportRow).filter(MemberImportRow.import_id == run.id).delete(
         synchronize_session=False
     )
+    # Members a dry run created are gone with its savepoint: only stored ones are linked.
+    ids = sorted({row.member_id for row in plan.rows if row.member_id})
+    stored: set[int] = set()
+    for start in range(0, len(ids), 5000):
+        stored.update(
+            session.scalars(select(Member.id).where(Member.id.in_(ids[start : start + 5000])))
+        )
     session.bulk_insert_mappings(
         MemberImportRow,
         [
@@ -864,7 +871,7 @@ def _store_plan(session: Session, run: MemberImport, plan: Plan) -> None:
                 "row": row.row,
                 "outcome": row.outcome,
                 "member_number": (row.member_number or "")[:16] or None,
-                "member_id": row.member_id if row.outcome != ImportOutcome.NEW else None,
+                "member_id": row.member_id if row.member_id in stored else None,
                 "fields": row.fields,
                 "problems": [p.as_json() for p in row.problems],
             }
@@ -938,6 +945,40 @@ ALREADY_COMMITTED = N_("This file has been imported already.")
 
 
 @command("import.commit")
+def request_commit(
+    session: Session, requester: Requester, import_id: int, plan_hash: str
+) -> MemberImport:
+    """Ask for the commit of the dry run the clerk saw (`plan_hash`, from the page they
+    read); the job then commits it (`commit_import`)."""
+    run = find_import(session, requester, import_id)
+    session.refresh(run, with_for_update=True)
+    _committable(run)
+    if plan_hash != run.plan_hash:
+        raise PlanChanged(PLAN_CHANGED)
+    run.state = ImportState.COMMITTING
+    run.error = run.error_params = None
+    return run
+
+
+def _committable(run: MemberImport) -> None:
+    if run.state == ImportState.COMMITTED:
+        raise DomainError(ALREADY_COMMITTED)
+    if run.state not in (ImportState.CHECKED, ImportState.COMMITTING) or run.plan_hash is None:
+        raise DomainError(NOT_CHECKED)
+    if run.error_count:
+        raise DomainError(HAS_ERRORS, count=run.error_count)
+
+
+def commit_refused(session: Session, import_id: int, error: DomainError) -> None:
+    """A commit that did not happen: the import is back to its dry run, with the reason."""
+    run = session.get(MemberImport, import_id)
+    if run is not None and run.state != ImportState.COMMITTED:
+        run.state = ImportState.CHECKED
+        run.error = error.message
+        run.error_params = {k: _jsonable(v) for k, v in error.params.items()}
+
+
+@command("import.commit")
 def commit_import(
     session: Session,
     requester: Requester,
@@ -952,12 +993,8 @@ def commit_import(
     """Import what the dry run showed, in one transaction: every row through its command;
     a refused row, or a plan that differs from the dry run, leaves the database as it was."""
     run = find_import(session, requester, import_id)
-    if run.state == ImportState.COMMITTED:
-        raise DomainError(ALREADY_COMMITTED)
-    if run.state != ImportState.CHECKED or run.plan_hash is None:
-        raise DomainError(NOT_CHECKED)
-    if run.error_count:
-        raise DomainError(HAS_ERRORS, count=run.error_count)
+    session.refresh(run, with_for_update=True)  # one commit of an import at a time
+    _committable(run)
     seen = run.plan_hash
     rows = parse_workbook(session, requester, sheets, words)
     plan = run_rows(

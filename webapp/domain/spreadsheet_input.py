@@ -298,7 +298,17 @@ def _capped(name: str, rows: Iterator[list[Any]], limits: ReadLimits, first: int
             cells = cells[:-1]
         if len(cells) > limits.max_columns:
             raise FileRefused(TOO_MANY_COLUMNS, sheet=name, limit=limits.max_columns)
-        yield number, [None if cell == "" else cell for cell in cells]
+        yield number, [_value(cell) for cell in cells]
+
+
+def _value(cell: Any) -> Any:
+    """Empty cells are None; a date stored with no time of day is a date (openpyxl gives
+    datetimes, calamine dates)."""
+    if cell == "":
+        return None
+    if isinstance(cell, datetime) and cell.time() == datetime.min.time():
+        return cell.date()
+    return cell
 
 
 def _read_calamine(path: Path, names: list[str], limits: ReadLimits) -> Iterator[Sheet]:
@@ -308,10 +318,10 @@ def _read_calamine(path: Path, names: list[str], limits: ReadLimits) -> Iterator
     try:
         for name in names:
             data = workbook.get_sheet_by_name(name)
-            # calamine starts at the first used cell: number the rows and place the
-            # columns as the sheet does.
-            start_row, start_column = data.start or (0, 0)
-            rows = _capped(name, data.iter_rows(), limits, start_row + 1, start_column)
+            # calamine gives every row from the first, but its columns start at the first
+            # used one: place them as the sheet does.
+            start_column = (data.start or (0, 0))[1]
+            rows = _capped(name, data.iter_rows(), limits, 1, start_column)
             yield Sheet(name=name, rows=list(rows))
     finally:
         workbook.close()

@@ -17,6 +17,7 @@ from webapp.views.badges import (
 )
 from webapp.views.cards import CardBatchView, CardProposalApi, PartyCardApi, PartyCardView
 from webapp.views.events import MemberEventApi, MemberEventView
+from webapp.views.imports import MemberImportView
 from webapp.views.member_file import register_member_file
 from webapp.views.members import MemberApi, MemberModelView
 from webapp.views.records import (
@@ -157,6 +158,13 @@ def register_views(appbuilder: AppBuilder) -> None:
     for api in ROW_APIS:
         appbuilder.add_api(api)
     register_member_file(appbuilder)  # photos, batches of scans, the scanned dossier
+    appbuilder.add_view(
+        MemberImportView,
+        "Member imports",
+        label=_l("Import members from a spreadsheet"),
+        icon="fa-file-excel-o",
+        category="Organisation",
+    )
     appbuilder.add_view(
         CatalogueEntryView,
         "Catalogues",
