@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["tree", "reports", "badges", "photos"]
+BENCHMARKS = ["tree", "reports", "badges", "photos", "ingest"]
 
 
 def main(argv: list[str]) -> int:

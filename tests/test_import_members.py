@@ -514,3 +514,84 @@ def test_the_clerks_role_and_the_template(app, db_session, world, tmp_path):
     assert [r.outcome for r in plan_rows(db_session, run.id)] == ["new"], [
         r.problems for r in plan_rows(db_session, run.id)
     ]
+
+
+def test_the_cli_dry_run_and_commit(app, db_session, world, tmp_path):
+    from conftest import run_flask
+
+    good = tmp_path / "ds.xlsx"
+    good.write_bytes(workbook_bytes([member_row("000971TN"), member_row("000972TN")]))
+    result = run_flask("import-members", str(good), "--user", "clerk_i")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "sheet\trow\toutcome\tmember\tdetail"
+    assert lines[1].split("\t")[:4] == ["Đảng viên", "2", "new", "000971TN"]
+    assert "new 2, update 0, unchanged 0, error 0" in result.stdout
+    db_session.expire_all()
+    assert db_session.scalar(select(func.count(Member.id))) == 2  # a dry run only
+
+    result = run_flask("import-members", str(good), "--user", "clerk_i", "--commit")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "committed" in result.stdout
+    db_session.expire_all()
+    assert db_session.scalar(select(func.count(Member.id))) == 4
+
+    bad = tmp_path / "loi.xlsx"
+    bad.write_bytes(workbook_bytes([member_row("000973TN", **{"Giới tính": "?"})]))
+    result = run_flask("import-members", str(bad), "--user", "clerk_i", "--commit")
+    assert result.returncode == 1
+    assert "Đảng viên\t2\terror\t000973TN\tC (Giới tính): " in result.stdout
+    not_xlsx = tmp_path / "van-ban.xlsx"
+    not_xlsx.write_text("Số lý lịch\n000974TN\n")
+    result = run_flask("import-members", str(not_xlsx), "--user", "clerk_i")
+    assert result.returncode == 1 and "XLSX" in result.stderr
+    db_session.expire_all()
+    assert db_session.scalar(select(func.count(Member.id))) == 4
+
+
+def test_the_jobs_on_a_real_worker(app, db_session, world):
+    from conftest import run_worker_burst
+    from jobs.imports import queue_import
+    from webapp.domain.member_import import request_commit
+    from webapp.domain.photo_batches import requester_of
+
+    run_id = upload(app, db_session, workbook_bytes([member_row("000981TN")]))
+    db_session.commit()
+    queue_import(run_id, commit=False, user_id=clerk_id(app))
+    result = run_worker_burst()
+    assert result.returncode == 0, result.stderr
+    db_session.expire_all()
+    run = db_session.get(MemberImport, run_id)
+    assert run.state == "checked" and run.new_count == 1
+    requester = requester_of(db_session, run)
+    request_commit(db_session, requester, run_id, run.plan_hash)
+    queue_import(run_id, commit=True, user_id=clerk_id(app))
+    result = run_worker_burst()
+    assert result.returncode == 0, result.stderr
+    db_session.expire_all()
+    assert db_session.get(MemberImport, run_id).state == "committed"
+    assert db_session.scalar(select(Member).where(Member.member_number == "000981TN"))
+
+
+def test_the_template_keeps_formula_like_catalogue_names_as_text(app, db_session, world, tmp_path):
+    from openpyxl import load_workbook
+
+    from webapp.models import CatalogueEntry
+    from webapp.reports.member_import_sheet import write_template
+
+    evil = '=HYPERLINK("http://evil.example/","Bấm")'
+    db_session.add(CatalogueEntry(kind="religion", code="X97", name=evil, position=97))
+    db_session.commit()
+    try:
+        with app.test_request_context():
+            from webapp.domain.photo_batches import requester_of
+
+            clerk = requester_of(db_session, MemberImport(requested_by_id=clerk_id(app)))
+            path = write_template(db_session, clerk, tmp_path / "t.xlsx")
+        lists = load_workbook(path)["Danh sach"]
+        cells = [c for column in lists.iter_cols() for c in column if c.value == evil]
+        assert cells and all(c.data_type == "s" for c in cells)
+    finally:
+        db_session.rollback()
+        db_session.query(CatalogueEntry).filter_by(code="X97").delete()
+        db_session.commit()
