@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["tree", "reports", "badges", "photos", "worklist"]
+BENCHMARKS = ["tree", "reports", "badges", "photos", "worklist", "ingest"]
 
 
 def main(argv: list[str]) -> int:

@@ -15,7 +15,7 @@ from flask import Flask, current_app
 from rq import Queue
 from rq.job import Job
 
-QUEUE_NAMES = ("reports", "photos", "sync", "default")
+QUEUE_NAMES = ("reports", "photos", "imports", "sync", "default")
 DEFAULT_TIMEOUT = 600
 RESULT_TTL = 24 * 3600
 FAILURE_TTL = 7 * 24 * 3600

@@ -30,7 +30,7 @@ from sqlalchemy import delete, select
 import webapp
 from factories import SYSTEM, make_member, make_tree, make_unit
 from webapp.cli import create_user
-from webapp.domain import dossier, photo_batches, photos, worklist
+from webapp.domain import dossier, member_import, photo_batches, photos, worklist
 from webapp.domain.commands import COMMANDS, Requester, Role
 from webapp.domain.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from webapp.domain.imaging import PhotoLimits
@@ -219,6 +219,27 @@ ROWS: dict[str, Row] = {
         # per file (tests/test_photo_batches.py); here only the role is the door.
         outside=None,
     ),
+    # --- member imports (a new member of cell B from a one-row sheet) ---
+    "webapp.domain.member_import.request_import": Row(
+        lambda s, r, w: member_import.request_import(
+            s, r, file_name="ds.xlsx", sha256="b" * 64, file_path=_IMPORT_PATH, size=1
+        ),
+        # An upload names no member until its dry run: the role is the door.
+        outside=None,
+    ),
+    "webapp.domain.member_import.check_import": Row(
+        lambda s, r, w: member_import.check_import(
+            s, r, w.import_b, w.import_sheets, w.import_words, member_number_pattern=_PATTERN
+        )
+    ),
+    "webapp.domain.member_import.request_commit": Row(
+        lambda s, r, w: member_import.request_commit(s, r, w.import_b, w.import_hash)
+    ),
+    "webapp.domain.member_import.commit_import": Row(
+        lambda s, r, w: member_import.commit_import(
+            s, r, w.import_b, w.import_sheets, w.import_words, member_number_pattern=_PATTERN
+        )
+    ),
     "webapp.domain.dossier.attach_document": Row(
         lambda s, r, w: dossier.attach_document(
             s,
@@ -283,6 +304,36 @@ def test_every_command_has_a_row(app):
     commands = all_commands()
     assert not commands - rows, f"commands without a row: {sorted(commands - rows)}"
     assert not rows - commands, f"rows without a command: {sorted(rows - commands)}"
+
+
+_PATTERN = r"\d{6}[A-Z]{1,3}|\d{10}"
+_IMPORT_PATH = "files/imports/bb/" + "b" * 64
+
+
+def _import_world(session, w) -> None:
+    """An import of clerk B's, its dry run done: one new member for cell B."""
+    from webapp.domain.spreadsheet_input import Sheet
+
+    header = ["member_number", "birth_name", "sex", "birth_date", "unit", "admitted_on"]
+    w.import_sheets = [
+        Sheet(
+            "members",
+            [
+                (1, header),
+                (2, ["777101TN", "Vũ Văn Nhập", "male", "01/01/1990", "P.02.001", "01/01/2015"]),
+            ],
+        )
+    ]
+    w.import_words = member_import.vocabulary([])
+    owner = w.requesters["clerk_b"]
+    run = member_import.request_import(
+        session, owner, file_name="ds.xlsx", sha256="b" * 64, file_path=_IMPORT_PATH, size=1
+    )
+    plan = member_import.check_import(
+        session, owner, run.id, w.import_sheets, w.import_words, member_number_pattern=_PATTERN
+    )
+    assert [row.outcome for row in plan.rows] == ["new"], [r.problems for r in plan.rows]
+    w.import_b, w.import_hash = run.id, plan.fingerprint
 
 
 def _jpeg(quality: int = 92) -> bytes:
@@ -395,6 +446,7 @@ def world(app, db_session, redis_conn):
     )
     process_document_job(version.id)
     w.document_b = version.document_id
+    _import_world(db_session, w)
     yield w
     # Catalogues outlive the per-test clean-up: take this world's entries out again.
     db_session.rollback()

@@ -52,6 +52,7 @@ def cli_date(value: str | None, option: str) -> date:
 
 
 def register_cli(app: Flask) -> None:
+    from webapp.import_cli import import_members_command
     from webapp.photos_cli import photos_group
 
     for command in (
@@ -66,6 +67,7 @@ def register_cli(app: Flask) -> None:
         badges_group,
         cards_group,
         photos_group,
+        import_members_command,
     ):
         app.cli.add_command(command)
 

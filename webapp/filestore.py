@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-KINDS = ("originals", "photos", "thumbs", "documents", "previews", "batches")
+KINDS = ("originals", "photos", "thumbs", "documents", "previews", "batches", "imports")
 SUFFIX = re.compile(r"\.[a-z0-9]{1,5}")
 RELATIVE = re.compile(r"files/[a-z]+/[0-9a-f]{2}/[0-9a-f]{64}(\.[a-z0-9]{1,5})?")
 TEMP_PREFIX = ".part-"

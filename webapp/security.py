@@ -103,6 +103,10 @@ WRITE_MEMBER_FILE = [
     (r"MemberDocumentView", r"can_(attach|replace)"),
     (r"Photo batches", r"menu_access"),
 ]
+IMPORT_MEMBERS = [
+    (r"MemberImportView", r"can_(list|upload|commit|template)"),
+    (r"Member imports", r"menu_access"),
+]
 RUN_REPORTS = [
     (r"ReportRunView", r"can_(list|show|request|status|download|cancel)"),
     (r"ReportScreenView", r"can_(quality|members)"),
@@ -133,6 +137,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         *READ_MEMBER_FILE,
         *WRITE_MEMBER_FILE,
         *WORKLIST,
+        *IMPORT_MEMBERS,
     ],
     "Manager": [
         *SELF_SERVICE,

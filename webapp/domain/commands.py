@@ -110,6 +110,10 @@ ACTIONS: dict[str, frozenset[Role]] = {
     # The worklist is derived data: a Clerk or Manager may recompute it for their scope.
     "worklist.refresh": frozenset({Role.CLERK, Role.MANAGER}),
     "worklist.configure": frozenset(),
+    # Imports of members from spreadsheets: the dry run and the commit (each row through
+    # the member, card and row commands above, which check their own rights too).
+    "import.check": frozenset({Role.CLERK}),
+    "import.commit": frozenset({Role.CLERK}),
     "user.create": frozenset(),
     "user.import": frozenset(),
 }

@@ -29,6 +29,7 @@ from webapp.models.files import (
 )
 from webapp.models.ledger import MemberEvent, MemberPeriod
 from webapp.models.member import Member, MemberStatus, Sex
+from webapp.models.member_import import MemberImport, MemberImportRow
 from webapp.models.record import (
     MEMBER_ROW_MODELS,
     CatalogueEntry,
@@ -96,6 +97,8 @@ __all__ = [
     "WorkPeriod",
     "Member",
     "MemberEvent",
+    "MemberImport",
+    "MemberImportRow",
     "MemberPeriod",
     "MemberStatus",
     "Model",

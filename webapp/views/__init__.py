@@ -18,6 +18,7 @@ from webapp.views.badges import (
 from webapp.views.cards import CardBatchView, CardProposalApi, PartyCardApi, PartyCardView
 from webapp.views.dashboard import DashboardView
 from webapp.views.events import MemberEventApi, MemberEventView
+from webapp.views.imports import MemberImportView
 from webapp.views.member_file import register_member_file
 from webapp.views.members import MemberApi, MemberModelView
 from webapp.views.records import (
@@ -199,6 +200,13 @@ def register_views(appbuilder: AppBuilder) -> None:
         href="/worklist/settings",
         icon="fa-cog",
         category="Worklist",
+    )
+    appbuilder.add_view(
+        MemberImportView,
+        "Member imports",
+        label=_l("Import members from a spreadsheet"),
+        icon="fa-file-excel-o",
+        category="Organisation",
     )
     appbuilder.add_view(
         CatalogueEntryView,

@@ -1,0 +1,1023 @@
+"""Importing members from a spreadsheet (issue 16): a dry run that shows what every row
+would do, then a commit of exactly that, all or nothing.
+
+There is no second copy of the member form's rules here. Each row, once its cells are
+read (dates by the one date parser, text by the one text rule), goes through the same
+commands as the form, with the importing clerk's requester and scope:
+`create_member` (which opens the ledger by the admission and, when dated, the official
+recognition), `edit_member`, `record_card` and `add_member_row`. The *dry run* runs them
+too, each row in its own savepoint, inside a savepoint that is rolled back at the end:
+what it reports is what the commit would do, down to the ledger replay of every new
+member and a duplicate that only the second of two rows reveals. The *commit* runs them
+in one transaction and stops at the first refusal, so a file is imported whole or not at
+all; it refuses too when the plan differs from the dry run the clerk saw (the database
+changed in between), and then the new plan is what the clerk sees next.
+
+Rows are matched to members in the requester's scope by member number, then by citizen
+ID. A blank cell is "not given" (it never erases a stored value), so importing a file
+twice changes nothing the second time. Identifiers that a spreadsheet stored as numbers
+(a citizen ID shown as 1.0E+11, a member number that lost its leading zeros) are refused
+rather than saved wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import inspect, or_, select
+from sqlalchemy.orm import Session
+
+from webapp.domain import audit
+from webapp.domain.cards import record_card
+from webapp.domain.commands import AFTER_COMMIT, Requester, command
+from webapp.domain.dates import parse_date
+from webapp.domain.errors import N_, DomainError, NotFound, ValidationFailed
+from webapp.domain.members import create_member, edit_member, record_values
+from webapp.domain.records import add_member_row
+from webapp.domain.scope import scope_clause
+from webapp.domain.spreadsheet_input import Sheet
+from webapp.domain.text import clean_text
+from webapp.models.member import BirthDatePrecision, Member, MemberStatus, Sex
+from webapp.models.member_import import ImportOutcome, ImportState, MemberImport, MemberImportRow
+from webapp.models.record import (
+    Commendation,
+    Discipline,
+    FamilyRelation,
+    TrainingCourse,
+    TripAbroad,
+    WorkPeriod,
+)
+from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit
+
+# --- The columns, in the order of the paper form (phiếu đảng viên) -----------------------
+
+TEXT, DATE, CHOICE, BOOLEAN, IDENTIFIER, UNIT, YEAR = (
+    "text",
+    "date",
+    "choice",
+    "boolean",
+    "identifier",
+    "unit",
+    "year",
+)
+
+
+@dataclass(frozen=True)
+class ImportColumn:
+    field: str
+    label: str  # msgid of the header (the member form's label)
+    kind: str = TEXT
+    required: bool = False
+    note: str | None = None  # msgid for the template's notes row
+
+
+MEMBER_IMPORT_COLUMNS: tuple[ImportColumn, ...] = (
+    ImportColumn("member_number", N_("Member number"), IDENTIFIER, True, N_("As text")),
+    ImportColumn("birth_name", N_("Full name at birth"), required=True),
+    ImportColumn("name_in_use", N_("Name in use")),
+    ImportColumn("alias", N_("Alias")),
+    ImportColumn("sex", N_("Sex"), CHOICE, True),
+    ImportColumn("birth_date", N_("Date of birth"), DATE, True, N_("dd/mm/yyyy")),
+    ImportColumn("birth_date_precision", N_("Date of birth known"), CHOICE),
+    ImportColumn("birthplace", N_("Place of birth")),
+    ImportColumn("home_town", N_("Home town")),
+    ImportColumn("permanent_address", N_("Permanent address")),
+    ImportColumn("current_address", N_("Current address")),
+    ImportColumn("ethnicity", N_("Ethnicity")),
+    ImportColumn("religion", N_("Religion")),
+    ImportColumn("citizen_id", N_("Citizen ID"), IDENTIFIER, note=N_("12 digits, as text")),
+    ImportColumn("unit_id", N_("Party cell"), UNIT, True, N_("Code of the cell")),
+    ImportColumn("status", N_("Status"), CHOICE),
+    ImportColumn("admitted_on", N_("Admitted on"), DATE, True, N_("dd/mm/yyyy")),
+    ImportColumn("admitting_cell", N_("Admitting cell")),
+    ImportColumn("introducer_1", N_("First introducer")),
+    ImportColumn("introducer_2", N_("Second introducer")),
+    ImportColumn("official_on", N_("Official on"), DATE, note=N_("dd/mm/yyyy")),
+    ImportColumn("youth_union_on", N_("Joined the Youth Union on"), DATE, note=N_("dd/mm/yyyy")),
+    ImportColumn("card_number", N_("Card number"), IDENTIFIER, note=N_("NN.NNNNNN")),
+    ImportColumn("card_issued_on", N_("Card issued on"), DATE, note=N_("dd/mm/yyyy")),
+    ImportColumn("general_education", N_("General education")),
+    ImportColumn("professional_level", N_("Professional qualification")),
+    ImportColumn("professional_field", N_("Field of study")),
+    ImportColumn("academic_title", N_("Academic title")),
+    ImportColumn("political_theory", N_("Political theory")),
+    ImportColumn("state_management", N_("State management")),
+    ImportColumn("foreign_languages", N_("Foreign languages")),
+    ImportColumn("it_level", N_("Information technology")),
+    ImportColumn("occupation_at_admission", N_("Occupation when admitted")),
+    ImportColumn("occupation", N_("Occupation now")),
+    ImportColumn("party_position", N_("Position in the Party")),
+    ImportColumn("government_position", N_("Position in government and mass organisations")),
+    ImportColumn("health", N_("Health")),
+    ImportColumn("veteran", N_("Veteran"), BOOLEAN, note=N_("x = yes")),
+    ImportColumn("war_invalid", N_("War invalid or sick soldier (grade)")),
+    ImportColumn("martyr_family", N_("Family of a martyr"), BOOLEAN, note=N_("x = yes")),
+)
+# Changed only by the card commands (record_card), never by editing the record.
+CARD_FIELDS = ("card_number", "card_issued_on")
+
+# Choices are read by their label in Vietnamese or English, or by their stored value.
+CHOICES: dict[str, dict[str, str]] = {
+    "sex": {Sex.MALE: N_("Male"), Sex.FEMALE: N_("Female")},
+    "status": {
+        MemberStatus.PROBATIONARY: N_("Probationary"),
+        MemberStatus.OFFICIAL: N_("Official"),
+    },
+    "birth_date_precision": {
+        BirthDatePrecision.DAY: N_("Full date known"),
+        BirthDatePrecision.MONTH: N_("Month and year only"),
+        BirthDatePrecision.YEAR: N_("Year only"),
+    },
+}
+TRUE_WORDS = frozenset({"x", "có", "co", "yes", "y", "1", "true", "đúng"})
+FALSE_WORDS = frozenset({"không", "khong", "no", "n", "0", "false"})
+
+MEMBER_NUMBER = ImportColumn("member_number", N_("Member number"), IDENTIFIER, True)
+
+
+@dataclass(frozen=True)
+class RowSheet:
+    """A further sheet of repeating rows, keyed by member number."""
+
+    key: str  # the member's relationship name
+    label: str  # msgid of the sheet's name
+    model: type
+    columns: tuple[ImportColumn, ...]
+
+
+ROW_SHEETS: tuple[RowSheet, ...] = (
+    RowSheet(
+        "work_periods",
+        N_("Work history"),
+        WorkPeriod,
+        (
+            ImportColumn("starts_on", N_("From"), DATE, True),
+            ImportColumn("ends_on", N_("To"), DATE),
+            ImportColumn("description", N_("Position and workplace"), required=True),
+        ),
+    ),
+    RowSheet(
+        "training_courses",
+        N_("Training"),
+        TrainingCourse,
+        (
+            ImportColumn("starts_on", N_("From"), DATE, True),
+            ImportColumn("ends_on", N_("To"), DATE),
+            ImportColumn("institution", N_("School or institution"), required=True),
+            ImportColumn("field", N_("Field of study")),
+            ImportColumn("study_form", N_("Form of study")),
+            ImportColumn("qualification", N_("Qualification obtained")),
+        ),
+    ),
+    RowSheet(
+        "commendations",
+        N_("Commendations"),
+        Commendation,
+        (
+            ImportColumn("awarded_on", N_("Date"), DATE, True),
+            ImportColumn("form", N_("Form"), required=True),
+            ImportColumn("level", N_("Level deciding")),
+            ImportColumn("decision_number", N_("Decision number")),
+            ImportColumn("reason", N_("Reason")),
+        ),
+    ),
+    RowSheet(
+        "disciplines",
+        N_("Discipline"),
+        Discipline,
+        (
+            ImportColumn("decided_on", N_("Date"), DATE, True),
+            ImportColumn("form", N_("Form"), required=True),
+            ImportColumn("level", N_("Level deciding")),
+            ImportColumn("decision_number", N_("Decision number")),
+            ImportColumn("reason", N_("Reason"), required=True),
+        ),
+    ),
+    RowSheet(
+        "trips_abroad",
+        N_("Trips abroad"),
+        TripAbroad,
+        (
+            ImportColumn("starts_on", N_("From"), DATE, True),
+            ImportColumn("ends_on", N_("To"), DATE),
+            ImportColumn("country", N_("Country"), required=True),
+            ImportColumn("purpose", N_("Purpose")),
+        ),
+    ),
+    RowSheet(
+        "family_relations",
+        N_("Family relations"),
+        FamilyRelation,
+        (
+            ImportColumn("relation", N_("Relation"), required=True),
+            ImportColumn("full_name", N_("Full name"), required=True),
+            ImportColumn("birth_year", N_("Year of birth"), YEAR),
+            ImportColumn("occupation", N_("Occupation")),
+            ImportColumn("notes", N_("Notes")),
+        ),
+    ),
+)
+MEMBERS_SHEET_LABEL = N_("Party members")
+
+
+def normalised(text: Any) -> str:
+    """A header or a choice as compared: NFC, case and spacing folded, without the
+    template's "*" of a required column."""
+    return " ".join(unicodedata.normalize("NFC", str(text)).casefold().split()).rstrip(" *")
+
+
+@dataclass
+class Vocabulary:
+    """The words a file may use for headers, sheet names and choices, in every language
+    the application speaks (built by the adapter from the translations)."""
+
+    headers: dict[str, str] = field(default_factory=dict)  # normalised header → field
+    row_headers: dict[str, dict[str, str]] = field(default_factory=dict)  # sheet key → …
+    sheets: dict[str, str] = field(default_factory=dict)  # normalised sheet name → key
+    choices: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def vocabulary(translators: Iterable[Callable[[str], str]]) -> Vocabulary:
+    """Headers, sheet names and choices in each language (`translators`: msgid → text,
+    e.g. gettext in Vietnamese and in English), plus the fields' own names."""
+    words = Vocabulary()
+    translators = [lambda msgid: msgid, *translators]
+    for translate in translators:
+        for column in MEMBER_IMPORT_COLUMNS:
+            words.headers[normalised(translate(column.label))] = column.field
+        words.sheets[normalised(translate(MEMBERS_SHEET_LABEL))] = "members"
+        for row_sheet in ROW_SHEETS:
+            words.sheets[normalised(translate(row_sheet.label))] = row_sheet.key
+            headers = words.row_headers.setdefault(row_sheet.key, {})
+            headers[normalised(translate(MEMBER_NUMBER.label))] = "member_number"
+            for column in row_sheet.columns:
+                headers[normalised(translate(column.label))] = column.field
+        for name, options in CHOICES.items():
+            by_word = words.choices.setdefault(name, {})
+            for value, label in options.items():
+                by_word[normalised(translate(label))] = str(value)
+                by_word[normalised(value)] = str(value)
+    for column in MEMBER_IMPORT_COLUMNS:
+        words.headers[normalised(column.field)] = column.field
+    words.headers[normalised("unit")] = "unit_id"
+    for row_sheet in ROW_SHEETS:
+        words.sheets[normalised(row_sheet.key)] = row_sheet.key
+        for column in (MEMBER_NUMBER, *row_sheet.columns):
+            words.row_headers[row_sheet.key][normalised(column.field)] = column.field
+    return words
+
+
+# --- Reading the cells of a row ------------------------------------------------------------
+
+FLOAT_MANGLED = N_(
+    "%(value)s was stored by the spreadsheet as a number, so digits or leading zeros may "
+    "have been lost. Format the column as Text and type the number again."
+)
+SCIENTIFIC = re.compile(r"^[0-9]+([.,][0-9]+)?[eE][+-]?[0-9]+$")
+NOT_A_CHOICE = N_("%(value)s is not one of the choices: %(choices)s.")
+NOT_YES_NO = N_("Write x (or “có”) for yes and leave the cell empty for no.")
+UNKNOWN_UNIT = N_("There is no Party cell with the code %(value)s in your scope.")
+NOT_A_CELL = N_("Members belong to a Party cell; %(unit)s is not a cell.")
+NOT_A_YEAR = N_("Enter a year of four digits.")
+REQUIRED_CELL = N_("This column is required.")
+TOO_LONG = N_("At most %(limit)s characters.")
+
+
+@dataclass
+class Problem:
+    """What is wrong, where: the sheet, the row, the column (its letter and header)."""
+
+    column: str | None
+    header: str | None
+    message: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "column": self.column,
+            "header": self.header,
+            "message": self.message,
+            "params": {k: _jsonable(v) for k, v in self.params.items()},
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, date | datetime):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, int | float | str | bool) or value is None:
+        return value
+    return str(value)
+
+
+def column_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, remainder = divmod(index - 1, 26)
+        letters = chr(65 + remainder) + letters
+    return letters
+
+
+def shown_value(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return f"{value:.0f}" if abs(value) < 1e10 else f"{value:.1E}"
+    return str(value)
+
+
+def _length_limit(model: type, name: str) -> int | None:
+    column = model.__table__.columns.get(name)
+    return getattr(column.type, "length", None) if column is not None else None
+
+
+def read_cell(
+    column: ImportColumn,
+    raw: Any,
+    words: Vocabulary,
+    units: Mapping[str, Unit],
+    model: type,
+    header: str | None = None,
+) -> Any:
+    """The cell's value for the rules, or ValidationFailed on the column's field."""
+    name = column.field
+    if isinstance(raw, str):
+        raw = clean_text(raw, name, label=header or column.label)
+        if raw == "":
+            raw = None
+    if raw is None:
+        return None
+    if column.kind == DATE:
+        return parse_date(raw, name)
+    if column.kind == IDENTIFIER:
+        if isinstance(raw, int | float) and not isinstance(raw, bool):
+            raise ValidationFailed({name: [(FLOAT_MANGLED, {"value": shown_value(raw)})]})
+        text = str(raw)
+        if SCIENTIFIC.match(text):
+            raise ValidationFailed({name: [(FLOAT_MANGLED, {"value": text})]})
+        return text.upper() if name == "member_number" else text
+    if isinstance(raw, date | datetime):
+        raw = raw.strftime("%d/%m/%Y")
+    elif isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    if column.kind == YEAR:
+        if isinstance(raw, int) or (isinstance(raw, str) and re.fullmatch(r"[0-9]{4}", raw)):
+            return int(raw)
+        raise ValidationFailed({name: [(NOT_A_YEAR, {})]})
+    text = str(raw)
+    if column.kind == CHOICE:
+        value = words.choices[name].get(normalised(text))
+        if value is None:
+            choices = ", ".join(sorted({k for k in words.choices[name] if k not in CHOICES[name]}))
+            raise ValidationFailed({name: [(NOT_A_CHOICE, {"value": text, "choices": choices})]})
+        return value
+    if column.kind == BOOLEAN:
+        word = normalised(text)
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        raise ValidationFailed({name: [(NOT_YES_NO, {})]})
+    if column.kind == UNIT:
+        unit = units.get(text.upper())
+        if unit is None:
+            raise ValidationFailed({name: [(UNKNOWN_UNIT, {"value": text})]})
+        if unit.kind not in MEMBER_HOLDING_KINDS:
+            raise ValidationFailed({name: [(NOT_A_CELL, {"unit": unit.name})]})
+        return unit.id
+    limit = _length_limit(model, name)
+    if limit and len(text) > limit:
+        raise ValidationFailed({name: [(TOO_LONG, {"limit": limit})]})
+    return text
+
+
+# --- Finding the header and the rows of a sheet ------------------------------------------
+
+
+@dataclass
+class SheetRow:
+    sheet: str
+    number: int
+    kind: str  # "members" or a ROW_SHEETS key
+    values: dict[str, Any]
+    cells: dict[str, tuple[str, str]]  # field → (column letter, header as written)
+    problems: list[Problem] = field(default_factory=list)
+
+
+HEADER_SEARCH_ROWS = 10
+PARENTHESIS = re.compile(r"\s*\([^)]*\)")
+
+
+def header_field(text: Any, headers: Mapping[str, str]) -> str | None:
+    """The field a header names: the label as the template writes it, without its
+    parenthesis ("Số định danh cá nhân"), or the start of one label only ("Số lý lịch"
+    for "Số lý lịch đảng viên")."""
+    word = normalised(text)
+    if not word:
+        return None
+    if word in headers:
+        return headers[word]
+    bare = normalised(PARENTHESIS.sub("", word))
+    if bare in headers:
+        return headers[bare]
+    stripped = {(normalised(PARENTHESIS.sub("", label)), field) for label, field in headers.items()}
+    same = {field for label, field in stripped if label == bare}
+    if len(same) == 1:
+        return same.pop()
+    starting = {field for label, field in stripped if label.startswith(bare + " ")}
+    return starting.pop() if len(starting) == 1 and " " in bare else None
+
+
+NO_HEADER = N_(
+    "No sheet has a header row with “%(header)s”: use the template, or name the columns as it does."
+)
+MISSING_COLUMN = N_("The sheet %(sheet)s has no column “%(header)s”, which is required.")
+DUPLICATE_COLUMN = N_("The sheet %(sheet)s has two columns for “%(header)s”.")
+
+
+def find_header(
+    sheet: Sheet, headers: Mapping[str, str]
+) -> tuple[int, dict[int, str], dict[int, str]] | None:
+    """(header row number, column index → field, column index → header as written) of the
+    first row among the first few that names a member number."""
+    for number, cells in sheet.rows[:HEADER_SEARCH_ROWS]:
+        fields = {}
+        written = {}
+        for index, cell in enumerate(cells):
+            if cell is None:
+                continue
+            name = header_field(cell, headers)
+            if name is not None:
+                fields[index] = name
+                written[index] = str(cell).strip()
+        if "member_number" in fields.values():
+            return number, fields, written
+    return None
+
+
+def _sheet_rows(
+    sheet: Sheet,
+    kind: str,
+    columns: tuple[ImportColumn, ...],
+    headers: Mapping[str, str],
+    words: Vocabulary,
+    units: Mapping[str, Unit],
+    model: type,
+) -> Iterator[SheetRow]:
+    found = find_header(sheet, headers)
+    if found is None:
+        return
+    header_row, fields, written = found
+    by_field = {column.field: column for column in columns}
+    seen: dict[str, int] = {}
+    for index, name in fields.items():
+        if name in seen:
+            raise DomainError(DUPLICATE_COLUMN, sheet=sheet.name, header=written[index])
+        seen[name] = index
+    for column in columns:
+        if column.required and column.field not in seen:
+            raise DomainError(MISSING_COLUMN, sheet=sheet.name, header=column.label)
+    notes_row = None
+    for number, cells in sheet.rows:
+        if number <= header_row:
+            continue
+        if notes_row is None and number == header_row + 1 and _is_notes_row(cells, columns, fields):
+            notes_row = number
+            continue
+        if all(cell is None for cell in cells):
+            continue  # blank row
+        row = SheetRow(sheet=sheet.name, number=number, kind=kind, values={}, cells={})
+        for name, index in seen.items():
+            column = by_field[name]
+            letter = column_letter(index)
+            row.cells[name] = (letter, written[index])
+            raw = cells[index] if index < len(cells) else None
+            try:
+                value = read_cell(column, raw, words, units, model, written[index])
+            except ValidationFailed as error:
+                for message, params in error.errors[name]:
+                    row.problems.append(Problem(letter, written[index], message, params))
+                continue
+            if value is None and column.required:
+                row.problems.append(Problem(letter, written[index], REQUIRED_CELL))
+            row.values[name] = value
+        yield row
+
+
+NOTES_MARK = "⁂"
+
+
+def _is_notes_row(cells: list[Any], columns, fields: Mapping[int, str]) -> bool:
+    """The template's notes row (under the header) starts with the notes mark."""
+    first = next((cell for cell in cells if cell is not None), None)
+    return isinstance(first, str) and first.startswith(NOTES_MARK)
+
+
+def parse_workbook(
+    session: Session, requester: Requester, sheets: list[Sheet], words: Vocabulary
+) -> list[SheetRow]:
+    """The rows of the member sheet (the first sheet with a member header) and of the
+    further sheets of repeating rows, cells read; DomainError when no sheet has members."""
+    units = {
+        unit.code.upper(): unit
+        for unit in session.scalars(select(Unit).where(scope_clause(Unit, requester.scope)))
+    }
+    rows: list[SheetRow] = []
+    members_found = False
+    for sheet in sheets:
+        key = words.sheets.get(normalised(sheet.name))
+        row_sheet = next((r for r in ROW_SHEETS if r.key == key), None)
+        if row_sheet is not None:
+            rows.extend(
+                _sheet_rows(
+                    sheet,
+                    row_sheet.key,
+                    (MEMBER_NUMBER, *row_sheet.columns),
+                    words.row_headers[row_sheet.key],
+                    words,
+                    units,
+                    row_sheet.model,
+                )
+            )
+        elif not members_found and find_header(sheet, words.headers) is not None:
+            members_found = True
+            rows.extend(
+                _sheet_rows(
+                    sheet, "members", MEMBER_IMPORT_COLUMNS, words.headers, words, units, Member
+                )
+            )
+    if not members_found and not rows:
+        raise DomainError(NO_HEADER, header="Số lý lịch")
+    return rows
+
+
+# --- Planning: the same commands, rolled back ----------------------------------------------
+
+
+@dataclass
+class RowPlan:
+    sheet: str
+    row: int
+    outcome: str
+    member_number: str | None = None
+    member_id: int | None = None
+    fields: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    def key(self) -> list[Any]:
+        return [self.sheet, self.row, self.outcome, self.member_number, sorted(self.fields)]
+
+
+@dataclass
+class Plan:
+    rows: list[RowPlan]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = {outcome.value: 0 for outcome in ImportOutcome}
+        for row in self.rows:
+            counts[row.outcome] += 1
+        return counts
+
+    @property
+    def fingerprint(self) -> str:
+        payload = json.dumps([row.key() for row in self.rows], ensure_ascii=False, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    @property
+    def has_errors(self) -> bool:
+        return any(row.outcome == ImportOutcome.ERROR for row in self.rows)
+
+
+DUPLICATE_IN_FILE = N_("%(value)s is also on row %(row)s of this file.")
+UNKNOWN_MEMBER = N_(
+    "No member with the number %(value)s in your scope or in the member sheet of this file."
+)
+CARD_CHANGE = N_(
+    "The member's card is %(card)s; a different card is issued or recorded from the "
+    "member's page, not by an import."
+)
+
+
+def _problems_of(error: DomainError, cells: Mapping[str, tuple[str, str]]) -> list[Problem]:
+    aliases = {"number": "card_number", "issued_on": "card_issued_on"}
+    if isinstance(error, ValidationFailed):
+        problems = []
+        for name, messages in error.errors.items():
+            letter, header = cells.get(aliases.get(name, name), (None, None))
+            problems.extend(Problem(letter, header, msg, params) for msg, params in messages)
+        return problems
+    return [Problem(None, None, error.message, dict(error.params))]
+
+
+def _matches(
+    session: Session, requester: Requester, rows: list[SheetRow]
+) -> tuple[dict[str, Member], dict[str, Member]]:
+    """Members in scope by member number and by citizen ID, for the numbers in the file."""
+    numbers = {r.values.get("member_number") for r in rows} - {None}
+    citizen_ids = {r.values.get("citizen_id") for r in rows if r.kind == "members"} - {None}
+    by_number: dict[str, Member] = {}
+    by_citizen: dict[str, Member] = {}
+    wanted = [("member_number", n) for n in numbers] + [("citizen_id", c) for c in citizen_ids]
+    for start in range(0, len(wanted), 1000):
+        chunk = wanted[start : start + 1000]
+        chunk_numbers = [v for k, v in chunk if k == "member_number"]
+        chunk_ids = [v for k, v in chunk if k == "citizen_id"]
+        query = select(Member).where(
+            scope_clause(Member, requester.scope),
+            or_(Member.member_number.in_(chunk_numbers), Member.citizen_id.in_(chunk_ids)),
+        )
+        for member in session.scalars(query):
+            by_number[member.member_number] = member
+            if member.citizen_id:
+                by_citizen[member.citizen_id] = member
+    return by_number, by_citizen
+
+
+def _duplicates(rows: list[SheetRow]) -> None:
+    """A member number or citizen ID on two member rows: the later rows are errors."""
+    for name in ("member_number", "citizen_id"):
+        first: dict[str, int] = {}
+        for row in rows:
+            value = row.values.get(name)
+            if row.kind != "members" or not value:
+                continue
+            if value in first:
+                letter, header = row.cells[name]
+                row.problems.append(
+                    Problem(
+                        letter, header, DUPLICATE_IN_FILE, {"value": value, "row": first[value]}
+                    )
+                )
+            else:
+                first[value] = row.number
+
+
+def _member_row(
+    session: Session,
+    requester: Requester,
+    row: SheetRow,
+    by_number: Mapping[str, Member],
+    by_citizen: Mapping[str, Member],
+    pattern: str,
+    today: date | None,
+    plan: RowPlan,
+) -> RowPlan:
+    values = dict(row.values)
+    card_number, card_issued_on = (values.pop(name, None) for name in CARD_FIELDS)
+    member = by_number.get(values.get("member_number") or "")
+    if member is None and values.get("citizen_id"):
+        member = by_citizen.get(values["citizen_id"])
+    if member is None:
+        if not values.get("status"):
+            values["status"] = (
+                MemberStatus.OFFICIAL if values.get("official_on") else MemberStatus.PROBATIONARY
+            )
+        new = Member(**{k: v for k, v in values.items() if v is not None})
+        created = create_member(session, requester, new, member_number_pattern=pattern, today=today)
+        if card_number:
+            record_card(session, requester, created.id, card_number, card_issued_on, today=today)
+        plan.outcome, plan.member_id = ImportOutcome.NEW, created.id
+        plan.fields = sorted(k for k, v in row.values.items() if v is not None)
+        return plan
+    plan.member_id, plan.member_number = member.id, member.member_number
+    stored = record_values(member)
+    changes = {
+        name: value
+        for name, value in values.items()
+        if value is not None and name != "status" and stored.get(name) != value
+    }
+    if values.get("status") and values["status"] != member.status:
+        changes["status"] = values["status"]
+    if changes:
+        edit_member(session, requester, member.id, changes, member_number_pattern=pattern)
+    card_fields = []
+    if card_number and card_number != member.card_number:
+        if member.card_number:
+            raise ValidationFailed({"card_number": [(CARD_CHANGE, {"card": member.card_number})]})
+        record_card(session, requester, member.id, card_number, card_issued_on, today=today)
+        card_fields = [n for n in CARD_FIELDS if row.values.get(n) is not None]
+    plan.fields = sorted([*changes, *card_fields])
+    plan.outcome = ImportOutcome.UPDATE if plan.fields else ImportOutcome.UNCHANGED
+    return plan
+
+
+def _repeating_row(
+    session: Session,
+    requester: Requester,
+    row: SheetRow,
+    by_number: Mapping[str, int],
+    plan: RowPlan,
+) -> RowPlan:
+    row_sheet = next(r for r in ROW_SHEETS if r.key == row.kind)
+    number = row.values.get("member_number")
+    member_id = by_number.get(number or "")
+    if member_id is None:
+        letter, header = row.cells["member_number"]
+        plan.problems.append(Problem(letter, header, UNKNOWN_MEMBER, {"value": number}))
+        return plan
+    plan.member_id = member_id
+    values = {k: v for k, v in row.values.items() if k != "member_number"}
+    model = row_sheet.model
+    names = [c.key for c in inspect(model).column_attrs if c.key not in ("id", "member_id")]
+    wanted = {name: values.get(name) for name in names}
+    existing = session.scalars(select(model).where(model.member_id == member_id))
+    if any(all(getattr(e, n) == wanted[n] for n in names) for e in existing):
+        plan.outcome = ImportOutcome.UNCHANGED
+        return plan
+    add_member_row(session, requester, model(member_id=member_id, **wanted))
+    plan.outcome, plan.fields = ImportOutcome.NEW, sorted(k for k, v in values.items() if v)
+    return plan
+
+
+def run_rows(
+    session: Session,
+    requester: Requester,
+    rows: list[SheetRow],
+    *,
+    member_number_pattern: str,
+    stop_at_first_error: bool,
+    progress: Callable[[int], None] | None = None,
+    today: date | None = None,
+) -> Plan:
+    """Every row through its command, each in a savepoint (a refused row leaves nothing);
+    the caller decides whether the whole is kept."""
+    _duplicates(rows)
+    member_rows = [r for r in rows if r.kind == "members"]
+    by_number, by_citizen = _matches(session, requester, member_rows)
+    numbers_in_scope = {number: m.id for number, m in by_number.items()}
+    further = [r for r in rows if r.kind != "members"]
+    if further:
+        wanted = {r.values.get("member_number") for r in further} - {None} - set(numbers_in_scope)
+        wanted_list = sorted(wanted)
+        for start in range(0, len(wanted_list), 1000):
+            for member_id, number in session.execute(
+                select(Member.id, Member.member_number).where(
+                    scope_clause(Member, requester.scope),
+                    Member.member_number.in_(wanted_list[start : start + 1000]),
+                )
+            ):
+                numbers_in_scope[number] = member_id
+    plans: list[RowPlan] = []
+    total = len(rows) or 1
+    for done, row in enumerate([*member_rows, *further], start=1):
+        plan = RowPlan(row.sheet, row.number, ImportOutcome.ERROR, row.values.get("member_number"))
+        if row.problems:
+            plan.problems = row.problems
+        else:
+            try:
+                with session.begin_nested():
+                    if row.kind == "members":
+                        _member_row(
+                            session,
+                            requester,
+                            row,
+                            by_number,
+                            by_citizen,
+                            member_number_pattern,
+                            today,
+                            plan,
+                        )
+                    else:
+                        _repeating_row(session, requester, row, numbers_in_scope, plan)
+            except DomainError as error:
+                plan.outcome, plan.fields = ImportOutcome.ERROR, []
+                plan.problems = _problems_of(error, row.cells)
+            if row.kind == "members" and plan.outcome == ImportOutcome.NEW and plan.member_id:
+                numbers_in_scope[plan.member_number] = plan.member_id
+        plans.append(plan)
+        if plan.outcome == ImportOutcome.ERROR and stop_at_first_error:
+            break
+        if progress is not None and done % 200 == 0:
+            progress(int(done * 100 / total))
+    return Plan(plans)
+
+
+@contextmanager
+def rolled_back(session: Session) -> Iterator[None]:
+    """A savepoint that is always rolled back: the dry run's writes vanish, with the
+    after-commit callbacks they registered."""
+    callbacks = list(session.info.get(AFTER_COMMIT, []))
+    savepoint = session.begin_nested()
+    try:
+        yield
+    finally:
+        savepoint.rollback()
+        session.info[AFTER_COMMIT] = callbacks
+        session.info.pop("audit_pending", None)
+
+
+# --- Commands: upload, dry run, commit ---------------------------------------------------
+
+
+def find_import(session: Session, requester: Requester, import_id: int) -> MemberImport:
+    """An import is seen by whoever uploaded it (and Admins): it names members of their
+    scope only."""
+    run = session.get(MemberImport, import_id) if isinstance(import_id, int) else None
+    if run is None or not (requester.is_admin or run.requested_by_id == requester.user_id):
+        raise NotFound(N_("The import does not exist."))
+    return run
+
+
+@command("import.check")
+def request_import(
+    session: Session,
+    requester: Requester,
+    *,
+    file_name: str,
+    sha256: str,
+    file_path: str,
+    size: int,
+) -> MemberImport:
+    """Record an uploaded file (kept in the content store by its hash) for its dry run."""
+    run = MemberImport(
+        file_name=(clean_text(file_name, "file_name") or "?")[:255],
+        sha256=sha256,
+        file_path=file_path,
+        size=size,
+        state=ImportState.QUEUED,
+        requested_by_id=requester.user_id,
+        scope=requester.scope,
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def _store_plan(session: Session, run: MemberImport, plan: Plan) -> None:
+    session.query(MemberImportRow).filter(MemberImportRow.import_id == run.id).delete(
+        synchronize_session=False
+    )
+    # Members a dry run created are gone with its savepoint: only stored ones are linked.
+    ids = sorted({row.member_id for row in plan.rows if row.member_id})
+    stored: set[int] = set()
+    for start in range(0, len(ids), 5000):
+        stored.update(
+            session.scalars(select(Member.id).where(Member.id.in_(ids[start : start + 5000])))
+        )
+    session.bulk_insert_mappings(
+        MemberImportRow,
+        [
+            {
+                "import_id": run.id,
+                "position": position,
+                "sheet": row.sheet[:31],
+                "row": row.row,
+                "outcome": row.outcome,
+                "member_number": (row.member_number or "")[:16] or None,
+                "member_id": row.member_id if row.member_id in stored else None,
+                "fields": row.fields,
+                "problems": [p.as_json() for p in row.problems],
+            }
+            for position, row in enumerate(plan.rows)
+        ],
+    )
+    counts = plan.counts
+    run.total = len(plan.rows)
+    run.new_count = counts[ImportOutcome.NEW]
+    run.update_count = counts[ImportOutcome.UPDATE]
+    run.unchanged_count = counts[ImportOutcome.UNCHANGED]
+    run.error_count = counts[ImportOutcome.ERROR]
+    run.plan_hash = plan.fingerprint
+
+
+def refuse_file(session: Session, run: MemberImport, error: DomainError) -> None:
+    run.state = ImportState.FAILED
+    run.error = error.message
+    run.error_params = {k: _jsonable(v) for k, v in error.params.items()}
+    run.checked_at = datetime.now()
+
+
+@command("import.check")
+def check_import(
+    session: Session,
+    requester: Requester,
+    import_id: int,
+    sheets: list[Sheet],
+    words: Vocabulary,
+    *,
+    member_number_pattern: str,
+    progress: Callable[[int], None] | None = None,
+    today: date | None = None,
+) -> Plan:
+    """The dry run: every row through the commands, then all of it rolled back; the plan
+    is kept on the import for the clerk to read and to commit."""
+    run = find_import(session, requester, import_id)
+    run.state = ImportState.RUNNING
+    with rolled_back(session):
+        rows = parse_workbook(session, requester, sheets, words)
+        plan = run_rows(
+            session,
+            requester,
+            rows,
+            member_number_pattern=member_number_pattern,
+            stop_at_first_error=False,
+            progress=progress,
+            today=today,
+        )
+    run = find_import(session, requester, import_id)
+    _store_plan(session, run, plan)
+    run.state = ImportState.CHECKED
+    run.checked_at = datetime.now()
+    run.error = run.error_params = None
+    return plan
+
+
+class PlanChanged(DomainError):
+    """The rows would no longer do what the dry run showed."""
+
+    status_code = 409
+
+
+PLAN_CHANGED = N_(
+    "The data changed since the dry run: the rows would no longer do what it showed. "
+    "Nothing was imported; check the new dry run and commit again."
+)
+HAS_ERRORS = N_("The dry run found %(count)s rows with errors; correct the file first.")
+NOT_CHECKED = N_("Run the dry run of this file first.")
+ALREADY_COMMITTED = N_("This file has been imported already.")
+
+
+@command("import.commit")
+def request_commit(
+    session: Session, requester: Requester, import_id: int, plan_hash: str
+) -> MemberImport:
+    """Ask for the commit of the dry run the clerk saw (`plan_hash`, from the page they
+    read); the job then commits it (`commit_import`)."""
+    run = find_import(session, requester, import_id)
+    session.refresh(run, with_for_update=True)
+    _committable(run)
+    if plan_hash != run.plan_hash:
+        raise PlanChanged(PLAN_CHANGED)
+    run.state = ImportState.COMMITTING
+    run.error = run.error_params = None
+    return run
+
+
+def _committable(run: MemberImport) -> None:
+    if run.state == ImportState.COMMITTED:
+        raise DomainError(ALREADY_COMMITTED)
+    if run.state not in (ImportState.CHECKED, ImportState.COMMITTING) or run.plan_hash is None:
+        raise DomainError(NOT_CHECKED)
+    if run.error_count:
+        raise DomainError(HAS_ERRORS, count=run.error_count)
+
+
+def commit_refused(session: Session, import_id: int, error: DomainError) -> None:
+    """A commit that did not happen: the import is back to its dry run, with the reason."""
+    run = session.get(MemberImport, import_id)
+    if run is not None and run.state != ImportState.COMMITTED:
+        run.state = ImportState.CHECKED
+        run.error = error.message
+        run.error_params = {k: _jsonable(v) for k, v in error.params.items()}
+
+
+@command("import.commit")
+def commit_import(
+    session: Session,
+    requester: Requester,
+    import_id: int,
+    sheets: list[Sheet],
+    words: Vocabulary,
+    *,
+    member_number_pattern: str,
+    progress: Callable[[int], None] | None = None,
+    today: date | None = None,
+) -> Plan:
+    """Import what the dry run showed, in one transaction: every row through its command;
+    a refused row, or a plan that differs from the dry run, leaves the database as it was."""
+    run = find_import(session, requester, import_id)
+    session.refresh(run, with_for_update=True)  # one commit of an import at a time
+    _committable(run)
+    seen = run.plan_hash
+    rows = parse_workbook(session, requester, sheets, words)
+    plan = run_rows(
+        session,
+        requester,
+        rows,
+        member_number_pattern=member_number_pattern,
+        stop_at_first_error=True,
+        progress=progress,
+        today=today,
+    )
+    if plan.has_errors or plan.fingerprint != seen:
+        raise PlanChanged(PLAN_CHANGED)
+    counts = plan.counts
+    audit.append(
+        session,
+        "import",
+        object_type="MemberImport",
+        object_id=run.id,
+        after={"file": run.file_name, "sha256": run.sha256, **counts},
+        user_id=requester.user_id,
+        username=requester.username,
+    )
+    run.state = ImportState.COMMITTED
+    run.committed_at = datetime.now()
+    return plan
