@@ -17,6 +17,7 @@ from webapp.views.badges import (
 )
 from webapp.views.cards import CardBatchView, CardProposalApi, PartyCardApi, PartyCardView
 from webapp.views.events import MemberEventApi, MemberEventView
+from webapp.views.health import register_health
 from webapp.views.member_file import register_member_file
 from webapp.views.members import MemberApi, MemberModelView
 from webapp.views.records import (
@@ -164,3 +165,5 @@ def register_views(appbuilder: AppBuilder) -> None:
         icon="fa-list",
         category="Organisation",
     )
+    # Operations (docs/production.md): the health probe, no sign-in.
+    register_health()
