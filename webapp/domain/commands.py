@@ -107,6 +107,8 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "document.view": frozenset({Role.CLERK, Role.MANAGER, Role.LEADER}),
     "user.create": frozenset(),
     "user.import": frozenset(),
+    # The jobs screen (operations): the Admin's.
+    "job.retry": frozenset(),
 }
 ALWAYS = frozenset({Role.ADMIN, Role.SYSTEM})
 
