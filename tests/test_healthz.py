@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from conftest import ROOT
-from jobs import QUEUE_NAMES, cron_scheduler_name
+from jobs import QUEUE_NAMES, SCHEDULER_STALE_S, cron_scheduler_name
 
 CHECKS = {"database", "redis", "scheduler", *(f"worker:{name}" for name in QUEUE_NAMES)}
 # What a check may say about itself: nothing about the data or the machine.
@@ -78,13 +78,13 @@ def test_without_workers_and_scheduler_it_is_503_and_says_which(client, redis_co
 def test_healthy_with_a_worker_and_the_scheduler_then_503_when_each_goes(client, redis_conn):
     worker, cron = start("worker"), start("cron")
     try:
-        response = wait_for(client, 200)
+        response = wait_for(client, 200, 240)  # two app start-ups on a busy machine
         assert response.status_code == 200, (response.json, worker.poll(), cron.poll())
         body = response.json
         assert body["status"] == "ok"
         assert all(check["state"] == "ok" for check in body["checks"].values())
         assert body["checks"]["worker:reports"]["workers"] == 1
-        assert 0 <= body["checks"]["scheduler"]["age_s"] < 60
+        assert 0 <= body["checks"]["scheduler"]["age_s"] <= SCHEDULER_STALE_S
 
         # A heartbeat that stopped coming (a hung process) is stale: 503.
         from rq import Worker
