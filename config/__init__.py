@@ -90,6 +90,9 @@ class Config:
         self.RATELIMIT_ENABLED = self.AUTH_RATE_LIMITED
         self.AUTH_RATE_LIMIT = limit
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        # Reverse proxies in front of the app (nginx: 1) whose X-Forwarded-For/-Proto/-Host
+        # are trusted (werkzeug's ProxyFix); 0 = none, the peer's address is the client's.
+        self.PROXY_COUNT = env_int("PROXY_COUNT", 0)
         # Behind HTTPS in production: cookies only over TLS.
         self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE

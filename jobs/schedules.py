@@ -117,12 +117,12 @@ def build_cron(app: Flask | None = None):
     from croniter import croniter
     from rq.cron import CronScheduler
 
-    from jobs import redis_connection
+    from jobs import cron_scheduler_name, redis_connection
 
     app = app or current_app._get_current_object()
-    scheduler = CronScheduler(
-        connection=redis_connection(app), name=f"dangvien-{app.config['INSTANCE_DIR']}"
-    )
+    # RQ's scheduler heartbeats in its registry (rq:cron_schedulers) every loop, at least
+    # once a minute; /healthz reads it under this name.
+    scheduler = CronScheduler(connection=redis_connection(app), name=cron_scheduler_name(app))
     for schedule in report_schedules(app.config):
         scheduler.register(
             run_scheduled_report,

@@ -7,7 +7,7 @@ import logging
 from flask import Flask
 from rq import Worker
 
-from jobs import QUEUE_NAMES, redis_connection
+from jobs import QUEUE_NAMES, WORKER_TTL, redis_connection
 from webapp.extensions import db
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,9 @@ def run_worker(app: Flask, *, burst: bool = False, queues: tuple[str, ...] = QUE
         from jobs.photos import preload
 
         preload()
-    worker = AppWorker(list(queues), connection=connection)
+    # A short TTL: the worker heartbeats often, and one that died is gone from the registry
+    # (and /healthz) within two minutes rather than RQ's default seven.
+    worker = AppWorker(list(queues), connection=connection, worker_ttl=WORKER_TTL)
     worker.flask_app = app
     try:
         return worker.work(burst=burst, with_scheduler=False, logging_level="INFO")

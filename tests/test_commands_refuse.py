@@ -86,6 +86,24 @@ def _supplement():
     return SupplementInput(year=2025, declared_on=date(2026, 1, 15), values={"health": "Tốt"})
 
 
+def _retry_a_failed_job(session, requester):
+    """A job in the default queue's failed registry (no queue key: the snapshot sees only
+    a retry), then the retry."""
+    from rq.job import Job
+    from rq.registry import FailedJobRegistry
+
+    from jobs import redis_connection
+    from webapp.domain import jobs as job_commands
+
+    connection = redis_connection()
+    job = Job.create(
+        "webapp.domain.dates.parse_date", ("x", "y"), connection=connection, origin="default"
+    )
+    job.save()
+    FailedJobRegistry("default", connection=connection).add(job, exc_string="Traceback: x")
+    return job_commands.retry_job(session, requester, connection, job.id, ("default",))
+
+
 PATTERN = r"\d{6}[A-Z]{1,3}|\d{10}"
 
 # "module.function" → how to call it on a target in D2.
@@ -197,6 +215,13 @@ ROWS: dict[str, Row] = {
     ),
     "webapp.domain.users.import_users": Row(
         lambda s, r, w: users.import_users(s, r, {"line 2": _import_user("moi_d2_csv")}),
+        outside=Forbidden,
+        may_not=Role.CLERK,
+        owner="admin",
+    ),
+    # --- background jobs (the Admin's jobs screen) ---
+    "webapp.domain.jobs.retry_job": Row(
+        lambda s, r, w: _retry_a_failed_job(s, r),
         outside=Forbidden,
         may_not=Role.CLERK,
         owner="admin",

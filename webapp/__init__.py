@@ -53,6 +53,11 @@ def create_app(config: object | None = None) -> Flask:
     else:
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     Path(app.config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    if proxies := app.config.get("PROXY_COUNT"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # The client's address (sign-in limit, audit log) and scheme from the proxy's headers.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     compile_catalogues()
     from webapp.domain.tracking import register_hooks
 

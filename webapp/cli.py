@@ -52,6 +52,7 @@ def cli_date(value: str | None, option: str) -> date:
 
 
 def register_cli(app: Flask) -> None:
+    from webapp.backup import backup_command, restore_command
     from webapp.import_cli import import_members_command
     from webapp.photos_cli import photos_group
 
@@ -68,6 +69,8 @@ def register_cli(app: Flask) -> None:
         cards_group,
         photos_group,
         import_members_command,
+        backup_command,
+        restore_command,
     ):
         app.cli.add_command(command)
 
@@ -347,11 +350,19 @@ def demo_command(members: int, seed: int, if_empty: bool) -> None:
 @click.command("worker")
 @with_appcontext
 @click.option("--burst", is_flag=True, help="Run the queued jobs, then exit.")
-def worker_command(burst: bool) -> None:
+@click.option(
+    "--queue",
+    "queues",
+    multiple=True,
+    type=click.Choice(["reports", "photos", "sync", "default"]),
+    help="Work only this queue (repeatable; default: all). Production: one worker per queue.",
+)
+def worker_command(burst: bool, queues: tuple[str, ...]) -> None:
     """Run an RQ worker for the reports, photos, sync and default queues."""
+    from jobs import QUEUE_NAMES
     from jobs.worker import run_worker
 
-    run_worker(current_app._get_current_object(), burst=burst)
+    run_worker(current_app._get_current_object(), burst=burst, queues=queues or QUEUE_NAMES)
 
 
 @click.command("report")

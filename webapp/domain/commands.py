@@ -116,6 +116,8 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "import.commit": frozenset({Role.CLERK}),
     "user.create": frozenset(),
     "user.import": frozenset(),
+    # The jobs screen (operations): the Admin's.
+    "job.retry": frozenset(),
 }
 ALWAYS = frozenset({Role.ADMIN, Role.SYSTEM})
 

@@ -18,7 +18,9 @@ from webapp.views.badges import (
 from webapp.views.cards import CardBatchView, CardProposalApi, PartyCardApi, PartyCardView
 from webapp.views.dashboard import DashboardView
 from webapp.views.events import MemberEventApi, MemberEventView
+from webapp.views.health import register_health
 from webapp.views.imports import MemberImportView
+from webapp.views.jobs_admin import JobsView
 from webapp.views.member_file import register_member_file
 from webapp.views.members import MemberApi, MemberModelView
 from webapp.views.records import (
@@ -214,4 +216,15 @@ def register_views(appbuilder: AppBuilder) -> None:
         label=_l("Catalogues"),
         icon="fa-list",
         category="Organisation",
+    )
+    # Operations (docs/production.md): the health probe (no sign-in), the Admin's jobs screen.
+    register_health()
+    appbuilder.add_view(
+        JobsView,
+        "Background jobs",
+        label=_l("Background jobs"),
+        icon="fa-tasks",
+        category="Operations",
+        category_label=_l("Operations"),
+        category_icon="fa-cogs",
     )
