@@ -6,7 +6,7 @@ units are filled from their codes, parents before children (plain SQL in and out
 function is the model's, which the hooks keep using).
 
 Revision ID: 0013_h13a_unit_sort_path
-Revises: 0012_member_files
+Revises: 0013_worklist
 Create Date: 2026-12-02 03:00:00
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 
 revision = '0013_h13a_unit_sort_path'
-down_revision = '0012_member_files'
+down_revision = '0013_worklist'
 branch_labels = None
 depends_on = None
 

@@ -5,7 +5,7 @@ what their hashes cover and break the chain (webapp/domain/audit.py hashes membe
 when it is set). The audit screen finds their member through object_type/object_id.
 
 Revision ID: 0013_h13audit_member
-Revises: 0012_member_files
+Revises: 0013_h13a_unit_sort_path
 Create Date: 2026-12-02 02:45:00
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0013_h13audit_member'
-down_revision = '0012_member_files'
+down_revision = '0013_h13a_unit_sort_path'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Member imports from spreadsheets: the uploaded file and its dry run's plan
 
 Revision ID: 0013_h16_member_import
-Revises: 0012_member_files
+Revises: 0013_h13audit_member
 Create Date: 2026-12-02 02:50:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0013_h16_member_import'
-down_revision = '0012_member_files'
+down_revision = '0013_h13audit_member'
 branch_labels = None
 depends_on = None
 
