@@ -25,6 +25,14 @@ def test_an_empty_list_says_there_is_no_data_yet_and_a_fruitless_search_says_so(
     assert "Chưa có dữ liệu." in empty and "<thead" not in empty
     searched = admin_client.get("/unitmodelview/list/?_flt_0_code=KHONG-CO").get_data(as_text=True)
     assert "Không có bản ghi nào khớp với điều kiện tìm kiếm." in searched
+    # Our own tables too: a new member has no history yet, the tree of a new unit no rows.
+    tree = make_tree(db_session)
+    member = make_member(db_session, tree["C1"])
+    db_session.commit()
+    page = admin_client.get(f"/membermodelview/show/{member.id}").get_data(as_text=True)
+    history = page[page.index('id="member-history"') :]
+    assert 'class="empty-state"' in history[: history.index("</table>")]
+    assert "Chưa có dữ liệu." in history[: history.index("</table>")]
 
 
 def test_the_change_history_writes_dates_day_month_year(admin_client, db_session):
