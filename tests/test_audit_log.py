@@ -226,6 +226,13 @@ def test_a_new_record_reads_with_coded_values_by_their_names(app, db_session):
     assert "Từ ngày: 01/09/2001" in text and "Giáo viên" in text
 
 
+def test_a_catalogue_entry_reads_with_its_catalogue_s_name(app, db_session):
+    created = entries(db_session, action="create", object_type="CatalogueEntry")
+    entry = next(e for e in created if '"kind": "ethnicity"' in e.after)  # seeded by init
+    _, text = _summary_of(app, db_session, entry)
+    assert "Danh mục: Dân tộc" in text and "ethnicity" not in text
+
+
 def test_a_deleted_member_is_still_named(app, db_session):
     tree = make_tree(db_session)
     member = make_member(db_session, tree["C1"], birth_name="Đỗ Thị Xóa")
