@@ -226,6 +226,13 @@ def test_a_new_record_reads_with_coded_values_by_their_names(app, db_session):
     assert "Từ ngày: 01/09/2001" in text and "Giáo viên" in text
 
 
+def test_a_catalogue_entry_reads_with_its_catalogue_s_name(app, db_session):
+    created = entries(db_session, action="create", object_type="CatalogueEntry")
+    entry = next(e for e in created if '"kind": "ethnicity"' in e.after)  # seeded by init
+    _, text = _summary_of(app, db_session, entry)
+    assert "Danh mục: Dân tộc" in text and "ethnicity" not in text
+
+
 def test_a_deleted_member_is_still_named(app, db_session):
     tree = make_tree(db_session)
     member = make_member(db_session, tree["C1"], birth_name="Đỗ Thị Xóa")
@@ -389,9 +396,11 @@ def test_the_audit_screen_filters_by_member_user_action_and_day(app, admin_clien
     assert 'value="31/02/2020"' in wrong.text
 
 
-def test_the_audit_screen_pages_by_id_and_keeps_the_filter(
+def test_the_audit_screen_pages_by_keyset_and_keeps_the_filter(
     app, admin_client, db_session, monkeypatch
 ):
+    from datetime import date
+
     first, _ = _audit_world(db_session)
     for number in range(8):  # ten entries about her: four pages of three
         db_session.refresh(first)
@@ -401,28 +410,30 @@ def test_the_audit_screen_pages_by_id_and_keeps_the_filter(
     monkeypatch.setattr(view, "page_size", 3)
     everything = [e.id for e in reversed(entries(db_session, member_id=first.id))]
     assert len(everything) == 10
-    seen = []
-    response = admin_client.get("/auditentryview/list/", query_string={"member": "Hường"})
-    while True:
-        page = _listed(response)
-        assert len(page) <= 3
-        seen += page
-        older = re.search(r'href="([^"]*before=\d+[^"]*)"', response.text)
-        if older is None:
-            break
-        response = admin_client.get(older.group(1).replace("&amp;", "&"))
-    assert seen == everything and len(everything) > 6
-    # From the last page, "newer" is the page before it.
-    start = len(everything) - len(page)
-    newer = re.search(r'href="([^"]*after=\d+[^"]*)"', response.text)
-    assert (
-        _listed(admin_client.get(newer.group(1).replace("&amp;", "&")))
-        == everything[start - 3 : start]
-    )
-    assert all(
-        "member=" in link
-        for link in re.findall(r'href="([^"]*(?:before|after)=[^"]*)"', response.text)
-    )
+    today = date.today().strftime("%d/%m/%Y")
+    # By id; and with days, by time then id (the time index's order).
+    for query in ({"member": "Hường"}, {"member": "Hường", "from": today, "to": today}):
+        seen = []
+        response = admin_client.get("/auditentryview/list/", query_string=query)
+        while True:
+            page = _listed(response)
+            assert len(page) <= 3
+            seen += page
+            older = re.search(r'href="([^"]*before=\d+[^"]*)"', response.text)
+            if older is None:
+                break
+            response = admin_client.get(older.group(1).replace("&amp;", "&"))
+        assert seen == everything, query
+        # From the last page, "newer" is the page before it.
+        start = len(everything) - len(page)
+        newer = re.search(r'href="([^"]*after=\d+[^"]*)"', response.text)
+        assert (
+            _listed(admin_client.get(newer.group(1).replace("&amp;", "&")))
+            == everything[start - 3 : start]
+        ), query
+        links = re.findall(r'href="([^"]*(?:before|after)=[^"]*)"', response.text)
+        assert links and all("member=" in link for link in links)
+        assert all("from=" in link for link in links) == ("from" in query)
 
 
 def test_an_entry_page_shows_the_summary_and_the_stored_entry(app, admin_client, db_session):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, text
+from sqlalchemy import and_, or_, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from webapp.domain.commands import Requester, command
@@ -281,17 +281,25 @@ def search_log(
     after: int | None = None,
     size: int = 50,
 ) -> LogPage:
-    """A page of matching entries, newest first, by keyset on the id (no count and no
-    OFFSET: the log grows by the million): `before` an id for older entries, `after` an
-    id for newer ones."""
+    """A page of matching entries, newest first, by keyset (no count and no OFFSET: the
+    log grows by the million): `before` an id for older entries, `after` an id for newer
+    ones. With days the order is (time, id), which the time index serves; otherwise the
+    id, which the member, user and action indexes serve."""
     conditions = _conditions(wanted)
+    by_time = wanted.start is not None or wanted.end is not None
+    order = (AuditEntry.at, AuditEntry.id) if by_time else (AuditEntry.id,)
+
+    def position(entry_id: int):
+        if not by_time:
+            return AuditEntry.id, entry_id
+        at = session.scalar(select(AuditEntry.at).where(AuditEntry.id == entry_id))
+        return tuple_(*order), (at, entry_id)
+
     if after is not None:
+        key, value = position(after)
         rows = list(
             session.scalars(
-                select(AuditEntry)
-                .where(*conditions, AuditEntry.id > after)
-                .order_by(AuditEntry.id)
-                .limit(size + 1)
+                select(AuditEntry).where(*conditions, key > value).order_by(*order).limit(size + 1)
             )
         )
         more_newer = len(rows) > size
@@ -300,8 +308,9 @@ def search_log(
     else:
         query = select(AuditEntry).where(*conditions)
         if before is not None:
-            query = query.where(AuditEntry.id < before)
-        rows = list(session.scalars(query.order_by(AuditEntry.id.desc()).limit(size + 1)))
+            key, value = position(before)
+            query = query.where(key < value)
+        rows = list(session.scalars(query.order_by(*(c.desc() for c in order)).limit(size + 1)))
         more_older = len(rows) > size
         rows = rows[:size]
         more_newer = before is not None

@@ -198,6 +198,8 @@ def _values(obj) -> dict:
 
 
 def _key_of(row):
+    """The row's primary key, read from the row: after the flush a new row has its key but
+    not yet an identity (SQLAlchemy assigns that once after_flush has run)."""
     if row is None:
         return None
     (key,) = inspect(row).mapper.primary_key_from_instance(row)
@@ -254,14 +256,6 @@ def _capture_audit(session: Session, flush_context, instances) -> None:
             captured.append(("create", obj, None, None))
 
 
-def _record_id(obj):
-    """The row's primary key. After the flush a new row has its key in its attributes but
-    not yet an identity (SQLAlchemy assigns that once after_flush has run), so the key is
-    read from the row, not from the identity."""
-    (key,) = inspect(obj).mapper.primary_key_from_instance(obj)
-    return key
-
-
 def _write_audit(session: Session, flush_context) -> None:
     captured = session.info.pop("audit_captured", [])
     for action, obj, before, after in captured:
@@ -269,7 +263,7 @@ def _write_audit(session: Session, flush_context) -> None:
             session,
             action,
             object_type=type(obj).__name__,
-            object_id=_record_id(obj),
+            object_id=_key_of(obj),
             # A row of a member's form, an event, a card or a badge concerns that member.
             member_id=getattr(obj, "member_id", None),
             before=before,

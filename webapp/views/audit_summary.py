@@ -20,6 +20,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, Date, DateTime, inspect, select
 from sqlalchemy.orm import Session
 
+from webapp.domain.catalogue_data import CATALOGUES
 from webapp.domain.tracking import audited_models
 from webapp.labels import (
     ACTIVITY_LABELS,
@@ -326,6 +327,8 @@ def display_value(record_type: str | None, key: str, value: Any, names: _Names) 
         return ""
     if isinstance(value, list):
         return ", ".join(str(item) for item in value)
+    if (record_type, key) == ("CatalogueEntry", "kind") and value in CATALOGUES:
+        return CATALOGUES[value].title_vi  # the national catalogue's own name
     coded = CODED.get((record_type or "", key))
     if coded is not None:
         return str(coded.get(value, value))
