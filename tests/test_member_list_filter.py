@@ -170,6 +170,13 @@ def test_export_holds_exactly_the_rows_shown_in_their_order(client, world):
         assert response.mimetype.endswith("spreadsheetml.sheet")
         assert workbook_numbers(response.data) == shown, args
     assert list_numbers(client, **cases[2]) == ["100006TN", "100003TN", "100002TN", "100001TN"]
+    # The file's words are Vietnamese even when the screen is in English.
+    client.get("/lang/en")
+    response = client.get("/membermodelview/export", query_string={"unit": world["C1"].id})
+    sheet = load_workbook(io.BytesIO(response.data), read_only=True).worksheets[0]
+    first = next(row for row in sheet.iter_rows(values_only=True) if row and row[0] == 1)
+    assert first[4] in ("Nam", "Nữ") and first[8] == "Chính thức", first
+    assert first[5:7] == ("P.01.001.01", "Chi bộ thôn Đông")
 
 
 def test_long_list_exports_through_the_report_job(app, client, db_session, world, redis_conn):

@@ -24,7 +24,7 @@ from flask import abort, current_app, flash, jsonify, redirect, request, send_fi
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import permission_name
-from flask_babel import gettext
+from flask_babel import force_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import false, or_, select
@@ -246,7 +246,8 @@ class MemberListMixin:
         report = export_report(
             heading_unit, query.yield_per(1000), describe_state(db.session, scope, state)
         )
-        with tempfile.TemporaryDirectory() as folder:
+        # Report files are in Vietnamese whatever the screen's language (as the worker's).
+        with tempfile.TemporaryDirectory() as folder, force_locale("vi"):
             path = Path(folder) / f"danh-sach-loc_{heading_unit.code}.xlsx"
             write_report(report, "xlsx", path)
             data = path.read_bytes()
