@@ -65,7 +65,7 @@ def rows(n: int):
             f"IB.{i % N_CELLS:03d}",
             admitted.strftime("%d/%m/%Y"),
             admitted.replace(year=admitted.year + 1),
-            "Công chức",
+            "Cán bộ, công chức cơ quan nhà nước từ cấp huyện trở lên",
         ]
 
 
@@ -122,7 +122,7 @@ def raw_insert(session, cells: dict[str, int], n: int) -> float:
         " ethnicity, citizen_id, unit_id, admitted_on, official_on, status, occupation,"
         " veteran, martyr_family, completeness, activity, away, sort_key, search_key,"
         " version_id) VALUES (:n, :name, :sex, :birth, 'day', 'Kinh', :cid, :unit, :adm,"
-        " :off, 'official', 'Công chức', false, false, 'incomplete', 'normal', false, :name,"
+        " :off, 'official', 'Cán bộ, công chức', false, false, 'incomplete', 'normal', false, :name,"
         " :name, 1)"
     )
     params = [
@@ -200,7 +200,7 @@ def run() -> None:
             session, requester, imported.id, sheets, words, member_number_pattern=pattern
         )
         dry = time.perf_counter() - start
-        assert plan.counts["new"] == N_ROWS, plan.counts
+        assert plan.counts["new"] == N_ROWS, (plan.counts, plan.rows[0].problems)
         dry_peak = peak_mb()
         print("commit …")
         start = time.perf_counter()

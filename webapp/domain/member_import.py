@@ -618,25 +618,25 @@ def _problems_of(error: DomainError, cells: Mapping[str, tuple[str, str]]) -> li
 
 def _matches(
     session: Session, requester: Requester, rows: list[SheetRow]
-) -> tuple[dict[str, Member], dict[str, Member]]:
+) -> tuple[dict[str, int], dict[str, int]]:
     """Members in scope by member number and by citizen ID, for the numbers in the file."""
     numbers = {r.values.get("member_number") for r in rows} - {None}
     citizen_ids = {r.values.get("citizen_id") for r in rows if r.kind == "members"} - {None}
-    by_number: dict[str, Member] = {}
-    by_citizen: dict[str, Member] = {}
+    by_number: dict[str, int] = {}
+    by_citizen: dict[str, int] = {}
     wanted = [("member_number", n) for n in numbers] + [("citizen_id", c) for c in citizen_ids]
     for start in range(0, len(wanted), 1000):
         chunk = wanted[start : start + 1000]
         chunk_numbers = [v for k, v in chunk if k == "member_number"]
         chunk_ids = [v for k, v in chunk if k == "citizen_id"]
-        query = select(Member).where(
+        query = select(Member.id, Member.member_number, Member.citizen_id).where(
             scope_clause(Member, requester.scope),
             or_(Member.member_number.in_(chunk_numbers), Member.citizen_id.in_(chunk_ids)),
         )
-        for member in session.scalars(query):
-            by_number[member.member_number] = member
-            if member.citizen_id:
-                by_citizen[member.citizen_id] = member
+        for member_id, number, citizen_id in session.execute(query):
+            by_number[number] = member_id
+            if citizen_id:
+                by_citizen[citizen_id] = member_id
     return by_number, by_citizen
 
 
@@ -663,18 +663,18 @@ def _member_row(
     session: Session,
     requester: Requester,
     row: SheetRow,
-    by_number: Mapping[str, Member],
-    by_citizen: Mapping[str, Member],
+    by_number: Mapping[str, int],
+    by_citizen: Mapping[str, int],
     pattern: str,
     today: date | None,
     plan: RowPlan,
 ) -> RowPlan:
     values = dict(row.values)
     card_number, card_issued_on = (values.pop(name, None) for name in CARD_FIELDS)
-    member = by_number.get(values.get("member_number") or "")
-    if member is None and values.get("citizen_id"):
-        member = by_citizen.get(values["citizen_id"])
-    if member is None:
+    member_id = by_number.get(values.get("member_number") or "")
+    if member_id is None and values.get("citizen_id"):
+        member_id = by_citizen.get(values["citizen_id"])
+    if member_id is None:
         if not values.get("status"):
             values["status"] = (
                 MemberStatus.OFFICIAL if values.get("official_on") else MemberStatus.PROBATIONARY
@@ -686,6 +686,7 @@ def _member_row(
         plan.outcome, plan.member_id = ImportOutcome.NEW, created.id
         plan.fields = sorted(k for k, v in row.values.items() if v is not None)
         return plan
+    member = session.get(Member, member_id)
     plan.member_id, plan.member_number = member.id, member.member_number
     stored = record_values(member)
     changes = {
@@ -736,6 +737,9 @@ def _repeating_row(
     return plan
 
 
+KEPT = (Unit, MemberImport)
+
+
 def run_rows(
     session: Session,
     requester: Requester,
@@ -751,7 +755,7 @@ def run_rows(
     _duplicates(rows)
     member_rows = [r for r in rows if r.kind == "members"]
     by_number, by_citizen = _matches(session, requester, member_rows)
-    numbers_in_scope = {number: m.id for number, m in by_number.items()}
+    numbers_in_scope = dict(by_number)
     further = [r for r in rows if r.kind != "members"]
     if further:
         wanted = {r.values.get("member_number") for r in further} - {None} - set(numbers_in_scope)
@@ -765,6 +769,7 @@ def run_rows(
             ):
                 numbers_in_scope[number] = member_id
     plans: list[RowPlan] = []
+    held = set(session.identity_map.keys())  # what the caller holds stays in the session
     total = len(rows) or 1
     for done, row in enumerate([*member_rows, *further], start=1):
         plan = RowPlan(row.sheet, row.number, ImportOutcome.ERROR, row.values.get("member_number"))
@@ -792,6 +797,12 @@ def run_rows(
             if row.kind == "members" and plan.outcome == ImportOutcome.NEW and plan.member_id:
                 numbers_in_scope[plan.member_number] = plan.member_id
         plans.append(plan)
+        # Each row's records leave the session once written: a flush looks at every
+        # object the session holds, so 100,000 rows would otherwise cost n² (the rows
+        # stay in the transaction; the units and the import are kept).
+        for key, obj in list(session.identity_map.items()):
+            if key not in held and not isinstance(obj, KEPT):
+                session.expunge(obj)
         if plan.outcome == ImportOutcome.ERROR and stop_at_first_error:
             break
         if progress is not None and done % 200 == 0:

@@ -46,7 +46,7 @@ from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit
 from webapp.reports.spreadsheet import cell_value, starts_like_formula
 
 LANGUAGES = ("vi", "en")
-TEMPLATE_ROWS = 2000  # rows prepared with pick-lists and formats
+TEMPLATE_ROWS = 500  # rows prepared with pick-lists and cell formats (then column formats)
 LISTS_SHEET = "Danh sach"
 
 
@@ -144,6 +144,7 @@ def write_template(session: Session, requester: Requester, path: Path) -> Path:
             validation.add(f"{letter}3:{letter}{last}")
         if column.kind in (DATE, IDENTIFIER):
             number_format = "dd/mm/yyyy" if column.kind == DATE else "@"
+            members.column_dimensions[letter].number_format = number_format
             for row in range(3, last + 1):
                 members.cell(row=row, column=index).number_format = number_format
     members.freeze_panes = "B3"
@@ -156,6 +157,7 @@ def write_template(session: Session, requester: Requester, path: Path) -> Path:
             sheet.column_dimensions[letter].width = 22
             if column.kind in (DATE, IDENTIFIER):
                 number_format = "dd/mm/yyyy" if column.kind == DATE else "@"
+                sheet.column_dimensions[letter].number_format = number_format
                 for row in range(2, TEMPLATE_ROWS + 2):
                     sheet.cell(row=row, column=index).number_format = number_format
         sheet.freeze_panes = "A2"
