@@ -129,7 +129,8 @@ def test_no_get_of_any_route_changes_data(app, db_session):
             path = sample_path(app, db_session, rule, tree)
             status = client.get(path).status_code
             fetched.append(path)
-            if status >= 500:
+            # /healthz answers 503 by design while no worker or scheduler runs (here: none).
+            if status >= 500 and not (rule.endpoint == "health.healthz" and status == 503):
                 errors.append((path, status))
             assert total_rows(db_session, list(before)) == rows, f"GET {path} added or deleted rows"
         after = snapshot(db_session)
