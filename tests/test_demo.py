@@ -69,7 +69,12 @@ def test_units_fit_their_parents(demo):
             commune = parent.name.startswith(("Đảng bộ xã", "Đảng bộ phường", "Đảng bộ thị trấn"))
             residential = unit.name.startswith(("Chi bộ thôn", "Chi bộ xóm", "Chi bộ tổ dân phố"))
             own = unit.name.startswith(
-                ("Chi bộ Cơ quan", "Chi bộ Công an", "Chi bộ Trường", "Chi bộ khu phố")
+                tuple(
+                    f"Chi bộ {what} {level}"
+                    for what in ("Cơ quan", "Công an")
+                    for level in ("xã", "phường", "thị trấn")
+                )
+                + ("Chi bộ Trường Trung học cơ sở",)
             )
             assert commune == (residential or own), (unit, parent)
         if unit.kind == "grassroots_committee" and unit.dissolved_on is None:

@@ -89,7 +89,8 @@ def test_init_demo_queue_worker_and_report_on_embedded_defaults(embedded_env, tm
         on_rolls = connection.execute(
             "SELECT count(*) FROM member WHERE status IN ('probationary', 'official')"
         ).fetchone()[0]
-    assert (state, rows) == ("done", on_rolls) and 50 < on_rolls <= 60
+    # The demo has deaths, transfers out and removals: most, not all, are on the rolls.
+    assert (state, rows) == ("done", on_rolls) and 36 < on_rolls <= 60
     with open(path, "rb") as pdf:
         assert pdf.read(4) == b"%PDF"
 

@@ -326,24 +326,47 @@ def init_command(
 
 @click.command("demo")
 @with_appcontext
-@click.option("--members", default=300, show_default=True, help="Number of members to generate.")
+@click.option(
+    "--members",
+    type=int,
+    default=None,
+    help="Number of members (default 300; the province preset 99,300).",
+)
 @click.option(
     "--seed", default=1, show_default=True, help="Random seed (same seed, same province)."
 )
+@click.option(
+    "--preset",
+    type=click.Choice(["small", "province", "national"]),
+    default="small",
+    show_default=True,
+    help="small: every change through the commands; province: the seed's province, "
+    "members written in bulk; national: the province's shape scaled to --members.",
+)
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already holds units.")
-def demo_command(members: int, seed: int, if_empty: bool) -> None:
+def demo_command(members: int | None, seed: int, preset: str, if_empty: bool) -> None:
     """Generate a realistic demo province (units and members)."""
-    from webapp.demo import generate_province
+    import time
+
+    from webapp.demo import SEED_MEMBERS, build_preset, generate_province
     from webapp.models import Unit
 
     if if_empty and db.session.scalar(select(Unit.id).limit(1)) is not None:
         click.echo("The database already holds units; demo data not loaded.")
         return
+    if preset == "national" and members is None:
+        raise click.UsageError("--preset national needs --members N.")
+    members = members or (300 if preset == "small" else SEED_MEMBERS)
+    started = time.monotonic()
     with click.progressbar(length=members, label="Members", file=sys.stderr) as bar:
-        summary = generate_province(db.session, members=members, seed=seed, progress=bar.update)
+        if preset == "small":
+            summary = generate_province(db.session, members=members, seed=seed, progress=bar.update)
+        else:
+            summary = build_preset(db.session, members=members, seed=seed, progress=bar.update)
     click.echo(
         f"Demo province loaded: {summary['units']} units, {summary['members']} members, "
-        f"{summary['events']} events, {summary['supplements']} supplements, {summary['merges']} merge."
+        f"{summary['events']} events, {summary['supplements']} supplements, {summary['merges']} merge "
+        f"in {time.monotonic() - started:.0f} s."
     )
 
 

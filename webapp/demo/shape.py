@@ -219,7 +219,7 @@ ARMY_CELLS = [
     "Chi bộ Ban Tham mưu",
     "Chi bộ Ban Chính trị",
     "Chi bộ Ban Hậu cần - Kỹ thuật",
-    "Chi bộ Cơ quan",
+    "Chi bộ Văn phòng Bộ Chỉ huy",
 ]
 DISTRICT_GRASSROOTS_CELLS = [
     ("Chi bộ Trung tâm Y tế {d}", HEALTH),
