@@ -63,6 +63,7 @@ def build(session) -> None:
     """Bulk-insert the province: ids and paths computed here, keys by the domain functions."""
     from webapp.domain.vietnamese import name_sort_key, search_key
     from webapp.models import Member, MemberPeriod, Unit
+    from webapp.models.unit import code_sort_key
 
     rng = random.Random(7)
     session.execute(text("DELETE FROM member_period"))
@@ -73,16 +74,21 @@ def build(session) -> None:
     for unit_id in ids:
         session.execute(text("DELETE FROM unit WHERE id = :id"), {"id": unit_id})
     units, cells = [], []
+    sort_paths: dict[str, str] = {}
     next_id = 1
 
     def unit(code, name, kind, parent_path):
         nonlocal next_id
+        parent_sort = sort_paths.get(parent_path)
+        key = code_sort_key(code)
+        sort_paths[f"{parent_path}{next_id}/"] = f"{parent_sort} {key}" if parent_sort else key
         row = {
             "id": next_id,
             "code": code,
             "name": name,
             "kind": kind,
             "path": f"{parent_path}{next_id}/",
+            "sort_path": sort_paths[f"{parent_path}{next_id}/"],
             "parent_id": int(parent_path.strip("/").split("/")[-1]) if parent_path != "/" else None,
             "version_id": 1,
         }

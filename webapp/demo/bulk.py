@@ -44,7 +44,7 @@ from webapp.models.record import (
     TripAbroad,
     WorkPeriod,
 )
-from webapp.models.unit import Unit, UnitChange, UnitChangeKind
+from webapp.models.unit import Unit, UnitChange, UnitChangeKind, code_sort_key
 
 ROW_TABLES = {
     model.__name__: model.__table__
@@ -93,12 +93,17 @@ def found_units_bulk(session: Session, specs: Iterable[UnitSpec], ids: Ids) -> d
     """Units and their founding rows, as `found_unit` writes them; unit ids by code."""
     table, changes = Unit.__table__, UnitChange.__table__
     by_code: dict[str, tuple[int, str]] = {}
+    sort_paths: dict[str, str] = {}
     units, founded = [], []
     for spec in specs:
         unit_id = ids.take(table)
         parent = by_code.get(spec.parent) if spec.parent else None
         path = f"{parent[1] if parent else '/'}{unit_id}/"
         by_code[spec.code] = (unit_id, path)
+        # As the unit's insert hook writes it (webapp/models/unit.py): the parent's, then
+        # this code's natural-order key.
+        key = code_sort_key(spec.code)
+        sort_paths[spec.code] = f"{sort_paths[spec.parent]} {key}" if parent else key
         units.append(
             {
                 "id": unit_id,
@@ -107,6 +112,7 @@ def found_units_bulk(session: Session, specs: Iterable[UnitSpec], ids: Ids) -> d
                 "kind": spec.kind,
                 "parent_id": parent[0] if parent else None,
                 "path": path,
+                "sort_path": sort_paths[spec.code],
                 "founded_on": spec.founded_on,
                 "dissolved_on": None,
                 "merged_into_id": None,

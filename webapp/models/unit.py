@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    bindparam,
     event,
     func,
     inspect,
@@ -162,28 +163,41 @@ def _set_path_on_insert(mapper, connection, unit: Unit) -> None:
 
 @event.listens_for(Unit, "after_update")
 def _rewrite_subtree_sort_paths(mapper, connection, unit: Unit) -> None:
-    """A new code or parent reorders the unit and its whole subtree."""
+    """A new code or parent reorders the unit and its whole subtree: each sort path is
+    computed again from its parent's, down the subtree found by the materialised path
+    (a subtree is a district at most: a few hundred rows). Matching by the old sort path
+    instead would also catch units whose sort path was never set (rows written in bulk)."""
     state = inspect(unit)
     if not (state.attrs.parent_id.history.has_changes() or state.attrs.code.history.has_changes()):
         return
     table = Unit.__table__
-    old = connection.execute(
-        table.select().with_only_columns(table.c.sort_path).where(table.c.id == unit.id)
+    path = connection.execute(
+        table.select().with_only_columns(table.c.path).where(table.c.id == unit.id)
     ).scalar_one()
-    new = _sort_path_for(connection, unit.parent_id, unit.code)
-    if new == old:
-        return
-    connection.execute(
-        table.update()
-        .where(
-            (table.c.sort_path == old) | table.c.sort_path.startswith(f"{old} ", autoescape=True)
+    rows = connection.execute(
+        table.select()
+        .with_only_columns(table.c.id, table.c.parent_id, table.c.code, table.c.sort_path)
+        .where(table.c.path.startswith(path, autoescape=True))
+        .order_by(func.length(table.c.path))
+    ).all()
+    computed: dict[int, str] = {}
+    changed = []
+    for unit_id, parent_id, code, old in rows:
+        if unit_id == unit.id:
+            new = _sort_path_for(connection, parent_id, code)
+        else:
+            new = f"{computed[parent_id]} {code_sort_key(code)}"
+        computed[unit_id] = new
+        if new != old:
+            changed.append({"unit_id": unit_id, "new_sort_path": new})
+    if changed:
+        connection.execute(
+            table.update()
+            .where(table.c.id == bindparam("unit_id"))
+            .values(sort_path=bindparam("new_sort_path")),
+            changed,
         )
-        .values(
-            sort_path=literal(new, String)
-            + func.substr(table.c.sort_path, len(old) + 1, type_=String)
-        )
-    )
-    set_committed_value(unit, "sort_path", new)
+    set_committed_value(unit, "sort_path", computed[unit.id])
 
 
 @event.listens_for(Unit, "after_update")

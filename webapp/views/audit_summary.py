@@ -140,7 +140,7 @@ EXTRA_LABELS = {
     "type": _l("Type of document"),
 }
 # Technical columns a reader has no use for (they stay in the raw entry on its page).
-HIDDEN = {"id", "path", "dedupe_key", "job_id", "file_path", "version_id", "sha256"}
+HIDDEN = {"id", "path", "sort_path", "dedupe_key", "job_id", "file_path", "version_id", "sha256"}
 # Coded values by (record type, field); a field named alike elsewhere is another code.
 CODED = {
     ("Member", "sex"): SEX_LABELS,
