@@ -159,6 +159,15 @@ def test_clerk_logs_in_switches_language_adds_and_finds_a_member(
     # FAB lays the fieldsets out as tables: the message sits in the field's own row.
     admitted_row = page.locator("tr", has=page.locator("#admitted_on")).last
     expect(admitted_row.locator(".alert-danger")).to_contain_text(message)
+    # The refused form opens on a banner listing the error, a link to the field; the
+    # first wrong field is in view (the form is taller than the window).
+    banner = page.locator("#form-error-banner")
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text(vietnamese(app, "The form was not saved. Correct these fields:"))
+    expect(banner.locator("a.form-error-link")).to_have_count(1)
+    expect(banner.locator("a.form-error-link")).to_have_attribute("href", "#admitted_on")
+    expect(banner.locator("a.form-error-link")).to_contain_text(message)
+    expect(page.locator("#admitted_on")).to_be_in_viewport()
     page.screenshot(path=str(ARTIFACTS / "add-form-error.png"), full_page=True)
     assert count_members(db_session, member_number="000123TN") == 0
     assert count_members(db_session) == 1

@@ -120,3 +120,18 @@ def test_members_belong_to_cells_only(db_session):
 )
 def test_age_on(birth, day, age):
     assert age_on(birth, day) == age
+
+
+def test_a_member_number_refusal_says_what_the_format_is():
+    from webapp.domain.errors import FieldErrors
+    from webapp.domain.members import _check_formats
+
+    default = r"\d{6}[A-Z]{1,3}|\d{10}"
+    errors = FieldErrors()
+    _check_formats({"member_number": "12AB"}, errors, default)
+    ((message, params),) = errors.as_dict()["member_number"]
+    assert "000123NB" in message and params == {"value": "12AB"}
+    errors = FieldErrors()
+    _check_formats({"member_number": "12AB"}, errors, r"[A-Z]{2}\d{4}")
+    ((message, params),) = errors.as_dict()["member_number"]
+    assert params == {"value": "12AB", "pattern": r"[A-Z]{2}\d{4}"}

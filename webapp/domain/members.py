@@ -102,16 +102,33 @@ def _check_member(
     return errors
 
 
+# The refusal of a member number in the words of its format, for the formats we know
+# (MEMBER_NUMBER_PATTERN); another configured pattern is named as it is written.
+MEMBER_NUMBER_MESSAGES = {
+    r"\d{6}[A-Z]{1,3}|\d{10}": N_(
+        "The member number %(value)s is not valid: write six digits and one to three capital "
+        "letters (for example 000123NB), or ten digits."
+    ),
+}
+
+
 def _check_formats(
     values: Mapping[str, Any], errors: FieldErrors, member_number_pattern: str
 ) -> None:
     member_number = values.get("member_number")
     if member_number and not re.fullmatch(member_number_pattern, member_number):
-        errors.add(
-            "member_number",
-            N_("The member number %(value)s is not in the configured format."),
-            value=member_number,
-        )
+        message = MEMBER_NUMBER_MESSAGES.get(member_number_pattern)
+        if message is not None:
+            errors.add("member_number", message, value=member_number)
+        else:
+            errors.add(
+                "member_number",
+                N_(
+                    "The member number %(value)s does not match this instance's format %(pattern)s."
+                ),
+                value=member_number,
+                pattern=member_number_pattern,
+            )
     citizen_id = values.get("citizen_id")
     if citizen_id and not CITIZEN_ID_PATTERN.match(citizen_id):
         errors.add("citizen_id", N_("The citizen ID must have exactly 12 digits."))
