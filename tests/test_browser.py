@@ -178,7 +178,7 @@ def test_clerk_logs_in_switches_language_adds_and_finds_a_member(
     page.locator("#model_form button[type=submit], #model_form input[type=submit]").first.click()
     # The clerk lands on the new record's page (issue 13, item 7), named after her.
     expect(page).to_have_url(re.compile(r"/membermodelview/show/\d+"))
-    expect(page.locator(".alert")).to_contain_text(vietnamese(app, "Added Row"))
+    expect(page.locator(".alert-success").first).to_contain_text(vietnamese(app, "Added Row"))
     expect(page.locator(".panel-title").first).to_have_text("Nguyễn Thị Hường (000123TN)")
     assert count_members(db_session, member_number="000123TN") == 1
     page.goto(f"{base}/membermodelview/list/")
