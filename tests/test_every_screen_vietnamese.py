@@ -38,6 +38,7 @@ ALLOWED = {
     "dangvien", "csdl", "pdf", "xlsx", "csv", "zip", "json", "api", "id", "ok", "email",
     "qr", "totp", "url", "http", "https", "ip", "usb", "rq", "jpeg", "png", "tiff", "jpg",
     "it", "hsđv", "tđv", "tctw", "btctw", "hd", "openapi", "swagger", "kinh",
+    "admin",  # the administrator's user name (data, like any other user name)
 }  # fmt: skip
 WORD = re.compile(r"(?<![\w.@-])[A-Za-z]{2,}(?![\w@])")
 # Words that are data, not the interface: e-mail addresses, URLs, file names, codes.
@@ -129,7 +130,9 @@ def visible_texts(html: str) -> list[str]:
 
     def walk(element, hidden: bool) -> None:
         tag = element.tag if isinstance(element.tag, str) else ""
-        hidden = hidden or tag in HIDDEN_ELEMENTS
+        # translate="no" (HTML's own mark) is stored data shown as it is: an audit
+        # entry's raw record, with its hashes.
+        hidden = hidden or tag in HIDDEN_ELEMENTS or element.get("translate") == "no"
         if not hidden:
             if element.text:
                 texts.append(element.text)

@@ -323,6 +323,10 @@ PERMISSION_LABELS = {
     "can_dissolve": _l("dissolve"),
     "can_move": _l("move"),
     "can_rename": _l("rename"),
+    "can_quality": _l("see the quality analysis on screen"),
+    "can_members": _l("see the members behind a figure"),
+    "can_refresh": _l("check again"),
+    "can_settings": _l("change the settings"),
     "copyrole": _l("copy a role"),
     "resetmypassword": _l("change own password"),
     "resetpasswords": _l("reset passwords"),
@@ -353,6 +357,15 @@ def format_stored_value(value: str | None) -> str:
     match = ISO_DATE.match(value)
     return f"{match[3]}/{match[2]}/{match[1]}" if match else value
 
+
+# The background job queues (jobs/__init__.py QUEUE_NAMES), as the jobs screen names them.
+QUEUE_LABELS = {
+    "reports": _l("Reports"),
+    "photos": _l("Photos and scans"),
+    "imports": _l("Imports"),
+    "sync": _l("Synchronisation"),
+    "default": _l("Other jobs"),
+}
 
 # Views FAB names its permissions after that have no title of their own to borrow.
 VIEW_LABELS = {

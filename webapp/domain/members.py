@@ -106,8 +106,8 @@ def _check_member(
 # (MEMBER_NUMBER_PATTERN); another configured pattern is named as it is written.
 MEMBER_NUMBER_MESSAGES = {
     r"\d{6}[A-Z]{1,3}|\d{10}": N_(
-        "The member number %(value)s is not valid: write six digits and one to three capital "
-        "letters (for example 000123NB), or ten digits."
+        "The member number %(value)s is not in the right format: write six digits and one to three "
+        "capital letters (for example 000123NB), or ten digits."
     ),
 }
 

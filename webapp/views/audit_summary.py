@@ -329,6 +329,11 @@ def display_value(record_type: str | None, key: str, value: Any, names: _Names) 
         return ", ".join(str(item) for item in value)
     if (record_type, key) == ("CatalogueEntry", "kind") and value in CATALOGUES:
         return CATALOGUES[value].title_vi  # the national catalogue's own name
+    if (record_type, key) == ("ReportRun", "report"):
+        from webapp.reports import REPORTS
+
+        spec = REPORTS.get(value)
+        return translate(spec.title) if spec else str(value)
     coded = CODED.get((record_type or "", key))
     if coded is not None:
         return str(coded.get(value, value))

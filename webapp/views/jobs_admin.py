@@ -17,6 +17,7 @@ from flask_wtf import FlaskForm
 from jobs import QUEUE_NAMES, redis_connection
 from webapp.domain.jobs import failed_jobs, queue_states, retry_job, running_jobs, workers
 from webapp.extensions import db
+from webapp.labels import QUEUE_LABELS, label_for
 from webapp.security import current_requester
 from webapp.views.adapters import run_on_screen
 
@@ -38,6 +39,7 @@ class JobsView(BaseView):
             running=running_jobs(connection, QUEUE_NAMES),
             failed=failed_jobs(connection, QUEUE_NAMES),
             form=FlaskForm(),
+            queue_label=lambda name: label_for(QUEUE_LABELS, name),
         )
 
     @expose("/retry/<job_id>", methods=["POST"])
