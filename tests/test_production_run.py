@@ -148,6 +148,7 @@ def test_gunicorn_workers_cron_healthz_login_report_and_a_stopped_worker(product
     )  # fmt: skip
     start("worker-reports", flask, "--app", "wsgi", "worker", "--queue", "reports")
     start("worker-photos", flask, "--app", "wsgi", "worker", "--queue", "photos")
+    start("worker-imports", flask, "--app", "wsgi", "worker", "--queue", "imports")
     start(
         "worker-default",
         flask, "--app", "wsgi", "worker", "--queue", "default", "--queue", "sync",
@@ -161,6 +162,7 @@ def test_gunicorn_workers_cron_healthz_login_report_and_a_stopped_worker(product
         "redis",
         "worker:reports",
         "worker:photos",
+        "worker:imports",
         "worker:sync",
         "worker:default",
         "scheduler",

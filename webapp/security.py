@@ -252,7 +252,7 @@ ROLES_FIELD = QuerySelectMultipleField(
 )
 
 
-class DangVienRoleModelView(RoleModelView):
+class DangVienRoleModelView(TextRuleViewMixin, RoleModelView):
     """FAB's role screen with the roles and permissions named as the office does."""
 
     label_columns = {
@@ -279,7 +279,7 @@ class DangVienRoleModelView(RoleModelView):
     }
 
 
-class DangVienGroupModelView(UserGroupModelView):
+class DangVienGroupModelView(TextRuleViewMixin, UserGroupModelView):
     label_columns = {
         "name": lazy_gettext("Name"),
         "label": lazy_gettext("Label"),
@@ -291,12 +291,12 @@ class DangVienGroupModelView(UserGroupModelView):
     add_form_extra_fields = edit_form_extra_fields = {"roles": ROLES_FIELD}
 
 
-class DangVienPermissionModelView(PermissionModelView):
+class DangVienPermissionModelView(TextRuleViewMixin, PermissionModelView):
     label_columns = {"name": lazy_gettext("Permission")}
     formatters_columns = {"name": lambda name: label_for(PERMISSION_LABELS, name)}
 
 
-class DangVienViewMenuModelView(ViewMenuModelView):
+class DangVienViewMenuModelView(TextRuleViewMixin, ViewMenuModelView):
     label_columns = {"name": lazy_gettext("Screen or menu entry")}
     formatters_columns = {"name": view_menu_label}
 

@@ -21,6 +21,7 @@ from jobs.imports import import_job_id, queue_import, store_upload
 from webapp.domain.errors import N_, DomainError, ValidationFailed
 from webapp.domain.member_import import find_import, request_commit
 from webapp.extensions import db
+from webapp.forms import TextRuleForm
 from webapp.import_cli import problem_text
 from webapp.labels import MEMBER_COLUMNS
 from webapp.models.member_import import ImportOutcome, ImportState, MemberImport, MemberImportRow
@@ -51,7 +52,7 @@ class UploadForm(FlaskForm):
     """CSRF token only: the file is read from the request's files."""
 
 
-class CommitForm(FlaskForm):
+class CommitForm(TextRuleForm):
     # The dry run the clerk saw: a commit of any other is refused.
     plan_hash = HiddenField()
 
