@@ -106,6 +106,8 @@ class Config:
         self.BADGE_COUNTER_INLINE_MEMBERS = env_int("BADGE_COUNTER_INLINE_MEMBERS", 20000)
         # Above this many members the dashboard is computed by a worker, not in the request.
         self.DASHBOARD_INLINE_MEMBERS = env_int("DASHBOARD_INLINE_MEMBERS", 20000)
+        # A member-list export up to this many rows is written in the request, else a job.
+        self.MEMBER_EXPORT_INLINE_ROWS = env_int("MEMBER_EXPORT_INLINE_ROWS", 2000)
         # The member's file (photos, scanned dossier): limits checked on the content.
         self.PHOTO_MAX_MB = env_int("PHOTO_MAX_MB", 15)  # one image file
         self.PHOTO_MAX_MEGAPIXELS = env_int("PHOTO_MAX_MEGAPIXELS", 40)  # width × height
