@@ -16,6 +16,7 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import select
 
+from jobs import QUEUE_NAMES
 from webapp.domain.commands import Requester
 from webapp.domain.errors import DomainError, ValidationFailed
 from webapp.domain.users import ROLES, NewUser
@@ -377,12 +378,11 @@ def demo_command(members: int | None, seed: int, preset: str, if_empty: bool) ->
     "--queue",
     "queues",
     multiple=True,
-    type=click.Choice(["reports", "photos", "sync", "default"]),
+    type=click.Choice(QUEUE_NAMES),
     help="Work only this queue (repeatable; default: all). Production: one worker per queue.",
 )
 def worker_command(burst: bool, queues: tuple[str, ...]) -> None:
-    """Run an RQ worker for the reports, photos, sync and default queues."""
-    from jobs import QUEUE_NAMES
+    """Run an RQ worker for every queue (reports, photos, imports, sync, default)."""
     from jobs.worker import run_worker
 
     run_worker(current_app._get_current_object(), burst=burst, queues=queues or QUEUE_NAMES)
