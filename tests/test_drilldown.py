@@ -97,6 +97,14 @@ def test_the_list_exports_exactly_its_rows_and_formulas_stay_text(app, db_sessio
         if cell.value and str(cell.value).startswith("=HYPERLINK")
     )
     assert formula.data_type == "s"
+    # The list left the system: the audit log says who took it, with its rows.
+    from sqlalchemy import select
+
+    from webapp.models import AuditEntry
+
+    db_session.expire_all()
+    logged = db_session.scalars(select(AuditEntry).where(AuditEntry.action == "download")).all()
+    assert len(logged) == 1 and "quality-members" in (logged[0].after or "")
 
 
 def test_a_tampered_unit_line_or_category_is_a_404(app, db_session, redis_conn):

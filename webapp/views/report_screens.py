@@ -111,6 +111,28 @@ class ReportScreenView(BaseView):
         query = select(Member).join(ids, ids.c.member_id == Member.id)
         total = db.session.scalar(select(func.count()).select_from(ids))
         if request.args.get("format") == "xlsx":
+            from webapp.domain.audit import Download, log_download
+
+            # A list of members' data leaves the system: logged like every report download.
+            log_download(
+                db.session,
+                current_requester(),
+                Download(
+                    what="quality-members",
+                    output_format="xlsx",
+                    rows=total,
+                    unit_id=unit.id,
+                    unit_code=unit.code,
+                    parameters={
+                        "as_of": day.isoformat(),
+                        "dimension": key or "",
+                        "category": category or "",
+                        "group": group or "",
+                    },
+                    file_name="danh-sach-dang-vien.xlsx",
+                ),
+            )
+            db.session.commit()
             return self._xlsx(db.session.scalars(query.order_by(Member.sort_key, Member.id)))
         raw_page = request.args.get("page", "1")
         page = int(raw_page) if raw_page.isascii() and raw_page.isdigit() else 1
