@@ -30,10 +30,11 @@ from sqlalchemy import delete, select
 import webapp
 from factories import SYSTEM, make_member, make_tree, make_unit
 from webapp.cli import create_user
-from webapp.domain import dossier, member_import, photo_batches, photos, worklist
+from webapp.domain import dossier, member_import, photo_batches, photos, sync_setup, worklist
 from webapp.domain.commands import COMMANDS, Requester, Role
 from webapp.domain.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from webapp.domain.imaging import PhotoLimits
+from webapp.domain.sync_envelope import generate_key, public_key
 from webapp.models import Member, MemberEvent
 from webapp.models.record import CatalogueEntry, WorkPeriod
 from webapp.models.unit import Unit, UnitKind
@@ -297,6 +298,23 @@ ROWS: dict[str, Row] = {
     "webapp.domain.worklist.configure_worklist": Row(
         lambda s, r, w: worklist.configure_worklist(s, r, {"birthday_age": 75}),
         outside=None,
+        may_not=Role.CLERK,
+        owner="admin",
+    ),
+    # --- packages between instances: identity and peers are the Admin's ---
+    "webapp.domain.sync_setup.init_instance": Row(
+        lambda s, r, w: sync_setup.init_instance(
+            s, r, unit_code=w.d2.code, public_key=public_key(generate_key())
+        ),
+        outside=Forbidden,
+        may_not=Role.CLERK,
+        owner="admin",
+    ),
+    "webapp.domain.sync_setup.register_peer": Row(
+        lambda s, r, w: sync_setup.register_peer(
+            s, r, kind="downstream", unit_code=w.d2.code, public_key=public_key(generate_key())
+        ),
+        outside=Forbidden,
         may_not=Role.CLERK,
         owner="admin",
     ),

@@ -118,6 +118,8 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "user.import": frozenset(),
     # The jobs screen (operations): the Admin's.
     "job.retry": frozenset(),
+    # Packages between instances (docs/sync.md): identity and peers are the Admin's.
+    "sync.configure": frozenset(),
 }
 ALWAYS = frozenset({Role.ADMIN, Role.SYSTEM})
 

@@ -43,6 +43,7 @@ from webapp.models.record import (
     WorkPeriod,
 )
 from webapp.models.report_run import ReportRun, ReportState
+from webapp.models.sync import PeerKind, SyncIdentity, SyncPeer
 from webapp.models.unit import Unit, UnitChange, UnitChangeKind, UnitKind
 from webapp.models.user import DangVienUser
 from webapp.models.worklist import CheckRun, QualityScore, WorkItem, WorklistSetting
@@ -105,6 +106,9 @@ __all__ = [
     "ReportRun",
     "ReportState",
     "Sex",
+    "PeerKind",
+    "SyncIdentity",
+    "SyncPeer",
     "Unit",
     "UnitChange",
     "UnitChangeKind",
