@@ -82,6 +82,14 @@ class Config:
         self.REPORT_SCHEDULES = env_str("REPORT_SCHEDULES")
         # When the worklist and quality checks are recomputed for everyone ("" = never).
         self.WORKLIST_CRON = env_str("WORKLIST_CRON", "30 1 * * *")
+        # Upward export (docs/sync.md): when, how long to wait between retries while the
+        # upstream is unreachable, chunks of large packages, the largest accepted here,
+        # and after how many days without a package a downstream is flagged.
+        self.SYNC_CRON = env_str("SYNC_CRON", "*/30 * * * *")
+        self.SYNC_RETRY_INTERVALS = env_str("SYNC_RETRY_INTERVALS", "60,300,900,3600")
+        self.SYNC_CHUNK_MB = env_int("SYNC_CHUNK_MB", 4)
+        self.SYNC_MAX_PACKAGE_MB = env_int("SYNC_MAX_PACKAGE_MB", 512)
+        self.SYNC_STALE_DAYS = env_int("SYNC_STALE_DAYS", 3)
         self.ISSUING_COMMITTEE = env_str("ISSUING_COMMITTEE", "BAN TỔ CHỨC TỈNH ỦY")
         self.ISSUING_PLACE = env_str("ISSUING_PLACE", "Ninh Bình")
         # Sign-in attempts per client address ("off" to disable, e.g. behind a proxy that limits).

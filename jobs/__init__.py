@@ -12,7 +12,7 @@ from typing import Any
 
 import redis
 from flask import Flask, current_app
-from rq import Queue
+from rq import Queue, Retry
 from rq.job import Job
 
 QUEUE_NAMES = ("reports", "photos", "imports", "sync", "default")
@@ -65,6 +65,7 @@ def enqueue(
     timeout: int | None = None,
     user_id: int | None = None,
     unit_id: int | None = None,
+    retry: Retry | None = None,
 ) -> Job:
     """Enqueue `func(*args)` with a readable title, the requester and unit in job.meta;
     `func` may be a dotted name ("jobs.reports.render_report") that the worker imports."""
@@ -76,6 +77,7 @@ def enqueue(
         result_ttl=RESULT_TTL,
         failure_ttl=FAILURE_TTL,
         meta={"title": title, "user_id": user_id, "unit_id": unit_id, "progress": 0},
+        retry=retry,
     )
 
 

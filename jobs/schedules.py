@@ -150,4 +150,13 @@ def build_cron(app: Flask | None = None):
             job_timeout=WORKLIST_TIMEOUT,
             name=f"worklist:{worklist_cron}",
         )
+    sync_cron = app.config.get("SYNC_CRON")
+    if sync_cron:
+        if not croniter.is_valid(sync_cron):
+            raise ScheduleError(f"SYNC_CRON: invalid cron expression {sync_cron!r}.")
+        from jobs.sync import sync_upstream
+
+        # Registered on every instance: without an identity and an upstream the job has
+        # nothing to do and says so.
+        scheduler.register(sync_upstream, "sync", cron=sync_cron, name=f"sync:{sync_cron}")
     return scheduler

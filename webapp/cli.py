@@ -14,7 +14,14 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 
 from jobs import QUEUE_NAMES
-from webapp.cli_support import Refused, cli_date, cli_text, run_in_cli, system
+from webapp.cli_support import (
+    Refused,
+    cli_date,
+    cli_text,
+    hash_password,
+    run_in_cli,
+    system,
+)
 from webapp.domain.errors import ValidationFailed
 from webapp.domain.users import ROLES, NewUser
 from webapp.extensions import db
@@ -81,15 +88,8 @@ def new_user(
     full_name: str | None = None,
 ) -> tuple[NewUser, str]:
     """The user to create and their password (generated if not given), hashed as FAB does."""
-    from werkzeug.security import generate_password_hash
-
     password = password or secrets.token_urlsafe(12)
-    config = current_app.config
-    password_hash = generate_password_hash(
-        password,
-        method=config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
-        salt_length=config.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16),
-    )
+    password_hash = hash_password(password)
     user = NewUser(
         username=username,
         role=role_name,
@@ -120,15 +120,6 @@ def create_user(
     )
     run_in_cli(lambda: users.create_user(db.session, system(), user))
     return password
-
-
-def generate_password() -> str:
-    """A random password that starts with a letter or digit: the import prints passwords
-    as CSV, where one starting with "-" would be escaped (and so misread) as a formula."""
-    while True:
-        password = secrets.token_urlsafe(12)
-        if password[0].isalnum():
-            return password
 
 
 @users_group.command("create")

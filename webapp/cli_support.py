@@ -3,6 +3,7 @@ rules, domain refusals as messages with an exit code per kind, the system reques
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Mapping
 from datetime import date
 from typing import TypeVar
@@ -67,3 +68,25 @@ def run_in_cli(run: Callable[[], T], options: Mapping[str, str] | None = None) -
 def system() -> Requester:
     """The CLI is run by whoever holds the server: the system, unrestricted."""
     return Requester.system()
+
+
+def hash_password(password: str) -> str:
+    """A password hashed as FAB hashes it (the app's settings)."""
+    from flask import current_app
+    from werkzeug.security import generate_password_hash
+
+    config = current_app.config
+    return generate_password_hash(
+        password,
+        method=config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
+        salt_length=config.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16),
+    )
+
+
+def generate_password() -> str:
+    """A random password that starts with a letter or digit: the import prints passwords
+    as CSV, where one starting with "-" would be escaped (and so misread) as a formula."""
+    while True:
+        password = secrets.token_urlsafe(12)
+        if password[0].isalnum():
+            return password

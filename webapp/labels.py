@@ -327,6 +327,7 @@ PERMISSION_LABELS = {
     "can_members": _l("see the members behind a figure"),
     "can_refresh": _l("check again"),
     "can_settings": _l("change the settings"),
+    "can_push": _l("send data packages"),
     "copyrole": _l("copy a role"),
     "resetmypassword": _l("change own password"),
     "resetpasswords": _l("reset passwords"),
@@ -386,6 +387,8 @@ VIEW_LABELS = {
     "BadgeProposalApi": _l("Badge proposals (API)"),
     "CardProposalApi": _l("Card proposals (API)"),
     "UserStatsChartView": _l("User statistics"),
+    "SyncApi": _l("Packages from lower levels (API)"),
+    "SyncStatusView": _l("Data exchange between levels"),
 }
 
 

@@ -151,8 +151,8 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         *DASHBOARD,
     ],
     "Leader": [*SELF_SERVICE, *READ_DATA, *RUN_REPORTS, *READ_MEMBER_FILE, *DASHBOARD],
-    # Machine accounts of lower-level instances; their sync API arrives with upward sync.
-    "Sync": [],
+    # Machine accounts of lower-level instances: they push their packages, nothing else.
+    "Sync": [(r"SyncApi", r"can_push")],
 }
 
 

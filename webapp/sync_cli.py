@@ -66,3 +66,84 @@ def sync_partner(unit_code: str, key: str, name: str | None) -> None:
         {"unit_code": "--unit", "key": "--key", "public_key": "--key"},
     )
     click.echo(f"Partner {peer.unit_code} registered.")
+
+
+@sync_group.group("downstream")
+def downstream_group() -> None:
+    """Lower-level instances that send their packages here."""
+
+
+@downstream_group.command("add")
+@click.option("--unit", "unit_code", required=True, help="The unit whose subtree it owns here.")
+@click.option("--key", "key", required=True, help="Its public key (dvk1:…, from its `sync init`).")
+@click.option("--name", help="A name to show on screens.")
+@click.option("--password", help="The Sync account's password (generated and printed if omitted).")
+@with_appcontext
+def downstream_add(unit_code: str, key: str, name: str | None, password: str | None) -> None:
+    """Register a downstream and create its Sync account; prints the account to give it."""
+    from webapp.cli_support import generate_password, hash_password
+    from webapp.domain.sync_setup import register_downstream, sync_account_name
+
+    unit_code = cli_text(unit_code, "--unit")
+    secret = password or generate_password()
+    peer = run_in_cli(
+        lambda: register_downstream(
+            db.session,
+            system(),
+            unit_code=unit_code,
+            public_key=key,
+            password_hash=hash_password(secret),
+            name=cli_text(name, "--name") if name else None,
+        ),
+        {"unit_code": "--unit", "key": "--key", "public_key": "--key"},
+    )
+    click.echo(f"Downstream {peer.unit_code} registered.")
+    click.echo(f"Its Sync account: {sync_account_name(peer.unit_code)}")
+    if password is None:
+        click.echo(f"Password (shown once): {secret}")
+
+
+@sync_group.group("upstream")
+def upstream_group() -> None:
+    """The instance this one sends its packages up to."""
+
+
+@upstream_group.command("set")
+@click.option("--unit", "unit_code", required=True, help="The upstream's own unit code.")
+@click.option("--key", "key", required=True, help="The upstream's public key (dvk1:…).")
+@click.option("--url", help="Its address, for pushing over the network.")
+@click.option("--folder", type=click.Path(), help="A folder (USB stick) to write packages to.")
+@click.option("--user", "username", help="The Sync account the upstream created for us.")
+@click.option("--password", help="That account's password.")
+@with_appcontext
+def upstream_set(
+    unit_code: str,
+    key: str,
+    url: str | None,
+    folder: str | None,
+    username: str | None,
+    password: str | None,
+) -> None:
+    """Set where packages go: the upstream's key, and its address or a folder."""
+    from webapp.domain.sync_setup import set_upstream
+    from webapp.sync_keys import save_upstream_account
+
+    if url and not (username and password):
+        raise click.ClickException(
+            "--url needs --user and --password (the upstream's Sync account)."
+        )
+    peer = run_in_cli(
+        lambda: set_upstream(
+            db.session,
+            system(),
+            unit_code=cli_text(unit_code, "--unit"),
+            public_key=key,
+            url=cli_text(url, "--url") if url else None,
+            folder=str(folder) if folder else None,
+        ),
+        {"url": "--url", "key": "--key", "public_key": "--key", "unit_code": "--unit"},
+    )
+    if url:
+        save_upstream_account(username, password)
+    where = peer.url or peer.folder
+    click.echo(f"Upstream {peer.unit_code}: packages go to {where}.")

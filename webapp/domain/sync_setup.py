@@ -121,3 +121,96 @@ def peer_by_key(session: Session, public_key: str) -> SyncPeer | None:
 def is_known_sender(session: Session):
     """A predicate for `open_envelope`: is this key an active peer here?"""
     return lambda key: peer_by_key(session, key) is not None
+
+
+SYNC_ACCOUNT_PREFIX = "sync-"
+
+
+def sync_account_name(unit_code: str) -> str:
+    """The machine account of the downstream owning `unit_code` (FAB user names allow
+    dots; lower case so that it reads as a machine's)."""
+    return (SYNC_ACCOUNT_PREFIX + unit_code).lower()[:64]
+
+
+@command("sync.configure")
+def register_downstream(
+    session: Session,
+    requester: Requester,
+    *,
+    unit_code: str,
+    public_key: str,
+    password_hash: str,
+    name: str | None = None,
+) -> SyncPeer:
+    """Register a lower-level instance: the subtree it owns here (the unit `unit_code`),
+    its public key, and its machine account (role Sync, scope that subtree) with which it
+    pushes its packages. All or nothing."""
+    from webapp.domain.commands import Role
+    from webapp.domain.users import NewUser, create_user
+
+    peer = register_peer(
+        session,
+        requester,
+        kind=PeerKind.DOWNSTREAM,
+        unit_code=unit_code,
+        public_key=public_key,
+        name=name,
+    )
+    user = create_user(
+        session,
+        requester,
+        NewUser(
+            username=sync_account_name(peer.unit_code),
+            role=Role.SYNC,
+            unit_code=peer.unit_code,
+            password_hash=password_hash,
+            full_name=name or peer.unit_code,
+        ),
+    )
+    peer.user_id = user.id
+    session.flush()
+    return peer
+
+
+NO_DELIVERY = N_("Say how packages reach the upstream: an address (--url) or a folder (--folder).")
+ONE_DELIVERY = N_("Give the upstream an address or a folder, not both.")
+BAD_URL = N_("The upstream's address must start with http:// or https://.")
+
+
+@command("sync.configure")
+def set_upstream(
+    session: Session,
+    requester: Requester,
+    *,
+    unit_code: str,
+    public_key: str,
+    url: str | None = None,
+    folder: str | None = None,
+) -> SyncPeer:
+    """Say where this instance's packages go: the upstream's key, and its address (HTTP
+    push) or a folder (a USB stick). Setting it again replaces the delivery, and a new key
+    replaces the old upstream (its history stays on the status screen)."""
+    if not url and not folder:
+        raise ValidationFailed({"url": [(NO_DELIVERY, {})]})
+    if url and folder:
+        raise ValidationFailed({"url": [(ONE_DELIVERY, {})]})
+    if url and not url.lower().startswith(("http://", "https://")):
+        raise ValidationFailed({"url": [(BAD_URL, {})]})
+    key = normalise_public_key(public_key)
+    current = upstream(session)
+    if current is not None and current.public_key == key:
+        current.url, current.folder, current.unit_code = url, folder, unit_code
+        session.flush()
+        return current
+    if current is not None:
+        current.active = False
+        session.flush()
+    return register_peer(
+        session,
+        requester,
+        kind=PeerKind.UPSTREAM,
+        unit_code=unit_code,
+        public_key=key,
+        url=url,
+        folder=folder,
+    )

@@ -32,6 +32,7 @@ from webapp.views.records import (
 )
 from webapp.views.report_screens import ReportScreenView
 from webapp.views.reports import ReportRunView
+from webapp.views.sync_api import SyncApi
 from webapp.views.totp import DangVienAuthDBView, TotpView
 from webapp.views.units import UnitApi, UnitModelView
 from webapp.views.worklist import WorklistView
@@ -217,6 +218,8 @@ def register_views(appbuilder: AppBuilder) -> None:
         icon="fa-list",
         category="Organisation",
     )
+    # Packages from downstream instances (docs/sync.md): their Sync accounts push here.
+    appbuilder.add_api(SyncApi)
     # Operations (docs/production.md): the health probe (no sign-in), the Admin's jobs screen.
     register_health()
     appbuilder.add_view(
