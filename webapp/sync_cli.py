@@ -147,3 +147,79 @@ def upstream_set(
         save_upstream_account(username, password)
     where = peer.url or peer.folder
     click.echo(f"Upstream {peer.unit_code}: packages go to {where}.")
+
+
+@sync_group.command("push")
+@click.option(
+    "--full", is_flag=True, help="Send every record of the scope (first sync, re-seeding)."
+)
+@click.option("--queue", "queued", is_flag=True, help="Hand it to a worker (the sync queue).")
+@with_appcontext
+def sync_push(full: bool, queued: bool) -> None:
+    """Export now: make the next package of what changed and deliver every pending one."""
+    from webapp.sync_push import UpstreamRefused, UpstreamUnreachable, deliver_pending, export_now
+
+    if queued:
+        from jobs.sync import queue_sync
+
+        job = queue_sync(full=full)
+        click.echo(f"Queued as job {job.id} on the sync queue.")
+        return
+    exported = run_in_cli(lambda: export_now(db.session, system(), full=full))
+    click.echo(
+        f"Package {exported.sequence} made ({exported.kind})."
+        if exported is not None
+        else "Nothing changed since the last package."
+    )
+    try:
+        delivery = run_in_cli(lambda: deliver_pending(db.session, system()))
+    except (UpstreamUnreachable, UpstreamRefused) as error:
+        raise click.ClickException(f"Not delivered: {error}. The packages stay pending.") from error
+    for sequence in delivery.delivered:
+        click.echo(f"Package {sequence} delivered; receipt accepted.")
+    for path in delivery.written:
+        click.echo(f"Written to {path}: carry it to the upstream, then bring its receipt back.")
+    for sequence, reason in delivery.refused:
+        click.echo(f"Package {sequence} refused by the upstream: {reason}")
+    if delivery.refused:
+        raise SystemExit(5)
+
+
+@sync_group.command("status")
+@with_appcontext
+def sync_status_command() -> None:
+    """Per peer: the last package sent and received, pending and refused ones."""
+    from webapp.domain.sync import sync_status
+
+    for line in status_lines(sync_status(db.session)):
+        click.echo(line)
+
+
+def status_lines(statuses) -> list[str]:
+    lines = []
+    for status in statuses:
+        lines.append(" ".join(str(part) for part in status.summary()))
+    return lines or ["No peers."]
+
+
+@sync_group.command("hashes")
+@click.option("--unit", "unit_code", help="Only members of this unit's subtree.")
+@with_appcontext
+def sync_hashes(unit_code: str | None) -> None:
+    """One line per member: member number and a hash of their data, equal on every instance
+    that holds the same record (compare a downstream's with its upstream's)."""
+    from sqlalchemy import select
+
+    from webapp.domain.scope import member_clause
+    from webapp.domain.sync_rows import content_hash
+    from webapp.domain.units import resolve_unit_code
+    from webapp.models.member import Member
+
+    query = select(Member.id, Member.member_number).order_by(Member.member_number)
+    if unit_code:
+        unit = resolve_unit_code(db.session, cli_text(unit_code, "--unit"))
+        if unit is None:
+            raise click.ClickException(f"Unknown unit code {unit_code}.")
+        query = query.where(member_clause(unit.path))
+    for member_id, number in db.session.execute(query):
+        click.echo(f"{number} {content_hash(db.session, member_id)}")
