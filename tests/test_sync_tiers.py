@@ -17,9 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from instances import Instance, start_instances
-
 
 KEY = re.compile(r"dvk1:[A-Za-z0-9_-]+")
 PROVINCE, DISTRICT = "P", "P.01"
