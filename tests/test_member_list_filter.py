@@ -7,13 +7,14 @@ reaches another scope's members."""
 from __future__ import annotations
 
 import io
+import json
 import re
 from pathlib import Path
 
 import prison
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from conftest import login, run_worker_burst
 from factories import as_requester, make_member, make_tree, make_unit
@@ -281,3 +282,21 @@ def test_rest_api_filters_members_by_unit_subtree_within_scope(client, world):
     # Another district, or the province above the clerk: nobody beyond the scope.
     assert numbers("in_subtree", world["D2"]) == []
     assert numbers("in_subtree", world["P"]) == []
+
+
+def test_the_direct_export_is_written_to_the_audit_log(client, db_session, world):
+    from webapp.models import AuditEntry
+
+    login(client, "clerk_list", PASSWORD)
+    before = db_session.scalar(select(func.count(AuditEntry.id)))
+    args = {"unit": world["G1"].id, "subunits": "1"}
+    response = client.get("/membermodelview/export", query_string=args)
+    assert response.status_code == 200
+    db_session.expire_all()
+    entry = db_session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).one()
+    assert db_session.scalar(select(func.count(AuditEntry.id))) == before + 1
+    assert entry.action == "download" and entry.username == "clerk_list"
+    after = json.loads(entry.after)
+    assert after["report"] == "member-export"
+    assert after["rows"] == len(workbook_numbers(response.data)) > 0
+    assert after["unit"] == world["G1"].code

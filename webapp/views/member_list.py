@@ -251,6 +251,26 @@ class MemberListMixin:
             path = Path(folder) / f"danh-sach-loc_{heading_unit.code}.xlsx"
             write_report(report, "xlsx", path)
             data = path.read_bytes()
+        from webapp.domain.audit import Download, log_download
+
+        # A list of members' data leaves the system: logged like every report download
+        # (the longer lists go through a report run, whose download is logged there).
+        log_download(
+            db.session,
+            current_requester(),
+            Download(
+                what=EXPORT_REPORT,
+                output_format="xlsx",
+                rows=total,
+                unit_id=heading_unit.id,
+                unit_code=heading_unit.code,
+                parameters={
+                    name: value for name, value in state.items() if value not in (None, "")
+                },
+                file_name=path.name,
+            ),
+        )
+        db.session.commit()
         return send_file(
             io.BytesIO(data),
             as_attachment=True,
