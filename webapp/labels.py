@@ -241,6 +241,8 @@ AUDIT_ACTION_LABELS = {
     "login_second_factor_missing": _l("Sign-in refused: second-factor code missing"),
     "password_ok_second_factor_pending": _l("Password accepted, second factor pending"),
     "second_factor_failed": _l("Wrong second-factor code"),
+    "download": _l("Downloaded a file"),
+    "export": _l("Exported a file (command line)"),
     "document_attach": _l("Document attached"),
     "document_replace": _l("Document replaced"),
     "document_view": _l("Document opened"),

@@ -24,6 +24,7 @@ from webapp.domain.catalogue_data import CATALOGUES
 from webapp.domain.tracking import audited_models
 from webapp.labels import (
     ACTIVITY_LABELS,
+    AUDIT_ACTION_LABELS,
     BADGE_KIND_LABELS,
     BIRTH_DATE_PRECISION_LABELS,
     CARD_REASON_LABELS,
@@ -31,6 +32,7 @@ from webapp.labels import (
     COMPLETENESS_LABELS,
     EVENT_KIND_LABELS,
     PROPOSAL_STATE_LABELS,
+    RECORD_TYPE_LABELS,
     REPORT_STATE_LABELS,
     SEX_LABELS,
     STATUS_LABELS,
@@ -42,52 +44,10 @@ from webapp.models import AuditEntry, DangVienUser, DocumentType, Member, Unit
 from webapp.reports import REPORTS
 from webapp.reports.spec import describe_parameters
 
-ACTION_LABELS = {
-    "create": _l("Created"),
-    "update": _l("Changed"),
-    "delete": _l("Deleted"),
-    "login": _l("Signed in"),
-    "login_failed": _l("Sign-in refused (wrong password)"),
-    "login_locked": _l("Sign-in refused (account locked for a while)"),
-    "login_failed_locked": _l("Account locked after repeated failed sign-ins"),
-    "password_ok_second_factor_pending": _l("Password accepted, waiting for the code"),
-    "login_second_factor": _l("Signed in with the authenticator code"),
-    "login_second_factor_missing": _l("Sign-in refused (authenticator code missing)"),
-    "second_factor_failed": _l("Sign-in refused (wrong authenticator code)"),
-    "download": _l("Downloaded a file"),
-    "export": _l("Exported a file (command line)"),
-    "photo_upload": _l("Uploaded a photo"),
-    "photo_crop": _l("Re-cropped a photo"),
-    "photo_view": _l("Viewed a photo"),
-    "document_attach": _l("Attached a scanned document"),
-    "document_replace": _l("Replaced a scanned document"),
-    "document_view": _l("Viewed a scanned document"),
-}
-RECORD_LABELS = {
-    "Member": _l("Party member"),
-    "Unit": _l("Unit"),
-    "MemberEvent": _l("Event"),
-    "MemberSupplement": _l("Yearly supplement"),
-    "CatalogueEntry": _l("Catalogue entry"),
-    "ReportRun": _l("Report run"),
-    "DangVienUser": _l("User"),
-    "User": _l("User"),
-    "Role": _l("Role"),
-    "WorkPeriod": _l("Work history"),
-    "TrainingCourse": _l("Training"),
-    "Commendation": _l("Commendation"),
-    "Discipline": _l("Discipline"),
-    "TripAbroad": _l("Trip abroad"),
-    "FamilyRelation": _l("Family relation"),
-    "CardProposalBatch": _l("Card proposal batch"),
-    "CardProposal": _l("Card proposal"),
-    "PartyCard": _l("Party card"),
-    "BadgeMilestone": _l("Badge milestone"),
-    "BadgeOccasion": _l("Badge occasion"),
-    "BadgeSetting": _l("Badge setting"),
-    "BadgeProposal": _l("Badge proposal"),
-    "BadgeAward": _l("Badge award"),
-}
+# One table of what an entry records and of the kind of record (webapp/labels.py), for
+# the log's list and its summaries alike.
+ACTION_LABELS = AUDIT_ACTION_LABELS
+RECORD_LABELS = RECORD_TYPE_LABELS
 # Labels of logged fields that no screen names (the screens' own labels come first), and
 # of what download, photo and scan entries carry.
 EXTRA_LABELS = {
