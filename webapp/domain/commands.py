@@ -120,6 +120,10 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "job.retry": frozenset(),
     # Packages between instances (docs/sync.md): identity and peers are the Admin's.
     "sync.configure": frozenset(),
+    # Reference data flows down: a lower level's Sync account takes the current version;
+    # applying one is the system's (the push job) or the Admin's (a file from the stick).
+    "sync.reference": frozenset({Role.SYNC}),
+    "sync.apply_reference": frozenset(),
 }
 ALWAYS = frozenset({Role.ADMIN, Role.SYSTEM})
 

@@ -43,7 +43,7 @@ from webapp.models.record import (
     WorkPeriod,
 )
 from webapp.models.report_run import ReportRun, ReportState
-from webapp.models.sync import PeerKind, SyncIdentity, SyncPeer
+from webapp.models.sync import PeerKind, ReferenceVersion, SyncIdentity, SyncPeer
 from webapp.models.unit import Unit, UnitChange, UnitChangeKind, UnitKind
 from webapp.models.user import DangVienUser
 from webapp.models.worklist import CheckRun, QualityScore, WorkItem, WorklistSetting
@@ -107,6 +107,7 @@ __all__ = [
     "ReportState",
     "Sex",
     "PeerKind",
+    "ReferenceVersion",
     "SyncIdentity",
     "SyncPeer",
     "Unit",

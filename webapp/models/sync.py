@@ -7,7 +7,17 @@ from __future__ import annotations
 from enum import StrEnum
 
 from flask_appbuilder import Model
-from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, String, Text, func
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import relationship
 
 
@@ -58,3 +68,18 @@ class SyncPeer(Model):
     active = Column(Boolean, nullable=False, default=True)
     note = Column(Text, nullable=True)
     created_at = Column(DateTime, nullable=False, server_default=func.now())
+
+
+class ReferenceVersion(Model):
+    """A numbered version of the reference data (webapp/domain/sync_reference.py): "made"
+    here for the lower levels each time it changed, or "applied" here from the upstream."""
+
+    __tablename__ = "sync_reference_version"
+
+    id = Column(Integer, primary_key=True)
+    direction = Column(String(8), nullable=False)
+    version = Column(Integer, nullable=False)
+    sha256 = Column(String(64), nullable=False)
+    created_at = Column(DateTime, nullable=False, server_default=func.now())
+
+    __table_args__ = (UniqueConstraint("direction", "version", name="uq_sync_reference_version"),)
