@@ -30,7 +30,15 @@ from sqlalchemy import delete, select
 import webapp
 from factories import SYSTEM, make_member, make_tree, make_unit
 from webapp.cli import create_user
-from webapp.domain import dossier, member_import, photo_batches, photos, sync_setup, worklist
+from webapp.domain import (
+    dossier,
+    member_import,
+    photo_batches,
+    photos,
+    sync_reference,
+    sync_setup,
+    worklist,
+)
 from webapp.domain.commands import COMMANDS, Requester, Role
 from webapp.domain.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from webapp.domain.imaging import PhotoLimits
@@ -318,7 +326,78 @@ ROWS: dict[str, Row] = {
         may_not=Role.CLERK,
         owner="admin",
     ),
+    "webapp.domain.sync_setup.register_downstream": Row(
+        lambda s, r, w: sync_setup.register_downstream(
+            s,
+            r,
+            unit_code=w.cell_b.code,
+            public_key=public_key(generate_key()),
+            password_hash="scrypt:32768:8:1$x$y",
+        ),
+        outside=Forbidden,
+        may_not=Role.CLERK,
+        owner="admin",
+    ),
+    "webapp.domain.sync_setup.set_upstream": Row(
+        lambda s, r, w: sync_setup.set_upstream(
+            s, r, unit_code="TW", public_key=public_key(generate_key()), url="https://tw.example"
+        ),
+        outside=Forbidden,
+        may_not=Role.CLERK,
+        owner="admin",
+    ),
+    # Reference data flows down: only a registered lower level's account takes it, and
+    # only the system (or the Admin) applies a version; both name no unit of the tree.
+    "webapp.domain.sync_reference.export_reference": Row(
+        lambda s, r, w: _export_reference(s, r, w),
+        outside=Forbidden,
+        may_not=Role.CLERK,
+        owner="admin",
+    ),
+    "webapp.domain.sync_reference.apply_reference": Row(
+        lambda s, r, w: _apply_reference(s, r, w),
+        outside=Forbidden,
+        may_not=Role.CLERK,
+        owner="admin",
+    ),
 }
+
+
+def _reference_world(s, w) -> None:
+    """This instance as both levels (as tests/test_sync_reference.py): a lower level
+    registered, and this instance's own key as its upstream. Its identity is made only
+    for the owner's call (init_instance has a row of its own, which needs none)."""
+    upper, lower = generate_key(), generate_key()
+    system = Requester.system()
+    w.reference_peer = sync_setup.register_peer(
+        s, system, kind="downstream", unit_code=w.d2.code, public_key=public_key(lower)
+    ).id
+    sync_setup.register_peer(
+        s, system, kind="upstream", unit_code="TW", public_key=public_key(upper)
+    )
+    w.reference_keys = (upper, lower)
+
+
+def _with_identity(s, r, w) -> None:
+    if r.is_admin and sync_setup.identity(s) is None:
+        upper, _lower = w.reference_keys
+        sync_setup.init_instance(s, r, unit_code=w.d2.code, public_key=public_key(upper))
+
+
+def _export_reference(s, r, w):
+    _with_identity(s, r, w)
+    return sync_reference.export_reference(s, r, seed=w.reference_keys[0], peer_id=w.reference_peer)
+
+
+def _apply_reference(s, r, w):
+    _with_identity(s, r, w)
+    upper, lower = w.reference_keys
+    if r.is_admin:
+        data = sync_reference.export_reference(s, r, seed=upper, peer_id=w.reference_peer)
+    else:
+        data = b"not even read: the role is refused first"
+    return sync_reference.apply_reference(s, r, data, seed=lower)
+
 
 # The command modules, by the names the rows use.
 from webapp.domain import audit, users  # noqa: E402
@@ -490,6 +569,8 @@ def world(app, db_session, redis_conn):
     process_document_job(version.id)
     w.document_b = version.document_id
     _import_world(db_session, w)
+    _reference_world(db_session, w)
+    db_session.commit()
     yield w
     # Catalogues outlive the per-test clean-up: take this world's entries out again.
     db_session.rollback()
