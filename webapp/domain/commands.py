@@ -120,6 +120,10 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "job.retry": frozenset(),
     # Packages between instances (docs/sync.md): identity and peers are the Admin's.
     "sync.configure": frozenset(),
+    # Making a package for the upstream and taking its receipt back: the Admin's (and the
+    # scheduled job's, as System). Applying a package: the sender's Sync account.
+    "sync.export": frozenset(),
+    "sync.apply": frozenset({Role.SYNC}),
 }
 ALWAYS = frozenset({Role.ADMIN, Role.SYSTEM})
 
