@@ -63,6 +63,10 @@ def create_app(config: object | None = None) -> Flask:
 
     # Derived data, field history and the audit log on every save (models stay plain).
     register_hooks()
+    from webapp.domain.sync_capture import register_capture
+
+    # Every change to a synced table leaves an outbox row (docs/sync.md).
+    register_capture()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     from webapp.views.guards import install_id_converter, register_request_guards

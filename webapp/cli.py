@@ -33,6 +33,7 @@ def register_cli(app: Flask) -> None:
     from webapp.import_cli import import_members_command
     from webapp.photos_cli import photos_group
     from webapp.sync_cli import sync_group
+    from webapp.sync_package_cli import export_command, import_command
 
     for command in (
         init_command,
@@ -50,6 +51,8 @@ def register_cli(app: Flask) -> None:
         backup_command,
         restore_command,
         sync_group,
+        export_command,
+        import_command,
     ):
         app.cli.add_command(command)
 

@@ -30,6 +30,7 @@ from webapp.domain.completeness import completeness
 from webapp.domain.events import period_party_age_from
 from webapp.domain.ledger import LEAVING, EventKind, LedgerEvent, Standing, check_new_event
 from webapp.domain.party_age import party_age
+from webapp.domain.sync_capture import record_changes
 from webapp.domain.vietnamese import name_sort_key, search_key
 from webapp.models.cards import CardNumberCounter, PartyCard
 from webapp.models.ledger import MemberEvent, MemberPeriod
@@ -131,6 +132,9 @@ def found_units_bulk(session: Session, specs: Iterable[UnitSpec], ids: Ids) -> d
         )
     session.execute(insert(table), units)
     session.execute(insert(changes), founded)
+    # Around the ORM: the outbox is told (a no-op before `sync init`).
+    record_changes(session, "unit", [row["id"] for row in units])
+    record_changes(session, "unit_change", [row["id"] for row in founded])
     return {code: unit_id for code, (unit_id, _) in by_code.items()}
 
 
@@ -152,6 +156,9 @@ class Batch:
             rows = self.rows.get(table.name)
             if rows:
                 session.execute(insert(table), rows)
+                if table.name == "member":
+                    # A member travels with all its rows: the member's id is enough.
+                    record_changes(session, "member", [row["id"] for row in rows])
 
 
 def _event_row(ids: Ids, member_id: int, kind: str, day: date, *, from_unit, to_unit, **more):

@@ -124,6 +124,10 @@ ACTIONS: dict[str, frozenset[Role]] = {
     # applying one is the system's (the push job) or the Admin's (a file from the stick).
     "sync.reference": frozenset({Role.SYNC}),
     "sync.apply_reference": frozenset(),
+    # Making a package for the upstream and taking its receipt back: the Admin's (and the
+    # scheduled job's, as System). Applying a package: the sender's Sync account.
+    "sync.export": frozenset(),
+    "sync.apply": frozenset({Role.SYNC}),
 }
 ALWAYS = frozenset({Role.ADMIN, Role.SYSTEM})
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from webapp.domain.commands import Requester, command, delete_unreferenced
 from webapp.domain.errors import N_, FieldErrors, InUse, ValidationFailed
 from webapp.domain.ledger import EventKind
-from webapp.domain.scope import find_member, unit_in_scope
+from webapp.domain.scope import OWNED_ELSEWHERE, find_member, unit_in_scope, unit_owner
 from webapp.domain.tracking import TRACKED
 from webapp.models.badges import BadgeAward, BadgeProposal
 from webapp.models.cards import CardProposal, PartyCard
@@ -289,6 +289,8 @@ def member_problems(
         and not unit_in_scope(session, unit_id, requester.scope)
     ):
         errors.add("unit_id", N_("The unit does not exist."))
+    elif unit_id is not None and (owner := unit_owner(session, unit_id)) is not None:
+        errors.add("unit_id", OWNED_ELSEWHERE, owner=owner.name or owner.unit_code)
     return errors
 
 

@@ -22,6 +22,7 @@ from webapp.domain.commands import Requester, command, transaction
 from webapp.domain.errors import N_, DomainError, NotFound
 from webapp.domain.imaging import PhotoLimits, PhotoRefused
 from webapp.domain.scope import find_in_scope
+from webapp.domain.sync_capture import record_changes
 from webapp.filestore import FileStore
 from webapp.models.files import ACTIVE_FILE_STATES, AUTO_CROP, FileState, MemberPhoto
 from webapp.models.member import Member
@@ -287,6 +288,7 @@ def process_photo(
             .values(**done)
             .execution_options(synchronize_session=False)
         )
+        record_changes(session, "member_photo", [photo_id], member_id=member_id)
     session.expire(photo)
     return photo
 
@@ -308,6 +310,8 @@ _LOCK_AND_REQUESTS = (
 
 
 def _demote_current(session: Session, member_id: int, photo_id: int) -> None:
+    # The member's photos travel with the member: one outbox row for the member is enough.
+    record_changes(session, "member", [member_id], member_id=member_id)
     session.execute(
         update(MemberPhoto)
         .where(

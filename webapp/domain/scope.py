@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import false, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from webapp.domain.errors import N_, NotFound
+from webapp.domain.errors import N_, Forbidden, NotFound
 from webapp.models.badges import BadgeAward, BadgeProposal
 from webapp.models.cards import CardProposal, CardProposalBatch, PartyCard
 from webapp.models.files import MemberDocument, MemberPhoto
@@ -18,6 +18,7 @@ from webapp.models.ledger import MemberEvent, MemberPeriod
 from webapp.models.member import Member
 from webapp.models.record import MEMBER_ROW_MODELS, MemberChange, MemberSupplement
 from webapp.models.report_run import ReportRun
+from webapp.models.sync import SyncPeer
 from webapp.models.unit import Unit, UnitChange
 from webapp.models.worklist import QualityScore, WorkItem
 
@@ -116,7 +117,74 @@ def find_in_scope(
             row = session.scalar(query)
     if row is None:
         raise NotFound(missing)
+    if lock:
+        # A lock is taken to write: a registered downstream's records are its own.
+        refuse_if_owned(session, model, row)
     return row
+
+
+OWNED_ELSEWHERE = N_(
+    "These records belong to %(owner)s, which keeps them on its own instance: they change "
+    "there and arrive here by its packages."
+)
+
+
+def owner_downstream(session, unit_path: str | None):
+    """The registered downstream (docs/sync.md) whose subtree holds the unit at
+    `unit_path`, or None."""
+    if not unit_path:
+        return None
+    with session.no_autoflush:
+        for peer, root in session.execute(
+            select(SyncPeer, Unit.path)
+            .join(Unit, SyncPeer.unit_id == Unit.id)
+            .where(SyncPeer.kind == "downstream", SyncPeer.active.is_(True))
+        ):
+            if unit_path.startswith(root):
+                return peer
+    return None
+
+
+def unit_owner(session, unit_id: int | None):
+    """The registered downstream that owns the unit with this id (a new record placed in
+    it would be another instance's), or None."""
+    if unit_id is None:
+        return None
+    with session.no_autoflush:
+        return owner_downstream(
+            session, session.scalar(select(Unit.path).where(Unit.id == unit_id))
+        )
+
+
+def _unit_path_of(session, model: type, row) -> str | None:
+    if model is Unit:
+        return row.path
+    if model is Member:
+        unit_id = row.unit_id
+    elif model in MEMBER_OWNED:
+        unit_id = session.scalar(select(Member.unit_id).where(Member.id == row.member_id))
+    elif model in UNIT_OWNED:
+        unit_id = row.unit_id
+    else:
+        return None
+    return session.scalar(select(Unit.path).where(Unit.id == unit_id))
+
+
+def refuse_if_owned(session, model: type, row) -> None:
+    """The one ownership check of the write doors: on an upper level, the records of a
+    registered downstream's subtree change only by that downstream's packages (which are
+    applied around the commands); anyone else is refused with the owner's name."""
+    with session.no_autoflush:
+        if (
+            session.scalar(
+                select(SyncPeer.id).where(SyncPeer.kind == "downstream", SyncPeer.active.is_(True))
+            )
+            is None
+        ):
+            return
+        owner = owner_downstream(session, _unit_path_of(session, model, row))
+    if owner is not None:
+        raise Forbidden(OWNED_ELSEWHERE, owner=owner.name or owner.unit_code)
 
 
 def find_member(session, requester, member_id) -> Member:

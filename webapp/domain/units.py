@@ -16,7 +16,14 @@ from webapp.domain.errors import N_, FieldErrors, InUse
 from webapp.domain.events import EventInput, record_event
 from webapp.domain.ledger import EventKind
 from webapp.domain.reports import count_subtree_members
-from webapp.domain.scope import UNRESTRICTED, find_in_scope, scope_clause, unit_in_scope
+from webapp.domain.scope import (
+    OWNED_ELSEWHERE,
+    UNRESTRICTED,
+    find_in_scope,
+    scope_clause,
+    unit_in_scope,
+    unit_owner,
+)
 from webapp.models.cards import CardProposalBatch
 from webapp.models.ledger import MemberEvent, MemberPeriod
 from webapp.models.member import ON_THE_ROLLS, Member
@@ -124,6 +131,8 @@ def unit_problems(
     )
     if outside and "parent" not in errors.as_dict():
         errors.add("parent", N_("Choose a parent unit inside your scope."))
+    elif parent_id is not None and (owner := unit_owner(session, parent_id)) is not None:
+        errors.add("parent", OWNED_ELSEWHERE, owner=owner.name or owner.unit_code)
     return errors
 
 
