@@ -89,7 +89,9 @@ class Config:
         self.SYNC_RETRY_INTERVALS = env_str("SYNC_RETRY_INTERVALS", "60,300,900,3600")
         self.SYNC_CHUNK_MB = env_int("SYNC_CHUNK_MB", 4)
         self.SYNC_MAX_PACKAGE_MB = env_int("SYNC_MAX_PACKAGE_MB", 512)
-        self.SYNC_STALE_DAYS = env_int("SYNC_STALE_DAYS", 3)
+        self.SYNC_STALE_DAYS = env_int("SYNC_STALE_DAYS", 7)
+        # Photos and scans travel in the packages too (larger packages).
+        self.SYNC_CARRY_FILES = env_bool("SYNC_CARRY_FILES", False)
         self.ISSUING_COMMITTEE = env_str("ISSUING_COMMITTEE", "BAN TỔ CHỨC TỈNH ỦY")
         self.ISSUING_PLACE = env_str("ISSUING_PLACE", "Ninh Bình")
         # Sign-in attempts per client address ("off" to disable, e.g. behind a proxy that limits).

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from flask.cli import with_appcontext
 
 from webapp.cli_support import cli_text, run_in_cli, system
 from webapp.extensions import db
+from webapp.messages import translate
 
 
 @click.group("sync")
@@ -179,6 +182,8 @@ def sync_push(full: bool, queued: bool) -> None:
         click.echo(f"Package {sequence} delivered; receipt accepted.")
     for path in delivery.written:
         click.echo(f"Written to {path}: carry it to the upstream, then bring its receipt back.")
+    if delivery.reference:
+        click.echo(f"Reference data version {delivery.reference} taken from the upstream.")
     for sequence, reason in delivery.refused:
         click.echo(f"Package {sequence} refused by the upstream: {reason}")
     if delivery.refused:
@@ -189,17 +194,63 @@ def sync_push(full: bool, queued: bool) -> None:
 @with_appcontext
 def sync_status_command() -> None:
     """Per peer: the last package sent and received, pending and refused ones."""
-    from webapp.domain.sync import sync_status
+    from flask import current_app
 
-    for line in status_lines(sync_status(db.session)):
+    from webapp.domain.sync import refusals_without_peer, sync_status
+
+    statuses = sync_status(db.session, stale_days=current_app.config["SYNC_STALE_DAYS"])
+    for line in status_lines(statuses, refusals_without_peer(db.session)):
         click.echo(line)
 
 
-def status_lines(statuses) -> list[str]:
+def _package_text(info) -> str:
+    when = info.created_at.strftime("%d/%m/%Y %H:%M") if info.created_at else "-"
+    text = f"#{info.sequence if info.sequence is not None else '-'} {info.kind} {info.state} {when}"
+    if info.size:
+        text += f" {max(info.size // 1024, 1)} kB"
+    if info.reason:
+        text += f" — {translate(info.reason, info.reason_params or {})}"
+    return text
+
+
+def status_lines(statuses, strangers=()) -> list[str]:
+    """What `sync status` prints: one block per peer (English: an administrator's tool)."""
     lines = []
     for status in statuses:
-        lines.append(" ".join(str(part) for part in status.summary()))
-    return lines or ["No peers."]
+        head = f"{status.kind} {status.unit_code}" + (f" ({status.name})" if status.name else "")
+        if status.stale:
+            head += " — STALE: nothing received for too long"
+        lines.append(head)
+        if status.last_sent:
+            lines.append(f"  last sent:     {_package_text(status.last_sent)}")
+        if status.last_received:
+            lines.append(f"  last received: {_package_text(status.last_received)}")
+        if status.kind == "upstream":
+            lines.append(f"  changes not yet in a package: {status.unsent_changes}")
+        for info in status.pending:
+            lines.append(f"  pending:       {_package_text(info)}")
+        for info in status.refused:
+            lines.append(f"  refused:       {_package_text(info)}")
+    for info in strangers:
+        lines.append(f"refused from an unknown sender: {_package_text(info)}")
+    return lines or ["No peers: see docs/sync.md to set them up."]
+
+
+@sync_group.command("resend")
+@click.argument("sequence", type=int)
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@with_appcontext
+def sync_resend(sequence: int, out: Path) -> None:
+    """Write pending package SEQUENCE into a folder again (a file lost on the way)."""
+    from webapp.domain.sync import package_file_name
+    from webapp.domain.sync_delivery import package_data
+    from webapp.domain.sync_setup import identity
+
+    package = run_in_cli(lambda: package_data(db.session, sequence))
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / package_file_name(identity(db.session).unit_code, sequence)
+    target.write_bytes(package.data)
+    click.echo(f"Package {sequence}: {target}")
 
 
 @sync_group.command("hashes")
@@ -223,3 +274,53 @@ def sync_hashes(unit_code: str | None) -> None:
         query = query.where(member_clause(unit.path))
     for member_id, number in db.session.execute(query):
         click.echo(f"{number} {content_hash(db.session, member_id)}")
+
+
+@sync_group.group("reference")
+def reference_group() -> None:
+    """Reference data (catalogues, badge milestones and occasions, document types) flowing
+    down to the lower levels, by file when there is no network."""
+
+
+@reference_group.command("export")
+@click.option("--unit", "unit_code", required=True, help="The lower level's unit code.")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@with_appcontext
+def reference_export(unit_code: str, out: Path) -> None:
+    """Write the current version of the reference data for a registered lower level."""
+    from sqlalchemy import select
+
+    from webapp.domain.sync_reference import export_reference
+    from webapp.models.sync import SyncPeer
+    from webapp.sync_keys import load_key
+
+    code = cli_text(unit_code, "--unit")
+    peer = db.session.scalars(
+        select(SyncPeer).where(SyncPeer.kind == "downstream", SyncPeer.unit_code == code)
+    ).first()
+    if peer is None:
+        raise click.ClickException(f"{code} is not a registered lower level here.")
+    data = run_in_cli(
+        lambda: export_reference(db.session, system(), seed=load_key(), peer_id=peer.id)
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"reference-{code}.dvref"
+    target.write_bytes(data)
+    click.echo(f"Reference data for {code}: {target}")
+
+
+@reference_group.command("apply")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def reference_apply(path: Path) -> None:
+    """Apply a version of the reference data written by the upstream."""
+    from webapp.domain.sync_reference import apply_reference
+    from webapp.sync_keys import load_key
+
+    applied = run_in_cli(
+        lambda: apply_reference(db.session, system(), path.read_bytes(), seed=load_key())
+    )
+    if applied.state == "older":
+        click.echo(f"Version {applied.version} is not newer than ours: nothing changed.")
+    else:
+        click.echo(f"Reference data version {applied.version} applied: {applied.changed} rows.")

@@ -7,7 +7,6 @@ when the upstream's signed receipt has been accepted (webapp/domain/sync.py)."""
 from __future__ import annotations
 
 import hashlib
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import requests
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from webapp.domain.commands import Requester, transaction
+from webapp.domain.commands import Requester
 from webapp.domain.errors import DomainError
 from webapp.sync_keys import load_key, load_upstream_account
 
@@ -33,36 +32,17 @@ class Delivery:
     delivered: list[int] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
     refused: list[tuple[int, str]] = field(default_factory=list)
-
-
-def outbox_folder() -> Path:
-    return Path(current_app.config["DATA_DIR"]) / "sync" / "out"
-
-
-def package_path(sequence: int) -> Path:
-    return outbox_folder() / f"{sequence:08d}.dvpkg"
-
-
-def package_file_name(unit_code: str | None, sequence: int) -> str:
-    return f"{(unit_code or 'central').replace('/', '_')}-{sequence:08d}.dvpkg"
+    reference: int | None = None  # the version of the reference data applied now
 
 
 def export_now(session: Session, requester: Requester, *, full: bool = False):
-    """Make the next package (None when nothing changed), its file written inside the same
-    transaction that numbers it: if the file cannot be written, the changes stay in the
-    outbox for the next package."""
+    """Make the next package (None when nothing changed), carrying photos' and scans'
+    files when SYNC_CARRY_FILES is on."""
     from webapp.domain.sync import export_package
+    from webapp.filestore import app_store
 
-    seed = load_key()
-    with transaction(session):
-        exported = export_package(session, requester, seed=seed, full=full)
-        if exported is not None:
-            path = package_path(exported.sequence)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_suffix(".tmp")
-            temporary.write_bytes(exported.data)
-            temporary.replace(path)
-    return exported
+    files = app_store() if current_app.config.get("SYNC_CARRY_FILES") else None
+    return export_package(session, requester, seed=load_key(), full=full, files=files)
 
 
 class UpstreamClient:
@@ -106,6 +86,11 @@ class UpstreamClient:
             raise UpstreamRefused(f"login refused ({response.status_code}): {response.text[:200]}")
         self.token = response.json()["access_token"]
 
+    def reference(self) -> bytes | None:
+        """The upstream's current reference data, sealed for us (None if it has none for us)."""
+        response = self._call("GET", "/reference")
+        return response.content if response.status_code == 200 else None
+
     def send(self, data: bytes, chunk_bytes: int) -> requests.Response:
         """The whole package, or in chunks from wherever the upstream says it has got to."""
         if len(data) <= chunk_bytes:
@@ -143,7 +128,8 @@ class UpstreamRefused(Exception):
 def deliver_pending(session: Session, requester: Requester) -> Delivery:
     """Send every pending package to the upstream, oldest first; stop at the first refusal
     (what follows it would only be refused as a gap)."""
-    from webapp.domain.sync import accept_receipt, mark_refused, pending_packages
+    from webapp.domain.sync import accept_receipt, package_file_name
+    from webapp.domain.sync_delivery import mark_refused, pending_packages
     from webapp.domain.sync_setup import identity, upstream
 
     delivery = Delivery()
@@ -154,23 +140,17 @@ def deliver_pending(session: Session, requester: Requester) -> Delivery:
     chunk = int(current_app.config.get("SYNC_CHUNK_MB", 4) * 1024 * 1024)
     client = None
     for package in pending_packages(session):
-        path = package_path(package.sequence)
-        if not path.exists():
-            continue  # made by a transaction that then failed: re-sent with the next export
-        data = path.read_bytes()
+        data = package.data
         if peer.folder:
-            target = Path(peer.folder) / package_file_name(
-                me.unit_code if me else None, package.sequence
-            )
+            target = Path(peer.folder) / package_file_name(me.unit_code, package.sequence)
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
+            partial = target.with_suffix(".part")
+            partial.write_bytes(data)
+            partial.replace(target)
             delivery.written.append(str(target))
             continue
         if client is None:
-            account = load_upstream_account()
-            if account is None:
-                raise UpstreamRefused("no Sync account for the upstream: run `sync upstream set`")
-            client = UpstreamClient(peer.url, *account)
+            client = _client(peer)
         response = client.send(data, chunk)
         if response.status_code == 200:
             try:
@@ -184,7 +164,27 @@ def deliver_pending(session: Session, requester: Requester) -> Delivery:
         mark_refused(session, requester, package.sequence, message)
         delivery.refused.append((package.sequence, message))
         break
+    if peer.url:
+        delivery.reference = pull_reference(session, requester, client or _client(peer))
     return delivery
+
+
+def _client(peer) -> UpstreamClient:
+    account = load_upstream_account()
+    if account is None:
+        raise UpstreamRefused("no Sync account for the upstream: run `sync upstream set`")
+    return UpstreamClient(peer.url, *account)
+
+
+def pull_reference(session: Session, requester: Requester, client: UpstreamClient) -> int | None:
+    """Take the upstream's reference data when it has a newer version than ours."""
+    from webapp.domain.sync_reference import apply_reference
+
+    data = client.reference()
+    if data is None:
+        return None
+    applied = apply_reference(session, requester, data, seed=load_key())
+    return applied.version if applied.state == "applied" else None
 
 
 def _message_of(response: requests.Response) -> str:

@@ -12,6 +12,7 @@ from flask_appbuilder.security.decorators import permission_name
 
 from webapp.domain.errors import DomainError, ValidationFailed
 from webapp.extensions import db
+from webapp.filestore import app_store
 from webapp.security import current_requester
 from webapp.sync_keys import load_key
 from webapp.sync_uploads import (
@@ -33,13 +34,14 @@ RECEIPT_TYPE = "application/vnd.dangvien.receipt"
 def apply_and_answer(data: bytes):
     """Apply a whole package as the signed-in Sync account: 200 with the receipt, or the
     refusal (recorded for both sides' status screens) as JSON."""
-    from webapp.domain.sync import apply_package, record_refusal
+    from webapp.domain.sync import apply_package
 
     try:
-        applied = apply_package(db.session, current_requester(), data, seed=load_key())
+        # The command records a refusal for the status screen itself.
+        applied = apply_package(
+            db.session, current_requester(), data, seed=load_key(), files=app_store()
+        )
     except DomainError as error:
-        db.session.rollback()
-        record_refusal(db.session, data, error)
         body = (
             translated_field_errors(error.errors)
             if isinstance(error, ValidationFailed)
@@ -180,3 +182,25 @@ class SyncApi(BaseApi):
         if response.status_code == 200:
             discard(upload)
         return response
+
+    @api_expose("/reference", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("push")
+    def reference(self):
+        """The current version of the reference data, sealed for the calling lower level.
+        ---
+        get:
+          responses:
+            200: {description: "The sealed version (application/octet-stream)"}
+            403: {description: Not a registered lower level's account}
+        """
+        from webapp.domain.sync_reference import export_reference
+
+        def sealed():
+            data = export_reference(db.session, current_requester(), seed=load_key())
+            response = make_response(data, 200)
+            response.headers["Content-Type"] = "application/octet-stream"
+            return response
+
+        return self.answering_domain_errors(sealed)
