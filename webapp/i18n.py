@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -29,10 +31,12 @@ def compile_catalogues() -> None:
                 continue
             with po_path.open("rb") as po_file:
                 catalogue = read_po(po_file)
-            tmp_path = mo_path.with_suffix(".mo.tmp")
-            with tmp_path.open("wb") as mo_file:
+            # A file of this process's own: processes starting together (gunicorn's
+            # workers, a worker beside the server) each compile, and the last rename wins.
+            descriptor, tmp_name = tempfile.mkstemp(dir=mo_path.parent, suffix=".mo.tmp")
+            with os.fdopen(descriptor, "wb") as mo_file:
                 write_mo(mo_file, catalogue)
-            tmp_path.replace(mo_path)
+            os.replace(tmp_name, mo_path)
 
 
 def babel_translation_directories() -> str:
