@@ -387,10 +387,15 @@ def test_nothing_is_captured_for_a_rolled_back_command(db_session, pair):
             db_session, SYSTEM, member.id, {"birth_name": ""}, member_number_pattern=PATTERN
         )
     assert _count(db_session, SyncOutbox) == before
+    last = db_session.scalar(select(func.max(SyncOutbox.id)))
     edit_member(
         db_session, SYSTEM, member.id, {"current_address": "Nhà Y"}, member_number_pattern=PATTERN
     )
-    assert _count(db_session, SyncOutbox) == before + 1
+    captured = db_session.execute(
+        select(SyncOutbox.table_name, SyncOutbox.member_id).where(SyncOutbox.id > last)
+    ).all()
+    # The record and its field history, both the member's.
+    assert sorted(captured) == [("member", member.id), ("member_change", member.id)]
 
 
 def test_usb_round_trip_through_a_folder(app, db_session, pair, upstream, tmp_path):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import event, insert, inspect, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from webapp.domain.sync_rows import SYNCED, TABLE_OF
 from webapp.models.files import MemberDocument, MemberDocumentVersion
@@ -26,6 +26,8 @@ ACTIVE = "sync_capture_active"
 def capture_active(session: Session) -> bool:
     """Whether this instance captures changes (it has an identity); asked once per
     transaction."""
+    if isinstance(session, scoped_session):
+        session = session()
     transaction = session.get_transaction()
     cached = session.info.get(ACTIVE)
     if cached is not None and cached[0] is transaction:
