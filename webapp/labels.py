@@ -330,6 +330,7 @@ PERMISSION_LABELS = {
     "can_refresh": _l("check again"),
     "can_settings": _l("change the settings"),
     "can_push": _l("send data packages"),
+    "can_configure": _l("set up"),
     "copyrole": _l("copy a role"),
     "resetmypassword": _l("change own password"),
     "resetpasswords": _l("reset passwords"),

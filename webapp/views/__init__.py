@@ -33,6 +33,7 @@ from webapp.views.records import (
 from webapp.views.report_screens import ReportScreenView
 from webapp.views.reports import ReportRunView
 from webapp.views.sync_api import SyncApi
+from webapp.views.sync_screens import SyncStatusView
 from webapp.views.totp import DangVienAuthDBView, TotpView
 from webapp.views.units import UnitApi, UnitModelView
 from webapp.views.worklist import WorklistView
@@ -218,7 +219,8 @@ def register_views(appbuilder: AppBuilder) -> None:
         icon="fa-list",
         category="Organisation",
     )
-    # Packages from downstream instances (docs/sync.md): their Sync accounts push here.
+    # Packages from downstream instances (docs/sync.md): their Sync accounts push here;
+    # the Admin's screen of the exchange.
     appbuilder.add_api(SyncApi)
     # Operations (docs/production.md): the health probe (no sign-in), the Admin's jobs screen.
     register_health()
@@ -230,4 +232,11 @@ def register_views(appbuilder: AppBuilder) -> None:
         category="Operations",
         category_label=_l("Operations"),
         category_icon="fa-cogs",
+    )
+    appbuilder.add_view(
+        SyncStatusView,
+        "Data exchange",
+        label=_l("Data exchange between levels"),
+        icon="fa-exchange",
+        category="Operations",
     )
