@@ -70,9 +70,10 @@ def test_scheduled_report_runs_on_a_real_worker_and_is_seen_within_scope(
         scheduler = build_cron(app)
     finally:
         app.config["REPORT_SCHEDULES"] = None
-    # The reports as configured, then the nightly worklist refresh (WORKLIST_CRON).
+    # The reports as configured, then the nightly worklist refresh (WORKLIST_CRON) and the
+    # upward export (SYNC_CRON).
     jobs = scheduler.get_jobs()
-    assert [job.cron for job in jobs] == ["0 3 * * 1", "0 2 1 * *", "30 1 * * *"]
+    assert [job.cron for job in jobs] == ["0 3 * * 1", "0 2 1 * *", "30 1 * * *", "*/30 * * * *"]
     jobs = jobs[:2]
     for job in jobs:  # what the scheduler does when the time comes
         job.enqueue(redis_conn)

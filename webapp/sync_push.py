@@ -39,9 +39,13 @@ def export_now(session: Session, requester: Requester, *, full: bool = False):
     """Make the next package (None when nothing changed), carrying photos' and scans'
     files when SYNC_CARRY_FILES is on."""
     from webapp.domain.sync import export_package
+    from webapp.domain.sync_delivery import first_package_due
     from webapp.filestore import app_store
 
     files = app_store() if current_app.config.get("SYNC_CARRY_FILES") else None
+    # The first package to an upstream carries everything: what was entered before the
+    # instance had its identity was never captured.
+    full = full or first_package_due(session)
     return export_package(session, requester, seed=load_key(), full=full, files=files)
 
 
@@ -161,8 +165,9 @@ def deliver_pending(session: Session, requester: Requester) -> Delivery:
             delivery.delivered.append(package.sequence)
             continue
         message = _message_of(response)
-        mark_refused(session, requester, package.sequence, message)
-        delivery.refused.append((package.sequence, message))
+        sequence = package.sequence
+        mark_refused(session, requester, sequence, message)
+        delivery.refused.append((sequence, message))
         break
     if peer.url:
         delivery.reference = pull_reference(session, requester, client or _client(peer))

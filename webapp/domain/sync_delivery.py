@@ -38,6 +38,26 @@ def pending_packages(session: Session) -> list[SyncPackage]:
     )
 
 
+def first_package_due(session: Session) -> bool:
+    """True while the upstream has had no package from us (none pending or delivered): the
+    next one must be full, since changes made before `sync init` were never captured."""
+    peer = upstream(session)
+    if peer is None:
+        return False
+    return (
+        session.scalar(
+            select(SyncPackage.id)
+            .where(
+                SyncPackage.peer_id == peer.id,
+                SyncPackage.direction == PackageDirection.OUT,
+                SyncPackage.state.in_((PackageState.PENDING, PackageState.DELIVERED)),
+            )
+            .limit(1)
+        )
+        is None
+    )
+
+
 def package_data(session: Session, sequence: int) -> SyncPackage:
     """A pending package by its number (to write it again to a folder: a re-send)."""
     for package in pending_packages(session):

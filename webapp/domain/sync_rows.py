@@ -267,6 +267,11 @@ def _canonical(table_name: str, values: Mapping[str, Any], lookups, hashes) -> d
         target = refs.get(name)
         if target is None:
             out[name] = _json_value(value)
+        elif target not in ("unit", "document_type") and not (
+            target in SYNCED and target != "member"
+        ):
+            # References to users and other local bookkeeping are left out, set or not.
+            continue
         elif value is None:
             out[name] = None
         elif target == "unit":
@@ -277,7 +282,6 @@ def _canonical(table_name: str, values: Mapping[str, Any], lookups, hashes) -> d
         elif target in SYNCED and target != "member":
             # The referred row by its own content (its hash), not its local id.
             out[name] = hashes.get((target, value))
-        # References to users and other local bookkeeping are left out.
     return out
 
 
