@@ -155,15 +155,22 @@ class Instance:
         return response.json()["access_token"]
 
     def api(self, method: str, path: str, **kwargs) -> requests.Response:
-        if self._token is None:
-            self._token = self.token()
-        return requests.request(
-            method,
-            f"{self.url}/api/v1{path}",
-            headers={"Authorization": f"Bearer {self._token}", **kwargs.pop("headers", {})},
-            timeout=60,
-            **kwargs,
-        )
+        headers = kwargs.pop("headers", {})
+        for _attempt in range(2):
+            if self._token is None:
+                self._token = self.token()
+            response = requests.request(
+                method,
+                f"{self.url}/api/v1{path}",
+                headers={"Authorization": f"Bearer {self._token}", **headers},
+                timeout=60,
+                **kwargs,
+            )
+            # A token lives minutes; a long scenario outlives it: sign in again.
+            if response.status_code != 401:
+                return response
+            self._token = None
+        return response
 
     def create(self, path: str, payload: dict) -> int:
         response = self.api("POST", path, json=payload)
