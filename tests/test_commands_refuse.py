@@ -30,7 +30,15 @@ from sqlalchemy import delete, select
 import webapp
 from factories import SYSTEM, make_member, make_tree, make_unit
 from webapp.cli import create_user
-from webapp.domain import dossier, member_import, photo_batches, photos, sync_setup, worklist
+from webapp.domain import (
+    dossier,
+    member_import,
+    photo_batches,
+    photos,
+    sync,
+    sync_setup,
+    worklist,
+)
 from webapp.domain.commands import COMMANDS, Requester, Role
 from webapp.domain.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from webapp.domain.imaging import PhotoLimits
@@ -318,7 +326,84 @@ ROWS: dict[str, Row] = {
         may_not=Role.CLERK,
         owner="admin",
     ),
+    # Packages (webapp/domain/sync.py): the instance is set up only for a role that may act,
+    # so a refused call writes nothing before its door.
+    "webapp.domain.sync.export_package": Row(
+        lambda s, r, w: sync.export_package(s, r, seed=_sync_ready(s, w, r), full=True),
+        outside=Forbidden,
+        may_not=Role.CLERK,
+        owner="admin",
+    ),
+    "webapp.domain.sync.apply_received": Row(
+        lambda s, r, w: sync.apply_received(s, r, _package_from_below(s, w, r), seed=w.sync_seed),
+        outside=Forbidden,
+        may_not=Role.CLERK,
+        owner="admin",
+    ),
+    "webapp.domain.sync.accept_receipt": Row(
+        lambda s, r, w: sync.accept_receipt(s, r, _receipt_from_above(s, w, r)),
+        outside=Forbidden,
+        may_not=Role.CLERK,
+        owner="admin",
+    ),
 }
+
+
+def _sync_ready(session, w, requester) -> bytes:
+    """This instance (district D2) with its identity and an upstream, when the requester
+    may act; the seed of its key."""
+    w.sync_seed = getattr(w, "sync_seed", None) or generate_key()
+    w.upstream_seed = getattr(w, "upstream_seed", None) or generate_key()
+    if requester.is_admin and sync_setup.identity(session) is None:
+        sync_setup.init_instance(
+            session, SYSTEM, unit_code=w.d2.code, public_key=public_key(w.sync_seed)
+        )
+        sync_setup.register_peer(
+            session, SYSTEM, kind="upstream", unit_code="P", public_key=public_key(w.upstream_seed)
+        )
+    return w.sync_seed
+
+
+def _package_from_below(session, w, requester) -> bytes:
+    """An empty delta from a downstream registered for D2 (sealed for this instance)."""
+    import gzip
+    import json
+
+    from webapp.domain.sync_envelope import seal
+
+    w.sync_seed = getattr(w, "sync_seed", None) or generate_key()
+    below = generate_key()
+    if requester.is_admin:
+        sync_setup.register_peer(
+            session, SYSTEM, kind="downstream", unit_code=w.d2.code, public_key=public_key(below)
+        )
+    manifest = {
+        "format": sync.FORMAT_VERSION,
+        "schema": sync.schema_revision(session),
+        "kind": "delta",
+        "sender_key": public_key(below),
+        "sender_unit": w.d2.code,
+        "sequence": 1,
+    }
+    body = gzip.compress(json.dumps({"manifest": manifest, "rows": [], "deletions": []}).encode())
+    return seal(body, kind="delta", sender_seed=below, recipient_key=public_key(w.sync_seed))
+
+
+def _receipt_from_above(session, w, requester) -> bytes:
+    """The upstream's receipt for this instance's first package."""
+    _sync_ready(session, w, requester)
+    sequence, sha256 = 1, "0" * 64
+    if requester.is_admin:
+        package = sync.export_package(session, SYSTEM, seed=w.sync_seed, full=True)
+        sequence, sha256 = package.sequence, package.sha256
+    return sync._receipt(
+        w.upstream_seed,
+        sender_key=public_key(w.sync_seed),
+        sequence=sequence,
+        sha256=sha256,
+        state="applied",
+    )
+
 
 # The command modules, by the names the rows use.
 from webapp.domain import audit, users  # noqa: E402

@@ -699,7 +699,8 @@ def apply_package(
     try:
         return apply_received(session, requester, data, seed=seed, files=files)
     except DomainError as error:
-        if not in_transaction(session):
+        # A refusal of the package (not of the requester) is shown on the status screen.
+        if not in_transaction(session) and not isinstance(error, Forbidden):
             try:
                 header = read_header(data)
             except EnvelopeRefused:
