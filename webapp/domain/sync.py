@@ -331,6 +331,8 @@ def export_package(
     )
     deletions += [("member", i) for i in sorted(members - gone)]
     rows += member_rows(session, present, lookups=lookups)
+    if not rows and not deletions and not full:
+        return None  # the changes concerned nothing this instance sends up
     carried_files = _files_of(rows, files) if files is not None else {}
     by_table: dict[str, list[dict]] = defaultdict(list)
     for table_name, data in rows:
