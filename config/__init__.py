@@ -77,6 +77,8 @@ class Config:
         self.DATA_DIR = str(Path(env_str("DATA_DIR", str(folder / "data"))).resolve())
         self.UPSTREAM_URL = env_str("UPSTREAM_URL")
         self.SYNC_KEY = env_str("SYNC_KEY")
+        # A downstream that sent nothing for longer is flagged on the sync status.
+        self.SYNC_STALE_DAYS = env_int("SYNC_STALE_DAYS", 7)
         self.REPORT_JOB_TIMEOUT = env_int("REPORT_JOB_TIMEOUT", 1800)
         # JSON list of scheduled reports (jobs/schedules.py); unset: the defaults there.
         self.REPORT_SCHEDULES = env_str("REPORT_SCHEDULES")

@@ -35,6 +35,7 @@ from webapp.domain import (
     member_import,
     photo_batches,
     photos,
+    sync,
     sync_reference,
     sync_setup,
     worklist,
@@ -360,43 +361,108 @@ ROWS: dict[str, Row] = {
         may_not=Role.CLERK,
         owner="admin",
     ),
+    # Packages (webapp/domain/sync.py): the instance is set up only for a role that may act,
+    # so a refused call writes nothing before its door.
+    "webapp.domain.sync.export_package": Row(
+        lambda s, r, w: sync.export_package(s, r, seed=_sync_ready(s, w, r), full=True),
+        outside=Forbidden,
+        may_not=Role.CLERK,
+        owner="admin",
+    ),
+    "webapp.domain.sync.apply_received": Row(
+        lambda s, r, w: sync.apply_received(s, r, _package_from_below(s, w, r), seed=w.sync_seed),
+        outside=Forbidden,
+        may_not=Role.CLERK,
+        owner="admin",
+    ),
+    "webapp.domain.sync.accept_receipt": Row(
+        lambda s, r, w: sync.accept_receipt(s, r, _receipt_from_above(s, w, r)),
+        outside=Forbidden,
+        may_not=Role.CLERK,
+        owner="admin",
+    ),
 }
 
 
 def _reference_world(s, w) -> None:
-    """This instance as both levels (as tests/test_sync_reference.py): a lower level
-    registered, and this instance's own key as its upstream. Its identity is made only
-    for the owner's call (init_instance has a row of its own, which needs none)."""
-    upper, lower = generate_key(), generate_key()
-    system = Requester.system()
+    """This instance (district D2) as both levels: an upstream registered (key
+    w.upstream_seed) and a lower level (key w.reference_lower), so that what it exports as
+    the upper level it can apply as the lower one (as tests/test_sync_reference.py). Its
+    own identity (w.sync_seed) is made only for an owner's call (init_instance has a row
+    of its own, which needs none)."""
+    w.sync_seed, w.upstream_seed, w.reference_lower = generate_key(), generate_key(), generate_key()
     w.reference_peer = sync_setup.register_peer(
-        s, system, kind="downstream", unit_code=w.d2.code, public_key=public_key(lower)
+        s, SYSTEM, kind="downstream", unit_code=w.d2.code, public_key=public_key(w.reference_lower)
     ).id
     sync_setup.register_peer(
-        s, system, kind="upstream", unit_code="TW", public_key=public_key(upper)
+        s, SYSTEM, kind="upstream", unit_code="P", public_key=public_key(w.upstream_seed)
     )
-    w.reference_keys = (upper, lower)
-
-
-def _with_identity(s, r, w) -> None:
-    if r.is_admin and sync_setup.identity(s) is None:
-        upper, _lower = w.reference_keys
-        sync_setup.init_instance(s, r, unit_code=w.d2.code, public_key=public_key(upper))
 
 
 def _export_reference(s, r, w):
-    _with_identity(s, r, w)
-    return sync_reference.export_reference(s, r, seed=w.reference_keys[0], peer_id=w.reference_peer)
+    _sync_ready(s, w, r)
+    return sync_reference.export_reference(s, r, seed=w.upstream_seed, peer_id=w.reference_peer)
 
 
 def _apply_reference(s, r, w):
-    _with_identity(s, r, w)
-    upper, lower = w.reference_keys
+    _sync_ready(s, w, r)
     if r.is_admin:
-        data = sync_reference.export_reference(s, r, seed=upper, peer_id=w.reference_peer)
+        data = sync_reference.export_reference(s, r, seed=w.upstream_seed, peer_id=w.reference_peer)
     else:
         data = b"not even read: the role is refused first"
-    return sync_reference.apply_reference(s, r, data, seed=lower)
+    return sync_reference.apply_reference(s, r, data, seed=w.reference_lower)
+
+
+def _sync_ready(session, w, requester) -> bytes:
+    """This instance (district D2) with its identity and an upstream, when the requester
+    may act; the seed of its key."""
+    # The world has the upstream registered already (_reference_world).
+    if requester.is_admin and sync_setup.identity(session) is None:
+        sync_setup.init_instance(
+            session, SYSTEM, unit_code=w.d2.code, public_key=public_key(w.sync_seed)
+        )
+    return w.sync_seed
+
+
+def _package_from_below(session, w, requester) -> bytes:
+    """An empty delta from a downstream registered for D2 (sealed for this instance)."""
+    import gzip
+    import json
+
+    from webapp.domain.sync_envelope import seal
+
+    w.sync_seed = getattr(w, "sync_seed", None) or generate_key()
+    below = generate_key()
+    if requester.is_admin:
+        sync_setup.register_peer(
+            session, SYSTEM, kind="downstream", unit_code=w.d2.code, public_key=public_key(below)
+        )
+    manifest = {
+        "format": sync.FORMAT_VERSION,
+        "schema": sync.schema_revision(session),
+        "kind": "delta",
+        "sender_key": public_key(below),
+        "sender_unit": w.d2.code,
+        "sequence": 1,
+    }
+    body = gzip.compress(json.dumps({"manifest": manifest, "rows": [], "deletions": []}).encode())
+    return seal(body, kind="delta", sender_seed=below, recipient_key=public_key(w.sync_seed))
+
+
+def _receipt_from_above(session, w, requester) -> bytes:
+    """The upstream's receipt for this instance's first package."""
+    _sync_ready(session, w, requester)
+    sequence, sha256 = 1, "0" * 64
+    if requester.is_admin:
+        package = sync.export_package(session, SYSTEM, seed=w.sync_seed, full=True)
+        sequence, sha256 = package.sequence, package.sha256
+    return sync._receipt(
+        w.upstream_seed,
+        sender_key=public_key(w.sync_seed),
+        sequence=sequence,
+        sha256=sha256,
+        state="applied",
+    )
 
 
 # The command modules, by the names the rows use.

@@ -424,3 +424,32 @@ def test_usb_round_trip_through_a_folder(app, db_session, pair, upstream, tmp_pa
     refused = run_flask("import", str(broken), env=upstream.env)
     assert refused.returncode != 0
     assert "chữ ký" in refused.stderr or "signature" in refused.stderr
+
+
+def test_photo_files_travel_when_asked(app, db_session, pair, upstream):
+    from webapp.filestore import FileStore
+    from webapp.models import MemberPhoto
+
+    member = _member(db_session, pair.tree["C1"])
+    ours = FileStore(app.config["DATA_DIR"])
+    original = ours.put_bytes("originals", b"\xff\xd8 an original \xff\xd9", ".jpg")
+    standard = ours.put_bytes("photos", b"\xff\xd8 the standard photo \xff\xd9", ".jpg")
+    db_session.add(
+        MemberPhoto(
+            member_id=member.id,
+            original_sha256=original.sha256,
+            original_path=original.path,
+            original_size=original.size,
+            state="done",
+            standard_sha256=standard.sha256,
+            standard_path=standard.path,
+            current=True,
+        )
+    )
+    db_session.commit()
+    theirs = FileStore(upstream.work / "data")
+    package = export_package(db_session, SYSTEM, seed=pair.seed, full=True, files=ours)
+    applied = apply_package(pair.up, SYSTEM, package.data, seed=pair.up_seed, files=theirs)
+    assert applied.counts["files"] == 2
+    assert theirs.absolute(standard.path).read_bytes() == ours.absolute(standard.path).read_bytes()
+    _hashes_match(db_session, pair.up)

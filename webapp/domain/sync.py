@@ -98,9 +98,13 @@ GAP = N_(
     "Package %(sequence)s of %(unit)s cannot be applied yet: package(s) %(missing)s have "
     "not arrived. Send the missing packages first. Nothing was applied."
 )
-OUTSIDE_SUBTREE = N_(
-    "The package holds %(what)s %(code)s, which lies outside %(owner)s, the subtree the "
-    "sender owns here. Nothing was applied."
+UNIT_OUTSIDE = N_(
+    "The package holds unit %(code)s, which lies outside %(owner)s, the subtree the sender "
+    "owns here. Nothing was applied."
+)
+MEMBER_OUTSIDE = N_(
+    "The package holds member %(code)s, whose record lies outside %(owner)s, the subtree "
+    "the sender owns here. Nothing was applied."
 )
 NO_UNIT = N_("The downstream %(unit)s has no unit here: register it again with its unit code.")
 BAD_RECEIPT = N_("This file is not a receipt from the upstream. Nothing was marked.")
@@ -327,6 +331,8 @@ def export_package(
     )
     deletions += [("member", i) for i in sorted(members - gone)]
     rows += member_rows(session, present, lookups=lookups)
+    if not rows and not deletions and not full:
+        return None  # the changes concerned nothing this instance sends up
     carried_files = _files_of(rows, files) if files is not None else {}
     by_table: dict[str, list[dict]] = defaultdict(list)
     for table_name, data in rows:
@@ -527,7 +533,7 @@ def _check_subtree(session: Session, keys: KeyMap, peer: SyncPeer, contents: Con
             )
             exists = session.scalar(query)
             if exists is not None and session.scalar(query.where(inside)) is None:
-                raise PackageRefused(OUTSIDE_SUBTREE, what="unit", code=code, owner=root.code)
+                raise PackageRefused(UNIT_OUTSIDE, code=code, owner=root.code)
             parent_code = (data.get("_refs") or {}).get("parent_id")
             if exists is None and code != root.code:
                 # A new unit hangs below a unit of the subtree (or a new one before it).
@@ -539,11 +545,11 @@ def _check_subtree(session: Session, keys: KeyMap, peer: SyncPeer, contents: Con
                 )
                 known_parent = session.scalar(parent_query)
                 if known_parent is not None and session.scalar(parent_query.where(inside)) is None:
-                    raise PackageRefused(OUTSIDE_SUBTREE, what="unit", code=code, owner=root.code)
+                    raise PackageRefused(UNIT_OUTSIDE, code=code, owner=root.code)
                 if known_parent is None and not any(
                     n == "unit" and d.get("code") == parent_code for n, d in contents.rows
                 ):
-                    raise PackageRefused(OUTSIDE_SUBTREE, what="unit", code=code, owner=root.code)
+                    raise PackageRefused(UNIT_OUTSIDE, code=code, owner=root.code)
         elif table_name == "member":
             local = keys.local("member", data["id"])
             query = (
@@ -557,7 +563,7 @@ def _check_subtree(session: Session, keys: KeyMap, peer: SyncPeer, contents: Con
                 is None
             ):
                 raise PackageRefused(
-                    OUTSIDE_SUBTREE, what="member", code=data.get("member_number"), owner=root.code
+                    MEMBER_OUTSIDE, code=data.get("member_number"), owner=root.code
                 )
 
 
@@ -570,7 +576,7 @@ def _check_written(session: Session, peer: SyncPeer, changed: dict[str, set[int]
     if unit_ids:
         outside = session.scalar(select(Unit.code).where(Unit.id.in_(unit_ids), ~inside).limit(1))
         if outside is not None:
-            raise PackageRefused(OUTSIDE_SUBTREE, what="unit", code=outside, owner=root.code)
+            raise PackageRefused(UNIT_OUTSIDE, code=outside, owner=root.code)
     member_ids = changed.get("member") or set()
     if member_ids:
         outside = session.scalar(
@@ -582,7 +588,7 @@ def _check_written(session: Session, peer: SyncPeer, changed: dict[str, set[int]
             .limit(1)
         )
         if outside is not None:
-            raise PackageRefused(OUTSIDE_SUBTREE, what="member", code=outside, owner=root.code)
+            raise PackageRefused(MEMBER_OUTSIDE, code=outside, owner=root.code)
 
 
 @command("sync.apply")
@@ -699,7 +705,8 @@ def apply_package(
     try:
         return apply_received(session, requester, data, seed=seed, files=files)
     except DomainError as error:
-        if not in_transaction(session):
+        # A refusal of the package (not of the requester) is shown on the status screen.
+        if not in_transaction(session) and not isinstance(error, Forbidden):
             try:
                 header = read_header(data)
             except EnvelopeRefused:

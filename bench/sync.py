@@ -1,0 +1,188 @@
+"""Upward sync at province size (issue 15). Written, not yet run at 100k members: the
+first run will tell whether `apply_rows` (row by row through the key map) needs a bulk
+path to meet the import target. A smoke run (BENCH_MEMBERS=300, the tree's 4,800 units,
+this loaded machine): full export 3.2 s (COPY 0.04 s); its import 409 s (COPY 0.08 s); a
+300-member delta exported and applied 25 s. So it does: units go through the ORM one by
+one (path hooks, audit, capture, subtree checks per unit) and every row is looked up,
+written and mapped alone.
+
+Reuses the `tree` data set (bench/tree.py, BENCH_MEMBERS members, default 100,000) as the
+sending instance, with an identity for its root unit and an upstream whose key is made
+here. Measures, in one run:
+- a full package exported (`export_package(full=True)`) against a raw `COPY ... TO STDOUT`
+  of the same tables (target ≤ 30 s);
+- its import upstream (`apply_package` on a second database initialised by `flask init`)
+  against a raw `COPY ... FROM STDIN` of the same rows (target ≤ 60 s);
+- a 1,000-change delta exported and applied (target ≤ 2 s).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import subprocess
+import sys
+import time
+
+from sqlalchemy import create_engine, text, update
+from sqlalchemy.orm import Session
+
+from bench.common import compare, write_results
+from bench.tree import ADMIN_PASSWORD, N_MEMBERS, build, database_url, make_app
+
+COPIED = ("unit", "member", "member_event", "member_period")
+DELTA = 1000
+
+
+def _copy_out(connection) -> dict[str, bytes]:
+    raw = connection.connection.dbapi_connection
+    out = {}
+    with raw.cursor() as cursor:
+        for table in COPIED:
+            buffer = io.BytesIO()
+            with cursor.copy(f"COPY {table} TO STDOUT") as copy:
+                for chunk in copy:
+                    buffer.write(chunk)
+            out[table] = buffer.getvalue()
+    return out
+
+
+def _copy_in(connection, copied: dict[str, bytes]) -> float:
+    """The same rows written raw into empty copies of the tables (the baseline import)."""
+    raw = connection.connection.dbapi_connection
+    start = time.perf_counter()
+    with raw.cursor() as cursor:
+        for table, data in copied.items():
+            cursor.execute(f"CREATE TEMP TABLE copy_{table} (LIKE {table})")
+            with cursor.copy(f"COPY copy_{table} FROM STDIN") as copy:
+                copy.write(data)
+    return time.perf_counter() - start
+
+
+def _upstream(seed: bytes) -> tuple[str, dict[str, str]]:
+    """A second database, initialised by `flask init` in its own process."""
+    url = database_url() + "_up"
+    admin = create_engine(url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        name = url.rsplit("/", 1)[1]
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    env = {**os.environ, "DATABASE_URL": url, "SYNC_KEY": base64.b64encode(seed).decode()}
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flask",
+            "--app",
+            "wsgi",
+            "init",
+            "--admin-password",
+            ADMIN_PASSWORD,
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return url, env
+
+
+def run() -> None:
+    app = make_app()
+    from webapp.domain.commands import Requester
+    from webapp.domain.sync import apply_package, export_package
+    from webapp.domain.sync_envelope import generate_key, public_key
+    from webapp.domain.sync_setup import identity, init_instance, register_peer
+    from webapp.extensions import db
+    from webapp.models import Member, Unit
+    from webapp.models.sync import SyncIdentity, SyncPeer
+    from webapp.models.sync_packages import SyncKeyMap, SyncOutbox, SyncPackage
+
+    system = Requester.system()
+    with app.app_context():
+        session = db.session
+        if session.query(Member).count() < N_MEMBERS:
+            build(session)
+            session.commit()
+        for model in (SyncKeyMap, SyncPackage, SyncOutbox, SyncPeer, SyncIdentity):
+            session.query(model).delete()
+        session.commit()
+        root = session.query(Unit).filter(Unit.parent_id.is_(None)).order_by(Unit.id).first()
+        seed, up_seed = generate_key(), generate_key()
+        if identity(session) is None:
+            init_instance(session, system, unit_code=root.code, public_key=public_key(seed))
+        register_peer(
+            session, system, kind="upstream", unit_code="TW", public_key=public_key(up_seed)
+        )
+
+        start = time.perf_counter()
+        full = export_package(session, system, seed=seed, full=True)
+        export_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        copied = _copy_out(session.connection())
+        copy_out_seconds = time.perf_counter() - start
+        session.commit()
+
+        # The upstream: the same root unit, the sender registered as its downstream.
+        url, _env = _upstream(up_seed)
+        up_engine = create_engine(url)
+        up = Session(up_engine)
+        up.add(Unit(code=root.code, name=root.name, kind=root.kind))
+        up.commit()
+        init_instance(up, system, unit_code=None, public_key=public_key(up_seed))
+        register_peer(
+            up, system, kind="downstream", unit_code=root.code, public_key=public_key(seed)
+        )
+        start = time.perf_counter()
+        apply_package(up, system, full.data, seed=up_seed)
+        import_seconds = time.perf_counter() - start
+        copy_in_seconds = _copy_in(up.connection(), copied)
+        up.rollback()
+
+        # A delta of DELTA changed members, exported and applied.
+        ids = [m for (m,) in session.query(Member.id).order_by(Member.id).limit(DELTA)]
+        session.execute(
+            update(Member).where(Member.id.in_(ids)).values(current_address="Số 2 đường Hai")
+        )
+        from webapp.domain.sync_capture import record_changes
+
+        record_changes(session, "member", ids)
+        session.commit()
+        start = time.perf_counter()
+        delta = export_package(session, system, seed=seed)
+        apply_package(up, system, delta.data, seed=up_seed)
+        delta_seconds = time.perf_counter() - start
+        up.close()
+        up_engine.dispose()
+
+    backend = "postgresql"
+    write_results(
+        "sync",
+        [
+            compare(
+                "full package export",
+                export_seconds,
+                copy_out_seconds,
+                backend=backend,
+                n=N_MEMBERS,
+                target=30,
+            ),
+            compare(
+                "full package import upstream",
+                import_seconds,
+                copy_in_seconds,
+                backend=backend,
+                n=N_MEMBERS,
+                target=60,
+            ),
+            compare(
+                f"delta of {DELTA} members, exported and applied",
+                delta_seconds,
+                None,
+                backend=backend,
+                n=DELTA,
+                target=2,
+            ),
+        ],
+    )
