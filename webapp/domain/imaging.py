@@ -9,7 +9,10 @@ card photo is made from it. Plain functions on bytes; no database, no Flask.
 - A 3:4 portrait crop: around the largest face when OpenCV's Haar cascade (shipped inside
   opencv-python-headless, no download) finds one, else the largest centred box; or the
   box a person chose.
-- The standard photo (600×800 JPEG) and a thumbnail (120×160), without any metadata.
+- The standard photo (600×800 JPEG), a thumbnail (120×160, from the standard photo) and
+  a preview of the whole upright picture (for the crop screen), without any metadata.
+- Decoded once (a JPEG at the smallest DCT scale the crop allows) and never turned,
+  copied or converted whole: each output is reduced from the stored pixels first.
 """
 
 from __future__ import annotations

@@ -441,22 +441,30 @@ LOST_AFTER_SECONDS = 30  # a row just committed may not have its job queued yet
 ACTIVE_JOB_STATES = ("queued", "started", "deferred", "scheduled")
 
 
-def settle_lost_job(session: Session, photo: MemberPhoto, job_state: str | None) -> None:
-    """A queued or processing row whose job is gone or failed (a killed work horse): say
-    so instead of showing it processing forever. `job_state` None = no such job."""
-    if photo.state not in ACTIVE_FILE_STATES or job_state in ACTIVE_JOB_STATES:
-        return
+def settle_lost_job(
+    session: Session, row, job_state_of: Callable[[str | None], str | None]
+) -> bool:
+    """A queued or processing row (a photo, a document version) whose job is gone or
+    failed (a killed work horse): say so instead of showing it processing forever.
+    `job_state_of(job_id)` is the job's state, None when there is no such job. True when
+    the row was marked failed."""
+    if row.state not in ACTIVE_FILE_STATES or job_state_of(row.job_id) in ACTIVE_JOB_STATES:
+        return False
     with transaction(session):
         # Read again under a lock: the job may have finished since the row was loaded.
-        session.refresh(photo, with_for_update=True)
-        if photo.state not in ACTIVE_FILE_STATES:
-            return
-        age = (datetime.now() - photo.requested_at).total_seconds()
-        if job_state is None and age < LOST_AFTER_SECONDS:
-            return
-        photo.state = FileState.FAILED
-        photo.error = STOPPED
-        photo.finished_at = datetime.now()
+        session.refresh(row, with_for_update=True)
+        if row.state not in ACTIVE_FILE_STATES:
+            return False
+        state = job_state_of(row.job_id)
+        asked_at = getattr(row, "requested_at", None) or row.created_at
+        age = (datetime.now() - asked_at).total_seconds()
+        if state in ACTIVE_JOB_STATES or (state is None and age < LOST_AFTER_SECONDS):
+            return False
+        log.warning("%s %s: job %s is %s", type(row).__name__, row.id, row.job_id, state)
+        row.state = FileState.FAILED
+        row.error = STOPPED
+        row.finished_at = datetime.now()
+    return True
 
 
 SIZES = ("standard", "thumb", "preview", "original")
