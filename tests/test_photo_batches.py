@@ -284,3 +284,86 @@ def test_zip_upload_screen_runs_the_batch_on_a_worker(app, db_session, world):
     assert Path(failed.archive_path).name not in html  # the stored name is never shown
     text = vietnamese(app, "%(name)s is not a ZIP archive that can be read.", name="scans.zip")
     assert text in html
+
+
+def test_a_batch_of_several_chunks_is_one_job_on_a_real_worker(app, db_session, world):
+    """More files than a chunk holds (CHUNK_FILES): every file gets its line in order,
+    whichever chunk it falls in, all in the one batch job (no job per photo), with the
+    progress at 100 and the members' photos current."""
+    from rq.registry import FinishedJobRegistry
+
+    from jobs import get_queue
+    from webapp.domain.photo_batches import CHUNK_FILES
+
+    tree = world["tree"]
+    count = 2 * CHUNK_FILES + 5  # three chunks
+    numbers = [f"{700 + n:06d}NB" for n in range(count)]
+    for number in numbers:
+        make_member(db_session, tree["C1"], member_number=number)
+    db_session.commit()
+    files = [(f"{number}.jpg", photo(n % 7)) for n, number in enumerate(numbers)]
+    # Refusals and misses inside the second and third chunks, between matched files.
+    files[CHUNK_FILES + 3] = (f"{numbers[CHUNK_FILES + 3]}.jpg", samples.truncated_jpeg())
+    files[CHUNK_FILES + 4] = ("000999NB.jpg", photo(1))  # nobody has this number
+    files[2 * CHUNK_FILES + 1] = (f"{numbers[2 * CHUNK_FILES + 1]}.jpg", samples.text_named_jpg())
+    client = app.test_client()
+    login(client, "clerk_b", PASSWORD)
+    response = client.post(
+        "/photobatches/upload",
+        data={"archive": (io.BytesIO(samples.zip_of(files)), "ba-lo.zip")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    show_url = response.headers["Location"]
+    result = run_worker_burst()
+    assert result.returncode == 0, result.stderr
+
+    db_session.expire_all()
+    batch = db_session.scalar(select(PhotoBatch).order_by(PhotoBatch.id.desc()).limit(1))
+    assert (batch.state, batch.total, batch.processed) == ("done", count, count)
+    items = sorted(batch.items, key=lambda item: item.position)
+    assert [item.position for item in items] == list(range(1, count + 1))
+    assert [item.file_name for item in items] == [name for name, _ in files]
+    expected = ["matched"] * count
+    expected[CHUNK_FILES + 3] = "refused"
+    expected[CHUNK_FILES + 4] = "not_found"
+    expected[2 * CHUNK_FILES + 1] = "refused"
+    assert [item.outcome for item in items] == expected
+    damaged = vietnamese(app, "The image file is damaged or incomplete.")
+    assert message(app, items[CHUNK_FILES + 3]) == f"{files[CHUNK_FILES + 3][0]}: {damaged}"
+    not_image = vietnamese(app, "The file is not a JPEG, PNG or TIFF image.")
+    assert (
+        message(app, items[2 * CHUNK_FILES + 1]) == f"{files[2 * CHUNK_FILES + 1][0]}: {not_image}"
+    )
+    # Each matched line names its member's current, done photo, whose files are there.
+    store_root = Path(app.config["DATA_DIR"])
+    for item in items:
+        if item.outcome != "matched":
+            continue
+        photo_row = db_session.get(MemberPhoto, item.photo_id)
+        assert photo_row.member_id == item.member_id
+        assert (photo_row.state, photo_row.current) == ("done", True), item.file_name
+        for path in (photo_row.standard_path, photo_row.thumb_path, photo_row.preview_path):
+            assert (store_root / path).is_file()
+    refused_row = db_session.get(MemberPhoto, items[CHUNK_FILES + 3].photo_id)
+    assert refused_row.state == "refused" and not refused_row.current
+    # One job did it all: the batch's; no photo job was queued for its files.
+    finished = FinishedJobRegistry(queue=get_queue("photos")).get_job_ids()
+    assert finished == [batch.job_id], finished
+    status = client.get(show_url + "/status").json
+    assert status["state"] == "done" and status["progress"] == 100
+    assert status["counts"] == {"matched": count - 3, "not_found": 1, "ambiguous": 0, "refused": 2}
+
+    # The same archive again: the same photos (nothing processed anew), the same lines.
+    photos_before = db_session.scalar(select(func.count()).select_from(MemberPhoto))
+    response = client.post(
+        "/photobatches/upload",
+        data={"archive": (io.BytesIO(samples.zip_of(files)), "ba-lo.zip")},
+        content_type="multipart/form-data",
+    )
+    assert run_worker_burst().returncode == 0
+    db_session.expire_all()
+    again = db_session.scalar(select(PhotoBatch).order_by(PhotoBatch.id.desc()).limit(1))
+    assert again.id != batch.id and again.state == "done"
+    assert [i.outcome for i in sorted(again.items, key=lambda i: i.position)] == expected
+    assert db_session.scalar(select(func.count()).select_from(MemberPhoto)) == photos_before

@@ -506,3 +506,31 @@ def test_no_network_needed_for_the_face_detector(tmp_path):
         pytest.skip("user namespaces are not allowed here")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("face (")
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_a_chosen_box_is_cut_from_the_upright_picture_whatever_the_orientation(orientation):
+    """The standard photo is cut from the stored pixels (never turned whole): a box in
+    each quadrant of the upright picture gives that quadrant's colour, for every EXIF
+    orientation, and the preview is the whole upright picture."""
+    from webapp.domain.imaging import PhotoLimits, process
+
+    limits = PhotoLimits(min_side=30)
+    data = samples.oriented_jpeg(orientation, 600, 800)
+    boxes = {
+        "top_left": "30,40,210,280",
+        "top_right": "330,40,210,280",
+        "bottom_left": "30,440,210,280",
+        "bottom_right": "360,480,210,280",
+    }
+    for corner, key in boxes.items():
+        result = process(data, limits, key)
+        assert result.box.key == key
+        standard = Image.open(io.BytesIO(result.standard))
+        assert standard.size == (600, 800)
+        for x, y in ((0.1, 0.1), (0.9, 0.1), (0.5, 0.5), (0.1, 0.9), (0.9, 0.9)):
+            assert near(colour_at(standard, x, y), samples.QUADRANTS[corner]), (corner, x, y)
+    preview = Image.open(io.BytesIO(process(data, limits).preview))
+    assert preview.size == (600, 800)
+    assert near(colour_at(preview, 0.25, 0.25), samples.QUADRANTS["top_left"])
+    assert near(colour_at(preview, 0.75, 0.75), samples.QUADRANTS["bottom_right"])

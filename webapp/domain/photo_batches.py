@@ -22,13 +22,20 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from webapp.domain.commands import Requester, Role, command, transaction
-from webapp.domain.errors import N_, DomainError, NotFound
+from webapp.domain.errors import N_, ConcurrentChange, DomainError, NotFound
 from webapp.domain.imaging import PhotoLimits, PhotoRefused
-from webapp.domain.photos import STOPPED, Upload, process_photo, upload_photo
+from webapp.domain.photos import (
+    STOPPED,
+    Finished,
+    Upload,
+    process_photo,
+    process_photos,
+    upload_photo,
+)
 from webapp.domain.scope import NOWHERE, UNRESTRICTED, scope_clause
 from webapp.filestore import FileStore, TooLarge
 from webapp.models.files import BatchOutcome, BatchState, FileState, PhotoBatch, PhotoBatchItem
@@ -69,6 +76,7 @@ class Entry:
     read: Callable[[int], bytes] | None = None  # read(limit): at most limit + 1 bytes
     problem: tuple[str, dict] | None = None
     stem: str = field(default="")
+    size: int = 0  # as declared (the archive's directory, the folder's listing)
 
 
 class SourceUnusable(DomainError):
@@ -180,7 +188,7 @@ def _zip_members(archive: zipfile.ZipFile, limits: BatchLimits) -> Iterator[Entr
             with archive.open(info) as handle:
                 return handle.read(limit + 1)
 
-        yield Entry(name=shown(name), read=read, stem=_stem(name))
+        yield Entry(name=shown(name), read=read, stem=_stem(name), size=info.file_size)
 
 
 def folder_entries(path: Path, limits: BatchLimits) -> Iterator[Entry]:
@@ -203,7 +211,8 @@ def folder_entries(path: Path, limits: BatchLimits) -> Iterator[Entry]:
             if full.is_symlink() or not full.is_file():
                 yield _refused(name, N_("%(name)s: links are not followed; not read."))
                 continue
-            problem = _checked(name, full.stat().st_size, limits, seen)
+            size = full.stat().st_size
+            problem = _checked(name, size, limits, seen)
             if problem is not None:
                 yield problem
                 continue
@@ -212,7 +221,7 @@ def folder_entries(path: Path, limits: BatchLimits) -> Iterator[Entry]:
                 with open(full, "rb") as handle:
                     return handle.read(limit + 1)
 
-            yield Entry(name=shown(name), read=read, stem=_stem(name))
+            yield Entry(name=shown(name), read=read, stem=_stem(name), size=size)
 
 
 def source_entries(path: Path, limits: BatchLimits) -> Iterator[Entry]:
@@ -340,33 +349,190 @@ def run_batch(
     with transaction(session):
         batch.total = len(listed)
         batch.processed = 0
-    for position, entry in enumerate(listed, start=1):
-        outcome, member_id, message, params = matches[position - 1]
+    lines = list(zip(range(1, len(listed) + 1), listed, matches, strict=True))
+    for chunk in _chunks(lines, limits):
+        _run_chunk(session, requester, batch_id, chunk, store, limits)
+        if progress is not None:
+            progress(round(100 * chunk[-1][0] / max(len(listed), 1)))
+    with transaction(session):
+        batch = session.get(PhotoBatch, batch_id)
+        batch.state = BatchState.DONE
+        batch.finished_at = datetime.now()
+    return batch
+
+
+# A batch is worked through in chunks: the files of a chunk are processed one after the
+# other in the one job, their files flushed to disk together, and their rows (uploads,
+# then photos and the batch's lines) written in two transactions, not a handful per file.
+CHUNK_FILES = 25
+CHUNK_BYTES = 64 * 1024 * 1024  # packed sizes read into memory at once, at most
+
+Line = tuple[int, Entry, tuple[str, int | None, str | None, dict]]
+
+
+def _chunks(lines: list[Line], limits: BatchLimits) -> Iterator[list[Line]]:
+    chunk, size = [], 0
+    for line in lines:
+        entry = line[1]
+        weight = (
+            min(entry.size, limits.photo.max_bytes) if line[2][0] == BatchOutcome.MATCHED else 0
+        )
+        if chunk and (len(chunk) >= CHUNK_FILES or size + weight > CHUNK_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(line)
+        size += weight
+    if chunk:
+        yield chunk
+
+
+def _run_chunk(
+    session: Session,
+    requester: Requester,
+    batch_id: int,
+    chunk: list[Line],
+    store: FileStore,
+    limits: BatchLimits,
+) -> None:
+    """Match, process and report the files of one chunk."""
+    outcomes: dict[int, Outcome] = {}
+    wanted: dict[int, tuple[Entry, int, bytes]] = {}  # position: entry, member, bytes
+    for position, entry, (outcome, member_id, message, params) in chunk:
+        if outcome != BatchOutcome.MATCHED:
+            outcomes[position] = (outcome, member_id, None, message, params)
+            continue
+        data = _read(entry, limits)
+        if isinstance(data, bytes):
+            wanted[position] = (entry, member_id, data)
+        else:
+            outcomes[position] = (BatchOutcome.REFUSED, member_id, None, *data)
+    # The originals flushed to disk together; each upload below then finds its own there.
+    store.put_many([("originals", data, "") for _, _, data in wanted.values() if data])
+    photos: dict[int, int] = {}  # position: the photo (to process, or done before)
+    originals: dict[int, bytes] = {}
+    try:
+        with transaction(session):
+            # The members' rows are locked in one order (two batches cannot deadlock).
+            for position in sorted(wanted, key=lambda p: wanted[p][1]):
+                entry, member_id, data = wanted[position]
+                try:
+                    photo = upload_photo(
+                        session, requester, member_id, Upload(data, entry.name), store, limits.photo
+                    )
+                except PhotoRefused as refusal:
+                    outcomes[position] = (
+                        BatchOutcome.REFUSED,
+                        member_id,
+                        None,
+                        *_named(entry, refusal),
+                    )
+                    continue
+                except DomainError as error:
+                    outcomes[position] = (
+                        BatchOutcome.NOT_FOUND,
+                        member_id,
+                        None,
+                        *_named(entry, error),
+                    )
+                    continue
+                photos[position] = photo.id
+                originals[photo.id] = data
+    except ConcurrentChange:
+        # A clash with another request for one of these members: file by file instead.
+        _run_one_by_one(session, requester, batch_id, chunk, store, limits)
+        return
+    entries = {position: entry for position, entry, _ in chunk}
+
+    def record(finished: dict[int, Finished]) -> None:
+        for position, photo_id in photos.items():
+            outcome, message, params = _outcome_of(entries[position], finished[photo_id])
+            outcomes[position] = (outcome, wanted[position][1], photo_id, message, params)
+        _write_lines(session, batch_id, chunk, outcomes)
+
+    process_photos(
+        session, list(photos.values()), store, limits.photo, originals=originals, record=record
+    )
+
+
+Outcome = tuple[str, int | None, int | None, str | None, dict]  # outcome, member, photo, why
+
+
+def _write_lines(
+    session: Session, batch_id: int, chunk: list[Line], outcomes: dict[int, Outcome]
+) -> None:
+    """The batch's lines for a chunk and its progress (inside the caller's transaction)."""
+    for position, entry, _ in chunk:
+        outcome, member_id, photo_id, message, params = outcomes[position]
+        session.add(
+            PhotoBatchItem(
+                batch_id=batch_id,
+                position=position,
+                file_name=entry.name,
+                outcome=outcome,
+                member_id=member_id,
+                photo_id=photo_id,
+                message=message,
+                message_params=params or None,
+            )
+        )
+    session.execute(
+        update(PhotoBatch)
+        .where(PhotoBatch.id == batch_id)
+        .values(processed=chunk[-1][0])
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _run_one_by_one(
+    session: Session,
+    requester: Requester,
+    batch_id: int,
+    chunk: list[Line],
+    store: FileStore,
+    limits: BatchLimits,
+) -> None:
+    """A chunk file by file, each in its own transactions (when the chunk's clashed)."""
+    for position, entry, (outcome, member_id, message, params) in chunk:
         photo_id = None
         if outcome == BatchOutcome.MATCHED:
             outcome, photo_id, message, params = _process_one(
                 session, requester, member_id, entry, store, limits
             )
         with transaction(session):
-            session.add(
-                PhotoBatchItem(
-                    batch_id=batch.id,
-                    position=position,
-                    file_name=entry.name,
-                    outcome=outcome,
-                    member_id=member_id,
-                    photo_id=photo_id,
-                    message=message,
-                    message_params=params or None,
-                )
+            line = (position, entry, (outcome, member_id, message, params))
+            _write_lines(
+                session,
+                batch_id,
+                [line],
+                {position: (outcome, member_id, photo_id, message, params)},
             )
-            batch.processed = position
-        if progress is not None:
-            progress(round(100 * position / max(len(listed), 1)))
-    with transaction(session):
-        batch.state = BatchState.DONE
-        batch.finished_at = datetime.now()
-    return batch
+
+
+def _read(entry: Entry, limits: BatchLimits) -> bytes | tuple[str, dict]:
+    """The file's bytes, or why they are not read (damaged, too large, an archive)."""
+    try:
+        data = entry.read(limits.photo.max_bytes)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        return N_("%(name)s: the file is damaged in the archive; not read."), {"name": entry.name}
+    if len(data) > limits.photo.max_bytes:
+        return _too_large(entry.name, limits).problem
+    if data.startswith(ARCHIVE_MAGIC):
+        return (
+            N_("%(name)s: archives inside the archive are not opened; unpack it first."),
+            {"name": entry.name},
+        )
+    return data
+
+
+def _outcome_of(entry: Entry, finished: Finished) -> tuple[str, str | None, dict]:
+    """A processed photo's batch outcome: matched, or refused with the reason."""
+    if finished.state == FileState.DONE:
+        return BatchOutcome.MATCHED, None, {}
+    reason = PhotoRefused(
+        finished.error or N_("The image file is damaged or incomplete."),
+        **(finished.error_params or {}),
+    )
+    return (BatchOutcome.REFUSED, *_named(entry, reason))
 
 
 def _match(
@@ -452,24 +618,9 @@ def _process_one(
     store: FileStore,
     limits: BatchLimits,
 ) -> tuple[str, int | None, str | None, dict]:
-    try:
-        data = entry.read(limits.photo.max_bytes)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
-        return (
-            BatchOutcome.REFUSED,
-            None,
-            N_("%(name)s: the file is damaged in the archive; not read."),
-            {"name": entry.name},
-        )
-    if len(data) > limits.photo.max_bytes:
-        return (BatchOutcome.REFUSED, None, *_too_large(entry.name, limits).problem)
-    if data.startswith(ARCHIVE_MAGIC):
-        return (
-            BatchOutcome.REFUSED,
-            None,
-            N_("%(name)s: archives inside the archive are not opened; unpack it first."),
-            {"name": entry.name},
-        )
+    data = _read(entry, limits)
+    if not isinstance(data, bytes):
+        return (BatchOutcome.REFUSED, None, *data)
     try:
         photo = upload_photo(
             session, requester, member_id, Upload(data, entry.name), store, limits.photo
@@ -489,12 +640,10 @@ def _process_one(
                 N_("%(name)s: %(reason)s"),
                 {"name": entry.name, "reason": STOPPED, "reason_params": {}},
             )
-    if photo.state == FileState.DONE:
-        return (BatchOutcome.MATCHED, photo.id, None, {})
-    reason = PhotoRefused(
-        photo.error or N_("The image file is damaged or incomplete."), **(photo.error_params or {})
+    outcome, message, params = _outcome_of(
+        entry, Finished(photo.state, photo.error, photo.error_params)
     )
-    return (BatchOutcome.REFUSED, photo.id, *_named(entry, reason))
+    return (outcome, photo.id, message, params)
 
 
 def _named(entry: Entry, error: DomainError) -> tuple[str, dict]:

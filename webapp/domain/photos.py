@@ -11,6 +11,7 @@ current. The same upload twice, or the same crop twice, is the same row.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,7 +24,7 @@ from webapp.domain.errors import N_, DomainError, NotFound
 from webapp.domain.imaging import PhotoLimits, PhotoRefused
 from webapp.domain.scope import find_in_scope
 from webapp.domain.sync_capture import record_changes
-from webapp.filestore import FileStore
+from webapp.filestore import FileStore, Stored
 from webapp.models.files import ACTIVE_FILE_STATES, AUTO_CROP, FileState, MemberPhoto
 from webapp.models.member import Member
 
@@ -204,6 +205,36 @@ def make_current(session: Session, photo: MemberPhoto) -> None:
     session.flush()
 
 
+@dataclass(frozen=True)
+class _Work:
+    """What processing a row needs, read before a commit expires the row."""
+
+    photo_id: int
+    member_id: int
+    asked_at: datetime
+    original_path: str
+    crop_key: str | None
+
+    @classmethod
+    def of(cls, photo: MemberPhoto) -> _Work:
+        return cls(
+            photo_id=photo.id,
+            member_id=photo.member_id,
+            asked_at=photo.requested_at,
+            original_path=photo.original_path,
+            crop_key=None if photo.crop_key == AUTO_CROP else photo.crop_key,
+        )
+
+
+@dataclass(frozen=True)
+class Finished:
+    """How a processing ended: the row's state and, when refused or failed, why."""
+
+    state: str
+    error: str | None = None
+    error_params: dict | None = None
+
+
 def process_photo(
     session: Session,
     photo_id: int,
@@ -217,80 +248,167 @@ def process_photo(
     photo = session.get(MemberPhoto, photo_id)
     if photo is None or photo.state == FileState.DONE:
         return photo
-    # What the work needs, read before the commit expires the row (no reload after it).
-    asked_at, member_id = photo.requested_at, photo.member_id
-    original_path = photo.original_path
-    crop_key = None if photo.crop_key == AUTO_CROP else photo.crop_key
+    work = _Work.of(photo)
     with transaction(session):
         photo.state = FileState.PROCESSING
         photo.started_at = datetime.now()
         photo.error = None
         photo.error_params = None
     try:
-        data = store.read_bytes(original_path)
-        result = imaging.process(data, limits, crop_key)
+        data = store.read_bytes(work.original_path)
+        result = imaging.process(data, limits, work.crop_key)
     except PhotoRefused as refusal:
         with transaction(session):
-            photo.state = FileState.REFUSED
-            photo.error = refusal.message
-            photo.error_params = refusal.params or None
-            photo.finished_at = datetime.now()
+            _write_refused(session, photo_id, refusal)
+        session.expire(photo)
         return photo
     except BaseException:
         log.exception("photo %s: processing failed", photo_id)
         session.rollback()
         with transaction(session):
-            photo = session.get(MemberPhoto, photo_id)
-            photo.state = FileState.FAILED
-            photo.error = STOPPED
-            photo.finished_at = datetime.now()
+            _write_failed(session, photo_id)
         raise
-    standard, thumb, preview = store.put_many(
-        [
-            ("photos", result.standard, ".jpg"),
-            ("thumbs", result.thumb, ".jpg"),
-            ("previews", result.preview, ".jpg"),
-        ]
-    )
+    outputs = store.put_many(_outputs(result))
     if checkpoint is not None:
         checkpoint("files-written")
     with transaction(session):
-        # One round trip: the member's row lock (photo requests of a member are
-        # serialised on it), when this photo was last asked for, and the current photo's.
-        requested_at, current_asked = session.execute(
-            _LOCK_AND_REQUESTS, {"member": member_id, "photo": photo_id}
-        ).one()
-        box = result.box
-        done = {
-            "state": FileState.DONE,
-            "standard_sha256": standard.sha256,
-            "standard_path": standard.path,
-            "thumb_path": thumb.path,
-            "preview_path": preview.path,
-            "width": result.width,
-            "height": result.height,
-            "crop_left": box.left,
-            "crop_top": box.top,
-            "crop_width": box.width,
-            "crop_height": box.height,
-            "face_found": result.face_found,
-            "finished_at": datetime.now(),
-        }
-        # A later request that finished first stays the member's photo.
-        if current_asked is None or current_asked <= max(requested_at, asked_at):
-            if current_asked is not None:
-                _demote_current(session, member_id, photo_id)
-            done["current"] = True
-        # Written by statement, not through the expired row (which would be read back).
-        session.execute(
-            update(MemberPhoto)
-            .where(MemberPhoto.id == photo_id)
-            .values(**done)
-            .execution_options(synchronize_session=False)
-        )
-        record_changes(session, "member_photo", [photo_id], member_id=member_id)
+        _write_done(session, work, result, outputs)
     session.expire(photo)
     return photo
+
+
+def process_photos(
+    session: Session,
+    photo_ids: list[int],
+    store: FileStore,
+    limits: PhotoLimits,
+    *,
+    originals: dict[int, bytes] | None = None,
+    record: Callable[[dict[int, Finished]], None] | None = None,
+) -> dict[int, Finished]:
+    """Process several requested photos as one piece of work (a chunk of a batch): the
+    pictures one after the other, their outputs flushed to disk together, and every row
+    finished in one transaction, with `record(finished)` (the caller's rows, e.g. the
+    batch's lines) in the same one. `originals` are the bytes already in hand, by photo
+    id. A photo whose processing breaks is marked failed; the others go on."""
+    rows = (
+        session.scalars(
+            select(MemberPhoto)
+            .where(MemberPhoto.id.in_(photo_ids))
+            .order_by(MemberPhoto.member_id, MemberPhoto.id)
+        ).all()
+        if photo_ids
+        else []
+    )
+    finished: dict[int, Finished] = {}
+    works, made = [], []
+    for photo in rows:
+        if photo.state == FileState.DONE:
+            finished[photo.id] = Finished(FileState.DONE)
+        else:
+            works.append(_Work.of(photo))
+    for work in works:
+        try:
+            data = (originals or {}).get(work.photo_id)
+            if data is None:
+                data = store.read_bytes(work.original_path)
+            made.append((work, imaging.process(data, limits, work.crop_key)))
+        except PhotoRefused as refusal:
+            made.append((work, refusal))
+        except Exception:  # one broken file does not stop the others; its row says failed
+            log.exception("photo %s: processing failed", work.photo_id)
+            made.append((work, None))
+    done = [(work, result) for work, result in made if isinstance(result, imaging.ProcessedPhoto)]
+    written = store.put_many([item for _, result in done for item in _outputs(result)])
+    outputs = {work.photo_id: written[3 * i : 3 * i + 3] for i, (work, _) in enumerate(done)}
+    with transaction(session):
+        for work, result in made:
+            if isinstance(result, imaging.ProcessedPhoto):
+                _write_done(session, work, result, outputs[work.photo_id])
+                finished[work.photo_id] = Finished(FileState.DONE)
+            elif isinstance(result, PhotoRefused):
+                _write_refused(session, work.photo_id, result)
+                finished[work.photo_id] = Finished(
+                    FileState.REFUSED, result.message, result.params or None
+                )
+            else:
+                _write_failed(session, work.photo_id)
+                finished[work.photo_id] = Finished(FileState.FAILED, STOPPED)
+        if record is not None:
+            record(finished)
+    return finished
+
+
+def _outputs(result: imaging.ProcessedPhoto) -> list[tuple[str, bytes, str]]:
+    return [
+        ("photos", result.standard, ".jpg"),
+        ("thumbs", result.thumb, ".jpg"),
+        ("previews", result.preview, ".jpg"),
+    ]
+
+
+def _write_refused(session: Session, photo_id: int, refusal: PhotoRefused) -> None:
+    _set(
+        session,
+        photo_id,
+        state=FileState.REFUSED,
+        error=refusal.message,
+        error_params=refusal.params or None,
+        finished_at=datetime.now(),
+    )
+
+
+def _write_failed(session: Session, photo_id: int) -> None:
+    _set(session, photo_id, state=FileState.FAILED, error=STOPPED, finished_at=datetime.now())
+
+
+def _set(session: Session, photo_id: int, **values) -> None:
+    # Written by statement, not through a row the last commit expired (read back first).
+    session.execute(
+        update(MemberPhoto)
+        .where(MemberPhoto.id == photo_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _write_done(
+    session: Session, work: _Work, result: imaging.ProcessedPhoto, outputs: list[Stored]
+) -> None:
+    """The row done with its files (already on disk), and the member's photo when it was
+    asked for last; inside the caller's transaction."""
+    standard, thumb, preview = outputs
+    # One round trip: the member's row lock (photo requests of a member are serialised
+    # on it), when this photo was last asked for, and the current photo's.
+    requested_at, current_asked = session.execute(
+        _LOCK_AND_REQUESTS, {"member": work.member_id, "photo": work.photo_id}
+    ).one()
+    box = result.box
+    done = {
+        "state": FileState.DONE,
+        "standard_sha256": standard.sha256,
+        "standard_path": standard.path,
+        "thumb_path": thumb.path,
+        "preview_path": preview.path,
+        "width": result.width,
+        "height": result.height,
+        "crop_left": box.left,
+        "crop_top": box.top,
+        "crop_width": box.width,
+        "crop_height": box.height,
+        "face_found": result.face_found,
+        "error": None,
+        "error_params": None,
+        "finished_at": datetime.now(),
+    }
+    # A later request that finished first stays the member's photo.
+    if current_asked is None or current_asked <= max(requested_at, work.asked_at):
+        if current_asked is not None:
+            _demote_current(session, work.member_id, work.photo_id)
+        done["current"] = True
+    _set(session, work.photo_id, **done)
+    # Written by statement, out of the session's sight: the outbox is told directly.
+    record_changes(session, "member_photo", [work.photo_id], member_id=work.member_id)
 
 
 _OTHER = aliased(MemberPhoto)
@@ -328,22 +446,30 @@ LOST_AFTER_SECONDS = 30  # a row just committed may not have its job queued yet
 ACTIVE_JOB_STATES = ("queued", "started", "deferred", "scheduled")
 
 
-def settle_lost_job(session: Session, photo: MemberPhoto, job_state: str | None) -> None:
-    """A queued or processing row whose job is gone or failed (a killed work horse): say
-    so instead of showing it processing forever. `job_state` None = no such job."""
-    if photo.state not in ACTIVE_FILE_STATES or job_state in ACTIVE_JOB_STATES:
-        return
+def settle_lost_job(
+    session: Session, row, job_state_of: Callable[[str | None], str | None]
+) -> bool:
+    """A queued or processing row (a photo, a document version) whose job is gone or
+    failed (a killed work horse): say so instead of showing it processing forever.
+    `job_state_of(job_id)` is the job's state, None when there is no such job. True when
+    the row was marked failed."""
+    if row.state not in ACTIVE_FILE_STATES or job_state_of(row.job_id) in ACTIVE_JOB_STATES:
+        return False
     with transaction(session):
         # Read again under a lock: the job may have finished since the row was loaded.
-        session.refresh(photo, with_for_update=True)
-        if photo.state not in ACTIVE_FILE_STATES:
-            return
-        age = (datetime.now() - photo.requested_at).total_seconds()
-        if job_state is None and age < LOST_AFTER_SECONDS:
-            return
-        photo.state = FileState.FAILED
-        photo.error = STOPPED
-        photo.finished_at = datetime.now()
+        session.refresh(row, with_for_update=True)
+        if row.state not in ACTIVE_FILE_STATES:
+            return False
+        state = job_state_of(row.job_id)
+        asked_at = getattr(row, "requested_at", None) or row.created_at
+        age = (datetime.now() - asked_at).total_seconds()
+        if state in ACTIVE_JOB_STATES or (state is None and age < LOST_AFTER_SECONDS):
+            return False
+        log.warning("%s %s: job %s is %s", type(row).__name__, row.id, row.job_id, state)
+        row.state = FileState.FAILED
+        row.error = STOPPED
+        row.finished_at = datetime.now()
+    return True
 
 
 SIZES = ("standard", "thumb", "preview", "original")

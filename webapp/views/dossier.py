@@ -4,8 +4,6 @@ webapp/domain/dossier.py decides."""
 
 from __future__ import annotations
 
-import logging
-
 from flask import current_app, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.api import expose as api_expose
@@ -13,7 +11,7 @@ from flask_appbuilder.api import protect, safe
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext
 
-from jobs.photos import job_state, queue_document
+from jobs.photos import queue_document
 from webapp.domain.dossier import (
     DocumentFields,
     DocumentLimits,
@@ -25,27 +23,27 @@ from webapp.domain.dossier import (
     view_document,
 )
 from webapp.domain.errors import N_, NotFound
-from webapp.domain.photos import ACTIVE_JOB_STATES
 from webapp.domain.scope import find_in_scope
 from webapp.extensions import db
 from webapp.filestore import app_store
 from webapp.labels import format_date
-from webapp.models.files import DocumentType, FileState, MemberDocument, MemberDocumentVersion
+from webapp.models.files import DocumentType, MemberDocument, MemberDocumentVersion
 from webapp.security import current_requester
 from webapp.views.base import parse_iso_date, parse_text
 from webapp.views.errors import translate
 from webapp.views.files import (
+    FILE_STATE_LABELS,
     FileForm,
     MemberFileApi,
     member_in_scope,
     send_stored,
+    settle_lost,
+    state_label,
     upload_on_screen,
     uploaded_file,
     whole_number,
 )
-from webapp.views.photos import PHOTO_STATE_LABELS
 
-log = logging.getLogger(__name__)
 EXTENSIONS = {
     "application/pdf": "pdf",
     "image/jpeg": "jpg",
@@ -87,7 +85,7 @@ def version_json(version: MemberDocumentVersion) -> dict:
         "id": version.id,
         "number": version.number,
         "state": version.state,
-        "state_label": str(PHOTO_STATE_LABELS.get(version.state, version.state)),
+        "state_label": state_label(version.state),
         "file_name": version.file_name,
         "size": version.size,
         "media_type": version.media_type,
@@ -112,30 +110,7 @@ def document_json(document: MemberDocument) -> dict:
 
 def _settle(documents: list[MemberDocument]) -> None:
     """Versions whose job is gone (a killed worker) say so instead of queued forever."""
-    from datetime import datetime
-
-    from webapp.domain.photos import LOST_AFTER_SECONDS, STOPPED
-
-    changed = False
-    for document in documents:
-        for version in document.versions:
-            if version.state not in (FileState.QUEUED, FileState.PROCESSING):
-                continue
-            if job_state(version.job_id) in ACTIVE_JOB_STATES:
-                continue
-            # Read again under a lock: the job may have finished since the row was read.
-            db.session.refresh(version, with_for_update=True)
-            if version.state not in (FileState.QUEUED, FileState.PROCESSING):
-                continue
-            state = job_state(version.job_id)
-            age = (datetime.now() - version.created_at).total_seconds()
-            if state in ACTIVE_JOB_STATES or (state is None and age < LOST_AFTER_SECONDS):
-                continue
-            log.warning("document version %s: job %s is %s", version.id, version.job_id, state)
-            version.state, version.error = FileState.FAILED, STOPPED
-            changed = True
-    if changed:
-        db.session.commit()
+    settle_lost(version for document in documents for version in document.versions)
 
 
 class MemberDocumentApi(MemberFileApi):
@@ -377,7 +352,7 @@ def member_dossier_panel(member_id: int | str) -> dict:
         "can_attach": sm.has_access("can_attach", "MemberDocumentView"),
         "can_replace": sm.has_access("can_replace", "MemberDocumentView"),
         "form": FileForm(),
-        "labels": PHOTO_STATE_LABELS,
+        "labels": FILE_STATE_LABELS,
         "format_date": format_date,
         "translate": translate,
     }

@@ -14,17 +14,40 @@ from typing import Any
 from flask import flash, redirect, request, send_file
 from flask_appbuilder.api import BaseApi
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 
 from webapp.domain.errors import N_, ValidationFailed
-from webapp.domain.photos import Upload
+from webapp.domain.photos import Upload, settle_lost_job
 from webapp.domain.scope import find_in_scope
 from webapp.extensions import db
 from webapp.filestore import app_store
+from webapp.models.files import FileState
 from webapp.models.member import Member
 from webapp.security import current_requester
 from webapp.views.adapters import run_on_screen
 from webapp.views.base import DangVienModelRestApi
+
+# The states of a photo's processing and of a scan's check, as the pages name them.
+FILE_STATE_LABELS = {
+    FileState.QUEUED: _l("Queued"),
+    FileState.PROCESSING: _l("Processing"),
+    FileState.DONE: _l("Done"),
+    FileState.REFUSED: _l("Refused"),
+    FileState.FAILED: _l("Failed"),
+}
+
+
+def state_label(state: str) -> str:
+    return str(FILE_STATE_LABELS.get(state, state))
+
+
+def settle_lost(rows) -> None:
+    """Rows (photos, document versions) whose job is gone say failed, not queued forever."""
+    from jobs.photos import job_state
+
+    for row in rows:
+        settle_lost_job(db.session, row, job_state)
 
 
 def uploaded_file(field: str = "file") -> Upload:

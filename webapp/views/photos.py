@@ -10,9 +10,8 @@ from flask_appbuilder.api import expose as api_expose
 from flask_appbuilder.api import protect, safe
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext
-from flask_babel import lazy_gettext as _l
 
-from jobs.photos import job_state, queue_photo
+from jobs.photos import queue_photo
 from webapp.domain.errors import NotFound
 from webapp.domain.imaging import PhotoLimits
 from webapp.domain.photos import (
@@ -20,7 +19,6 @@ from webapp.domain.photos import (
     current_photo,
     latest_photo,
     photo_path,
-    settle_lost_job,
     upload_photo,
     view_photo,
 )
@@ -37,18 +35,13 @@ from webapp.views.files import (
     form_is_fresh,
     member_in_scope,
     send_stored,
+    settle_lost,
+    state_label,
     upload_on_screen,
     uploaded_file,
     whole_number,
 )
 
-PHOTO_STATE_LABELS = {
-    FileState.QUEUED: _l("Queued"),
-    FileState.PROCESSING: _l("Processing"),
-    FileState.DONE: _l("Done"),
-    FileState.REFUSED: _l("Refused"),
-    FileState.FAILED: _l("Failed"),
-}
 MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "TIFF": "image/tiff"}
 
 
@@ -65,7 +58,7 @@ def photo_status(member_id: int) -> dict:
     """What the page and the API say about a member's photo (the caller checked scope)."""
     latest = latest_photo(db.session, member_id)
     if latest is not None:
-        settle_lost_job(db.session, latest, job_state(latest.job_id))
+        settle_lost([latest])
     current = current_photo(db.session, member_id)
     status = {
         "member": member_id,
@@ -85,7 +78,7 @@ def photo_status(member_id: int) -> dict:
         status["latest"] = {
             "photo": latest.id,
             "state": latest.state,
-            "state_label": str(PHOTO_STATE_LABELS.get(latest.state, latest.state)),
+            "state_label": state_label(latest.state),
             "file_name": latest.original_name,
             "reason": translate(latest.error, latest.error_params) if latest.error else None,
         }
