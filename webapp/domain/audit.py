@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, text, tuple_
 from sqlalchemy.orm import Session
 
+from webapp.domain.bulk import insert_rows
 from webapp.domain.commands import Requester, command
 from webapp.domain.vietnamese import search_tokens
 from webapp.models.audit import AuditEntry
@@ -142,13 +143,8 @@ def append_many(session: Session, entries: list[dict[str, Any]]) -> int:
         digest = entry_hash(prev_hash, fields)
         rows.append({**fields, "prev_hash": prev_hash, "hash": digest})
         prev_hash = digest
-    table = AuditEntry.__table__
-    for start in range(0, len(rows), BATCH):
-        connection.execute(table.insert(), rows[start : start + BATCH])
+    insert_rows(session, AuditEntry.__table__, rows)
     return len(rows)
-
-
-BATCH = 5000
 
 
 @dataclass(frozen=True)

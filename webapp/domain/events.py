@@ -7,6 +7,7 @@ fields and its periods in one transaction (webapp/domain/commands.py).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
@@ -71,7 +72,10 @@ def ledger_of(session: Session, member_id: int) -> list[LedgerEvent]:
     return [as_ledger_event(row) for row in rows]
 
 
-def check_event_fields(session: Session, data: EventInput, today: date) -> FieldErrors:
+def check_event_fields(
+    session: Session, data: EventInput, today: date, units: Mapping[int, Unit] | None = None
+) -> FieldErrors:
+    """The event's own fields; `units`: units by id already loaded (else read here)."""
     errors = FieldErrors()
     if data.kind not in set(EventKind):
         errors.add("kind", N_("Choose the kind of event."))
@@ -93,7 +97,9 @@ def check_event_fields(session: Session, data: EventInput, today: date) -> Field
     if data.kind in NEEDS_TO_UNIT and data.to_unit_id is None:
         errors.add("to_unit_id", N_("Choose the Party cell the member goes to."))
     if data.to_unit_id is not None:
-        unit = session.get(Unit, data.to_unit_id)
+        unit = units.get(data.to_unit_id) if units is not None else None
+        if unit is None:
+            unit = session.get(Unit, data.to_unit_id)
         if unit is None:
             errors.add("to_unit_id", N_("The unit does not exist."))
         elif unit.kind not in MEMBER_HOLDING_KINDS:
@@ -347,6 +353,7 @@ def plan_opening(
     *,
     in_scope,
     today: date,
+    units: Mapping[int, Unit] | None = None,
 ) -> list[PlannedEvent]:
     """The checks `record_event` makes of each opening event of a new `member` (not
     saved; a bulk import writes thousands at once), in memory: the event's fields, the
@@ -356,7 +363,7 @@ def plan_opening(
     existing: list[LedgerEvent] = []
     unit_id = member.unit_id
     for data in opening_events(member):
-        errors = check_event_fields(session, data, today)
+        errors = check_event_fields(session, data, today, units)
         if (
             data.to_unit_id is not None
             and "to_unit_id" not in errors.as_dict()

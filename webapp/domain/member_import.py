@@ -22,6 +22,7 @@ rather than saved wrong.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -31,10 +32,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert, inspect, or_, select
+from sqlalchemy import inspect, or_, select
 from sqlalchemy.orm import Session
 
 from webapp.domain import audit
+from webapp.domain.bulk import insert_rows
 from webapp.domain.cards import check_card_entry, record_card, refuse_taken
 from webapp.domain.commands import Requester, command
 from webapp.domain.completeness import completeness
@@ -47,7 +49,6 @@ from webapp.domain.members import (
     check_editable,
     edit_member,
     member_problems,
-    record_values,
     row_values,
     trimmed,
 )
@@ -344,6 +345,7 @@ def shown_value(value: Any) -> str:
     return str(value)
 
 
+@functools.cache
 def _length_limit(model: type, name: str) -> int | None:
     column = model.__table__.columns.get(name)
     return getattr(column.type, "length", None) if column is not None else None
@@ -495,6 +497,9 @@ def _sheet_rows(
     for column in columns:
         if column.required and column.field not in seen:
             raise DomainError(MISSING_COLUMN, sheet=sheet.name, header=column.label)
+    # Each field's column, its letter and its header as written: the same for every row.
+    places = {name: (column_letter(index), written[index]) for name, index in seen.items()}
+    reading = [(name, index, by_field[name], places[name]) for name, index in seen.items()]
     notes_row = None
     for number, cells in sheet.rows:
         if number <= header_row:
@@ -504,20 +509,18 @@ def _sheet_rows(
             continue
         if all(cell is None for cell in cells):
             continue  # blank row
-        row = SheetRow(sheet=sheet.name, number=number, kind=kind, values={}, cells={})
-        for name, index in seen.items():
-            column = by_field[name]
-            letter = column_letter(index)
-            row.cells[name] = (letter, written[index])
-            raw = cells[index] if index < len(cells) else None
+        row = SheetRow(sheet=sheet.name, number=number, kind=kind, values={}, cells=places)
+        width = len(cells)
+        for name, index, column, (letter, header) in reading:
+            raw = cells[index] if index < width else None
             try:
-                value = read_cell(column, raw, words, units, model, written[index])
+                value = read_cell(column, raw, words, units, model, header)
             except ValidationFailed as error:
                 for message, params in error.errors[name]:
-                    row.problems.append(Problem(letter, written[index], message, params))
+                    row.problems.append(Problem(letter, header, message, params))
                 continue
             if value is None and column.required:
-                row.problems.append(Problem(letter, written[index], REQUIRED_CELL))
+                row.problems.append(Problem(letter, header, REQUIRED_CELL))
             row.values[name] = value
         yield row
 
@@ -867,11 +870,13 @@ def _plan_member_row(planning: Planning, row: SheetRow, plan: RowPlan):
                 MemberStatus.OFFICIAL if values.get("official_on") else MemberStatus.PROBATIONARY
             )
         values = {k: v for k, v in values.items() if v is not None}
-        new = Member(**values)
+        # What `create_member` reads of the new record (`record_values`), without building one.
+        record = trimmed({name: values.get(name) for name in MEMBER_COLUMNS})
+        new = Opening(values.get("admitted_on"), values.get("unit_id"), values.get("official_on"))
         member_problems(
             session,
             requester,
-            record_values(new),
+            record,
             member_id=None,
             member_number_pattern=planning.pattern,
             today=planning.today,
@@ -882,6 +887,7 @@ def _plan_member_row(planning: Planning, row: SheetRow, plan: RowPlan):
             new,
             in_scope=lambda unit_id: lookups.unit_in_scope(unit_id, requester.scope),
             today=planning.today,
+            units=lookups.units,
         )
         derived = state_fields(
             events[-1].state,
@@ -892,9 +898,7 @@ def _plan_member_row(planning: Planning, row: SheetRow, plan: RowPlan):
         values.update(derived)
         card = None
         if card_number:
-            for name, value in derived.items():
-                setattr(new, name, value)
-            _card_problems(planning, new, card_number, card_issued_on)
+            _card_problems(planning, Member(**values), card_number, card_issued_on)
             card = (card_number, card_issued_on)
         key = NewMember(row.number)
         lookups.take(key, {**values, "card_number": card_number})
@@ -941,6 +945,18 @@ def _plan_member_row(planning: Planning, row: SheetRow, plan: RowPlan):
     lookups.take(member_id, after, stored)
     lookups.stored[member_id] = after
     return PlannedChange(member_id, changes, card)
+
+
+MEMBER_COLUMNS = tuple(c.key for c in Member.__table__.columns)
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What `opening_events` reads of a new member."""
+
+    admitted_on: date | None
+    unit_id: int | None
+    official_on: date | None
 
 
 # What `record_card` reads of a stored member.
@@ -1004,7 +1020,6 @@ def _write_members(planning: Planning, planned: list[PlannedMember]) -> dict[New
     if not planned:
         return {}
     session, requester = planning.session, planning.requester
-    connection = session.connection()
     rows = []
     for item in planned:
         values = {c.key: _column_default(c) for c in MEMBER_WRITTEN}
@@ -1014,10 +1029,7 @@ def _write_members(planning: Planning, planned: list[PlannedMember]) -> dict[New
         values["completeness"] = result.level
         values["missing_fields"] = ",".join(result.missing) or None
         rows.append(values)
-    table = Member.__table__
-    ids = connection.execute(
-        insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
-    ).scalars().all()
+    ids = insert_rows(session, Member.__table__, rows, with_ids=True)
     written = {item.key: member_id for item, member_id in zip(planned, ids, strict=True)}
     events, periods = [], []
     for item, member_id in written_items(planned, written):
@@ -1025,15 +1037,14 @@ def _write_members(planning: Planning, planned: list[PlannedMember]) -> dict[New
         events += [event_row(member_id, e, requester.user_id) for e in item.events]
         values = item.values
         periods += period_rows(member_id, item.events[-1].state, values["admitted_on"], None)
-    event_table = MemberEvent.__table__
-    recorded = connection.execute(
-        insert(event_table).returning(
-            event_table.c.id, event_table.c.recorded_at, sort_by_parameter_order=True
-        ),
-        events,
-    ).all()
-    if periods:
-        connection.execute(insert(MemberPeriod.__table__), periods)
+    event_ids = insert_rows(session, MemberEvent.__table__, events, with_ids=True)
+    stamps = dict(
+        session.execute(
+            select(MemberEvent.id, MemberEvent.recorded_at).where(MemberEvent.id.in_(event_ids))
+        ).all()
+    )
+    recorded = [(event_id, stamps[event_id]) for event_id in event_ids]
+    insert_rows(session, MemberPeriod.__table__, periods)
     who = {"user_id": requester.user_id, "username": requester.username}
     entries = [
         {
@@ -1073,17 +1084,13 @@ def _write_rows(planning: Planning, planned: list[tuple], new_ids: Mapping[NewMe
     if not planned:
         return
     session, requester = planning.session, planning.requester
-    connection = session.connection()
     by_model: dict[type, list[dict]] = {}
     for model, member, values in planned:
         member_id = new_ids[member] if isinstance(member, NewMember) else member
         by_model.setdefault(model, []).append({"member_id": member_id, **values})
     entries = []
     for model, rows in by_model.items():
-        table = model.__table__
-        ids = connection.execute(
-            insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
-        ).scalars().all()
+        ids = insert_rows(session, model.__table__, rows, with_ids=True)
         entries += [
             {
                 "action": "create",
@@ -1238,8 +1245,9 @@ def _store_plan(session: Session, run: MemberImport, plan: Plan) -> None:
         stored.update(
             session.scalars(select(Member.id).where(Member.id.in_(ids[start : start + 5000])))
         )
-    session.bulk_insert_mappings(
-        MemberImportRow,
+    insert_rows(
+        session,
+        MemberImportRow.__table__,
         [
             {
                 "import_id": run.id,

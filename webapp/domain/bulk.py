@@ -1,0 +1,75 @@
+"""Writing many rows at once inside the caller's transaction (a bulk import): COPY on
+PostgreSQL, executemany elsewhere. For callers that have checked every row by the rules
+of the commands whose rows they write (webapp/domain/member_import.py); no session hook
+runs here, so the caller writes what the hooks would (keys, completeness, audit)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import JSON, Table, insert, text
+from sqlalchemy.orm import Session
+
+BATCH = 5000
+
+
+def _plain(value: Any) -> Any:
+    # Enum values as their text (psycopg would dump a plain Enum by its name).
+    return value.value if isinstance(value, Enum) else value
+
+
+def next_ids(session: Session, table: Table, count: int) -> list[int]:
+    """`count` ids drawn from the table's id sequence (PostgreSQL), in order."""
+    if count == 0:
+        return []
+    return list(
+        session.scalars(
+            text(
+                "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
+            ),
+            {"table": table.name, "n": count},
+        )
+    )
+
+
+def insert_rows(
+    session: Session, table: Table, rows: Sequence[Mapping[str, Any]], *, with_ids: bool = False
+) -> list[int] | None:
+    """Insert `rows` (dicts with the same keys) into `table`; with `with_ids` their new ids,
+    in order, are returned (and set on PostgreSQL before the COPY)."""
+    if not rows:
+        return [] if with_ids else None
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        if with_ids:
+            result = connection.execute(
+                insert(table).returning(table.c.id, sort_by_parameter_order=True), list(rows)
+            )
+            return list(result.scalars())
+        for start in range(0, len(rows), BATCH):
+            connection.execute(insert(table), list(rows[start : start + BATCH]))
+        return None
+    ids = next_ids(session, table, len(rows)) if with_ids else None
+    names = list(rows[0])
+    if with_ids and "id" not in names:
+        names = ["id", *names]
+    json_columns = {c.key for c in table.columns if isinstance(c.type, JSON)}
+    quoted = ", ".join(f'"{name}"' for name in names)
+    cursor = connection.connection.driver_connection.cursor()
+    with cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
+        for position, row in enumerate(rows):
+            values = []
+            for name in names:
+                if name == "id" and ids is not None:
+                    values.append(ids[position])
+                elif name in json_columns:
+                    value = row.get(name)
+                    values.append(None if value is None else json.dumps(value, ensure_ascii=False))
+                else:
+                    values.append(_plain(row.get(name)))
+            copy.write_row(values)
+    cursor.close()
+    return ids
