@@ -160,7 +160,7 @@ def timed(label: str, fn):
     result = profile.runcall(fn)
     elapsed = time.perf_counter() - start
     print(f"--- {label}: {elapsed:.2f} s")
-    pstats.Stats(profile).sort_stats("cumulative").print_stats(35)
+    pstats.Stats(profile).sort_stats("cumulative").print_stats(45)
     return elapsed, result
 
 

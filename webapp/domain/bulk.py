@@ -10,7 +10,8 @@ from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import JSON, Table, insert, text
+from sqlalchemy import JSON, Table, any_, insert, literal, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 BATCH = 5000
@@ -19,6 +20,14 @@ BATCH = 5000
 def _plain(value: Any) -> Any:
     # Enum values as their text (psycopg would dump a plain Enum by its name).
     return value.value if isinstance(value, Enum) else value
+
+
+def among(session: Session, column, values: Sequence[Any]):
+    """`column IN values` for a long list: on PostgreSQL one array parameter
+    (`= ANY(:values)`), which the driver and the server parse at once, not one per value."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(literal(list(values), ARRAY(column.type)))
+    return column.in_(list(values))
 
 
 def next_ids(session: Session, table: Table, count: int) -> list[int]:

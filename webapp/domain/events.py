@@ -19,6 +19,7 @@ from webapp.domain.commands import Requester, command
 from webapp.domain.errors import N_, FieldErrors, Forbidden
 from webapp.domain.ledger import (
     ACTIVE,
+    EVENT_KINDS,
     LEAVING,
     NEEDS_TO_UNIT,
     EventKind,
@@ -77,7 +78,7 @@ def check_event_fields(
 ) -> FieldErrors:
     """The event's own fields; `units`: units by id already loaded (else read here)."""
     errors = FieldErrors()
-    if data.kind not in set(EventKind):
+    if data.kind not in EVENT_KINDS:
         errors.add("kind", N_("Choose the kind of event."))
     if data.effective_on is None:
         errors.add("effective_on", N_("The date of the event is required."))
@@ -150,9 +151,7 @@ def state_fields(
     if state.official_since is not None or state.readmitted:
         # A re-admitted member is probationary again until recognised anew.
         fields["official_on"] = state.official_since
-    age = party_age(
-        state, today, admission_decision_on=admitted_on, card_issued_on=card_issued_on
-    )
+    age = party_age(state, today, admission_decision_on=admitted_on, card_issued_on=card_issued_on)
     fields["party_age_from"] = age.start if age else None
     return fields
 

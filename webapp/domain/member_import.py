@@ -36,7 +36,7 @@ from sqlalchemy import inspect, or_, select
 from sqlalchemy.orm import Session
 
 from webapp.domain import audit
-from webapp.domain.bulk import insert_rows
+from webapp.domain.bulk import among, insert_rows
 from webapp.domain.cards import check_card_entry, record_card, refuse_taken
 from webapp.domain.commands import Requester, command
 from webapp.domain.completeness import completeness
@@ -655,7 +655,8 @@ def _duplicates(rows: list[SheetRow]) -> None:
 CHUNK = 5000  # rows planned (and, on commit, written) at a time; values per IN list
 
 
-def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
+def _chunks(items: list, size: int | None = None) -> Iterator[list]:
+    size = size or CHUNK
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -694,17 +695,21 @@ class ImportLookups(MemberLookups):
             wanted = sorted({r.values.get(name) for r in rows} - {None})
             for chunk in _chunks(wanted):
                 for member_id, value in session.execute(
-                    select(Member.id, column).where(column.in_(chunk))
+                    select(Member.id, column).where(among(session, column, chunk))
                 ):
                     self.used[name][value] = member_id
         numbers = sorted({r.values.get("card_number") for r in rows} - {None})
         for chunk in _chunks(numbers):
             self.cards.update(
-                session.scalars(select(PartyCard.number).where(PartyCard.number.in_(chunk)))
+                session.scalars(
+                    select(PartyCard.number).where(among(session, PartyCard.number, chunk))
+                )
             )
         table = Member.__table__
         for chunk in _chunks(sorted(set(member_ids))):
-            for row in session.execute(select(table).where(table.c.id.in_(chunk))).mappings():
+            for row in session.execute(
+                select(table).where(among(session, table.c.id, chunk))
+            ).mappings():
                 self.stored[row["id"]] = row_values(row)
 
     def catalogue_known(self, names: set[str]) -> set[tuple[str, str]]:
@@ -786,7 +791,10 @@ def _matches(
         chunk_ids = [v for k, v in chunk if k == "citizen_id"]
         query = select(Member.id, Member.member_number, Member.citizen_id).where(
             scope_clause(Member, requester.scope),
-            or_(Member.member_number.in_(chunk_numbers), Member.citizen_id.in_(chunk_ids)),
+            or_(
+                among(session, Member.member_number, chunk_numbers),
+                among(session, Member.citizen_id, chunk_ids),
+            ),
         )
         for member_id, number, citizen_id in session.execute(query):
             by_number[number] = member_id
@@ -814,7 +822,8 @@ def _planning(
     for chunk in _chunks(wanted):
         for member_id, number in session.execute(
             select(Member.id, Member.member_number).where(
-                scope_clause(Member, requester.scope), Member.member_number.in_(chunk)
+                scope_clause(Member, requester.scope),
+                among(session, Member.member_number, chunk),
             )
         ):
             numbers_in_scope[number] = member_id
@@ -828,7 +837,7 @@ def _planning(
         columns = [getattr(model, n) for n in names]
         for chunk in _chunks(ids):
             for member_id, *values in session.execute(
-                select(model.member_id, *columns).where(model.member_id.in_(chunk))
+                select(model.member_id, *columns).where(among(session, model.member_id, chunk))
             ):
                 existing_rows.setdefault((model, member_id), set()).add(tuple(values))
     return Planning(
@@ -844,9 +853,7 @@ def _planning(
     )
 
 
-def _card_problems(
-    planning: Planning, member: Member, number: str, issued_on: date | None
-) -> None:
+def _card_problems(planning: Planning, member: Member, number: str, issued_on: date | None) -> None:
     """`record_card`'s rules on a row's card, the registry read from the look-ups."""
     check_card_entry(member, number, issued_on, planning.today)
     lookups = planning.lookups
@@ -930,10 +937,10 @@ def _plan_member_row(planning: Planning, row: SheetRow, plan: RowPlan):
     card_fields = []
     if card_number and card_number != stored["card_number"]:
         if stored["card_number"]:
-            raise ValidationFailed({"card_number": [(CARD_CHANGE, {"card": stored["card_number"]})]})
-        held = Member(
-            id=member_id, **{**{k: stored[k] for k in CARD_CHECK_FIELDS}, **changes}
-        )
+            raise ValidationFailed(
+                {"card_number": [(CARD_CHANGE, {"card": stored["card_number"]})]}
+            )
+        held = Member(id=member_id, **{**{k: stored[k] for k in CARD_CHECK_FIELDS}, **changes})
         _card_problems(planning, held, card_number, card_issued_on)
         card = (card_number, card_issued_on)
         card_fields = [n for n in CARD_FIELDS if row.values.get(n) is not None]
@@ -960,7 +967,14 @@ class Opening:
 
 
 # What `record_card` reads of a stored member.
-CARD_CHECK_FIELDS = ("status", "card_number", "admitted_on", "birth_name", "name_in_use", "member_number")
+CARD_CHECK_FIELDS = (
+    "status",
+    "card_number",
+    "admitted_on",
+    "birth_name",
+    "name_in_use",
+    "member_number",
+)
 
 
 def _plan_repeating_row(planning: Planning, row: SheetRow, plan: RowPlan):
@@ -1004,13 +1018,14 @@ def _column_default(column) -> Any:
     return None
 
 
+@functools.cache
+def _logged_keys(model: type) -> tuple[str, ...]:
+    return tuple(a.key for a in inspect(model).column_attrs if a.key not in NOT_LOGGED)
+
+
 def _logged(row: Mapping[str, Any], model: type) -> dict[str, Any]:
     """The audit log's values of a created row, as the session hooks log a create."""
-    return {
-        attr.key: _text(row.get(attr.key))
-        for attr in inspect(model).column_attrs
-        if attr.key not in NOT_LOGGED
-    }
+    return {key: _text(row.get(key)) for key in _logged_keys(model)}
 
 
 def _write_members(planning: Planning, planned: list[PlannedMember]) -> dict[NewMember, int]:
@@ -1040,7 +1055,9 @@ def _write_members(planning: Planning, planned: list[PlannedMember]) -> dict[New
     event_ids = insert_rows(session, MemberEvent.__table__, events, with_ids=True)
     stamps = dict(
         session.execute(
-            select(MemberEvent.id, MemberEvent.recorded_at).where(MemberEvent.id.in_(event_ids))
+            select(MemberEvent.id, MemberEvent.recorded_at).where(
+                among(session, MemberEvent.id, event_ids)
+            )
         ).all()
     )
     recorded = [(event_id, stamps[event_id]) for event_id in event_ids]
@@ -1196,7 +1213,6 @@ def run_rows(
 KEPT = (Unit, MemberImport)
 
 
-
 # --- Commands: upload, dry run, commit ---------------------------------------------------
 
 
@@ -1243,7 +1259,9 @@ def _store_plan(session: Session, run: MemberImport, plan: Plan) -> None:
     stored: set[int] = set()
     for start in range(0, len(ids), 5000):
         stored.update(
-            session.scalars(select(Member.id).where(Member.id.in_(ids[start : start + 5000])))
+            session.scalars(
+                select(Member.id).where(among(session, Member.id, ids[start : start + 5000]))
+            )
         )
     insert_rows(
         session,

@@ -27,6 +27,7 @@ from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit
 CITIZEN_ID_PATTERN = re.compile(r"^\d{12}$")
 CARD_NUMBER_PATTERN = re.compile(r"^\d{2}\.\d{6}$")
 MINIMUM_ADMISSION_AGE = 18
+SEXES, PRECISIONS, STATUSES = frozenset(Sex), frozenset(BirthDatePrecision), frozenset(MemberStatus)
 
 REQUIRED_FIELDS = {
     "member_number": N_("The member number is required."),
@@ -180,10 +181,10 @@ def _check_formats(
             "card_number",
             N_("The card number must be written NN.NNNNNN (2 digits, a dot, 6 digits)."),
         )
-    if values.get("sex") and values["sex"] not in set(Sex):
+    if values.get("sex") and values["sex"] not in SEXES:
         errors.add("sex", N_("Choose the sex."))
     precision = values.get("birth_date_precision")
-    if precision and precision not in set(BirthDatePrecision):
+    if precision and precision not in PRECISIONS:
         errors.add("birth_date_precision", N_("Choose how much of the date of birth is known."))
 
 
@@ -269,7 +270,7 @@ def _check_dates(values: Mapping[str, Any], errors: FieldErrors, today: date) ->
 
 def _check_status(values: Mapping[str, Any], errors: FieldErrors) -> None:
     status = values.get("status")
-    if status and status not in set(MemberStatus):
+    if status and status not in STATUSES:
         errors.add("status", N_("Choose the membership status."))
     elif status == MemberStatus.PROBATIONARY and values.get("official_on"):
         errors.add("status", N_("A member recognised as official cannot be probationary."))
