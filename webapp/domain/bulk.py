@@ -17,11 +17,6 @@ from sqlalchemy.orm import Session
 BATCH = 5000
 
 
-def _plain(value: Any) -> Any:
-    # Enum values as their text (psycopg would dump a plain Enum by its name).
-    return value.value if isinstance(value, Enum) else value
-
-
 def among(session: Session, column, values: Sequence[Any]):
     """`column IN values` for a long list: on PostgreSQL one array parameter
     (`= ANY(:values)`), which the driver and the server parse at once, not one per value."""
@@ -67,18 +62,20 @@ def insert_rows(
         names = ["id", *names]
     json_columns = {c.key for c in table.columns if isinstance(c.type, JSON)}
     quoted = ", ".join(f'"{name}"' for name in names)
+    json_at = [i for i, name in enumerate(names) if name in json_columns]
+    id_at = names.index("id") if ids is not None else None
     cursor = connection.connection.driver_connection.cursor()
     with cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
         for position, row in enumerate(rows):
-            values = []
-            for name in names:
-                if name == "id" and ids is not None:
-                    values.append(ids[position])
-                elif name in json_columns:
-                    value = row.get(name)
-                    values.append(None if value is None else json.dumps(value, ensure_ascii=False))
-                else:
-                    values.append(_plain(row.get(name)))
+            # Enum values go as their text (psycopg would dump a plain Enum by its name).
+            values = [
+                value.value if isinstance(value, Enum) else value for value in map(row.get, names)
+            ]
+            if id_at is not None:
+                values[id_at] = ids[position]
+            for i in json_at:
+                if values[i] is not None:
+                    values[i] = json.dumps(values[i], ensure_ascii=False)
             copy.write_row(values)
     cursor.close()
     return ids
