@@ -2,16 +2,26 @@
 would do, then a commit of exactly that, all or nothing.
 
 There is no second copy of the member form's rules here. Each row, once its cells are
-read (dates by the one date parser, text by the one text rule), goes through the same
-commands as the form, with the importing clerk's requester and scope:
-`create_member` (which opens the ledger by the admission and, when dated, the official
-recognition), `edit_member`, `record_card` and `add_member_row`. The *dry run* runs them
-too, each row in its own savepoint, inside a savepoint that is rolled back at the end:
-what it reports is what the commit would do, down to the ledger replay of every new
-member and a duplicate that only the second of two rows reveals. The *commit* runs them
-in one transaction and stops at the first refusal, so a file is imported whole or not at
-all; it refuses too when the plan differs from the dry run the clerk saw (the database
-changed in between), and then the new plan is what the clerk sees next.
+read (dates by the one date parser, text by the one text rule), is checked by the very
+functions the commands use, with the importing clerk's requester and scope:
+`member_problems` (the form's rules; `create_member` and `edit_member` call it),
+`check_editable`, `plan_opening` (the checks `record_event` makes of the opening events:
+admission and, when dated, official recognition, with the ledger replay), `check_card_entry`
+(`record_card`'s) and `row_problems` (`add_member_row`'s). What those functions read from
+the database (catalogues, units in scope, members holding a number, citizen ID or card)
+is loaded once for the file by IN lists (`ImportLookups`), and a row that passes takes its
+unique values, so a duplicate that only the second of two rows reveals is found as if the
+first had been written.
+
+The *dry run* writes nothing (no row, no audit entry, so no lock other clerks wait for).
+The *commit* (`import.commit`) checks the rows again in the same way, a chunk at a time,
+and writes each chunk in the one transaction of the command: new members, their opening
+events and periods in bulk (the columns computed by the functions `create_member` and
+`record_event` use), with their audit entries written at once; edits and cards through
+`edit_member` and `record_card` themselves. It stops at the first refusal, so a file is
+imported whole or not at all; it refuses too when the plan differs from the dry run the
+clerk saw (the database changed in between), and then the new plan is what the clerk
+sees next.
 
 Rows are matched to members in the requester's scope by member number, then by citizen
 ID. A blank cell is "not given" (it never erases a stored value), so importing a file
