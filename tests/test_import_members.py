@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from datetime import date
 
 import pytest
@@ -394,21 +395,129 @@ def windows_1258(text: str) -> bytes:
     return out
 
 
-# Issue 16 asks for 10,000 rows here; through the commands a row costs ~45 statements
-# (0.1-0.9 s), so 10,000 rows take longer than the whole suite may. Until the bulk path
-# exists (see docs/member-import.md), this proves the same end to end on 200 rows.
-ROWS = 200
+# Issue 16 asks for 10,000 rows: IMPORT_TEST_ROWS=10000 runs them (118 s on this machine at
+# a load average of 15, ~4 times what the same CPU time takes on a quiet one); by default
+# 5,000, which fits the ~60 s a test may take here.
+ROWS = int(os.environ.get("IMPORT_TEST_ROWS", "5000"))
+
+
+def many_rows_workbook(n: int) -> bytes:
+    """A generated XLSX of `n` new members (write-only workbook: quick to make)."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Đảng viên")
+    sheet.append(HEADERS)
+    for i in range(n):
+        row = member_row(
+            f"{100000 + i:06d}TN",
+            name=f"Đảng viên {i}",
+            unit=("P.01.001.01", "P.01.001.02")[i % 2],
+            **{
+                "Ngày sinh": date(1960 + i % 30, 1 + i % 12, 1 + i % 28),
+                "Ngày chính thức": None if i % 3 == 0 else "05/06/2011",
+                "Số định danh cá nhân": f"{800000000000 + i:012d}",
+            },
+        )
+        sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
 
 
 def test_a_file_of_many_rows_dry_run_and_commit(app, db_session, world):
-    rows = [member_row(f"{100000 + i:06d}TN", name=f"Đảng viên {i}") for i in range(ROWS)]
-    run = dry_run(app, db_session, workbook_bytes(rows))
-    assert run.total == ROWS and run.new_count == ROWS, run.error_count
     from jobs.imports import execute_import
+    from webapp.domain.audit import verify_log
+    from webapp.models import MemberPeriod
+
+    data = many_rows_workbook(ROWS)
+    run = dry_run(app, db_session, data)
+    assert run.total == ROWS and run.new_count == ROWS, run.error_count
+    assert db_session.scalar(select(func.count(Member.id))) == 2  # the dry run wrote nothing
+    audit_before = db_session.scalar(select(func.count(AuditEntry.id)))
 
     execute_import(run.id, commit=True)
+    db_session.expire_all()
+    assert db_session.get(MemberImport, run.id).state == "committed"
     assert db_session.scalar(select(func.count(Member.id))) == ROWS + 2
-    assert db_session.scalar(select(func.count(MemberEvent.id))) >= 2 * ROWS
+    # the opening events: admission for every member, recognition when dated
+    officials = ROWS - len(range(0, ROWS, 3))
+    imported = select(Member.id).where(Member.member_number.like("1%TN"))
+    kinds = dict(
+        db_session.execute(
+            select(MemberEvent.kind, func.count(MemberEvent.id))
+            .where(MemberEvent.member_id.in_(imported))
+            .group_by(MemberEvent.kind)
+        ).all()
+    )
+    assert kinds == {"admission": ROWS, "official_recognition": officials}
+    statuses = dict(
+        db_session.execute(
+            select(Member.status, func.count(Member.id))
+            .where(Member.id.in_(imported))
+            .group_by(Member.status)
+        ).all()
+    )
+    assert statuses == {"official": officials, "probationary": ROWS - officials}
+    # the rows are what the form would have written: periods, keys, completeness, audit
+    sample = db_session.scalar(select(Member).where(Member.member_number == "100001TN"))
+    assert sample.search_key and sample.sort_key and sample.party_age_from == date(2010, 6, 5)
+    assert sample.completeness == "incomplete" and sample.missing_fields
+    periods = db_session.scalars(
+        select(MemberPeriod.standing)
+        .where(MemberPeriod.member_id == sample.id)
+        .order_by(MemberPeriod.starts_on)
+    ).all()
+    assert periods == ["probationary", "official"]
+    audited = db_session.scalar(select(func.count(AuditEntry.id))) - audit_before
+    assert audited == ROWS + ROWS + officials + 1  # members, events, the import
+    assert verify_log(db_session)[1] is None  # the chain is whole
+
+    again = dry_run(app, db_session, data)
+    assert again.unchanged_count == ROWS and again.new_count == 0, again.error_count
+    execute_import(again.id, commit=True)
+    db_session.expire_all()
+    assert db_session.scalar(select(func.count(Member.id))) == ROWS + 2
+
+
+def test_a_commit_failing_half_way_leaves_the_database_as_it_was(
+    app, db_session, world, monkeypatch
+):
+    from jobs.imports import execute_import
+    from webapp.domain import audit, member_import
+    from webapp.domain.audit import verify_log
+    from webapp.models import MemberPeriod
+
+    run = dry_run(app, db_session, many_rows_workbook(7))
+    assert run.new_count == 7
+    counts = [
+        db_session.scalar(select(func.count(model.id)))
+        for model in (Member, MemberEvent, MemberPeriod, AuditEntry)
+    ]
+    monkeypatch.setattr(member_import, "CHUNK", 3)  # three chunks: the second one fails
+    calls = []
+    real = audit.append_many
+
+    def failing(session, entries):
+        calls.append(len(entries))
+        if len(calls) == 2:
+            raise RuntimeError("the disk is full")
+        return real(session, entries)
+
+    monkeypatch.setattr(audit, "append_many", failing)
+    with pytest.raises(RuntimeError):
+        execute_import(run.id, commit=True)
+    assert len(calls) == 2  # the first chunk had been written
+    db_session.rollback()
+    db_session.expire_all()
+    assert [
+        db_session.scalar(select(func.count(model.id)))
+        for model in (Member, MemberEvent, MemberPeriod, AuditEntry)
+    ] == counts
+    assert db_session.get(MemberImport, run.id).state != "committed"
+    assert verify_log(db_session)[1] is None
+    monkeypatch.undo()
+    execute_import(run.id, commit=True)  # the same commit, once the fault is gone
+    db_session.expire_all()
+    assert db_session.scalar(select(func.count(Member.id))) == counts[0] + 7
 
 
 def test_repeating_rows_from_further_sheets(app, db_session, world):

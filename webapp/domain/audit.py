@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, text, tuple_
 from sqlalchemy.orm import Session
 
+from webapp.domain.bulk import insert_rows
 from webapp.domain.commands import Requester, command
 from webapp.domain.vietnamese import search_tokens
 from webapp.models.audit import AuditEntry
@@ -103,6 +104,47 @@ def append(
     session.add(entry)
     session.info["audit_pending"] = [*pending, entry]
     return entry
+
+
+def append_many(session: Session, entries: list[dict[str, Any]]) -> int:
+    """Add many entries at once (a bulk import's records): one lock, one read of the last
+    hash, the chain computed here and the rows inserted in batches. Each entry gives
+    `append`'s keyword arguments (action, object_type, object_id, before, after, user_id,
+    username, address, member_id). Returns the number written."""
+    if not entries:
+        return 0
+    session.flush()  # entries the session holds come first in the chain
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(728001)"))
+    prev_hash = (
+        session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)) or GENESIS
+    )
+    at = datetime.now().replace(microsecond=0)
+    address = session.info.get("address")
+    rows = []
+    for entry in entries:
+        object_id = entry.get("object_id")
+        member_id = entry.get("member_id")
+        if member_id is None and entry.get("object_type") == "Member" and object_id is not None:
+            member_id = int(object_id)
+        fields = {
+            "at": at,
+            "user_id": entry.get("user_id"),
+            "username": entry.get("username"),
+            "address": entry.get("address", address),
+            "action": entry["action"],
+            "object_type": entry.get("object_type"),
+            "object_id": None if object_id is None else str(object_id),
+            "before": to_json(entry.get("before")),
+            "after": to_json(entry.get("after")),
+            "member_id": member_id,
+        }
+        digest = entry_hash(prev_hash, fields)
+        rows.append({**fields, "prev_hash": prev_hash, "hash": digest})
+        prev_hash = digest
+    insert_rows(session, AuditEntry.__table__, rows)
+    return len(rows)
 
 
 @dataclass(frozen=True)

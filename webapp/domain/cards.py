@@ -463,6 +463,27 @@ def record_card(
     today = today or date.today()
     member = find_in_scope(session, Member, member_id, requester.scope, lock=True)
     number = (number or "").strip()
+    check_card_entry(member, number, issued_on, today)
+    _counter(session, number[:2])  # the numbering of this prefix waits for us, and we for it
+    with session.no_autoflush:
+        taken = session.scalar(select(PartyCard.id).where(PartyCard.number == number))
+    if taken is not None:
+        refuse_taken(number)
+    card = register_card(session, member, number, issued_on)
+    session.flush()
+    return card
+
+
+def refuse_taken(number: str) -> None:
+    refuse(
+        [(N_("The card number %(value)s is already in the card registry."), {"value": number})],
+        field="number",
+    )
+
+
+def check_card_entry(member: Member, number: str, issued_on: date | None, today: date) -> None:
+    """The rules of `record_card` that need no registry: the number's form, the date, the
+    member's standing and card (an import checks its rows by them in memory)."""
     if not CARD_NUMBER_PATTERN.match(number):
         raise ValidationFailed(
             {
@@ -482,17 +503,6 @@ def record_card(
         refuse([problem])
     if issued_on is not None and member.admitted_on and issued_on < member.admitted_on:
         refuse([(BEFORE_ADMISSION, who(member))], field="issued_on")
-    _counter(session, number[:2])  # the numbering of this prefix waits for us, and we for it
-    with session.no_autoflush:
-        taken = session.scalar(select(PartyCard.id).where(PartyCard.number == number))
-    if taken is not None:
-        refuse(
-            [(N_("The card number %(value)s is already in the card registry."), {"value": number})],
-            field="number",
-        )
-    card = register_card(session, member, number, issued_on)
-    session.flush()
-    return card
 
 
 def withdraw_card_of_leaver(session: Session, member: Member, day: date) -> None:

@@ -7,7 +7,8 @@ fields and its periods in one transaction (webapp/domain/commands.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from sqlalchemy import delete, select
@@ -18,6 +19,7 @@ from webapp.domain.commands import Requester, command
 from webapp.domain.errors import N_, FieldErrors, Forbidden
 from webapp.domain.ledger import (
     ACTIVE,
+    EVENT_KINDS,
     LEAVING,
     NEEDS_TO_UNIT,
     EventKind,
@@ -71,9 +73,12 @@ def ledger_of(session: Session, member_id: int) -> list[LedgerEvent]:
     return [as_ledger_event(row) for row in rows]
 
 
-def check_event_fields(session: Session, data: EventInput, today: date) -> FieldErrors:
+def check_event_fields(
+    session: Session, data: EventInput, today: date, units: Mapping[int, Unit] | None = None
+) -> FieldErrors:
+    """The event's own fields; `units`: units by id already loaded (else read here)."""
     errors = FieldErrors()
-    if data.kind not in set(EventKind):
+    if data.kind not in EVENT_KINDS:
         errors.add("kind", N_("Choose the kind of event."))
     if data.effective_on is None:
         errors.add("effective_on", N_("The date of the event is required."))
@@ -93,7 +98,9 @@ def check_event_fields(session: Session, data: EventInput, today: date) -> Field
     if data.kind in NEEDS_TO_UNIT and data.to_unit_id is None:
         errors.add("to_unit_id", N_("Choose the Party cell the member goes to."))
     if data.to_unit_id is not None:
-        unit = session.get(Unit, data.to_unit_id)
+        unit = units.get(data.to_unit_id) if units is not None else None
+        if unit is None:
+            unit = session.get(Unit, data.to_unit_id)
         if unit is None:
             errors.add("to_unit_id", N_("The unit does not exist."))
         elif unit.kind not in MEMBER_HOLDING_KINDS:
@@ -125,39 +132,64 @@ def check_event_fields(session: Session, data: EventInput, today: date) -> Field
     return errors
 
 
-def apply_state(session: Session, member: Member, state: MemberState, today: date) -> None:
-    """Write the replayed state onto the member and rebuild its periods."""
+def state_fields(
+    state: MemberState,
+    today: date,
+    *,
+    admitted_on: date | None,
+    card_issued_on: date | None,
+) -> dict:
+    """The member fields the replayed `state` derives (the record's `admitted_on` and
+    `card_issued_on` as they stand before it is written)."""
+    fields = {"host_unit_id": state.host_unit_id, "away": state.away, "activity": state.activity}
     if state.standing is not None:
-        member.status = state.standing
+        fields["status"] = state.standing
     if state.unit_id is not None:
-        member.unit_id = state.unit_id
-    member.host_unit_id = state.host_unit_id
-    member.away = state.away
-    member.activity = state.activity
+        fields["unit_id"] = state.unit_id
     if state.first_admitted_on is not None:
-        member.admitted_on = state.first_admitted_on
+        admitted_on = fields["admitted_on"] = state.first_admitted_on
     if state.official_since is not None or state.readmitted:
         # A re-admitted member is probationary again until recognised anew.
-        member.official_on = state.official_since
-    age = party_age(
-        state, today, admission_decision_on=member.admitted_on, card_issued_on=member.card_issued_on
-    )
-    member.party_age_from = age.start if age else None
-    session.execute(delete(MemberPeriod).where(MemberPeriod.member_id == member.id))
-    counted_from = state.first_admitted_on or member.admitted_on or member.card_issued_on
-    session.add_all(
-        MemberPeriod(
-            member_id=member.id,
-            unit_id=period.unit_id,
-            standing=period.standing,
-            starts_on=period.starts_on,
-            ends_on=period.ends_on,
-            host_unit_id=period.host_unit_id,
-            away=period.away,
-            activity=period.activity,
-            party_age_from=period_party_age_from(period, state.gaps, counted_from),
-        )
+        fields["official_on"] = state.official_since
+    age = party_age(state, today, admission_decision_on=admitted_on, card_issued_on=card_issued_on)
+    fields["party_age_from"] = age.start if age else None
+    return fields
+
+
+def period_rows(
+    member_id: int | None, state: MemberState, admitted_on: date | None, card_issued_on
+) -> list[dict]:
+    """The member's periods (MemberPeriod columns) from the replayed `state`."""
+    counted_from = state.first_admitted_on or admitted_on or card_issued_on
+    return [
+        {
+            "member_id": member_id,
+            "unit_id": period.unit_id,
+            "standing": period.standing,
+            "starts_on": period.starts_on,
+            "ends_on": period.ends_on,
+            "host_unit_id": period.host_unit_id,
+            "away": period.away,
+            "activity": period.activity,
+            "party_age_from": period_party_age_from(period, state.gaps, counted_from),
+        }
         for period in state.periods
+    ]
+
+
+def apply_state(session: Session, member: Member, state: MemberState, today: date) -> None:
+    """Write the replayed state onto the member and rebuild its periods."""
+    for name, value in state_fields(
+        state,
+        today,
+        admitted_on=member.admitted_on,
+        card_issued_on=member.card_issued_on,
+    ).items():
+        setattr(member, name, value)
+    session.execute(delete(MemberPeriod).where(MemberPeriod.member_id == member.id))
+    session.add_all(
+        MemberPeriod(**row)
+        for row in period_rows(member.id, state, member.admitted_on, member.card_issued_on)
     )
 
 
@@ -273,12 +305,9 @@ def open_ledger(
     record_opening_events(session, requester, member, today=today)
 
 
-def record_opening_events(
-    session: Session, requester: Requester, member: Member, *, today: date | None = None
-) -> None:
+def opening_events(member: Member) -> list[EventInput]:
     """The opening events of a member entered from the paper form: admission to the
-    member's cell on the admission date and, if given, official recognition. Called by the
-    commands that create a member, inside their transaction."""
+    member's cell on the admission date and, if given, official recognition."""
     opening = [
         EventInput(
             kind=EventKind.ADMISSION,
@@ -295,8 +324,88 @@ def record_opening_events(
                 note="Từ phiếu đảng viên",
             )
         )
-    for data in opening:
+    return opening
+
+
+def record_opening_events(
+    session: Session, requester: Requester, member: Member, *, today: date | None = None
+) -> None:
+    """Record the opening events (`opening_events`) of a new member. Called by the
+    commands that create a member, inside their transaction."""
+    for data in opening_events(member):
         record_event(session, requester, member.id, data, today=today)
+
+
+@dataclass
+class PlannedEvent:
+    """An event checked by `plan_opening`, with the member fields it derives once
+    recorded (what `record_event` writes, computed without writing)."""
+
+    data: EventInput
+    from_unit_id: int | None
+    state: MemberState
+
+
+def plan_opening(
+    session: Session,
+    member: Member,
+    *,
+    in_scope,
+    today: date,
+    units: Mapping[int, Unit] | None = None,
+) -> list[PlannedEvent]:
+    """The checks `record_event` makes of each opening event of a new `member` (not
+    saved; a bulk import writes thousands at once), in memory: the event's fields, the
+    unit in scope (`in_scope(unit_id)`), the replay of the ledger so far with the event.
+    Raises ValidationFailed or IllegalEvent as `record_event` would."""
+    planned: list[PlannedEvent] = []
+    existing: list[LedgerEvent] = []
+    unit_id = member.unit_id
+    for data in opening_events(member):
+        errors = check_event_fields(session, data, today, units)
+        if (
+            data.to_unit_id is not None
+            and "to_unit_id" not in errors.as_dict()
+            and not in_scope(data.to_unit_id)
+        ):
+            errors.add("to_unit_id", N_("The unit does not exist."))
+        errors.raise_if_any()
+        candidate = LedgerEvent(
+            id=None,
+            kind=data.kind,
+            effective_on=data.effective_on,
+            to_unit_id=data.to_unit_id,
+            reverses_id=data.reverses_id,
+            arriving_as=data.arriving_as,
+            sequence=len(existing) + 1,
+        )
+        state = check_new_event(existing, candidate)
+        planned.append(PlannedEvent(data, unit_id if existing else None, state))
+        # The event as replay sees it once recorded (ids in ledger order).
+        existing.append(replace(candidate, id=len(existing) + 1, sequence=0))
+        if state.unit_id is not None:
+            unit_id = state.unit_id
+    return planned
+
+
+def event_row(member_id: int | None, planned: PlannedEvent, recorded_by_id) -> dict:
+    """The MemberEvent columns `record_event` writes for a planned event."""
+    data = planned.data
+    return {
+        "member_id": member_id,
+        "kind": data.kind,
+        "effective_on": data.effective_on,
+        "decision_number": (data.decision_number or "").strip() or None,
+        "decision_on": data.decision_on,
+        "decided_by": (data.decided_by or "").strip() or None,
+        "from_unit_id": planned.from_unit_id,
+        "to_unit_id": data.to_unit_id,
+        "other_organisation": (data.other_organisation or "").strip() or None,
+        "arriving_as": data.arriving_as,
+        "reverses_id": data.reverses_id,
+        "note": (data.note or "").strip() or None,
+        "recorded_by_id": recorded_by_id,
+    }
 
 
 def member_state(session: Session, member_id: int, as_of: date | None = None) -> MemberState:

@@ -10,7 +10,7 @@ is cancelled by a REVERSAL event, and replay skips both.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
@@ -36,6 +36,9 @@ class EventKind(StrEnum):
     RESUMPTION = "resumption"  # trở lại sinh hoạt
     RESTORATION = "restoration"  # khôi phục đảng tịch (xóa tên/khai trừ sai)
     REVERSAL = "reversal"  # hủy bỏ một sự kiện ghi sai
+
+
+EVENT_KINDS = frozenset(EventKind)
 
 
 class Standing(StrEnum):
@@ -69,6 +72,15 @@ LEAVING = {
 NEEDS_TO_UNIT = frozenset(
     {EventKind.ADMISSION, EventKind.READMISSION, EventKind.TRANSFER_WITHIN, EventKind.TRANSFER_IN}
 )
+
+
+def replace(obj, **changes):
+    """`dataclasses.replace` for the plain frozen dataclasses below (no __post_init__, no
+    slots), without its introspection: a replay makes several per event, and an import
+    replays the opening of every new member."""
+    new = object.__new__(type(obj))
+    new.__dict__.update(obj.__dict__, **changes)
+    return new
 
 
 @dataclass(frozen=True)
@@ -187,7 +199,7 @@ def _refuse(event: LedgerEvent, message: str, **params) -> IllegalEvent:
 def apply(state: MemberState, event: LedgerEvent) -> MemberState:
     """The state after one event; raises IllegalEvent when the event is not legal."""
     kind, day = event.kind, event.effective_on
-    if kind not in set(EventKind) or kind == EventKind.REVERSAL:
+    if kind not in EVENT_KINDS or kind == EventKind.REVERSAL:
         raise _refuse(event, N_("Unknown kind of event."))
     if kind in NEEDS_TO_UNIT and event.to_unit_id is None:
         raise _refuse(event, N_("Choose the Party cell the member goes to."))

@@ -2,16 +2,26 @@
 would do, then a commit of exactly that, all or nothing.
 
 There is no second copy of the member form's rules here. Each row, once its cells are
-read (dates by the one date parser, text by the one text rule), goes through the same
-commands as the form, with the importing clerk's requester and scope:
-`create_member` (which opens the ledger by the admission and, when dated, the official
-recognition), `edit_member`, `record_card` and `add_member_row`. The *dry run* runs them
-too, each row in its own savepoint, inside a savepoint that is rolled back at the end:
-what it reports is what the commit would do, down to the ledger replay of every new
-member and a duplicate that only the second of two rows reveals. The *commit* runs them
-in one transaction and stops at the first refusal, so a file is imported whole or not at
-all; it refuses too when the plan differs from the dry run the clerk saw (the database
-changed in between), and then the new plan is what the clerk sees next.
+read (dates by the one date parser, text by the one text rule), is checked by the very
+functions the commands use, with the importing clerk's requester and scope:
+`member_problems` (the form's rules; `create_member` and `edit_member` call it),
+`check_editable`, `plan_opening` (the checks `record_event` makes of the opening events:
+admission and, when dated, official recognition, with the ledger replay), `check_card_entry`
+(`record_card`'s) and `row_problems` (`add_member_row`'s). What those functions read from
+the database (catalogues, units in scope, members holding a number, citizen ID or card)
+is loaded once for the file by IN lists (`ImportLookups`), and a row that passes takes its
+unique values, so a duplicate that only the second of two rows reveals is found as if the
+first had been written.
+
+The *dry run* writes nothing (no row, no audit entry, so no lock other clerks wait for).
+The *commit* (`import.commit`) checks the rows again in the same way, a chunk at a time,
+and writes each chunk in the one transaction of the command: new members, their opening
+events and periods in bulk (the columns computed by the functions `create_member` and
+`record_event` use), with their audit entries written at once; edits and cards through
+`edit_member` and `record_card` themselves. It stops at the first refusal, so a file is
+imported whole or not at all; it refuses too when the plan differs from the dry run the
+clerk saw (the database changed in between), and then the new plan is what the clerk
+sees next.
 
 Rows are matched to members in the requester's scope by member number, then by citizen
 ID. A blank cell is "not given" (it never erases a stored value), so importing a file
@@ -22,12 +32,12 @@ rather than saved wrong.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -36,15 +46,28 @@ from sqlalchemy import inspect, or_, select
 from sqlalchemy.orm import Session
 
 from webapp.domain import audit
-from webapp.domain.cards import record_card
-from webapp.domain.commands import AFTER_COMMIT, Requester, command
+from webapp.domain.bulk import among, insert_rows
+from webapp.domain.cards import check_card_entry, record_card, refuse_taken
+from webapp.domain.commands import Requester, command
+from webapp.domain.completeness import completeness
 from webapp.domain.dates import parse_date
 from webapp.domain.errors import N_, DomainError, NotFound, ValidationFailed
-from webapp.domain.members import create_member, edit_member, record_values
-from webapp.domain.records import add_member_row
+from webapp.domain.events import PlannedEvent, event_row, period_rows, plan_opening, state_fields
+from webapp.domain.members import (
+    UNIQUE_FIELDS,
+    MemberLookups,
+    check_editable,
+    edit_member,
+    member_problems,
+    row_values,
+    trimmed,
+)
+from webapp.domain.records import row_problems
 from webapp.domain.scope import scope_clause
 from webapp.domain.spreadsheet_input import Sheet
 from webapp.domain.text import clean_text
+from webapp.domain.tracking import NOT_LOGGED, _text, member_keys, refresh_completeness
+from webapp.models.ledger import MemberEvent, MemberPeriod
 from webapp.models.member import BirthDatePrecision, Member, MemberStatus, Sex
 from webapp.models.member_import import ImportOutcome, ImportState, MemberImport, MemberImportRow
 from webapp.models.record import (
@@ -332,6 +355,7 @@ def shown_value(value: Any) -> str:
     return str(value)
 
 
+@functools.cache
 def _length_limit(model: type, name: str) -> int | None:
     column = model.__table__.columns.get(name)
     return getattr(column.type, "length", None) if column is not None else None
@@ -483,6 +507,9 @@ def _sheet_rows(
     for column in columns:
         if column.required and column.field not in seen:
             raise DomainError(MISSING_COLUMN, sheet=sheet.name, header=column.label)
+    # Each field's column, its letter and its header as written: the same for every row.
+    places = {name: (column_letter(index), written[index]) for name, index in seen.items()}
+    reading = [(name, index, by_field[name], places[name]) for name, index in seen.items()]
     notes_row = None
     for number, cells in sheet.rows:
         if number <= header_row:
@@ -492,20 +519,18 @@ def _sheet_rows(
             continue
         if all(cell is None for cell in cells):
             continue  # blank row
-        row = SheetRow(sheet=sheet.name, number=number, kind=kind, values={}, cells={})
-        for name, index in seen.items():
-            column = by_field[name]
-            letter = column_letter(index)
-            row.cells[name] = (letter, written[index])
-            raw = cells[index] if index < len(cells) else None
+        row = SheetRow(sheet=sheet.name, number=number, kind=kind, values={}, cells=places)
+        width = len(cells)
+        for name, index, column, (letter, header) in reading:
+            raw = cells[index] if index < width else None
             try:
-                value = read_cell(column, raw, words, units, model, written[index])
+                value = read_cell(column, raw, words, units, model, header)
             except ValidationFailed as error:
                 for message, params in error.errors[name]:
-                    row.problems.append(Problem(letter, written[index], message, params))
+                    row.problems.append(Problem(letter, header, message, params))
                 continue
             if value is None and column.required:
-                row.problems.append(Problem(letter, written[index], REQUIRED_CELL))
+                row.problems.append(Problem(letter, header, REQUIRED_CELL))
             row.values[name] = value
         yield row
 
@@ -616,30 +641,6 @@ def _problems_of(error: DomainError, cells: Mapping[str, tuple[str, str]]) -> li
     return [Problem(None, None, error.message, dict(error.params))]
 
 
-def _matches(
-    session: Session, requester: Requester, rows: list[SheetRow]
-) -> tuple[dict[str, int], dict[str, int]]:
-    """Members in scope by member number and by citizen ID, for the numbers in the file."""
-    numbers = {r.values.get("member_number") for r in rows} - {None}
-    citizen_ids = {r.values.get("citizen_id") for r in rows if r.kind == "members"} - {None}
-    by_number: dict[str, int] = {}
-    by_citizen: dict[str, int] = {}
-    wanted = [("member_number", n) for n in numbers] + [("citizen_id", c) for c in citizen_ids]
-    for start in range(0, len(wanted), 1000):
-        chunk = wanted[start : start + 1000]
-        chunk_numbers = [v for k, v in chunk if k == "member_number"]
-        chunk_ids = [v for k, v in chunk if k == "citizen_id"]
-        query = select(Member.id, Member.member_number, Member.citizen_id).where(
-            scope_clause(Member, requester.scope),
-            or_(Member.member_number.in_(chunk_numbers), Member.citizen_id.in_(chunk_ids)),
-        )
-        for member_id, number, citizen_id in session.execute(query):
-            by_number[number] = member_id
-            if citizen_id:
-                by_citizen[citizen_id] = member_id
-    return by_number, by_citizen
-
-
 def _duplicates(rows: list[SheetRow]) -> None:
     """A member number or citizen ID on two member rows: the later rows are errors."""
     for name in ("member_number", "citizen_id"):
@@ -659,85 +660,480 @@ def _duplicates(rows: list[SheetRow]) -> None:
                 first[value] = row.number
 
 
-def _member_row(
-    session: Session,
-    requester: Requester,
-    row: SheetRow,
-    by_number: Mapping[str, int],
-    by_citizen: Mapping[str, int],
-    pattern: str,
-    today: date | None,
-    plan: RowPlan,
-) -> RowPlan:
+# --- Planning: the form's rules on rows in memory, look-ups loaded once -------------------
+
+CHUNK = 5000  # rows planned (and, on commit, written) at a time; values per IN list
+
+
+def _chunks(items: list, size: int | None = None) -> Iterator[list]:
+    size = size or CHUNK
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass(frozen=True)
+class NewMember:
+    """A member that a row of this file creates (no id before the commit writes it)."""
+
+    row: int
+
+
+class ImportLookups(MemberLookups):
+    """The member rules' questions (webapp/domain/members.py) answered for a file's rows
+    from what was loaded once, by IN lists: the catalogues, the units in scope, the members
+    holding the file's member numbers, citizen IDs and card numbers (anywhere: they are
+    unique), the stored records matched. A row that passes takes its unique values from
+    here on, so the second of two rows learns of the first as if it had been written."""
+
+    def __init__(self, session: Session, units: Mapping[int, Unit]) -> None:
+        super().__init__(session)
+        self.units = units
+        self.catalogue: dict[str, set[str]] = {}
+        self.used: dict[str, dict[Any, Any]] = {name: {} for name in UNIQUE_FIELDS}
+        self.cards: set[str] = set()  # numbers in the card registry
+        self.stored: dict[int, dict[str, Any]] = {}
+
+    def load(self, rows: list[SheetRow], member_ids: Iterable[int]) -> None:
+        from webapp.models.cards import PartyCard
+        from webapp.models.record import CatalogueEntry
+
+        session = self.session
+        for kind, name in session.execute(select(CatalogueEntry.kind, CatalogueEntry.name)):
+            self.catalogue.setdefault(name, set()).add(kind)
+        for name in UNIQUE_FIELDS:
+            column = getattr(Member, name)
+            wanted = sorted({r.values.get(name) for r in rows} - {None})
+            for chunk in _chunks(wanted):
+                for member_id, value in session.execute(
+                    select(Member.id, column).where(among(session, column, chunk))
+                ):
+                    self.used[name][value] = member_id
+        numbers = sorted({r.values.get("card_number") for r in rows} - {None})
+        for chunk in _chunks(numbers):
+            self.cards.update(
+                session.scalars(
+                    select(PartyCard.number).where(among(session, PartyCard.number, chunk))
+                )
+            )
+        table = Member.__table__
+        for chunk in _chunks(sorted(set(member_ids))):
+            for row in session.execute(
+                select(table).where(among(session, table.c.id, chunk))
+            ).mappings():
+                self.stored[row["id"]] = row_values(row)
+
+    def catalogue_known(self, names: set[str]) -> set[tuple[str, str]]:
+        return {(kind, name) for name in names for kind in self.catalogue.get(name, ())}
+
+    def stored_value(self, member_id: int, field: str) -> Any:
+        return self.stored.get(member_id, {}).get(field)
+
+    def used_by_another(self, field: str, value: Any, member_id: int | None) -> bool:
+        holder = self.used[field].get(value)
+        return holder is not None and holder != member_id
+
+    def unit(self, unit_id: int) -> Unit | None:
+        unit = self.units.get(unit_id)
+        return unit if unit is not None else self.session.get(Unit, unit_id)
+
+    def unit_in_scope(self, unit_id: int, scope: str | None) -> bool:
+        return unit_id in self.units
+
+    def take(self, holder: Any, values: Mapping[str, Any], before: Mapping | None = None) -> None:
+        """`holder` (a member id or a NewMember) now holds these unique values."""
+        for name in UNIQUE_FIELDS:
+            value = values.get(name)
+            if value is None:
+                continue
+            old = (before or {}).get(name)
+            if old is not None and old != value and self.used[name].get(old) == holder:
+                del self.used[name][old]
+            self.used[name][value] = holder
+
+
+@dataclass
+class PlannedMember:
+    """A new member row that passed every rule: what the commit writes."""
+
+    plan: RowPlan
+    key: NewMember
+    values: dict[str, Any]
+    events: list[PlannedEvent]
+    card: tuple[str, date | None] | None
+
+
+@dataclass
+class PlannedChange:
+    """An existing member row that passed: the edit and the card the commit records."""
+
+    member_id: int
+    changes: dict[str, Any]
+    card: tuple[str, date | None] | None
+
+
+@dataclass
+class Planning:
+    """What the rows are checked against, loaded once for the file."""
+
+    session: Session
+    requester: Requester
+    lookups: ImportLookups
+    by_number: dict[str, int]
+    by_citizen: dict[str, int]
+    numbers_in_scope: dict[str, Any]
+    existing_rows: dict[tuple[type, Any], set[tuple]]
+    pattern: str
+    today: date
+
+
+def _matches(
+    session: Session, requester: Requester, rows: list[SheetRow]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Members in scope by member number and by citizen ID, for the numbers in the file."""
+    numbers = {r.values.get("member_number") for r in rows} - {None}
+    citizen_ids = {r.values.get("citizen_id") for r in rows if r.kind == "members"} - {None}
+    by_number: dict[str, int] = {}
+    by_citizen: dict[str, int] = {}
+    wanted = [("member_number", n) for n in sorted(numbers)]
+    wanted += [("citizen_id", c) for c in sorted(citizen_ids)]
+    for chunk in _chunks(wanted):
+        chunk_numbers = [v for k, v in chunk if k == "member_number"]
+        chunk_ids = [v for k, v in chunk if k == "citizen_id"]
+        query = select(Member.id, Member.member_number, Member.citizen_id).where(
+            scope_clause(Member, requester.scope),
+            or_(
+                among(session, Member.member_number, chunk_numbers),
+                among(session, Member.citizen_id, chunk_ids),
+            ),
+        )
+        for member_id, number, citizen_id in session.execute(query):
+            by_number[number] = member_id
+            if citizen_id:
+                by_citizen[citizen_id] = member_id
+    return by_number, by_citizen
+
+
+def _row_names(model: type) -> list[str]:
+    return [c.key for c in inspect(model).column_attrs if c.key not in ("id", "member_id")]
+
+
+def _planning(
+    session: Session, requester: Requester, rows: list[SheetRow], pattern: str, today: date
+) -> Planning:
+    units = {
+        unit.id: unit
+        for unit in session.scalars(select(Unit).where(scope_clause(Unit, requester.scope)))
+    }
+    member_rows = [r for r in rows if r.kind == "members"]
+    by_number, by_citizen = _matches(session, requester, member_rows)
+    numbers_in_scope: dict[str, Any] = dict(by_number)
+    further = [r for r in rows if r.kind != "members"]
+    wanted = sorted({r.values.get("member_number") for r in further} - {None} - set(by_number))
+    for chunk in _chunks(wanted):
+        for member_id, number in session.execute(
+            select(Member.id, Member.member_number).where(
+                scope_clause(Member, requester.scope),
+                among(session, Member.member_number, chunk),
+            )
+        ):
+            numbers_in_scope[number] = member_id
+    lookups = ImportLookups(session, units)
+    lookups.load(member_rows, [*by_number.values(), *by_citizen.values()])
+    existing_rows: dict[tuple[type, Any], set[tuple]] = {}
+    for row_sheet in ROW_SHEETS:
+        numbers = {r.values.get("member_number") for r in further if r.kind == row_sheet.key}
+        ids = sorted({numbers_in_scope[n] for n in numbers if n in numbers_in_scope})
+        model, names = row_sheet.model, _row_names(row_sheet.model)
+        columns = [getattr(model, n) for n in names]
+        for chunk in _chunks(ids):
+            for member_id, *values in session.execute(
+                select(model.member_id, *columns).where(among(session, model.member_id, chunk))
+            ):
+                existing_rows.setdefault((model, member_id), set()).add(tuple(values))
+    return Planning(
+        session,
+        requester,
+        lookups,
+        by_number,
+        by_citizen,
+        numbers_in_scope,
+        existing_rows,
+        pattern,
+        today,
+    )
+
+
+def _card_problems(planning: Planning, member: Member, number: str, issued_on: date | None) -> None:
+    """`record_card`'s rules on a row's card, the registry read from the look-ups."""
+    check_card_entry(member, number, issued_on, planning.today)
+    lookups = planning.lookups
+    if number in lookups.cards or lookups.used_by_another("card_number", number, member.id):
+        refuse_taken(number)
+
+
+def _plan_member_row(planning: Planning, row: SheetRow, plan: RowPlan):
+    """The rules `create_member` (with its opening events) or `edit_member` and
+    `record_card` apply to this row, in memory: a PlannedMember, a PlannedChange or None
+    (nothing to do); DomainError when a rule refuses it."""
+    session, requester, lookups = planning.session, planning.requester, planning.lookups
     values = dict(row.values)
     card_number, card_issued_on = (values.pop(name, None) for name in CARD_FIELDS)
-    member_id = by_number.get(values.get("member_number") or "")
+    member_id = planning.by_number.get(values.get("member_number") or "")
     if member_id is None and values.get("citizen_id"):
-        member_id = by_citizen.get(values["citizen_id"])
+        member_id = planning.by_citizen.get(values["citizen_id"])
     if member_id is None:
         if not values.get("status"):
             values["status"] = (
                 MemberStatus.OFFICIAL if values.get("official_on") else MemberStatus.PROBATIONARY
             )
-        new = Member(**{k: v for k, v in values.items() if v is not None})
-        created = create_member(session, requester, new, member_number_pattern=pattern, today=today)
+        values = {k: v for k, v in values.items() if v is not None}
+        # What `create_member` reads of the new record (`record_values`), without building one.
+        record = trimmed({name: values.get(name) for name in MEMBER_COLUMNS})
+        new = Opening(values.get("admitted_on"), values.get("unit_id"), values.get("official_on"))
+        member_problems(
+            session,
+            requester,
+            record,
+            member_id=None,
+            member_number_pattern=planning.pattern,
+            today=planning.today,
+            lookups=lookups,
+        ).raise_if_any()
+        events = plan_opening(
+            session,
+            new,
+            in_scope=lambda unit_id: lookups.unit_in_scope(unit_id, requester.scope),
+            today=planning.today,
+            units=lookups.units,
+        )
+        derived = state_fields(
+            events[-1].state,
+            planning.today,
+            admitted_on=new.admitted_on,
+            card_issued_on=None,
+        )
+        values.update(derived)
+        card = None
         if card_number:
-            record_card(session, requester, created.id, card_number, card_issued_on, today=today)
-        plan.outcome, plan.member_id = ImportOutcome.NEW, created.id
+            _card_problems(planning, Member(**values), card_number, card_issued_on)
+            card = (card_number, card_issued_on)
+        key = NewMember(row.number)
+        lookups.take(key, {**values, "card_number": card_number})
+        planning.numbers_in_scope[values["member_number"]] = key
+        plan.outcome = ImportOutcome.NEW
         plan.fields = sorted(k for k, v in row.values.items() if v is not None)
-        return plan
-    member = session.get(Member, member_id)
-    plan.member_id, plan.member_number = member.id, member.member_number
-    stored = record_values(member)
+        return PlannedMember(plan, key, values, events, card)
+    stored = lookups.stored[member_id]
+    plan.member_id, plan.member_number = member_id, stored["member_number"]
     changes = {
         name: value
         for name, value in values.items()
         if value is not None and name != "status" and stored.get(name) != value
     }
-    if values.get("status") and values["status"] != member.status:
+    if values.get("status") and values["status"] != stored["status"]:
         changes["status"] = values["status"]
     if changes:
-        edit_member(session, requester, member.id, changes, member_number_pattern=pattern)
+        check_editable(changes)
+        member_problems(
+            session,
+            requester,
+            {**stored, **trimmed(changes)},
+            member_id=member_id,
+            member_number_pattern=planning.pattern,
+            today=planning.today,
+            lookups=lookups,
+        ).raise_if_any()
+    card = None
     card_fields = []
-    if card_number and card_number != member.card_number:
-        if member.card_number:
-            raise ValidationFailed({"card_number": [(CARD_CHANGE, {"card": member.card_number})]})
-        record_card(session, requester, member.id, card_number, card_issued_on, today=today)
+    if card_number and card_number != stored["card_number"]:
+        if stored["card_number"]:
+            raise ValidationFailed(
+                {"card_number": [(CARD_CHANGE, {"card": stored["card_number"]})]}
+            )
+        held = Member(id=member_id, **{**{k: stored[k] for k in CARD_CHECK_FIELDS}, **changes})
+        _card_problems(planning, held, card_number, card_issued_on)
+        card = (card_number, card_issued_on)
         card_fields = [n for n in CARD_FIELDS if row.values.get(n) is not None]
     plan.fields = sorted([*changes, *card_fields])
     plan.outcome = ImportOutcome.UPDATE if plan.fields else ImportOutcome.UNCHANGED
-    return plan
+    if not plan.fields:
+        return None
+    after = {**stored, **changes, **({"card_number": card_number} if card else {})}
+    lookups.take(member_id, after, stored)
+    lookups.stored[member_id] = after
+    return PlannedChange(member_id, changes, card)
 
 
-def _repeating_row(
-    session: Session,
-    requester: Requester,
-    row: SheetRow,
-    by_number: Mapping[str, int],
-    plan: RowPlan,
-) -> RowPlan:
+MEMBER_COLUMNS = tuple(c.key for c in Member.__table__.columns)
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What `opening_events` reads of a new member."""
+
+    admitted_on: date | None
+    unit_id: int | None
+    official_on: date | None
+
+
+# What `record_card` reads of a stored member.
+CARD_CHECK_FIELDS = (
+    "status",
+    "card_number",
+    "admitted_on",
+    "birth_name",
+    "name_in_use",
+    "member_number",
+)
+
+
+def _plan_repeating_row(planning: Planning, row: SheetRow, plan: RowPlan):
+    """`add_member_row`'s rules on a row of a further sheet: its member in scope (stored or
+    new in this file), its dates; an identical row is "unchanged". Returns the row's
+    (model, member, values) to write, or None."""
     row_sheet = next(r for r in ROW_SHEETS if r.key == row.kind)
     number = row.values.get("member_number")
-    member_id = by_number.get(number or "")
-    if member_id is None:
+    member = planning.numbers_in_scope.get(number or "")
+    if member is None:
         letter, header = row.cells["member_number"]
         plan.problems.append(Problem(letter, header, UNKNOWN_MEMBER, {"value": number}))
-        return plan
-    plan.member_id = member_id
-    values = {k: v for k, v in row.values.items() if k != "member_number"}
+        return None
+    if isinstance(member, int):
+        plan.member_id = member
     model = row_sheet.model
-    names = [c.key for c in inspect(model).column_attrs if c.key not in ("id", "member_id")]
+    names = _row_names(model)
+    values = {k: v for k, v in row.values.items() if k != "member_number"}
     wanted = {name: values.get(name) for name in names}
-    existing = session.scalars(select(model).where(model.member_id == member_id))
-    if any(all(getattr(e, n) == wanted[n] for n in names) for e in existing):
+    existing = planning.existing_rows.setdefault((model, member), set())
+    if tuple(wanted[n] for n in names) in existing:
         plan.outcome = ImportOutcome.UNCHANGED
-        return plan
-    add_member_row(session, requester, model(member_id=member_id, **wanted))
+        return None
+    row_problems(model, {"id": None, "member_id": plan.member_id, **wanted}).raise_if_any()
+    existing.add(tuple(wanted[n] for n in names))
     plan.outcome, plan.fields = ImportOutcome.NEW, sorted(k for k, v in values.items() if v)
-    return plan
+    return model, member, wanted
 
 
-KEPT = (Unit, MemberImport)
+# --- Writing a planned chunk: in bulk, in the caller's transaction ----------------------
+
+MEMBER_WRITTEN = [
+    c for c in Member.__table__.columns if c.key not in ("id", "created_at", "updated_at")
+]
+
+
+def _column_default(column) -> Any:
+    default = column.default
+    if default is not None and default.is_scalar:
+        return default.arg
+    return None
+
+
+@functools.cache
+def _logged_keys(model: type) -> tuple[str, ...]:
+    return tuple(a.key for a in inspect(model).column_attrs if a.key not in NOT_LOGGED)
+
+
+def _logged(row: Mapping[str, Any], model: type) -> dict[str, Any]:
+    """The audit log's values of a created row, as the session hooks log a create."""
+    return {key: _text(row.get(key)) for key in _logged_keys(model)}
+
+
+def _write_members(planning: Planning, planned: list[PlannedMember]) -> dict[NewMember, int]:
+    """Insert the chunk's new members, their opening events and periods (the columns
+    `create_member` and `record_event` write, computed by the same functions), audit each
+    record as the hooks would, in one go; then record their cards by `record_card`."""
+    if not planned:
+        return {}
+    session, requester = planning.session, planning.requester
+    rows = []
+    for item in planned:
+        values = {c.key: _column_default(c) for c in MEMBER_WRITTEN}
+        values.update(item.values)
+        values.update(member_keys(values))
+        result = completeness(values, {})
+        values["completeness"] = result.level
+        values["missing_fields"] = ",".join(result.missing) or None
+        rows.append(values)
+    ids = insert_rows(session, Member.__table__, rows, with_ids=True)
+    written = {item.key: member_id for item, member_id in zip(planned, ids, strict=True)}
+    events, periods = [], []
+    for item, member_id in written_items(planned, written):
+        item.plan.member_id = member_id
+        events += [event_row(member_id, e, requester.user_id) for e in item.events]
+        values = item.values
+        periods += period_rows(member_id, item.events[-1].state, values["admitted_on"], None)
+    event_ids = insert_rows(session, MemberEvent.__table__, events, with_ids=True)
+    stamps = dict(
+        session.execute(
+            select(MemberEvent.id, MemberEvent.recorded_at).where(
+                among(session, MemberEvent.id, event_ids)
+            )
+        ).all()
+    )
+    recorded = [(event_id, stamps[event_id]) for event_id in event_ids]
+    insert_rows(session, MemberPeriod.__table__, periods)
+    who = {"user_id": requester.user_id, "username": requester.username}
+    entries = [
+        {
+            "action": "create",
+            "object_type": "Member",
+            "object_id": member_id,
+            "after": _logged({**row, "id": member_id}, Member),
+            **who,
+        }
+        for row, member_id in zip(rows, ids, strict=True)
+    ]
+    entries += [
+        {
+            "action": "create",
+            "object_type": "MemberEvent",
+            "object_id": event_id,
+            "member_id": event["member_id"],
+            "after": _logged({**event, "id": event_id, "recorded_at": at}, MemberEvent),
+            **who,
+        }
+        for event, (event_id, at) in zip(events, recorded, strict=True)
+    ]
+    audit.append_many(session, entries)
+    for item, member_id in written_items(planned, written):
+        if item.card is not None:
+            record_card(session, requester, member_id, *item.card, today=planning.today)
+    return written
+
+
+def written_items(planned: list[PlannedMember], written: Mapping[NewMember, int]):
+    return ((item, written[item.key]) for item in planned)
+
+
+def _write_rows(planning: Planning, planned: list[tuple], new_ids: Mapping[NewMember, int]):
+    """Insert the chunk's repeating rows (`add_member_row`'s columns), audited in one go;
+    the members' completeness is brought up to date as the hooks would."""
+    if not planned:
+        return
+    session, requester = planning.session, planning.requester
+    by_model: dict[type, list[dict]] = {}
+    for model, member, values in planned:
+        member_id = new_ids[member] if isinstance(member, NewMember) else member
+        by_model.setdefault(model, []).append({"member_id": member_id, **values})
+    entries = []
+    for model, rows in by_model.items():
+        ids = insert_rows(session, model.__table__, rows, with_ids=True)
+        entries += [
+            {
+                "action": "create",
+                "object_type": model.__name__,
+                "object_id": row_id,
+                "member_id": row["member_id"],
+                "after": _logged({**row, "id": row_id}, model),
+                "user_id": requester.user_id,
+                "username": requester.username,
+            }
+            for row, row_id in zip(rows, ids, strict=True)
+        ]
+    audit.append_many(session, entries)
+    member_ids = sorted({row["member_id"] for rows in by_model.values() for row in rows})
+    for chunk in _chunks(member_ids):
+        refresh_completeness(session, set(chunk))
 
 
 def run_rows(
@@ -746,82 +1142,85 @@ def run_rows(
     rows: list[SheetRow],
     *,
     member_number_pattern: str,
-    stop_at_first_error: bool,
+    write: bool,
     progress: Callable[[int], None] | None = None,
     today: date | None = None,
 ) -> Plan:
-    """Every row through its command, each in a savepoint (a refused row leaves nothing);
-    the caller decides whether the whole is kept."""
+    """Every row checked by the rules of its command, in memory, with the look-ups loaded
+    once for the file (catalogues, units in scope, members by member number, citizen ID
+    and card number). With `write` (the commit) the rows are also written, a chunk at a
+    time, in the caller's transaction, stopping at the first refused row; the caller
+    keeps the whole or rolls it back. Without it nothing is written (not the audit log
+    either: the dry run takes no lock that other clerks' work waits for)."""
+    today = today or date.today()
     _duplicates(rows)
+    planning = _planning(session, requester, rows, member_number_pattern, today)
     member_rows = [r for r in rows if r.kind == "members"]
-    by_number, by_citizen = _matches(session, requester, member_rows)
-    numbers_in_scope = dict(by_number)
     further = [r for r in rows if r.kind != "members"]
-    if further:
-        wanted = {r.values.get("member_number") for r in further} - {None} - set(numbers_in_scope)
-        wanted_list = sorted(wanted)
-        for start in range(0, len(wanted_list), 1000):
-            for member_id, number in session.execute(
-                select(Member.id, Member.member_number).where(
-                    scope_clause(Member, requester.scope),
-                    Member.member_number.in_(wanted_list[start : start + 1000]),
-                )
-            ):
-                numbers_in_scope[number] = member_id
-    plans: list[RowPlan] = []
     held = set(session.identity_map.keys())  # what the caller holds stays in the session
+    plans: list[RowPlan] = []
+    new_ids: dict[NewMember, int] = {}
     total = len(rows) or 1
-    for done, row in enumerate([*member_rows, *further], start=1):
-        plan = RowPlan(row.sheet, row.number, ImportOutcome.ERROR, row.values.get("member_number"))
-        if row.problems:
-            plan.problems = row.problems
-        else:
-            try:
-                with session.begin_nested():
-                    if row.kind == "members":
-                        _member_row(
-                            session,
-                            requester,
-                            row,
-                            by_number,
-                            by_citizen,
-                            member_number_pattern,
-                            today,
-                            plan,
-                        )
+    stopped = False
+    for kind, chunk in [
+        *(("members", c) for c in _chunks(member_rows)),
+        *(("rows", c) for c in _chunks(further)),
+    ]:
+        new_members: list[PlannedMember] = []
+        changes: list[PlannedChange] = []
+        new_rows: list[tuple] = []
+        for row in chunk:
+            plan = RowPlan(
+                row.sheet, row.number, ImportOutcome.ERROR, row.values.get("member_number")
+            )
+            plans.append(plan)
+            if row.problems:
+                plan.problems = row.problems
+            else:
+                try:
+                    if kind == "members":
+                        planned = _plan_member_row(planning, row, plan)
+                        if isinstance(planned, PlannedMember):
+                            new_members.append(planned)
+                        elif planned is not None:
+                            changes.append(planned)
                     else:
-                        _repeating_row(session, requester, row, numbers_in_scope, plan)
-            except DomainError as error:
-                plan.outcome, plan.fields = ImportOutcome.ERROR, []
-                plan.problems = _problems_of(error, row.cells)
-            if row.kind == "members" and plan.outcome == ImportOutcome.NEW and plan.member_id:
-                numbers_in_scope[plan.member_number] = plan.member_id
-        plans.append(plan)
-        # Each row's records leave the session once written: a flush looks at every
-        # object the session holds, so 100,000 rows would otherwise cost n² (the rows
-        # stay in the transaction; the units and the import are kept).
-        for key, obj in list(session.identity_map.items()):
-            if key not in held and not isinstance(obj, KEPT):
-                session.expunge(obj)
-        if plan.outcome == ImportOutcome.ERROR and stop_at_first_error:
+                        planned = _plan_repeating_row(planning, row, plan)
+                        if planned is not None:
+                            new_rows.append(planned)
+                except DomainError as error:
+                    plan.outcome, plan.fields = ImportOutcome.ERROR, []
+                    plan.problems = _problems_of(error, row.cells)
+            if plan.outcome == ImportOutcome.ERROR and write:
+                stopped = True
+                break
+        if stopped:
             break
-        if progress is not None and done % 200 == 0:
-            progress(int(done * 100 / total))
+        if write:
+            new_ids.update(_write_members(planning, new_members))
+            for change in changes:
+                if change.changes:
+                    edit_member(
+                        session,
+                        requester,
+                        change.member_id,
+                        change.changes,
+                        member_number_pattern=member_number_pattern,
+                    )
+                if change.card is not None:
+                    record_card(session, requester, change.member_id, *change.card, today=today)
+            _write_rows(planning, new_rows, new_ids)
+            # A flush looks at every object the session holds: the chunk's records leave
+            # it once written (they stay in the transaction; the units and the import stay).
+            for key, obj in list(session.identity_map.items()):
+                if key not in held and not isinstance(obj, KEPT):
+                    session.expunge(obj)
+        if progress is not None:
+            progress(int(len(plans) * 100 / total))
     return Plan(plans)
 
 
-@contextmanager
-def rolled_back(session: Session) -> Iterator[None]:
-    """A savepoint that is always rolled back: the dry run's writes vanish, with the
-    after-commit callbacks they registered."""
-    callbacks = list(session.info.get(AFTER_COMMIT, []))
-    savepoint = session.begin_nested()
-    try:
-        yield
-    finally:
-        savepoint.rollback()
-        session.info[AFTER_COMMIT] = callbacks
-        session.info.pop("audit_pending", None)
+KEPT = (Unit, MemberImport)
 
 
 # --- Commands: upload, dry run, commit ---------------------------------------------------
@@ -870,10 +1269,13 @@ def _store_plan(session: Session, run: MemberImport, plan: Plan) -> None:
     stored: set[int] = set()
     for start in range(0, len(ids), 5000):
         stored.update(
-            session.scalars(select(Member.id).where(Member.id.in_(ids[start : start + 5000])))
+            session.scalars(
+                select(Member.id).where(among(session, Member.id, ids[start : start + 5000]))
+            )
         )
-    session.bulk_insert_mappings(
-        MemberImportRow,
+    insert_rows(
+        session,
+        MemberImportRow.__table__,
         [
             {
                 "import_id": run.id,
@@ -917,22 +1319,21 @@ def check_import(
     progress: Callable[[int], None] | None = None,
     today: date | None = None,
 ) -> Plan:
-    """The dry run: every row through the commands, then all of it rolled back; the plan
-    is kept on the import for the clerk to read and to commit."""
+    """The dry run: every row checked by the rules of its command, nothing written (no
+    member, no event, no audit entry: no lock taken); the plan is kept on the import for
+    the clerk to read and to commit."""
     run = find_import(session, requester, import_id)
     run.state = ImportState.RUNNING
-    with rolled_back(session):
-        rows = parse_workbook(session, requester, sheets, words)
-        plan = run_rows(
-            session,
-            requester,
-            rows,
-            member_number_pattern=member_number_pattern,
-            stop_at_first_error=False,
-            progress=progress,
-            today=today,
-        )
-    run = find_import(session, requester, import_id)
+    rows = parse_workbook(session, requester, sheets, words)
+    plan = run_rows(
+        session,
+        requester,
+        rows,
+        member_number_pattern=member_number_pattern,
+        write=False,
+        progress=progress,
+        today=today,
+    )
     _store_plan(session, run, plan)
     run.state = ImportState.CHECKED
     run.checked_at = datetime.now()
@@ -1001,8 +1402,10 @@ def commit_import(
     progress: Callable[[int], None] | None = None,
     today: date | None = None,
 ) -> Plan:
-    """Import what the dry run showed, in one transaction: every row through its command;
-    a refused row, or a plan that differs from the dry run, leaves the database as it was."""
+    """Import what the dry run showed, in one transaction: every row checked by the rules
+    of its command and written in bulk (new members with their opening events, their
+    rows, the audit entries) or by the command itself (edits, cards); a refused row, or a
+    plan that differs from the dry run, leaves the database as it was."""
     run = find_import(session, requester, import_id)
     session.refresh(run, with_for_update=True)  # one commit of an import at a time
     _committable(run)
@@ -1013,7 +1416,7 @@ def commit_import(
         requester,
         rows,
         member_number_pattern=member_number_pattern,
-        stop_at_first_error=True,
+        write=True,
         progress=progress,
         today=today,
     )

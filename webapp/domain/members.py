@@ -27,6 +27,7 @@ from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit
 CITIZEN_ID_PATTERN = re.compile(r"^\d{12}$")
 CARD_NUMBER_PATTERN = re.compile(r"^\d{2}\.\d{6}$")
 MINIMUM_ADMISSION_AGE = 18
+SEXES, PRECISIONS, STATUSES = frozenset(Sex), frozenset(BirthDatePrecision), frozenset(MemberStatus)
 
 REQUIRED_FIELDS = {
     "member_number": N_("The member number is required."),
@@ -44,6 +45,46 @@ def age_on(birth_date: date, day: date) -> int:
     return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
 
 
+class MemberLookups:
+    """What the member rules read from the database. The form's checks ask it one
+    question at a time (these queries); an import answers the same questions for
+    thousands of rows from what it loaded once per chunk (webapp/domain/member_import.py),
+    so both go through the very same rules below."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def catalogue_known(self, names: set[str]) -> set[tuple[str, str]]:
+        """(kind, name) of the catalogue entries among `names`."""
+        from webapp.models.record import CatalogueEntry
+
+        return set(
+            self.session.execute(
+                select(CatalogueEntry.kind, CatalogueEntry.name).where(
+                    CatalogueEntry.name.in_(names)
+                )
+            ).all()
+        )
+
+    def stored_value(self, member_id: int, field: str) -> Any:
+        """The value the stored record `member_id` holds in `field`."""
+        stored = self.session.get(Member, member_id)
+        return getattr(stored, field) if stored is not None else None
+
+    def used_by_another(self, field: str, value: Any, member_id: int | None) -> bool:
+        """Whether a member other than `member_id` has `value` in the unique `field`."""
+        query = select(Member.id).where(getattr(Member, field) == value)
+        if member_id is not None:
+            query = query.where(Member.id != member_id)
+        return self.session.execute(query.limit(1)).first() is not None
+
+    def unit(self, unit_id: int) -> Unit | None:
+        return self.session.get(Unit, unit_id)
+
+    def unit_in_scope(self, unit_id: int, scope: str | None) -> bool:
+        return unit_in_scope(self.session, unit_id, scope)
+
+
 def check_member(
     values: Mapping[str, Any],
     *,
@@ -51,13 +92,15 @@ def check_member(
     member_number_pattern: str,
     member_id: int | None = None,
     today: date | None = None,
+    lookups: MemberLookups | None = None,
 ) -> FieldErrors:
-    """Check a member's fields; `member_id` is the member being edited (None when new)."""
+    """Check a member's fields; `member_id` is the member being edited (None when new).
+    `lookups` answers what the rules read (by default: queries on `session`)."""
     # Lookups must not flush a half-built record that a form has attached to the session.
     with session.no_autoflush:
         return _check_member(
             values,
-            session=session,
+            lookups=lookups or MemberLookups(session),
             member_number_pattern=member_number_pattern,
             member_id=member_id,
             today=today,
@@ -67,7 +110,7 @@ def check_member(
 def _check_member(
     values: Mapping[str, Any],
     *,
-    session: Session,
+    lookups: MemberLookups,
     member_number_pattern: str,
     member_id: int | None = None,
     today: date | None = None,
@@ -80,14 +123,14 @@ def _check_member(
             errors.add(field, message)
 
     _check_formats(values, errors, member_number_pattern)
-    _check_catalogue_values(values, errors, session, member_id)
-    _check_unique(values, errors, session, member_id)
+    _check_catalogue_values(values, errors, lookups, member_id)
+    _check_unique(values, errors, lookups, member_id)
     _check_dates(values, errors, today)
     _check_status(values, errors)
 
     unit_id = values.get("unit_id")
     if unit_id is not None:
-        unit = session.get(Unit, unit_id)
+        unit = lookups.unit(unit_id)
         if unit is None:
             errors.add("unit_id", N_("The unit does not exist."))
         elif unit.kind not in MEMBER_HOLDING_KINDS:
@@ -138,36 +181,28 @@ def _check_formats(
             "card_number",
             N_("The card number must be written NN.NNNNNN (2 digits, a dot, 6 digits)."),
         )
-    if values.get("sex") and values["sex"] not in set(Sex):
+    if values.get("sex") and values["sex"] not in SEXES:
         errors.add("sex", N_("Choose the sex."))
     precision = values.get("birth_date_precision")
-    if precision and precision not in set(BirthDatePrecision):
+    if precision and precision not in PRECISIONS:
         errors.add("birth_date_precision", N_("Choose how much of the date of birth is known."))
 
 
 def _check_catalogue_values(
-    values: Mapping[str, Any], errors: FieldErrors, session: Session, member_id: int | None
+    values: Mapping[str, Any], errors: FieldErrors, lookups: MemberLookups, member_id: int | None
 ) -> None:
     """Catalogue fields take a catalogue value; an old record's value outside the catalogue
     may stay as it is, but not be newly entered."""
     from webapp.domain.catalogues import MEMBER_FIELD_CATALOGUES
-    from webapp.models.record import CatalogueEntry
 
     given = {f: values[f] for f in MEMBER_FIELD_CATALOGUES if values.get(f)}
     if not given:
         return
-    known = set(
-        session.execute(
-            select(CatalogueEntry.kind, CatalogueEntry.name).where(
-                CatalogueEntry.name.in_(set(given.values()))
-            )
-        ).all()
-    )
-    stored = session.get(Member, member_id) if member_id is not None else None
+    known = lookups.catalogue_known(set(given.values()))
     for field, value in given.items():
         if (MEMBER_FIELD_CATALOGUES[field], value) in known:
             continue
-        if stored is not None and getattr(stored, field) == value:
+        if member_id is not None and lookups.stored_value(member_id, field) == value:
             continue
         errors.add(
             field,
@@ -176,22 +211,19 @@ def _check_catalogue_values(
         )
 
 
+UNIQUE_FIELDS = {
+    "member_number": N_("The member number %(value)s is already used by another member."),
+    "citizen_id": N_("The citizen ID %(value)s is already used by another member."),
+    "card_number": N_("The card number %(value)s is already used by another member."),
+}
+
+
 def _check_unique(
-    values: Mapping[str, Any], errors: FieldErrors, session: Session, member_id: int | None
+    values: Mapping[str, Any], errors: FieldErrors, lookups: MemberLookups, member_id: int | None
 ) -> None:
-    unique_fields = {
-        "member_number": N_("The member number %(value)s is already used by another member."),
-        "citizen_id": N_("The citizen ID %(value)s is already used by another member."),
-        "card_number": N_("The card number %(value)s is already used by another member."),
-    }
-    for field, message in unique_fields.items():
+    for field, message in UNIQUE_FIELDS.items():
         value = values.get(field)
-        if not value:
-            continue
-        query = select(Member.id).where(getattr(Member, field) == value)
-        if member_id is not None:
-            query = query.where(Member.id != member_id)
-        if session.execute(query.limit(1)).first():
+        if value and lookups.used_by_another(field, value, member_id):
             errors.add(field, message, value=value)
 
 
@@ -238,7 +270,7 @@ def _check_dates(values: Mapping[str, Any], errors: FieldErrors, today: date) ->
 
 def _check_status(values: Mapping[str, Any], errors: FieldErrors) -> None:
     status = values.get("status")
-    if status and status not in set(MemberStatus):
+    if status and status not in STATUSES:
         errors.add("status", N_("Choose the membership status."))
     elif status == MemberStatus.PROBATIONARY and values.get("official_on"):
         errors.add("status", N_("A member recognised as official cannot be probationary."))
@@ -264,6 +296,11 @@ def record_values(member: Member) -> dict[str, Any]:
     return trimmed(values)
 
 
+def row_values(row: Mapping[str, Any]) -> dict[str, Any]:
+    """`record_values` of a stored record read as a table row (imports read thousands)."""
+    return trimmed({c.key: row[c.key] for c in Member.__table__.columns})
+
+
 def trimmed(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: (v.strip() or None) if isinstance(v, str) else v for k, v in values.items()}
 
@@ -275,18 +312,27 @@ def member_problems(
     *,
     member_id: int | None,
     member_number_pattern: str,
+    today: date | None = None,
+    lookups: MemberLookups | None = None,
 ) -> FieldErrors:
     """The record's rules, and its cell inside the requester's scope (a cell outside it is
     answered like one that does not exist). Forms call it to show the problems on their
-    fields; the commands call it before they write."""
+    fields; the commands call it before they write; an import calls it for each row with
+    `lookups` loaded for its rows."""
+    lookups = lookups or MemberLookups(session)
     errors = check_member(
-        values, session=session, member_id=member_id, member_number_pattern=member_number_pattern
+        values,
+        session=session,
+        member_id=member_id,
+        member_number_pattern=member_number_pattern,
+        today=today,
+        lookups=lookups,
     )
     unit_id = values.get("unit_id")
     if (
         unit_id is not None
         and "unit_id" not in errors.as_dict()
-        and not unit_in_scope(session, unit_id, requester.scope)
+        and not lookups.unit_in_scope(unit_id, requester.scope)
     ):
         errors.add("unit_id", N_("The unit does not exist."))
     elif unit_id is not None and (owner := unit_owner(session, unit_id)) is not None:
@@ -319,6 +365,15 @@ def create_member(
     return member
 
 
+def check_editable(changes: Mapping[str, Any]) -> None:
+    """An edit does not change the fields the ledger derives (ValidationFailed)."""
+    ledger = sorted(set(changes) & LEDGER_FIELDS)
+    if ledger:
+        raise ValidationFailed(
+            {field: [(N_("This field changes by recording an event."), {})] for field in ledger}
+        )
+
+
 @command("member.edit")
 def edit_member(
     session: Session,
@@ -329,11 +384,7 @@ def edit_member(
     member_number_pattern: str,
 ) -> Member:
     """Change fields of a record; its unit, status and ledger dates change only by events."""
-    ledger = sorted(set(changes) & LEDGER_FIELDS)
-    if ledger:
-        raise ValidationFailed(
-            {field: [(N_("This field changes by recording an event."), {})] for field in ledger}
-        )
+    check_editable(changes)
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
         raise ValueError(f"not member fields: {sorted(unknown)}")

@@ -53,7 +53,7 @@ def _row_values(row) -> dict[str, Any]:
     return {attr.key: getattr(row, attr.key) for attr in inspect(type(row)).column_attrs}
 
 
-def _row_problems(model: type, values: Mapping[str, Any]) -> FieldErrors:
+def row_problems(model: type, values: Mapping[str, Any]) -> FieldErrors:
     errors = check_row(values)
     columns = model.__table__.columns
     for name in ROW_DATES:
@@ -70,7 +70,7 @@ def add_member_row(session: Session, requester: Requester, row):
         member_id = row.member_id if row.member_id is not None else getattr(row.member, "id", None)
         values = _row_values(row)
     member = find_member(session, requester, member_id)
-    _row_problems(model, values).raise_if_any()
+    row_problems(model, values).raise_if_any()
     row.member = member
     session.add(row)
     session.flush()
@@ -89,7 +89,7 @@ def edit_member_row(
     row = find_in_scope(session, model, row_id, requester.scope, lock=True)
     if changes.get("member_id", row.member_id) != row.member_id:
         find_member(session, requester, changes["member_id"])
-    _row_problems(model, {**_row_values(row), **changes}).raise_if_any()
+    row_problems(model, {**_row_values(row), **changes}).raise_if_any()
     for name, value in changes.items():
         setattr(row, name, value)
     session.flush()

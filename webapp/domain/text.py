@@ -24,6 +24,7 @@ Passwords do not go through this rule (they are hashed, never shown).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from webapp.domain.errors import N_, ValidationFailed
@@ -45,6 +46,14 @@ def is_disallowed(ch: str, multiline: bool) -> bool:
     return category in ("Cc", "Cs") or ch in LINE_BREAKS or ch in "\ufffe\uffff"
 
 
+# Every character `is_disallowed` refuses (Cc is U+0000–U+001F and U+007F–U+009F, Cs the
+# surrogates): one search finds whether a text has any, instead of a look at each character.
+_DISALLOWED = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+_DISALLOWED_MULTILINE = re.compile(  # tab and line feed allowed
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]"
+)
+
+
 def _normalised(text: str, multiline: bool) -> str:
     text = unicodedata.normalize("NFC", text).strip()
     if multiline:
@@ -61,7 +70,10 @@ def clean_text(
     if value is None:
         return None
     text = _normalised(value, multiline)
-    for position, ch in enumerate(text, start=1):
+    found = (_DISALLOWED_MULTILINE if multiline else _DISALLOWED).search(text)
+    if found is None:
+        return text
+    for position, ch in enumerate(text[found.start() :], start=found.start() + 1):
         if not is_disallowed(ch, multiline):
             continue
         params = {"field": label or field, "position": position}

@@ -38,17 +38,27 @@ UNTRACKED = {
 TRACKED = [c.key for c in Member.__table__.columns if c.key not in UNTRACKED]
 
 
+def member_keys(values) -> dict[str, str]:
+    """The stored sort and search keys of a record's values (a mapping), computed in Python
+    so that every backend sorts and searches alike."""
+    display_name = values.get("name_in_use") or values.get("birth_name") or ""
+    return {
+        "sort_key": name_sort_key(display_name),
+        "search_key": search_key(
+            values.get("birth_name"),
+            values.get("name_in_use"),
+            values.get("alias"),
+            values.get("member_number"),
+            values.get("card_number"),
+            values.get("citizen_id"),
+        ),
+    }
+
+
 def _refresh_member_keys(mapper, connection, member: Member) -> None:
-    """Stored keys, computed in Python so that every backend sorts and searches alike."""
-    member.sort_key = name_sort_key(member.display_name)
-    member.search_key = search_key(
-        member.birth_name,
-        member.name_in_use,
-        member.alias,
-        member.member_number,
-        member.card_number,
-        member.citizen_id,
-    )
+    keys = member_keys({c.key: getattr(member, c.key) for c in Member.__table__.columns})
+    member.sort_key = keys["sort_key"]
+    member.search_key = keys["search_key"]
 
 
 def _who(session: Session) -> tuple[int | None, str | None]:
@@ -93,6 +103,12 @@ def _refresh_completeness(session: Session, flush_context) -> None:
             member_ids.add(obj.id)
         elif isinstance(obj, MEMBER_ROW_MODELS) and obj.member_id is not None:
             member_ids.add(obj.member_id)
+    refresh_completeness(session, member_ids)
+
+
+def refresh_completeness(session: Session, member_ids: set[int]) -> None:
+    """Store the completeness level of these records (the row counts it needs read in one
+    query each), where it changed; the session's copies follow."""
     if not member_ids:
         return
     connection = session.connection()

@@ -1,0 +1,81 @@
+"""Writing many rows at once inside the caller's transaction (a bulk import): COPY on
+PostgreSQL, executemany elsewhere. For callers that have checked every row by the rules
+of the commands whose rows they write (webapp/domain/member_import.py); no session hook
+runs here, so the caller writes what the hooks would (keys, completeness, audit)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import JSON, Table, any_, insert, literal, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+
+BATCH = 5000
+
+
+def among(session: Session, column, values: Sequence[Any]):
+    """`column IN values` for a long list: on PostgreSQL one array parameter
+    (`= ANY(:values)`), which the driver and the server parse at once, not one per value."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(literal(list(values), ARRAY(column.type)))
+    return column.in_(list(values))
+
+
+def next_ids(session: Session, table: Table, count: int) -> list[int]:
+    """`count` ids drawn from the table's id sequence (PostgreSQL), in order."""
+    if count == 0:
+        return []
+    return list(
+        session.scalars(
+            text(
+                "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
+            ),
+            {"table": table.name, "n": count},
+        )
+    )
+
+
+def insert_rows(
+    session: Session, table: Table, rows: Sequence[Mapping[str, Any]], *, with_ids: bool = False
+) -> list[int] | None:
+    """Insert `rows` (dicts with the same keys) into `table`; with `with_ids` their new ids,
+    in order, are returned (and set on PostgreSQL before the COPY)."""
+    if not rows:
+        return [] if with_ids else None
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        if with_ids:
+            result = connection.execute(
+                insert(table).returning(table.c.id, sort_by_parameter_order=True), list(rows)
+            )
+            return list(result.scalars())
+        for start in range(0, len(rows), BATCH):
+            connection.execute(insert(table), list(rows[start : start + BATCH]))
+        return None
+    ids = next_ids(session, table, len(rows)) if with_ids else None
+    names = list(rows[0])
+    if with_ids and "id" not in names:
+        names = ["id", *names]
+    json_columns = {c.key for c in table.columns if isinstance(c.type, JSON)}
+    quoted = ", ".join(f'"{name}"' for name in names)
+    json_at = [i for i, name in enumerate(names) if name in json_columns]
+    id_at = names.index("id") if ids is not None else None
+    cursor = connection.connection.driver_connection.cursor()
+    with cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
+        for position, row in enumerate(rows):
+            # Enum values go as their text (psycopg would dump a plain Enum by its name).
+            values = [
+                value.value if isinstance(value, Enum) else value for value in map(row.get, names)
+            ]
+            if id_at is not None:
+                values[id_at] = ids[position]
+            for i in json_at:
+                if values[i] is not None:
+                    values[i] = json.dumps(values[i], ensure_ascii=False)
+            copy.write_row(values)
+    cursor.close()
+    return ids
