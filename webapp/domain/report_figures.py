@@ -172,6 +172,27 @@ def _lined(path, root: Unit, dialect: str):
     )
 
 
+def _under(path, root: Unit, within: str | None):
+    """The unit is in the subtree; with `within` (the path of one line's unit), on that
+    line only: the root itself, or the child's subtree. Only narrows what the rolls read
+    for one line's list; the rows kept are those of that line either way."""
+    if within is None:
+        return path.startswith(root.path, autoescape=True)
+    if within == root.path:
+        return path == root.path
+    return path.startswith(within, autoescape=True)
+
+
+def line_path(root: Unit, line: str, session: Session) -> str | None:
+    """The `within` of a line's list: the path of the line's unit (None for TOTAL …)."""
+    if line == ROOT_LINE:
+        return root.path
+    if line.isdigit():
+        unit = session.get(Unit, int(line))
+        return unit.path if unit is not None else None
+    return None
+
+
 def figure_group(figure: str) -> str:
     return figure.split("|", 1)[0]
 
@@ -312,7 +333,7 @@ class MovementLine:
             ] += count
 
 
-def _balance_rolls(root: Unit, dialect: str, figure: str, day: date):
+def _balance_rolls(root: Unit, dialect: str, figure: str, day: date, within=None):
     """The members on the rolls of the subtree on `day`."""
     unit = aliased(Unit)
     return (
@@ -325,11 +346,13 @@ def _balance_rolls(root: Unit, dialect: str, figure: str, day: date):
             )
         )
         .join(unit, unit.id == MemberPeriod.unit_id)
-        .where(unit.path.startswith(root.path, autoescape=True), on_rolls(day))
+        .where(_under(unit.path, root, within), on_rolls(day))
     )
 
 
-def _boundary_rolls(root: Unit, dialect: str, start: date, end: date, *, entering: bool):
+def _boundary_rolls(
+    root: Unit, dialect: str, start: date, end: date, *, entering: bool, within=None
+):
     """The periods in the subtree that start (or end) between start and end with no period
     of the member right before (or after) them, named by the non-cancelled entering (or
     leaving) event of that day: the member came onto (or left) the rolls there."""
@@ -360,7 +383,7 @@ def _boundary_rolls(root: Unit, dialect: str, start: date, end: date, *, enterin
             ),
         )
         .where(
-            unit.path.startswith(root.path, autoescape=True),
+            _under(unit.path, root, within),
             day.between(start, end),
             ~exists().where(neighbour.member_id == period.member_id, touching == day),
         )
@@ -394,21 +417,28 @@ def _crossing_rolls(moves, out_figure: str, in_figure: str):
     ]
 
 
-def movement_rolls(session: Session, root: Unit, start: date, end: date, only: str | None = None):
+def movement_rolls(
+    session: Session,
+    root: Unit,
+    start: date,
+    end: date,
+    only: str | None = None,
+    within: str | None = None,
+):
     """The rolls of the increase/decrease report over start..end (both included); with
     `only` (a figure key), just the parts that can hold that figure."""
     dialect = session.get_bind().dialect.name
     parts = []
     if _wanted(only, "opening"):
-        parts.append(_balance_rolls(root, dialect, "opening", start - timedelta(days=1)))
+        parts.append(_balance_rolls(root, dialect, "opening", start - timedelta(days=1), within))
     if _wanted(only, "closing"):
-        parts.append(_balance_rolls(root, dialect, "closing", end))
+        parts.append(_balance_rolls(root, dialect, "closing", end, within))
     # Periods starting with no period just before: the member came onto the rolls here;
     # periods ending with no period right after: the member left the rolls.
     if _wanted(only, "increase"):
-        parts.append(_boundary_rolls(root, dialect, start, end, entering=True))
+        parts.append(_boundary_rolls(root, dialect, start, end, entering=True, within=within))
     if _wanted(only, "decrease"):
-        parts.append(_boundary_rolls(root, dialect, start, end, entering=False))
+        parts.append(_boundary_rolls(root, dialect, start, end, entering=False, within=within))
     if _wanted(only, "increase") or _wanted(only, "decrease"):
         # A period followed by one in another unit: an official transfer inside this instance.
         before, after = aliased(MemberPeriod), aliased(MemberPeriod)
@@ -429,8 +459,8 @@ def movement_rolls(session: Session, root: Unit, start: date, end: date, only: s
                 after.starts_on.between(start, end),
                 after.unit_id != before.unit_id,
                 or_(
-                    left.path.startswith(root.path, autoescape=True),
-                    entered.path.startswith(root.path, autoescape=True),
+                    _under(left.path, root, within),
+                    _under(entered.path, root, within),
                 ),
             )
             .subquery("moves")
@@ -459,7 +489,7 @@ def movement_rolls(session: Session, root: Unit, start: date, end: date, only: s
                 ),
             )
             .where(
-                unit.path.startswith(root.path, autoescape=True),
+                _under(unit.path, root, within),
                 current.starts_on.between(start, end),
             )
         )
@@ -482,8 +512,8 @@ def movement_rolls(session: Session, root: Unit, start: date, end: date, only: s
                 stay.starts_on.between(start, end),
                 or_(stay.host_unit_id.is_not(None), stay.away.is_(True)),
                 or_(
-                    home.path.startswith(root.path, autoescape=True),
-                    host.path.startswith(root.path, autoescape=True),
+                    _under(home.path, root, within),
+                    _under(host.path, root, within),
                 ),
                 exists().where(
                     introduction.member_id == stay.member_id,
@@ -641,7 +671,7 @@ def _line_of(path, root: Unit, dialect: str):
     return case((path == root.path, ""), else_=func.substr(rest, 1, slash - 1))
 
 
-def quality_rolls(session: Session, root: Unit, as_of: date):
+def quality_rolls(session: Session, root: Unit, as_of: date, within: str | None = None):
     """The day's rolls of the subtree with what the quality analysis counts them by: one
     row per member, its report line ("" for the root) and the dimensions' inputs. The
     figures and the lists of members behind them (drill-down) both read this."""
@@ -657,7 +687,7 @@ def quality_rolls(session: Session, root: Unit, as_of: date):
         )
         .join(Member, Member.id == MemberPeriod.member_id)
         .join(Unit, Unit.id == MemberPeriod.unit_id)
-        .where(Unit.path.startswith(root.path, autoescape=True), on_rolls(as_of))
+        .where(_under(Unit.path, root, within), on_rolls(as_of))
     )
 
 
@@ -666,7 +696,10 @@ def quality_members(
 ):
     """The ids of the members behind one figure of `quality`: dimension `key` (None: the
     total) with value `category`, on the line of `group` (a unit id; None: the whole)."""
-    rolls = quality_rolls(session, root, as_of).subquery("rolls")
+    within = None
+    if group is not None:
+        within = line_path(root, "" if group == root.id else str(group), session)
+    rolls = quality_rolls(session, root, as_of, within).subquery("rolls")
     query = select(rolls.c.member_id)
     if group is not None:
         query = query.where(rolls.c.line == ("" if group == root.id else str(group)))
@@ -737,7 +770,14 @@ def _record_sources():
     )
 
 
-def record_rolls(session: Session, root: Unit, start: date, end: date, only: str | None = None):
+def record_rolls(
+    session: Session,
+    root: Unit,
+    start: date,
+    end: date,
+    only: str | None = None,
+    within: str | None = None,
+):
     """Commendations and disciplinary decisions dated start..end of members who were on
     the rolls of the subtree on that date or left them that day, one row per decision on
     the line of the unit that held the member: figure "commendation|<form>" or
@@ -760,7 +800,7 @@ def record_rolls(session: Session, root: Unit, start: date, end: date, only: str
             .select_from(model)
             .join(MemberPeriod, on_rolls_or_leaving(model.member_id, day))
             .join(unit, unit.id == MemberPeriod.unit_id)
-            .where(day.between(start, end), unit.path.startswith(root.path, autoescape=True))
+            .where(day.between(start, end), _under(unit.path, root, within))
         )
     return union_all(*parts)
 
@@ -829,7 +869,9 @@ COMPLETENESS_LEVELS = ("four_page", "one_page", "incomplete")
 COMPLETENESS_FIGURES = {"level": COMPLETENESS_LEVELS}
 
 
-def completeness_rolls(session: Session, root: Unit, only: str | None = None):
+def completeness_rolls(
+    session: Session, root: Unit, only: str | None = None, within: str | None = None
+):
     """Members on the rolls now (their records as they are today), one row each on the
     line of their unit: figure "level|<completeness>"."""
     unit = aliased(Unit)
@@ -843,7 +885,7 @@ def completeness_rolls(session: Session, root: Unit, only: str | None = None):
             )
         )
         .join(unit, unit.id == Member.unit_id)
-        .where(unit.path.startswith(root.path, autoescape=True), Member.status.in_(ON_THE_ROLLS))
+        .where(_under(unit.path, root, within), Member.status.in_(ON_THE_ROLLS))
     )
 
 
@@ -906,6 +948,7 @@ def card_badge_rolls(
     end: date,
     only: str | None = None,
     eligible: Iterable[int] | None = None,
+    within: str | None = None,
 ):
     """The figures of the card and badge lists over start..end, one row per card, proposal,
     award or member on the line of the member's unit: cards issued in the period (kept, or
@@ -921,7 +964,7 @@ def card_badge_rolls(
     dialect = session.get_bind().dialect.name
     unit = aliased(Unit)
     line = _line_of(unit.path, root, dialect)
-    inside = unit.path.startswith(root.path, autoescape=True)
+    inside = _under(unit.path, root, within)
 
     def of_members(model, day, figure, *conditions):
         query = select(*_rolls_row(Member.id, day, line, figure)).select_from(Member)

@@ -45,6 +45,7 @@ from webapp.domain.report_figures import (
     figure_count,
     figure_group,
     figure_rows,
+    line_path,
     movement_rolls,
     quality,
     quality_members,
@@ -101,7 +102,8 @@ class Screen:
 
     name: str  # the report's name (webapp/reports REPORTS), as in the URL
     title: str  # msgid
-    rolls: Callable[..., Any]  # (session, unit, start, end, only) → the rolls query
+    # (session, unit, start, end, only, within) → the rolls query
+    rolls: Callable[..., Any]
     figures: dict[str, tuple[str, ...] | None]  # figure group → its keys (None: data)
     columns: Callable[..., list[ScreenColumn]]  # (session, counts, start, end) → columns
     period: bool = True  # from–to; else the records as they are today
@@ -152,8 +154,8 @@ def _card_badge_columns(session, counts, start, end) -> list[ScreenColumn]:
 
 
 def _undated(rolls):
-    def without_period(session, unit, start, end, only=None):
-        return rolls(session, unit, only)
+    def without_period(session, unit, start, end, only=None, within=None):
+        return rolls(session, unit, only, within=within)
 
     return without_period
 
@@ -388,7 +390,8 @@ class ReportScreenView(BaseView):
         key, named_by_data = _figure_arg(screen)
         if line == BETWEEN and figure_group(key) in screen.no_balance:
             abort(404)
-        rolls = screen.rolls(db.session, unit, start, end, key).subquery("rolls")
+        within = line_path(unit, line, db.session)  # one line's list reads that line only
+        rolls = screen.rolls(db.session, unit, start, end, key, within=within).subquery("rolls")
         rows = figure_rows(rolls, line, key).subquery("rows")
         total = db.session.scalar(select(func.count()).select_from(rows))
         if named_by_data and not total:
