@@ -671,6 +671,12 @@ def _line_of(path, root: Unit, dialect: str):
     return case((path == root.path, ""), else_=func.substr(rest, 1, slash - 1))
 
 
+def line_expression(path, root: Unit, dialect: str):
+    """The report line of a unit's path in SQL ("" for the root itself, else the id of the
+    root's child the unit lies under): for grouping other tables by a report's lines."""
+    return _line_of(path, root, dialect)
+
+
 def quality_rolls(session: Session, root: Unit, as_of: date, within: str | None = None):
     """The day's rolls of the subtree with what the quality analysis counts them by: one
     row per member, its report line ("" for the root) and the dimensions' inputs. The
