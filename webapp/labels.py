@@ -327,6 +327,7 @@ PERMISSION_LABELS = {
     "can_rename": _l("rename"),
     "can_quality": _l("see the quality analysis on screen"),
     "can_members": _l("see the members behind a figure"),
+    "can_screen": _l("see the reports on screen"),
     "can_refresh": _l("check again"),
     "can_settings": _l("change the settings"),
     "can_push": _l("send data packages"),

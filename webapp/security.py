@@ -109,8 +109,8 @@ IMPORT_MEMBERS = [
 ]
 RUN_REPORTS = [
     (r"ReportRunView", r"can_(list|show|request|status|download|cancel)"),
-    (r"ReportScreenView", r"can_(quality|members)"),
-    (r"Quality on screen", r"menu_access"),
+    (r"ReportScreenView", r"can_(quality|members|screen)"),
+    (r"Quality on screen|Reports on screen", r"menu_access"),
 ]
 # The dashboard is for those who follow and decide (the seed's leaders' workstations).
 DASHBOARD = [(r"DashboardView", r"can_show"), (r"Dashboard", r"menu_access")]

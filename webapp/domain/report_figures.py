@@ -18,7 +18,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import and_, case, exists, func, literal, or_, select, union_all
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Integer,
+    and_,
+    any_,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -119,6 +135,121 @@ def not_reversed(event):
     return ~exists().where(reversal.reverses_id == event.id)
 
 
+# ---------------------------------------------------------------- figures and their rolls
+#
+# A figure's "rolls" are the rows it counts: one row per member counted (a member moving
+# twice in a period is two rows), with the report line it is counted on, the figure's key
+# and whether the row counts in the report's total. The figures of a report are one GROUP
+# BY over its rolls, and the list behind a figure (the drill-down) is the same rolls with
+# that figure's condition (`figure_rows`): its length is the figure by construction.
+#
+# Columns of every rolls query: member_id, day (the day of the movement or decision, or
+# the day of the balance), line ("" for the root's own members, else the id of the root's
+# child the unit lies under), figure ("opening", "increase|admission", "level|four_page" …:
+# a key with its group before "|"), in_total (False only for a movement between two lines
+# of the report, which the total does not count).
+
+ROOT_LINE = ""
+TOTAL = "T"  # the rows the total line counts
+BETWEEN = "B"  # the rows between two lines of the report (not in the total)
+ALL_LINES = "S"  # the lines added up (what a reader adds by hand)
+
+
+def _rolls_row(member_id, day, line, figure, in_total=None):
+    return (
+        member_id.label("member_id"),
+        (day if day is not None else literal(None, Date)).label("day"),
+        line.label("line"),
+        figure.label("figure"),
+        (in_total if in_total is not None else literal(True, Boolean)).label("in_total"),
+    )
+
+
+def _lined(path, root: Unit, dialect: str):
+    """The report line of a unit, NULL for a unit outside the subtree."""
+    return case(
+        (path.startswith(root.path, autoescape=True), _line_of(path, root, dialect)), else_=None
+    )
+
+
+def _under(path, root: Unit, within: str | None):
+    """The unit is in the subtree; with `within` (the path of one line's unit), on that
+    line only: the root itself, or the child's subtree. Only narrows what the rolls read
+    for one line's list; the rows kept are those of that line either way."""
+    if within is None:
+        return path.startswith(root.path, autoescape=True)
+    if within == root.path:
+        return path == root.path
+    return path.startswith(within, autoescape=True)
+
+
+def line_path(root: Unit, line: str, session: Session) -> str | None:
+    """The `within` of a line's list: the path of the line's unit (None for TOTAL …)."""
+    if line == ROOT_LINE:
+        return root.path
+    if line.isdigit():
+        unit = session.get(Unit, int(line))
+        return unit.path if unit is not None else None
+    return None
+
+
+def figure_group(figure: str) -> str:
+    return figure.split("|", 1)[0]
+
+
+def figure_rows(rolls, line: str, figure: str):
+    """The rows of `rolls` (a subquery) behind one figure: `line` a line of the report,
+    TOTAL, BETWEEN or ALL_LINES; `figure` a key ("increase|admission") or a group of keys
+    ("increase": every increase, the "Cộng tăng" column)."""
+    if line == TOTAL:
+        on_line = rolls.c.in_total.is_(true())
+    elif line == BETWEEN:
+        on_line = rolls.c.in_total.is_not(true())
+    elif line == ALL_LINES:
+        on_line = true()
+    else:
+        on_line = rolls.c.line == line
+    return select(rolls.c.member_id, rolls.c.day).where(
+        on_line,
+        or_(rolls.c.figure == figure, rolls.c.figure.startswith(figure + "|", autoescape=True)),
+    )
+
+
+def count_rolls(session: Session, rolls) -> Counter:
+    """{(line, figure, in_total): rows} of a rolls query: the figures, in one statement."""
+    rows = rolls.subquery("rolls")
+    return Counter(
+        {
+            (line, figure, bool(in_total)): count
+            for line, figure, in_total, count in session.execute(
+                select(rows.c.line, rows.c.figure, rows.c.in_total, func.count()).group_by(
+                    rows.c.line, rows.c.figure, rows.c.in_total
+                )
+            )
+        }
+    )
+
+
+def figure_count(counts: Counter, line: str, figure: str) -> int:
+    """What `figure_rows` would list, from the counts of `count_rolls` (the same rows)."""
+    return sum(
+        n
+        for (row_line, row_figure, in_total), n in counts.items()
+        if (row_figure == figure or row_figure.startswith(figure + "|"))
+        and (
+            in_total
+            if line == TOTAL
+            else not in_total
+            if line == BETWEEN
+            else line == ALL_LINES or row_line == line
+        )
+    )
+
+
+def _wanted(only: str | None, group: str) -> bool:
+    return only is None or figure_group(only) == group
+
+
 # ---------------------------------------------------------------- increase / decrease
 
 INCREASE_KINDS = (
@@ -154,6 +285,14 @@ LEAVING_EVENTS = (
     EventKind.TRANSFER_OUT,
 )
 MEMO_KINDS = ("official_recognition", "temporary_out", "temporary_in")
+# The figure groups of the report and the keys each may have.
+MOVEMENT_FIGURES = {
+    "opening": (),
+    "increase": INCREASE_KINDS,
+    "decrease": DECREASE_KINDS,
+    "closing": (),
+    "memo": MEMO_KINDS,
+}
 
 
 @dataclass
@@ -182,24 +321,58 @@ class MovementLine:
     def reconciles(self) -> bool:
         return self.opening + self.increase_total - self.decrease_total == self.closing
 
+    def add(self, figure: str, count: int) -> None:
+        group, _, key = figure.partition("|")
+        if group == "opening":
+            self.opening += count
+        elif group == "closing":
+            self.closing += count
+        else:
+            {"increase": self.increases, "decrease": self.decreases, "memo": self.memo}[group][
+                key
+            ] += count
 
-def _members_on_rolls_by_unit(session: Session, groups: UnitGroups, day: date):
-    return session.execute(
-        select(MemberPeriod.unit_id, literal("n"), func.count())
-        .where(MemberPeriod.unit_id.in_(groups.subtree()), on_rolls(day))
-        .group_by(MemberPeriod.unit_id)
-    ).all()
+
+def _balance_rolls(root: Unit, dialect: str, figure: str, day: date, within=None):
+    """The members on the rolls of the subtree on `day`."""
+    unit = aliased(Unit)
+    return (
+        select(
+            *_rolls_row(
+                MemberPeriod.member_id,
+                literal(day, Date),
+                _line_of(unit.path, root, dialect),
+                literal(figure),
+            )
+        )
+        .join(unit, unit.id == MemberPeriod.unit_id)
+        .where(_under(unit.path, root, within), on_rolls(day))
+    )
 
 
-def _rolls_boundary(session: Session, subtree, start: date, end: date, *, entering: bool):
-    """(unit id, event kind or None, count) of the periods in `subtree` that start (or end)
-    between start and end with no period of the member right before (or after) them, named
-    by the non-cancelled entering (or leaving) event of that day."""
+def _boundary_rolls(
+    root: Unit, dialect: str, start: date, end: date, *, entering: bool, within=None
+):
+    """The periods in the subtree that start (or end) between start and end with no period
+    of the member right before (or after) them, named by the non-cancelled entering (or
+    leaving) event of that day: the member came onto (or left) the rolls there."""
     period, neighbour, event = aliased(MemberPeriod), aliased(MemberPeriod), aliased(MemberEvent)
+    unit = aliased(Unit)
     day = period.starts_on if entering else period.ends_on
     touching = neighbour.ends_on if entering else neighbour.starts_on
-    return session.execute(
-        select(period.unit_id, event.kind, func.count())
+    kinds = INCREASE_KINDS if entering else DECREASE_KINDS
+    kind = case((event.kind.in_(kinds), event.kind), else_=literal("other"))
+    return (
+        select(
+            *_rolls_row(
+                period.member_id,
+                day,
+                _line_of(unit.path, root, dialect),
+                literal("increase|" if entering else "decrease|").concat(kind),
+            )
+        )
+        .select_from(period)
+        .join(unit, unit.id == period.unit_id)
         .outerjoin(
             event,
             and_(
@@ -210,124 +383,164 @@ def _rolls_boundary(session: Session, subtree, start: date, end: date, *, enteri
             ),
         )
         .where(
-            period.unit_id.in_(subtree),
+            _under(unit.path, root, within),
             day.between(start, end),
             ~exists().where(neighbour.member_id == period.member_id, touching == day),
         )
-        .group_by(period.unit_id, event.kind)
-    ).all()
+    )
+
+
+def _crossing_rolls(moves, out_figure: str, in_figure: str):
+    """From (member_id, day, from_line, to_line) rows with at least one end inside: the
+    line left counts `out_figure`, the line entered `in_figure` (moves inside one line are
+    no movement of it); the total counts only what crosses the subtree's boundary."""
+    distinct = moves.c.from_line.is_distinct_from(moves.c.to_line)
+    return [
+        select(
+            *_rolls_row(
+                moves.c.member_id,
+                moves.c.day,
+                moves.c.to_line,
+                literal(in_figure),
+                moves.c.from_line.is_(None),
+            )
+        ).where(moves.c.to_line.is_not(None), distinct),
+        select(
+            *_rolls_row(
+                moves.c.member_id,
+                moves.c.day,
+                moves.c.from_line,
+                literal(out_figure),
+                moves.c.to_line.is_(None),
+            )
+        ).where(moves.c.from_line.is_not(None), distinct),
+    ]
+
+
+def movement_rolls(
+    session: Session,
+    root: Unit,
+    start: date,
+    end: date,
+    only: str | None = None,
+    within: str | None = None,
+):
+    """The rolls of the increase/decrease report over start..end (both included); with
+    `only` (a figure key), just the parts that can hold that figure."""
+    dialect = session.get_bind().dialect.name
+    parts = []
+    if _wanted(only, "opening"):
+        parts.append(_balance_rolls(root, dialect, "opening", start - timedelta(days=1), within))
+    if _wanted(only, "closing"):
+        parts.append(_balance_rolls(root, dialect, "closing", end, within))
+    # Periods starting with no period just before: the member came onto the rolls here;
+    # periods ending with no period right after: the member left the rolls.
+    if _wanted(only, "increase"):
+        parts.append(_boundary_rolls(root, dialect, start, end, entering=True, within=within))
+    if _wanted(only, "decrease"):
+        parts.append(_boundary_rolls(root, dialect, start, end, entering=False, within=within))
+    if _wanted(only, "increase") or _wanted(only, "decrease"):
+        # A period followed by one in another unit: an official transfer inside this instance.
+        before, after = aliased(MemberPeriod), aliased(MemberPeriod)
+        left, entered = aliased(Unit), aliased(Unit)
+        moves = (
+            select(
+                before.member_id.label("member_id"),
+                after.starts_on.label("day"),
+                _lined(left.path, root, dialect).label("from_line"),
+                _lined(entered.path, root, dialect).label("to_line"),
+            )
+            .join(
+                after, and_(after.member_id == before.member_id, after.starts_on == before.ends_on)
+            )
+            .join(left, left.id == before.unit_id)
+            .join(entered, entered.id == after.unit_id)
+            .where(
+                after.starts_on.between(start, end),
+                after.unit_id != before.unit_id,
+                or_(
+                    _under(left.path, root, within),
+                    _under(entered.path, root, within),
+                ),
+            )
+            .subquery("moves")
+        )
+        parts += _crossing_rolls(moves, "decrease|transfer_within", "increase|transfer_within")
+    if _wanted(only, "memo"):
+        # Memo columns, outside the balance: recognitions and temporary transfers.
+        current, event, unit = aliased(MemberPeriod), aliased(MemberEvent), aliased(Unit)
+        parts.append(
+            select(
+                *_rolls_row(
+                    current.member_id,
+                    current.starts_on,
+                    _line_of(unit.path, root, dialect),
+                    literal("memo|official_recognition"),
+                )
+            )
+            .join(unit, unit.id == current.unit_id)
+            .join(
+                event,
+                and_(
+                    event.member_id == current.member_id,
+                    event.effective_on == current.starts_on,
+                    event.kind == EventKind.OFFICIAL_RECOGNITION,
+                    not_reversed(event),
+                ),
+            )
+            .where(
+                _under(unit.path, root, within),
+                current.starts_on.between(start, end),
+            )
+        )
+        # A temporary stay starts with a temporary transfer, from home or straight on from
+        # another host: each is an introduction by the home cell to a host (docs/decisions.md).
+        # Other events during the stay (a recognition, an exemption) split its period too, so
+        # the stay's periods are told apart by that event, not by a host on the period before.
+        stay, introduction = aliased(MemberPeriod), aliased(MemberEvent)
+        home, host = aliased(Unit), aliased(Unit)
+        stays = (
+            select(
+                stay.member_id.label("member_id"),
+                stay.starts_on.label("day"),
+                _lined(home.path, root, dialect).label("from_line"),
+                _lined(host.path, root, dialect).label("to_line"),
+            )
+            .join(home, home.id == stay.unit_id)
+            .outerjoin(host, host.id == stay.host_unit_id)
+            .where(
+                stay.starts_on.between(start, end),
+                or_(stay.host_unit_id.is_not(None), stay.away.is_(True)),
+                or_(
+                    _under(home.path, root, within),
+                    _under(host.path, root, within),
+                ),
+                exists().where(
+                    introduction.member_id == stay.member_id,
+                    introduction.effective_on == stay.starts_on,
+                    introduction.kind == EventKind.TEMPORARY_TRANSFER,
+                    not_reversed(introduction),
+                ),
+            )
+            .subquery("stays")
+        )
+        parts += _crossing_rolls(stays, "memo|temporary_out", "memo|temporary_in")
+    return union_all(*parts)
 
 
 def increase_decrease(session: Session, root: Unit, start: date, end: date) -> list[MovementLine]:
     """One line per group and a last total line, for the period start..end (both included);
-    the total line carries the movements between the lines (`between_lines`)."""
+    the total line carries the movements between the lines (`between_lines`). Counted from
+    `movement_rolls`, the rows the drill-down lists."""
     groups = UnitGroups(session, root)
-    subtree = groups.subtree()
     lines = {group.unit_id: MovementLine(group) for group in groups.groups}
     between = MovementLine(None)
     total = MovementLine(None, between_lines=between)
-
-    opening = groups.add_up(_members_on_rolls_by_unit(session, groups, start - timedelta(days=1)))
-    closing = groups.add_up(_members_on_rolls_by_unit(session, groups, end))
-    for group_id, line in lines.items():
-        line.opening = opening[group_id]["n"]
-        line.closing = closing[group_id]["n"]
-    total.opening = sum(line.opening for line in lines.values())
-    total.closing = sum(line.closing for line in lines.values())
-
-    # Periods starting with no period just before: the member came onto the rolls here;
-    # periods ending with no period right after: the member left the rolls.
-    for unit_id, kind, count in _rolls_boundary(session, subtree, start, end, entering=True):
-        kind = kind if kind in INCREASE_KINDS else "other"
-        lines[groups(unit_id)].increases[kind] += count
-        total.increases[kind] += count
-    for unit_id, kind, count in _rolls_boundary(session, subtree, start, end, entering=False):
-        kind = kind if kind in DECREASE_KINDS else "other"
-        lines[groups(unit_id)].decreases[kind] += count
-        total.decreases[kind] += count
-
-    # A period followed by one in another unit: an official transfer inside this instance.
-    before, after = aliased(MemberPeriod), aliased(MemberPeriod)
-    moves = session.execute(
-        select(before.unit_id, after.unit_id, func.count())
-        .join(after, and_(after.member_id == before.member_id, after.starts_on == before.ends_on))
-        .where(
-            after.starts_on.between(start, end),
-            after.unit_id != before.unit_id,
-            or_(before.unit_id.in_(subtree), after.unit_id.in_(subtree)),
-        )
-        .group_by(before.unit_id, after.unit_id)
-    ).all()
-    for from_unit, to_unit, count in moves:
-        source, target = groups(from_unit), groups(to_unit)
-        if source == target:
-            continue
-        if source is not OUTSIDE:
-            lines[source].decreases["transfer_within"] += count
-        if target is not OUTSIDE:
-            lines[target].increases["transfer_within"] += count
-        if source is OUTSIDE:
-            total.increases["transfer_within"] += count
-        elif target is OUTSIDE:
-            total.decreases["transfer_within"] += count
-        else:
-            between.increases["transfer_within"] += count
-            between.decreases["transfer_within"] += count
-
-    # Memo columns, outside the balance: recognitions and temporary transfers.
-    current, event = aliased(MemberPeriod), aliased(MemberEvent)
-    recognised = session.execute(
-        select(current.unit_id, literal("official_recognition"), func.count())
-        .join(
-            event,
-            and_(
-                event.member_id == current.member_id,
-                event.effective_on == current.starts_on,
-                event.kind == EventKind.OFFICIAL_RECOGNITION,
-                not_reversed(event),
-            ),
-        )
-        .where(current.unit_id.in_(subtree), current.starts_on.between(start, end))
-        .group_by(current.unit_id)
-    ).all()
-    # A temporary stay starts with a temporary transfer, from home or straight on from
-    # another host: each is an introduction by the home cell to a host (docs/decisions.md).
-    # Other events during the stay (a recognition, an exemption) split its period too, so
-    # the stay's periods are told apart by that event, not by a host on the period before.
-    stay, introduction = aliased(MemberPeriod), aliased(MemberEvent)
-    temporary = session.execute(
-        select(stay.unit_id, stay.host_unit_id, func.count())
-        .where(
-            stay.starts_on.between(start, end),
-            or_(stay.host_unit_id.is_not(None), stay.away.is_(True)),
-            or_(stay.unit_id.in_(subtree), stay.host_unit_id.in_(subtree)),
-            exists().where(
-                introduction.member_id == stay.member_id,
-                introduction.effective_on == stay.starts_on,
-                introduction.kind == EventKind.TEMPORARY_TRANSFER,
-                not_reversed(introduction),
-            ),
-        )
-        .group_by(stay.unit_id, stay.host_unit_id)
-    ).all()
-    for unit_id, key, count in recognised:
-        lines[groups(unit_id)].memo[key] += count
-        total.memo[key] += count
-    for home, host, count in temporary:
-        source, target = groups(home), groups(host)
-        if source == target:
-            continue
-        if source is not OUTSIDE:
-            lines[source].memo["temporary_out"] += count
-        if target is not OUTSIDE:
-            lines[target].memo["temporary_in"] += count
-        if source is OUTSIDE:
-            total.memo["temporary_in"] += count
-        elif target is OUTSIDE:
-            total.memo["temporary_out"] += count
-        else:
-            between.memo["temporary_out"] += count
-            between.memo["temporary_in"] += count
+    for (line, figure, in_total), count in count_rolls(
+        session, movement_rolls(session, root, start, end)
+    ).items():
+        lines[int(line) if line else root.id].add(figure, count)
+        (total if in_total else between).add(figure, count)
     result = [
         line for line in lines.values() if _has_figures(line) or line.group.unit_id != root.id
     ]
@@ -458,7 +671,13 @@ def _line_of(path, root: Unit, dialect: str):
     return case((path == root.path, ""), else_=func.substr(rest, 1, slash - 1))
 
 
-def quality_rolls(session: Session, root: Unit, as_of: date):
+def line_expression(path, root: Unit, dialect: str):
+    """The report line of a unit's path in SQL ("" for the root itself, else the id of the
+    root's child the unit lies under): for grouping other tables by a report's lines."""
+    return _line_of(path, root, dialect)
+
+
+def quality_rolls(session: Session, root: Unit, as_of: date, within: str | None = None):
     """The day's rolls of the subtree with what the quality analysis counts them by: one
     row per member, its report line ("" for the root) and the dimensions' inputs. The
     figures and the lists of members behind them (drill-down) both read this."""
@@ -474,7 +693,7 @@ def quality_rolls(session: Session, root: Unit, as_of: date):
         )
         .join(Member, Member.id == MemberPeriod.member_id)
         .join(Unit, Unit.id == MemberPeriod.unit_id)
-        .where(Unit.path.startswith(root.path, autoescape=True), on_rolls(as_of))
+        .where(_under(Unit.path, root, within), on_rolls(as_of))
     )
 
 
@@ -483,7 +702,10 @@ def quality_members(
 ):
     """The ids of the members behind one figure of `quality`: dimension `key` (None: the
     total) with value `category`, on the line of `group` (a unit id; None: the whole)."""
-    rolls = quality_rolls(session, root, as_of).subquery("rolls")
+    within = None
+    if group is not None:
+        within = line_path(root, "" if group == root.id else str(group), session)
+    rolls = quality_rolls(session, root, as_of, within).subquery("rolls")
     query = select(rolls.c.member_id)
     if group is not None:
         query = query.where(rolls.c.line == ("" if group == root.id else str(group)))
@@ -543,19 +765,61 @@ class RecordLine:
     reason: str
 
 
+RECORD_KINDS = ("commendation", "discipline")
+RECORD_FIGURES = {kind: None for kind in RECORD_KINDS}  # keys: the forms (data)
+
+
+def _record_sources():
+    return (
+        ("commendation", Commendation, Commendation.awarded_on),
+        ("discipline", Discipline, Discipline.decided_on),
+    )
+
+
+def record_rolls(
+    session: Session,
+    root: Unit,
+    start: date,
+    end: date,
+    only: str | None = None,
+    within: str | None = None,
+):
+    """Commendations and disciplinary decisions dated start..end of members who were on
+    the rolls of the subtree on that date or left them that day, one row per decision on
+    the line of the unit that held the member: figure "commendation|<form>" or
+    "discipline|<form>"."""
+    dialect = session.get_bind().dialect.name
+    parts = []
+    for kind, model, day in _record_sources():
+        if not _wanted(only, kind):
+            continue
+        unit = aliased(Unit)
+        parts.append(
+            select(
+                *_rolls_row(
+                    model.member_id,
+                    day,
+                    _line_of(unit.path, root, dialect),
+                    literal(kind + "|").concat(func.coalesce(model.form, "")),
+                )
+            )
+            .select_from(model)
+            .join(MemberPeriod, on_rolls_or_leaving(model.member_id, day))
+            .join(unit, unit.id == MemberPeriod.unit_id)
+            .where(day.between(start, end), _under(unit.path, root, within))
+        )
+    return union_all(*parts)
+
+
 def commendations_and_discipline(
     session: Session, root: Unit, start: date, end: date
 ) -> tuple[list[Group], list[RecordLine], dict[str, Counter]]:
     """Commendations and disciplinary decisions dated start..end of members who were on
     the rolls of the subtree on that date or left them that day: the lines (by group, kind,
-    date, name) and the counts by (kind, form)."""
+    date, name) and the counts by (kind, form), counted from `record_rolls`."""
     groups = UnitGroups(session, root)
     lines: list[RecordLine] = []
-    counts: dict[str, Counter] = {"commendation": Counter(), "discipline": Counter()}
-    for kind, model, day in (
-        ("commendation", Commendation, Commendation.awarded_on),
-        ("discipline", Discipline, Discipline.decided_on),
-    ):
+    for kind, model, day in _record_sources():
         query = (
             select(
                 MemberPeriod.unit_id,
@@ -577,16 +841,12 @@ def commendations_and_discipline(
         for row in session.execute(query):
             group = groups(row[0])
             lines.append(RecordLine(group, kind, *row[1:]))
-        counts[kind] = Counter(
-            dict(
-                session.execute(
-                    select(model.form, func.count())
-                    .join(MemberPeriod, on_rolls_or_leaving(model.member_id, day))
-                    .where(day.between(start, end), MemberPeriod.unit_id.in_(groups.subtree()))
-                    .group_by(model.form)
-                ).all()
-            )
-        )
+    counts: dict[str, Counter] = {kind: Counter() for kind in RECORD_KINDS}
+    for (_line, figure, _in_total), count in count_rolls(
+        session, record_rolls(session, root, start, end)
+    ).items():
+        kind, _, form = figure.partition("|")
+        counts[kind][form] += count
     position = {group.unit_id: index for index, group in enumerate(groups.groups)}
     lines.sort(
         key=lambda line: (
@@ -611,21 +871,44 @@ class IncompleteRecord:
     member_id: int | None = None
 
 
+COMPLETENESS_LEVELS = ("four_page", "one_page", "incomplete")
+COMPLETENESS_FIGURES = {"level": COMPLETENESS_LEVELS}
+
+
+def completeness_rolls(
+    session: Session, root: Unit, only: str | None = None, within: str | None = None
+):
+    """Members on the rolls now (their records as they are today), one row each on the
+    line of their unit: figure "level|<completeness>"."""
+    unit = aliased(Unit)
+    return (
+        select(
+            *_rolls_row(
+                Member.id,
+                None,
+                _line_of(unit.path, root, session.get_bind().dialect.name),
+                literal("level|").concat(func.coalesce(Member.completeness, "")),
+            )
+        )
+        .join(unit, unit.id == Member.unit_id)
+        .where(_under(unit.path, root, within), Member.status.in_(ON_THE_ROLLS))
+    )
+
+
 def completeness_by_group(
     session: Session, root: Unit, also_listed: ColumnElement[bool] | None = None
 ) -> tuple[list[Group], dict[int, Counter], list[IncompleteRecord]]:
-    """Members on the rolls now: counts by completeness level per group, and the records
-    that are not 4-page with what they miss (and, with `also_listed`, the 4-page records
-    that meet that condition too: e.g. a required dossier document is missing)."""
+    """Members on the rolls now: counts by completeness level per group (from
+    `completeness_rolls`), and the records that are not 4-page with what they miss (and,
+    with `also_listed`, the 4-page records that meet that condition too: e.g. a required
+    dossier document is missing)."""
     groups = UnitGroups(session, root)
     in_scope = and_(Member.unit_id.in_(groups.subtree()), Member.status.in_(ON_THE_ROLLS))
-    counts = groups.add_up(
-        session.execute(
-            select(Member.unit_id, Member.completeness, func.count())
-            .where(in_scope)
-            .group_by(Member.unit_id, Member.completeness)
-        ).all()
-    )
+    counts: dict[int, Counter] = defaultdict(Counter)
+    for (line, figure, _in_total), count in count_rolls(
+        session, completeness_rolls(session, root)
+    ).items():
+        counts[int(line) if line else root.id][figure.partition("|")[2]] += count
     incomplete = [
         IncompleteRecord(groups(row[0]), *row[1:])
         for row in session.execute(
@@ -649,3 +932,102 @@ def completeness_by_group(
         )
     ]
     return groups.groups, counts, incomplete
+
+
+# ---------------------------------------------------------------- cards and badges
+
+CARD_BADGE_FIGURES = {
+    "cards_issued": ("kept", "withdrawn"),
+    "card_proposals": (),
+    "needing_card": (),
+    "badges_awarded": (),
+    "badge_proposals": (),
+    "badge_eligible": (),
+}
+WAITING_BADGE_STATES = ("proposed", "approved")
+
+
+def card_badge_rolls(
+    session: Session,
+    root: Unit,
+    start: date,
+    end: date,
+    only: str | None = None,
+    eligible: Iterable[int] | None = None,
+    within: str | None = None,
+):
+    """The figures of the card and badge lists over start..end, one row per card, proposal,
+    award or member on the line of the member's unit: cards issued in the period (kept, or
+    revoked or withdrawn since), card proposals waiting, official members needing a card,
+    badges awarded in the period, badge proposals waiting, and who is eligible for a badge
+    on the next occasion after the period (the badge rules, a function, give their ids;
+    `eligible` passes them when the caller has them already)."""
+    from webapp.domain.badges import eligible_for_badges, next_occasion_after
+    from webapp.domain.cards import needing_card_clause
+    from webapp.models.badges import BadgeAward, BadgeProposal
+    from webapp.models.cards import OPEN_PROPOSAL_STATES, CardProposal, PartyCard
+
+    dialect = session.get_bind().dialect.name
+    unit = aliased(Unit)
+    line = _line_of(unit.path, root, dialect)
+    inside = _under(unit.path, root, within)
+
+    def of_members(model, day, figure, *conditions):
+        query = select(*_rolls_row(Member.id, day, line, figure)).select_from(Member)
+        if model is not None:
+            query = query.join(model, model.member_id == Member.id)
+        return query.join(unit, unit.id == Member.unit_id).where(inside, *conditions)
+
+    parts = []
+    if _wanted(only, "cards_issued"):
+        kept = case(
+            (PartyCard.state == "valid", "cards_issued|kept"), else_="cards_issued|withdrawn"
+        )
+        parts.append(
+            of_members(
+                PartyCard, PartyCard.issued_on, kept, PartyCard.issued_on.between(start, end)
+            )
+        )
+    if _wanted(only, "card_proposals"):
+        parts.append(
+            of_members(
+                CardProposal,
+                None,
+                literal("card_proposals"),
+                CardProposal.state.in_(OPEN_PROPOSAL_STATES),
+            )
+        )
+    if _wanted(only, "needing_card"):
+        parts.append(of_members(None, None, literal("needing_card"), needing_card_clause()))
+    if _wanted(only, "badges_awarded"):
+        parts.append(
+            of_members(
+                BadgeAward,
+                BadgeAward.decision_on,
+                literal("badges_awarded"),
+                BadgeAward.decision_on.between(start, end),
+            )
+        )
+    if _wanted(only, "badge_proposals"):
+        parts.append(
+            of_members(
+                BadgeProposal,
+                BadgeProposal.occasion_on,
+                literal("badge_proposals"),
+                BadgeProposal.state.in_(WAITING_BADGE_STATES),
+            )
+        )
+    if _wanted(only, "badge_eligible"):
+        occasion = next_occasion_after(session, end)
+        if eligible is None:
+            found = eligible_for_badges(session, root, occasion) if occasion else []
+            eligible = [e.member_id for e in found]
+        ids = sorted(set(eligible))
+        if not ids:
+            among = false()
+        elif dialect == "postgresql":  # one array parameter, not thousands
+            among = Member.id == any_(literal(ids, ARRAY(Integer)))
+        else:
+            among = Member.id.in_(ids)
+        parts.append(of_members(None, literal(occasion, Date), literal("badge_eligible"), among))
+    return union_all(*parts)

@@ -7,12 +7,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.domain.badges import eligible_for_badges, next_occasion_after
 from webapp.domain.cards import needing_card_clause
 from webapp.domain.errors import N_
+from webapp.domain.report_figures import TOTAL, card_badge_rolls, count_rolls, figure_count
 from webapp.domain.reports import subtree_units
 from webapp.labels import format_birth_date
 from webapp.models.badges import BadgeAward, BadgeProposal, BadgeProposalState
@@ -41,6 +42,29 @@ MEMBER_COLUMNS = [
     Column("Số lý lịch", TEXT, 8),
     Column("Chi bộ", TEXT, 14),
 ]
+
+
+# The summary's lines: figure key of `card_badge_rolls` → label (the occasion in the last).
+SUMMARY_FIGURES = (
+    "cards_issued",
+    "cards_issued|withdrawn",
+    "card_proposals",
+    "needing_card",
+    "badges_awarded",
+    "badge_proposals",
+    "badge_eligible",
+)
+SUMMARY_LABELS = {
+    "cards_issued": lambda _: "Thẻ đảng viên đã cấp trong kỳ",
+    "cards_issued|withdrawn": lambda _: "   trong đó: đã thu hồi hoặc thu lại",
+    "card_proposals": lambda _: "Đề nghị cấp thẻ đang chờ duyệt hoặc chờ cấp",
+    "needing_card": lambda _: "Đảng viên chính thức chưa có thẻ, chưa đề nghị",
+    "badges_awarded": lambda _: "Huy hiệu Đảng đã trao trong kỳ",
+    "badge_proposals": lambda _: "Đề nghị tặng Huy hiệu Đảng đang chờ",
+    "badge_eligible": lambda occasion: (
+        "Đủ điều kiện xét tặng dịp " + (f"{occasion:%d/%m/%Y}" if occasion else "tới")
+    ),
+}
 
 
 def _subtree(root: Unit):
@@ -117,35 +141,21 @@ def build(session: Session, unit: Unit, parameters: dict[str, Any]) -> TableRepo
         )
     }
 
-    card_states = dict(
-        session.execute(
-            select(PartyCard.state, func.count())
-            .join(Member, Member.id == PartyCard.member_id)
-            .where(in_subtree, PartyCard.issued_on.between(start, end))
-            .group_by(PartyCard.state)
-        ).all()
+    # The summary's figures from the rolls the on-screen drill-down lists.
+    counts = count_rolls(
+        session,
+        card_badge_rolls(session, unit, start, end, eligible=[e.member_id for e in eligible]),
     )
+
+    def figure(key: str) -> int:
+        return figure_count(counts, TOTAL, key)
+
     summary = DataTable(
         columns=[Column("Nội dung", TEXT, 40), Column("Số lượng", INTEGER, 10)],
         sections=[
             Section(
                 None,
-                [
-                    ["Thẻ đảng viên đã cấp trong kỳ", sum(card_states.values())],
-                    [
-                        "   trong đó: đã thu hồi hoặc thu lại",
-                        sum(n for state, n in card_states.items() if state != "valid"),
-                    ],
-                    ["Đề nghị cấp thẻ đang chờ duyệt hoặc chờ cấp", len(pending_cards)],
-                    ["Đảng viên chính thức chưa có thẻ, chưa đề nghị", len(needing)],
-                    ["Huy hiệu Đảng đã trao trong kỳ", len(awarded)],
-                    ["Đề nghị tặng Huy hiệu Đảng đang chờ", len(pending_badges)],
-                    [
-                        "Đủ điều kiện xét tặng dịp "
-                        + (f"{occasion:%d/%m/%Y}" if occasion else "tới"),
-                        len(eligible),
-                    ],
-                ],
+                [[SUMMARY_LABELS[key](occasion), figure(key)] for key in SUMMARY_FIGURES],
             )
         ],
         caption="I. Tổng hợp",

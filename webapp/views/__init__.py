@@ -103,6 +103,13 @@ def register_views(appbuilder: AppBuilder) -> None:
         icon="fa-table",
         category="Reports",
     )
+    appbuilder.add_link(
+        "Reports on screen",
+        label=_l("Reports on screen"),
+        href="/reports/screen/",
+        icon="fa-th",
+        category="Reports",
+    )
     appbuilder.add_view_no_menu(MemberEventView)
     # Party cards: members needing one → batch → decide → issue; the cards issued.
     appbuilder.add_link(

@@ -96,7 +96,42 @@ def work_counts(members_in_scope: int) -> dict:
             ).all()
         )
         counts["worklist"] = [(rule, found[rule.key]) for rule in RULES if found.get(rule.key)]
+        if scope is not None and sm.has_access("can_decide", "CardBatchView") and found:
+            counts["worklist_by_unit"] = worklist_by_unit(scope, RULES)
     return counts
+
+
+def worklist_by_unit(scope: str, rules) -> dict:
+    """A Manager's worklist by unit: one line per child of their unit (and the unit itself
+    for what it holds directly), the count per rule; read from the worklist table."""
+    from webapp.domain.report_figures import ROOT_LINE, line_expression
+    from webapp.models.worklist import WorkItem
+
+    root = db.session.scalar(select(Unit).where(Unit.path == scope))
+    if root is None:
+        return {}
+    line = line_expression(Unit.path, root, db.session.get_bind().dialect.name)
+    by_line: dict[str, dict[str, int]] = {}
+    for line_id, rule, count in db.session.execute(
+        select(line, WorkItem.rule, func.count(WorkItem.id))
+        .join(Unit, Unit.id == WorkItem.unit_id)
+        .where(scope_clause(WorkItem, scope))
+        .group_by(line, WorkItem.rule)
+    ):
+        by_line.setdefault(line_id, {})[rule] = count
+    units = {
+        str(unit.id): unit
+        for unit in db.session.scalars(
+            select(Unit).where(Unit.id.in_([int(i) for i in by_line if i.isdigit()]))
+        )
+    }
+    units[ROOT_LINE] = root
+    shown = [rule for rule in rules if any(rule.key in found for found in by_line.values())]
+    lines = sorted(
+        ((units[line_id], found) for line_id, found in by_line.items() if line_id in units),
+        key=lambda pair: (pair[0].id != root.id, pair[0].code),
+    )
+    return {"rules": shown, "lines": lines}
 
 
 class HomeView(IndexView):
