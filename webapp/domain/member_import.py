@@ -65,6 +65,7 @@ from webapp.domain.members import (
 from webapp.domain.records import row_problems
 from webapp.domain.scope import scope_clause
 from webapp.domain.spreadsheet_input import Sheet
+from webapp.domain.sync_capture import record_changes
 from webapp.domain.text import clean_text
 from webapp.domain.tracking import NOT_LOGGED, _text, member_keys, refresh_completeness
 from webapp.models.ledger import MemberEvent, MemberPeriod
@@ -1072,6 +1073,9 @@ def _write_members(planning: Planning, planned: list[PlannedMember]) -> dict[New
     )
     recorded = [(event_id, stamps[event_id]) for event_id in event_ids]
     insert_rows(session, MemberPeriod.__table__, periods)
+    # Written around the ORM: the upward sync's outbox is told (a member travels whole,
+    # with its events and periods).
+    record_changes(session, "member", ids)
     who = {"user_id": requester.user_id, "username": requester.username}
     entries = [
         {
@@ -1116,6 +1120,9 @@ def _write_rows(planning: Planning, planned: list[tuple], new_ids: Mapping[NewMe
         member_id = new_ids[member] if isinstance(member, NewMember) else member
         by_model.setdefault(model, []).append({"member_id": member_id, **values})
     entries = []
+    record_changes(
+        session, "member", sorted({row["member_id"] for rows in by_model.values() for row in rows})
+    )
     for model, rows in by_model.items():
         ids = insert_rows(session, model.__table__, rows, with_ids=True)
         entries += [
