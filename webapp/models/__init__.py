@@ -45,7 +45,7 @@ from webapp.models.record import (
 from webapp.models.report_run import ReportRun, ReportState
 from webapp.models.unit import Unit, UnitChange, UnitChangeKind, UnitKind
 from webapp.models.user import DangVienUser
-from webapp.models.worklist import CheckRun, QualityScore, WorkItem, WorklistSetting
+from webapp.models.worklist import CheckRun, QualityScore, WorkCount, WorkItem, WorklistSetting
 
 metadata = Model.metadata
 
@@ -83,6 +83,7 @@ __all__ = [
     "PhotoBatch",
     "PhotoBatchItem",
     "QualityScore",
+    "WorkCount",
     "WorkItem",
     "WorklistSetting",
     "CatalogueEntry",
