@@ -40,6 +40,7 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.functions import FunctionElement
@@ -97,6 +98,27 @@ THRESHOLDS: dict[str, Threshold] = {
         ),
         Threshold("birthday_age", N_("Age from which birthdays are listed"), 80, 60, 110),
         Threshold("birthday_window_days", N_("Days ahead to list birthdays"), 30, 1, 90),
+        Threshold(
+            "transfer_arrival_days",
+            N_("Days after a transfer out to follow up its arrival"),
+            30,
+            1,
+            180,
+        ),
+        Threshold(
+            "transfer_follow_up_days",
+            N_("Days after which a transfer out is no longer followed up"),
+            365,
+            30,
+            3650,
+        ),
+        Threshold(
+            "temporary_transfer_days",
+            N_("Days after which a temporary transfer is listed for a check"),
+            365,
+            30,
+            1825,
+        ),
     )
 }
 
@@ -222,6 +244,25 @@ def _years_later_sqlite(element, compiler, **kw):
 def _years_later_pg(element, compiler, **kw):
     day, years = list(element.clauses)
     return f"CAST(({compiler.process(day, **kw)}) + interval '{int(years.value)} years' AS DATE)"
+
+
+class days_later(FunctionElement):  # noqa: N801
+    """A date `days` days later."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(days_later)
+def _days_later_sqlite(element, compiler, **kw):
+    day, days = list(element.clauses)
+    return f"date({compiler.process(day, **kw)}, '+{int(days.value)} days')"
+
+
+@compiles(days_later, "postgresql")
+def _days_later_pg(element, compiler, **kw):
+    day, days = list(element.clauses)
+    return f"CAST(({compiler.process(day, **kw)}) + {int(days.value)} AS DATE)"
 
 
 class card_number_wrong(FunctionElement):  # noqa: N801
@@ -356,6 +397,85 @@ def badge_occasion(session: Session, ctx: Context) -> Iterator[Found]:
             if unit_id is None or eligible.milestone in proposed.get(eligible.member_id, ()):
                 continue
             yield Found(eligible.member_id, unit_id, occasion, {"milestone": eligible.milestone})
+
+
+def _last_event(kind: str):
+    """Per member, the day of the last event of `kind` that was not reversed."""
+    reversal = aliased(MemberEvent)
+    return (
+        select(
+            MemberEvent.member_id,
+            func.max(MemberEvent.effective_on).label("on"),
+        )
+        .where(
+            MemberEvent.kind == kind,
+            ~exists().where(
+                reversal.reverses_id == MemberEvent.id, reversal.kind == EventKind.REVERSAL
+            ),
+        )
+        .group_by(MemberEvent.member_id)
+        .subquery()
+    )
+
+
+def transfer_unconfirmed(session: Session, ctx: Context) -> Select:
+    # Transferred out (Regulation 24-QĐ/TW: the receiving organisation confirms the
+    # arrival) more than N days ago and still transferred out. The instance records no
+    # receipt yet (there is no sync with the receiving instance): "not confirmed" is "no
+    # receipt recorded", so every transfer out is followed up from N days until it is
+    # `transfer_follow_up_days` old. The item is in the scope of the unit the member left.
+    arrival = ctx.settings["transfer_arrival_days"]
+    follow_up = ctx.settings["transfer_follow_up_days"]
+    out = _last_event(EventKind.TRANSFER_OUT)
+    scope = true() if ctx.scope is UNRESTRICTED else Member.unit_id.in_(units_in(ctx.scope))
+    return (
+        select(
+            Member.id,
+            Member.unit_id,
+            days_later(out.c.on, literal(arrival)),
+            details(
+                since=out.c.on,
+                to=func.coalesce(MemberEvent.other_organisation, literal_column("''")),
+            ),
+        )
+        .join(out, out.c.member_id == Member.id)
+        .join(
+            MemberEvent,
+            and_(
+                MemberEvent.member_id == Member.id,
+                MemberEvent.kind == EventKind.TRANSFER_OUT,
+                MemberEvent.effective_on == out.c.on,
+            ),
+        )
+        .where(
+            scope,
+            Member.status == MemberStatus.TRANSFERRED_OUT,
+            out.c.on <= ctx.day - timedelta(days=arrival),
+            out.c.on > ctx.day - timedelta(days=follow_up),
+        )
+    )
+
+
+def temporary_transfer_long(session: Session, ctx: Context) -> Select:
+    # The ledger records no end date for a temporary transfer (sinh hoạt tạm thời), so
+    # "past its end" is read as "still open after N days": the clerk checks whether the
+    # member came back (record the return) or the transfer should be made official.
+    days = ctx.settings["temporary_transfer_days"]
+    since = _last_event(EventKind.TEMPORARY_TRANSFER)
+    return (
+        select(
+            Member.id,
+            Member.unit_id,
+            days_later(since.c.on, literal(days)),
+            details(since=since.c.on, away=Member.away),
+        )
+        .join(since, since.c.member_id == Member.id)
+        .where(
+            ctx.members(),
+            or_(Member.host_unit_id.is_not(None), Member.away.is_(True)),
+            since.c.on <= ctx.day - timedelta(days=days),
+        )
+    )
 
 
 def birthdays(session: Session, ctx: Context) -> Iterator[Found]:
@@ -559,6 +679,24 @@ RULES: tuple[Rule, ...] = (
         "member",
     ),
     Rule(
+        "transfer_unconfirmed",
+        DUE,
+        N_("Transferred out: arrival not confirmed"),
+        MEDIUM,
+        N_("Regulation 24-QĐ/TW (chuyển sinh hoạt đảng)"),
+        transfer_unconfirmed,
+        "member",
+    ),
+    Rule(
+        "temporary_transfer_long",
+        DUE,
+        N_("A temporary transfer is still open"),
+        LOW,
+        N_("Regulation 24-QĐ/TW (sinh hoạt đảng tạm thời)"),
+        temporary_transfer_long,
+        "event",
+    ),
+    Rule(
         "supplement_missing",
         DUE,
         N_("The yearly supplement is not recorded for this year"),
@@ -758,14 +896,12 @@ def refresh_worklist(
     in_scope = true() if ctx.scope is UNRESTRICTED else WorkItem.unit_id.in_(units_in(ctx.scope))
     paths = dict(session.execute(select(Unit.id, Unit.path)).all())
     postgresql = session.get_bind().dialect.name == "postgresql"
-    items = WorkItem.__table__
     for index, rule in enumerate(chosen):
         savepoint = session.begin_nested()
         try:
             if postgresql:
                 session.execute(func.set_config("statement_timeout", "60000", True).select())
-            session.execute(items.delete().where(items.c.rule == rule.key, in_scope))
-            count = _store(session, rule, ctx)
+            count = _store(session, rule, ctx, in_scope, postgresql)
             _store_counts(session, rule.key, paths)
             savepoint.commit()
         except Exception as error:  # noqa: BLE001 - a failing check is reported, not raised
@@ -786,23 +922,54 @@ def refresh_worklist(
 COLUMNS = ("rule", "member_id", "unit_id", "due_on", "details", "found_on", "sort_key")
 
 
-def _store(session: Session, rule: Rule, ctx: Context) -> int:
+def _store(session: Session, rule: Rule, ctx: Context, in_scope, postgresql: bool) -> int:
+    """Write the rule's items for the scope; the number of items it now has there."""
     found = rule.find(session, ctx)
     items = WorkItem.__table__
     if isinstance(found, Select):
-        rows = found.subquery()
+        rows = found.subquery("found")
         member_id, unit_id, due_on, details_ = rows.c
         query = select(
-            literal(rule.key, String),
-            member_id,
-            unit_id,
-            cast(due_on, Date),
-            details_,
-            literal(ctx.day, Date),
-            Member.sort_key,
+            literal(rule.key, String).label("rule"),
+            member_id.label("member_id"),
+            unit_id.label("unit_id"),
+            cast(due_on, Date).label("due_on"),
+            details_.label("details"),
+            literal(ctx.day, Date).label("found_on"),
+            Member.sort_key.label("sort_key"),
         ).join(Member, Member.id == member_id)
-        statement = items.insert().from_select(COLUMNS, query)
-        return session.execute(statement.execution_options(preserve_rowcount=True)).rowcount
+        if not postgresql:
+            session.execute(items.delete().where(items.c.rule == rule.key, in_scope))
+            statement = items.insert().from_select(COLUMNS, query)
+            return session.execute(statement.execution_options(preserve_rowcount=True)).rowcount
+        # A diff in one statement: the items no longer found are deleted, the new ones
+        # inserted, the unchanged ones (most, from one night to the next) left alone.
+        new = query.cte("new_items")
+        old = items.alias("old")
+
+        def same(a, b):
+            return and_(
+                a.c.member_id == b.c.member_id,
+                a.c.unit_id == b.c.unit_id,
+                a.c.due_on.is_not_distinct_from(b.c.due_on),
+                a.c.sort_key == b.c.sort_key,
+                cast(a.c.details, JSONB) == cast(b.c.details, JSONB),
+            )
+
+        gone = (
+            items.delete()
+            .where(items.c.rule == rule.key, in_scope, ~exists().where(same(new, items)))
+            .returning(items.c.id)
+            .cte("gone")
+        )
+        added = select(*(new.c[name] for name in COLUMNS)).where(
+            ~exists().where(old.c.rule == rule.key, same(old, new))
+        )
+        session.execute(items.insert().from_select(COLUMNS, added).add_cte(gone))
+        return session.scalar(
+            select(func.count()).select_from(items).where(items.c.rule == rule.key, in_scope)
+        )
+    session.execute(items.delete().where(items.c.rule == rule.key, in_scope))
     count = 0
     batch: list[dict[str, Any]] = []
 
@@ -902,3 +1069,55 @@ def _store_scores(session: Session, ctx: Context) -> None:
 
 def score_percent(members: int, clean: int) -> float:
     return 100.0 if members == 0 else round(100.0 * clean / members, 1)
+
+
+def counted_unit(session: Session, scope: str | None, unit: Unit | None = None) -> Unit | None:
+    """The unit whose subtree a page counts: the chosen one, else the scope's own unit, else
+    (an Admin) the single root; None when there are several roots (or none)."""
+    if unit is not None:
+        return unit
+    if scope is UNRESTRICTED:
+        roots = session.scalars(select(Unit).where(Unit.parent_id.is_(None)).limit(2)).all()
+        return roots[0] if len(roots) == 1 else None
+    return session.scalar(select(Unit).where(Unit.path == scope)) if scope else None
+
+
+def rule_counts(session: Session, scope: str | None, unit: Unit | None) -> dict[str, int]:
+    """Items per rule in `unit`'s subtree (from counted_unit), or over every root for an
+    Admin with several roots: a few rows of work_count, not a count of the items."""
+    if unit is not None:
+        where = WorkCount.unit_id == unit.id
+    elif scope is UNRESTRICTED:
+        where = WorkCount.unit_id.in_(select(Unit.id).where(Unit.parent_id.is_(None)))
+    else:
+        return {}
+    return {
+        rule: int(items)
+        for rule, items in session.execute(
+            select(WorkCount.rule, func.sum(WorkCount.items)).where(where).group_by(WorkCount.rule)
+        )
+    }
+
+
+def child_counts(session: Session, scope: str | None, unit: Unit | None) -> list[dict[str, Any]]:
+    """Per unit just below `unit` (or per root), its subtree's items per rule, in tree order:
+    one query over work_count."""
+    if unit is not None:
+        parent = Unit.parent_id == unit.id
+    elif scope is UNRESTRICTED:
+        parent = Unit.parent_id.is_(None)
+    else:
+        return []
+    rows: dict[int, dict[str, Any]] = {}
+    due_rules = {rule.key for rule in RULES if rule.kind == DUE}
+    for unit_id, code, name, rule, items in session.execute(
+        select(Unit.id, Unit.code, Unit.name, WorkCount.rule, WorkCount.items)
+        .join(WorkCount, WorkCount.unit_id == Unit.id)
+        .where(parent)
+        .order_by(Unit.sort_path)
+    ):
+        row = rows.setdefault(unit_id, {"id": unit_id, "code": code, "name": name, "due": 0})
+        row[rule] = items
+        if rule in due_rules:
+            row["due"] += items
+    return list(rows.values())

@@ -23,7 +23,7 @@ from webapp.models.member import SORT_KEY_TYPE
 
 
 class WorkItem(Model):
-    """One thing due or wrong for one member, found by one rule on the refresh's day."""
+    """One thing due or wrong for one member, found by one rule."""
 
     __tablename__ = "work_item"
 
@@ -36,6 +36,7 @@ class WorkItem(Model):
     unit = relationship("Unit")
     due_on = Column(Date)
     details = Column(JSON, nullable=False, default=dict)
+    # The refresh keeps an item that is found again unchanged: the day it was first found.
     found_on = Column(Date, nullable=False)
     # The member's sort key, copied by the refresh: lists are ordered (due day, name) on an
     # index of this table alone, without sorting every item of a province joined to members.
