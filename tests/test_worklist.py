@@ -393,6 +393,34 @@ def test_a_refresh_keeps_the_items_found_again_and_replaces_the_changed_ones(
     assert "birthplace" not in after[changed.id].details["fields"]
 
 
+def test_documents_missing_names_the_required_documents_without_a_scan(app, db_session, redis_conn):
+    tree = make_tree(db_session)
+    required = db_session.execute(
+        select(DocumentType.id, DocumentType.name)
+        .where(DocumentType.required, DocumentType.active)
+        .order_by(DocumentType.position, DocumentType.id)
+    ).all()
+    assert len(required) >= 2
+    none = member_with_ledger(db_session, tree["C1"])
+    one = member_with_ledger(db_session, tree["C1"])
+    document = MemberDocument(member_id=one.id, type_id=required[0][0])
+    db_session.add(document)
+    db_session.flush()
+    db_session.add(
+        MemberDocumentVersion(
+            document_id=document.id, number=1, sha256="0" * 64, path="d/x", size=1, state="done"
+        )
+    )
+    db_session.commit()
+    worklist.refresh_worklist(db_session, SYSTEM, DAY, rules=["documents_missing"])
+    found = {
+        item.member_id: item.details["documents"]
+        for item in db_session.scalars(select(WorkItem).where(WorkItem.rule == "documents_missing"))
+    }
+    assert found[none.id] == [name for _, name in required]
+    assert sorted(found[one.id]) == sorted(name for _, name in required[1:])
+
+
 def test_counts_per_unit_subtree_follow_the_items(app, db_session, redis_conn):
     from webapp.models.worklist import WorkCount
 

@@ -15,6 +15,7 @@ reason; the others still run.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -29,8 +30,10 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    case,
     cast,
     exists,
+    false,
     func,
     literal,
     literal_column,
@@ -263,6 +266,23 @@ def _days_later_sqlite(element, compiler, **kw):
 def _days_later_pg(element, compiler, **kw):
     day, days = list(element.clauses)
     return f"CAST(({compiler.process(day, **kw)}) + {int(days.value)} AS DATE)"
+
+
+class json_text(FunctionElement):  # noqa: N801
+    """A constant JSON text as a JSON value."""
+
+    type = JSON()
+    inherit_cache = True
+
+
+@compiles(json_text)
+def _json_text_sqlite(element, compiler, **kw):
+    return f"json({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_text, "postgresql")
+def _json_text_pg(element, compiler, **kw):
+    return f"CAST({compiler.process(element.clauses, **kw)} AS JSON)"
 
 
 class card_number_wrong(FunctionElement):  # noqa: N801
@@ -518,24 +538,51 @@ def incomplete_record(session: Session, ctx: Context) -> Select:
 
 
 def documents_missing(session: Session, ctx: Context) -> Select:
-    scanned = exists().where(
-        MemberDocument.member_id == Member.id,
-        MemberDocument.type_id == DocumentType.id,
-        MemberDocumentVersion.document_id == MemberDocument.id,
-        MemberDocumentVersion.state == FileState.DONE,
-    )
-    return (
-        select(Member.id, Member.unit_id, null(), details(documents=json_list(DocumentType.name)))
-        .select_from(Member)
-        .join(DocumentType, true())
-        .where(
-            ctx.members(),
-            DocumentType.required.is_(True),
-            DocumentType.active.is_(True),
-            ~scanned,
+    required = session.execute(
+        select(DocumentType.id, DocumentType.name)
+        .where(DocumentType.required.is_(True), DocumentType.active.is_(True))
+        .order_by(DocumentType.position, DocumentType.id)
+    ).all()
+    if not required:
+        return select(Member.id, Member.unit_id, null(), details()).where(false())
+    required_ids = [type_id for type_id, _ in required]
+
+    def scanned(type_id):
+        return (
+            select(MemberDocument.type_id)
+            .join(MemberDocumentVersion, MemberDocumentVersion.document_id == MemberDocument.id)
+            .where(
+                MemberDocument.member_id == Member.id,
+                MemberDocument.type_id == type_id,
+                MemberDocumentVersion.state == FileState.DONE,
+            )
         )
-        .group_by(Member.id, Member.unit_id)
+
+    # Per member, how many required types have a scan: most members have none, and their
+    # list is the whole (constant) list; the others' list is built by a subquery.
+    have = (
+        select(func.count(func.distinct(MemberDocument.type_id)))
+        .join(MemberDocumentVersion, MemberDocumentVersion.document_id == MemberDocument.id)
+        .where(
+            MemberDocument.member_id == Member.id,
+            MemberDocument.type_id.in_(required_ids),
+            MemberDocumentVersion.state == FileState.DONE,
+        )
+        .scalar_subquery()
     )
+    missing = (
+        select(json_list(DocumentType.name))
+        .where(DocumentType.id.in_(required_ids), ~exists(scanned(DocumentType.id)))
+        .scalar_subquery()
+    )
+    every = json_text(json.dumps([name for _, name in required], ensure_ascii=False))
+    members = select(Member.id, Member.unit_id, have.label("have")).where(ctx.members()).subquery()
+    return select(
+        members.c.id,
+        members.c.unit_id,
+        null(),
+        details(documents=case((members.c.have == 0, every), else_=missing)),
+    ).where(members.c.have < len(required))
 
 
 def duplicate_person(session: Session, ctx: Context) -> Iterator[Found]:
