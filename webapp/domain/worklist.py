@@ -29,6 +29,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    Text,
     and_,
     case,
     cast,
@@ -43,7 +44,6 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.functions import FunctionElement
@@ -547,36 +547,37 @@ def documents_missing(session: Session, ctx: Context) -> Select:
         return select(Member.id, Member.unit_id, null(), details()).where(false())
     required_ids = [type_id for type_id, _ in required]
 
-    def scanned(type_id):
+    def scans(member_id):
         return (
             select(MemberDocument.type_id)
             .join(MemberDocumentVersion, MemberDocumentVersion.document_id == MemberDocument.id)
             .where(
-                MemberDocument.member_id == Member.id,
-                MemberDocument.type_id == type_id,
+                MemberDocument.member_id == member_id,
+                MemberDocument.type_id.in_(required_ids),
                 MemberDocumentVersion.state == FileState.DONE,
             )
         )
 
     # Per member, how many required types have a scan: most members have none, and their
     # list is the whole (constant) list; the others' list is built by a subquery.
-    have = (
-        select(func.count(func.distinct(MemberDocument.type_id)))
-        .join(MemberDocumentVersion, MemberDocumentVersion.document_id == MemberDocument.id)
-        .where(
-            MemberDocument.member_id == Member.id,
-            MemberDocument.type_id.in_(required_ids),
-            MemberDocumentVersion.state == FileState.DONE,
-        )
-        .scalar_subquery()
+    have = scans(Member.id).with_only_columns(func.count(func.distinct(MemberDocument.type_id)))
+    members = (
+        select(Member.id, Member.unit_id, have.scalar_subquery().label("have"))
+        .where(ctx.members())
+        .subquery()
+    )
+    scanned = (
+        scans(members.c.id)
+        .where(MemberDocument.type_id == DocumentType.id)
+        .correlate(members, DocumentType)
     )
     missing = (
         select(json_list(DocumentType.name))
-        .where(DocumentType.id.in_(required_ids), ~exists(scanned(DocumentType.id)))
+        .where(DocumentType.id.in_(required_ids), ~exists(scanned))
+        .correlate(members)
         .scalar_subquery()
     )
     every = json_text(json.dumps([name for _, name in required], ensure_ascii=False))
-    members = select(Member.id, Member.unit_id, have.label("have")).where(ctx.members()).subquery()
     return select(
         members.c.id,
         members.c.unit_id,
@@ -980,7 +981,8 @@ def _store(session: Session, rule: Rule, ctx: Context, in_scope, postgresql: boo
             literal(rule.key, String).label("rule"),
             member_id.label("member_id"),
             unit_id.label("unit_id"),
-            cast(due_on, Date).label("due_on"),
+            # A NULL due day needs its type on PostgreSQL; SQLite's CAST AS DATE is numeric.
+            (cast(due_on, Date) if postgresql else due_on).label("due_on"),
             details_.label("details"),
             literal(ctx.day, Date).label("found_on"),
             Member.sort_key.label("sort_key"),
@@ -1000,7 +1002,8 @@ def _store(session: Session, rule: Rule, ctx: Context, in_scope, postgresql: boo
                 a.c.unit_id == b.c.unit_id,
                 a.c.due_on.is_not_distinct_from(b.c.due_on),
                 a.c.sort_key == b.c.sort_key,
-                cast(a.c.details, JSONB) == cast(b.c.details, JSONB),
+                # Both written by the same SQL: the same text when the same.
+                cast(a.c.details, Text) == cast(b.c.details, Text),
             )
 
         gone = (
