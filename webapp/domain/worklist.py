@@ -42,6 +42,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     true,
 )
 from sqlalchemy.ext.compiler import compiles
@@ -964,6 +965,10 @@ def refresh_worklist(
     if postgresql:
         session.execute(func.set_config("statement_timeout", "0", True).select())
     _store_scores(session, ctx)
+    if postgresql and chosen:
+        # Fresh statistics after writing many rows: the pages' plans (an index walked in
+        # the list's order) depend on them, and autovacuum may not come for minutes.
+        session.execute(text("ANALYZE work_item, work_count"))
     return result
 
 
