@@ -132,7 +132,15 @@ def run() -> None:
             )
 
         district = session.scalar(select(Unit).where(Unit.code == DISTRICT))
-        create_user("bench_clerk", "Clerk", DISTRICT, CLERK_PASSWORD)
+        from webapp.models import DangVienUser
+
+        if (
+            session.scalar(select(DangVienUser.id).where(DangVienUser.username == "bench_clerk"))
+            is None
+        ):
+            create_user(
+                "bench_clerk", "Clerk", DISTRICT, CLERK_PASSWORD
+            )  # a reused data set has it
         # The page's own queries: the counts per rule and per unit below (work_count), and
         # one page of items in the list's order with their members and units.
         page_sql = [
