@@ -185,6 +185,67 @@ def twice(session, unit) -> Member:
     return first
 
 
+def transferred_out(days_ago: int):
+    """Transferred out of the instance `days_ago` days before DAY (no receipt recorded:
+    there is no sync yet, so nothing confirms the arrival)."""
+
+    def build(session, unit) -> Member:
+        from webapp.domain.events import EventInput, record_event
+
+        member = member_with_ledger(session, unit)
+        record_event(
+            session,
+            SYSTEM,
+            member.id,
+            EventInput(
+                kind="transfer_out",
+                effective_on=DAY - timedelta(days=days_ago),
+                other_organisation="Đảng bộ tỉnh Thanh Hóa",
+            ),
+            today=DAY,
+        )
+        session.commit()
+        return member
+
+    return build
+
+
+def transferred_out_then_reversed(session, unit) -> Member:
+    from webapp.domain.events import cancel_event
+
+    member = transferred_out(60)(session, unit)
+    event = session.scalar(
+        select(MemberEvent).where(
+            MemberEvent.member_id == member.id, MemberEvent.kind == "transfer_out"
+        )
+    )
+    cancel_event(session, SYSTEM, event.id, today=DAY)
+    session.commit()
+    return member
+
+
+def on_temporary_transfer(days_ago: int):
+    def build(session, unit) -> Member:
+        from webapp.domain.events import EventInput, record_event
+
+        member = member_with_ledger(session, unit)
+        record_event(
+            session,
+            SYSTEM,
+            member.id,
+            EventInput(
+                kind="temporary_transfer",
+                effective_on=DAY - timedelta(days=days_ago),
+                other_organisation="Đảng bộ Công ty X (Hà Nội)",
+            ),
+            today=DAY,
+        )
+        session.commit()
+        return member
+
+    return build
+
+
 def plain(session, unit) -> Member:
     return member_with_ledger(session, unit, birth_name="Đỗ Văn Khác", home_town="Yên Khánh")
 
@@ -208,6 +269,8 @@ CASES: dict[str, Case] = {
         lambda s, u: member_with_ledger(s, u, admitted_on=date(2005, 1, 1)),
     ),
     "proposals_waiting": Case(waiting_badge_proposal(60), waiting_badge_proposal(2)),
+    "transfer_unconfirmed": Case(transferred_out(45), transferred_out(10)),
+    "temporary_transfer_long": Case(on_temporary_transfer(400), on_temporary_transfer(100)),
     "supplement_missing": Case(member_with_ledger, with_supplement),
     "birthdays": Case(born(85), born(50)),
     "incomplete_record": Case(member_with_ledger, full_record),
@@ -277,6 +340,107 @@ def test_probation_item_carries_its_end_day_and_disappears_once_recognised(
     )
     worklist.refresh_worklist(db_session, SYSTEM, DAY, rules=["probation_ending"])
     assert member.id not in items_of(db_session, "probation_ending")
+
+
+def test_a_transfer_out_is_followed_up_from_30_days_until_a_year_unless_cancelled(
+    app, db_session, redis_conn
+):
+    tree = make_tree(db_session)
+    recent = transferred_out(45)(db_session, tree["C1"])
+    old = transferred_out(400)(db_session, tree["C1"])
+    cancelled = transferred_out_then_reversed(db_session, tree["C2"])
+    result = worklist.refresh_worklist(db_session, SYSTEM, DAY, rules=["transfer_unconfirmed"])
+    assert result.items == {"transfer_unconfirmed": 1}
+    item = db_session.scalar(select(WorkItem).where(WorkItem.rule == "transfer_unconfirmed"))
+    assert item.member_id == recent.id and item.unit_id == tree["C1"].id
+    transferred_on = DAY - timedelta(days=45)
+    assert item.due_on == transferred_on + timedelta(days=30)
+    assert item.details == {
+        "since": transferred_on.isoformat(),
+        "to": "Đảng bộ tỉnh Thanh Hóa",
+    }
+    assert {old.id, cancelled.id}.isdisjoint(items_of(db_session, "transfer_unconfirmed"))
+    # The window is Admin reference data.
+    worklist.configure_worklist(db_session, SYSTEM, {"transfer_follow_up_days": 500})
+    worklist.refresh_worklist(db_session, SYSTEM, DAY, rules=["transfer_unconfirmed"])
+    assert items_of(db_session, "transfer_unconfirmed") == {recent.id, old.id}
+
+
+def test_a_refresh_keeps_the_items_found_again_and_replaces_the_changed_ones(
+    app, db_session, redis_conn
+):
+    tree = make_tree(db_session)
+    kept = member_with_ledger(db_session, tree["C1"])
+    changed = member_with_ledger(db_session, tree["C1"])
+    worklist.refresh_worklist(db_session, SYSTEM, DAY, rules=["incomplete_record"])
+    before = {
+        item.member_id: (item.id, item.details)
+        for item in db_session.scalars(select(WorkItem).where(WorkItem.rule == "incomplete_record"))
+    }
+    assert "birthplace" in before[changed.id][1]["fields"]
+    changed.birthplace = "Ninh Bình"  # saving the member recomputes its missing fields
+    db_session.commit()
+    later = DAY + timedelta(days=1)
+    result = worklist.refresh_worklist(db_session, SYSTEM, later, rules=["incomplete_record"])
+    assert result.items == {"incomplete_record": 2}
+    db_session.expire_all()
+    after = {
+        item.member_id: item
+        for item in db_session.scalars(select(WorkItem).where(WorkItem.rule == "incomplete_record"))
+    }
+    if db_session.get_bind().dialect.name == "postgresql":  # a diff; SQLite rewrites them
+        assert after[kept.id].id == before[kept.id][0] and after[kept.id].found_on == DAY
+    assert after[changed.id].id != before[changed.id][0] and after[changed.id].found_on == later
+    assert "birthplace" not in after[changed.id].details["fields"]
+
+
+def test_documents_missing_names_the_required_documents_without_a_scan(app, db_session, redis_conn):
+    tree = make_tree(db_session)
+    required = db_session.execute(
+        select(DocumentType.id, DocumentType.name)
+        .where(DocumentType.required, DocumentType.active)
+        .order_by(DocumentType.position, DocumentType.id)
+    ).all()
+    assert len(required) >= 2
+    none = member_with_ledger(db_session, tree["C1"])
+    one = member_with_ledger(db_session, tree["C1"])
+    other = member_with_ledger(db_session, tree["C2"])
+    for member, (type_id, _) in ((one, required[0]), (other, required[1])):
+        document = MemberDocument(member_id=member.id, type_id=type_id)
+        db_session.add(document)
+        db_session.flush()
+        db_session.add(
+            MemberDocumentVersion(
+                document_id=document.id, number=1, sha256="0" * 64, path="d/x", size=1, state="done"
+            )
+        )
+    db_session.commit()
+    worklist.refresh_worklist(db_session, SYSTEM, DAY, rules=["documents_missing"])
+    found = {
+        item.member_id: item.details["documents"]
+        for item in db_session.scalars(select(WorkItem).where(WorkItem.rule == "documents_missing"))
+    }
+    assert found[none.id] == [name for _, name in required]
+    assert sorted(found[one.id]) == sorted(name for _, name in required[1:])
+    assert required[0][1] in found[other.id] and required[1][1] not in found[other.id]
+
+
+def test_counts_per_unit_subtree_follow_the_items(app, db_session, redis_conn):
+    from webapp.models.worklist import WorkCount
+
+    tree = make_tree(db_session)
+    for unit in ("C1", "C1", "C3"):
+        member_with_ledger(db_session, tree[unit])
+    worklist.refresh_worklist(db_session, SYSTEM, DAY, rules=["supplement_missing"])
+    counts = dict(
+        db_session.execute(
+            select(WorkCount.unit_id, WorkCount.items).where(WorkCount.rule == "supplement_missing")
+        ).all()
+    )
+    assert counts[tree["C1"].id] == 2 and counts[tree["C3"].id] == 1
+    assert counts[tree["G1"].id] == 2  # C1's grassroots organisation
+    root = worklist.counted_unit(db_session, worklist.UNRESTRICTED)
+    assert worklist.rule_counts(db_session, None, root)["supplement_missing"] == 3
 
 
 def clerk(db_session, username: str, unit_code: str, role: str = "Clerk"):

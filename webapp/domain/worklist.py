@@ -2,8 +2,11 @@
 
 Each check is one entry of RULES: a key, whether it says what is *due* or what is *wrong*
 (quality), a severity, the regulation or form it comes from, and a function that finds the
-members it applies to with a few SQL queries (in batches, never one query per member).
-Adding a check is adding one entry. `refresh_worklist` runs every rule that is on for the
+members it applies to. The function returns either a SELECT of (member_id, unit_id, due_on,
+details) -- the refresh then writes the items with one INSERT … SELECT inside the database,
+no row passing through Python -- or, for the few checks written in Python (folded names,
+anniversaries, badge eligibility), the Found rows, which are few. Adding a check is adding
+one entry. `refresh_worklist` runs every rule that is on for the
 requester's scope and keeps what it found in `work_item`, the last run of each rule in
 `check_run`, and each unit's score for the month in `quality_score`; pages read those
 tables. A rule that fails (an error, a statement timeout) is kept as a failed run with its
@@ -12,14 +15,39 @@ reason; the others still run.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, not_, or_, select, true
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Integer,
+    Select,
+    String,
+    Text,
+    and_,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    literal_column,
+    not_,
+    null,
+    or_,
+    select,
+    text,
+    true,
+)
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.functions import FunctionElement
 
 from webapp.domain.badge_eligibility import add_months
 from webapp.domain.cards import CARD_NUMBER_PATTERN
@@ -42,7 +70,7 @@ from webapp.models.ledger import MemberEvent
 from webapp.models.member import ON_THE_ROLLS, Member, MemberStatus
 from webapp.models.record import MemberSupplement
 from webapp.models.unit import Unit
-from webapp.models.worklist import CheckRun, QualityScore, WorkItem, WorklistSetting
+from webapp.models.worklist import CheckRun, QualityScore, WorkCount, WorkItem, WorklistSetting
 
 DUE, QUALITY = "due", "quality"
 HIGH, MEDIUM, LOW = "high", "medium", "low"
@@ -74,6 +102,27 @@ THRESHOLDS: dict[str, Threshold] = {
         ),
         Threshold("birthday_age", N_("Age from which birthdays are listed"), 80, 60, 110),
         Threshold("birthday_window_days", N_("Days ahead to list birthdays"), 30, 1, 90),
+        Threshold(
+            "transfer_arrival_days",
+            N_("Days after a transfer out to follow up its arrival"),
+            30,
+            1,
+            180,
+        ),
+        Threshold(
+            "transfer_follow_up_days",
+            N_("Days after which a transfer out is no longer followed up"),
+            365,
+            30,
+            3650,
+        ),
+        Threshold(
+            "temporary_transfer_days",
+            N_("Days after which a temporary transfer is listed for a check"),
+            365,
+            30,
+            1825,
+        ),
     )
 }
 
@@ -109,10 +158,170 @@ class Rule:
     title: str  # N_ message: what the item says
     severity: str
     source: str  # the regulation or form the rule comes from
-    find: Callable[[Session, Context], Iterable[Found]]
+    # A SELECT of (member_id, unit_id, due_on, details), written by INSERT … SELECT; or the
+    # Found rows, for a check written in Python.
+    find: Callable[[Session, Context], Select | Iterable[Found]]
     # What resolves the item on screen: "event", "supplement", "card", "badge", "member",
     # "photo", "dossier" (the view maps it to a link).
     action: str = "member"
+
+
+# --- SQL pieces the rules share (PostgreSQL, and SQLite for a desktop instance) -----------
+
+
+class json_object(FunctionElement):  # noqa: N801 - an SQL function
+    """A JSON object built in SQL: json_build_object on PostgreSQL, json_object on SQLite."""
+
+    type = JSON()
+    inherit_cache = True
+
+
+@compiles(json_object)
+def _json_object_sqlite(element, compiler, **kw):
+    return f"json_object({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_object, "postgresql")
+def _json_object_pg(element, compiler, **kw):
+    return f"json_build_object({compiler.process(element.clauses, **kw)})"
+
+
+class json_list(FunctionElement):  # noqa: N801
+    """The values of a group as a JSON array (json_agg / json_group_array)."""
+
+    type = JSON()
+    inherit_cache = True
+
+
+@compiles(json_list)
+def _json_list_sqlite(element, compiler, **kw):
+    return f"json_group_array({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_list, "postgresql")
+def _json_list_pg(element, compiler, **kw):
+    return f"json_agg({compiler.process(element.clauses, **kw)})"
+
+
+class comma_list(FunctionElement):  # noqa: N801
+    """A comma-separated text ("a,b," or NULL) as a JSON array of its non-empty parts."""
+
+    type = JSON()
+    inherit_cache = True
+
+
+@compiles(comma_list)
+def _comma_list_sqlite(element, compiler, **kw):
+    text = f"coalesce({compiler.process(element.clauses, **kw)}, '')"
+    return (
+        f"(CASE WHEN trim({text}, ',') = '' THEN json('[]') ELSE "
+        f"json('[\"' || replace(trim({text}, ','), ',', '\",\"') || '\"]') END)"
+    )
+
+
+@compiles(comma_list, "postgresql")
+def _comma_list_pg(element, compiler, **kw):
+    text = compiler.process(element.clauses, **kw)
+    return f"to_json(array_remove(string_to_array(coalesce({text}, ''), ','), ''))"
+
+
+class years_later(FunctionElement):  # noqa: N801
+    """A date `years` years later, 29 February giving 28 February (as add_months)."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(years_later)
+def _years_later_sqlite(element, compiler, **kw):
+    day, years = list(element.clauses)
+    # SQLite rolls 29 February over to 1 March: step back to the 28th then.
+    text, n = compiler.process(day, **kw), int(years.value)
+    later = f"date({text}, '+{n} years')"
+    return (
+        f"(CASE WHEN strftime('%m-%d', {text}) = '02-29' AND strftime('%m', {later}) = '03' "
+        f"THEN date({later}, '-1 day') ELSE {later} END)"
+    )
+
+
+@compiles(years_later, "postgresql")
+def _years_later_pg(element, compiler, **kw):
+    day, years = list(element.clauses)
+    return f"CAST(({compiler.process(day, **kw)}) + interval '{int(years.value)} years' AS DATE)"
+
+
+class days_later(FunctionElement):  # noqa: N801
+    """A date `days` days later."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(days_later)
+def _days_later_sqlite(element, compiler, **kw):
+    day, days = list(element.clauses)
+    return f"date({compiler.process(day, **kw)}, '+{int(days.value)} days')"
+
+
+@compiles(days_later, "postgresql")
+def _days_later_pg(element, compiler, **kw):
+    day, days = list(element.clauses)
+    return f"CAST(({compiler.process(day, **kw)}) + {int(days.value)} AS DATE)"
+
+
+class json_text(FunctionElement):  # noqa: N801
+    """A constant JSON text as a JSON value."""
+
+    type = JSON()
+    inherit_cache = True
+
+
+@compiles(json_text)
+def _json_text_sqlite(element, compiler, **kw):
+    return f"json({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_text, "postgresql")
+def _json_text_pg(element, compiler, **kw):
+    return f"CAST({compiler.process(element.clauses, **kw)} AS JSON)"
+
+
+class card_number_wrong(FunctionElement):  # noqa: N801
+    """True when the card number does not match CARD_NUMBER_PATTERN (NN.NNNNNN)."""
+
+    type = Boolean()
+    inherit_cache = True
+
+
+@compiles(card_number_wrong)
+def _card_number_wrong_sqlite(element, compiler, **kw):
+    number = compiler.process(element.clauses, **kw)
+    return f"({number} NOT GLOB '[0-9][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]')"
+
+
+@compiles(card_number_wrong, "postgresql")
+def _card_number_wrong_pg(element, compiler, **kw):
+    number = compiler.process(element.clauses, **kw)
+    return f"({number} !~ '^[0-9]{{2}}\\.[0-9]{{6}}$')"
+
+
+assert CARD_NUMBER_PATTERN.pattern == r"^\d{2}\.\d{6}$", "card_number_wrong follows it"
+
+
+def details(**pairs: Any):
+    """The item's details as a JSON object built in SQL (keys are this module's constants)."""
+    args: list[Any] = []
+    for key, value in pairs.items():
+        args.append(literal_column(f"'{key}'"))
+        if isinstance(value, bool):
+            args.append(literal_column("true" if value else "false"))
+        elif isinstance(value, int):
+            args.append(literal_column(str(int(value)), Integer))
+        elif isinstance(value, str):
+            args.append(cast(literal(value), String))
+        else:
+            args.append(value)
+    return json_object(*args)
 
 
 # --- Rules: what is due ---------------------------------------------------------------
@@ -153,17 +362,15 @@ def probation_ending(session: Session, ctx: Context) -> Iterator[Found]:
         yield Found(member_id, unit_id, ends_on, {"overdue": ends_on < ctx.day})
 
 
-def supplement_missing(session: Session, ctx: Context) -> Iterator[Found]:
+def supplement_missing(session: Session, ctx: Context) -> Select:
     year = ctx.day.year
-    rows = session.execute(
-        select(Member.id, Member.unit_id).where(
-            ctx.members(),
-            Member.admitted_on < date(year, 1, 1),
-            ~exists().where(MemberSupplement.member_id == Member.id, MemberSupplement.year == year),
-        )
+    return select(
+        Member.id, Member.unit_id, literal(date(year, 12, 31), Date), details(year=year)
+    ).where(
+        ctx.members(),
+        Member.admitted_on < date(year, 1, 1),
+        ~exists().where(MemberSupplement.member_id == Member.id, MemberSupplement.year == year),
     )
-    for member_id, unit_id in rows:
-        yield Found(member_id, unit_id, date(year, 12, 31), {"year": year})
 
 
 def proposals_waiting(session: Session, ctx: Context) -> Iterator[Found]:
@@ -186,22 +393,110 @@ def proposals_waiting(session: Session, ctx: Context) -> Iterator[Found]:
 
 
 def badge_occasion(session: Session, ctx: Context) -> Iterator[Found]:
-    from webapp.domain.badges import badge_round, next_occasion_after
+    # Badge eligibility replays each candidate's ledger (webapp/domain/badge_eligibility.py):
+    # the members themselves are not loaded, only their unit.
+    from webapp.domain.badges import eligible_for_badges, next_occasion_after, proposed_milestones
 
     occasion = next_occasion_after(session, ctx.day - timedelta(days=1))
     if occasion is None:
         return
     for root in _roots(session, ctx.scope):
-        for row in badge_round(session, root, occasion):
-            member = row.member
-            if row.proposed or member.status not in ON_THE_ROLLS:
+        found = eligible_for_badges(session, root, occasion)
+        if not found:
+            continue
+        ids = [e.member_id for e in found]
+        proposed = proposed_milestones(session, ids)
+        units = dict(
+            session.execute(
+                select(Member.id, Member.unit_id).where(
+                    Member.unit_id.in_(units_in(root.path)), Member.status.in_(ON_THE_ROLLS)
+                )
+            ).all()
+        )
+        for eligible in found:
+            unit_id = units.get(eligible.member_id)
+            if unit_id is None or eligible.milestone in proposed.get(eligible.member_id, ()):
                 continue
-            yield Found(
-                member.id,
-                member.unit_id,
-                occasion,
-                {"milestone": row.eligibility.milestone},
-            )
+            yield Found(eligible.member_id, unit_id, occasion, {"milestone": eligible.milestone})
+
+
+def _last_event(kind: str):
+    """Per member, the day of the last event of `kind` that was not reversed."""
+    reversal = aliased(MemberEvent)
+    return (
+        select(
+            MemberEvent.member_id,
+            func.max(MemberEvent.effective_on).label("on"),
+        )
+        .where(
+            MemberEvent.kind == kind,
+            ~exists().where(
+                reversal.reverses_id == MemberEvent.id, reversal.kind == EventKind.REVERSAL
+            ),
+        )
+        .group_by(MemberEvent.member_id)
+        .subquery()
+    )
+
+
+def transfer_unconfirmed(session: Session, ctx: Context) -> Select:
+    # Transferred out (Regulation 24-QĐ/TW: the receiving organisation confirms the
+    # arrival) more than N days ago and still transferred out. The instance records no
+    # receipt yet (there is no sync with the receiving instance): "not confirmed" is "no
+    # receipt recorded", so every transfer out is followed up from N days until it is
+    # `transfer_follow_up_days` old. The item is in the scope of the unit the member left.
+    arrival = ctx.settings["transfer_arrival_days"]
+    follow_up = ctx.settings["transfer_follow_up_days"]
+    out = _last_event(EventKind.TRANSFER_OUT)
+    scope = true() if ctx.scope is UNRESTRICTED else Member.unit_id.in_(units_in(ctx.scope))
+    return (
+        select(
+            Member.id,
+            Member.unit_id,
+            days_later(out.c.on, literal(arrival)),
+            details(
+                since=out.c.on,
+                to=func.coalesce(MemberEvent.other_organisation, literal_column("''")),
+            ),
+        )
+        .join(out, out.c.member_id == Member.id)
+        .join(
+            MemberEvent,
+            and_(
+                MemberEvent.member_id == Member.id,
+                MemberEvent.kind == EventKind.TRANSFER_OUT,
+                MemberEvent.effective_on == out.c.on,
+            ),
+        )
+        .where(
+            scope,
+            Member.status == MemberStatus.TRANSFERRED_OUT,
+            out.c.on <= ctx.day - timedelta(days=arrival),
+            out.c.on > ctx.day - timedelta(days=follow_up),
+        )
+    )
+
+
+def temporary_transfer_long(session: Session, ctx: Context) -> Select:
+    # The ledger records no end date for a temporary transfer (sinh hoạt tạm thời), so
+    # "past its end" is read as "still open after N days": the clerk checks whether the
+    # member came back (record the return) or the transfer should be made official.
+    days = ctx.settings["temporary_transfer_days"]
+    since = _last_event(EventKind.TEMPORARY_TRANSFER)
+    return (
+        select(
+            Member.id,
+            Member.unit_id,
+            days_later(since.c.on, literal(days)),
+            details(since=since.c.on, away=Member.away),
+        )
+        .join(since, since.c.member_id == Member.id)
+        .where(
+            ctx.members(),
+            or_(Member.host_unit_id.is_not(None), Member.away.is_(True)),
+            since.c.on <= ctx.day - timedelta(days=days),
+        )
+    )
 
 
 def birthdays(session: Session, ctx: Context) -> Iterator[Found]:
@@ -237,36 +532,59 @@ def _month_length(day: date) -> int:
 # --- Rules: what is wrong (data quality) --------------------------------------------------
 
 
-def incomplete_record(session: Session, ctx: Context) -> Iterator[Found]:
-    rows = session.execute(
-        select(Member.id, Member.unit_id, Member.missing_fields).where(
-            ctx.members(), or_(Member.completeness.is_(None), Member.completeness != FOUR_PAGE)
-        )
-    )
-    for member_id, unit_id, missing in rows:
-        fields = [name for name in (missing or "").split(",") if name]
-        yield Found(member_id, unit_id, None, {"fields": fields})
+def incomplete_record(session: Session, ctx: Context) -> Select:
+    return select(
+        Member.id, Member.unit_id, null(), details(fields=comma_list(Member.missing_fields))
+    ).where(ctx.members(), or_(Member.completeness.is_(None), Member.completeness != FOUR_PAGE))
 
 
-def documents_missing(session: Session, ctx: Context) -> Iterator[Found]:
+def documents_missing(session: Session, ctx: Context) -> Select:
     required = session.execute(
-        select(DocumentType.id, DocumentType.name).where(
-            DocumentType.required.is_(True), DocumentType.active.is_(True)
-        )
+        select(DocumentType.id, DocumentType.name)
+        .where(DocumentType.required.is_(True), DocumentType.active.is_(True))
+        .order_by(DocumentType.position, DocumentType.id)
     ).all()
-    missing: dict[tuple[int, int], list[str]] = defaultdict(list)
-    for type_id, name in required:
-        scanned = (
-            select(MemberDocument.member_id)
+    if not required:
+        return select(Member.id, Member.unit_id, null(), details()).where(false())
+    required_ids = [type_id for type_id, _ in required]
+
+    def scans(member_id):
+        return (
+            select(MemberDocument.type_id)
             .join(MemberDocumentVersion, MemberDocumentVersion.document_id == MemberDocument.id)
-            .where(MemberDocument.type_id == type_id, MemberDocumentVersion.state == FileState.DONE)
+            .where(
+                MemberDocument.member_id == member_id,
+                MemberDocument.type_id.in_(required_ids),
+                MemberDocumentVersion.state == FileState.DONE,
+            )
         )
-        for member_id, unit_id in session.execute(
-            select(Member.id, Member.unit_id).where(ctx.members(), Member.id.not_in(scanned))
-        ):
-            missing[(member_id, unit_id)].append(name)
-    for (member_id, unit_id), names in missing.items():
-        yield Found(member_id, unit_id, None, {"documents": names})
+
+    # Per member, how many required types have a scan: most members have none, and their
+    # list is the whole (constant) list; the others' list is built by a subquery.
+    have = scans(Member.id).with_only_columns(func.count(func.distinct(MemberDocument.type_id)))
+    members = (
+        select(Member.id, Member.unit_id, have.scalar_subquery().label("have"))
+        .where(ctx.members())
+        .subquery()
+    )
+    scanned = (
+        scans(members.c.id)
+        .where(MemberDocument.type_id == DocumentType.id)
+        .correlate(members, DocumentType)
+    )
+    missing = (
+        select(json_list(DocumentType.name))
+        .where(DocumentType.id.in_(required_ids), ~exists(scanned))
+        .correlate(members)
+        .scalar_subquery()
+    )
+    every = json_text(json.dumps([name for _, name in required], ensure_ascii=False))
+    return select(
+        members.c.id,
+        members.c.unit_id,
+        null(),
+        details(documents=case((members.c.have == 0, every), else_=missing)),
+    ).where(members.c.have < len(required))
 
 
 def duplicate_person(session: Session, ctx: Context) -> Iterator[Found]:
@@ -293,6 +611,8 @@ def duplicate_person(session: Session, ctx: Context) -> Iterator[Found]:
 
 
 def impossible_dates(session: Session, ctx: Context) -> Iterator[Found]:
+    # The database finds the few members with a problem; Python names the problems.
+    under_18 = years_later(Member.birth_date, literal(18)) > Member.admitted_on
     rows = session.execute(
         select(
             Member.id,
@@ -301,7 +621,16 @@ def impossible_dates(session: Session, ctx: Context) -> Iterator[Found]:
             Member.admitted_on,
             Member.official_on,
             Member.youth_union_on,
-        ).where(ctx.members())
+        ).where(
+            ctx.members(),
+            or_(
+                Member.birth_date > ctx.day,
+                Member.admitted_on > ctx.day,
+                under_18,
+                Member.official_on < Member.admitted_on,
+                Member.youth_union_on < Member.birth_date,
+            ),
+        )
     )
     for member_id, unit_id, born, admitted, official, youth in rows:
         problems = []
@@ -320,47 +649,39 @@ def impossible_dates(session: Session, ctx: Context) -> Iterator[Found]:
             yield Found(member_id, unit_id, None, {"problems": problems})
 
 
-def dissolved_unit(session: Session, ctx: Context) -> Iterator[Found]:
-    rows = session.execute(
-        select(Member.id, Member.unit_id, Unit.code)
+def dissolved_unit(session: Session, ctx: Context) -> Select:
+    return (
+        select(Member.id, Member.unit_id, null(), details(unit=Unit.code))
         .join(Unit, Unit.id == Member.unit_id)
         .where(ctx.members(), Unit.dissolved_on.is_not(None))
     )
-    for member_id, unit_id, code in rows:
-        yield Found(member_id, unit_id, None, {"unit": code})
 
 
-def no_photo(session: Session, ctx: Context) -> Iterator[Found]:
+def no_photo(session: Session, ctx: Context) -> Select:
     has_photo = exists().where(
         MemberPhoto.member_id == Member.id,
         MemberPhoto.current.is_(True),
     )
-    for member_id, unit_id in session.execute(
-        select(Member.id, Member.unit_id).where(ctx.members(), not_(has_photo))
-    ):
-        yield Found(member_id, unit_id)
-
-
-def card_number_format(session: Session, ctx: Context) -> Iterator[Found]:
-    rows = session.execute(
-        select(Member.id, Member.unit_id, Member.card_number).where(
-            ctx.members(), Member.card_number.is_not(None)
-        )
+    return select(Member.id, Member.unit_id, null(), details()).where(
+        ctx.members(), not_(has_photo)
     )
-    for member_id, unit_id, number in rows:
-        if not CARD_NUMBER_PATTERN.match(number):
-            yield Found(member_id, unit_id, None, {"number": number})
 
 
-def events_out_of_order(session: Session, ctx: Context) -> Iterator[Found]:
+def card_number_format(session: Session, ctx: Context) -> Select:
+    return select(Member.id, Member.unit_id, null(), details(number=Member.card_number)).where(
+        ctx.members(), Member.card_number.is_not(None), card_number_wrong(Member.card_number)
+    )
+
+
+def events_out_of_order(session: Session, ctx: Context) -> Select:
     starts = (
         select(MemberEvent.member_id, func.min(MemberEvent.effective_on).label("first_on"))
         .where(MemberEvent.kind == EventKind.ADMISSION)
         .group_by(MemberEvent.member_id)
         .subquery()
     )
-    rows = session.execute(
-        select(Member.id, Member.unit_id, func.count(MemberEvent.id))
+    return (
+        select(Member.id, Member.unit_id, null(), details(events=func.count(MemberEvent.id)))
         .join(MemberEvent, MemberEvent.member_id == Member.id)
         .outerjoin(starts, starts.c.member_id == Member.id)
         .where(
@@ -376,8 +697,6 @@ def events_out_of_order(session: Session, ctx: Context) -> Iterator[Found]:
         )
         .group_by(Member.id, Member.unit_id)
     )
-    for member_id, unit_id, count in rows:
-        yield Found(member_id, unit_id, None, {"events": count})
 
 
 RULES: tuple[Rule, ...] = (
@@ -407,6 +726,24 @@ RULES: tuple[Rule, ...] = (
         N_("Card and badge procedure"),
         proposals_waiting,
         "member",
+    ),
+    Rule(
+        "transfer_unconfirmed",
+        DUE,
+        N_("Transferred out: arrival not confirmed"),
+        MEDIUM,
+        N_("Regulation 24-QĐ/TW (chuyển sinh hoạt đảng)"),
+        transfer_unconfirmed,
+        "member",
+    ),
+    Rule(
+        "temporary_transfer_long",
+        DUE,
+        N_("A temporary transfer is still open"),
+        LOW,
+        N_("Regulation 24-QĐ/TW (sinh hoạt đảng tạm thời)"),
+        temporary_transfer_long,
+        "event",
     ),
     Rule(
         "supplement_missing",
@@ -591,7 +928,12 @@ def refresh_worklist(
     rules: Iterable[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> RefreshResult:
-    """Recompute the worklist and the quality checks for the requester's scope on `day`."""
+    """Recompute the worklist and the quality checks for the requester's scope on `day`.
+
+    Per rule, in a savepoint with a statement timeout: the scope's items of the rule are
+    deleted (one statement) and found again (one INSERT … SELECT for a rule written in SQL),
+    then the rule's counts per unit subtree are recomputed; the run is kept in check_run.
+    The month's scores follow, in SQL."""
     settings = current_settings(session)
     ctx = Context(day=day, settings=settings, scope=requester.scope)
     chosen = [
@@ -601,13 +943,15 @@ def refresh_worklist(
     ]
     result = RefreshResult()
     in_scope = true() if ctx.scope is UNRESTRICTED else WorkItem.unit_id.in_(units_in(ctx.scope))
+    paths = dict(session.execute(select(Unit.id, Unit.path)).all())
+    postgresql = session.get_bind().dialect.name == "postgresql"
     for index, rule in enumerate(chosen):
         savepoint = session.begin_nested()
         try:
-            if session.get_bind().dialect.name == "postgresql":
+            if postgresql:
                 session.execute(func.set_config("statement_timeout", "60000", True).select())
-            session.execute(delete(WorkItem).where(WorkItem.rule == rule.key, in_scope))
-            count = _store(session, rule, ctx)
+            count = _store(session, rule, ctx, in_scope, postgresql)
+            _store_counts(session, rule.key, paths)
             savepoint.commit()
         except Exception as error:  # noqa: BLE001 - a failing check is reported, not raised
             savepoint.rollback()
@@ -618,32 +962,123 @@ def refresh_worklist(
             _record_run(session, rule.key, day, "done", count, None)
         if progress is not None:
             progress(index + 1, len(chosen))
+    if postgresql:
+        session.execute(func.set_config("statement_timeout", "0", True).select())
     _store_scores(session, ctx)
+    if postgresql and chosen:
+        # Fresh statistics after writing many rows: the pages' plans (an index walked in
+        # the list's order) depend on them, and autovacuum may not come for minutes.
+        session.execute(text("ANALYZE work_item, work_count"))
     return result
 
 
-def _store(session: Session, rule: Rule, ctx: Context) -> int:
+COLUMNS = ("rule", "member_id", "unit_id", "due_on", "details", "found_on", "sort_key")
+
+
+def _store(session: Session, rule: Rule, ctx: Context, in_scope, postgresql: bool) -> int:
+    """Write the rule's items for the scope; the number of items it now has there."""
+    found = rule.find(session, ctx)
+    items = WorkItem.__table__
+    if isinstance(found, Select):
+        rows = found.subquery("found")
+        member_id, unit_id, due_on, details_ = rows.c
+        query = select(
+            literal(rule.key, String).label("rule"),
+            member_id.label("member_id"),
+            unit_id.label("unit_id"),
+            # A NULL due day needs its type on PostgreSQL; SQLite's CAST AS DATE is numeric.
+            (cast(due_on, Date) if postgresql else due_on).label("due_on"),
+            details_.label("details"),
+            literal(ctx.day, Date).label("found_on"),
+            Member.sort_key.label("sort_key"),
+        ).join(Member, Member.id == member_id)
+        if not postgresql:
+            session.execute(items.delete().where(items.c.rule == rule.key, in_scope))
+            statement = items.insert().from_select(COLUMNS, query)
+            return session.execute(statement.execution_options(preserve_rowcount=True)).rowcount
+        # A diff in one statement: the items no longer found are deleted, the new ones
+        # inserted, the unchanged ones (most, from one night to the next) left alone.
+        new = query.cte("new_items")
+        old = items.alias("old")
+
+        def same(a, b):
+            return and_(
+                a.c.member_id == b.c.member_id,
+                a.c.unit_id == b.c.unit_id,
+                a.c.due_on.is_not_distinct_from(b.c.due_on),
+                a.c.sort_key == b.c.sort_key,
+                # Both written by the same SQL: the same text when the same.
+                cast(a.c.details, Text) == cast(b.c.details, Text),
+            )
+
+        gone = (
+            items.delete()
+            .where(items.c.rule == rule.key, in_scope, ~exists().where(same(new, items)))
+            .returning(items.c.id)
+            .cte("gone")
+        )
+        added = select(*(new.c[name] for name in COLUMNS)).where(
+            ~exists().where(old.c.rule == rule.key, same(old, new))
+        )
+        session.execute(items.insert().from_select(COLUMNS, added).add_cte(gone))
+        return session.scalar(
+            select(func.count()).select_from(items).where(items.c.rule == rule.key, in_scope)
+        )
+    session.execute(items.delete().where(items.c.rule == rule.key, in_scope))
     count = 0
     batch: list[dict[str, Any]] = []
-    for found in rule.find(session, ctx):
+
+    def flush() -> None:
+        session.execute(items.insert(), batch)
+        batch.clear()
+
+    for row in found:
         batch.append(
             {
                 "rule": rule.key,
-                "member_id": found.member_id,
-                "unit_id": found.unit_id,
-                "due_on": found.due_on,
-                "details": found.details,
+                "member_id": row.member_id,
+                "unit_id": row.unit_id,
+                "due_on": row.due_on,
+                "details": row.details,
                 "found_on": ctx.day,
             }
         )
+        count += 1
         if len(batch) >= BATCH:
-            session.execute(WorkItem.__table__.insert(), batch)
-            count += len(batch)
-            batch = []
+            flush()
     if batch:
-        session.execute(WorkItem.__table__.insert(), batch)
-        count += len(batch)
+        flush()
+    if count:
+        session.execute(
+            items.update()
+            .where(items.c.rule == rule.key, items.c.found_on == ctx.day, items.c.sort_key == "")
+            .values(
+                sort_key=select(Member.sort_key)
+                .where(Member.id == items.c.member_id)
+                .scalar_subquery()
+            )
+        )
     return count
+
+
+def _store_counts(session: Session, rule: str, paths: Mapping[int, str]) -> None:
+    """The rule's items per unit subtree: counted per unit in SQL (a few thousand rows),
+    added up along each unit's path here."""
+    totals: dict[int, int] = defaultdict(int)
+    for unit_id, count in session.execute(
+        select(WorkItem.unit_id, func.count())
+        .where(WorkItem.rule == rule)
+        .group_by(WorkItem.unit_id)
+    ):
+        for part in (paths.get(unit_id) or f"/{unit_id}/").strip("/").split("/"):
+            totals[int(part)] += count
+    table = WorkCount.__table__
+    session.execute(table.delete().where(table.c.rule == rule))
+    if totals:
+        session.execute(
+            table.insert(),
+            [{"unit_id": unit, "rule": rule, "items": n} for unit, n in totals.items()],
+        )
 
 
 def _record_run(
@@ -662,39 +1097,26 @@ QUALITY_RULES = tuple(rule.key for rule in RULES if rule.kind == QUALITY)
 
 
 def _store_scores(session: Session, ctx: Context) -> None:
-    """Each unit's members on its own rolls and how many have no quality item."""
+    """Each unit's members on its own rolls and how many have no quality item, for the
+    month: the scope's rows of the month replaced by one INSERT … SELECT."""
     month = ctx.day.replace(day=1)
-    members = dict(
-        session.execute(
-            select(Member.unit_id, func.count(Member.id))
-            .where(ctx.members())
-            .group_by(Member.unit_id)
-        ).all()
+    scores = QualityScore.__table__
+    unit_clause = true() if ctx.scope is UNRESTRICTED else scores.c.unit_id.in_(units_in(ctx.scope))
+    session.execute(scores.delete().where(scores.c.month == month, unit_clause))
+    flagged = (
+        select(WorkItem.member_id).where(WorkItem.rule.in_(QUALITY_RULES)).distinct().subquery()
     )
-    flagged = dict(
-        session.execute(
-            select(WorkItem.unit_id, func.count(func.distinct(WorkItem.member_id)))
-            .join(Member, Member.id == WorkItem.member_id)
-            .where(WorkItem.rule.in_(QUALITY_RULES), ctx.members())
-            .group_by(WorkItem.unit_id)
-        ).all()
-    )
-    existing = {
-        score.unit_id: score
-        for score in session.scalars(
-            select(QualityScore).where(
-                QualityScore.month == month, QualityScore.unit_id.in_(list(members) or [-1])
-            )
+    members = func.count(Member.id)
+    query = (
+        select(
+            Member.unit_id, literal(month, Date), members, members - func.count(flagged.c.member_id)
         )
-    }
-    for unit_id, count in members.items():
-        clean = count - flagged.get(unit_id, 0)
-        score = existing.get(unit_id)
-        if score is None:
-            session.add(QualityScore(unit_id=unit_id, month=month, members=count, clean=clean))
-        else:
-            score.members, score.clean = count, clean
-    session.flush()
+        .select_from(Member)
+        .outerjoin(flagged, flagged.c.member_id == Member.id)
+        .where(ctx.members())
+        .group_by(Member.unit_id)
+    )
+    session.execute(scores.insert().from_select(("unit_id", "month", "members", "clean"), query))
 
 
 # --- Reading --------------------------------------------------------------------------
@@ -702,3 +1124,55 @@ def _store_scores(session: Session, ctx: Context) -> None:
 
 def score_percent(members: int, clean: int) -> float:
     return 100.0 if members == 0 else round(100.0 * clean / members, 1)
+
+
+def counted_unit(session: Session, scope: str | None, unit: Unit | None = None) -> Unit | None:
+    """The unit whose subtree a page counts: the chosen one, else the scope's own unit, else
+    (an Admin) the single root; None when there are several roots (or none)."""
+    if unit is not None:
+        return unit
+    if scope is UNRESTRICTED:
+        roots = session.scalars(select(Unit).where(Unit.parent_id.is_(None)).limit(2)).all()
+        return roots[0] if len(roots) == 1 else None
+    return session.scalar(select(Unit).where(Unit.path == scope)) if scope else None
+
+
+def rule_counts(session: Session, scope: str | None, unit: Unit | None) -> dict[str, int]:
+    """Items per rule in `unit`'s subtree (from counted_unit), or over every root for an
+    Admin with several roots: a few rows of work_count, not a count of the items."""
+    if unit is not None:
+        where = WorkCount.unit_id == unit.id
+    elif scope is UNRESTRICTED:
+        where = WorkCount.unit_id.in_(select(Unit.id).where(Unit.parent_id.is_(None)))
+    else:
+        return {}
+    return {
+        rule: int(items)
+        for rule, items in session.execute(
+            select(WorkCount.rule, func.sum(WorkCount.items)).where(where).group_by(WorkCount.rule)
+        )
+    }
+
+
+def child_counts(session: Session, scope: str | None, unit: Unit | None) -> list[dict[str, Any]]:
+    """Per unit just below `unit` (or per root), its subtree's items per rule, in tree order:
+    one query over work_count."""
+    if unit is not None:
+        parent = Unit.parent_id == unit.id
+    elif scope is UNRESTRICTED:
+        parent = Unit.parent_id.is_(None)
+    else:
+        return []
+    rows: dict[int, dict[str, Any]] = {}
+    due_rules = {rule.key for rule in RULES if rule.kind == DUE}
+    for unit_id, code, name, rule, items in session.execute(
+        select(Unit.id, Unit.code, Unit.name, WorkCount.rule, WorkCount.items)
+        .join(WorkCount, WorkCount.unit_id == Unit.id)
+        .where(parent)
+        .order_by(Unit.sort_path)
+    ):
+        row = rows.setdefault(unit_id, {"id": unit_id, "code": code, "name": name, "due": 0})
+        row[rule] = items
+        if rule in due_rules:
+            row["due"] += items
+    return list(rows.values())

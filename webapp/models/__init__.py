@@ -47,7 +47,7 @@ from webapp.models.sync import PeerKind, ReferenceVersion, SyncIdentity, SyncPee
 from webapp.models.sync_packages import SyncKeyMap, SyncOutbox, SyncPackage
 from webapp.models.unit import Unit, UnitChange, UnitChangeKind, UnitKind
 from webapp.models.user import DangVienUser
-from webapp.models.worklist import CheckRun, QualityScore, WorkItem, WorklistSetting
+from webapp.models.worklist import CheckRun, QualityScore, WorkCount, WorkItem, WorklistSetting
 
 metadata = Model.metadata
 
@@ -85,6 +85,7 @@ __all__ = [
     "PhotoBatch",
     "PhotoBatchItem",
     "QualityScore",
+    "WorkCount",
     "WorkItem",
     "WorklistSetting",
     "CatalogueEntry",

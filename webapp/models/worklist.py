@@ -19,9 +19,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship
 
+from webapp.models.member import SORT_KEY_TYPE
+
 
 class WorkItem(Model):
-    """One thing due or wrong for one member, found by one rule on the refresh's day."""
+    """One thing due or wrong for one member, found by one rule."""
 
     __tablename__ = "work_item"
 
@@ -34,12 +36,36 @@ class WorkItem(Model):
     unit = relationship("Unit")
     due_on = Column(Date)
     details = Column(JSON, nullable=False, default=dict)
+    # The refresh keeps an item that is found again unchanged: the day it was first found.
     found_on = Column(Date, nullable=False)
+    # The member's sort key, copied by the refresh: lists are ordered (due day, name) on an
+    # index of this table alone, without sorting every item of a province joined to members.
+    sort_key = Column(SORT_KEY_TYPE, nullable=False, default="", server_default="")
 
     __table_args__ = (
         Index("ix_work_item_unit_rule", "unit_id", "rule"),
         Index("ix_work_item_rule_member", "rule", "member_id"),
+        # One rule's list in a large scope, in the page's order (due day, nulls last; name).
+        Index("ix_work_item_rule_order", "rule", "due_on", "sort_key", "id"),
+        # Every rule's list in a large scope, in the same order.
+        Index("ix_work_item_order", "due_on", "sort_key", "id"),
     )
+
+
+class WorkCount(Model):
+    """How many items of a rule the subtree of a unit holds (the unit's own and every unit
+    below it), recomputed by the refresh with the items: the worklist page and the home page
+    read their counts per kind and per unit here, a few indexed rows, never counting the
+    items of a province on each request."""
+
+    __tablename__ = "work_count"
+
+    id = Column(Integer, primary_key=True)
+    unit_id = Column(Integer, ForeignKey("unit.id", ondelete="CASCADE"), nullable=False)
+    rule = Column(String(40), nullable=False)
+    items = Column(Integer, nullable=False)
+
+    __table_args__ = (UniqueConstraint("unit_id", "rule", name="uq_work_count_unit_rule"),)
 
 
 class CheckRun(Model):

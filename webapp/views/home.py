@@ -85,16 +85,10 @@ def work_counts(members_in_scope: int) -> dict:
                     request_eligible_count(scope, occasion)
             counts["eligible_not_proposed"] = count
     if sm.has_access("can_list", "WorklistView"):
-        from webapp.domain.worklist import RULES
-        from webapp.models.worklist import WorkItem
+        from webapp.domain.worklist import RULES, counted_unit, rule_counts
 
-        found = dict(
-            db.session.execute(
-                select(WorkItem.rule, func.count(WorkItem.id))
-                .where(scope_clause(WorkItem, scope))
-                .group_by(WorkItem.rule)
-            ).all()
-        )
+        # The counts the refresh keeps per unit subtree (work_count): a few rows.
+        found = rule_counts(db.session, scope, counted_unit(db.session, scope))
         counts["worklist"] = [(rule, found[rule.key]) for rule in RULES if found.get(rule.key)]
         if scope is not None and sm.has_access("can_decide", "CardBatchView") and found:
             counts["worklist_by_unit"] = worklist_by_unit(scope, RULES)

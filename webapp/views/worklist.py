@@ -10,7 +10,8 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from webapp.domain.errors import DomainError, ValidationFailed
 from webapp.domain.scope import scope_clause
@@ -20,15 +21,17 @@ from webapp.domain.worklist import (
     RULES,
     RULES_BY_KEY,
     THRESHOLDS,
+    child_counts,
     configure_worklist,
+    counted_unit,
     current_settings,
+    rule_counts,
     rule_setting_key,
     score_percent,
 )
 from webapp.extensions import db
 from webapp.labels import MEMBER_COLUMNS, format_date
 from webapp.messages import translated_field_errors
-from webapp.models.member import Member
 from webapp.models.unit import Unit
 from webapp.models.worklist import CheckRun, QualityScore, WorkItem
 from webapp.security import current_requester
@@ -62,6 +65,16 @@ def describe(item: WorkItem) -> str:
         what = gettext("Card") if details.get("what") == "card" else gettext("Badge")
         since = date.fromisoformat(details["since"]) if details.get("since") else None
         return gettext("%(what)s proposal waiting since %(day)s", what=what, day=format_date(since))
+    if rule == "transfer_unconfirmed":
+        since = date.fromisoformat(details["since"]) if details.get("since") else None
+        return gettext(
+            "Transferred out on %(day)s to %(to)s; no arrival recorded",
+            day=format_date(since),
+            to=details.get("to") or "—",
+        )
+    if rule == "temporary_transfer_long":
+        since = date.fromisoformat(details["since"]) if details.get("since") else None
+        return gettext("On a temporary transfer since %(day)s", day=format_date(since))
     if rule == "supplement_missing":
         return gettext("No supplement for %(year)s", year=details.get("year"))
     if rule == "birthdays":
@@ -126,7 +139,6 @@ class WorklistView(BaseView):
             abort(404)
         unit_id = _int_arg("unit")
         page = _int_arg("page") or 1
-        in_scope = scope_clause(WorkItem, scope)
         unit = None
         if unit_id is not None:
             unit = db.session.scalar(
@@ -134,40 +146,31 @@ class WorklistView(BaseView):
             )
             if unit is None:
                 abort(404)  # a tampered unit: no other scope's items, not even a count
-        counts = dict(
-            db.session.execute(
-                select(WorkItem.rule, func.count(WorkItem.id))
-                .where(in_scope)
-                .group_by(WorkItem.rule)
-            ).all()
-        )
+        counted = counted_unit(db.session, scope, unit)
+        # Counts per rule and per unit below: a few rows the refresh keeps (work_count).
+        counts = rule_counts(db.session, scope, counted)
+        units = child_counts(db.session, scope, counted)
         runs = {run.rule: run for run in db.session.scalars(select(CheckRun))}
-        query = select(WorkItem).join(Member, Member.id == WorkItem.member_id).where(in_scope)
+        if counted is not None:
+            where = WorkItem.unit_id.in_(
+                select(Unit.id).where(Unit.path.startswith(counted.path, autoescape=True))
+            )
+        else:
+            where = scope_clause(WorkItem, scope)
+        query = select(WorkItem).where(where)
         if rule_key:
             query = query.where(WorkItem.rule == rule_key)
-        if unit is not None:
-            query = query.join(Unit, Unit.id == WorkItem.unit_id).where(
-                Unit.path.startswith(unit.path, autoescape=True)
-            )
-        total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+            total = counts.get(rule_key, 0)
+        else:
+            total = sum(counts.values())
+        # One page in the list's order, on an index of work_item; members and units loaded
+        # with it (no query per item).
         items = db.session.scalars(
-            query.order_by(WorkItem.due_on.is_(None), WorkItem.due_on, Member.sort_key)
+            query.options(joinedload(WorkItem.member), joinedload(WorkItem.unit))
+            .order_by(WorkItem.due_on.asc().nulls_last(), WorkItem.sort_key, WorkItem.id)
             .limit(PAGE_SIZE)
             .offset((page - 1) * PAGE_SIZE)
         ).all()
-        by_unit = db.session.execute(
-            select(Unit.id, Unit.code, Unit.name, WorkItem.rule, func.count(WorkItem.id))
-            .join(Unit, Unit.id == WorkItem.unit_id)
-            .where(in_scope)
-            .group_by(Unit.id, Unit.code, Unit.name, WorkItem.rule)
-            .order_by(Unit.code)
-        ).all()
-        units: dict[int, dict] = {}
-        for uid, code, name, rule, count in by_unit:
-            entry = units.setdefault(uid, {"id": uid, "code": code, "name": name, "due": 0})
-            entry[rule] = count
-            if RULES_BY_KEY.get(rule) and RULES_BY_KEY[rule].kind == DUE:
-                entry["due"] += count
         return self.render_template(
             "worklist/items.html",
             title=gettext("Worklist"),
@@ -182,7 +185,7 @@ class WorklistView(BaseView):
             pages=max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE),
             rule_key=rule_key,
             unit=unit,
-            units=sorted(units.values(), key=lambda u: u["code"]),
+            units=units,
             severity_labels=SEVERITY_LABELS,
             format_date=format_date,
             may_refresh=self.appbuilder.sm.has_access("can_refresh", "WorklistView"),
