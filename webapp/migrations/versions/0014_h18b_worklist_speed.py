@@ -2,7 +2,7 @@
 counts per rule and unit subtree (work_count)
 
 Revision ID: 0014_h18b_worklist_speed
-Revises: 0013_h16_member_import
+Revises: 0014_sync_reference
 Create Date: 2026-12-02 06:15:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014_h18b_worklist_speed"
-down_revision = "0013_h16_member_import"
+down_revision = "0014_sync_reference"
 branch_labels = None
 depends_on = None
 
