@@ -36,6 +36,7 @@ from webapp.domain import (
     photo_batches,
     photos,
     sync,
+    sync_delivery,
     sync_reference,
     sync_setup,
     worklist,
@@ -347,6 +348,13 @@ ROWS: dict[str, Row] = {
         may_not=Role.CLERK,
         owner="admin",
     ),
+    # The upstream said no to a package: kept as refused, its changes back in the outbox.
+    "webapp.domain.sync_delivery.mark_refused": Row(
+        lambda s, r, w: sync_delivery.mark_refused(s, r, _pending_package(s, w, r), "refused"),
+        outside=Forbidden,
+        may_not=Role.CLERK,
+        owner="admin",
+    ),
     # Reference data flows down: only a registered lower level's account takes it, and
     # only the system (or the Admin) applies a version; both name no unit of the tree.
     "webapp.domain.sync_reference.export_reference": Row(
@@ -397,6 +405,14 @@ def _reference_world(s, w) -> None:
     sync_setup.register_peer(
         s, SYSTEM, kind="upstream", unit_code="P", public_key=public_key(w.upstream_seed)
     )
+
+
+def _pending_package(s, w, r) -> int:
+    """The number of a package waiting for its receipt (made only for an owner's call)."""
+    _sync_ready(s, w, r)
+    if not r.is_admin:
+        return 1
+    return sync.export_package(s, SYSTEM, seed=w.sync_seed, full=True).sequence
 
 
 def _export_reference(s, r, w):
