@@ -26,6 +26,7 @@ def register_cli(app: Flask) -> None:
     from webapp.import_cli import import_members_command
     from webapp.photos_cli import photos_group
     from webapp.sync_cli import sync_group
+    from webapp.transfer_cli import transfer_group
 
     for command in (
         init_command,
@@ -43,6 +44,7 @@ def register_cli(app: Flask) -> None:
         backup_command,
         restore_command,
         sync_group,
+        transfer_group,
     ):
         app.cli.add_command(command)
 

@@ -120,6 +120,11 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "job.retry": frozenset(),
     # Packages between instances (docs/sync.md): identity and peers are the Admin's.
     "sync.configure": frozenset(),
+    # Transfers of members to and from a partner province (docs/sync.md): the clerk's,
+    # inside their scope, like the events they record.
+    "transfer.export": frozenset({Role.CLERK}),
+    "transfer.import": frozenset({Role.CLERK}),
+    "transfer.close": frozenset({Role.CLERK}),
 }
 ALWAYS = frozenset({Role.ADMIN, Role.SYSTEM})
 

@@ -44,6 +44,7 @@ from webapp.models.record import (
 )
 from webapp.models.report_run import ReportRun, ReportState
 from webapp.models.sync import PeerKind, SyncIdentity, SyncPeer
+from webapp.models.transfer import IncomingTransfer, OutgoingTransfer, TransferState
 from webapp.models.unit import Unit, UnitChange, UnitChangeKind, UnitKind
 from webapp.models.user import DangVienUser
 from webapp.models.worklist import CheckRun, QualityScore, WorkItem, WorklistSetting
@@ -109,6 +110,9 @@ __all__ = [
     "PeerKind",
     "SyncIdentity",
     "SyncPeer",
+    "IncomingTransfer",
+    "OutgoingTransfer",
+    "TransferState",
     "Unit",
     "UnitChange",
     "UnitChangeKind",
