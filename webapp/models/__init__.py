@@ -44,6 +44,7 @@ from webapp.models.record import (
 )
 from webapp.models.report_run import ReportRun, ReportState
 from webapp.models.sync import PeerKind, SyncIdentity, SyncPeer
+from webapp.models.sync_packages import SyncKeyMap, SyncOutbox, SyncPackage
 from webapp.models.transfer import IncomingTransfer, OutgoingTransfer, TransferState
 from webapp.models.unit import Unit, UnitChange, UnitChangeKind, UnitKind
 from webapp.models.user import DangVienUser
@@ -110,6 +111,9 @@ __all__ = [
     "PeerKind",
     "SyncIdentity",
     "SyncPeer",
+    "SyncKeyMap",
+    "SyncOutbox",
+    "SyncPackage",
     "IncomingTransfer",
     "OutgoingTransfer",
     "TransferState",
