@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.orm import Session
 
 from conftest import DATABASE_URL, ROOT, run_flask
 from tests.factories import SYSTEM, make_member, make_tree
@@ -22,6 +23,7 @@ from webapp.domain.commands import Requester, Role
 from webapp.domain.errors import InUse, NotFound, ValidationFailed
 from webapp.domain.events import open_ledger
 from webapp.domain.sync_envelope import fingerprint, generate_key, public_key
+from webapp.domain.sync_rows import member_rows
 from webapp.domain.sync_setup import init_instance, register_peer
 from webapp.domain.transfers import (
     close_transfer,
@@ -128,6 +130,33 @@ def set_up_a(db_session, province_b):
         name="Tỉnh Bê",
     )
     return tree
+
+
+# What is the receiver's own, not the person's: left out when the two sides are compared.
+LOCAL = {
+    "id",
+    "member_id",
+    "supplement_id",
+    "_refs",
+    "unit_id",
+    "host_unit_id",
+    "status",
+    "party_age_from",
+    "created_at",
+    "updated_at",
+    "version_id",
+}
+
+
+def carried(session, member_id: int) -> dict[str, list[str]]:
+    """The member's rows that a transfer carries, as sync_rows serialises them, without
+    the ids and derived fields that are each instance's own."""
+    out: dict[str, list[str]] = {}
+    for table, data in member_rows(session, [member_id]):
+        if table in transfers.CARRIED:
+            kept = {k: v for k, v in data.items() if k not in LOCAL}
+            out.setdefault(table, []).append(json.dumps(kept, sort_keys=True))
+    return {table: sorted(rows) for table, rows in out.items()}
 
 
 def clerk_of(unit) -> Requester:
@@ -258,6 +287,13 @@ def test_a_transfer_crosses_from_a_to_b_and_the_receipt_closes_it(app, db_sessio
     assert there["cell"] == "B.01" and there["status"] == "official"
     assert there["party_age_from"] == here.admitted_on
     assert rows == [(date(2001, 9, 1), "Giáo viên trường làng")]
+    with Session(province_b["engine"]) as b_session:
+        at_b = carried(b_session, there["id"])
+    at_a = carried(db_session, member.id)
+    assert {"member", "member_work_period", "party_card"} <= set(at_a)
+    # The history of changed fields: A's rows all arrive; B adds its own (the transfer in).
+    assert set(at_a.pop("member_change", [])) <= set(at_b.pop("member_change", []))
+    assert at_b == at_a
     assert events == [("transfer_in", "official", "Tỉnh A", "123-QĐ/TU")]
     assert received == [transfer.transfer_id]
 

@@ -26,16 +26,14 @@ from datetime import date, datetime
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import Date, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from webapp.domain.cards import record_card
 from webapp.domain.commands import Requester, command
 from webapp.domain.errors import N_, InUse, NotFound, ValidationFailed
 from webapp.domain.events import EventInput, record_event
 from webapp.domain.ledger import ACTIVE, EventKind
-from webapp.domain.members import member_problems
-from webapp.domain.records import add_member_row
+from webapp.domain.members import member_problems, record_values
 from webapp.domain.scope import find_in_scope, find_member
 from webapp.domain.sync_envelope import (
     EnvelopeRefused,
@@ -45,11 +43,14 @@ from webapp.domain.sync_envelope import (
     seal,
     sign_only,
 )
+from webapp.domain.sync_rows import apply_rows, member_rows
 from webapp.domain.sync_setup import peer_by_key, require_identity
+from webapp.models.cards import PartyCard
 from webapp.models.ledger import MemberEvent
 from webapp.models.member import Member
 from webapp.models.record import MEMBER_ROW_MODELS
 from webapp.models.sync import PeerKind, SyncPeer
+from webapp.models.sync_packages import SyncKeyMap
 from webapp.models.transfer import IncomingTransfer, OutgoingTransfer, TransferState
 from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit
 
@@ -94,34 +95,23 @@ NOT_ACTIVE = N_(
 )
 UNKNOWN_TRANSFER = N_("No transfer package %(transfer)s was written here for that partner.")
 ALREADY_CLOSED = N_("The transfer of %(number)s was closed already on %(day)s.")
+CARD_TAKEN = N_(
+    "The card number %(card)s is already in this instance's card registry; nothing was imported."
+)
 BAD_PAYLOAD = N_("The transfer package's contents are not readable; nothing was imported.")
 
-# Record fields that belong to this instance, not to the person: never carried.
-LOCAL_FIELDS = frozenset(
-    {
-        "id",
-        "unit_id",
-        "host_unit_id",
-        "away",
-        "activity",
-        "status",
-        "party_age_from",
-        "completeness",
-        "missing_fields",
-        "sort_key",
-        "search_key",
-        "created_at",
-        "updated_at",
-        "version_id",
-        # The card travels as the card registry's entry (record_card at the receiver).
-        "card_number",
-        "card_issued_on",
-    }
+# What of the member's rows travels and is applied at the receiver (sync_rows' format):
+# the record, its repeating rows, supplements, the history of changed fields, the card
+# registry. The ledger travels as history to show; the receiver's ledger starts with the
+# transfer in (the sender's events name units the receiver does not have).
+CARRIED = (
+    "member",
+    *(model.__tablename__ for model in MEMBER_ROW_MODELS),
+    "member_supplement",
+    "member_change",
+    "party_card",
 )
-ROW_SKIP = frozenset({"id", "member_id"})
-
-
-# -- the payload ----------------------------------------------------------------------------
+HISTORY = "member_event"
 
 
 def _plain(value: Any) -> Any:
@@ -130,66 +120,38 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _columns(model, skip) -> dict[str, Any]:
-    return {c.key: c for c in model.__table__.columns if c.key not in skip}
-
-
-def _values(row, model, skip) -> dict[str, Any]:
-    return {key: _plain(getattr(row, key)) for key in _columns(model, skip)}
-
-
-def _typed(model, skip, values: dict[str, Any]) -> dict[str, Any]:
-    """Values read back from a payload: dates parsed, unknown keys left out."""
-    out = {}
-    for key, column in _columns(model, skip).items():
-        if key not in values:
-            continue
-        value = values[key]
-        if value is not None and isinstance(column.type, Date):
-            value = date.fromisoformat(value)
-        out[key] = value
-    return out
-
-
 def _unit_label(unit: Unit | None) -> str | None:
     return f"{unit.code} – {unit.name}" if unit is not None else None
 
 
 def member_snapshot(session: Session, member: Member) -> dict[str, Any]:
-    """The member's record, rows, card and history, as the package carries them."""
-    rows = []
-    for model in MEMBER_ROW_MODELS:
-        for row in session.scalars(
-            select(model).where(model.member_id == member.id).order_by(model.id)
-        ):
-            rows.append({"table": model.__tablename__, "values": _values(row, model, ROW_SKIP)})
-    events = [
-        {
-            "kind": e.kind,
-            "effective_on": _plain(e.effective_on),
-            "decision_number": e.decision_number,
-            "decision_on": _plain(e.decision_on),
-            "decided_by": e.decided_by,
-            "from_unit": _unit_label(e.from_unit),
-            "to_unit": _unit_label(e.to_unit),
-            "other_organisation": e.other_organisation,
-            "note": e.note,
-            "cancels": _plain(e.reverses.effective_on) if e.reverses is not None else None,
-        }
-        for e in session.scalars(
-            select(MemberEvent)
-            .where(MemberEvent.member_id == member.id)
-            .order_by(MemberEvent.effective_on, MemberEvent.id)
+    """The member's rows (webapp/domain/sync_rows.py `member_rows`) and their ledger as a
+    readable history, as the package carries them."""
+    rows = member_rows(session, [member.id])
+    events_by_id = {data["id"]: data for table, data in rows if table == HISTORY}
+    events = []
+    for data in sorted(events_by_id.values(), key=lambda d: (d["effective_on"], d["id"])):
+        refs = data.get("_refs") or {}
+        cancelled = events_by_id.get(data.get("reverses_id"))
+        events.append(
+            {
+                "kind": data["kind"],
+                "effective_on": data["effective_on"],
+                "decision_number": data.get("decision_number"),
+                "decision_on": data.get("decision_on"),
+                "decided_by": data.get("decided_by"),
+                "from_unit": refs.get("from_unit_id"),
+                "to_unit": refs.get("to_unit_id"),
+                "other_organisation": data.get("other_organisation"),
+                "note": data.get("note"),
+                "cancels": cancelled["kind"] if cancelled else None,
+            }
         )
-    ]
-    return {
-        "record": _values(member, Member, LOCAL_FIELDS),
-        "card": {"number": member.card_number, "issued_on": _plain(member.card_issued_on)}
-        if member.card_number
-        else None,
-        "rows": rows,
-        "events": events,
-    }
+    return {"rows": [[table, data] for table, data in rows if table in CARRIED], "events": events}
+
+
+def _member_row(payload: dict[str, Any]) -> dict[str, Any]:
+    return next(data for table, data in payload["member"]["rows"] if table == "member")
 
 
 @dataclass(frozen=True)
@@ -211,6 +173,7 @@ class TransferCheck:
     transferred_on: date
     decision_number: str | None
     card_number: str | None
+    cards: list[str] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     rows: int = 0
     payload: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -404,8 +367,8 @@ def _open_transfer(session: Session, data: bytes, seed: bytes | None, today: dat
 
 
 def _as_check(payload: dict[str, Any], peer: SyncPeer, sha256: str) -> TransferCheck:
-    record = payload["member"]["record"]
-    card = payload["member"].get("card") or {}
+    record = _member_row(payload)
+    cards = [data["number"] for table, data in payload["member"]["rows"] if table == "party_card"]
     return TransferCheck(
         transfer_id=str(payload["transfer_id"]),
         sender_key=payload["sender_key"],
@@ -421,9 +384,10 @@ def _as_check(payload: dict[str, Any], peer: SyncPeer, sha256: str) -> TransferC
         standing=payload["standing"],
         transferred_on=date.fromisoformat(payload["transfer"]["effective_on"]),
         decision_number=payload["transfer"].get("decision_number"),
-        card_number=card.get("number"),
+        card_number=record.get("card_number"),
+        cards=cards,
         events=list(payload["member"]["events"]),
-        rows=len(payload["member"]["rows"]),
+        rows=len(payload["member"]["rows"]) - 1,
         payload=payload,
         sha256=sha256,
     )
@@ -448,6 +412,12 @@ def _presence_problems(session: Session, check: TransferCheck) -> None:
                     name=same_person.display_name,
                     number=same_person.member_number,
                 )
+        if check.cards:
+            taken = session.scalars(
+                select(PartyCard).where(PartyCard.number.in_(check.cards))
+            ).first()
+            if taken is not None:
+                raise InUse(CARD_TAKEN, card=taken.number)
 
 
 @command("transfer.import")
@@ -492,27 +462,52 @@ def import_transfer(
     check = _open_transfer(session, data, seed, today)
     _presence_problems(session, check)
     cell = _cell_in_scope(session, requester, cell_code)
-    snapshot = check.payload["member"]
-    values = _typed(Member, LOCAL_FIELDS, snapshot["record"])
-    member = Member(**values, unit_id=cell.id, status=check.standing)
-    with session.no_autoflush:
-        member_problems(
-            session,
-            requester,
-            {**values, "unit_id": cell.id, "status": check.standing},
-            member_id=None,
-            member_number_pattern=member_number_pattern,
-        ).raise_if_any()
-    session.add(member)
-    session.flush()
-    arrived_on = on or today
+    peer = peer_by_key(session, check.sender_key)
+    rows = []
+    for table, row in check.payload["member"]["rows"]:
+        if table not in CARRIED:
+            continue
+        if table == "member":
+            # The member arrives in the chosen cell; the ledger below derives the rest.
+            row = {
+                **row,
+                "unit_id": -1,
+                "host_unit_id": None,
+                "away": False,
+                "activity": "normal",
+                "status": check.standing,
+                "_refs": {"unit_id": cell.code},
+            }
+        rows.append((table, row))
+    # The member is new here (checked above): what the key map remembers of these sender's
+    # ids belongs to other rows (a sender restored from a backup, a test's fresh database).
+    for table in {t for t, _ in rows}:
+        session.execute(
+            delete(SyncKeyMap).where(
+                SyncKeyMap.peer_id == peer.id,
+                SyncKeyMap.table_name == table,
+                SyncKeyMap.remote_id.in_([r["id"] for t, r in rows if t == table]),
+            )
+        )
+    written: dict[str, set[int]] = {}
+    apply_rows(session, peer, rows, deletions=[], changed=written)
+    (member_id,) = written["member"]
+    member = find_member(session, requester, member_id)
+    session.refresh(member)
+    member_problems(
+        session,
+        requester,
+        record_values(member),
+        member_id=member.id,
+        member_number_pattern=member_number_pattern,
+    ).raise_if_any()
     event = record_event(
         session,
         requester,
         member.id,
         EventInput(
             kind=EventKind.TRANSFER_IN,
-            effective_on=max(arrived_on, check.transferred_on),
+            effective_on=max(on or today, check.transferred_on),
             decision_number=check.decision_number,
             to_unit_id=cell.id,
             other_organisation=check.sender_name,
@@ -521,25 +516,6 @@ def import_transfer(
         ),
         today=max(today, check.transferred_on),
     )
-    by_table = {model.__tablename__: model for model in MEMBER_ROW_MODELS}
-    for row in snapshot["rows"]:
-        model = by_table.get(row.get("table"))
-        if model is None:
-            continue
-        add_member_row(
-            session, requester, model(member_id=member.id, **_typed(model, ROW_SKIP, row["values"]))
-        )
-    card = snapshot.get("card")
-    if card and card.get("number"):
-        issued = card.get("issued_on")
-        record_card(
-            session,
-            requester,
-            member.id,
-            card["number"],
-            date.fromisoformat(issued) if issued else None,
-            today=today,
-        )
     session.add(
         IncomingTransfer(
             transfer_id=check.transfer_id,
@@ -549,6 +525,7 @@ def import_transfer(
             member_id=member.id,
             unit_id=cell.id,
             event_id=event.id,
+            history=json.dumps(check.events, ensure_ascii=False),
             imported_at=now.replace(microsecond=0),
             imported_by_id=requester.user_id,
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from flask_appbuilder import Model
-from sqlalchemy import Column, Date, DateTime, ForeignKey, Index, Integer, String, func
+from sqlalchemy import Column, Date, DateTime, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.orm import relationship
 
 
@@ -72,6 +72,9 @@ class IncomingTransfer(Model):
     unit_id = Column(Integer, ForeignKey("unit.id", ondelete="RESTRICT"), nullable=False)
     unit = relationship("Unit")
     event_id = Column(Integer, ForeignKey("member_event.id", ondelete="RESTRICT"), nullable=False)
+    # The member's ledger at the sender, as the package told it (JSON list), for the
+    # member's page: this instance's ledger starts with the transfer in.
+    history = Column(Text)
     imported_at = Column(DateTime, nullable=False, server_default=func.now())
     imported_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
 

@@ -1,7 +1,7 @@
 """Transfers between provinces: the packages written and the packages imported
 
 Revision ID: 0014_htransfer_transfer
-Revises: 0014_sync_identity
+Revises: 0014_hsync_outbox
 Create Date: 2026-12-02 06:20:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014_htransfer_transfer"
-down_revision = "0014_sync_identity"
+down_revision = "0014_hsync_outbox"
 branch_labels = None
 depends_on = None
 
@@ -51,6 +51,7 @@ def upgrade():
         sa.Column("member_id", sa.Integer(), nullable=False),
         sa.Column("unit_id", sa.Integer(), nullable=False),
         sa.Column("event_id", sa.Integer(), nullable=False),
+        sa.Column("history", sa.Text(), nullable=True),
         sa.Column("imported_at", sa.DateTime(), server_default=sa.func.now(), nullable=False),
         sa.Column("imported_by_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(["member_id"], ["member.id"], ondelete="RESTRICT"),
