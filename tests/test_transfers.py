@@ -4,19 +4,25 @@ separate processes as its administrator and clerk would. The file crosses by dis
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 
-from conftest import DATABASE_URL, ROOT, run_flask
+from conftest import DATABASE_URL, ROOT, login, run_flask
 from tests.factories import SYSTEM, make_member, make_tree
+from webapp.cli import create_user
 from webapp.domain import sync_envelope as envelope
 from webapp.domain import transfers
 from webapp.domain.commands import Requester, Role
@@ -45,6 +51,7 @@ PATTERN = r"\d{6}[A-Z]{1,3}|\d{10}"
 SEED_A = generate_key()
 B_CITIZEN = "001099000001"
 B_NUMBER = "900001BB"
+CLERK_PASSWORD = "Transfer-Pass-123"
 
 KEY_A = public_key(SEED_A)
 SETUP_B = f"""
@@ -438,15 +445,41 @@ def test_b_to_a_a_clerk_imports_into_their_own_scope_only(app, db_session, provi
     assert db_session.scalar(select(func.count()).select_from(IncomingTransfer)) == 0
     assert db_session.scalar(select(Member.id).where(Member.member_number == B_NUMBER)) is None
 
-    # The district's own clerk: imported, with its history; the receipt closes B's transfer.
-    done = import_transfer(
-        db_session,
-        clerk_of(tree["D1"]),
-        data,
-        seed=SEED_A,
-        cell_code=tree["C1"].code,
-        member_number_pattern=PATTERN,
-    )
+    # The district's own clerk, on the import screen: upload, check the person, choose the
+    # cell, import, download the receipt; the receipt closes B's transfer.
+    create_user("clerk_transfer", "Clerk", tree["D1"].code, CLERK_PASSWORD)
+    app.config["SYNC_KEY"] = base64.b64encode(SEED_A).decode()
+    client = app.test_client()
+    login(client, "clerk_transfer", CLERK_PASSWORD)
+    try:
+        checked = client.post(
+            "/transfers/check",
+            data={"file": (io.BytesIO(data), "b-sang-a.dvpkg")},
+            content_type="multipart/form-data",
+        )
+        page = checked.get_data(as_text=True)
+        assert checked.status_code == 200 and "Trần Thị Bê" in page and B_NUMBER in page
+        assert tree["C1"].code in page and tree["C3"].code not in page  # the clerk's cells
+        sha = hashlib.sha256(data).hexdigest()
+        imported = client.post("/transfers/import", data={"package": sha, "cell": tree["C1"].code})
+        assert imported.status_code == 200, imported.get_data(as_text=True)
+        receipt_link = re.search(
+            r'href="(/transfers/received/\d+/receipt)"', imported.get_data(as_text=True)
+        )
+        assert receipt_link, imported.get_data(as_text=True)
+        receipt_bytes = client.get(receipt_link.group(1)).data
+        # The same file again on the screen: refused with the message, nothing written.
+        again = client.post(
+            "/transfers/check",
+            data={"file": (io.BytesIO(data), "b-sang-a.dvpkg")},
+            content_type="multipart/form-data",
+            follow_redirects=True,
+        )
+        assert B_NUMBER in again.get_data(as_text=True)
+    finally:
+        app.config.pop("SYNC_KEY", None)
+    member_id = db_session.scalar(select(Member.id).where(Member.member_number == B_NUMBER))
+    done = SimpleNamespace(member=db_session.get(Member, member_id), receipt=receipt_bytes)
     assert done.member.unit_id == tree["C1"].id and done.member.status == "official"
     assert [e.kind for e in done.member.events] == ["transfer_in"]
     assert done.member.card_number is None and done.member.citizen_id == B_CITIZEN

@@ -211,6 +211,17 @@ def partners(session: Session) -> list[SyncPeer]:
     )
 
 
+def has_partner(session: Session) -> bool:
+    return (
+        session.scalar(
+            select(SyncPeer.id)
+            .where(SyncPeer.kind == PeerKind.PARTNER, SyncPeer.active.is_(True))
+            .limit(1)
+        )
+        is not None
+    )
+
+
 @command("transfer.export")
 def transfer_to_province(
     session: Session,
