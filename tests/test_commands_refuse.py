@@ -614,5 +614,8 @@ def test_the_owner_may(db_session, redis_conn, world, name):
     row = ROWS[name]
     before = snapshot(db_session, redis_conn)
     row.call(db_session, world.requesters[row.owner], world)
-    if name != "webapp.domain.catalogues.seed_catalogues":  # init seeded everything already
+    if name == "webapp.domain.transfers.inspect_transfer":
+        # Checking a file writes nothing (it is a command for its door: the clerk's role).
+        assert snapshot(db_session, redis_conn) == before
+    elif name != "webapp.domain.catalogues.seed_catalogues":  # init seeded everything already
         assert snapshot(db_session, redis_conn) != before

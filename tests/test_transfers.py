@@ -512,3 +512,49 @@ def test_b_to_a_a_clerk_imports_into_their_own_scope_only(app, db_session, provi
     opened = envelope.open_envelope(done.receipt, recipient_seed=None, is_known_sender=bool)
     assert json.loads(opened.payload)["member_number"] == B_NUMBER
     assert db_session.scalar(select(func.count()).select_from(PartyCard)) == 0
+
+
+def test_the_sending_clerk_writes_the_package_on_screen(app, db_session, province_b):
+    """The member page offers the transfer (a partner is registered); the form records it
+    and keeps the package for download from the list of transfers out."""
+    tree = set_up_a(db_session, province_b)
+    member = member_at_a(db_session, tree["C1"], birth_name="Phạm Văn Màn")
+    create_user("clerk_sender", "Clerk", tree["D1"].code, CLERK_PASSWORD)
+    app.config["SYNC_KEY"] = base64.b64encode(SEED_A).decode()
+    client = app.test_client()
+    login(client, "clerk_sender", CLERK_PASSWORD)
+    try:
+        page = client.get(f"/membermodelview/show/{member.id}").get_data(as_text=True)
+        assert f"/transfers/out/{member.id}" in page
+        form = client.get(f"/transfers/out/{member.id}").get_data(as_text=True)
+        assert "Tỉnh Bê" in form
+        today = date.today()
+        refused = client.post(
+            f"/transfers/out/{member.id}",
+            data={"partner": "B", "decision_number": "7-QĐ/TU"},
+        )
+        assert refused.status_code == 200  # no date: the form again, nothing recorded
+        assert db_session.scalar(select(func.count()).select_from(OutgoingTransfer)) == 0
+        done = client.post(
+            f"/transfers/out/{member.id}",
+            data={
+                "partner": "B",
+                "effective_on": today.strftime("%d/%m/%Y"),
+                "decision_number": "7-QĐ/TU",
+            },
+            follow_redirects=True,
+        )
+        listing = done.get_data(as_text=True)
+        transfer = db_session.scalars(select(OutgoingTransfer)).one()
+        assert "Phạm Văn Màn" in listing and transfer.expires_on.strftime("%d/%m/%Y") in listing
+        package = client.get(f"/transfers/package/{transfer.id}")
+        assert package.status_code == 200
+        assert hashlib.sha256(package.data).hexdigest() == transfer.package_sha256
+    finally:
+        app.config.pop("SYNC_KEY", None)
+    # Another district's clerk neither sees it nor downloads it.
+    create_user("clerk_other", "Clerk", tree["D2"].code, CLERK_PASSWORD)
+    other = app.test_client()
+    login(other, "clerk_other", CLERK_PASSWORD)
+    assert other.get(f"/transfers/package/{transfer.id}").status_code == 404
+    assert "Phạm Văn Màn" not in other.get("/transfers/").get_data(as_text=True)
