@@ -39,6 +39,7 @@ from webapp.domain import (
     sync_delivery,
     sync_reference,
     sync_setup,
+    transfers,
     worklist,
 )
 from webapp.domain.commands import COMMANDS, Requester, Role
@@ -389,6 +390,36 @@ ROWS: dict[str, Row] = {
         may_not=Role.CLERK,
         owner="admin",
     ),
+    # --- transfers between provinces (a partner registered, a package and a receipt) ---
+    "webapp.domain.transfers.transfer_to_province": Row(
+        lambda s, r, w: transfers.transfer_to_province(
+            s,
+            r,
+            w.b.id,
+            partner_unit_code="X",
+            on=date(2026, 1, 5),
+            decision_number="1-QĐ",
+            seed=w.transfer_seed,
+        )
+    ),
+    "webapp.domain.transfers.inspect_transfer": Row(
+        lambda s, r, w: transfers.inspect_transfer(s, r, w.transfer_package, seed=w.transfer_seed),
+        outside=None,
+    ),
+    "webapp.domain.transfers.import_transfer": Row(
+        lambda s, r, w: transfers.import_transfer(
+            s,
+            r,
+            w.transfer_package,
+            seed=w.transfer_seed,
+            cell_code=w.cell_b.code,
+            member_number_pattern=PATTERN,
+        ),
+        outside=ValidationFailed,  # the cell "does not exist" for them
+    ),
+    "webapp.domain.transfers.close_transfer": Row(
+        lambda s, r, w: transfers.close_transfer(s, r, w.transfer_receipt)
+    ),
 }
 
 
@@ -653,11 +684,50 @@ def world(app, db_session, redis_conn):
     _import_world(db_session, w)
     _reference_world(db_session, w)
     db_session.commit()
+    _transfer_world(db_session, w)
     yield w
     # Catalogues outlive the per-test clean-up: take this world's entries out again.
     db_session.rollback()
     db_session.execute(delete(CatalogueEntry).where(CatalogueEntry.code.in_(TEST_ENTRIES)))
     db_session.commit()
+
+
+def _transfer_world(session, w) -> None:
+    """A partner province X; a package for this instance from X (a member of D2 written
+    by X's key, then renumbered here so that it arrives as a new member), and X's receipt
+    for that transfer. One key plays both sides: the envelope's checks are tested in
+    tests/test_transfers.py; here only the doors are."""
+    import json
+
+    from webapp.domain.events import open_ledger
+    from webapp.domain.sync_envelope import sign_only
+
+    w.transfer_seed = generate_key()
+    key = public_key(w.transfer_seed)
+    sync_setup.register_peer(session, SYSTEM, kind="partner", unit_code="X", public_key=key)
+    leaving = make_member(session, w.cell_b, birth_name="Hà Văn Đi", member_number="777002TN")
+    session.commit()
+    open_ledger(session, SYSTEM, leaving.id)
+    transfer, w.transfer_package = transfers.transfer_to_province(
+        session,
+        SYSTEM,
+        leaving.id,
+        partner_unit_code="X",
+        on=date(2026, 1, 5),
+        decision_number="9-QĐ",
+        seed=w.transfer_seed,
+    )
+    leaving.member_number = "777003TN"
+    session.commit()
+    receipt = {
+        "transfer_id": transfer.transfer_id,
+        "sender_key": key,
+        "received_on": "2026-01-10",
+        "received_unit": "X.01 – Chi bộ X",
+    }
+    w.transfer_receipt = sign_only(
+        json.dumps(receipt).encode(), kind=transfers.RECEIPT_KIND, sender_seed=w.transfer_seed
+    )
 
 
 def snapshot(session, redis_conn) -> str:
@@ -700,5 +770,8 @@ def test_the_owner_may(db_session, redis_conn, world, name):
     row = ROWS[name]
     before = snapshot(db_session, redis_conn)
     row.call(db_session, world.requesters[row.owner], world)
-    if name != "webapp.domain.catalogues.seed_catalogues":  # init seeded everything already
+    if name == "webapp.domain.transfers.inspect_transfer":
+        # Checking a file writes nothing (it is a command for its door: the clerk's role).
+        assert snapshot(db_session, redis_conn) == before
+    elif name != "webapp.domain.catalogues.seed_catalogues":  # init seeded everything already
         assert snapshot(db_session, redis_conn) != before

@@ -34,6 +34,7 @@ def register_cli(app: Flask) -> None:
     from webapp.photos_cli import photos_group
     from webapp.sync_cli import sync_group
     from webapp.sync_package_cli import export_command, import_command
+    from webapp.transfer_cli import transfer_group
 
     for command in (
         init_command,
@@ -53,6 +54,7 @@ def register_cli(app: Flask) -> None:
         sync_group,
         export_command,
         import_command,
+        transfer_group,
     ):
         app.cli.add_command(command)
 

@@ -107,6 +107,10 @@ IMPORT_MEMBERS = [
     (r"MemberImportView", r"can_(list|upload|commit|template)"),
     (r"Member imports", r"menu_access"),
 ]
+TRANSFERS = [
+    (r"TransferView", r"can_(list|export|import)"),
+    (r"Transfers between provinces", r"menu_access"),
+]
 RUN_REPORTS = [
     (r"ReportRunView", r"can_(list|show|request|status|download|cancel)"),
     (r"ReportScreenView", r"can_(quality|members|screen)"),
@@ -138,6 +142,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         *WRITE_MEMBER_FILE,
         *WORKLIST,
         *IMPORT_MEMBERS,
+        *TRANSFERS,
     ],
     "Manager": [
         *SELF_SERVICE,

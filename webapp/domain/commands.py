@@ -128,6 +128,11 @@ ACTIONS: dict[str, frozenset[Role]] = {
     # scheduled job's, as System). Applying a package: the sender's Sync account.
     "sync.export": frozenset(),
     "sync.apply": frozenset({Role.SYNC}),
+    # Transfers of members to and from a partner province (docs/sync.md): the clerk's,
+    # inside their scope, like the events they record.
+    "transfer.export": frozenset({Role.CLERK}),
+    "transfer.import": frozenset({Role.CLERK}),
+    "transfer.close": frozenset({Role.CLERK}),
 }
 ALWAYS = frozenset({Role.ADMIN, Role.SYSTEM})
 

@@ -45,6 +45,7 @@ from webapp.models.record import (
 from webapp.models.report_run import ReportRun, ReportState
 from webapp.models.sync import PeerKind, ReferenceVersion, SyncIdentity, SyncPeer
 from webapp.models.sync_packages import SyncKeyMap, SyncOutbox, SyncPackage
+from webapp.models.transfer import IncomingTransfer, OutgoingTransfer, TransferState
 from webapp.models.unit import Unit, UnitChange, UnitChangeKind, UnitKind
 from webapp.models.user import DangVienUser
 from webapp.models.worklist import CheckRun, QualityScore, WorkCount, WorkItem, WorklistSetting
@@ -115,6 +116,9 @@ __all__ = [
     "SyncKeyMap",
     "SyncOutbox",
     "SyncPackage",
+    "IncomingTransfer",
+    "OutgoingTransfer",
+    "TransferState",
     "Unit",
     "UnitChange",
     "UnitChangeKind",

@@ -35,6 +35,7 @@ from webapp.views.reports import ReportRunView
 from webapp.views.sync_api import SyncApi
 from webapp.views.sync_screens import SyncStatusView
 from webapp.views.totp import DangVienAuthDBView, TotpView
+from webapp.views.transfers import TransferView
 from webapp.views.units import UnitApi, UnitModelView
 from webapp.views.worklist import WorklistView
 
@@ -217,6 +218,14 @@ def register_views(appbuilder: AppBuilder) -> None:
         "Member imports",
         label=_l("Import members from a spreadsheet"),
         icon="fa-file-excel-o",
+        category="Organisation",
+    )
+    # Members transferred to and from partner provinces (docs/sync.md).
+    appbuilder.add_view(
+        TransferView,
+        "Transfers between provinces",
+        label=_l("Transfers between provinces"),
+        icon="fa-exchange",
         category="Organisation",
     )
     appbuilder.add_view(

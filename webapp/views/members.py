@@ -28,6 +28,7 @@ from webapp.domain.members import (
 )
 from webapp.domain.party_age import party_age
 from webapp.domain.records import may_apply_supplement
+from webapp.domain.transfers import has_partner
 from webapp.extensions import db
 from webapp.labels import (
     ACTIVITY_LABELS,
@@ -382,7 +383,15 @@ def member_panel(member_id: int, as_of_text: str | None) -> dict:
         "title": f"{member.display_name} ({member.member_number})",
         "can_record": sm.has_access("can_record", "MemberEventView"),
         "can_cancel": sm.has_access("can_cancel", "MemberEventView"),
+        # To a registered partner province, for a member on the rolls (docs/sync.md).
+        "can_transfer": sm.has_access("can_export", "TransferView")
+        and requester.may("transfer.export")
+        and member.status in ACTIVE_STANDINGS
+        and has_partner(db.session),
     }
+
+
+ACTIVE_STANDINGS = ("probationary", "official")
 
 
 def _unit_text(unit: Unit | None) -> str:

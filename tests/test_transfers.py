@@ -1,0 +1,560 @@
+"""A transfer between two provinces (issue 15): province A is the test database, in this
+process; province B is its own database and DATA_DIR, driven by `flask --app wsgi …` in
+separate processes as its administrator and clerk would. The file crosses by disk."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.orm import Session
+
+from conftest import DATABASE_URL, ROOT, login, run_flask
+from tests.factories import SYSTEM, make_member, make_tree
+from webapp.cli import create_user
+from webapp.domain import sync_envelope as envelope
+from webapp.domain import transfers
+from webapp.domain.commands import Requester, Role
+from webapp.domain.errors import InUse, NotFound, ValidationFailed
+from webapp.domain.events import open_ledger
+from webapp.domain.sync_envelope import fingerprint, generate_key, public_key
+from webapp.domain.sync_rows import member_rows
+from webapp.domain.sync_setup import init_instance, register_peer
+from webapp.domain.transfers import (
+    close_transfer,
+    import_transfer,
+    inspect_transfer,
+    pending_transfers,
+    transfer_to_province,
+)
+from webapp.messages import translate
+from webapp.models import Member, MemberEvent, WorkPeriod
+from webapp.models.cards import PartyCard
+from webapp.models.transfer import IncomingTransfer, OutgoingTransfer, TransferState
+
+pytestmark = pytest.mark.server_only
+
+B_DB = "h_htransfer_b" if DATABASE_URL and "h_htransfer" in DATABASE_URL else "dangvien_test_b"
+PATTERN = r"\d{6}[A-Z]{1,3}|\d{10}"
+# Province A's key, the same for the whole module: B registers it once.
+SEED_A = generate_key()
+B_CITIZEN = "001099000001"
+B_NUMBER = "900001BB"
+CLERK_PASSWORD = "Transfer-Pass-123"
+
+KEY_A = public_key(SEED_A)
+SETUP_B = f"""
+from wsgi import app
+from webapp.extensions import db
+from webapp.models.unit import UnitKind
+from webapp.domain.events import open_ledger
+from tests.factories import SYSTEM, make_member, make_unit
+with app.app_context():
+    province = make_unit(db.session, "B", "Đảng bộ tỉnh Bê", UnitKind.PROVINCIAL_COMMITTEE)
+    cell = make_unit(db.session, "B.01", "Chi bộ Bê Một", UnitKind.CELL, province)
+    member = make_member(db.session, cell, member_number="{B_NUMBER}",
+                         citizen_id="{B_CITIZEN}", birth_name="Trần Thị Bê",
+                         sex="female")
+    db.session.commit()
+    open_ledger(db.session, SYSTEM, member.id)
+    # `flask sync init --unit B` and `sync partner --unit P …` (tests/test_sync_setup.py),
+    # in this one process: each `flask` start costs seconds on a loaded machine.
+    from webapp.domain.sync_envelope import public_key
+    from webapp.domain.sync_setup import init_instance, register_peer
+    from webapp.sync_keys import create_key
+    init_instance(db.session, SYSTEM, unit_code="B", public_key=public_key(create_key()))
+    register_peer(db.session, SYSTEM, kind="partner", unit_code="P", public_key="{KEY_A}",
+                  name="Tỉnh A")
+    print(public_key(create_key()))
+"""
+
+
+@pytest.fixture(scope="module")
+def province_b(app, tmp_path_factory):
+    """Province B: a fresh database, `flask init`, a small tree and one member, its key,
+    and A registered as its partner. Returns what the tests need to drive it."""
+    base = DATABASE_URL.rsplit("/", 1)[0]
+    admin = create_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{B_DB}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{B_DB}"'))
+    admin.dispose()
+    where = tmp_path_factory.mktemp("province-b")
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"{base}/{B_DB}",
+        "DATA_DIR": str(where / "data"),
+        "DANGVIEN_INSTANCE_DIR": str(where / "instance"),
+    }
+    flask_ok(env, "init", "--admin-password", "Admin-Test-123")
+    setup = subprocess.run(
+        [sys.executable, "-c", SETUP_B], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert setup.returncode == 0, setup.stderr
+    key_b = setup.stdout.strip().splitlines()[-1]
+    engine = create_engine(env["DATABASE_URL"])
+    yield {"env": env, "key": key_b, "dir": where, "engine": engine}
+    engine.dispose()
+
+
+def flask_ok(env, *args: str) -> str:
+    result = run_flask(*args, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def b_count(province_b, table: str) -> int:
+    with province_b["engine"].connect() as connection:
+        return connection.scalar(text(f"SELECT count(*) FROM {table}"))
+
+
+def b_counts(province_b) -> dict[str, int]:
+    tables = ("member", "member_event", "member_work_period", "party_card", "transfer_in")
+    return {table: b_count(province_b, table) for table in tables}
+
+
+def set_up_a(db_session, province_b):
+    """Province A: its identity (SEED_A) and B as its partner; the tree P → D1, D2."""
+    tree = make_tree(db_session)
+    init_instance(db_session, SYSTEM, unit_code="P", public_key=public_key(SEED_A))
+    register_peer(
+        db_session,
+        SYSTEM,
+        kind="partner",
+        unit_code="B",
+        public_key=province_b["key"],
+        name="Tỉnh Bê",
+    )
+    return tree
+
+
+# What is the receiver's own, not the person's: left out when the two sides are compared.
+LOCAL = {
+    "id",
+    "member_id",
+    "supplement_id",
+    "_refs",
+    "unit_id",
+    "host_unit_id",
+    "status",
+    "party_age_from",
+    "created_at",
+    "updated_at",
+    "version_id",
+}
+
+
+def carried(session, member_id: int) -> dict[str, list[str]]:
+    """The member's rows that a transfer carries, as sync_rows serialises them, without
+    the ids and derived fields that are each instance's own."""
+    out: dict[str, list[str]] = {}
+    for table, data in member_rows(session, [member_id]):
+        if table in transfers.CARRIED:
+            kept = {k: v for k, v in data.items() if k not in LOCAL}
+            out.setdefault(table, []).append(json.dumps(kept, sort_keys=True))
+    return {table: sorted(rows) for table, rows in out.items()}
+
+
+def clerk_of(unit) -> Requester:
+    return Requester(user_id=None, roles=frozenset({Role.CLERK}), scope=unit.path)
+
+
+def member_at_a(db_session, cell, **fields) -> Member:
+    member = make_member(db_session, cell, **fields)
+    db_session.add(
+        WorkPeriod(member=member, starts_on=date(2001, 9, 1), description="Giáo viên trường làng")
+    )
+    db_session.commit()
+    open_ledger(db_session, SYSTEM, member.id)
+    return member
+
+
+def export(db_session, tree, member, *, now=None, to="B", seed=SEED_A) -> bytes:
+    now = now or datetime.now()
+    _, data = transfer_to_province(
+        db_session,
+        clerk_of(tree["D1"]),
+        member.id,
+        partner_unit_code=to,
+        on=now.date(),
+        decision_number="123-QĐ/TU",
+        seed=seed,
+        now=now,
+    )
+    return data
+
+
+def b_import(province_b, data: bytes, name: str, unit="B.01"):
+    path = Path(province_b["dir"]) / name
+    path.write_bytes(data)
+    receipt = path.with_suffix(".receipt")
+    result = run_flask(
+        "transfer",
+        "import",
+        str(path),
+        "--unit",
+        unit,
+        "--receipt-out",
+        str(receipt),
+        env=province_b["env"],
+    )
+    return result, receipt
+
+
+def test_a_transfer_crosses_from_a_to_b_and_the_receipt_closes_it(app, db_session, province_b):
+    tree = set_up_a(db_session, province_b)
+    member = member_at_a(
+        db_session,
+        tree["C1"],
+        citizen_id="001080000123",
+        card_number="31.000777",
+        card_issued_on=date(2007, 5, 19),
+        birth_name="Lê Văn Chuyển",
+        home_town="Nam Định",
+    )
+    number = member.member_number
+    data = export(db_session, tree, member)
+
+    # A: the member is transferred out; the transfer is pending, valid three months.
+    db_session.expire_all()
+    assert db_session.get(Member, member.id).status == "transferred_out"
+    transfer = db_session.scalars(select(OutgoingTransfer)).one()
+    assert transfer.state == TransferState.PENDING
+    assert 89 <= (transfer.expires_on - date.today()).days <= 92
+    events_at_a = [
+        (e.kind, e.effective_on)
+        for e in db_session.scalars(
+            select(MemberEvent).where(MemberEvent.member_id == member.id).order_by(MemberEvent.id)
+        )
+    ]
+    assert [k for k, _ in events_at_a] == ["admission", "official_recognition", "transfer_out"]
+
+    # B: the clerk imports it into cell B.01 (the import shows whom the file carries).
+    before = b_counts(province_b)
+    result, receipt = b_import(province_b, data, "chuyen.dvpkg")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Lê Văn Chuyển" in result.stdout and number in result.stdout
+    assert receipt.is_file()
+    after = b_counts(province_b)
+    assert after["member"] == before["member"] + 1
+    assert after["member_work_period"] == before["member_work_period"] + 1
+    assert after["party_card"] == before["party_card"] + 1
+
+    # B's member is the same person with the same record, rows and card; on B's rolls by a
+    # transfer in, as the official member they were.
+    with province_b["engine"].connect() as connection:
+        there = (
+            connection.execute(
+                text(
+                    "SELECT m.*, u.code AS cell FROM member m JOIN unit u ON u.id = m.unit_id "
+                    "WHERE member_number = :n"
+                ),
+                {"n": number},
+            )
+            .mappings()
+            .one()
+        )
+        rows = connection.execute(
+            text("SELECT starts_on, description FROM member_work_period WHERE member_id = :m"),
+            {"m": there["id"]},
+        ).all()
+        events = connection.execute(
+            text(
+                "SELECT kind, arriving_as, other_organisation, decision_number FROM member_event "
+                "WHERE member_id = :m ORDER BY id"
+            ),
+            {"m": there["id"]},
+        ).all()
+        received = connection.execute(text("SELECT transfer_id FROM transfer_in")).scalars().all()
+    here = db_session.get(Member, member.id)
+    for field in (
+        "birth_name",
+        "sex",
+        "birth_date",
+        "citizen_id",
+        "admitted_on",
+        "official_on",
+        "home_town",
+        "ethnicity",
+        "card_number",
+        "card_issued_on",
+    ):
+        assert there[field] == getattr(here, field), field
+    assert there["cell"] == "B.01" and there["status"] == "official"
+    assert there["party_age_from"] == here.admitted_on
+    assert rows == [(date(2001, 9, 1), "Giáo viên trường làng")]
+    with Session(province_b["engine"]) as b_session:
+        at_b = carried(b_session, there["id"])
+    at_a = carried(db_session, member.id)
+    assert {"member", "member_work_period", "party_card"} <= set(at_a)
+    # The history of changed fields: A's rows all arrive; B adds its own (the transfer in).
+    assert set(at_a.pop("member_change", [])) <= set(at_b.pop("member_change", []))
+    assert at_b == at_a
+    assert events == [("transfer_in", "official", "Tỉnh A", "123-QĐ/TU")]
+    assert received == [transfer.transfer_id]
+
+    # The receipt goes back to A and closes the pending transfer; a second time it says so.
+    closed = close_transfer(db_session, clerk_of(tree["D1"]), receipt.read_bytes())
+    assert closed.state == TransferState.CLOSED
+    assert closed.received_unit.startswith("B.01")
+    with pytest.raises(InUse) as again:
+        close_transfer(db_session, clerk_of(tree["D1"]), receipt.read_bytes())
+    assert number in str(again.value)
+    [(listed, state)] = pending_transfers(db_session, clerk_of(tree["D1"]))
+    assert listed.id == closed.id and state == TransferState.CLOSED
+    # Another district's clerk does not see it.
+    assert pending_transfers(db_session, clerk_of(tree["D2"])) == []
+
+    # The same file again at B: refused, saying when it was imported; nothing written.
+    twice, _ = b_import(province_b, data, "chuyen-lan-2.dvpkg")
+    assert twice.returncode == 5, twice.stdout + twice.stderr
+    assert number in twice.stderr and datetime.now().strftime("%d/%m/%Y") in twice.stderr
+    assert b_counts(province_b) == after
+
+
+def test_refused_files_change_nothing_at_b(app, db_session, province_b):
+    tree = set_up_a(db_session, province_b)
+    # A third province, registered at A only: B cannot read what A writes for it.
+    key_c = public_key(generate_key())
+    register_peer(db_session, SYSTEM, kind="partner", unit_code="C", public_key=key_c)
+    db_session.commit()
+    before = b_counts(province_b)
+    files = {}
+
+    # Written four months ago: expired on the day three months after.
+    old = datetime.now() - timedelta(days=122)
+    files["expired"] = export(db_session, tree, member_at_a(db_session, tree["C1"]), now=old)
+    expiry = db_session.scalars(select(OutgoingTransfer)).one().expires_on
+    # Altered on the way (one byte of the ciphertext), or cut short.
+    good = export(db_session, tree, member_at_a(db_session, tree["C1"]))
+    altered = bytearray(good)
+    altered[len(altered) // 2] ^= 0x01
+    files["altered"] = bytes(altered)
+    files["cut"] = good[:-100]
+    # For another province; from an instance B does not know (signed with another key).
+    files["for_c"] = export(db_session, tree, member_at_a(db_session, tree["C1"]), to="C")
+    stranger = generate_key()
+    files["stranger"] = export(db_session, tree, member_at_a(db_session, tree["C1"]), seed=stranger)
+    # A member number, or a citizen ID, already on record at B.
+    files["same_number"] = export(
+        db_session, tree, member_at_a(db_session, tree["C1"], member_number=B_NUMBER)
+    )
+    files["same_person"] = export(
+        db_session, tree, member_at_a(db_session, tree["C1"], citizen_id=B_CITIZEN)
+    )
+    paths = {name: Path(province_b["dir"]) / f"{name}.dvpkg" for name in files}
+    for name, data in files.items():
+        paths[name].write_bytes(data)
+    # One `flask` process checks them all (each start costs seconds here).
+    checked = run_flask(
+        "transfer", "check", *(str(p) for p in paths.values()), env=province_b["env"]
+    )
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    lines = checked.stdout.splitlines()
+    verdict = {
+        name: next(line for line in lines if line.startswith(f"{path}: "))
+        for name, path in paths.items()
+    }
+    with app.test_request_context():
+        expected = {
+            "expired": translate(transfers.EXPIRED, {"day": expiry.strftime("%d/%m/%Y")}),
+            "altered": translate(envelope.BAD_SIGNATURE),
+            "cut": translate(envelope.BAD_SIGNATURE),
+            "for_c": translate(envelope.NOT_FOR_US, {"key": fingerprint(key_c)}),
+            "stranger": translate(
+                envelope.UNKNOWN_SENDER, {"key": fingerprint(public_key(stranger))}
+            ),
+        }
+    for name, message in expected.items():
+        assert verdict[name].endswith(message), (name, verdict[name])
+    assert B_NUMBER in verdict["same_number"] and "Trần Thị Bê" in verdict["same_number"]
+    assert B_CITIZEN in verdict["same_person"]
+    assert b_counts(province_b) == before
+
+
+def test_b_to_a_a_clerk_imports_into_their_own_scope_only(app, db_session, province_b):
+    tree = set_up_a(db_session, province_b)
+    db_session.commit()
+    where = Path(province_b["dir"])
+    package = where / "b-sang-a.dvpkg"
+    out = run_flask(
+        "transfer",
+        "export",
+        B_NUMBER,
+        "--to",
+        "P",
+        "--on",
+        date.today().strftime("%d/%m/%Y"),
+        "--decision",
+        "45-QĐ/TU",
+        "--out",
+        str(package),
+        env=province_b["env"],
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    data = package.read_bytes()
+
+    # Refused without this instance's key, altered, and into a cell outside the clerk's
+    # scope (C1 is in D1; the clerk is D2's): nothing written.
+    with pytest.raises(NotFound):
+        inspect_transfer(db_session, clerk_of(tree["D1"]), data, seed=None)
+    middle = len(data) // 2
+    with pytest.raises(envelope.EnvelopeRefused):
+        import_transfer(
+            db_session,
+            clerk_of(tree["D1"]),
+            data[:middle] + bytes([data[middle] ^ 1]) + data[middle + 1 :],
+            seed=SEED_A,
+            cell_code=tree["C1"].code,
+            member_number_pattern=PATTERN,
+        )
+    d2_clerk = clerk_of(tree["D2"])
+    check = inspect_transfer(db_session, d2_clerk, data, seed=SEED_A)
+    assert (check.member_number, check.name, check.birth_date) == (
+        B_NUMBER,
+        "Trần Thị Bê",
+        date(1980, 5, 19),
+    )
+    assert check.sender_name == "Tỉnh Bê"
+    assert [e["kind"] for e in check.events] == [
+        "admission",
+        "official_recognition",
+        "transfer_out",
+    ]
+    with pytest.raises(ValidationFailed) as outside:
+        import_transfer(
+            db_session,
+            d2_clerk,
+            data,
+            seed=SEED_A,
+            cell_code=tree["C1"].code,
+            member_number_pattern=PATTERN,
+        )
+    assert outside.value.field == "cell"
+    assert db_session.scalar(select(func.count()).select_from(IncomingTransfer)) == 0
+    assert db_session.scalar(select(Member.id).where(Member.member_number == B_NUMBER)) is None
+
+    # The district's own clerk, on the import screen: upload, check the person, choose the
+    # cell, import, download the receipt; the receipt closes B's transfer.
+    create_user("clerk_transfer", "Clerk", tree["D1"].code, CLERK_PASSWORD)
+    app.config["SYNC_KEY"] = base64.b64encode(SEED_A).decode()
+    client = app.test_client()
+    login(client, "clerk_transfer", CLERK_PASSWORD)
+    try:
+        checked = client.post(
+            "/transfers/check",
+            data={"file": (io.BytesIO(data), "b-sang-a.dvpkg")},
+            content_type="multipart/form-data",
+        )
+        page = checked.get_data(as_text=True)
+        assert checked.status_code == 200 and "Trần Thị Bê" in page and B_NUMBER in page
+        assert tree["C1"].code in page and tree["C3"].code not in page  # the clerk's cells
+        sha = hashlib.sha256(data).hexdigest()
+        imported = client.post("/transfers/import", data={"package": sha, "cell": tree["C1"].code})
+        assert imported.status_code == 200, imported.get_data(as_text=True)
+        receipt_link = re.search(
+            r'href="(/transfers/received/\d+/receipt)"', imported.get_data(as_text=True)
+        )
+        assert receipt_link, imported.get_data(as_text=True)
+        receipt_bytes = client.get(receipt_link.group(1)).data
+        # The same file again on the screen: refused with the message, nothing written.
+        again = client.post(
+            "/transfers/check",
+            data={"file": (io.BytesIO(data), "b-sang-a.dvpkg")},
+            content_type="multipart/form-data",
+            follow_redirects=True,
+        )
+        assert B_NUMBER in again.get_data(as_text=True)
+    finally:
+        app.config.pop("SYNC_KEY", None)
+    member_id = db_session.scalar(select(Member.id).where(Member.member_number == B_NUMBER))
+    done = SimpleNamespace(member=db_session.get(Member, member_id), receipt=receipt_bytes)
+    assert done.member.unit_id == tree["C1"].id and done.member.status == "official"
+    assert [e.kind for e in done.member.events] == ["transfer_in"]
+    assert done.member.card_number is None and done.member.citizen_id == B_CITIZEN
+    # The same file twice: refused, naming the day of the first import; nothing written.
+    counts = db_session.scalar(select(func.count()).select_from(MemberEvent))
+    with pytest.raises(InUse) as twice:
+        import_transfer(
+            db_session,
+            clerk_of(tree["D1"]),
+            data,
+            seed=SEED_A,
+            cell_code=tree["C2"].code,
+            member_number_pattern=PATTERN,
+        )
+    assert twice.value.message == transfers.ALREADY_IMPORTED
+    assert twice.value.params["day"].startswith(date.today().strftime("%d/%m/%Y"))
+    assert db_session.scalar(select(func.count()).select_from(MemberEvent)) == counts
+    assert db_session.scalar(select(func.count()).select_from(Member)) == 1
+    receipt = where / "b-sang-a.receipt"
+    receipt.write_bytes(done.receipt)
+    closed = run_flask("transfer", "receipt", str(receipt), env=province_b["env"])
+    assert closed.returncode == 0, closed.stdout + closed.stderr
+    assert B_NUMBER in closed.stdout
+    with province_b["engine"].connect() as connection:
+        state, where_to = connection.execute(
+            text("SELECT state, received_unit FROM transfer_out")
+        ).one()
+    assert state == "closed" and where_to.startswith(tree["C1"].code)
+    # The receipt is readable by anyone (signed, not encrypted), and says what it closes.
+    opened = envelope.open_envelope(done.receipt, recipient_seed=None, is_known_sender=bool)
+    assert json.loads(opened.payload)["member_number"] == B_NUMBER
+    assert db_session.scalar(select(func.count()).select_from(PartyCard)) == 0
+
+
+def test_the_sending_clerk_writes_the_package_on_screen(app, db_session, province_b):
+    """The member page offers the transfer (a partner is registered); the form records it
+    and keeps the package for download from the list of transfers out."""
+    tree = set_up_a(db_session, province_b)
+    member = member_at_a(db_session, tree["C1"], birth_name="Phạm Văn Màn")
+    create_user("clerk_sender", "Clerk", tree["D1"].code, CLERK_PASSWORD)
+    app.config["SYNC_KEY"] = base64.b64encode(SEED_A).decode()
+    client = app.test_client()
+    login(client, "clerk_sender", CLERK_PASSWORD)
+    try:
+        page = client.get(f"/membermodelview/show/{member.id}").get_data(as_text=True)
+        assert f"/transfers/out/{member.id}" in page
+        form = client.get(f"/transfers/out/{member.id}").get_data(as_text=True)
+        assert "Tỉnh Bê" in form
+        today = date.today()
+        refused = client.post(
+            f"/transfers/out/{member.id}",
+            data={"partner": "B", "decision_number": "7-QĐ/TU"},
+        )
+        assert refused.status_code == 200  # no date: the form again, nothing recorded
+        assert db_session.scalar(select(func.count()).select_from(OutgoingTransfer)) == 0
+        done = client.post(
+            f"/transfers/out/{member.id}",
+            data={
+                "partner": "B",
+                "effective_on": today.strftime("%d/%m/%Y"),
+                "decision_number": "7-QĐ/TU",
+            },
+            follow_redirects=True,
+        )
+        listing = done.get_data(as_text=True)
+        transfer = db_session.scalars(select(OutgoingTransfer)).one()
+        assert "Phạm Văn Màn" in listing and transfer.expires_on.strftime("%d/%m/%Y") in listing
+        package = client.get(f"/transfers/package/{transfer.id}")
+        assert package.status_code == 200
+        assert hashlib.sha256(package.data).hexdigest() == transfer.package_sha256
+    finally:
+        app.config.pop("SYNC_KEY", None)
+    # Another district's clerk neither sees it nor downloads it.
+    create_user("clerk_other", "Clerk", tree["D2"].code, CLERK_PASSWORD)
+    other = app.test_client()
+    login(other, "clerk_other", CLERK_PASSWORD)
+    assert other.get(f"/transfers/package/{transfer.id}").status_code == 404
+    assert "Phạm Văn Màn" not in other.get("/transfers/").get_data(as_text=True)
