@@ -100,7 +100,7 @@ def register_bare_fab(app) -> None:
         page_size = 25
         list_columns = columns
         base_order = ("sort_key", "asc")
-        search_columns = ["search_key", "unit"]
+        search_columns = ["search_key"]
         edit_columns = [
             "member_number",
             "birth_name",
@@ -113,6 +113,13 @@ def register_bare_fab(app) -> None:
             "occupation",
         ]
 
+    class BareMemberByUnitView(BareMemberView):
+        """With FAB's filter on the unit (its search panel lists every unit: this view
+        serves only the page filtered by a cell)."""
+
+        route_base = "/barememberbyunitview"
+        search_columns = ["search_key", "unit"]
+
     class BareMemberApi(ModelRestApi):
         datamodel = SQLAInterface(Member)
         resource_name = "barememberapi"
@@ -123,6 +130,7 @@ def register_bare_fab(app) -> None:
         appbuilder = app.appbuilder
         BareMemberView.edit_columns = [c for c in BareMemberView.edit_columns if hasattr(Member, c)]
         appbuilder.add_view_no_menu(BareMemberView)
+        appbuilder.add_view_no_menu(BareMemberByUnitView)
         appbuilder.add_api(BareMemberApi)
 
 
@@ -271,7 +279,7 @@ def pages(world: dict, contains: int) -> list[tuple[str, str, str, str | None]]:
                 "list filtered by a cell",
                 who,
                 f"{ours}/list/?unit={world['cell_id']}",
-                f"{bare}/list/?_flt_0_unit={world['cell_id']}",
+                f"/barememberbyunitview/list/?_flt_0_unit={world['cell_id']}",
             ),
             (
                 "list of a grassroots subtree",

@@ -215,6 +215,11 @@ class DangVienModelView(TextRuleViewMixin, ModelView):
         if is_scoped(self.datamodel.obj):
             self.base_filters = [*(self.base_filters or []), SCOPE_FILTER]
         super()._init_properties()
+        if isinstance(self.datamodel, PageLoadingInterface):
+            # Each row's related records come with the page, not one query per row.
+            self.datamodel.listed_relations = tuple(
+                name for name in self.list_columns if self.datamodel.is_relation_many_to_one(name)
+            )
         # Empty values show as blank and yes/no in words, not Python's None and False.
         self.formatters_columns = {
             **plain_value_formatters(self.datamodel.obj),
@@ -380,6 +385,11 @@ class DangVienModelRestApi(ModelRestApi):
         if is_scoped(self.datamodel.obj):
             self.base_filters = [*(self.base_filters or []), SCOPE_FILTER]
         super()._init_properties()
+        if isinstance(self.datamodel, PageLoadingInterface):
+            # Each row's related records come with the page, not one query per row.
+            self.datamodel.listed_relations = tuple(
+                name for name in self.list_columns if self.datamodel.is_relation_many_to_one(name)
+            )
 
     def check_item(self, item, item_id: int | None) -> FieldErrors:  # pragma: no cover - abstract
         return FieldErrors()
