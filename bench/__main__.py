@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["tree", "reports", "badges", "photos", "worklist", "ingest"]
+BENCHMARKS = ["tree", "reports", "badges", "photos", "worklist", "ingest", "pages"]
 
 
 def main(argv: list[str]) -> int:

@@ -6,10 +6,9 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
-from flask import flash, g, redirect, request, url_for
+from flask import flash, g, has_request_context, redirect, request, url_for
 from flask_appbuilder import ModelRestApi, ModelView
 from flask_appbuilder.fieldwidgets import Select2Widget
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.sqla.models import User
 from flask_appbuilder.widgets import ListWidget
 from flask_babel import gettext
@@ -34,7 +33,7 @@ from webapp.models.unit import Unit
 from webapp.security import SCOPE_FILTER, current_requester, scoped_get
 from webapp.views.adapters import RecordCommands, as_form_refusal, edited_values
 from webapp.views.errors import HTTP_MESSAGES, DomainRule, translate, translated_field_errors
-from webapp.views.filters import SearchableInterface
+from webapp.views.filters import PageLoadingInterface, SearchableInterface
 
 
 class DateTextWidget(TextInput):
@@ -81,6 +80,20 @@ def choice_field(
     )
 
 
+CATALOGUES_KEY = "dangvien.catalogues"
+
+
+def request_catalogues() -> dict[str, list[str]]:
+    """The active catalogues, read once per request (the member form has ten pick-lists)."""
+    from webapp.domain.catalogues import active_catalogues
+
+    if not has_request_context():
+        return active_catalogues(db.session)
+    if CATALOGUES_KEY not in request.environ:
+        request.environ[CATALOGUES_KEY] = active_catalogues(db.session)
+    return request.environ[CATALOGUES_KEY]
+
+
 class CatalogueSelectField(SelectField):
     """A pick-list of a national catalogue, read when the form is built; an old record's
     value outside the catalogue stays selectable (the domain rule refuses new ones)."""
@@ -92,9 +105,7 @@ class CatalogueSelectField(SelectField):
 
     def process(self, formdata, data=unset_value, extra_filters=None):
         super().process(formdata, data, extra_filters)
-        from webapp.domain.catalogues import catalogue_names
-
-        names = catalogue_names(db.session, self.kind)
+        names = request_catalogues().get(self.kind, [])
         extra = [self.data] if self.data and self.data not in names else []
         self.choices = [("", "—")] + [(name, name) for name in [*names, *extra]]
 
@@ -176,7 +187,7 @@ class WrittenByCommands:
         raise NotImplementedError("records written by commands are deleted one by one")
 
 
-class CommandInterface(WrittenByCommands, SQLAInterface):
+class CommandInterface(WrittenByCommands, PageLoadingInterface):
     pass
 
 
@@ -204,6 +215,11 @@ class DangVienModelView(TextRuleViewMixin, ModelView):
         if is_scoped(self.datamodel.obj):
             self.base_filters = [*(self.base_filters or []), SCOPE_FILTER]
         super()._init_properties()
+        if isinstance(self.datamodel, PageLoadingInterface):
+            # Each row's related records come with the page, not one query per row.
+            self.datamodel.listed_relations = tuple(
+                name for name in self.list_columns if self.datamodel.is_relation_many_to_one(name)
+            )
         # Empty values show as blank and yes/no in words, not Python's None and False.
         self.formatters_columns = {
             **plain_value_formatters(self.datamodel.obj),
@@ -369,6 +385,11 @@ class DangVienModelRestApi(ModelRestApi):
         if is_scoped(self.datamodel.obj):
             self.base_filters = [*(self.base_filters or []), SCOPE_FILTER]
         super()._init_properties()
+        if isinstance(self.datamodel, PageLoadingInterface):
+            # Each row's related records come with the page, not one query per row.
+            self.datamodel.listed_relations = tuple(
+                name for name in self.list_columns if self.datamodel.is_relation_many_to_one(name)
+            )
 
     def check_item(self, item, item_id: int | None) -> FieldErrors:  # pragma: no cover - abstract
         return FieldErrors()

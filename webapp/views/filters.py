@@ -8,6 +8,7 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import SQLAFilterConverter, get_field_setup_query
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Load, joinedload
 
 from webapp.domain.dates import date_or_none
 from webapp.domain.party_age import add_years
@@ -84,7 +85,52 @@ class SearchKeyFilterConverter(SQLAFilterConverter):
         return super().convert(col_name)
 
 
-class SearchableInterface(SQLAInterface):
+class PageLoadingInterface(SQLAInterface):
+    """SQLAInterface that loads a page of rows with what the page shows, in one query.
+    FAB's screens query whole rows and load each row's related record (a member's unit)
+    in a query of its own, 25 a page; its API selects only the listed columns, so a
+    property among them (a member's display name) read its columns one row at a time."""
+
+    # The many-to-one relations a screen's list shows (set by the view, see
+    # DangVienModelView): joined into its page query.
+    listed_relations: tuple[str, ...] = ()
+
+    def apply_all(
+        self,
+        query,
+        filters=None,
+        order_column="",
+        order_direction="",
+        page=None,
+        page_size=None,
+        select_columns=None,
+        outer_default_load=False,
+    ):
+        if not select_columns and self.listed_relations:
+            query = query.options(
+                *(joinedload(getattr(self.obj, name)) for name in self.listed_relations)
+            )
+        return super().apply_all(
+            query,
+            filters,
+            order_column,
+            order_direction,
+            page,
+            page_size,
+            select_columns,
+            outer_default_load,
+        )
+
+    def _apply_normal_col_select_option(self, query, column: str):
+        if self.is_relation_many_to_one(column):
+            return query.options(joinedload(getattr(self.obj, column)))
+        if self.is_property_or_function(column):
+            # Whatever the property reads: every column of the row.
+            return query.options(Load(self.obj).load_only(*self.obj.__table__.columns))
+        return super()._apply_normal_col_select_option(query, column)
+
+
+class SearchableInterface(PageLoadingInterface):
     """SQLAInterface whose `search_key` column is searched word by word, diacritics folded."""
 
     filter_converter_class = SearchKeyFilterConverter

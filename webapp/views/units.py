@@ -212,14 +212,47 @@ class UnitModelView(DangVienModelView):
     @has_access
     @permission_name("tree")
     def tree(self):
-        units = db.session.scalars(
-            select(Unit).where(scope_clause(Unit, current_scope())).order_by(Unit.sort_path)
+        rows = db.session.execute(
+            select(
+                Unit.id,
+                Unit.code,
+                Unit.name,
+                Unit.kind,
+                Unit.path,
+                Unit.parent_id,
+                Unit.dissolved_on,
+            )
+            .where(scope_clause(Unit, current_scope()))
+            .order_by(Unit.sort_path)
         ).all()
+        opened = {
+            int(v)
+            for v in request.args.getlist("open")
+            if v.isascii() and v.isdigit() and len(v) < 19
+        }
+        shown, parents = tree_rows(rows, opened)
+        kinds = {kind: label_for(UNIT_KIND_LABELS, kind) for kind in {row.kind for row in shown}}
+        everything = len(shown) == len(rows)
+        top = min((row.path.count("/") for row in rows), default=0)
+        tree_url = url_for("UnitModelView.tree")
+
+        def toggle(row) -> tuple[str, str] | None:
+            """(symbol, address) of the link that opens or closes a unit's children."""
+            if everything or row.id not in parents or row.path.count("/") == top:
+                return None
+            now = opened - {row.id} if row.id in opened else opened | {row.id}
+            query = "&".join(f"open={unit_id}" for unit_id in sorted(now))
+            return ("▾" if row.id in opened else "▸"), f"{tree_url}?{query}#u{row.id}"
+
+        show_url = url_for("UnitModelView.show", pk=0)[:-1]
         return self.render_template(
             "units/tree.html",
-            units=units,
+            units=shown,
+            toggle=toggle,
+            everything=everything,
+            show_url=show_url,
             counts=subtree_member_counts(db.session),
-            kind_label=lambda value: label_for(UNIT_KIND_LABELS, value),
+            kinds=kinds,
             title=gettext("Organisation tree"),
         )
 
@@ -249,6 +282,36 @@ class UnitModelView(DangVienModelView):
             title=gettext("Members on the rolls"),
         )
         return page, 400 if error else 200
+
+
+# A tree of this many units is shown whole; a larger one (a province has ~6,000 units,
+# 1.3 MB of HTML) shows its top two levels and opens a unit's children on demand.
+TREE_WHOLE_UNITS = 400
+
+
+def tree_rows(rows: list, opened: set[int]) -> tuple[list, set[int]]:
+    """The rows of the tree to show (in the tree's order) and the ids of units that have
+    children: all of them when the tree is small, else the top two levels of the scope, the
+    children of the `opened` units and the ancestors those need."""
+    parents = {row.parent_id for row in rows if row.parent_id is not None}
+    if len(rows) <= TREE_WHOLE_UNITS:
+        return rows, parents
+    depth = {row.id: row.path.count("/") for row in rows}
+    top = min(depth.values(), default=0)
+    by_id = {row.id: row for row in rows}
+    wanted = set()
+    for unit_id in opened:
+        if unit_id in by_id:
+            # The opened unit and its ancestors, so that it is reached in the tree.
+            wanted.update(int(part) for part in by_id[unit_id].path.strip("/").split("/"))
+    shown = [
+        row
+        for row in rows
+        if depth[row.id] <= top + 1
+        or row.id in wanted
+        or (row.parent_id in opened and row.parent_id in wanted)
+    ]
+    return shown, parents
 
 
 class MergeForm(TextRuleForm):
