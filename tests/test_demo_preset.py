@@ -167,3 +167,28 @@ def test_bulk_badge_rounds_award_what_the_commands_award(app, db_session):
     assert len({row[-1] for row in by_commands["pairs"]}) > 1
     for name in by_commands:
         assert in_bulk[name] == by_commands[name], name
+
+
+def test_national_preset_through_the_command_line(app, db_session):
+    """`demo --preset national --members N`: the province's shape scaled to N, members in
+    bulk, with the steps and the summary printed; without --members it is refused."""
+    from webapp.models import Member, Unit
+
+    runner = app.test_cli_runner()
+    refused = runner.invoke(args=["demo", "--preset", "national"])
+    assert refused.exit_code == 2 and "--members" in refused.output
+    assert db_session.scalar(select(func.count(Unit.id))) == 0
+
+    result = runner.invoke(args=["demo", "--preset", "national", "--members", "500", "--seed", "4"])
+    assert result.exit_code == 0, result.output
+    assert "Demo province loaded:" in result.output and "500 members" in result.output
+    assert "s: badges" in result.output  # the steps, with the time spent so far
+    assert db_session.scalar(select(func.count(Member.id))) == 500
+    upper = db_session.scalar(
+        select(func.count(Unit.id)).where(Unit.kind == "upper_grassroots_committee")
+    )
+    assert upper == 16
+    # The bulk writer left PostgreSQL's sequences past its keys: the next member the
+    # commands add gets a fresh key.
+    next_id = db_session.scalar(select(func.nextval("member_id_seq")))
+    assert next_id > db_session.scalar(select(func.max(Member.id)))

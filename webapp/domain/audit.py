@@ -79,7 +79,7 @@ def append(
     if connection.dialect.name == "postgresql":
         # Once per transaction (or savepoint: a rolled-back savepoint releases the locks
         # taken in it), not once per entry: a round of 5,000 proposals adds 5,000 entries.
-        holder = session.get_nested_transaction() or session.get_transaction()
+        holder = connection.get_nested_transaction() or connection.get_transaction()
         locked = session.info.get("audit_locked_in")
         if locked is None or locked() is not holder:
             connection.execute(text("SELECT pg_advisory_xact_lock(728001)"))
