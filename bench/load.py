@@ -392,6 +392,12 @@ def main(argv: list[str] | None = None) -> int:
         capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
     log = Log()
+
+    def stop(signum, frame):  # killed from outside: the finally below stops the servers
+        raise SystemExit(f"stopped by signal {signum}")
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop)
     try:
         import requests
 
