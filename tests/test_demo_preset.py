@@ -115,3 +115,80 @@ def test_province_preset_has_the_seed_shape_scaled_down(app, db_session):
     women = statuses and db_session.scalar(select(func.count()).where(Member.sex == "female"))
     assert 0.25 < women / 2000 < 0.5
     assert db_session.scalar(select(func.count(BadgeAward.id))) > 50
+
+
+def _badge_rows(session) -> dict[str, list[tuple]]:
+    from webapp.models.badges import BadgeAward, BadgeProposal
+
+    found = {}
+    for model in (BadgeProposal, BadgeAward):
+        # Keys and clocks say nothing; an award names its proposal by the proposal's member
+        # and milestone instead of its key.
+        skip = VOLATILE | {"id", "proposal_id", "proposed_at", "decided_at"}
+        columns = [c for c in model.__table__.columns if c.name not in skip]
+        found[model.__tablename__] = sorted(
+            session.execute(select(*columns)).all(), key=lambda row: tuple(map(str, row))
+        )
+    found["pairs"] = sorted(
+        session.execute(
+            select(BadgeAward.badge_number, BadgeProposal.member_id, BadgeProposal.milestone).join(
+                BadgeProposal, BadgeProposal.id == BadgeAward.proposal_id
+            )
+        ).all()
+    )
+    return found
+
+
+def test_bulk_badge_rounds_award_what_the_commands_award(app, db_session):
+    from webapp.demo import badge_occasions
+    from webapp.demo.bulk import Ids, badge_rounds_bulk, found_units_bulk, write_members_bulk
+    from webapp.demo.shape import build_tree, small_shape
+    from webapp.demo.writer import badge_rounds
+    from webapp.domain.commands import transaction
+    from webapp.models.badges import BadgeAward, BadgeProposal
+
+    tree = build_tree(small_shape(300), random.Random(5))
+    with transaction(db_session):
+        ids = Ids(db_session)
+        unit_ids = found_units_bulk(db_session, tree.units, ids)
+        ids.settle()
+    write_members_bulk(db_session, _plans(tree, 300, 5), unit_ids, TODAY)
+    occasions = badge_occasions(TODAY)
+    by_commands_count = badge_rounds(db_session, occasions, TODAY)
+    by_commands = _badge_rows(db_session)
+    with transaction(db_session):
+        db_session.execute(BadgeAward.__table__.delete())
+        db_session.execute(BadgeProposal.__table__.delete())
+    in_bulk_count = badge_rounds_bulk(db_session, occasions, TODAY)
+    in_bulk = _badge_rows(db_session)
+
+    assert by_commands_count > 20 and in_bulk_count == by_commands_count
+    # Several rounds, several milestones: the held badges of one round count in the next.
+    assert len({row[-1] for row in by_commands["pairs"]}) > 1
+    for name in by_commands:
+        assert in_bulk[name] == by_commands[name], name
+
+
+def test_national_preset_through_the_command_line(app, db_session):
+    """`demo --preset national --members N`: the province's shape scaled to N, members in
+    bulk, with the steps and the summary printed; without --members it is refused."""
+    from webapp.models import Member, Unit
+
+    runner = app.test_cli_runner()
+    refused = runner.invoke(args=["demo", "--preset", "national"])
+    assert refused.exit_code == 2 and "--members" in refused.output
+    assert db_session.scalar(select(func.count(Unit.id))) == 0
+
+    result = runner.invoke(args=["demo", "--preset", "national", "--members", "500", "--seed", "4"])
+    assert result.exit_code == 0, result.output
+    assert "Demo province loaded:" in result.output and "500 members" in result.output
+    assert "s: badges" in result.output  # the steps, with the time spent so far
+    assert db_session.scalar(select(func.count(Member.id))) == 500
+    upper = db_session.scalar(
+        select(func.count(Unit.id)).where(Unit.kind == "upper_grassroots_committee")
+    )
+    assert upper == 16
+    # The bulk writer left PostgreSQL's sequences past its keys: the next member the
+    # commands add gets a fresh key.
+    next_id = db_session.scalar(select(func.nextval("member_id_seq")))
+    assert next_id > db_session.scalar(select(func.max(Member.id)))

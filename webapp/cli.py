@@ -303,7 +303,15 @@ def demo_command(members: int | None, seed: int, preset: str, if_empty: bool) ->
         if preset == "small":
             summary = generate_province(db.session, members=members, seed=seed, progress=bar.update)
         else:
-            summary = build_preset(db.session, members=members, seed=seed, progress=bar.update)
+            summary = build_preset(
+                db.session,
+                members=members,
+                seed=seed,
+                progress=bar.update,
+                step=lambda text: click.echo(
+                    f"  {time.monotonic() - started:.0f} s: {text}", file=sys.stderr
+                ),
+            )
     click.echo(
         f"Demo province loaded: {summary['units']} units, {summary['members']} members, "
         f"{summary['events']} events, {summary['supplements']} supplements, {summary['merges']} merge "

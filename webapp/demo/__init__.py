@@ -183,7 +183,7 @@ def build_preset(
     """The province preset: the seed's shape (16 upper committees, 1,050 grassroots
     organisations for 99,300 members), members written in bulk (webapp/demo/bulk.py), then
     the 2025 reform, a cell merge, a card round and badge rounds through the commands."""
-    from webapp.demo.bulk import Ids, found_units_bulk, write_members_bulk
+    from webapp.demo.bulk import Ids, badge_rounds_bulk, found_units_bulk, write_members_bulk
     from webapp.domain.commands import transaction
 
     today = today or date.today()
@@ -207,7 +207,7 @@ def build_preset(
     say("cards")
     card_round(session, today, card_prefix)
     say("badges")
-    badge_rounds(session, preset_badge_occasions(today), today)
+    badge_rounds_bulk(session, preset_badge_occasions(today), today)
     return summary(session, members, merges + int(with_merge))
 
 

@@ -18,7 +18,8 @@ not a person's work; the audit log starts with the first real change), and
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date
+from datetime import date, datetime, timedelta
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import func, insert, select, text
@@ -150,15 +151,50 @@ class Batch:
     def write(self, session: Session) -> None:
         from webapp.models import metadata
 
+        connection = session.connection()
+        copy = connection.dialect.name == "postgresql"
         # Parents first; the member's card and the card's member refer to each other (the
         # key on member is deferred to the commit).
         for table in metadata.sorted_tables:
             rows = self.rows.get(table.name)
-            if rows:
+            if not rows:
+                continue
+            if copy:
+                copy_rows(connection, table, rows)
+            else:
                 session.execute(insert(table), rows)
                 if table.name == "member":
                     # A member travels with all its rows: the member's id is enough.
                     record_changes(session, "member", [row["id"] for row in rows])
+
+
+def copy_rows(connection, table, rows: list[dict[str, Any]]) -> None:
+    """PostgreSQL's COPY of `rows` into `table`, in the connection's transaction: what
+    `insert(table)` with these rows writes (a column no row names gets its default, as
+    the insert would give it: the column's Python default, else the server's), ten times
+    faster than a batch of INSERTs."""
+    names = list(dict.fromkeys(name for row in rows[:1] for name in row))
+    if any(row.keys() != rows[0].keys() for row in rows):
+        names = list(dict.fromkeys(name for row in rows for name in row))
+    fixed = {}
+    for column in table.columns:
+        if column.name not in names and column.default is not None:
+            if not column.default.is_scalar:
+                raise ValueError(f"{table.name}.{column.name}: no scalar default to copy")
+            fixed[column.name] = column.default.arg
+    columns = names + list(fixed)
+    defaults = [_plain(fixed[name]) for name in fixed]
+    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    cursor = connection.connection.driver_connection.cursor()
+    with cursor.copy(statement) as copy:
+        write = copy.write_row
+        for row in rows:
+            write([_plain(row.get(name)) for name in names] + defaults)
+
+
+def _plain(value):
+    """An enum member as its value (what the insert binds)."""
+    return value.value if isinstance(value, Enum) else value
 
 
 def _event_row(ids: Ids, member_id: int, kind: str, day: date, *, from_unit, to_unit, **more):
@@ -414,4 +450,97 @@ def write_members_bulk(
         if progress:
             progress(taken)
         if taken < batch_size:
-            return count
+            break
+    # The planner's statistics of the tables just filled (autovacuum would gather them
+    # minutes later; the reform and the badge rounds that follow read these tables, and
+    # without statistics PostgreSQL plans their joins as if the tables were empty).
+    with transaction(session):
+        for name in sorted({*ids.next, "unit", "unit_change"}):
+            session.execute(text(f"ANALYZE {name}"))
+    return count
+
+
+def badge_rounds_bulk(session: Session, occasions: Iterable[date], today: date) -> int:
+    """The badge rounds of webapp/demo/writer.py `badge_rounds` (proposed, approved and
+    awarded under one decision per occasion), their rows written in bulk: who is eligible
+    for which milestone is found by the same functions the commands use
+    (`eligible_for_badges` for the province, then `eligible_in_own_units`, the proposal's
+    own re-check); the proposals end awarded, the awards numbered on. As for the members:
+    no audit-log entries; tests/test_demo_preset.py compares both ways."""
+    from webapp.demo.writer import _in_own_cell_on
+    from webapp.domain.badge_eligibility import eligible_in_own_units
+    from webapp.domain.badges import eligible_for_badges, held_milestones, rules_from_db
+    from webapp.domain.commands import transaction
+    from webapp.domain.proposals import MAX_TEXT
+    from webapp.models.badges import (
+        BadgeAward,
+        BadgeProposal,
+        BadgeProposalKind,
+        BadgeProposalState,
+    )
+
+    root = session.scalar(select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.id))
+    awarded = 0
+    for occasion in occasions:
+        if occasion > today:
+            continue
+        with transaction(session):
+            ids = [e.member_id for e in eligible_for_badges(session, root, occasion)]
+            ids = _in_own_cell_on(session, ids, occasion)
+            if not ids:
+                continue
+            rules = rules_from_db(session)
+            found = eligible_in_own_units(
+                session, ids, occasion, rules, held_milestones(session, ids)
+            )
+            chosen = [found[i] for i in dict.fromkeys(ids) if i in found]
+            if not chosen:
+                continue
+            keys = Ids(session)
+            highest = session.scalar(select(func.count(BadgeAward.id))) or 0
+            decided_at = datetime.now()  # as webapp/domain/proposals.py decide
+            proposals, awards = [], []
+            for offset, eligibility in enumerate(chosen):
+                proposal_id = keys.take(BadgeProposal.__table__)
+                proposals.append(
+                    {
+                        "id": proposal_id,
+                        "member_id": eligibility.member_id,
+                        "milestone": eligibility.milestone,
+                        "occasion_on": occasion,
+                        "kind": BadgeProposalKind.AUTOMATIC,
+                        "reason": eligibility.reason[:MAX_TEXT],
+                        "state": BadgeProposalState.AWARDED,
+                        "proposed_by_id": None,
+                        "decided_by_id": None,
+                        "decided_at": decided_at,
+                        "comment": None,
+                        "version_id": 1,
+                    }
+                )
+                awards.append(
+                    {
+                        "id": keys.take(BadgeAward.__table__),
+                        "member_id": eligibility.member_id,
+                        "milestone": eligibility.milestone,
+                        "badge_number": f"HH{highest + 1 + offset:07d}",
+                        "decision_number": f"{occasion.year % 100:02d}{occasion.month:02d}-QĐ/TU",
+                        "decision_on": occasion - timedelta(days=7),
+                        "occasion_on": occasion,
+                        "posthumous": False,
+                        "proposal_id": proposal_id,
+                        "reissue_of_id": None,
+                        "lost_on": None,
+                        "recorded_by_id": None,
+                        "version_id": 1,
+                    }
+                )
+            batch = Batch()
+            batch.rows = {BadgeProposal.__tablename__: proposals, BadgeAward.__tablename__: awards}
+            batch.write(session)
+            keys.settle()
+            awarded += len(awards)
+        with transaction(session):
+            for name in ("badge_proposal", "badge_award"):
+                session.execute(text(f"ANALYZE {name}"))
+    return awarded

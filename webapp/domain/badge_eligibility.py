@@ -68,7 +68,7 @@ from datetime import date, timedelta
 from types import MappingProxyType
 
 from sqlalchemy import ARRAY, Integer, any_, literal, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from webapp.domain.catalogue_data import DISCIPLINE_FORM, DISCIPLINE_SEVERITY
 from webapp.domain.ledger import Gap, LedgerEvent, MemberState, Standing, replay
@@ -429,19 +429,33 @@ def form_code(form: str | None, codes: Mapping[str, str]) -> str:
     return codes.get(fold(form), (form or "").strip())
 
 
-def _subtree_officials(root_unit: Unit, occasion: date, cutoff: date):
+def _officials(occasion: date, cutoff: date):
     return (
         select(Member.id, Member.admitted_on, Member.card_issued_on)
         .join(MemberPeriod, MemberPeriod.member_id == Member.id)
         .join(Unit, Unit.id == MemberPeriod.unit_id)
         .where(
-            Unit.path.startswith(root_unit.path, autoescape=True),
             MemberPeriod.starts_on <= occasion,
             or_(MemberPeriod.ends_on.is_(None), MemberPeriod.ends_on > occasion),
             MemberPeriod.standing == Standing.OFFICIAL,
             Member.admitted_on < cutoff,
         )
         .order_by(Member.id)
+    )
+
+
+def _subtree_officials(root_unit: Unit, occasion: date, cutoff: date):
+    return _officials(occasion, cutoff).where(Unit.path.startswith(root_unit.path, autoescape=True))
+
+
+def _own_subtree_officials(member_ids: list[int], occasion: date, cutoff: date, postgresql):
+    """`_subtree_officials` of each member's own unit, for the members `member_ids` (a
+    unit's path is digits and slashes: nothing to escape in the LIKE pattern)."""
+    own = aliased(Unit)
+    return (
+        _officials(occasion, cutoff)
+        .join(own, own.id == Member.unit_id)
+        .where(_among(Member.id, member_ids, postgresql), Unit.path.startswith(own.path))
     )
 
 
@@ -475,7 +489,7 @@ def _among(column, ids: list[int], postgresql: bool):
 
 def _load(
     session: Session,
-    root_unit: Unit,
+    root_unit: Unit | list[int],
     occasion: date,
     held: Mapping[int, frozenset[int]],
     rules: BadgeRules,
@@ -483,11 +497,22 @@ def _load(
     keep=None,
 ) -> Iterator[BadgeCandidate]:
     """`load_candidates`, leaving out (before their events are read) the members for whom
-    `keep(admitted_on, held_milestones)` is false."""
+    `keep(admitted_on, held_milestones)` is false. `root_unit` may instead be a list of
+    member ids: those of them in their own unit's subtree (`eligible_in_own_units`)."""
     codes = discipline_codes(session)
-    rows = session.execute(
-        _subtree_officials(root_unit, occasion, admission_cutoff(occasion, rules))
-    ).all()
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    cutoff = admission_cutoff(occasion, rules)
+    if isinstance(root_unit, Unit):
+        rows = session.execute(_subtree_officials(root_unit, occasion, cutoff)).all()
+    else:
+        ids = sorted(set(root_unit))
+        rows = []
+        for start in range(0, len(ids), batch_size):
+            rows += session.execute(
+                _own_subtree_officials(
+                    ids[start : start + batch_size], occasion, cutoff, postgresql
+                )
+            ).all()
     members, seen = [], set()
     for member_id, admitted_on, card_issued_on in rows:
         if member_id in seen:
@@ -496,7 +521,6 @@ def _load(
         member_held = frozenset(held.get(member_id, ()))
         if keep is None or keep(admitted_on, member_held):
             members.append((member_id, admitted_on, card_issued_on, member_held))
-    postgresql = session.get_bind().dialect.name == "postgresql"
     for start in range(0, len(members), batch_size):
         batch = members[start : start + batch_size]
         ids = [row[0] for row in batch]
@@ -591,4 +615,27 @@ def eligible_members(
         result = eligibility(candidate, occasion, rules)
         if result is not None:
             found.append(result)
+    return found
+
+
+def eligible_in_own_units(
+    session: Session,
+    member_ids: Iterable[int],
+    occasion: date,
+    rules: BadgeRules,
+    held: Mapping[int, frozenset[int]],
+) -> dict[int, Eligibility]:
+    """Each member's eligibility as `eligible_members` of the member's own unit finds it
+    (the re-check of a proposal), for many members in a few queries; by member id, the
+    members not eligible left out."""
+    batch_size = 5000
+
+    def keep(admitted_on: date | None, member_held: frozenset[int]) -> bool:
+        return could_be_eligible(admitted_on, member_held, occasion, rules)
+
+    found = {}
+    for candidate in _load(session, list(member_ids), occasion, held, rules, batch_size, keep):
+        result = eligibility(candidate, occasion, rules)
+        if result is not None:
+            found[candidate.member_id] = result
     return found

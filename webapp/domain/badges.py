@@ -247,13 +247,6 @@ def count_eligible_not_proposed(session: Session, root_unit: Unit, occasion: dat
 # --- Proposals ----------------------------------------------------------------------
 
 
-def _eligibility_of(session: Session, member: Member, occasion: date, rules, held):
-    from webapp.domain.badge_eligibility import eligible_members
-
-    found = eligible_members(session, member.unit, occasion, rules, held)
-    return next((e for e in found if e.member_id == member.id), None)
-
-
 @command("badge.propose")
 def propose_badges(
     session: Session, requester: Requester, occasion: date | None, member_ids: Sequence[int]
@@ -269,12 +262,16 @@ def propose_badges(
     open_ = proposed_milestones(session, list(members))
     problems: list[tuple[str, dict]] = []
     planned = []
+    # Each member as the round of the member's own unit finds them, all in a few queries.
+    from webapp.domain.badge_eligibility import eligible_in_own_units
+
+    eligible = eligible_in_own_units(session, list(members), occasion, rules, held)
     for member_id in dict.fromkeys(member_ids):
         member = members.get(member_id)
         if member is None:
             problems.append((N_("The member does not exist."), {}))
             continue
-        found = _eligibility_of(session, member, occasion, rules, held)
+        found = eligible.get(member_id)
         if found is None:
             problems.append(
                 (
