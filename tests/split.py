@@ -9,6 +9,11 @@ from pathlib import Path
 
 SECONDS = {
     "test_production_run.py": 330,
+    # Several instances as separate processes (each its own `flask init`).
+    "test_sync_tiers.py": 330,
+    "test_transfers.py": 180,
+    "test_sync_core.py": 170,
+    "test_drilldown_reports.py": 180,
     "test_backup.py": 280,
     "test_commands_refuse.py": 240,
     "test_demo.py": 200,

@@ -45,7 +45,8 @@ from webapp.models.transfer import IncomingTransfer, OutgoingTransfer, TransferS
 
 pytestmark = pytest.mark.server_only
 
-B_DB = "h_htransfer_b" if DATABASE_URL and "h_htransfer" in DATABASE_URL else "dangvien_test_b"
+# Province B's database beside this process's own (each test process has its own).
+B_DB = f"{DATABASE_URL.rsplit('/', 1)[1]}_b" if DATABASE_URL else "dangvien_test_b"
 PATTERN = r"\d{6}[A-Z]{1,3}|\d{10}"
 # Province A's key, the same for the whole module: B registers it once.
 SEED_A = generate_key()
