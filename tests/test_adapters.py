@@ -13,7 +13,7 @@ from conftest import run_flask
 from factories import make_tree
 from helpers import vietnamese
 from jobs import JobRefused, run_in_job
-from webapp.cli import EXIT_CODES, Refused, run_in_cli
+from webapp.cli_support import EXIT_CODES, Refused, run_in_cli
 from webapp.domain.commands import CLASH
 from webapp.domain.errors import (
     N_,

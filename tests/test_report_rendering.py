@@ -24,7 +24,8 @@ from sqlalchemy.exc import DataError
 from test_reports import fonts_showing_text, pdf_path_of, pdf_text
 
 from factories import SYSTEM, as_requester, make_member, make_tree
-from webapp.cli import create_user, generate_password
+from webapp.cli import create_user
+from webapp.cli_support import generate_password
 from webapp.domain.cards import CardRequest, decide_cards, issue_cards, propose_cards
 from webapp.domain.events import open_ledger
 from webapp.extensions import db
