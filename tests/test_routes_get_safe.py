@@ -1,6 +1,8 @@
 """No GET changes data (issue 11, item 4): every route of the app that answers GET is
 fetched as an Admin, with the CSRF check on as in production and ids of real records, and
-the whole database (every row of every table, the audit log included) is the same after."""
+the whole database (every row of every table, the audit log included) is the same after —
+but for the audit log's record of a file taken: an export of members' data answers a GET
+and is logged by design (who took which data, webapp/domain/audit.py `log_download`)."""
 
 from __future__ import annotations
 
@@ -62,9 +64,15 @@ def required_values(model) -> dict:
     return values
 
 
+# The audit log's entries of files taken (see the module's docstring).
+NOT_DOWNLOADS = {"audit_entry": " WHERE action NOT IN ('download', 'export')"}
+
+
 def total_rows(session, tables: list[str]) -> int:
     """Rows in the whole database, in one round trip (checked after every GET)."""
-    counts = " + ".join(f'(SELECT count(*) FROM "{table}")' for table in tables)
+    counts = " + ".join(
+        f'(SELECT count(*) FROM "{table}"{NOT_DOWNLOADS.get(table, "")})' for table in tables
+    )
     total = session.scalar(text(f"SELECT {counts}"))
     session.rollback()
     return total
@@ -75,7 +83,8 @@ def snapshot(session) -> dict[str, str]:
     session.expire_all()
     digests = {}
     for table in inspect(db.engine).get_table_names():
-        rows = session.execute(text(f'SELECT * FROM "{table}" ORDER BY 1')).all()
+        where = NOT_DOWNLOADS.get(table, "")
+        rows = session.execute(text(f'SELECT * FROM "{table}"{where} ORDER BY 1')).all()
         digests[table] = hashlib.sha256(repr(rows).encode()).hexdigest()
     session.rollback()
     return digests
@@ -139,3 +148,10 @@ def test_no_get_of_any_route_changes_data(app, db_session):
         assert len(fetched) > 150
     finally:
         app.config["WTF_CSRF_ENABLED"] = False
+        # FAB's form views keep the field list of their first request for good (with the
+        # csrf_token while CSRF was on here); the tests after this one run without CSRF.
+        from flask_appbuilder.baseviews import BaseFormView
+
+        for view in app.appbuilder.baseviews:
+            if isinstance(view, BaseFormView):
+                view.form_columns = type(view).form_columns
