@@ -587,3 +587,40 @@ def test_the_settings_screen_refuses_a_bad_value_in_vietnamese_and_saves_nothing
     assert response.status_code == 200
     assert "Nhập số nguyên từ 60 đến 110" in response.get_data(as_text=True)
     assert db_session.scalars(select(WorklistSetting)).all() == []
+
+
+def test_a_transfer_closed_by_the_partners_receipt_is_not_followed_up(app, db_session, redis_conn):
+    from datetime import datetime
+
+    from webapp.domain.sync_envelope import generate_key, public_key
+    from webapp.models.sync import SyncPeer
+    from webapp.models.transfer import OutgoingTransfer, TransferState
+
+    tree = make_tree(db_session)
+    confirmed = transferred_out(45)(db_session, tree["C1"])
+    waiting = transferred_out(45)(db_session, tree["C1"])
+    partner = SyncPeer(kind="partner", unit_code="TH", public_key=public_key(generate_key()))
+    db_session.add(partner)
+    db_session.flush()
+    for member, state in ((confirmed, TransferState.CLOSED), (waiting, TransferState.PENDING)):
+        event = db_session.scalar(
+            select(MemberEvent).where(
+                MemberEvent.member_id == member.id, MemberEvent.kind == "transfer_out"
+            )
+        )
+        db_session.add(
+            OutgoingTransfer(
+                transfer_id=f"t-{member.id}",
+                member_id=member.id,
+                peer_id=partner.id,
+                event_id=event.id,
+                package_sha256="0" * 64,
+                package_size=1,
+                state=state,
+                created_at=datetime(2026, 1, 1),
+                expires_on=DAY + timedelta(days=30),
+            )
+        )
+    db_session.commit()
+    worklist.refresh_worklist(db_session, SYSTEM, DAY, rules=["transfer_unconfirmed"])
+    assert items_of(db_session, "transfer_unconfirmed") == {waiting.id}

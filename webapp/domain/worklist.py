@@ -69,6 +69,7 @@ from webapp.models.files import (
 from webapp.models.ledger import MemberEvent
 from webapp.models.member import ON_THE_ROLLS, Member, MemberStatus
 from webapp.models.record import MemberSupplement
+from webapp.models.transfer import OutgoingTransfer, TransferState
 from webapp.models.unit import Unit
 from webapp.models.worklist import CheckRun, QualityScore, WorkCount, WorkItem, WorklistSetting
 
@@ -441,9 +442,9 @@ def _last_event(kind: str):
 
 def transfer_unconfirmed(session: Session, ctx: Context) -> Select:
     # Transferred out (Regulation 24-QĐ/TW: the receiving organisation confirms the
-    # arrival) more than N days ago and still transferred out. The instance records no
-    # receipt yet (there is no sync with the receiving instance): "not confirmed" is "no
-    # receipt recorded", so every transfer out is followed up from N days until it is
+    # arrival) more than N days ago and still transferred out, with no receipt recorded:
+    # a transfer to a partner province closed by its receipt (webapp/domain/transfers.py)
+    # is confirmed; any other is followed up from N days until it is
     # `transfer_follow_up_days` old. The item is in the scope of the unit the member left.
     arrival = ctx.settings["transfer_arrival_days"]
     follow_up = ctx.settings["transfer_follow_up_days"]
@@ -473,6 +474,10 @@ def transfer_unconfirmed(session: Session, ctx: Context) -> Select:
             Member.status == MemberStatus.TRANSFERRED_OUT,
             out.c.on <= ctx.day - timedelta(days=arrival),
             out.c.on > ctx.day - timedelta(days=follow_up),
+            ~exists().where(
+                OutgoingTransfer.event_id == MemberEvent.id,
+                OutgoingTransfer.state == TransferState.CLOSED,
+            ),
         )
     )
 
