@@ -430,8 +430,11 @@ def _reference_world(s, w) -> None:
     own identity (w.sync_seed) is made only for an owner's call (init_instance has a row
     of its own, which needs none)."""
     w.sync_seed, w.upstream_seed, w.reference_lower = generate_key(), generate_key(), generate_key()
+    # A unit of its own: a registered lower level's subtree is read-only here, and the
+    # other rows act in D1 and D2.
+    lower = make_unit(s, "REF", "Đảng bộ khối Tham chiếu", UnitKind.UPPER_GRASSROOTS_COMMITTEE)
     w.reference_peer = sync_setup.register_peer(
-        s, SYSTEM, kind="downstream", unit_code=w.d2.code, public_key=public_key(w.reference_lower)
+        s, SYSTEM, kind="downstream", unit_code=lower.code, public_key=public_key(w.reference_lower)
     ).id
     sync_setup.register_peer(
         s, SYSTEM, kind="upstream", unit_code="P", public_key=public_key(w.upstream_seed)
