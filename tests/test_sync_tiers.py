@@ -293,9 +293,12 @@ def test_usb_round_trip_through_a_folder_with_its_receipt(tiers):
 
 
 def test_a_downstream_sending_a_unit_it_does_not_own_is_refused(tiers):
+    from sqlalchemy import create_engine, text
+
     district, province = tiers["district"], tiers["province"]
     before = province.hashes(DISTRICT)
-    # A unit beside the district's own root: not in the subtree the province gave it.
+    # A unit beside the district's own root, with a member: outside its subtree, so its
+    # own pushes leave it out ...
     stray = district.create(
         "/units/",
         {"code": "P.02", "name": "Đảng bộ huyện Hai", "kind": "upper_grassroots_committee"},
@@ -305,8 +308,19 @@ def test_a_downstream_sending_a_unit_it_does_not_own_is_refused(tiers):
         {"code": "P.02.001", "name": "Chi bộ Lạc", "kind": "grassroots_cell", "parent": stray},
     )
     add_member(district, cell, "100099TN", "Người Ngoài")
-    result = push(district, queued=False, check=False)
-    assert result.returncode != 0
-    assert "P.02" in result.stdout + result.stderr
+    assert "Nothing changed" in district.flask("sync", "push").stdout
+    # ... unless the instance was given the wrong unit as its identity (as if `sync init`
+    # had named P.02): its full package then holds units the province never gave it.
+    engine = create_engine(district.database_url)
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE sync_identity SET unit_id = :unit, unit_code = 'P.02'"), {"unit": stray}
+        )
+    engine.dispose()
+    result = district.flask("sync", "push", "--full", check=False)
+    assert result.returncode == 5, result.stdout + result.stderr
+    assert "P.02" in result.stdout
     assert province.hashes(DISTRICT) == before
-    assert "refused" in district.flask("sync", "status").stdout.lower()
+    assert "100099TN" not in province.hashes()
+    assert "refused" in district.flask("sync", "status").stdout
+    assert "refused" in province.flask("sync", "status").stdout
