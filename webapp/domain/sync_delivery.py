@@ -80,13 +80,13 @@ def mark_refused(session: Session, requester: Requester, sequence: int, reason: 
             .where(SyncOutbox.package_sequence == package.sequence)
             .values(package_sequence=None)
         )
-        refused = package.sequence == sequence
-        package.state = PackageState.REFUSED if refused else PackageState.PENDING
-        package.reason = REFUSED_UPSTREAM if refused else None
-        package.reason_params = {"reason": reason[:400], "sequence": str(package.sequence)}
+        if package.sequence != sequence:
+            session.delete(package)  # made after the refused one: remade from the outbox
+            continue
+        package.state = PackageState.REFUSED
+        package.reason = REFUSED_UPSTREAM
+        package.reason_params = {"reason": reason[:400], "sequence": str(sequence)}
         package.data = None
         # Free the number: the next package takes it again.
         package.sequence = None
-        if not refused:
-            session.delete(package)
     session.flush()

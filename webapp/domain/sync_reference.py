@@ -87,9 +87,12 @@ def digest(tables: dict[str, list[dict[str, Any]]]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def current_version(session: Session) -> ReferenceVersion:
-    """The version of the reference data as it is now: the last one made here if nothing
-    changed since, else a new one (numbered in order, in the caller's transaction)."""
+def current_version(
+    session: Session,
+) -> tuple[ReferenceVersion, dict[str, list[dict[str, Any]]]]:
+    """The version of the reference data as it is now, with its tables: the last one made
+    here if nothing changed since, else a new one (numbered in order, in the caller's
+    transaction)."""
     tables = snapshot(session)
     sha = digest(tables)
     last = session.scalars(
@@ -99,11 +102,11 @@ def current_version(session: Session) -> ReferenceVersion:
         .limit(1)
     ).first()
     if last is not None and last.sha256 == sha:
-        return last
+        return last, tables
     made = ReferenceVersion(direction="made", version=(last.version if last else 0) + 1, sha256=sha)
     session.add(made)
     session.flush()
-    return made
+    return made, tables
 
 
 @command("sync.reference")
@@ -120,13 +123,13 @@ def export_reference(
         peer = session.scalars(query.where(SyncPeer.user_id == requester.user_id)).first()
     if peer is None:
         raise Forbidden(NO_DOWNSTREAM)
-    version = current_version(session)
+    version, tables = current_version(session)
     payload = {
         "format": REFERENCE_FORMAT,
         "sender_key": public_key(seed),
         "version": version.version,
         "sha256": version.sha256,
-        "tables": snapshot(session),
+        "tables": tables,
     }
     body = json.dumps(payload, ensure_ascii=False, default=str).encode()
     return seal(

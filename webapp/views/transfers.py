@@ -70,6 +70,16 @@ def _folder(kind: str) -> Path:
     return folder
 
 
+def _send(path: Path, download_name: str):
+    """A transfer package or receipt kept under DATA_DIR/transfers, as an attachment."""
+    return send_file(
+        BytesIO(path.read_bytes()),
+        as_attachment=True,
+        download_name=download_name,
+        mimetype="application/octet-stream",
+    )
+
+
 def _pattern() -> str:
     return current_app.config["MEMBER_NUMBER_PATTERN"]
 
@@ -158,12 +168,7 @@ class TransferView(BaseView):
         path = _folder("out") / f"{transfer.transfer_id}.dvpkg"
         if not path.is_file():
             abort(404)
-        return send_file(
-            path,
-            as_attachment=True,
-            download_name=f"chuyen-{transfer.member.member_number}.dvpkg",
-            mimetype="application/octet-stream",
-        )
+        return _send(path, f"chuyen-{transfer.member.member_number}.dvpkg")
 
     @expose("/receipt", methods=["POST"])
     @has_access
@@ -296,12 +301,7 @@ class TransferView(BaseView):
         path = _folder("in") / f"{transfer.transfer_id}.receipt"
         if not path.is_file():
             abort(404)
-        return send_file(
-            BytesIO(path.read_bytes()),
-            as_attachment=True,
-            download_name=f"bien-nhan-{transfer.member.member_number}.receipt",
-            mimetype="application/octet-stream",
-        )
+        return _send(path, f"bien-nhan-{transfer.member.member_number}.receipt")
 
 
 def _cell_codes() -> list[tuple[str, str]]:
