@@ -249,6 +249,9 @@ AUDIT_ACTION_LABELS = {
     "photo_crop": _l("Photo cropped"),
     "photo_upload": _l("Photo uploaded"),
     "photo_view": _l("Photo opened"),
+    "transfer_export": _l("Transfer package written for another province"),
+    "transfer_import": _l("Member received from another province"),
+    "transfer_close": _l("Transfer closed by the receiving province's receipt"),
 }
 RECORD_TYPE_LABELS = {
     "Member": _l("Party member"),

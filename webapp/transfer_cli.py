@@ -28,6 +28,12 @@ def _member_id(number: str) -> int:
     return found
 
 
+def _store():
+    from webapp.filestore import FileStore
+
+    return FileStore(current_app.config["DATA_DIR"])
+
+
 def _read(path: str) -> bytes:
     try:
         return Path(path).read_bytes()
@@ -58,6 +64,7 @@ def transfer_export(member_number: str, unit_code: str, on: str, decision, out: 
             on=day,
             decision_number=cli_text(decision, "--decision") if decision else None,
             seed=load_key(),
+            files=_store(),
         ),
         {"effective_on": "--on", "decision_number": "--decision"},
     )
@@ -69,9 +76,12 @@ def transfer_export(member_number: str, unit_code: str, on: str, decision, out: 
 
 
 def _summary(check) -> str:
+    badges = ", ".join(f"{b['years']} years ({b['number']})" for b in check.badges) or "none"
     return (
         f"{check.name} ({check.member_number}), born {check.birth_date:%d/%m/%Y}, "
         f"from {check.sender_name}; {len(check.events)} events, {check.rows} rows; "
+        f"photo: {'yes' if check.photo else 'no'}; dossier documents: {check.documents}; "
+        f"badges: {badges}; {check.files} files ({check.files_size} bytes); "
         f"valid until {check.expires_on:%d/%m/%Y}."
     )
 
@@ -124,6 +134,7 @@ def transfer_import(file: str, unit_code: str, receipt_out: str | None) -> None:
             seed=seed,
             cell_code=cli_text(unit_code, "--unit"),
             member_number_pattern=current_app.config["MEMBER_NUMBER_PATTERN"],
+            files=_store(),
         ),
         {"cell": "--unit"},
     )

@@ -10,7 +10,6 @@ instance key seed (webapp/sync_keys.py) and, for files, the FileStore.
 
 from __future__ import annotations
 
-import base64
 import gzip
 import hashlib
 import json
@@ -38,6 +37,7 @@ from webapp.domain.sync_envelope import (
     seal,
     sign_only,
 )
+from webapp.domain.sync_files import DamagedFile, files_of, store_files
 from webapp.domain.sync_rows import (
     MEMBER_TABLES,
     SYNCED,
@@ -333,7 +333,7 @@ def export_package(
     rows += member_rows(session, present, lookups=lookups)
     if not rows and not deletions and not full:
         return None  # the changes concerned nothing this instance sends up
-    carried_files = _files_of(rows, files) if files is not None else {}
+    carried_files = files_of(rows, files) if files is not None else {}
     by_table: dict[str, list[dict]] = defaultdict(list)
     for table_name, data in rows:
         by_table[table_name].append(data)
@@ -398,41 +398,6 @@ def export_package(
         package_id=package.id,
         unit_code=me.unit_code or "central",
     )
-
-
-FILE_COLUMNS = {
-    "member_photo": ("original_path", "standard_path", "thumb_path", "preview_path"),
-    "member_document_version": ("path", "preview_path"),
-}
-STORED_PATH = re.compile(r"files/([a-z]+)/[0-9a-f]{2}/([0-9a-f]{64})(\.[a-z0-9]{1,5})?")
-
-
-def _files_of(rows, files) -> dict[str, str]:
-    carried = {}
-    for table_name, data in rows:
-        for column in FILE_COLUMNS.get(table_name, ()):
-            path = data.get(column)
-            if path and path not in carried and files.exists(path):
-                carried[path] = base64.b64encode(files.absolute(path).read_bytes()).decode()
-    return carried
-
-
-def _store_files(carried: dict[str, str], files) -> int:
-    """Files carried by a package, into this instance's store under the same content
-    name (a file whose content does not match its name is refused)."""
-    stored = 0
-    for path, encoded in carried.items():
-        match = STORED_PATH.fullmatch(path)
-        if not match:
-            raise PackageRefused(CORRUPT)
-        content = base64.b64decode(encoded)
-        kind, sha256, suffix = match.group(1), match.group(2), match.group(3) or ""
-        if hashlib.sha256(content).hexdigest() != sha256:
-            raise PackageRefused(CORRUPT)
-        if not files.exists(path):
-            files.put_bytes(kind, content, suffix)
-            stored += 1
-    return stored
 
 
 # -- reading a package -------------------------------------------------------------------
@@ -655,7 +620,10 @@ def apply_received(
     record_changes(session, "member", sorted(member_ids))
     for table_name in UNIT_TABLES[1:]:
         record_changes(session, table_name, sorted(changed.get(table_name) or ()))
-    stored = _store_files(contents.files, files) if files is not None else 0
+    try:
+        stored = store_files(contents.files, files) if files is not None else 0
+    except DamagedFile:
+        raise PackageRefused(CORRUPT) from None
     summary = counts.as_dict()
     if stored:
         summary["files"] = stored

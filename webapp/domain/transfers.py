@@ -2,13 +2,15 @@
 "Transfers between provinces").
 
 The sending clerk records the transfer out (`transfer_to_province`): the TRANSFER_OUT event
-goes through the ledger's own command (same rules), and the member's record, rows, card and
-history are written into a **transfer package**: signed by this instance and encrypted for
-the partner's key (webapp/domain/sync_envelope.py), valid for three months. The receiving
-clerk checks the file (`inspect_transfer`), chooses the cell and imports it
-(`import_transfer`): the member is created there with their rows and card, and a
-TRANSFER_IN event is recorded through the ledger's rules; the import answers with a signed
-**receipt**, which closes the sender's pending transfer (`close_transfer`).
+goes through the ledger's own command (same rules), and the member's record, rows, card,
+badges, history, current photo and scanned dossier (rows and files) are written into a
+**transfer package**: signed by this instance and encrypted for the partner's key
+(webapp/domain/sync_envelope.py), valid for three months. The receiving clerk checks the
+file (`inspect_transfer`), chooses the cell and imports it (`import_transfer`): the member
+is created there with their rows, card and badges, the files go into the receiver's
+FileStore, and a TRANSFER_IN event is recorded through the ledger's rules; the import
+answers with a signed **receipt**, which closes the sender's pending transfer
+(`close_transfer`). The three commands that write are in the audit log.
 
 Refused, with a message and nothing written: an expired, altered or unsigned file, a file
 from an instance that is not a registered partner, one addressed to another instance, one
@@ -29,6 +31,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from webapp.domain.audit import append
 from webapp.domain.commands import Requester, command
 from webapp.domain.errors import N_, InUse, NotFound, ValidationFailed
 from webapp.domain.events import EventInput, record_event
@@ -43,9 +46,20 @@ from webapp.domain.sync_envelope import (
     seal,
     sign_only,
 )
+from webapp.domain.sync_files import (
+    FILE_COLUMNS,
+    STORED_PATH,
+    DamagedFile,
+    checked_files,
+    file_paths,
+    files_of,
+    store_files,
+)
 from webapp.domain.sync_rows import apply_rows, member_rows
 from webapp.domain.sync_setup import identity, peer_by_key
+from webapp.models.badges import BadgeAward
 from webapp.models.cards import PartyCard
+from webapp.models.files import FileState
 from webapp.models.ledger import MemberEvent
 from webapp.models.member import Member
 from webapp.models.record import MEMBER_ROW_MODELS
@@ -99,17 +113,30 @@ CARD_TAKEN = N_(
     "The card number %(card)s is already in this instance's card registry; nothing was imported."
 )
 BAD_PAYLOAD = N_("The transfer package's contents are not readable; nothing was imported.")
+BADGE_TAKEN = N_(
+    "The badge number %(badge)s is already in this instance's register of Party badges; "
+    "nothing was imported."
+)
 
-# What of the member's rows travels and is applied at the receiver (sync_rows' format):
-# the record, its repeating rows, supplements, the history of changed fields, the card
-# registry. The ledger travels as history to show; the receiver's ledger starts with the
-# transfer in (the sender's events name units the receiver does not have).
+# The member's file (webapp/domain/sync_files.py): the current photo (its original,
+# standard photo, thumbnail and crop preview) and the dossier's documents with their
+# checked versions. A photo or scan still queued, refused or failed stays behind (no job
+# would finish it at the receiver), and so does a row whose files this store lacks.
+FILE_TABLES = ("member_photo", "member_document", "member_document_version")
+# What of the member's rows travels and is applied at the receiver (sync_rows' format, in
+# its dependency order): the record, its repeating rows, supplements, the history of
+# changed fields, the card registry, the Party badges held, the member's file. The ledger
+# travels as history to show; the receiver's ledger starts with the transfer in (the
+# sender's events name units the receiver does not have). Badge proposals stay behind:
+# they are the sender's round, not the member's (an award's proposal_id is cleared).
 CARRIED = (
     "member",
     *(model.__tablename__ for model in MEMBER_ROW_MODELS),
     "member_supplement",
     "member_change",
     "party_card",
+    "badge_award",
+    *FILE_TABLES,
 )
 HISTORY = "member_event"
 
@@ -124,9 +151,52 @@ def _unit_label(unit: Unit | None) -> str | None:
     return f"{unit.code} – {unit.name}" if unit is not None else None
 
 
-def member_snapshot(session: Session, member: Member) -> dict[str, Any]:
+def _stored(files, path: str | None) -> bool:
+    return bool(path) and STORED_PATH.fullmatch(path) is not None and files.exists(path)
+
+
+def _file_rows(rows: list[tuple[str, dict]], files) -> list[tuple[str, dict]]:
+    """The member's current photo and their checked scans (with the documents they
+    belong to), each only when every file it names is in `files`; the sender's job names
+    are left behind."""
+
+    def complete(table: str, data: dict) -> bool:
+        return all(
+            _stored(files, data[column]) for column in FILE_COLUMNS[table] if data.get(column)
+        )
+
+    photos = [
+        {**data, "job_id": None}
+        for table, data in rows
+        if table == "member_photo"
+        and data.get("current")
+        and data.get("state") == FileState.DONE
+        and data.get("standard_path")
+        and complete(table, data)
+    ]
+    versions = [
+        {**data, "job_id": None}
+        for table, data in rows
+        if table == "member_document_version"
+        and data.get("state") == FileState.DONE
+        and complete(table, data)
+    ]
+    with_scans = {data["document_id"] for data in versions}
+    documents = [
+        data for table, data in rows if table == "member_document" and data["id"] in with_scans
+    ]
+    return [
+        *(("member_photo", data) for data in photos),
+        *(("member_document", data) for data in documents),
+        *(("member_document_version", data) for data in versions),
+    ]
+
+
+def member_snapshot(session: Session, member: Member, files: Any = None) -> dict[str, Any]:
     """The member's rows (webapp/domain/sync_rows.py `member_rows`) and their ledger as a
-    readable history, as the package carries them."""
+    readable history, as the package carries them; with `files` (a FileStore) the
+    member's photo and scans too (their rows here, their files in the payload's
+    `files`)."""
     rows = member_rows(session, [member.id])
     events_by_id = {data["id"]: data for table, data in rows if table == HISTORY}
     events = []
@@ -147,7 +217,26 @@ def member_snapshot(session: Session, member: Member) -> dict[str, Any]:
                 "cancels": cancelled["kind"] if cancelled else None,
             }
         )
-    return {"rows": [[table, data] for table, data in rows if table in CARRIED], "events": events}
+    carried = [
+        [table, data] for table, data in rows if table in CARRIED and table not in FILE_TABLES
+    ]
+    if files is not None:
+        carried += [[table, data] for table, data in _file_rows(rows, files)]
+    return {"rows": carried, "events": events}
+
+
+def _what_comes(rows: list) -> dict[str, Any]:
+    """The member's file and badges among the rows (what the check page lists)."""
+    tables = [table for table, _data in rows]
+    return {
+        "photo": "member_photo" in tables,
+        "documents": tables.count("member_document"),
+        "badges": [
+            {"years": data["milestone"], "number": data["badge_number"]}
+            for table, data in rows
+            if table == "badge_award" and not data.get("lost_on")
+        ],
+    }
 
 
 def _member_row(payload: dict[str, Any]) -> dict[str, Any]:
@@ -176,6 +265,13 @@ class TransferCheck:
     cards: list[str] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     rows: int = 0
+    # The member's file and badges: a current photo, how many dossier documents, the
+    # badges held (years, number), how many files and their bytes.
+    photo: bool = False
+    documents: int = 0
+    badges: list[dict[str, Any]] = field(default_factory=list)
+    files: int = 0
+    files_size: int = 0
     payload: dict[str, Any] = field(default_factory=dict, repr=False)
     sha256: str = ""
 
@@ -236,9 +332,11 @@ def transfer_to_province(
     decided_by: str | None = None,
     note: str | None = None,
     now: datetime | None = None,
+    files: Any = None,
 ) -> tuple[OutgoingTransfer, bytes]:
     """Record the member's transfer out to a partner province and write the transfer
-    package for it; returns the pending transfer and the file's bytes."""
+    package for it; returns the pending transfer and the file's bytes. With `files` (the
+    FileStore) the member's photo and scanned dossier travel too."""
     now = now or datetime.now()
     if seed is None:
         raise NotFound(NO_KEY)
@@ -265,6 +363,8 @@ def transfer_to_province(
     )
     transfer_id = str(uuid.uuid4())
     expires_on = _add_months(now.date())
+    snapshot = member_snapshot(session, member, files)
+    carried_files = files_of(snapshot["rows"], files) if files is not None else {}
     payload = {
         "format": TRANSFER_FORMAT,
         "transfer_id": transfer_id,
@@ -282,7 +382,8 @@ def transfer_to_province(
             "decided_by": event.decided_by,
             "from_unit": _unit_label(event.from_unit),
         },
-        "member": member_snapshot(session, member),
+        "member": snapshot,
+        "files": carried_files,
     }
     data = seal(
         json.dumps(payload, ensure_ascii=False, sort_keys=True).encode(),
@@ -305,6 +406,27 @@ def transfer_to_province(
     )
     session.add(transfer)
     session.flush()
+    comes = _what_comes(snapshot["rows"])
+    append(
+        session,
+        "transfer_export",
+        object_type="Member",
+        object_id=member.id,
+        after={
+            "transfer": transfer_id,
+            "to": peer.unit_code,
+            "expires_on": expires_on,
+            "package_sha256": transfer.package_sha256,
+            "size": len(data),
+            "rows": len(snapshot["rows"]),
+            "photo": comes["photo"],
+            "documents": comes["documents"],
+            "badges": len(comes["badges"]),
+            "files": len(carried_files),
+        },
+        user_id=requester.user_id,
+        username=requester.username,
+    )
     return transfer, data
 
 
@@ -359,7 +481,7 @@ def _open_transfer(session: Session, data: bytes, seed: bytes | None, today: dat
         raise EnvelopeRefused(NEWER_FORMAT, format=payload["format"], known=TRANSFER_FORMAT)
     try:
         check = _as_check(payload, peer, hashlib.sha256(data).hexdigest())
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError):  # DamagedFile too: a file not what it says
         raise EnvelopeRefused(BAD_PAYLOAD) from None
     if check.expires_on < today:
         raise EnvelopeRefused(EXPIRED, day=check.expires_on.strftime("%d/%m/%Y"))
@@ -378,7 +500,17 @@ def _open_transfer(session: Session, data: bytes, seed: bytes | None, today: dat
 
 def _as_check(payload: dict[str, Any], peer: SyncPeer, sha256: str) -> TransferCheck:
     record = _member_row(payload)
-    cards = [data["number"] for table, data in payload["member"]["rows"] if table == "party_card"]
+    rows = payload["member"]["rows"]
+    cards = [data["number"] for table, data in rows if table == "party_card"]
+    carried = payload.get("files") or {}
+    if not isinstance(carried, dict):
+        raise ValueError("files")
+    # Every carried file matches its name, and every file a carried row names is carried
+    # (a format 1 package from before files travelled carries neither).
+    sizes = [len(content) for _path, _kind, content, _suffix in checked_files(carried)]
+    if not set(file_paths((t, d) for t, d in rows if t in CARRIED)) <= set(carried):
+        raise DamagedFile("a row names a file the package does not carry")
+    comes = _what_comes([(t, d) for t, d in rows if t in CARRIED])
     return TransferCheck(
         transfer_id=str(payload["transfer_id"]),
         sender_key=payload["sender_key"],
@@ -397,7 +529,12 @@ def _as_check(payload: dict[str, Any], peer: SyncPeer, sha256: str) -> TransferC
         card_number=record.get("card_number"),
         cards=cards,
         events=list(payload["member"]["events"]),
-        rows=len(payload["member"]["rows"]) - 1,
+        rows=len(rows) - 1,
+        photo=comes["photo"],
+        documents=comes["documents"],
+        badges=comes["badges"],
+        files=len(sizes),
+        files_size=sum(sizes),
         payload=payload,
         sha256=sha256,
     )
@@ -428,6 +565,17 @@ def _presence_problems(session: Session, check: TransferCheck) -> None:
             ).first()
             if taken is not None:
                 raise InUse(CARD_TAKEN, card=taken.number)
+        numbers = [
+            data["badge_number"]
+            for table, data in check.payload["member"]["rows"]
+            if table == "badge_award"
+        ]
+        if numbers:
+            used = session.scalar(
+                select(BadgeAward.badge_number).where(BadgeAward.badge_number.in_(numbers))
+            )
+            if used is not None:
+                raise InUse(BADGE_TAKEN, badge=used)
 
 
 @command("transfer.import")
@@ -464,9 +612,13 @@ def import_transfer(
     member_number_pattern: str,
     on: date | None = None,
     now: datetime | None = None,
+    files: Any = None,
 ) -> ImportedTransfer:
     """Import a transfer package into a cell of the requester's scope: the member with
-    their rows and card, a TRANSFER_IN event; returns the signed receipt to carry back."""
+    their rows, card and badges, a TRANSFER_IN event; with `files` (this instance's
+    FileStore) their photo and scanned dossier, the files stored there (without it those
+    rows stay out too: nothing points at a missing file). Returns the signed receipt to
+    carry back."""
     now = now or datetime.now()
     today = now.date()
     check = _open_transfer(session, data, seed, today)
@@ -475,8 +627,11 @@ def import_transfer(
     peer = peer_by_key(session, check.sender_key)
     rows = []
     for table, row in check.payload["member"]["rows"]:
-        if table not in CARRIED:
+        if table not in CARRIED or (files is None and table in FILE_TABLES):
             continue
+        if table == "badge_award":
+            # The sender's round of proposals stays there; the award is the member's.
+            row = {**row, "proposal_id": None}
         if table == "member":
             # The member arrives in the chosen cell; the ledger below derives the rest.
             row = {
@@ -541,6 +696,32 @@ def import_transfer(
         )
     )
     session.flush()
+    carried_files = (check.payload.get("files") or {}) if files is not None else {}
+    # Last of all (the rows and the event are accepted): the files into this store, all
+    # checked before any is written; a file already here is not written twice.
+    stored = store_files(carried_files, files) if carried_files else 0
+    comes = _what_comes(rows)
+    append(
+        session,
+        "transfer_import",
+        object_type="Member",
+        object_id=member.id,
+        after={
+            "transfer": check.transfer_id,
+            "from": check.sender_unit,
+            "sender_key": check.sender_key,
+            "cell": cell.code,
+            "package_sha256": check.sha256,
+            "rows": len(rows),
+            "photo": comes["photo"],
+            "documents": comes["documents"],
+            "badges": len(comes["badges"]),
+            "files": len(carried_files),
+            "files_new": stored,
+        },
+        user_id=requester.user_id,
+        username=requester.username,
+    )
     receipt = {
         "format": TRANSFER_FORMAT,
         "transfer_id": check.transfer_id,
@@ -628,4 +809,19 @@ def close_transfer(
     transfer.received_unit = str(receipt.get("received_unit") or "")[:255] or None
     transfer.received_on = received_on
     session.flush()
+    append(
+        session,
+        "transfer_close",
+        object_type="Member",
+        object_id=transfer.member_id,
+        after={
+            "transfer": transfer.transfer_id,
+            "to": peer.unit_code,
+            "received_unit": transfer.received_unit,
+            "received_on": received_on,
+            "receipt_sha256": hashlib.sha256(receipt_data).hexdigest(),
+        },
+        user_id=requester.user_id,
+        username=requester.username,
+    )
     return transfer

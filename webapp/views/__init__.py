@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_appbuilder import AppBuilder
 from flask_babel import lazy_gettext as _l
 
@@ -227,6 +228,10 @@ def register_views(appbuilder: AppBuilder) -> None:
         label=_l("Transfers between provinces"),
         icon="fa-exchange",
         category="Organisation",
+    )
+    # A transfer package carries the member's photo and scans: as large as a sync package.
+    current_app.config.setdefault("LARGE_UPLOAD_ENDPOINTS", {})["TransferView.check"] = (
+        current_app.config.get("SYNC_MAX_PACKAGE_MB", 512) * 1024 * 1024
     )
     appbuilder.add_view(
         CatalogueEntryView,

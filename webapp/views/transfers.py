@@ -31,6 +31,7 @@ from webapp.domain.transfers import (
     transfer_to_province,
 )
 from webapp.extensions import db
+from webapp.filestore import app_store
 from webapp.forms import TextRuleForm
 from webapp.labels import EVENT_KIND_LABELS, STATUS_LABELS, format_date, label_for
 from webapp.models.member import Member
@@ -136,6 +137,7 @@ class TransferView(BaseView):
                         on=form.effective_on.data,
                         decision_number=form.decision_number.data,
                         seed=load_key(),
+                        files=app_store(),
                     )
                 )
 
@@ -260,6 +262,7 @@ class TransferView(BaseView):
                     seed=load_key(),
                     cell_code=form.cell.data or "",
                     member_number_pattern=_pattern(),
+                    files=app_store(),
                 )
             )
 
