@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
+import photo_samples as samples
 import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
@@ -26,8 +27,17 @@ from webapp.cli import create_user
 from webapp.domain import sync_envelope as envelope
 from webapp.domain import transfers
 from webapp.domain.commands import Requester, Role
+from webapp.domain.dossier import (
+    DocumentFields,
+    DocumentLimits,
+    attach_document,
+    process_document,
+    replace_document,
+)
 from webapp.domain.errors import InUse, NotFound, ValidationFailed
 from webapp.domain.events import open_ledger
+from webapp.domain.imaging import PhotoLimits
+from webapp.domain.photos import Upload, process_photo, upload_photo
 from webapp.domain.sync_envelope import fingerprint, generate_key, public_key
 from webapp.domain.sync_rows import member_rows
 from webapp.domain.sync_setup import init_instance, register_peer
@@ -38,9 +48,12 @@ from webapp.domain.transfers import (
     pending_transfers,
     transfer_to_province,
 )
+from webapp.filestore import FileStore
 from webapp.messages import translate
-from webapp.models import Member, MemberEvent, WorkPeriod
+from webapp.models import AuditEntry, DocumentType, Member, MemberEvent, WorkPeriod
+from webapp.models.badges import BadgeAward
 from webapp.models.cards import PartyCard
+from webapp.models.files import MemberDocument, MemberDocumentVersion, MemberPhoto
 from webapp.models.transfer import IncomingTransfer, OutgoingTransfer, TransferState
 
 pytestmark = pytest.mark.server_only
@@ -52,6 +65,7 @@ PATTERN = r"\d{6}[A-Z]{1,3}|\d{10}"
 SEED_A = generate_key()
 B_CITIZEN = "001099000001"
 B_NUMBER = "900001BB"
+B_BADGE = "HH-B00001"
 CLERK_PASSWORD = "Transfer-Pass-123"
 
 KEY_A = public_key(SEED_A)
@@ -67,6 +81,11 @@ with app.app_context():
     member = make_member(db.session, cell, member_number="{B_NUMBER}",
                          citizen_id="{B_CITIZEN}", birth_name="Trần Thị Bê",
                          sex="female")
+    from datetime import date
+    from webapp.models.badges import BadgeAward
+    db.session.add(BadgeAward(member_id=member.id, milestone=30, badge_number="{B_BADGE}",
+                              decision_number="9-QĐ/TU", decision_on=date(2025, 1, 20),
+                              occasion_on=date(2025, 2, 3)))
     db.session.commit()
     open_ledger(db.session, SYSTEM, member.id)
     # `flask sync init --unit B` and `sync partner --unit P …` (tests/test_sync_setup.py),
@@ -121,8 +140,27 @@ def b_count(province_b, table: str) -> int:
 
 
 def b_counts(province_b) -> dict[str, int]:
-    tables = ("member", "member_event", "member_work_period", "party_card", "transfer_in")
-    return {table: b_count(province_b, table) for table in tables}
+    tables = (
+        "member",
+        "member_event",
+        "member_work_period",
+        "party_card",
+        "transfer_in",
+        "badge_award",
+        "member_photo",
+        "member_document",
+        "member_document_version",
+        "audit_entry",
+    )
+    counts = {table: b_count(province_b, table) for table in tables}
+    counts["files"] = len(b_files(province_b))
+    return counts
+
+
+def b_files(province_b) -> list[Path]:
+    """Every file in B's FileStore."""
+    root = Path(province_b["env"]["DATA_DIR"]) / "files"
+    return sorted(p for p in root.rglob("*") if p.is_file())
 
 
 def set_up_a(db_session, province_b):
@@ -181,7 +219,7 @@ def member_at_a(db_session, cell, **fields) -> Member:
     return member
 
 
-def export(db_session, tree, member, *, now=None, to="B", seed=SEED_A) -> bytes:
+def export(db_session, tree, member, *, now=None, to="B", seed=SEED_A, files=None) -> bytes:
     now = now or datetime.now()
     _, data = transfer_to_province(
         db_session,
@@ -192,6 +230,7 @@ def export(db_session, tree, member, *, now=None, to="B", seed=SEED_A) -> bytes:
         decision_number="123-QĐ/TU",
         seed=seed,
         now=now,
+        files=files,
     )
     return data
 
@@ -354,6 +393,20 @@ def test_refused_files_change_nothing_at_b(app, db_session, province_b):
     files["same_person"] = export(
         db_session, tree, member_at_a(db_session, tree["C1"], citizen_id=B_CITIZEN)
     )
+    # A badge whose number B's register holds already (another member's).
+    holder = member_at_a(db_session, tree["C1"])
+    db_session.add(
+        BadgeAward(
+            member_id=holder.id,
+            milestone=30,
+            badge_number=B_BADGE,
+            decision_number="1-QĐ/TU",
+            decision_on=date(2024, 1, 20),
+            occasion_on=date(2024, 2, 3),
+        )
+    )
+    db_session.commit()
+    files["same_badge"] = export(db_session, tree, holder)
     paths = {name: Path(province_b["dir"]) / f"{name}.dvpkg" for name in files}
     for name, data in files.items():
         paths[name].write_bytes(data)
@@ -376,6 +429,7 @@ def test_refused_files_change_nothing_at_b(app, db_session, province_b):
             "stranger": translate(
                 envelope.UNKNOWN_SENDER, {"key": fingerprint(public_key(stranger))}
             ),
+            "same_badge": translate(transfers.BADGE_TAKEN, {"badge": B_BADGE}),
         }
     for name, message in expected.items():
         assert verdict[name].endswith(message), (name, verdict[name])
@@ -461,6 +515,9 @@ def test_b_to_a_a_clerk_imports_into_their_own_scope_only(app, db_session, provi
         page = checked.get_data(as_text=True)
         assert checked.status_code == 200 and "Trần Thị Bê" in page and B_NUMBER in page
         assert tree["C1"].code in page and tree["C3"].code not in page  # the clerk's cells
+        # What comes besides the record: no photo, no scans, B's badge.
+        assert 'data-photo="no"' in page and 'data-count="0"' in page
+        assert f'data-badge="{B_BADGE}"' in page
         sha = hashlib.sha256(data).hexdigest()
         imported = client.post("/transfers/import", data={"package": sha, "cell": tree["C1"].code})
         assert imported.status_code == 200, imported.get_data(as_text=True)
@@ -484,6 +541,14 @@ def test_b_to_a_a_clerk_imports_into_their_own_scope_only(app, db_session, provi
     assert done.member.unit_id == tree["C1"].id and done.member.status == "official"
     assert [e.kind for e in done.member.events] == ["transfer_in"]
     assert done.member.card_number is None and done.member.citizen_id == B_CITIZEN
+    # B's badge came along: A's rounds will not propose the 30-year badge again.
+    [badge] = db_session.scalars(select(BadgeAward).where(BadgeAward.member_id == member_id))
+    assert (badge.milestone, badge.badge_number) == (30, B_BADGE)
+    [imported_entry] = db_session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "transfer_import")
+    )
+    assert imported_entry.member_id == member_id
+    assert json.loads(imported_entry.after)["badges"] == 1
     # The same file twice: refused, naming the day of the first import; nothing written.
     counts = db_session.scalar(select(func.count()).select_from(MemberEvent))
     with pytest.raises(InUse) as twice:
@@ -509,6 +574,20 @@ def test_b_to_a_a_clerk_imports_into_their_own_scope_only(app, db_session, provi
             text("SELECT state, received_unit FROM transfer_out")
         ).one()
     assert state == "closed" and where_to.startswith(tree["C1"].code)
+    # B's export and its closing are in B's audit log (the CLI acts as the system).
+    with province_b["engine"].connect() as connection:
+        actions = (
+            connection.execute(
+                text(
+                    "SELECT action FROM audit_entry WHERE action LIKE 'transfer_%' AND member_id = "
+                    "(SELECT id FROM member WHERE member_number = :n) ORDER BY id"
+                ),
+                {"n": B_NUMBER},
+            )
+            .scalars()
+            .all()
+        )
+    assert actions == ["transfer_export", "transfer_close"]
     # The receipt is readable by anyone (signed, not encrypted), and says what it closes.
     opened = envelope.open_envelope(done.receipt, recipient_seed=None, is_known_sender=bool)
     assert json.loads(opened.payload)["member_number"] == B_NUMBER
@@ -551,6 +630,10 @@ def test_the_sending_clerk_writes_the_package_on_screen(app, db_session, provinc
         package = client.get(f"/transfers/package/{transfer.id}")
         assert package.status_code == 200
         assert hashlib.sha256(package.data).hexdigest() == transfer.package_sha256
+        entry = db_session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "transfer_export")
+        ).one()
+        assert entry.username == "clerk_sender" and entry.member_id == member.id
     finally:
         app.config.pop("SYNC_KEY", None)
     # Another district's clerk neither sees it nor downloads it.
@@ -559,3 +642,235 @@ def test_the_sending_clerk_writes_the_package_on_screen(app, db_session, provinc
     login(other, "clerk_other", CLERK_PASSWORD)
     assert other.get(f"/transfers/package/{transfer.id}").status_code == 404
     assert "Phạm Văn Màn" not in other.get("/transfers/").get_data(as_text=True)
+
+
+# B's member page as its administrator sees it (B runs in its own processes): whether the
+# photo and the dossier show, and the SHA-256 of what the page's links serve.
+PAGE_AT_B = """
+import hashlib, html, json, re, sys
+from sqlalchemy import select
+from wsgi import app
+from webapp.extensions import db
+from webapp.models.member import Member
+app.config["WTF_CSRF_ENABLED"] = False
+client = app.test_client()
+client.post("/login/", data={"username": "admin", "password": "Admin-Test-123"})
+with app.app_context():
+    member_id = db.session.scalar(select(Member.id).where(Member.member_number == sys.argv[1]))
+page = client.get(f"/membermodelview/show/{member_id}").get_data(as_text=True)
+def served(url):
+    response = client.get(html.unescape(url))
+    return [response.status_code, hashlib.sha256(response.data).hexdigest()]
+photo = re.search(r'data-photo-url="([^"]+)"', page).group(1)
+thumb = re.search(r'id="member-photo"[^>]*src="([^"]+)"', page, re.S).group(1)
+print(json.dumps({
+    "photo": served(photo),
+    "thumb": served(thumb),
+    "types": re.findall(r'data-type="([a-z_]+)"', page),
+    "scans": [served(u) for u in re.findall(r'href="([^"]+)" class="dossier-download"', page)],
+    "no_photo_hidden": bool(re.search(r'id="member-photo-none"[^>]*display: none', page)),
+}))
+"""
+
+
+def sha256_of(store: FileStore, path: str) -> str:
+    return hashlib.sha256(store.read_bytes(path)).hexdigest()
+
+
+def test_the_photo_dossier_and_badges_travel_and_each_step_is_audited(app, db_session, province_b):
+    """A member with a processed photo, two checked dossier documents (one replaced: both
+    versions travel; a third scan not yet checked stays behind) and a Party badge: at B the
+    rows exist, the files are byte for byte A's, the page shows them; an altered package
+    writes nothing; the export, the import and the closing are in each side's audit log."""
+    tree = set_up_a(db_session, province_b)
+    member = member_at_a(
+        db_session,
+        tree["C1"],
+        birth_name="Đỗ Thị Hồ Sơ",
+        citizen_id="001085000456",
+        admitted_on=date(1990, 3, 1),
+        official_on=date(1991, 3, 1),
+    )
+    number = member.member_number
+    store = FileStore(app.config["DATA_DIR"])
+    clerk = clerk_of(tree["D1"])
+    photo = upload_photo(
+        db_session,
+        clerk,
+        member.id,
+        Upload(samples.oriented_jpeg(1), "anh-the.jpg"),
+        store,
+        PhotoLimits.from_config(app.config),
+    )
+    assert process_photo(db_session, photo.id, store, PhotoLimits.from_config(app.config))
+    limits = DocumentLimits.from_config(app.config)
+    types = {
+        t.code: t.id
+        for t in db_session.scalars(
+            select(DocumentType).where(
+                DocumentType.code.in_(["application", "admission_decision", "biography"])
+            )
+        )
+    }
+    scans = {}
+    for code, data in (
+        ("application", samples.multi_page_pdf(2)),
+        ("admission_decision", samples.multi_page_pdf(1)),
+    ):
+        version = attach_document(
+            db_session,
+            clerk,
+            member.id,
+            DocumentFields(type_id=types[code], number="12", issued_on=date(1990, 3, 1)),
+            Upload(data, f"{code}.pdf"),
+            store,
+            limits,
+        )
+        assert process_document(db_session, version.id, store, limits).state == "done"
+        scans[code] = version.document_id
+    newer = replace_document(
+        db_session,
+        clerk,
+        scans["application"],
+        Upload(samples.multi_page_pdf(3), "don-moi.pdf"),
+        store,
+        limits,
+    )
+    assert process_document(db_session, newer.id, store, limits).state == "done"
+    # Attached, never checked (no worker ran): it stays behind.
+    attach_document(
+        db_session,
+        clerk,
+        member.id,
+        DocumentFields(type_id=types["biography"]),
+        Upload(samples.multi_page_pdf(1), "ly-lich.pdf"),
+        store,
+        limits,
+    )
+    db_session.add(
+        BadgeAward(
+            member_id=member.id,
+            milestone=30,
+            badge_number="HH-A00123",
+            decision_number="15-QĐ/TU",
+            decision_on=date(2021, 1, 20),
+            occasion_on=date(2021, 2, 3),
+        )
+    )
+    db_session.commit()
+    db_session.expire_all()
+    photo = db_session.get(MemberPhoto, photo.id)
+    assert photo.current and photo.state == "done"
+    photo_files = {
+        column: getattr(photo, column)
+        for column in ("original_path", "standard_path", "thumb_path", "preview_path")
+    }
+    versions = db_session.scalars(
+        select(MemberDocumentVersion)
+        .join(MemberDocument)
+        .where(MemberDocument.member_id == member.id, MemberDocumentVersion.state == "done")
+        .order_by(MemberDocumentVersion.id)
+    ).all()
+    assert len(versions) == 3
+    expected = {p: sha256_of(store, p) for p in photo_files.values()}
+    expected |= {v.path: sha256_of(store, v.path) for v in versions}
+    expected |= {v.preview_path: sha256_of(store, v.preview_path) for v in versions}
+    data = export(db_session, tree, member, files=store)
+
+    # A: the export is in the audit log, on the member, saying what went.
+    entry = db_session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "transfer_export")
+    ).one()
+    logged = json.loads(entry.after)
+    transfer = db_session.scalars(select(OutgoingTransfer)).one()
+    assert entry.member_id == member.id and logged["transfer"] == transfer.transfer_id
+    assert (logged["photo"], logged["documents"], logged["badges"]) == (True, 2, 1)
+    assert logged["files"] == len(expected) and logged["package_sha256"] == transfer.package_sha256
+
+    # B: an altered copy is refused with nothing written, not a row, not a file.
+    before = b_counts(province_b)
+    middle = len(data) // 2
+    altered, _ = b_import(
+        province_b, data[:middle] + bytes([data[middle] ^ 1]) + data[middle + 1 :], "sua.dvpkg"
+    )
+    assert altered.returncode != 0, altered.stdout
+    assert b_counts(province_b) == before
+    theirs = FileStore(province_b["env"]["DATA_DIR"])
+    assert not any(theirs.exists(path) for path in expected)
+
+    # The real file: the check says what comes; the member arrives with photo, dossier, badge.
+    result, receipt = b_import(province_b, data, "ho-so.dvpkg")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "photo: yes; dossier documents: 2; badges: 30 years (HH-A00123)" in result.stdout
+    after = b_counts(province_b)
+    assert after["member_photo"] == before["member_photo"] + 1
+    assert after["member_document"] == before["member_document"] + 2
+    assert after["member_document_version"] == before["member_document_version"] + 3
+    assert after["badge_award"] == before["badge_award"] + 1
+    assert {path: sha256_of(theirs, path) for path in expected} == expected
+    with province_b["engine"].connect() as connection:
+        there = connection.execute(
+            text("SELECT id FROM member WHERE member_number = :n"), {"n": number}
+        ).scalar_one()
+        photo_b = (
+            connection.execute(
+                text("SELECT * FROM member_photo WHERE member_id = :m"), {"m": there}
+            )
+            .mappings()
+            .one()
+        )
+        documents_b = connection.execute(
+            text(
+                "SELECT t.code, count(v.id) FROM member_document d "
+                "JOIN document_type t ON t.id = d.type_id "
+                "JOIN member_document_version v ON v.document_id = d.id "
+                "WHERE d.member_id = :m GROUP BY t.code ORDER BY t.code"
+            ),
+            {"m": there},
+        ).all()
+        badge_b = (
+            connection.execute(text("SELECT * FROM badge_award WHERE member_id = :m"), {"m": there})
+            .mappings()
+            .one()
+        )
+        imported_log = connection.execute(
+            text("SELECT member_id, after FROM audit_entry WHERE action = 'transfer_import'")
+        ).all()
+    assert photo_b["current"] and photo_b["state"] == "done" and photo_b["job_id"] is None
+    assert {c: photo_b[c] for c in photo_files} == photo_files
+    assert documents_b == [("admission_decision", 1), ("application", 2)]
+    assert (badge_b["milestone"], badge_b["badge_number"], badge_b["proposal_id"]) == (
+        30,
+        "HH-A00123",
+        None,
+    )
+    [(logged_member, logged_after)] = imported_log
+    logged = json.loads(logged_after)
+    assert logged_member == there and logged["transfer"] == transfer.transfer_id
+    assert (logged["photo"], logged["documents"], logged["badges"]) == (True, 2, 1)
+    assert logged["cell"] == "B.01" and logged["files"] == len(expected)
+
+    # B's member page shows the photo and both documents, serving A's very bytes.
+    page = subprocess.run(
+        [sys.executable, "-c", PAGE_AT_B, number],
+        cwd=ROOT,
+        env=province_b["env"],
+        capture_output=True,
+        text=True,
+    )
+    assert page.returncode == 0, page.stderr
+    shown = json.loads(page.stdout.strip().splitlines()[-1])
+    assert shown["no_photo_hidden"]
+    assert shown["photo"] == [200, expected[photo_files["standard_path"]]]
+    assert shown["thumb"] == [200, expected[photo_files["thumb_path"]]]
+    assert sorted(shown["types"]) == ["admission_decision", "application"]
+    current = {v.document_id: v for v in versions}  # the last done version of each
+    assert sorted(shown["scans"]) == sorted([200, expected[v.path]] for v in current.values())
+
+    # Back at A, the receipt closes the transfer, and that is in the audit log too.
+    close_transfer(db_session, clerk, receipt.read_bytes())
+    closed = db_session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "transfer_close")
+    ).one()
+    assert closed.member_id == member.id
+    assert json.loads(closed.after)["received_unit"].startswith("B.01")
