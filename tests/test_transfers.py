@@ -688,6 +688,7 @@ def test_the_photo_dossier_and_badges_travel_and_each_step_is_audited(app, db_se
         tree["C1"],
         birth_name="Đỗ Thị Hồ Sơ",
         citizen_id="001085000456",
+        birth_date=date(1962, 7, 14),
         admitted_on=date(1990, 3, 1),
         official_on=date(1991, 3, 1),
     )
@@ -834,7 +835,11 @@ def test_the_photo_dossier_and_badges_travel_and_each_step_is_audited(app, db_se
             .one()
         )
         imported_log = connection.execute(
-            text("SELECT member_id, after FROM audit_entry WHERE action = 'transfer_import'")
+            text(
+                "SELECT member_id, after FROM audit_entry WHERE action = 'transfer_import' "
+                "AND member_id = :m"
+            ),
+            {"m": there},
         ).all()
     assert photo_b["current"] and photo_b["state"] == "done" and photo_b["job_id"] is None
     assert {c: photo_b[c] for c in photo_files} == photo_files
