@@ -879,3 +879,66 @@ def test_the_photo_dossier_and_badges_travel_and_each_step_is_audited(app, db_se
     ).one()
     assert closed.member_id == member.id
     assert json.loads(closed.after)["received_unit"].startswith("B.01")
+
+
+# The tables a format 1 package carried before the badges and the member's file travelled.
+FORMAT_1_TABLES = (
+    "member",
+    "member_work_period",
+    "member_training",
+    "member_commendation",
+    "member_discipline",
+    "member_trip_abroad",
+    "member_family",
+    "member_supplement",
+    "member_change",
+    "party_card",
+)
+
+
+def test_a_package_written_before_files_travelled_is_still_read(app, db_session, province_b):
+    """A format 1 package as the previous version wrote it (no `files`, none of the new
+    tables): B reads it, says nothing of a photo, documents or badges, and imports it."""
+    tree = set_up_a(db_session, province_b)
+    member = member_at_a(db_session, tree["C1"], birth_name="Vũ Văn Cũ")
+    db_session.add(
+        BadgeAward(
+            member_id=member.id,
+            milestone=30,
+            badge_number="HH-A00999",
+            decision_number="2-QĐ/TU",
+            decision_on=date(2024, 1, 20),
+            occasion_on=date(2024, 2, 3),
+        )
+    )
+    db_session.commit()
+    data = export(db_session, tree, member, files=FileStore(app.config["DATA_DIR"]))
+    # Opened with B's key (its file under B's DATA_DIR), cut back to what was written
+    # then, and sealed again by A for B.
+    key_b = Path(province_b["env"]["DATA_DIR"]) / "sync" / "instance.key"
+    opened = envelope.open_envelope(
+        data, recipient_seed=base64.b64decode(key_b.read_text()), is_known_sender=bool
+    )
+    payload = json.loads(opened.payload)
+    assert payload["format"] == transfers.TRANSFER_FORMAT == 1
+    assert "badge_award" in {table for table, _ in payload["member"]["rows"]}
+    payload.pop("files")
+    payload["member"]["rows"] = [
+        [table, row] for table, row in payload["member"]["rows"] if table in FORMAT_1_TABLES
+    ]
+    old = envelope.seal(
+        json.dumps(payload, ensure_ascii=False, sort_keys=True).encode(),
+        kind=transfers.PACKAGE_KIND,
+        sender_seed=SEED_A,
+        recipient_key=province_b["key"],
+        header={"transfer_id": payload["transfer_id"], "expires_on": payload["expires_on"]},
+    )
+    before = b_counts(province_b)
+    result, receipt = b_import(province_b, old, "cu.dvpkg")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "photo: no; dossier documents: 0; badges: none" in result.stdout
+    after = b_counts(province_b)
+    assert after["member"] == before["member"] + 1
+    assert after["member_work_period"] == before["member_work_period"] + 1
+    assert after["badge_award"] == before["badge_award"]
+    assert receipt.is_file()
