@@ -566,9 +566,9 @@ def _presence_problems(session: Session, check: TransferCheck) -> None:
             if taken is not None:
                 raise InUse(CARD_TAKEN, card=taken.number)
         numbers = [
-            data["badge_number"]
+            data.get("badge_number")
             for table, data in check.payload["member"]["rows"]
-            if table == "badge_award"
+            if table == "badge_award" and data.get("badge_number")
         ]
         if numbers:
             used = session.scalar(
