@@ -235,6 +235,41 @@ def export(db_session, tree, member, *, now=None, to="B", seed=SEED_A, files=Non
     return data
 
 
+def resealed(province_b, data: bytes, change) -> bytes:
+    """A's package for B opened with B's key (its file under B's DATA_DIR), its payload
+    changed by `change`, and sealed again by A for B: what A could have written."""
+    key_b = Path(province_b["env"]["DATA_DIR"]) / "sync" / "instance.key"
+    opened = envelope.open_envelope(
+        data, recipient_seed=base64.b64decode(key_b.read_text()), is_known_sender=bool
+    )
+    payload = json.loads(opened.payload)
+    change(payload)
+    return envelope.seal(
+        json.dumps(payload, ensure_ascii=False, sort_keys=True).encode(),
+        kind=transfers.PACKAGE_KIND,
+        sender_seed=SEED_A,
+        recipient_key=province_b["key"],
+        header={"transfer_id": payload["transfer_id"], "expires_on": payload["expires_on"]},
+    )
+
+
+def with_a_scan(app, db_session, member) -> None:
+    """One checked scan in the member's dossier (attached and checked as the job does)."""
+    store = FileStore(app.config["DATA_DIR"])
+    limits = DocumentLimits.from_config(app.config)
+    kind = db_session.scalar(select(DocumentType).where(DocumentType.code == "application"))
+    version = attach_document(
+        db_session,
+        SYSTEM,
+        member.id,
+        DocumentFields(type_id=kind.id),
+        Upload(samples.multi_page_pdf(1), "don.pdf"),
+        store,
+        limits,
+    )
+    assert process_document(db_session, version.id, store, limits).state == "done"
+
+
 def b_import(province_b, data: bytes, name: str, unit="B.01"):
     path = Path(province_b["dir"]) / name
     path.write_bytes(data)
@@ -407,6 +442,22 @@ def test_refused_files_change_nothing_at_b(app, db_session, province_b):
     )
     db_session.commit()
     files["same_badge"] = export(db_session, tree, holder)
+    # Signed by A and whole, but a scan's content is not what its name says, or a row
+    # names a file the package does not carry.
+    scanned = member_at_a(db_session, tree["C1"])
+    with_a_scan(app, db_session, scanned)
+    db_session.commit()
+    with_scan = export(db_session, tree, scanned, files=FileStore(app.config["DATA_DIR"]))
+
+    def damage(payload):
+        path = next(iter(payload["files"]))
+        payload["files"][path] = base64.b64encode(b"%PDF-1.4 not the scan").decode()
+
+    def drop_a_file(payload):
+        payload["files"].pop(next(iter(payload["files"])))
+
+    files["damaged_file"] = resealed(province_b, with_scan, damage)
+    files["missing_file"] = resealed(province_b, with_scan, drop_a_file)
     paths = {name: Path(province_b["dir"]) / f"{name}.dvpkg" for name in files}
     for name, data in files.items():
         paths[name].write_bytes(data)
@@ -430,6 +481,8 @@ def test_refused_files_change_nothing_at_b(app, db_session, province_b):
                 envelope.UNKNOWN_SENDER, {"key": fingerprint(public_key(stranger))}
             ),
             "same_badge": translate(transfers.BADGE_TAKEN, {"badge": B_BADGE}),
+            "damaged_file": translate(transfers.BAD_PAYLOAD),
+            "missing_file": translate(transfers.BAD_PAYLOAD),
         }
     for name, message in expected.items():
         assert verdict[name].endswith(message), (name, verdict[name])
@@ -912,27 +965,19 @@ def test_a_package_written_before_files_travelled_is_still_read(app, db_session,
         )
     )
     db_session.commit()
+    with_a_scan(app, db_session, member)
     data = export(db_session, tree, member, files=FileStore(app.config["DATA_DIR"]))
-    # Opened with B's key (its file under B's DATA_DIR), cut back to what was written
-    # then, and sealed again by A for B.
-    key_b = Path(province_b["env"]["DATA_DIR"]) / "sync" / "instance.key"
-    opened = envelope.open_envelope(
-        data, recipient_seed=base64.b64decode(key_b.read_text()), is_known_sender=bool
-    )
-    payload = json.loads(opened.payload)
-    assert payload["format"] == transfers.TRANSFER_FORMAT == 1
-    assert "badge_award" in {table for table, _ in payload["member"]["rows"]}
-    payload.pop("files")
-    payload["member"]["rows"] = [
-        [table, row] for table, row in payload["member"]["rows"] if table in FORMAT_1_TABLES
-    ]
-    old = envelope.seal(
-        json.dumps(payload, ensure_ascii=False, sort_keys=True).encode(),
-        kind=transfers.PACKAGE_KIND,
-        sender_seed=SEED_A,
-        recipient_key=province_b["key"],
-        header={"transfer_id": payload["transfer_id"], "expires_on": payload["expires_on"]},
-    )
+
+    def as_written_then(payload):
+        assert payload["format"] == transfers.TRANSFER_FORMAT == 1
+        tables = {table for table, _ in payload["member"]["rows"]}
+        assert {"badge_award", "member_document"} <= tables and payload["files"]
+        payload.pop("files")
+        payload["member"]["rows"] = [
+            [table, row] for table, row in payload["member"]["rows"] if table in FORMAT_1_TABLES
+        ]
+
+    old = resealed(province_b, data, as_written_then)
     before = b_counts(province_b)
     result, receipt = b_import(province_b, old, "cu.dvpkg")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -941,4 +986,6 @@ def test_a_package_written_before_files_travelled_is_still_read(app, db_session,
     assert after["member"] == before["member"] + 1
     assert after["member_work_period"] == before["member_work_period"] + 1
     assert after["badge_award"] == before["badge_award"]
+    assert after["member_document"] == before["member_document"]
+    assert after["files"] == before["files"]
     assert receipt.is_file()
