@@ -42,11 +42,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import inspect, or_, select
+from sqlalchemy import func, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from webapp.domain import audit
-from webapp.domain.bulk import among, insert_rows
+from webapp.domain.bulk import among, insert_rows, update_rows
 from webapp.domain.cards import check_card_entry, record_card, refuse_taken
 from webapp.domain.commands import Requester, command
 from webapp.domain.completeness import completeness
@@ -57,17 +57,22 @@ from webapp.domain.members import (
     UNIQUE_FIELDS,
     MemberLookups,
     check_editable,
-    edit_member,
     member_problems,
     row_values,
     trimmed,
 )
 from webapp.domain.records import row_problems
-from webapp.domain.scope import scope_clause
+from webapp.domain.scope import downstreams, owner_among, scope_clause
 from webapp.domain.spreadsheet_input import Sheet
 from webapp.domain.sync_capture import record_changes
 from webapp.domain.text import clean_text
-from webapp.domain.tracking import NOT_LOGGED, _text, member_keys, refresh_completeness
+from webapp.domain.tracking import (
+    NOT_LOGGED,
+    TRACKED,
+    _text,
+    member_keys,
+    refresh_completeness,
+)
 from webapp.models.ledger import MemberEvent, MemberPeriod
 from webapp.models.member import BirthDatePrecision, Member, MemberStatus, Sex
 from webapp.models.member_import import ImportOutcome, ImportState, MemberImport, MemberImportRow
@@ -75,6 +80,7 @@ from webapp.models.record import (
     Commendation,
     Discipline,
     FamilyRelation,
+    MemberChange,
     TrainingCourse,
     TripAbroad,
     WorkPeriod,
@@ -693,12 +699,17 @@ class ImportLookups(MemberLookups):
         self.used: dict[str, dict[Any, Any]] = {name: {} for name in UNIQUE_FIELDS}
         self.cards: set[str] = set()  # numbers in the card registry
         self.stored: dict[int, dict[str, Any]] = {}
+        # The stored rows as read (not trimmed), for the bulk edit's history and version.
+        self.rows: dict[int, dict[str, Any]] = {}
+        self.downstreams: list = []  # registered downstreams and their roots' paths
+        self.owners: dict[int, Any] = {}  # unit id → its owning downstream or None
 
     def load(self, rows: list[SheetRow], member_ids: Iterable[int]) -> None:
         from webapp.models.cards import PartyCard
         from webapp.models.record import CatalogueEntry
 
         session = self.session
+        self.downstreams = downstreams(session)
         for kind, name in session.execute(select(CatalogueEntry.kind, CatalogueEntry.name)):
             self.catalogue.setdefault(name, set()).add(kind)
         for name in UNIQUE_FIELDS:
@@ -722,6 +733,7 @@ class ImportLookups(MemberLookups):
                 select(table).where(among(session, table.c.id, chunk))
             ).mappings():
                 self.stored[row["id"]] = row_values(row)
+                self.rows[row["id"]] = dict(row)
 
     def catalogue_known(self, names: set[str]) -> set[tuple[str, str]]:
         return {(kind, name) for name in names for kind in self.catalogue.get(name, ())}
@@ -739,6 +751,14 @@ class ImportLookups(MemberLookups):
 
     def unit_in_scope(self, unit_id: int, scope: str | None) -> bool:
         return unit_id in self.units
+
+    def unit_owner(self, unit_id: int):
+        unit = self.units.get(unit_id)
+        if unit is None:
+            return super().unit_owner(unit_id)
+        if unit_id not in self.owners:
+            self.owners[unit_id] = owner_among(self.downstreams, unit.path)
+        return self.owners[unit_id]
 
     def take(self, holder: Any, values: Mapping[str, Any], before: Mapping | None = None) -> None:
         """`holder` (a member id or a NewMember) now holds these unique values."""
@@ -1105,6 +1125,117 @@ def _write_members(planning: Planning, planned: list[PlannedMember]) -> dict[New
     return written
 
 
+def _write_changes(planning: Planning, changes: list[PlannedChange]) -> None:
+    """The chunk's edits of stored members in bulk: what `edit_member`'s flush writes
+    through the session hooks (the changed fields, the name keys, the completeness level,
+    the version and time of the update, the field history, an audit entry per record,
+    the sync outbox), with a statement per kind of row; then their cards by `record_card`.
+    A member edited by someone else since it was read (its version differs) makes the
+    commit refused, as the ORM's version check would."""
+    pending = [change for change in changes if change.changes]
+    while pending:
+        # A member twice in one file (by number and by citizen ID) is updated in turn.
+        wave, rest, seen = [], [], set()
+        for change in pending:
+            (rest if change.member_id in seen else wave).append(change)
+            seen.add(change.member_id)
+        _update_members(planning, wave)
+        pending = rest
+    for change in changes:
+        if change.card is not None:
+            record_card(
+                planning.session,
+                planning.requester,
+                change.member_id,
+                *change.card,
+                today=planning.today,
+            )
+
+
+def _update_members(planning: Planning, wave: list[PlannedChange]) -> None:
+    session, requester, lookups = planning.session, planning.requester, planning.lookups
+    ids = [change.member_id for change in wave]
+    connection = session.connection()
+    counts = {
+        name: dict(
+            connection.execute(
+                select(model.member_id, func.count(model.id))
+                .where(among(session, model.member_id, ids))
+                .group_by(model.member_id)
+            ).all()
+        )
+        for name, model in (("work_periods", WorkPeriod), ("family_relations", FamilyRelation))
+    }
+    names = sorted({name for change in wave for name in change.changes})
+    updates, history, entries = [], [], []
+    who = {"user_id": requester.user_id, "username": requester.username}
+    for change in wave:
+        before = lookups.rows[change.member_id]
+        after = {**before, **change.changes}
+        after.update(member_keys(after))
+        result = completeness(
+            after, {name: by_member.get(change.member_id, 0) for name, by_member in counts.items()}
+        )
+        after["completeness"] = result.level
+        after["missing_fields"] = ",".join(result.missing) or None
+        updates.append(
+            {
+                "id": change.member_id,
+                "version_id": before["version_id"],
+                # A blank cell is never a change: None leaves the stored value.
+                **{name: change.changes.get(name) for name in names},
+                **{name: after[name] for name in DERIVED_ON_EDIT},
+            }
+        )
+        logged_before, logged_after = {}, {}
+        for name in change.changes:
+            old, new = _text(before[name]), _text(after[name])
+            if old == new:
+                continue
+            if name in TRACKED:
+                history.append(
+                    {
+                        "member_id": change.member_id,
+                        "field": name,
+                        "old_value": old,
+                        "new_value": new,
+                        "supplement_id": None,
+                        "changed_by_id": requester.user_id,
+                    }
+                )
+            if name not in NOT_LOGGED:
+                logged_before[name], logged_after[name] = old, new
+        if logged_after:
+            entries.append(
+                {
+                    "action": "update",
+                    "object_type": "Member",
+                    "object_id": change.member_id,
+                    "before": logged_before,
+                    "after": logged_after,
+                    **who,
+                }
+            )
+        after["version_id"] = before["version_id"] + 1
+        lookups.rows[change.member_id] = after
+    updated = update_rows(session, Member.__table__, updates, names, DERIVED_ON_EDIT)
+    if updated != len(updates):
+        raise PlanChanged(PLAN_CHANGED)
+    # The session's copies of these records (if any) are read again when next used.
+    for member_id in ids:
+        cached = session.identity_map.get((Member, (member_id,), None))
+        if cached is not None:
+            session.expire(cached)
+    change_ids = insert_rows(session, MemberChange.__table__, history, with_ids=True)
+    record_changes(session, "member", ids)
+    record_changes(session, "member_change", change_ids or [])
+    audit.append_many(session, entries)
+
+
+# Computed by the hooks on every update of a record (keys, completeness).
+DERIVED_ON_EDIT = ("sort_key", "search_key", "completeness", "missing_fields")
+
+
 def written_items(planned: list[PlannedMember], written: Mapping[NewMember, int]):
     return ((item, written[item.key]) for item in planned)
 
@@ -1205,17 +1336,7 @@ def run_rows(
             break
         if write:
             new_ids.update(_write_members(planning, new_members))
-            for change in changes:
-                if change.changes:
-                    edit_member(
-                        session,
-                        requester,
-                        change.member_id,
-                        change.changes,
-                        member_number_pattern=member_number_pattern,
-                    )
-                if change.card is not None:
-                    record_card(session, requester, change.member_id, *change.card, today=today)
+            _write_changes(planning, changes)
             _write_rows(planning, new_rows, new_ids)
             # A flush looks at every object the session holds: the chunk's records leave
             # it once written (they stay in the transaction; the units and the import stay).
