@@ -9,7 +9,7 @@ import json
 from datetime import date
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from test_import_members import PASSWORD, clerk_id, dry_run, plan_rows, workbook_bytes
 
 from factories import make_member, make_tree
@@ -268,3 +268,77 @@ NEW_FIELDS = [
     "ethnicity",
     "home_town",
 ]
+
+
+CARD_HEADERS = [*HEADERS, "Số thẻ đảng viên", "Ngày cấp thẻ đảng viên"]
+
+
+def card_row(number, citizen_id=None, card=None, issued_on=None, **cells):
+    return [*row(number, citizen_id, **cells), card, issued_on]
+
+
+def test_cards_recorded_by_an_import(app, db_session, world):
+    """A card for a stored member without one and for a new member: the registry's row,
+    the record's copy (and its search key), the history, the audit entries; the numbering
+    of the prefix waited for as `record_card` does. The same file again changes nothing."""
+    from jobs.imports import execute_import
+    from webapp.domain.audit import verify_log
+    from webapp.models.cards import CardNumberCounter, PartyCard
+
+    new_cells = {
+        "Họ và tên khai sinh": "Trần Thị Bình",
+        "Giới tính": "Nữ",
+        "Ngày sinh": date(1985, 3, 4),
+        "Ngày vào Đảng": "05/06/2010",
+        "Ngày chính thức": "05/06/2011",
+    }
+    data = workbook_bytes(
+        [
+            card_row("000701TN", card="01.000701", issued_on="02/01/2010"),
+            card_row("000803TN", card="01.000803", issued_on=date(2012, 1, 2), **new_cells),
+        ],
+        headers=CARD_HEADERS,
+    )
+    run = dry_run(app, db_session, data)
+    assert [(r.outcome, r.fields) for r in plan_rows(db_session, run.id)][0] == (
+        "update",
+        ["card_issued_on", "card_number"],
+    ), [(r.outcome, r.fields, r.problems) for r in plan_rows(db_session, run.id)]
+    version = world["twin"].version_id
+
+    execute_import(run.id, commit=True)  # the deferred key (member → its card) holds
+    db_session.expire_all()
+    assert db_session.get(MemberImport, run.id).state == "committed"
+    stored = db_session.get(Member, world["twin"].id)
+    new = db_session.scalar(select(Member).where(Member.member_number == "000803TN"))
+    cards = {
+        card.member_id: (card.number, card.issued_on, card.state)
+        for card in db_session.scalars(select(PartyCard))
+    }
+    assert cards == {
+        stored.id: ("01.000701", date(2010, 1, 2), "valid"),
+        new.id: ("01.000803", date(2012, 1, 2), "valid"),
+    }
+    assert (stored.card_number, stored.card_issued_on) == ("01.000701", date(2010, 1, 2))
+    assert (new.card_number, new.card_issued_on) == ("01.000803", date(2012, 1, 2))
+    assert "01.000701" in stored.search_key and "01.000803" in new.search_key
+    assert stored.version_id == version + 1
+    assert history(db_session, stored.id) == [
+        ("card_issued_on", None, "2010-01-02"),
+        ("card_number", None, "01.000701"),
+    ]
+    (entry,) = updates(db_session, stored.id)
+    assert loaded(entry.after) == {"card_number": "01.000701", "card_issued_on": "2010-01-02"}
+    created = db_session.scalars(
+        select(AuditEntry.member_id).where(
+            AuditEntry.object_type == "PartyCard", AuditEntry.action == "create"
+        )
+    ).all()
+    assert sorted(created) == sorted([stored.id, new.id])
+    assert db_session.scalar(select(CardNumberCounter).where(CardNumberCounter.prefix == "01"))
+    assert verify_log(db_session)[1] is None
+
+    again = dry_run(app, db_session, data)
+    assert [r.outcome for r in plan_rows(db_session, again.id)] == ["unchanged"] * 2
+    execute_import(again.id, commit=True)
+    assert db_session.scalar(select(func.count(PartyCard.id))) == 2

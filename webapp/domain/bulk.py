@@ -88,19 +88,22 @@ def update_rows(
     rows: Sequence[Mapping[str, Any]],
     given: Sequence[str],
     computed: Sequence[str],
+    *,
+    versioned: bool = True,
 ) -> int:
     """Update many rows of a versioned `table` at once (a bulk import's edits). Each row
     holds its `id`, the `version_id` it was read at, the `given` columns (None keeps the
     stored value: a blank cell changes nothing) and the `computed` ones (always written).
     Each row's version is raised by one and its `updated_at` set, as the ORM's update
     does; a row whose version differs (changed by someone since) is left alone, so the
-    caller compares the count returned with its rows. One statement reading arrays
-    (`unnest`) on PostgreSQL, executemany elsewhere."""
+    caller compares the count returned with its rows. Not `versioned`: the rows need no
+    `version_id` and keep their version (derived columns, as the hooks write them). One
+    statement reading arrays (`unnest`) on PostgreSQL, executemany elsewhere."""
     if not rows:
         return 0
     connection = session.connection()
     columns = table.c
-    names = ["id", "version_id", *given, *computed]
+    names = ["id", *(["version_id"] if versioned else []), *given, *computed]
 
     def plain(value):
         return value.value if isinstance(value, Enum) else value
@@ -108,7 +111,10 @@ def update_rows(
     if connection.dialect.name != "postgresql":
         statement = (
             update(table)
-            .where(columns.id == bindparam("b_id"), columns.version_id == bindparam("b_version_id"))
+            .where(
+                columns.id == bindparam("b_id"),
+                *([columns.version_id == bindparam("b_version_id")] if versioned else []),
+            )
             .values(
                 {
                     **{
@@ -118,7 +124,7 @@ def update_rows(
                         for name in given
                     },
                     **{name: bindparam(f"b_{name}", type_=columns[name].type) for name in computed},
-                    "version_id": columns.version_id + 1,
+                    **({"version_id": columns.version_id + 1} if versioned else {}),
                     "updated_at": func.now(),
                 }
             )
@@ -134,11 +140,12 @@ def update_rows(
     )
     assignments = [f'"{name}" = COALESCE(v."{name}", t."{name}")' for name in given]
     assignments += [f'"{name}" = v."{name}"' for name in computed]
-    assignments += ["version_id = t.version_id + 1", "updated_at = now()"]
+    assignments += [*(["version_id = t.version_id + 1"] if versioned else []), "updated_at = now()"]
+    quoted = ", ".join(f'"{name}"' for name in names)
     statement = text(
         f'UPDATE "{table.name}" AS t SET {", ".join(assignments)}'
-        f" FROM unnest({arrays}) AS v({', '.join(f'{chr(34)}{n}{chr(34)}' for n in names)})"
-        " WHERE t.id = v.id AND t.version_id = v.version_id"
+        f" FROM unnest({arrays}) AS v({quoted}) WHERE t.id = v.id"
+        + (" AND t.version_id = v.version_id" if versioned else "")
     )
     parameters = {f"p{i}": [plain(row.get(name)) for row in rows] for i, name in enumerate(names)}
     return connection.execute(statement, parameters).rowcount

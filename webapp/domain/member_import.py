@@ -17,8 +17,10 @@ The *dry run* writes nothing (no row, no audit entry, so no lock other clerks wa
 The *commit* (`import.commit`) checks the rows again in the same way, a chunk at a time,
 and writes each chunk in the one transaction of the command: new members, their opening
 events and periods in bulk (the columns computed by the functions `create_member` and
-`record_event` use), with their audit entries written at once; edits and cards through
-`edit_member` and `record_card` themselves. It stops at the first refusal, so a file is
+`record_event` use), with their audit entries written at once; edits of stored members
+in bulk too (one UPDATE a chunk: what `edit_member`'s flush writes through the hooks,
+field history and audit entries included), and cards as `record_card` records them
+(the registry's rows, the record's copy). It stops at the first refusal, so a file is
 imported whole or not at all; it refuses too when the plan differs from the dry run the
 clerk saw (the database changed in between), and then the new plan is what the clerk
 sees next.
@@ -47,11 +49,11 @@ from sqlalchemy.orm import Session
 
 from webapp.domain import audit
 from webapp.domain.bulk import among, insert_rows, update_rows
-from webapp.domain.cards import check_card_entry, record_card, refuse_taken
+from webapp.domain.cards import check_card_entry, lock_numbering, refuse_taken
 from webapp.domain.commands import Requester, command
 from webapp.domain.completeness import completeness
 from webapp.domain.dates import parse_date
-from webapp.domain.errors import N_, DomainError, NotFound, ValidationFailed
+from webapp.domain.errors import N_, DomainError, Forbidden, NotFound, ValidationFailed
 from webapp.domain.events import PlannedEvent, event_row, period_rows, plan_opening, state_fields
 from webapp.domain.members import (
     UNIQUE_FIELDS,
@@ -62,7 +64,7 @@ from webapp.domain.members import (
     trimmed,
 )
 from webapp.domain.records import row_problems
-from webapp.domain.scope import downstreams, owner_among, scope_clause
+from webapp.domain.scope import OWNED_ELSEWHERE, downstreams, owner_among, scope_clause
 from webapp.domain.spreadsheet_input import Sheet
 from webapp.domain.sync_capture import record_changes
 from webapp.domain.text import clean_text
@@ -71,8 +73,8 @@ from webapp.domain.tracking import (
     TRACKED,
     _text,
     member_keys,
-    refresh_completeness,
 )
+from webapp.models.cards import CardState, PartyCard
 from webapp.models.ledger import MemberEvent, MemberPeriod
 from webapp.models.member import BirthDatePrecision, Member, MemberStatus, Sex
 from webapp.models.member_import import ImportOutcome, ImportState, MemberImport, MemberImportRow
@@ -705,7 +707,6 @@ class ImportLookups(MemberLookups):
         self.owners: dict[int, Any] = {}  # unit id → its owning downstream or None
 
     def load(self, rows: list[SheetRow], member_ids: Iterable[int]) -> None:
-        from webapp.models.cards import PartyCard
         from webapp.models.record import CatalogueEntry
 
         session = self.session
@@ -971,6 +972,9 @@ def _plan_member_row(planning: Planning, row: SheetRow, plan: RowPlan):
             raise ValidationFailed(
                 {"card_number": [(CARD_CHANGE, {"card": stored["card_number"]})]}
             )
+        if not changes and (owner := lookups.unit_owner(stored["unit_id"])) is not None:
+            # `record_card` locks the record to write: a downstream's records are its own.
+            raise Forbidden(OWNED_ELSEWHERE, owner=owner.name or owner.unit_code)
         held = Member(id=member_id, **{**{k: stored[k] for k in CARD_CHECK_FIELDS}, **changes})
         _card_problems(planning, held, card_number, card_issued_on)
         card = (card_number, card_issued_on)
@@ -1062,7 +1066,8 @@ def _logged(row: Mapping[str, Any], model: type) -> dict[str, Any]:
 def _write_members(planning: Planning, planned: list[PlannedMember]) -> dict[NewMember, int]:
     """Insert the chunk's new members, their opening events and periods (the columns
     `create_member` and `record_event` write, computed by the same functions), audit each
-    record as the hooks would, in one go; then record their cards by `record_card`."""
+    record as the hooks would, in one go; the cards they hold with them (the record holds
+    its card from the start, the registry's rows written at once)."""
     if not planned:
         return {}
     session, requester = planning.session, planning.requester
@@ -1070,6 +1075,9 @@ def _write_members(planning: Planning, planned: list[PlannedMember]) -> dict[New
     for item in planned:
         values = {c.key: _column_default(c) for c in MEMBER_WRITTEN}
         values.update(item.values)
+        if item.card is not None:
+            # The record holds its card from the start (what `record_card` leaves on it).
+            values["card_number"], values["card_issued_on"] = item.card
         values.update(member_keys(values))
         result = completeness(values, {})
         values["completeness"] = result.level
@@ -1118,21 +1126,61 @@ def _write_members(planning: Planning, planned: list[PlannedMember]) -> dict[New
         }
         for event, (event_id, at) in zip(events, recorded, strict=True)
     ]
+    cards = [
+        (member_id, *item.card)
+        for item, member_id in written_items(planned, written)
+        if item.card is not None
+    ]
+    entries += _write_cards(planning, cards)
     audit.append_many(session, entries)
-    for item, member_id in written_items(planned, written):
-        if item.card is not None:
-            record_card(session, requester, member_id, *item.card, today=planning.today)
     return written
+
+
+def _write_cards(planning: Planning, cards: list[tuple[int, str, date | None]]) -> list[dict]:
+    """The registry's rows of the cards the members hold (`record_card`'s, checked by its
+    rules when planned), after waiting for the numbering of their prefixes as it does;
+    returns their audit entries."""
+    if not cards:
+        return []
+    session, requester = planning.session, planning.requester
+    lock_numbering(session, [number for _, number, _ in cards])
+    rows = [
+        {
+            "member_id": member_id,
+            "number": number,
+            "issued_on": issued_on,
+            "state": CardState.VALID,
+            "ended_on": None,
+            "end_note": None,
+            "version_id": 1,
+        }
+        for member_id, number, issued_on in cards
+    ]
+    ids = insert_rows(session, PartyCard.__table__, rows, with_ids=True)
+    record_changes(session, "party_card", ids)
+    return [
+        {
+            "action": "create",
+            "object_type": "PartyCard",
+            "object_id": card_id,
+            "member_id": row["member_id"],
+            "after": _logged({**row, "id": card_id}, PartyCard),
+            "user_id": requester.user_id,
+            "username": requester.username,
+        }
+        for row, card_id in zip(rows, ids, strict=True)
+    ]
 
 
 def _write_changes(planning: Planning, changes: list[PlannedChange]) -> None:
     """The chunk's edits of stored members in bulk: what `edit_member`'s flush writes
     through the session hooks (the changed fields, the name keys, the completeness level,
     the version and time of the update, the field history, an audit entry per record,
-    the sync outbox), with a statement per kind of row; then their cards by `record_card`.
+    the sync outbox), with a statement per kind of row; a card recorded for a member
+    without one is written with the edit (the record's copy) and in the registry at once.
     A member edited by someone else since it was read (its version differs) makes the
     commit refused, as the ORM's version check would."""
-    pending = [change for change in changes if change.changes]
+    pending = [change for change in changes if change.changes or change.card]
     while pending:
         # A member twice in one file (by number and by citizen ID) is updated in turn.
         wave, rest, seen = [], [], set()
@@ -1141,37 +1189,27 @@ def _write_changes(planning: Planning, changes: list[PlannedChange]) -> None:
             seen.add(change.member_id)
         _update_members(planning, wave)
         pending = rest
-    for change in changes:
-        if change.card is not None:
-            record_card(
-                planning.session,
-                planning.requester,
-                change.member_id,
-                *change.card,
-                today=planning.today,
-            )
 
 
 def _update_members(planning: Planning, wave: list[PlannedChange]) -> None:
     session, requester, lookups = planning.session, planning.requester, planning.lookups
     ids = [change.member_id for change in wave]
-    connection = session.connection()
-    counts = {
-        name: dict(
-            connection.execute(
-                select(model.member_id, func.count(model.id))
-                .where(among(session, model.member_id, ids))
-                .group_by(model.member_id)
-            ).all()
-        )
-        for name, model in (("work_periods", WorkPeriod), ("family_relations", FamilyRelation))
+    counts = _row_counts(session, ids)
+    # A card recorded for a member without one: the record holds it (`record_card`).
+    written = {
+        change.member_id: {
+            **change.changes,
+            **(dict(zip(CARD_FIELDS, change.card, strict=True)) if change.card else {}),
+        }
+        for change in wave
     }
-    names = sorted({name for change in wave for name in change.changes})
+    names = sorted({name for values in written.values() for name in values})
     updates, history, entries = [], [], []
     who = {"user_id": requester.user_id, "username": requester.username}
     for change in wave:
+        changed = written[change.member_id]
         before = lookups.rows[change.member_id]
-        after = {**before, **change.changes}
+        after = {**before, **changed}
         after.update(member_keys(after))
         result = completeness(
             after, {name: by_member.get(change.member_id, 0) for name, by_member in counts.items()}
@@ -1183,12 +1221,12 @@ def _update_members(planning: Planning, wave: list[PlannedChange]) -> None:
                 "id": change.member_id,
                 "version_id": before["version_id"],
                 # A blank cell is never a change: None leaves the stored value.
-                **{name: change.changes.get(name) for name in names},
+                **{name: changed.get(name) for name in names},
                 **{name: after[name] for name in DERIVED_ON_EDIT},
             }
         )
         logged_before, logged_after = {}, {}
-        for name in change.changes:
+        for name in changed:
             old, new = _text(before[name]), _text(after[name])
             if old == new:
                 continue
@@ -1221,12 +1259,10 @@ def _update_members(planning: Planning, wave: list[PlannedChange]) -> None:
     updated = update_rows(session, Member.__table__, updates, names, DERIVED_ON_EDIT)
     if updated != len(updates):
         raise PlanChanged(PLAN_CHANGED)
-    # The session's copies of these records (if any) are read again when next used.
-    for member_id in ids:
-        cached = session.identity_map.get((Member, (member_id,), None))
-        if cached is not None:
-            session.expire(cached)
+    _expire_members(session, ids)
     change_ids = insert_rows(session, MemberChange.__table__, history, with_ids=True)
+    cards = [(change.member_id, *change.card) for change in wave if change.card is not None]
+    entries += _write_cards(planning, cards)
     record_changes(session, "member", ids)
     record_changes(session, "member_change", change_ids or [])
     audit.append_many(session, entries)
@@ -1271,7 +1307,51 @@ def _write_rows(planning: Planning, planned: list[tuple], new_ids: Mapping[NewMe
     audit.append_many(session, entries)
     member_ids = sorted({row["member_id"] for rows in by_model.values() for row in rows})
     for chunk in _chunks(member_ids):
-        refresh_completeness(session, set(chunk))
+        _refresh_completeness(session, chunk)
+
+
+def _refresh_completeness(session: Session, member_ids: list[int]) -> None:
+    """`refresh_completeness` (the hooks') for many records at once: the row counts in one
+    query each, the levels that changed in one UPDATE."""
+    counts = _row_counts(session, member_ids)
+    table = Member.__table__
+    changed = []
+    for row in session.execute(
+        select(table).where(among(session, table.c.id, member_ids))
+    ).mappings():
+        result = completeness(
+            row, {name: by_member.get(row["id"], 0) for name, by_member in counts.items()}
+        )
+        missing = ",".join(result.missing) or None
+        if (row["completeness"], row["missing_fields"]) != (result.level, missing):
+            changed.append(
+                {"id": row["id"], "completeness": result.level, "missing_fields": missing}
+            )
+    update_rows(session, table, changed, (), ("completeness", "missing_fields"), versioned=False)
+    _expire_members(session, [row["id"] for row in changed])
+
+
+def _row_counts(session: Session, member_ids: list[int]) -> dict[str, dict[int, int]]:
+    """The counts of the rows completeness asks for, by member."""
+    connection = session.connection()
+    return {
+        name: dict(
+            connection.execute(
+                select(model.member_id, func.count(model.id))
+                .where(among(session, model.member_id, member_ids))
+                .group_by(model.member_id)
+            ).all()
+        )
+        for name, model in (("work_periods", WorkPeriod), ("family_relations", FamilyRelation))
+    }
+
+
+def _expire_members(session: Session, member_ids: Iterable[int]) -> None:
+    """The session's copies of these records (if any) are read again when next used."""
+    for member_id in member_ids:
+        cached = session.identity_map.get((Member, (member_id,), None))
+        if cached is not None:
+            session.expire(cached)
 
 
 def run_rows(
