@@ -246,6 +246,15 @@ def test_a_commit_of_edits_and_new_members_field_by_field(app, db_session, world
             .order_by(MemberEvent.id)
         ).all()
         assert kinds == ["admission", "official_recognition"]
+    # The audit entry of each event logs the event as stored (its recording time too).
+    for event in db_session.scalars(select(MemberEvent).where(MemberEvent.member_id == first.id)):
+        logged = db_session.scalar(
+            select(AuditEntry.after).where(
+                AuditEntry.object_type == "MemberEvent", AuditEntry.object_id == str(event.id)
+            )
+        )
+        assert loaded(logged)["recorded_at"] == event.recorded_at.isoformat()
+        assert loaded(logged)["effective_on"] == event.effective_on.isoformat()
     assert verify_log(db_session)[1] is None
 
     # The same file again changes nothing.

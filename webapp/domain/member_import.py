@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, inspect, or_, select
+from sqlalchemy import func, inspect, or_, select, text
 from sqlalchemy.orm import Session
 
 from webapp.domain import audit
@@ -701,7 +701,8 @@ class ImportLookups(MemberLookups):
         self.used: dict[str, dict[Any, Any]] = {name: {} for name in UNIQUE_FIELDS}
         self.cards: set[str] = set()  # numbers in the card registry
         self.stored: dict[int, dict[str, Any]] = {}
-        # The stored rows as read (not trimmed), for the bulk edit's history and version.
+        # The stored rows as read where not as `stored` (untrimmed text), and their
+        # version: for the bulk edit's history and its version check.
         self.rows: dict[int, dict[str, Any]] = {}
         self.downstreams: list = []  # registered downstreams and their roots' paths
         self.owners: dict[int, Any] = {}  # unit id → its owning downstream or None
@@ -733,8 +734,11 @@ class ImportLookups(MemberLookups):
             for row in session.execute(
                 select(table).where(among(session, table.c.id, chunk))
             ).mappings():
-                self.stored[row["id"]] = row_values(row)
-                self.rows[row["id"]] = dict(row)
+                stored = self.stored[row["id"]] = row_values(row)
+                # What trimming changed, and the version: the row as read is both.
+                self.rows[row["id"]] = {
+                    k: v for k, v in row.items() if k == "version_id" or stored[k] != v
+                }
 
     def catalogue_known(self, names: set[str]) -> set[tuple[str, str]]:
         return {(kind, name) for name in names for kind in self.catalogue.get(name, ())}
@@ -791,6 +795,7 @@ class PlannedChange:
     member_id: int
     changes: dict[str, Any]
     card: tuple[str, date | None] | None
+    before: dict[str, Any]  # the stored record as the row found it
 
 
 @dataclass
@@ -986,7 +991,7 @@ def _plan_member_row(planning: Planning, row: SheetRow, plan: RowPlan):
     after = {**stored, **changes, **({"card_number": card_number} if card else {})}
     lookups.take(member_id, after, stored)
     lookups.stored[member_id] = after
-    return PlannedChange(member_id, changes, card)
+    return PlannedChange(member_id, changes, card, stored)
 
 
 MEMBER_COLUMNS = tuple(c.key for c in Member.__table__.columns)
@@ -1060,7 +1065,12 @@ def _logged_keys(model: type) -> tuple[str, ...]:
 
 def _logged(row: Mapping[str, Any], model: type) -> dict[str, Any]:
     """The audit log's values of a created row, as the session hooks log a create."""
-    return {key: _text(row.get(key)) for key in _logged_keys(model)}
+    logged = {}
+    for key in _logged_keys(model):
+        value = row.get(key)
+        # `_text`, with the text that most cells hold passed as it is.
+        logged[key] = value if value is None or type(value) is str else _text(value)
+    return logged
 
 
 def _write_members(planning: Planning, planned: list[PlannedMember]) -> dict[NewMember, int]:
@@ -1092,14 +1102,7 @@ def _write_members(planning: Planning, planned: list[PlannedMember]) -> dict[New
         values = item.values
         periods += period_rows(member_id, item.events[-1].state, values["admitted_on"], None)
     event_ids = insert_rows(session, MemberEvent.__table__, events, with_ids=True)
-    stamps = dict(
-        session.execute(
-            select(MemberEvent.id, MemberEvent.recorded_at).where(
-                among(session, MemberEvent.id, event_ids)
-            )
-        ).all()
-    )
-    recorded = [(event_id, stamps[event_id]) for event_id in event_ids]
+    recorded = _recorded_at(session, event_ids)
     insert_rows(session, MemberPeriod.__table__, periods)
     # Written around the ORM: the upward sync's outbox is told (a member travels whole,
     # with its events and periods).
@@ -1208,7 +1211,9 @@ def _update_members(planning: Planning, wave: list[PlannedChange]) -> None:
     who = {"user_id": requester.user_id, "username": requester.username}
     for change in wave:
         changed = written[change.member_id]
-        before = lookups.rows[change.member_id]
+        # The record as this change finds it: as read (untrimmed), or as a change before
+        # it in this file left it.
+        before = {**change.before, **lookups.rows[change.member_id]}
         after = {**before, **changed}
         after.update(member_keys(after))
         result = completeness(
@@ -1254,8 +1259,7 @@ def _update_members(planning: Planning, wave: list[PlannedChange]) -> None:
                     **who,
                 }
             )
-        after["version_id"] = before["version_id"] + 1
-        lookups.rows[change.member_id] = after
+        lookups.rows[change.member_id] = {"version_id": before["version_id"] + 1}
     updated = update_rows(session, Member.__table__, updates, names, DERIVED_ON_EDIT)
     if updated != len(updates):
         raise PlanChanged(PLAN_CHANGED)
@@ -1270,6 +1274,22 @@ def _update_members(planning: Planning, wave: list[PlannedChange]) -> None:
 
 # Computed by the hooks on every update of a record (keys, completeness).
 DERIVED_ON_EDIT = ("sort_key", "search_key", "completeness", "missing_fields")
+
+
+def _recorded_at(session: Session, event_ids: list[int]) -> list[tuple[int, datetime]]:
+    """(id, recorded_at) of events just written: the column's default, now(), is the
+    transaction's start on PostgreSQL (read once); elsewhere the rows are read back."""
+    if session.get_bind().dialect.name == "postgresql":
+        at = session.scalar(text("SELECT now()::timestamp"))
+        return [(event_id, at) for event_id in event_ids]
+    stamps = dict(
+        session.execute(
+            select(MemberEvent.id, MemberEvent.recorded_at).where(
+                among(session, MemberEvent.id, event_ids)
+            )
+        ).all()
+    )
+    return [(event_id, stamps[event_id]) for event_id in event_ids]
 
 
 def written_items(planned: list[PlannedMember], written: Mapping[NewMember, int]):
