@@ -4,15 +4,28 @@ the same run; and the two XLSX readers (python-calamine, openpyxl read-only) on 
 
 Data: its own cells (codes IB.*) under a province unit IB, in the database of the other
 benchmarks (bench/tree.py: BENCH_DATABASE_URL or the local dangvien_bench); the members
-of earlier runs (numbers ending in IB) are removed first. BENCH_IMPORT_ROWS sets the
-number of rows (default 100,000).
+of earlier runs (numbers ending in IB) are removed first (on a fresh clone of
+dangvien_bench there are none: quickest). BENCH_IMPORT_ROWS sets the number of rows
+(default 100,000).
 
-Measured: reading the file with each reader (median of runs after a warm-up), the dry
-run (every row through create_member and its opening events in a savepoint, all rolled
-back), the commit (the same, kept), each once (they take minutes), and the peak memory
-(resident set) of this process after each; the baseline is one multi-row INSERT of the
-same 100,000 member rows (psycopg executemany, rolled back). Targets from the issue:
-dry run ≤ 30 s, commit ≤ 60 s.
+Measured, each once (they take minutes): reading the file with each reader (median of
+runs after a warm-up below 20,000 rows); the dry run (every row checked by the rules of
+create_member and its opening events, nothing written but the plan); the commit (the
+same checks again, then the bulk writes, and the COMMIT itself: the deferred keys are
+checked there); the dry run of the same file once imported (every row unchanged); then a
+second file, the same members each with a home town added: its dry run and its commit
+(100,000 edits of stored members: the bulk UPDATE, field history, audit). The peak
+memory (resident set) of this process after the dry run and the commits. The baseline
+is one multi-row INSERT of the same 100,000 member rows (psycopg executemany, rolled
+back). Targets from the issue: dry run ≤ 30 s, commit ≤ 60 s.
+
+Each step also prints the CPU seconds of this process and of the PostgreSQL backends of
+the database (read from /proc: the server runs on this machine), the statements sent by
+SQLAlchemy (a count growing with the rows would be a query per row) and the wall
+seconds waited on each kind of statement and on each table's COPY. BENCH_PROFILE=1
+prints a cProfile of each step instead of the CPU figures.
+
+Figures: docs/member-import.md ("Bench").
 """
 
 from __future__ import annotations
@@ -90,6 +103,7 @@ def prepare(session) -> dict[str, int]:
     from webapp.models.member_import import MemberImport
     from webapp.models.unit import UnitKind
 
+    session.execute(delete(MemberImport))  # its rows first (they refer to the members)
     old = select(Member.id).where(Member.member_number.like("%IB"))
     session.execute(delete(MemberPeriod).where(MemberPeriod.member_id.in_(old)))
     session.execute(delete(MemberEvent).where(MemberEvent.member_id.in_(old)))
@@ -99,7 +113,6 @@ def prepare(session) -> dict[str, int]:
         )
     )
     session.execute(delete(Member).where(Member.member_number.like("%IB")))
-    session.execute(delete(MemberImport))
     province = session.scalar(select(Unit).where(Unit.code == "IB"))
     if province is None:
         province = Unit(code="IB", name="Đảng bộ Nhập thử", kind=UnitKind.PROVINCIAL_COMMITTEE)
