@@ -351,3 +351,20 @@ def test_cards_recorded_by_an_import(app, db_session, world):
     assert [r.outcome for r in plan_rows(db_session, again.id)] == ["unchanged"] * 2
     execute_import(again.id, commit=True)
     assert db_session.scalar(select(func.count(PartyCard.id))) == 2
+
+
+def test_the_bulk_update_leaves_a_record_changed_since_it_was_read(app, db_session, world):
+    """`update_rows` updates a record only at the version read (the caller then refuses
+    the commit, as the ORM's version check would); a blank value keeps the stored one."""
+    from webapp.domain.bulk import update_rows
+
+    member = world["edited"]
+    version, name = member.version_id, member.birth_name
+    stale = {"id": member.id, "version_id": version - 1, "home_town": "Xã A", "birth_name": None}
+    assert update_rows(db_session, Member.__table__, [stale], ["home_town", "birth_name"], ()) == 0
+    fresh = {**stale, "version_id": version}
+    assert update_rows(db_session, Member.__table__, [fresh], ["home_town", "birth_name"], ()) == 1
+    db_session.expire_all()
+    member = db_session.get(Member, member.id)
+    assert (member.home_town, member.birth_name, member.version_id) == ("Xã A", name, version + 1)
+    db_session.rollback()
