@@ -4,15 +4,33 @@ the same run; and the two XLSX readers (python-calamine, openpyxl read-only) on 
 
 Data: its own cells (codes IB.*) under a province unit IB, in the database of the other
 benchmarks (bench/tree.py: BENCH_DATABASE_URL or the local dangvien_bench); the members
-of earlier runs (numbers ending in IB) are removed first. BENCH_IMPORT_ROWS sets the
-number of rows (default 100,000).
+of earlier runs (numbers ending in IB) are removed first (on a fresh clone of
+dangvien_bench there are none: quickest). BENCH_IMPORT_ROWS sets the number of rows
+(default 100,000).
 
-Measured: reading the file with each reader (median of runs after a warm-up), the dry
-run (every row through create_member and its opening events in a savepoint, all rolled
-back), the commit (the same, kept), each once (they take minutes), and the peak memory
-(resident set) of this process after each; the baseline is one multi-row INSERT of the
-same 100,000 member rows (psycopg executemany, rolled back). Targets from the issue:
-dry run ≤ 30 s, commit ≤ 60 s.
+Measured, each once (they take minutes): reading the file with each reader (median of
+runs after a warm-up below 20,000 rows); the dry run (every row checked by the rules of
+create_member and its opening events, nothing written but the plan); the commit (the
+same checks again, then the bulk writes, and the COMMIT itself: the deferred keys are
+checked there); the dry run of the same file once imported (every row unchanged); then a
+second file, the same members each with a home town added: its dry run and its commit
+(100,000 edits of stored members: the bulk UPDATE, field history, audit). The peak
+memory (resident set) of this process after the dry run and the commits. The baseline
+is one multi-row INSERT of the same 100,000 member rows (psycopg executemany, rolled
+back). Targets from the issue: dry run ≤ 30 s, commit ≤ 60 s.
+
+Each step also prints the CPU seconds of this process and of the PostgreSQL backends of
+the database (read from /proc: the server runs on this machine), the statements sent by
+SQLAlchemy (a count growing with the rows would be a query per row) and the wall
+seconds waited on each kind of statement and on each table's COPY. BENCH_PROFILE=1
+prints a cProfile of each step instead of the CPU figures.
+
+Figures (docs/member-import.md, "Bench"), 2 Dec 2026, 100,000 rows, load average 5–7 on
+2 cores, wall / CPU here / CPU in PostgreSQL: raw INSERT 11.9 s; dry run 71.3 / 23.1 /
+1.8 s; commit 134.6 / 37.2 / 15.0 s; unchanged dry run 40.1 / 12.9 / 2.6 s; edits' dry
+run 46.5 / 16.3 / 2.9 s; edits' commit 89.5 / 24.5 / 9.3 s; peak RSS 522 / 590 / 1023 MB.
+Before (main that day, 10,000 rows): dry run 48.0 / 12.7 s, commit 63.4 / 17.9 s (two
+queries a row for the owner check; edits and cards one command a row).
 """
 
 from __future__ import annotations
@@ -21,6 +39,7 @@ import os
 import resource
 import tempfile
 import time
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -51,7 +70,9 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def rows(n: int):
+def rows(n: int, edited: bool = False):
+    """The file's rows; `edited`: the same members with a home town added (every row an
+    edit of one field of a stored member)."""
     for i in range(n):
         birth = date(1950 + i % 45, 1 + i % 12, 1 + i % 28)
         admitted = birth.replace(year=birth.year + 25)
@@ -66,16 +87,17 @@ def rows(n: int):
             admitted.strftime("%d/%m/%Y"),
             admitted.replace(year=admitted.year + 1),
             "Cán bộ, công chức cơ quan nhà nước từ cấp huyện trở lên",
+            *([f"Xã {i % 500}, huyện {i % 40}"] if edited else []),
         ]
 
 
-def write_file(path: Path, n: int) -> None:
+def write_file(path: Path, n: int, edited: bool = False) -> None:
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Đảng viên")
-    sheet.append(HEADERS)
-    for row in rows(n):
+    sheet.append([*HEADERS, *(["Quê quán"] if edited else [])])
+    for row in rows(n, edited):
         sheet.append(row)
     workbook.save(path)
 
@@ -86,6 +108,7 @@ def prepare(session) -> dict[str, int]:
     from webapp.models.member_import import MemberImport
     from webapp.models.unit import UnitKind
 
+    session.execute(delete(MemberImport))  # its rows first (they refer to the members)
     old = select(Member.id).where(Member.member_number.like("%IB"))
     session.execute(delete(MemberPeriod).where(MemberPeriod.member_id.in_(old)))
     session.execute(delete(MemberEvent).where(MemberEvent.member_id.in_(old)))
@@ -95,7 +118,6 @@ def prepare(session) -> dict[str, int]:
         )
     )
     session.execute(delete(Member).where(Member.member_number.like("%IB")))
-    session.execute(delete(MemberImport))
     province = session.scalar(select(Unit).where(Unit.code == "IB"))
     if province is None:
         province = Unit(code="IB", name="Đảng bộ Nhập thử", kind=UnitKind.PROVINCIAL_COMMITTEE)
@@ -146,14 +168,95 @@ def raw_insert(session, cells: dict[str, int], n: int) -> float:
     return elapsed
 
 
-def timed(label: str, fn):
+# Statements sent through SQLAlchemy during a step, by their first words (COPY goes by the
+# driver's cursor and is not counted): a count growing with the rows is a query per row.
+STATEMENTS: Counter = Counter()
+
+
+# Wall seconds waiting on each kind of statement (the COPYs by table), for the same steps.
+WAITED: Counter = Counter()
+CPU: dict[str, tuple[float, float]] = {}  # step → (CPU s here, CPU s in PostgreSQL)
+
+
+def count_statements(engine) -> None:
+    """Count and time what the steps send: statements through SQLAlchemy, and the COPYs
+    of webapp/domain/bulk.py (wrapped where the import and the audit log call them)."""
+    from sqlalchemy import event
+
+    from webapp.domain import audit, member_import
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _start(conn, cursor, statement, parameters, context, executemany):
+        key = " ".join(statement.split())[:90]
+        STATEMENTS[key] += 1
+        conn.info["bench_started"] = (key, time.perf_counter())
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _end(conn, cursor, statement, parameters, context, executemany):
+        key, started = conn.info.pop("bench_started", (None, None))
+        if key is not None:
+            WAITED[key] += time.perf_counter() - started
+
+    for module in (member_import, audit):
+        real = module.insert_rows
+
+        def insert_rows(session, table, rows, *, with_ids=False, real=real):
+            started = time.perf_counter()
+            try:
+                return real(session, table, rows, with_ids=with_ids)
+            finally:
+                WAITED[f"COPY {table.name} ({len(rows)} rows a call)"] += (
+                    time.perf_counter() - started
+                )
+
+        module.insert_rows = insert_rows
+
+
+def database_cpu(session) -> float:
+    """CPU seconds the server's processes for this database have used so far (read from
+    /proc: the server runs on this machine), or nan."""
+    pids = session.scalars(
+        text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+    ).all()
+    total = 0.0
+    try:
+        for pid in pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+    return total
+
+
+def print_statements(label: str) -> None:
+    total = sum(STATEMENTS.values())
+    print(f"{label}: {total} statements; most sent:")
+    for statement, count in STATEMENTS.most_common(5):
+        print(f"  {count:8d}  {statement}")
+    print("  waited on (wall seconds):")
+    for statement, seconds in WAITED.most_common(8):
+        print(f"  {seconds:8.2f}  {statement}")
+    STATEMENTS.clear()
+    WAITED.clear()
+
+
+def timed(label: str, fn, session=None):
     """(seconds, result) of fn(); with BENCH_PROFILE set, the cProfile of it is printed."""
+    STATEMENTS.clear()
+    WAITED.clear()
     if not os.environ.get("BENCH_PROFILE"):
+        server = database_cpu(session) if session is not None else float("nan")
         start, cpu = time.perf_counter(), time.process_time()
         result = fn()
         elapsed = time.perf_counter() - start
-        # The machine is shared: the CPU time of this process tells its own share.
-        print(f"{label}: {elapsed:.1f} s, of which {time.process_time() - cpu:.1f} s CPU here")
+        cpu = time.process_time() - cpu
+        if session is not None:
+            server = database_cpu(session) - server
+        # The machine is shared: the CPU time of this process, and of the database server's
+        # processes for this database, tell their own share of the wall time.
+        print(f"{label}: {elapsed:.1f} s wall; CPU {cpu:.1f} s here, {server:.1f} s in PostgreSQL")
+        CPU[label] = (cpu, server)
+        print_statements(label)
         return elapsed, result
     import cProfile
     import pstats
@@ -164,6 +267,7 @@ def timed(label: str, fn):
     elapsed = time.perf_counter() - start
     print(f"--- {label}: {elapsed:.2f} s")
     pstats.Stats(profile).sort_stats("tottime").print_stats(40)
+    print_statements(label)
     return elapsed, result
 
 
@@ -181,6 +285,7 @@ def run() -> None:
     results = []
     with app.app_context(), app.test_request_context():
         session = db.session
+        count_statements(db.engine)
         cells = prepare(session)
         print(f"writing {N_ROWS} rows …")
         write_file(path, N_ROWS)
@@ -222,16 +327,21 @@ def run() -> None:
             lambda: check_import(
                 session, requester, imported.id, sheets, words, member_number_pattern=pattern
             ),
+            session,
         )
         assert plan.counts["new"] == N_ROWS, (plan.counts, plan.rows[0].problems)
         dry_peak = peak_mb()
         print(f"dry run {dry:.1f} s; commit …")
-        committed, _ = timed(
-            "commit",
-            lambda: commit_import(
-                session, requester, imported.id, sheets, words, member_number_pattern=pattern
-            ),
-        )
+        session.commit()
+
+        def commit(run_id, file_sheets):
+            plan = commit_import(
+                session, requester, run_id, file_sheets, words, member_number_pattern=pattern
+            )
+            session.commit()  # the deferred constraints are checked here: timed too
+            return plan
+
+        committed, _ = timed("commit", lambda: commit(imported.id, sheets), session)
         commit_peak = peak_mb()
         print(f"commit {committed:.1f} s; dry run of the same file again …")
         again = request_import(
@@ -247,9 +357,35 @@ def run() -> None:
             lambda: check_import(
                 session, requester, again.id, sheets, words, member_number_pattern=pattern
             ),
+            session,
         )
         assert plan.counts["unchanged"] == N_ROWS, plan.counts
         print(f"second dry run {second:.1f} s")
+        session.commit()
+        # The same members again, every row with a home town: edits of stored members.
+        edits_path = folder / "edits.xlsx"
+        write_file(edits_path, N_ROWS, edited=True)
+        edits = read_spreadsheet(edits_path, "e.xlsx", limits)
+        edit_run = request_import(
+            session,
+            requester,
+            file_name="e.xlsx",
+            sha256="1" * 64,
+            file_path="files/imports/11/" + "1" * 64,
+            size=edits_path.stat().st_size,
+        )
+        edit_dry, plan = timed(
+            "dry run of edits",
+            lambda: check_import(
+                session, requester, edit_run.id, edits, words, member_number_pattern=pattern
+            ),
+            session,
+        )
+        assert plan.counts["update"] == N_ROWS, (plan.counts, plan.rows[0].problems)
+        session.commit()
+        edit_commit, _ = timed("commit of edits", lambda: commit(edit_run.id, edits), session)
+        edit_peak = peak_mb()
+        edits_path.unlink()
         results += [
             compare(
                 "dry run of the file vs raw bulk INSERT",
@@ -279,6 +415,20 @@ def run() -> None:
                 target_on="value",
             ),
             compare(
+                "dry run of edits (one field of every stored member) vs raw bulk INSERT",
+                edit_dry,
+                baseline,
+                backend=backend,
+                n=N_ROWS,
+            ),
+            compare(
+                "commit of edits (one field of every stored member) vs raw bulk INSERT",
+                edit_commit,
+                baseline,
+                backend=backend,
+                n=N_ROWS,
+            ),
+            compare(
                 "peak memory after the dry run",
                 dry_peak,
                 None,
@@ -289,6 +439,14 @@ def run() -> None:
             compare(
                 "peak memory after the commit",
                 commit_peak,
+                None,
+                unit="MB",
+                backend=backend,
+                n=N_ROWS,
+            ),
+            compare(
+                "peak memory after the commit of edits",
+                edit_peak,
                 None,
                 unit="MB",
                 backend=backend,

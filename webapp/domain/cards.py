@@ -318,6 +318,13 @@ def _counter(session: Session, prefix: str) -> CardNumberCounter:
     return counter
 
 
+def lock_numbering(session: Session, numbers: Iterable[str]) -> None:
+    """Wait for the numbering of these cards' prefixes, as `record_card` does for one (a
+    bulk import records many cards at once), in a fixed order."""
+    for prefix in sorted({number[:2] for number in numbers}):
+        _counter(session, prefix)
+
+
 def _highest_serial(session: Session, prefix: str) -> int:
     """The highest serial of `prefix` in the registry (a range on the unique index)."""
     with session.no_autoflush:

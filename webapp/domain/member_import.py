@@ -17,8 +17,10 @@ The *dry run* writes nothing (no row, no audit entry, so no lock other clerks wa
 The *commit* (`import.commit`) checks the rows again in the same way, a chunk at a time,
 and writes each chunk in the one transaction of the command: new members, their opening
 events and periods in bulk (the columns computed by the functions `create_member` and
-`record_event` use), with their audit entries written at once; edits and cards through
-`edit_member` and `record_card` themselves. It stops at the first refusal, so a file is
+`record_event` use), with their audit entries written at once; edits of stored members
+in bulk too (one UPDATE a chunk: what `edit_member`'s flush writes through the hooks,
+field history and audit entries included), and cards as `record_card` records them
+(the registry's rows, the record's copy). It stops at the first refusal, so a file is
 imported whole or not at all; it refuses too when the plan differs from the dry run the
 clerk saw (the database changed in between), and then the new plan is what the clerk
 sees next.
@@ -42,32 +44,37 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import inspect, or_, select
+from sqlalchemy import func, inspect, or_, select, text
 from sqlalchemy.orm import Session
 
 from webapp.domain import audit
-from webapp.domain.bulk import among, insert_rows
-from webapp.domain.cards import check_card_entry, record_card, refuse_taken
+from webapp.domain.bulk import among, insert_rows, update_rows
+from webapp.domain.cards import check_card_entry, lock_numbering, refuse_taken
 from webapp.domain.commands import Requester, command
 from webapp.domain.completeness import completeness
 from webapp.domain.dates import parse_date
-from webapp.domain.errors import N_, DomainError, NotFound, ValidationFailed
+from webapp.domain.errors import N_, DomainError, Forbidden, NotFound, ValidationFailed
 from webapp.domain.events import PlannedEvent, event_row, period_rows, plan_opening, state_fields
 from webapp.domain.members import (
     UNIQUE_FIELDS,
     MemberLookups,
     check_editable,
-    edit_member,
     member_problems,
     row_values,
     trimmed,
 )
 from webapp.domain.records import row_problems
-from webapp.domain.scope import scope_clause
+from webapp.domain.scope import OWNED_ELSEWHERE, downstreams, owner_among, scope_clause
 from webapp.domain.spreadsheet_input import Sheet
 from webapp.domain.sync_capture import record_changes
 from webapp.domain.text import clean_text
-from webapp.domain.tracking import NOT_LOGGED, _text, member_keys, refresh_completeness
+from webapp.domain.tracking import (
+    NOT_LOGGED,
+    TRACKED,
+    _text,
+    member_keys,
+)
+from webapp.models.cards import CardState, PartyCard
 from webapp.models.ledger import MemberEvent, MemberPeriod
 from webapp.models.member import BirthDatePrecision, Member, MemberStatus, Sex
 from webapp.models.member_import import ImportOutcome, ImportState, MemberImport, MemberImportRow
@@ -75,6 +82,7 @@ from webapp.models.record import (
     Commendation,
     Discipline,
     FamilyRelation,
+    MemberChange,
     TrainingCourse,
     TripAbroad,
     WorkPeriod,
@@ -693,12 +701,17 @@ class ImportLookups(MemberLookups):
         self.used: dict[str, dict[Any, Any]] = {name: {} for name in UNIQUE_FIELDS}
         self.cards: set[str] = set()  # numbers in the card registry
         self.stored: dict[int, dict[str, Any]] = {}
+        # The stored rows as read where not as `stored` (untrimmed text), and their
+        # version: for the bulk edit's history and its version check.
+        self.rows: dict[int, dict[str, Any]] = {}
+        self.downstreams: list = []  # registered downstreams and their roots' paths
+        self.owners: dict[int, Any] = {}  # unit id → its owning downstream or None
 
     def load(self, rows: list[SheetRow], member_ids: Iterable[int]) -> None:
-        from webapp.models.cards import PartyCard
         from webapp.models.record import CatalogueEntry
 
         session = self.session
+        self.downstreams = downstreams(session)
         for kind, name in session.execute(select(CatalogueEntry.kind, CatalogueEntry.name)):
             self.catalogue.setdefault(name, set()).add(kind)
         for name in UNIQUE_FIELDS:
@@ -721,7 +734,11 @@ class ImportLookups(MemberLookups):
             for row in session.execute(
                 select(table).where(among(session, table.c.id, chunk))
             ).mappings():
-                self.stored[row["id"]] = row_values(row)
+                stored = self.stored[row["id"]] = row_values(row)
+                # What trimming changed, and the version: the row as read is both.
+                self.rows[row["id"]] = {
+                    k: v for k, v in row.items() if k == "version_id" or stored[k] != v
+                }
 
     def catalogue_known(self, names: set[str]) -> set[tuple[str, str]]:
         return {(kind, name) for name in names for kind in self.catalogue.get(name, ())}
@@ -739,6 +756,14 @@ class ImportLookups(MemberLookups):
 
     def unit_in_scope(self, unit_id: int, scope: str | None) -> bool:
         return unit_id in self.units
+
+    def unit_owner(self, unit_id: int):
+        unit = self.units.get(unit_id)
+        if unit is None:
+            return super().unit_owner(unit_id)
+        if unit_id not in self.owners:
+            self.owners[unit_id] = owner_among(self.downstreams, unit.path)
+        return self.owners[unit_id]
 
     def take(self, holder: Any, values: Mapping[str, Any], before: Mapping | None = None) -> None:
         """`holder` (a member id or a NewMember) now holds these unique values."""
@@ -770,6 +795,7 @@ class PlannedChange:
     member_id: int
     changes: dict[str, Any]
     card: tuple[str, date | None] | None
+    before: dict[str, Any]  # the stored record as the row found it
 
 
 @dataclass
@@ -951,6 +977,9 @@ def _plan_member_row(planning: Planning, row: SheetRow, plan: RowPlan):
             raise ValidationFailed(
                 {"card_number": [(CARD_CHANGE, {"card": stored["card_number"]})]}
             )
+        if not changes and (owner := lookups.unit_owner(stored["unit_id"])) is not None:
+            # `record_card` locks the record to write: a downstream's records are its own.
+            raise Forbidden(OWNED_ELSEWHERE, owner=owner.name or owner.unit_code)
         held = Member(id=member_id, **{**{k: stored[k] for k in CARD_CHECK_FIELDS}, **changes})
         _card_problems(planning, held, card_number, card_issued_on)
         card = (card_number, card_issued_on)
@@ -962,7 +991,7 @@ def _plan_member_row(planning: Planning, row: SheetRow, plan: RowPlan):
     after = {**stored, **changes, **({"card_number": card_number} if card else {})}
     lookups.take(member_id, after, stored)
     lookups.stored[member_id] = after
-    return PlannedChange(member_id, changes, card)
+    return PlannedChange(member_id, changes, card, stored)
 
 
 MEMBER_COLUMNS = tuple(c.key for c in Member.__table__.columns)
@@ -1036,13 +1065,19 @@ def _logged_keys(model: type) -> tuple[str, ...]:
 
 def _logged(row: Mapping[str, Any], model: type) -> dict[str, Any]:
     """The audit log's values of a created row, as the session hooks log a create."""
-    return {key: _text(row.get(key)) for key in _logged_keys(model)}
+    logged = {}
+    for key in _logged_keys(model):
+        value = row.get(key)
+        # `_text`, with the text that most cells hold passed as it is.
+        logged[key] = value if value is None or type(value) is str else _text(value)
+    return logged
 
 
 def _write_members(planning: Planning, planned: list[PlannedMember]) -> dict[NewMember, int]:
     """Insert the chunk's new members, their opening events and periods (the columns
     `create_member` and `record_event` write, computed by the same functions), audit each
-    record as the hooks would, in one go; then record their cards by `record_card`."""
+    record as the hooks would, in one go; the cards they hold with them (the record holds
+    its card from the start, the registry's rows written at once)."""
     if not planned:
         return {}
     session, requester = planning.session, planning.requester
@@ -1050,6 +1085,9 @@ def _write_members(planning: Planning, planned: list[PlannedMember]) -> dict[New
     for item in planned:
         values = {c.key: _column_default(c) for c in MEMBER_WRITTEN}
         values.update(item.values)
+        if item.card is not None:
+            # The record holds its card from the start (what `record_card` leaves on it).
+            values["card_number"], values["card_issued_on"] = item.card
         values.update(member_keys(values))
         result = completeness(values, {})
         values["completeness"] = result.level
@@ -1064,14 +1102,7 @@ def _write_members(planning: Planning, planned: list[PlannedMember]) -> dict[New
         values = item.values
         periods += period_rows(member_id, item.events[-1].state, values["admitted_on"], None)
     event_ids = insert_rows(session, MemberEvent.__table__, events, with_ids=True)
-    stamps = dict(
-        session.execute(
-            select(MemberEvent.id, MemberEvent.recorded_at).where(
-                among(session, MemberEvent.id, event_ids)
-            )
-        ).all()
-    )
-    recorded = [(event_id, stamps[event_id]) for event_id in event_ids]
+    recorded = _recorded_at(session, event_ids)
     insert_rows(session, MemberPeriod.__table__, periods)
     # Written around the ORM: the upward sync's outbox is told (a member travels whole,
     # with its events and periods).
@@ -1098,11 +1129,167 @@ def _write_members(planning: Planning, planned: list[PlannedMember]) -> dict[New
         }
         for event, (event_id, at) in zip(events, recorded, strict=True)
     ]
+    cards = [
+        (member_id, *item.card)
+        for item, member_id in written_items(planned, written)
+        if item.card is not None
+    ]
+    entries += _write_cards(planning, cards)
     audit.append_many(session, entries)
-    for item, member_id in written_items(planned, written):
-        if item.card is not None:
-            record_card(session, requester, member_id, *item.card, today=planning.today)
     return written
+
+
+def _write_cards(planning: Planning, cards: list[tuple[int, str, date | None]]) -> list[dict]:
+    """The registry's rows of the cards the members hold (`record_card`'s, checked by its
+    rules when planned), after waiting for the numbering of their prefixes as it does;
+    returns their audit entries."""
+    if not cards:
+        return []
+    session, requester = planning.session, planning.requester
+    lock_numbering(session, [number for _, number, _ in cards])
+    rows = [
+        {
+            "member_id": member_id,
+            "number": number,
+            "issued_on": issued_on,
+            "state": CardState.VALID,
+            "ended_on": None,
+            "end_note": None,
+            "version_id": 1,
+        }
+        for member_id, number, issued_on in cards
+    ]
+    ids = insert_rows(session, PartyCard.__table__, rows, with_ids=True)
+    record_changes(session, "party_card", ids)
+    return [
+        {
+            "action": "create",
+            "object_type": "PartyCard",
+            "object_id": card_id,
+            "member_id": row["member_id"],
+            "after": _logged({**row, "id": card_id}, PartyCard),
+            "user_id": requester.user_id,
+            "username": requester.username,
+        }
+        for row, card_id in zip(rows, ids, strict=True)
+    ]
+
+
+def _write_changes(planning: Planning, changes: list[PlannedChange]) -> None:
+    """The chunk's edits of stored members in bulk: what `edit_member`'s flush writes
+    through the session hooks (the changed fields, the name keys, the completeness level,
+    the version and time of the update, the field history, an audit entry per record,
+    the sync outbox), with a statement per kind of row; a card recorded for a member
+    without one is written with the edit (the record's copy) and in the registry at once.
+    A member edited by someone else since it was read (its version differs) makes the
+    commit refused, as the ORM's version check would."""
+    pending = [change for change in changes if change.changes or change.card]
+    while pending:
+        # A member twice in one file (by number and by citizen ID) is updated in turn.
+        wave, rest, seen = [], [], set()
+        for change in pending:
+            (rest if change.member_id in seen else wave).append(change)
+            seen.add(change.member_id)
+        _update_members(planning, wave)
+        pending = rest
+
+
+def _update_members(planning: Planning, wave: list[PlannedChange]) -> None:
+    session, requester, lookups = planning.session, planning.requester, planning.lookups
+    ids = [change.member_id for change in wave]
+    counts = _row_counts(session, ids)
+    # A card recorded for a member without one: the record holds it (`record_card`).
+    written = {
+        change.member_id: {
+            **change.changes,
+            **(dict(zip(CARD_FIELDS, change.card, strict=True)) if change.card else {}),
+        }
+        for change in wave
+    }
+    names = sorted({name for values in written.values() for name in values})
+    updates, history, entries = [], [], []
+    who = {"user_id": requester.user_id, "username": requester.username}
+    for change in wave:
+        changed = written[change.member_id]
+        # The record as this change finds it: as read (untrimmed), or as a change before
+        # it in this file left it.
+        before = {**change.before, **lookups.rows[change.member_id]}
+        after = {**before, **changed}
+        after.update(member_keys(after))
+        result = completeness(
+            after, {name: by_member.get(change.member_id, 0) for name, by_member in counts.items()}
+        )
+        after["completeness"] = result.level
+        after["missing_fields"] = ",".join(result.missing) or None
+        updates.append(
+            {
+                "id": change.member_id,
+                "version_id": before["version_id"],
+                # A blank cell is never a change: None leaves the stored value.
+                **{name: changed.get(name) for name in names},
+                **{name: after[name] for name in DERIVED_ON_EDIT},
+            }
+        )
+        logged_before, logged_after = {}, {}
+        for name in changed:
+            old, new = _text(before[name]), _text(after[name])
+            if old == new:
+                continue
+            if name in TRACKED:
+                history.append(
+                    {
+                        "member_id": change.member_id,
+                        "field": name,
+                        "old_value": old,
+                        "new_value": new,
+                        "supplement_id": None,
+                        "changed_by_id": requester.user_id,
+                    }
+                )
+            if name not in NOT_LOGGED:
+                logged_before[name], logged_after[name] = old, new
+        if logged_after:
+            entries.append(
+                {
+                    "action": "update",
+                    "object_type": "Member",
+                    "object_id": change.member_id,
+                    "before": logged_before,
+                    "after": logged_after,
+                    **who,
+                }
+            )
+        lookups.rows[change.member_id] = {"version_id": before["version_id"] + 1}
+    updated = update_rows(session, Member.__table__, updates, names, DERIVED_ON_EDIT)
+    if updated != len(updates):
+        raise PlanChanged(PLAN_CHANGED)
+    _expire_members(session, ids)
+    change_ids = insert_rows(session, MemberChange.__table__, history, with_ids=True)
+    cards = [(change.member_id, *change.card) for change in wave if change.card is not None]
+    entries += _write_cards(planning, cards)
+    record_changes(session, "member", ids)
+    record_changes(session, "member_change", change_ids or [])
+    audit.append_many(session, entries)
+
+
+# Computed by the hooks on every update of a record (keys, completeness).
+DERIVED_ON_EDIT = ("sort_key", "search_key", "completeness", "missing_fields")
+
+
+def _recorded_at(session: Session, event_ids: list[int]) -> list[tuple[int, datetime]]:
+    """(id, recorded_at) of events just written: the column's default, now(), is the
+    transaction's start on PostgreSQL (read once); elsewhere the rows are read back."""
+    if session.get_bind().dialect.name == "postgresql":
+        at = session.scalar(text("SELECT now()::timestamp"))
+        return [(event_id, at) for event_id in event_ids]
+    stamps = dict(
+        session.execute(
+            select(MemberEvent.id, MemberEvent.recorded_at).where(
+                among(session, MemberEvent.id, event_ids)
+            )
+        ).all()
+    )
+    return [(event_id, stamps[event_id]) for event_id in event_ids]
 
 
 def written_items(planned: list[PlannedMember], written: Mapping[NewMember, int]):
@@ -1140,7 +1327,51 @@ def _write_rows(planning: Planning, planned: list[tuple], new_ids: Mapping[NewMe
     audit.append_many(session, entries)
     member_ids = sorted({row["member_id"] for rows in by_model.values() for row in rows})
     for chunk in _chunks(member_ids):
-        refresh_completeness(session, set(chunk))
+        _refresh_completeness(session, chunk)
+
+
+def _refresh_completeness(session: Session, member_ids: list[int]) -> None:
+    """`refresh_completeness` (the hooks') for many records at once: the row counts in one
+    query each, the levels that changed in one UPDATE."""
+    counts = _row_counts(session, member_ids)
+    table = Member.__table__
+    changed = []
+    for row in session.execute(
+        select(table).where(among(session, table.c.id, member_ids))
+    ).mappings():
+        result = completeness(
+            row, {name: by_member.get(row["id"], 0) for name, by_member in counts.items()}
+        )
+        missing = ",".join(result.missing) or None
+        if (row["completeness"], row["missing_fields"]) != (result.level, missing):
+            changed.append(
+                {"id": row["id"], "completeness": result.level, "missing_fields": missing}
+            )
+    update_rows(session, table, changed, (), ("completeness", "missing_fields"), versioned=False)
+    _expire_members(session, [row["id"] for row in changed])
+
+
+def _row_counts(session: Session, member_ids: list[int]) -> dict[str, dict[int, int]]:
+    """The counts of the rows completeness asks for, by member."""
+    connection = session.connection()
+    return {
+        name: dict(
+            connection.execute(
+                select(model.member_id, func.count(model.id))
+                .where(among(session, model.member_id, member_ids))
+                .group_by(model.member_id)
+            ).all()
+        )
+        for name, model in (("work_periods", WorkPeriod), ("family_relations", FamilyRelation))
+    }
+
+
+def _expire_members(session: Session, member_ids: Iterable[int]) -> None:
+    """The session's copies of these records (if any) are read again when next used."""
+    for member_id in member_ids:
+        cached = session.identity_map.get((Member, (member_id,), None))
+        if cached is not None:
+            session.expire(cached)
 
 
 def run_rows(
@@ -1205,17 +1436,7 @@ def run_rows(
             break
         if write:
             new_ids.update(_write_members(planning, new_members))
-            for change in changes:
-                if change.changes:
-                    edit_member(
-                        session,
-                        requester,
-                        change.member_id,
-                        change.changes,
-                        member_number_pattern=member_number_pattern,
-                    )
-                if change.card is not None:
-                    record_card(session, requester, change.member_id, *change.card, today=today)
+            _write_changes(planning, changes)
             _write_rows(planning, new_rows, new_ids)
             # A flush looks at every object the session holds: the chunk's records leave
             # it once written (they stay in the transaction; the units and the import stay).

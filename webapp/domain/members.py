@@ -84,6 +84,10 @@ class MemberLookups:
     def unit_in_scope(self, unit_id: int, scope: str | None) -> bool:
         return unit_in_scope(self.session, unit_id, scope)
 
+    def unit_owner(self, unit_id: int):
+        """The registered downstream owning the unit (docs/sync.md), or None."""
+        return unit_owner(self.session, unit_id)
+
 
 def check_member(
     values: Mapping[str, Any],
@@ -335,7 +339,7 @@ def member_problems(
         and not lookups.unit_in_scope(unit_id, requester.scope)
     ):
         errors.add("unit_id", N_("The unit does not exist."))
-    elif unit_id is not None and (owner := unit_owner(session, unit_id)) is not None:
+    elif unit_id is not None and (owner := lookups.unit_owner(unit_id)) is not None:
         errors.add("unit_id", OWNED_ELSEWHERE, owner=owner.name or owner.unit_code)
     return errors
 

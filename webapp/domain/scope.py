@@ -134,14 +134,29 @@ def owner_downstream(session, unit_path: str | None):
     `unit_path`, or None."""
     if not unit_path:
         return None
+    return owner_among(downstreams(session), unit_path)
+
+
+def downstreams(session) -> list[tuple[SyncPeer, str]]:
+    """The registered downstreams with the path of their root unit (an import reads them
+    once for its file)."""
     with session.no_autoflush:
-        for peer, root in session.execute(
-            select(SyncPeer, Unit.path)
-            .join(Unit, SyncPeer.unit_id == Unit.id)
-            .where(SyncPeer.kind == "downstream", SyncPeer.active.is_(True))
-        ):
-            if unit_path.startswith(root):
-                return peer
+        return list(
+            session.execute(
+                select(SyncPeer, Unit.path)
+                .join(Unit, SyncPeer.unit_id == Unit.id)
+                .where(SyncPeer.kind == "downstream", SyncPeer.active.is_(True))
+            ).tuples()
+        )
+
+
+def owner_among(peers: list[tuple[SyncPeer, str]], unit_path: str | None):
+    """The first of `peers` (`downstreams`) whose subtree holds the unit at `unit_path`."""
+    if not unit_path:
+        return None
+    for peer, root in peers:
+        if unit_path.startswith(root):
+            return peer
     return None
 
 
