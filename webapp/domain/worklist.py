@@ -57,7 +57,7 @@ from webapp.domain.errors import N_, ValidationFailed
 from webapp.domain.ledger import EventKind
 from webapp.domain.scope import UNRESTRICTED, units_in
 from webapp.domain.vietnamese import fold
-from webapp.models.badges import BadgeProposal, BadgeProposalState
+from webapp.models.badges import OPEN_BADGE_STATES, BadgeProposal, BadgeProposalState
 from webapp.models.cards import OPEN_PROPOSAL_STATES, CardProposal
 from webapp.models.files import (
     DocumentType,
@@ -393,7 +393,39 @@ def proposals_waiting(session: Session, ctx: Context) -> Iterator[Found]:
             yield Found(member_id, unit_id, None, {"what": kind, "since": since_day.isoformat()})
 
 
-def badge_occasion(session: Session, ctx: Context) -> Iterator[Found]:
+def badge_occasion(session: Session, ctx: Context) -> Select | Iterator[Found]:
+    """Eligible on the coming occasion (the first on or after the day) and holding no
+    open proposal for that milestone. On PostgreSQL the rule runs in the database
+    (`badge_eligibility.eligible_select`, set-based); elsewhere (SQLite) the ledger of
+    each candidate is replayed in Python (`badge_occasion_replayed`). Both give the same
+    items (tests/test_worklist.py)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return badge_occasion_replayed(session, ctx)
+    from webapp.domain.badge_eligibility import eligible_select
+    from webapp.domain.badges import next_occasion_after, rules_from_db
+
+    occasion = next_occasion_after(session, ctx.day - timedelta(days=1))
+    roots = _roots(session, ctx.scope) if occasion is not None else []
+    if not roots:
+        return select(Member.id, Member.unit_id, null(), details()).where(false())
+    eligible = eligible_select(
+        session, [root.path for root in roots], occasion, rules_from_db(session)
+    ).subquery("eligible")
+    return select(
+        eligible.c.id,
+        eligible.c.unit_id,
+        literal(occasion, Date),
+        details(milestone=eligible.c.milestone),
+    ).where(
+        ~exists().where(
+            BadgeProposal.member_id == eligible.c.id,
+            BadgeProposal.milestone == eligible.c.milestone,
+            BadgeProposal.state.in_(OPEN_BADGE_STATES),
+        )
+    )
+
+
+def badge_occasion_replayed(session: Session, ctx: Context) -> Iterator[Found]:
     # Badge eligibility replays each candidate's ledger (webapp/domain/badge_eligibility.py):
     # the members themselves are not loaded, only their unit.
     from webapp.domain.badges import eligible_for_badges, next_occasion_after, proposed_milestones
@@ -955,6 +987,9 @@ def refresh_worklist(
         try:
             if postgresql:
                 session.execute(func.set_config("statement_timeout", "60000", True).select())
+                # Each rule is one or two statements over the province: compiling them
+                # (JIT) costs more than it saves.
+                session.execute(func.set_config("jit", "off", True).select())
             count = _store(session, rule, ctx, in_scope, postgresql)
             _store_counts(session, rule.key, paths)
             savepoint.commit()
