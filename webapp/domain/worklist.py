@@ -1101,9 +1101,36 @@ def _store(session: Session, rule: Rule, ctx: Context, in_scope, postgresql: boo
     return count
 
 
+# The rule's items per unit subtree in one statement: counted per unit, added up along
+# each unit's path ("/1/5/23/": the unit and its ancestors), and written as a diff -- the
+# counts gone deleted, the changed ones updated, the same ones (most, night after night)
+# left alone, so the table the pages read keeps no dead rows.
+COUNTS_SQL = text(
+    """
+    WITH per_unit AS (
+        SELECT unit_id, count(*) AS items FROM work_item WHERE rule = :rule GROUP BY unit_id
+    ), counted AS (
+        SELECT CAST(part AS INTEGER) AS unit_id, sum(p.items) AS items
+        FROM per_unit p JOIN unit u ON u.id = p.unit_id,
+             unnest(string_to_array(trim(BOTH '/' FROM u.path), '/')) AS part
+        GROUP BY 1
+    ), gone AS (
+        DELETE FROM work_count c WHERE c.rule = :rule
+        AND NOT EXISTS (SELECT 1 FROM counted n WHERE n.unit_id = c.unit_id)
+    )
+    INSERT INTO work_count (unit_id, rule, items) SELECT unit_id, :rule, items FROM counted
+    ON CONFLICT (unit_id, rule) DO UPDATE SET items = excluded.items
+    WHERE work_count.items <> excluded.items
+    """
+)
+
+
 def _store_counts(session: Session, rule: str, paths: Mapping[int, str]) -> None:
-    """The rule's items per unit subtree: counted per unit in SQL (a few thousand rows),
-    added up along each unit's path here."""
+    """The rule's items per unit subtree: on PostgreSQL COUNTS_SQL; elsewhere counted per
+    unit in SQL (a few thousand rows) and added up along each unit's path here."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(COUNTS_SQL, {"rule": rule})
+        return
     totals: dict[int, int] = defaultdict(int)
     for unit_id, count in session.execute(
         select(WorkItem.unit_id, func.count())
