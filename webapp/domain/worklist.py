@@ -33,6 +33,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    column,
     exists,
     false,
     func,
@@ -596,11 +597,25 @@ def documents_missing(session: Session, ctx: Context) -> Select:
             )
         )
 
-    # Per member, how many required types have a scan: most members have none, and their
-    # list is the whole (constant) list; the others' list is built by a subquery.
-    have = scans(Member.id).with_only_columns(func.count(func.distinct(MemberDocument.type_id)))
+    # Per member, how many required types have a scan (one grouped join, not a subquery
+    # per member): most members have none, and their list is the whole (constant) list;
+    # the others' list is built by a subquery.
+    scanned_types = (
+        select(
+            MemberDocument.member_id,
+            func.count(func.distinct(MemberDocument.type_id)).label("have"),
+        )
+        .join(MemberDocumentVersion, MemberDocumentVersion.document_id == MemberDocument.id)
+        .where(
+            MemberDocument.type_id.in_(required_ids),
+            MemberDocumentVersion.state == FileState.DONE,
+        )
+        .group_by(MemberDocument.member_id)
+        .subquery("scanned_types")
+    )
     members = (
-        select(Member.id, Member.unit_id, have.scalar_subquery().label("have"))
+        select(Member.id, Member.unit_id, func.coalesce(scanned_types.c.have, 0).label("have"))
+        .outerjoin(scanned_types, scanned_types.c.member_id == Member.id)
         .where(ctx.members())
         .subquery()
     )
@@ -1019,6 +1034,8 @@ def _store(session: Session, rule: Rule, ctx: Context, in_scope, postgresql: boo
     """Write the rule's items for the scope; the number of items it now has there."""
     found = rule.find(session, ctx)
     items = WorkItem.__table__
+    if postgresql and not isinstance(found, Select):
+        found = _found_rows(found)
     if isinstance(found, Select):
         rows = found.subquery("found")
         member_id, unit_id, due_on, details_ = rows.c
@@ -1123,6 +1140,31 @@ COUNTS_SQL = text(
     WHERE work_count.items <> excluded.items
     """
 )
+
+
+def _found_rows(found: Iterable[Found]) -> Select:
+    """The Found rows of a rule written in Python as a SELECT (one JSON parameter read by
+    json_to_recordset), so that they are written as a diff like the rules written in SQL."""
+    rows = [
+        {
+            "member_id": row.member_id,
+            "unit_id": row.unit_id,
+            "due_on": row.due_on.isoformat() if row.due_on else None,
+            "details": row.details,
+        }
+        for row in found
+    ]
+    table = (
+        func.json_to_recordset(cast(literal(json.dumps(rows, ensure_ascii=False)), JSON))
+        .table_valued(
+            column("member_id", Integer),
+            column("unit_id", Integer),
+            column("due_on", Date),
+            column("details", JSON),
+        )
+        .render_derived(name="found_rows", with_types=True)
+    )
+    return select(table.c.member_id, table.c.unit_id, table.c.due_on, table.c.details)
 
 
 def _store_counts(session: Session, rule: str, paths: Mapping[int, str]) -> None:
