@@ -14,6 +14,34 @@ Reuses the `tree` data set (bench/tree.py, 100k members) with the ledger `badges
   closing total of the increase/decrease report over the year, and one line's), as the
   district Clerk and the Admin, against the raw SQL of the list's count and page; target
   p95 ≤ 150 ms.
+
+Figures (PostgreSQL 15, 100k members, 454,144 items; 2 vCPU shared with other sessions,
+load average 6-8 in every run, shared_buffers 128 MB shared by ~20 databases: absolute
+times are several times a quiet machine's, compare the ratios and the CPU/SQL figures).
+Before = main at 093438c, after = branch hwork, same data set (a clone of dangvien_bench).
+
+| metric | before (raw) | after (raw) |
+|---|---|---|
+| refresh, nightly unchanged | 50.9 s (1.02) | 16.6-25.9 s (0.79-1.09) |
+| refresh, first (empty table) | 66.5 s | 46.9-78.6 s |
+| of which badge eligibility | 23-32 s (Python replay, 5.8 s CPU) | 2.2-2.9 s (one SELECT) |
+| worklist page p95, Clerk | 151 ms (35) | 114-172 ms (48-67) |
+| worklist page p95, Admin | 256 ms* | 69-127 ms (15-21) |
+| worklist list page 2 p95, Clerk | 195 ms (21) | 152 ms (34) |
+| report drill-down total p95, Clerk | 189 ms (102) | 106-182 ms (63-87) |
+| report drill-down line p95, Admin | 343 ms* (108) | 152-260 ms (60-96) |
+
+(*) before, the Admin's requests ran in the Clerk's app context (fixed: one context per
+user). Per request in the same session (p50 over 30, Python CPU and SQL statements),
+before → after: worklist page 37 → 36 ms CPU, 6 statements; its list page 2 as the
+Clerk 254 → 119 ms wall (a generic plan of the prepared statement could not use the
+scope's path prefix: now every execution is planned with its parameters); report
+drill-down, Admin total, 207 → 127 ms wall, 22 ms CPU, 4 statements. The nightly
+refresh, rule by rule (seconds, load ~6): documents 2.1-2.7, badge 2.2-2.9, duplicates
+1.3, incomplete 1.1, no photo 1.1, supplement 1.0, events 0.8, scores 0.6, the rest and
+the counts (now one diff statement per rule) < 0.4 each; 1 s of Python CPU in all. The
+first refresh is the insertion of 454k rows (five indexes, two foreign keys: ~60 µs a
+row on this machine, I/O bound), not the rules.
 """
 
 from __future__ import annotations
