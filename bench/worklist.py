@@ -17,31 +17,44 @@ Reuses the `tree` data set (bench/tree.py, 100k members) with the ledger `badges
 
 Figures (PostgreSQL 15, 100k members, 454,144 items; 2 vCPU shared with other sessions,
 load average 6-8 in every run, shared_buffers 128 MB shared by ~20 databases: absolute
-times are several times a quiet machine's, compare the ratios and the CPU/SQL figures).
-Before = main at 093438c, after = branch hwork, same data set (a clone of dangvien_bench).
+times are several times a quiet machine's and vary ±30% run to run; compare the ratios
+and the CPU/SQL figures). Before = main at 093438c, after = branch hwork, on a clone of
+dangvien_bench. "raw" is the baseline of the same run.
 
-| metric | before (raw) | after (raw) |
+| metric | before: value (raw) | after: value (raw), last run |
 |---|---|---|
-| refresh, nightly unchanged | 50.9 s (1.02) | 16.6-25.9 s (0.79-1.09) |
-| refresh, first (empty table) | 66.5 s | 46.9-78.6 s |
-| of which badge eligibility | 23-32 s (Python replay, 5.8 s CPU) | 2.2-2.9 s (one SELECT) |
-| worklist page p95, Clerk | 151 ms (35) | 114-172 ms (48-67) |
-| worklist page p95, Admin | 256 ms* | 69-127 ms (15-21) |
-| worklist list page 2 p95, Clerk | 195 ms (21) | 152 ms (34) |
-| report drill-down total p95, Clerk | 189 ms (102) | 106-182 ms (63-87) |
-| report drill-down line p95, Admin | 343 ms* (108) | 152-260 ms (60-96) |
+| refresh, nightly unchanged | 50.9 s (1.02) | 17.4 s (1.09); 13-26 s over 5 runs |
+| refresh, first (empty table) | 66.5 s | 63.1 s; 47-88 s over 5 runs |
+| of which badge eligibility | 23-32 s (Python, 5.8 s CPU) | 2.2-2.9 s (one SELECT) |
+| worklist page p95, Clerk | 151 ms (35) | 174 ms (61) |
+| worklist page p95, Admin | 256 ms* (16) | 121 ms (12) |
+| worklist list page 2 p95, Clerk | 195 ms (21) | 143 ms (33) |
+| report drill-down total p95, Clerk | 189 ms (102) | 107 ms (38) |
+| report drill-down line p95, Clerk | 86 ms (20) | 70 ms (8) |
+| report drill-down total p95, Admin | 378 ms* (256) | 151 ms (76) |
+| report drill-down line p95, Admin | 343 ms* (108) | 189 ms (55) |
 
-(*) before, the Admin's requests ran in the Clerk's app context (fixed: one context per
-user). Per request in the same session (p50 over 30, Python CPU and SQL statements),
-before → after: worklist page 37 → 36 ms CPU, 6 statements; its list page 2 as the
-Clerk 254 → 119 ms wall (a generic plan of the prepared statement could not use the
-scope's path prefix: now every execution is planned with its parameters); report
-drill-down, Admin total, 207 → 127 ms wall, 22 ms CPU, 4 statements. The nightly
-refresh, rule by rule (seconds, load ~6): documents 2.1-2.7, badge 2.2-2.9, duplicates
-1.3, incomplete 1.1, no photo 1.1, supplement 1.0, events 0.8, scores 0.6, the rest and
-the counts (now one diff statement per rule) < 0.4 each; 1 s of Python CPU in all. The
-first refresh is the insertion of 454k rows (five indexes, two foreign keys: ~60 µs a
-row on this machine, I/O bound), not the rules.
+(*) before, the Admin's worklist requests ran in the Clerk's app context (now one context
+per user), and the data set was never vacuumed (now VACUUM ANALYZE first, as autovacuum
+keeps an instance: the list's count went from a scan of 93k periods, 68 ms, to an
+index-only scan, 2.4 ms) and work_item was emptied by DELETE (dead rows under every page;
+now TRUNCATE). Main's code on the same vacuumed data, interleaved with ours (p50 of 30,
+Python CPU, SQL statements): worklist page Clerk 79 → 73 ms wall, 27 → 24 ms CPU, 6
+statements; Admin 64 → 58 ms; report drill-down 71-88 → 89-104 ms wall, 16-17 → 21-23
+ms CPU, 4 statements: equal within the noise. The pages' cost is the stack's (FAB
+layout, menu, Jinja) plus 6 indexed statements; what made them slow was the data's
+state: work_count rewritten by DELETE + INSERT each night (dead rows: 3,126 heap blocks
+read for 799 rows; now written as a diff, unchanged rows untouched), never-vacuumed
+tables, and prepared statements switched by PostgreSQL to a generic plan that cannot
+use the scope's path prefix (the worklist's list 200 ms instead of 17 on a bloated
+table; connections now plan each execution with its parameters).
+
+The nightly refresh, rule by rule (seconds, load ~6): documents 2.1-2.7, badge 2.2-2.9,
+duplicates 1.3, incomplete 1.1, no photo 1.1, supplement 1.0, events 0.8, scores 0.6,
+the rest and the counts (one diff statement per rule) < 0.4 each; 1 s of Python CPU in
+all (6.1 s before). The first refresh is the insertion of 454k rows: with its five
+indexes and two foreign keys 9.5-11.5 s per 100k rows on this machine, 0.6 s without
+them (I/O bound on the shared buffers), not the rules.
 """
 
 from __future__ import annotations
