@@ -5,8 +5,9 @@ Reuses the `tree` data set (bench/tree.py, 100k members) with the ledger `badges
 - the refresh job (every rule, the whole province, as the nightly job runs it), twice:
   the first from an empty work_item table (every item written), then the nightly one (the
   same items found again: on PostgreSQL only changes are written), against the same rules'
-  SQL queries run raw (the rules written in Python -- duplicates, dates, birthdays, badge
-  eligibility -- have no raw counterpart and count only on our side); target: within 30 s;
+  SQL queries run raw (the rules written in Python -- duplicates, dates, birthdays -- and
+  badge eligibility have no raw counterpart and count only on our side); target: within
+  30 s;
 - the worklist page and a drill-down list (one rule, page 2) through the real WSGI stack,
   logged in as a district Clerk and as the Admin, p95 of 45 requests, against the raw SQL
   of the page's own queries; targets p95 ≤ 100 ms and ≤ 150 ms;

@@ -58,6 +58,11 @@ Beyond the agreed interface: `load_candidates(…, rules=, batch_size=)` (keywor
 `add_months`, `deferral_months`, `deferred_until`, `official_on`, `highest_reached`,
 `could_be_eligible`, `admission_cutoff`, `discipline_codes`/`form_code`; BadgeCandidate's
 `disciplines` and `held_milestones` default to empty.
+
+The same rule in SQL (`eligible_select`, PostgreSQL): what `eligible_members` finds, as one
+set-based SELECT run in the database, for the worklist's nightly refresh; the readings
+above clause by clause (see its docstring). tests/test_worklist.py compares the two on
+members built through the real ledger.
 """
 
 from __future__ import annotations

@@ -5,7 +5,10 @@ Each check is one entry of RULES: a key, whether it says what is *due* or what i
 members it applies to. The function returns either a SELECT of (member_id, unit_id, due_on,
 details) -- the refresh then writes the items with one INSERT … SELECT inside the database,
 no row passing through Python -- or, for the few checks written in Python (folded names,
-anniversaries, badge eligibility), the Found rows, which are few. Adding a check is adding
+anniversaries, the names of impossible dates), the Found rows, which are few (on
+PostgreSQL they go back into the database as one JSON parameter and are written like the
+others: as a diff). Badge eligibility is SQL on PostgreSQL (badge_eligibility.
+eligible_select) and the ledger replayed in Python elsewhere. Adding a check is adding
 one entry. `refresh_worklist` runs every rule that is on for the
 requester's scope and keeps what it found in `work_item`, the last run of each rule in
 `check_run`, and each unit's score for the month in `quality_score`; pages read those
