@@ -624,3 +624,273 @@ def test_a_transfer_closed_by_the_partners_receipt_is_not_followed_up(app, db_se
     db_session.commit()
     worklist.refresh_worklist(db_session, SYSTEM, DAY, rules=["transfer_unconfirmed"])
     assert items_of(db_session, "transfer_unconfirmed") == {waiting.id}
+
+
+# --- badge eligibility: the SQL rule against the Python rule ------------------------------
+
+
+def badge_member(session, cell, admitted: str, official: str | None = "auto", **fields):
+    """An official member (recognised a year after admission) with an opened ledger."""
+    from webapp.domain.party_age import add_years
+
+    admitted_on = date.fromisoformat(admitted)
+    if official == "auto":
+        official = add_years(admitted_on, 1).isoformat()
+    return member_with_ledger(
+        session,
+        cell,
+        admitted_on=admitted_on,
+        official_on=date.fromisoformat(official) if official else None,
+        status="official" if official else "probationary",
+        birth_date=date(admitted_on.year - 20, 1, 1),
+        **fields,
+    )
+
+
+# name: (cell, admitted, official, events (kind, day, to cell), disciplines (day, form),
+# badges held, milestone of an open proposal). Days are for the rounds of BADGE_DAYS.
+BADGE_CASES: dict[str, tuple] = {
+    "day_before_next": ("C1", "1997-09-01", "auto", (), (), (), None),
+    "on_next": ("C1", "1997-09-02", "auto", (), (), (), None),
+    "on_occasion": ("C2", "1997-05-19", "auto", (), (), (), None),
+    "round_of_3_2": ("C2", "1997-01-20", "auto", (), (), (), None),
+    "missed_40_45": ("C1", "1980-01-01", "auto", (), (), (30,), None),
+    "holds_30": ("C1", "1997-05-01", "auto", (), (), (30,), None),
+    "proposed_30": ("C1", "1997-05-01", "auto", (), (), (), 30),
+    "proposed_for_another": ("C2", "1987-05-01", "auto", (), (), (30,), 30),
+    "gap_in": (
+        "C1",
+        "1995-03-01",
+        "auto",
+        (("removal", "2001-01-01", None), ("readmission", "2003-07-04", "C2")),
+        (),
+        (),
+        None,
+    ),
+    "gap_out": (
+        "C1",
+        "1995-03-01",
+        "auto",
+        (("removal", "2001-01-01", None), ("readmission", "2003-07-06", "C2")),
+        (),
+        (),
+        None,
+    ),
+    "restored": (
+        "C2",
+        "1997-05-01",
+        "auto",
+        (("removal", "2005-01-01", None), ("restoration", "2006-01-01", None)),
+        (),
+        (),
+        None,
+    ),
+    "resigned_readmitted": (
+        "C1",
+        "1985-02-01",
+        "auto",
+        (("resignation", "1990-06-01", None), ("readmission", "1992-06-01", "C1")),
+        (),
+        (30,),
+        None,
+    ),
+    "transferred_out_and_back": (
+        "C2",
+        "1997-05-01",
+        "auto",
+        (("transfer_out", "2010-01-01", None), ("transfer_in", "2010-03-01", "C2")),
+        (),
+        (),
+        None,
+    ),
+    "warning_ended": ("C1", "1997-05-19", "auto", (), (("2026-11-19", "Cảnh cáo"),), (), None),
+    "warning_running": ("C1", "1997-05-19", "auto", (), (("2026-11-20", "Cảnh cáo"),), (), None),
+    "dismissal_running": (
+        "C2",
+        "1997-05-19",
+        "auto",
+        (),
+        (("2026-11-19", "Cách chức"),),
+        (),
+        None,
+    ),
+    "reprimand": ("C2", "1997-05-19", "auto", (), (("2027-05-01", "Khiển trách"),), (), None),
+    "free_text_discipline": ("C2", "1997-05-19", "auto", (), (("2027-01-10", "miệng"),), (), None),
+    "deceased": ("C1", "1990-01-01", "auto", (("death", "2027-03-01", None),), (), (), None),
+    "transferred_out": (
+        "C1",
+        "1990-01-01",
+        "auto",
+        (("transfer_out", "2027-03-01", None),),
+        (),
+        (),
+        None,
+    ),
+    "probationary": ("C1", "1997-05-01", None, (), (), (), None),
+    "moved_in": (
+        "C3",
+        "1997-05-19",
+        "auto",
+        (("transfer_within", "2020-01-01", "C1"),),
+        (),
+        (),
+        None,
+    ),
+    "moved_away": (
+        "C1",
+        "1997-05-19",
+        "auto",
+        (("transfer_within", "2020-01-01", "C3"),),
+        (),
+        (),
+        None,
+    ),
+    "sibling_district": ("C3", "1997-06-01", "auto", (), (), (), None),
+    "leap_day": ("C3", "1988-02-29", "auto", (), (), (30,), None),
+    "ninety": ("C3", "1937-08-01", "auto", (), (), (80, 85), None),
+    "young": ("C1", "2010-01-01", "auto", (), (), (), None),
+}
+# The rounds compared: 03/02/2027 (from 20/11/2026), 19/05/2027 (from 10/05 and 19/05
+# itself) and 02/09/2027 (from 01/06/2027).
+BADGE_DAYS = ("2026-11-20", "2027-05-10", "2027-05-19", "2027-06-01")
+
+
+def build_badge_cases(session, tree) -> dict[int, str]:
+    from webapp.domain.events import EventInput, record_event
+    from webapp.models.badges import BadgeAward
+    from webapp.models.record import Discipline
+
+    names = {}
+    for number, (name, case) in enumerate(BADGE_CASES.items()):
+        cell, admitted, official, events, disciplines, held, proposed = case
+        member = badge_member(session, tree[cell], admitted, official)
+        for kind, day, to_cell in events:
+            record_event(
+                session,
+                SYSTEM,
+                member.id,
+                EventInput(
+                    kind=kind,
+                    effective_on=date.fromisoformat(day),
+                    to_unit_id=tree[to_cell].id if to_cell else None,
+                    other_organisation="Tỉnh khác" if kind == "transfer_out" else None,
+                ),
+                today=date(2027, 5, 19),
+            )
+            if kind == "readmission":  # recognised anew a year later
+                record_event(
+                    session,
+                    SYSTEM,
+                    member.id,
+                    EventInput(
+                        kind="official_recognition",
+                        effective_on=add_months(date.fromisoformat(day), 12),
+                    ),
+                    today=date(2027, 5, 19),
+                )
+        for day, form in disciplines:
+            session.add(
+                Discipline(
+                    member_id=member.id,
+                    decided_on=date.fromisoformat(day),
+                    form=form,
+                    reason="Vi phạm",
+                )
+            )
+        for milestone in held:
+            session.add(
+                BadgeAward(
+                    member_id=member.id,
+                    milestone=milestone,
+                    badge_number=f"HH-{number:03d}-{milestone}",
+                    decision_number="1-QĐ/TU",
+                    decision_on=date(2020, 1, 1),
+                    occasion_on=date(2020, 2, 3),
+                )
+            )
+        if proposed is not None:
+            session.add(
+                BadgeProposal(
+                    member_id=member.id,
+                    milestone=proposed,
+                    occasion_on=date(2027, 5, 19),
+                    reason="Tuổi Đảng",
+                )
+            )
+        session.commit()
+        names[member.id] = name
+    return names
+
+
+@pytest.mark.server_only
+def test_the_badge_rule_in_sql_gives_the_items_of_the_python_rule(app, db_session, redis_conn):
+    """The refresh runs badge eligibility in PostgreSQL (badge_eligibility.eligible_select);
+    the ledger replayed in Python (badge_occasion_replayed, the rule of SQLite instances)
+    finds the same members, units, occasions and milestones, round after round, for the
+    province and for a district's scope."""
+    from webapp.domain.commands import Requester, Role
+    from webapp.domain.scope import units_in
+
+    tree = make_tree(db_session)
+    names = build_badge_cases(db_session, tree)
+    seen = {}
+    for text in BADGE_DAYS:
+        day = date.fromisoformat(text)
+        for scope in (None, tree["D1"].path):
+            ctx = worklist.Context(
+                day=day, settings=worklist.current_settings(db_session), scope=scope
+            )
+            python = {
+                (f.member_id, f.unit_id, f.due_on, f.details["milestone"])
+                for f in worklist.badge_occasion_replayed(db_session, ctx)
+            }
+            db_session.execute(WorkItem.__table__.delete())
+            clerk = Requester(user_id=None, roles=frozenset({Role.CLERK}), scope=scope)
+            result = worklist.refresh_worklist(
+                db_session, SYSTEM if scope is None else clerk, day, rules=["badge_occasion"]
+            )
+            assert result.failed == {}
+            db_session.expire_all()
+            stored = {
+                (item.member_id, item.unit_id, item.due_on, item.details["milestone"])
+                for item in db_session.scalars(
+                    select(WorkItem).where(WorkItem.rule == "badge_occasion")
+                )
+            }
+            assert stored == python, (text, scope)
+            if scope is not None:
+                inside = set(db_session.scalars(units_in(scope)))
+                assert {unit for _, unit, _, _ in stored} <= inside
+            seen[(text, scope)] = {names[m]: milestone for m, _, _, milestone in stored}
+    # Not an agreement on nothing: the round of 19/05/2027 for the province as the rules
+    # read it (DESIGN §5; tests/test_badge_eligibility.py), the district's part of it, and
+    # the members whose deferral ends or who come due in the next rounds.
+    may = {
+        **dict.fromkeys(
+            ("day_before_next", "on_occasion", "round_of_3_2", "gap_in", "restored"), 30
+        ),
+        **dict.fromkeys(
+            ("transferred_out_and_back", "warning_ended", "reprimand", "free_text_discipline"),
+            30,
+        ),
+        **dict.fromkeys(("moved_in", "moved_away", "sibling_district"), 30),
+        "missed_40_45": 45,
+        "resigned_readmitted": 40,
+        "proposed_for_another": 40,
+        "ninety": 90,
+    }
+    assert seen[("2027-05-10", None)] == may == seen[("2027-05-19", None)]
+    assert seen[("2027-05-10", tree["D1"].path)] == {
+        name: m
+        for name, m in may.items()
+        if name not in ("moved_away", "sibling_district", "ninety")
+    }
+    assert seen[("2026-11-20", None)] == {
+        "round_of_3_2": 30,
+        "restored": 30,
+        "transferred_out_and_back": 30,
+        "missed_40_45": 45,
+        "resigned_readmitted": 40,
+        "proposed_for_another": 40,
+    }
+    assert set(seen[("2027-06-01", None)]) - set(may) == {"warning_running", "on_next", "gap_out"}

@@ -58,6 +58,11 @@ Beyond the agreed interface: `load_candidates(…, rules=, batch_size=)` (keywor
 `add_months`, `deferral_months`, `deferred_until`, `official_on`, `highest_reached`,
 `could_be_eligible`, `admission_cutoff`, `discipline_codes`/`form_code`; BadgeCandidate's
 `disciplines` and `held_milestones` default to empty.
+
+The same rule in SQL (`eligible_select`, PostgreSQL): what `eligible_members` finds, as one
+set-based SELECT run in the database, for the worklist's nightly refresh; the readings
+above clause by clause (see its docstring). tests/test_worklist.py compares the two on
+members built through the real ledger.
 """
 
 from __future__ import annotations
@@ -67,15 +72,33 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from types import MappingProxyType
 
-from sqlalchemy import ARRAY, Integer, any_, literal, or_, select
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    Interval,
+    String,
+    and_,
+    any_,
+    case,
+    cast,
+    column,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    values,
+)
 from sqlalchemy.orm import Session, aliased
 
 from webapp.domain.catalogue_data import DISCIPLINE_FORM, DISCIPLINE_SEVERITY
-from webapp.domain.ledger import Gap, LedgerEvent, MemberState, Standing, replay
+from webapp.domain.ledger import LEAVING, EventKind, Gap, LedgerEvent, MemberState, Standing, replay
 from webapp.domain.party_age import PartyAge, add_years, party_age
 from webapp.domain.vietnamese import fold
+from webapp.models.badges import BadgeAward
 from webapp.models.ledger import MemberEvent, MemberPeriod
-from webapp.models.member import Member
+from webapp.models.member import ON_THE_ROLLS, Member
 from webapp.models.record import CatalogueEntry, Discipline
 from webapp.models.unit import Unit
 
@@ -639,3 +662,191 @@ def eligible_in_own_units(
         if result is not None:
             found[candidate.member_id] = result
     return found
+
+
+# --- the same rule in SQL (PostgreSQL) ---------------------------------------------------
+
+# Leaving kinds that open a gap off the rolls (ledger.LEAVING to Standing.LEFT).
+_GAP_KINDS = tuple(kind for kind, standing in LEAVING.items() if standing == Standing.LEFT)
+
+
+def deferring_forms(session: Session, rules: BadgeRules) -> dict[str, int]:
+    """Each discipline form text stored in the database that defers a badge, with its
+    months (`deferral_months` of its `form_code`): the few distinct texts are mapped here
+    (folding is Python's), the disciplines themselves stay in the database."""
+    codes = discipline_codes(session)
+    forms = session.scalars(select(Discipline.form).where(Discipline.form.is_not(None)).distinct())
+    found = {}
+    for form in forms:
+        months = deferral_months(form_code(form, codes), rules)
+        if months:
+            found[form] = months
+    return found
+
+
+def _plus(day, years=0, months=0):
+    """`day` plus whole years and months, on PostgreSQL: the end of a shorter month is
+    clamped, as `add_years` and `add_months` do (29/02 + 1 year = 28/02)."""
+    return day + func.make_interval(years, months, type_=Interval)
+
+
+def _highest_reached_sql(start, deadline: date, rules: BadgeRules):
+    """`highest_reached(start, deadline, rules)` as a scalar subquery (NULL: none)."""
+    milestone = func.unnest(literal(list(rules.milestones), ARRAY(Integer))).column_valued("m")
+    return (
+        select(func.max(milestone))
+        .where(_plus(start, years=milestone) < deadline)
+        .scalar_subquery()
+    )
+
+
+def eligible_select(session: Session, root_paths: Iterable[str], occasion: date, rules: BadgeRules):
+    """`eligible_members` of each root (by its path) as one set-based SELECT of
+    (member_id, unit_id, milestone), run in the database (PostgreSQL); `unit_id` is the
+    member's unit today, for members on the rolls today in the same root's subtree (the
+    worklist's item). The same readings as the Python rule, clause by clause:
+
+    - official on a unit's rolls of the subtree on O: a `member_period` covering O with
+      standing official (the periods are the ledger's replay, events.apply_state);
+      admitted before `admission_cutoff` and `could_be_eligible` (the loader's filters);
+    - Party age starts at the first (not reversed) admission event up to O, else the
+      record's admission date, else the card date, moved forward by every gap off the
+      rolls begun before O: a leaving to `left` (not recognised, removed, expelled,
+      resigned) up to the next event of the ledger in its order (date, id) -- a
+      re-admission ends the gap, a restoration makes it continuous (no days), no event
+      by O leaves it open until O;
+    - no deferral: no discipline decided by O whose form defers (`deferring_forms`)
+      ending after O (decision + months, clamped);
+    - the highest milestone reached before the next occasion, above every badge held.
+    tests/test_worklist.py compares it with the Python rule member by member."""
+    deadline = next_occasion(occasion, rules)
+    cutoff = admission_cutoff(occasion, rules)
+    paths = list(root_paths)
+    if not paths:
+        return select(Member.id, Member.unit_id, literal(0, Integer)).where(false())
+    held = (
+        select(BadgeAward.member_id, func.max(BadgeAward.milestone).label("top"))
+        .group_by(BadgeAward.member_id)
+        .subquery("held")
+    )
+    top = func.coalesce(held.c.top, 0)
+    own, rolls = aliased(Unit), aliased(Unit)
+    official_there = (
+        exists()
+        .where(
+            MemberPeriod.member_id == Member.id,
+            MemberPeriod.starts_on <= occasion,
+            or_(MemberPeriod.ends_on.is_(None), MemberPeriod.ends_on > occasion),
+            MemberPeriod.standing == Standing.OFFICIAL,
+            rolls.id == MemberPeriod.unit_id,
+            or_(
+                *(
+                    and_(
+                        rolls.path.startswith(path, autoescape=True),
+                        own.path.startswith(path, autoescape=True),
+                    )
+                    for path in paths
+                )
+            ),
+        )
+        .correlate(Member, own)
+    )
+    conditions = [
+        Member.status.in_(ON_THE_ROLLS),
+        Member.admitted_on < cutoff,
+        official_there,
+        func.coalesce(_highest_reached_sql(Member.admitted_on, deadline, rules), 0) > top,
+    ]
+    forms = deferring_forms(session, rules)
+    if forms:
+        deferring = values(
+            column("form", String), column("months", Integer), name="deferring"
+        ).data(sorted(forms.items()))
+        conditions.append(
+            ~exists().where(
+                Discipline.member_id == Member.id,
+                Discipline.decided_on <= occasion,
+                Discipline.form == deferring.c.form,
+                _plus(Discipline.decided_on, months=deferring.c.months) > occasion,
+            )
+        )
+    candidates = (
+        select(
+            Member.id,
+            Member.unit_id,
+            Member.admitted_on,
+            Member.card_issued_on,
+            top.label("top"),
+        )
+        .join(own, own.id == Member.unit_id)
+        .outerjoin(held, held.c.member_id == Member.id)
+        .where(*conditions)
+        .cte("candidates")
+    )
+    reversal = aliased(MemberEvent)
+    order = {
+        "partition_by": MemberEvent.member_id,
+        "order_by": (MemberEvent.effective_on, MemberEvent.id),
+    }
+    events = (
+        select(
+            MemberEvent.member_id,
+            MemberEvent.kind,
+            MemberEvent.effective_on,
+            func.lead(MemberEvent.kind).over(**order).label("next_kind"),
+            func.lead(MemberEvent.effective_on).over(**order).label("next_on"),
+        )
+        .where(
+            MemberEvent.member_id.in_(select(candidates.c.id)),
+            MemberEvent.kind != EventKind.REVERSAL,
+            MemberEvent.effective_on <= occasion,
+            ~exists().where(
+                reversal.reverses_id == MemberEvent.id, reversal.kind == EventKind.REVERSAL
+            ),
+        )
+        .subquery("events")
+    )
+    gap = case(
+        (events.c.next_kind == EventKind.RESTORATION, 0),
+        else_=cast(func.coalesce(events.c.next_on, occasion) - events.c.effective_on, Integer),
+    )
+    ledger = (
+        select(
+            events.c.member_id,
+            func.min(case((events.c.kind == EventKind.ADMISSION, events.c.effective_on))).label(
+                "admitted"
+            ),
+            func.sum(
+                case(
+                    (
+                        and_(events.c.kind.in_(_GAP_KINDS), events.c.effective_on < occasion),
+                        gap,
+                    ),
+                    else_=0,
+                )
+            ).label("gap_days"),
+        )
+        .group_by(events.c.member_id)
+        .subquery("ledger")
+    )
+    counted_from = func.coalesce(
+        ledger.c.admitted, candidates.c.admitted_on, candidates.c.card_issued_on
+    )
+    start = counted_from + cast(func.coalesce(ledger.c.gap_days, 0), Integer)
+    aged = (
+        select(
+            candidates.c.id,
+            candidates.c.unit_id,
+            candidates.c.top,
+            _highest_reached_sql(start, deadline, rules).label("milestone"),
+        )
+        .select_from(candidates)
+        .outerjoin(ledger, ledger.c.member_id == candidates.c.id)
+        # Computed once per member (an inlined subquery would compute the milestone for
+        # each of its uses).
+        .cte("aged")
+        .prefix_with("MATERIALIZED")
+    )
+    return select(aged.c.id, aged.c.unit_id, aged.c.milestone).where(
+        aged.c.milestone.is_not(None), aged.c.milestone > aged.c.top
+    )

@@ -5,7 +5,10 @@ Each check is one entry of RULES: a key, whether it says what is *due* or what i
 members it applies to. The function returns either a SELECT of (member_id, unit_id, due_on,
 details) -- the refresh then writes the items with one INSERT … SELECT inside the database,
 no row passing through Python -- or, for the few checks written in Python (folded names,
-anniversaries, badge eligibility), the Found rows, which are few. Adding a check is adding
+anniversaries, the names of impossible dates), the Found rows, which are few (on
+PostgreSQL they go back into the database as one JSON parameter and are written like the
+others: as a diff). Badge eligibility is SQL on PostgreSQL (badge_eligibility.
+eligible_select) and the ledger replayed in Python elsewhere. Adding a check is adding
 one entry. `refresh_worklist` runs every rule that is on for the
 requester's scope and keeps what it found in `work_item`, the last run of each rule in
 `check_run`, and each unit's score for the month in `quality_score`; pages read those
@@ -33,6 +36,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    column,
     exists,
     false,
     func,
@@ -57,7 +61,7 @@ from webapp.domain.errors import N_, ValidationFailed
 from webapp.domain.ledger import EventKind
 from webapp.domain.scope import UNRESTRICTED, units_in
 from webapp.domain.vietnamese import fold
-from webapp.models.badges import BadgeProposal, BadgeProposalState
+from webapp.models.badges import OPEN_BADGE_STATES, BadgeProposal, BadgeProposalState
 from webapp.models.cards import OPEN_PROPOSAL_STATES, CardProposal
 from webapp.models.files import (
     DocumentType,
@@ -393,7 +397,39 @@ def proposals_waiting(session: Session, ctx: Context) -> Iterator[Found]:
             yield Found(member_id, unit_id, None, {"what": kind, "since": since_day.isoformat()})
 
 
-def badge_occasion(session: Session, ctx: Context) -> Iterator[Found]:
+def badge_occasion(session: Session, ctx: Context) -> Select | Iterator[Found]:
+    """Eligible on the coming occasion (the first on or after the day) and holding no
+    open proposal for that milestone. On PostgreSQL the rule runs in the database
+    (`badge_eligibility.eligible_select`, set-based); elsewhere (SQLite) the ledger of
+    each candidate is replayed in Python (`badge_occasion_replayed`). Both give the same
+    items (tests/test_worklist.py)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return badge_occasion_replayed(session, ctx)
+    from webapp.domain.badge_eligibility import eligible_select
+    from webapp.domain.badges import next_occasion_after, rules_from_db
+
+    occasion = next_occasion_after(session, ctx.day - timedelta(days=1))
+    roots = _roots(session, ctx.scope) if occasion is not None else []
+    if not roots:
+        return select(Member.id, Member.unit_id, null(), details()).where(false())
+    eligible = eligible_select(
+        session, [root.path for root in roots], occasion, rules_from_db(session)
+    ).subquery("eligible")
+    return select(
+        eligible.c.id,
+        eligible.c.unit_id,
+        literal(occasion, Date),
+        details(milestone=eligible.c.milestone),
+    ).where(
+        ~exists().where(
+            BadgeProposal.member_id == eligible.c.id,
+            BadgeProposal.milestone == eligible.c.milestone,
+            BadgeProposal.state.in_(OPEN_BADGE_STATES),
+        )
+    )
+
+
+def badge_occasion_replayed(session: Session, ctx: Context) -> Iterator[Found]:
     # Badge eligibility replays each candidate's ledger (webapp/domain/badge_eligibility.py):
     # the members themselves are not loaded, only their unit.
     from webapp.domain.badges import eligible_for_badges, next_occasion_after, proposed_milestones
@@ -564,11 +600,25 @@ def documents_missing(session: Session, ctx: Context) -> Select:
             )
         )
 
-    # Per member, how many required types have a scan: most members have none, and their
-    # list is the whole (constant) list; the others' list is built by a subquery.
-    have = scans(Member.id).with_only_columns(func.count(func.distinct(MemberDocument.type_id)))
+    # Per member, how many required types have a scan (one grouped join, not a subquery
+    # per member): most members have none, and their list is the whole (constant) list;
+    # the others' list is built by a subquery.
+    scanned_types = (
+        select(
+            MemberDocument.member_id,
+            func.count(func.distinct(MemberDocument.type_id)).label("have"),
+        )
+        .join(MemberDocumentVersion, MemberDocumentVersion.document_id == MemberDocument.id)
+        .where(
+            MemberDocument.type_id.in_(required_ids),
+            MemberDocumentVersion.state == FileState.DONE,
+        )
+        .group_by(MemberDocument.member_id)
+        .subquery("scanned_types")
+    )
     members = (
-        select(Member.id, Member.unit_id, have.scalar_subquery().label("have"))
+        select(Member.id, Member.unit_id, func.coalesce(scanned_types.c.have, 0).label("have"))
+        .outerjoin(scanned_types, scanned_types.c.member_id == Member.id)
         .where(ctx.members())
         .subquery()
     )
@@ -955,6 +1005,9 @@ def refresh_worklist(
         try:
             if postgresql:
                 session.execute(func.set_config("statement_timeout", "60000", True).select())
+                # Each rule is one or two statements over the province: compiling them
+                # (JIT) costs more than it saves.
+                session.execute(func.set_config("jit", "off", True).select())
             count = _store(session, rule, ctx, in_scope, postgresql)
             _store_counts(session, rule.key, paths)
             savepoint.commit()
@@ -984,6 +1037,8 @@ def _store(session: Session, rule: Rule, ctx: Context, in_scope, postgresql: boo
     """Write the rule's items for the scope; the number of items it now has there."""
     found = rule.find(session, ctx)
     items = WorkItem.__table__
+    if postgresql and not isinstance(found, Select):
+        found = _found_rows(found)
     if isinstance(found, Select):
         rows = found.subquery("found")
         member_id, unit_id, due_on, details_ = rows.c
@@ -1066,9 +1121,61 @@ def _store(session: Session, rule: Rule, ctx: Context, in_scope, postgresql: boo
     return count
 
 
+# The rule's items per unit subtree in one statement: counted per unit, added up along
+# each unit's path ("/1/5/23/": the unit and its ancestors), and written as a diff -- the
+# counts gone deleted, the changed ones updated, the same ones (most, night after night)
+# left alone, so the table the pages read keeps no dead rows.
+COUNTS_SQL = text(
+    """
+    WITH per_unit AS (
+        SELECT unit_id, count(*) AS items FROM work_item WHERE rule = :rule GROUP BY unit_id
+    ), counted AS (
+        SELECT CAST(part AS INTEGER) AS unit_id, sum(p.items) AS items
+        FROM per_unit p JOIN unit u ON u.id = p.unit_id,
+             unnest(string_to_array(trim(BOTH '/' FROM u.path), '/')) AS part
+        GROUP BY 1
+    ), gone AS (
+        DELETE FROM work_count c WHERE c.rule = :rule
+        AND NOT EXISTS (SELECT 1 FROM counted n WHERE n.unit_id = c.unit_id)
+    )
+    INSERT INTO work_count (unit_id, rule, items) SELECT unit_id, :rule, items FROM counted
+    ON CONFLICT (unit_id, rule) DO UPDATE SET items = excluded.items
+    WHERE work_count.items <> excluded.items
+    """
+)
+
+
+def _found_rows(found: Iterable[Found]) -> Select:
+    """The Found rows of a rule written in Python as a SELECT (one JSON parameter read by
+    json_to_recordset), so that they are written as a diff like the rules written in SQL."""
+    rows = [
+        {
+            "member_id": row.member_id,
+            "unit_id": row.unit_id,
+            "due_on": row.due_on.isoformat() if row.due_on else None,
+            "details": row.details,
+        }
+        for row in found
+    ]
+    table = (
+        func.json_to_recordset(cast(literal(json.dumps(rows, ensure_ascii=False)), JSON))
+        .table_valued(
+            column("member_id", Integer),
+            column("unit_id", Integer),
+            column("due_on", Date),
+            column("details", JSON),
+        )
+        .render_derived(name="found_rows", with_types=True)
+    )
+    return select(table.c.member_id, table.c.unit_id, table.c.due_on, table.c.details)
+
+
 def _store_counts(session: Session, rule: str, paths: Mapping[int, str]) -> None:
-    """The rule's items per unit subtree: counted per unit in SQL (a few thousand rows),
-    added up along each unit's path here."""
+    """The rule's items per unit subtree: on PostgreSQL COUNTS_SQL; elsewhere counted per
+    unit in SQL (a few thousand rows) and added up along each unit's path here."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(COUNTS_SQL, {"rule": rule})
+        return
     totals: dict[int, int] = defaultdict(int)
     for unit_id, count in session.execute(
         select(WorkItem.unit_id, func.count())
