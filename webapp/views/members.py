@@ -9,14 +9,16 @@ from flask_appbuilder.models.sqla.filters import FilterIn
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.util import identity_key
 from wtforms import BooleanField, Form
 
 from webapp.domain.cards import may_propose_card, may_record_card
 from webapp.domain.catalogues import MEMBER_FIELD_CATALOGUES
 from webapp.domain.dates import parse_date
 from webapp.domain.errors import FieldErrors, ValidationFailed
-from webapp.domain.events import member_state
-from webapp.domain.ledger import EventKind
+from webapp.domain.events import as_ledger_event
+from webapp.domain.ledger import EventKind, replay
 from webapp.domain.members import (
     create_member,
     delete_member,
@@ -43,6 +45,7 @@ from webapp.labels import (
     format_stored_value,
     label_for,
 )
+from webapp.models.ledger import MemberEvent
 from webapp.models.member import ON_THE_ROLLS, Member
 from webapp.models.record import MemberChange
 from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit
@@ -291,17 +294,28 @@ def member_panel(member_id: int, as_of_text: str | None) -> dict:
         except ValidationFailed as refused:
             error = translate(refused.message, refused.params)
     day = as_of or date.today()
-    state = member_state(db.session, member.id, as_of=day)
+    # The member's events once, with their units: for the standing (the ledger replayed
+    # in the order recorded) and for the list of movements (in date order).
+    events = list(
+        db.session.scalars(
+            select(MemberEvent)
+            .where(MemberEvent.member_id == member.id)
+            .options(joinedload(MemberEvent.from_unit), joinedload(MemberEvent.to_unit))
+            .order_by(MemberEvent.effective_on, MemberEvent.id)
+        )
+    )
+    state = replay([as_ledger_event(e) for e in sorted(events, key=lambda e: e.id)], until=day)
     age = party_age(
         state, day, admission_decision_on=member.admitted_on, card_issued_on=member.card_issued_on
     )
-    units = {
-        u.id: u
-        for u in db.session.scalars(
-            select(Unit).where(Unit.id.in_([x for x in (state.unit_id, state.host_unit_id) if x]))
+    # Mostly loaded already (the events' units): read only those that are not.
+    wanted = [x for x in (state.unit_id, state.host_unit_id) if x]
+    units = {x: db.session.identity_map.get(identity_key(Unit, x)) for x in wanted}
+    missing = [x for x, unit in units.items() if unit is None]
+    if missing:
+        units.update(
+            {u.id: u for u in db.session.scalars(select(Unit).where(Unit.id.in_(missing)))}
         )
-    }
-    events = list(member.events)
     cancelled = {e.reverses_id for e in events if e.kind == EventKind.REVERSAL}
     sm = current_app.appbuilder.sm
     requester = current_requester()
@@ -368,6 +382,7 @@ def member_panel(member_id: int, as_of_text: str | None) -> dict:
             for change in db.session.scalars(
                 select(MemberChange)
                 .where(MemberChange.member_id == member.id)
+                .options(joinedload(MemberChange.changed_by), joinedload(MemberChange.supplement))
                 .order_by(MemberChange.changed_at.desc(), MemberChange.id.desc())
                 .limit(200)
             )
