@@ -169,6 +169,18 @@ def refuse_stale_version(form, field) -> None:
         raise ValidationError(str(STALE_MESSAGE))
 
 
+_UNKNOWN = object()
+
+
+def page_fact(name: str, default=_UNKNOWN):
+    """The answer to a page fact asked with the tab counts (DangVienModelView.page_facts),
+    or `default` (None) when this request did not ask it."""
+    facts = getattr(g, "page_facts", None) if has_request_context() else None
+    if facts is None or name not in facts:
+        return None if default is _UNKNOWN else default
+    return facts[name]
+
+
 class WrittenByCommands:
     """A FAB data interface whose records are written by domain commands: the view's
     pre_add / pre_update / pre_delete ran the command (in its own transaction), so FAB's
@@ -308,13 +320,23 @@ class DangVienModelView(TextRuleViewMixin, ModelView):
             rows = model._apply_inner_all(
                 model.session.query(model.obj), joined, aliases_mapping={}
             )
-            views.append(id(model))
+            views.append(model.key)
             counts.append(
                 select(func.count()).select_from(rows.statement.subquery()).scalar_subquery()
             )
-        if not counts:
+        facts = self.page_facts(item)
+        if not counts and not facts:
             return {}
-        return dict(zip(views, db.session.execute(select(*counts)).one(), strict=True))
+        found = db.session.execute(
+            select(*counts, *(fact.label(name) for name, fact in facts.items()))
+        ).one()
+        g.page_facts = dict(zip(facts, found[len(counts) :], strict=True))
+        return dict(zip(views, found[: len(counts)], strict=True))
+
+    def page_facts(self, item) -> dict:
+        """{name: scalar subquery}: small questions the record's page asks, answered in
+        the query that counts its tabs (flask.g.page_facts, read by page_fact)."""
+        return {}
 
     def _get_list_widget(self, filters, **kwargs):
         # The list's search panel (and the member page's tabs): a search stores nothing, so

@@ -146,7 +146,7 @@ class PageLoadingInterface(SQLAInterface):
                 select_columns,
                 outer_default_load,
             )
-        known = known_counts().get(id(self))
+        known = known_counts().get(self.key)
         if known == 0:
             return 0, []
         rows = self.apply_all(
@@ -166,6 +166,21 @@ class PageLoadingInterface(SQLAInterface):
             count = self.query_count(self.session.query(self.obj), filters)
         return count, rows
 
+    @property
+    def key(self) -> int:
+        """This interface's key in the request's KNOWN_COUNTS and RECORD_OPTIONS."""
+        return id(self)
+
+    def get(self, id, filters=None, select_columns=None, outer_default_load=False):
+        """FAB's get, with the loader options a screen asked for the record it shows
+        (record_options), in the same query."""
+        options = record_options().get(self.key) if not select_columns else None
+        if not options:
+            return super().get(id, filters, select_columns, outer_default_load)
+        found = filters.copy() if filters else self.get_filters()
+        found.add_filter(self.get_pk_name(), self.FilterEqual, id)  # FAB's name: the pk
+        return self.apply_all(self.session.query(self.obj).options(*options), found).one_or_none()
+
     def _apply_normal_col_select_option(self, query, column: str):
         if self.is_relation_many_to_one(column):
             return query.options(joinedload(getattr(self.obj, column)))
@@ -176,6 +191,14 @@ class PageLoadingInterface(SQLAInterface):
 
 
 KNOWN_COUNTS = "dangvien.known_counts"
+RECORD_OPTIONS = "dangvien.record_options"
+
+
+def record_options() -> dict[int, tuple]:
+    """Loader options for the record a screen shows in this request, by data interface."""
+    if not has_request_context():
+        return {}
+    return request.environ.setdefault(RECORD_OPTIONS, {})
 
 
 def known_counts() -> dict[int, int]:

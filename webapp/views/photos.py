@@ -28,6 +28,7 @@ from webapp.models.files import FileState, MemberPhoto
 from webapp.models.member import Member
 from webapp.security import current_requester
 from webapp.views.adapters import run_on_screen
+from webapp.views.base import page_fact
 from webapp.views.errors import translate
 from webapp.views.files import (
     FileForm,
@@ -57,12 +58,16 @@ def queue_if_needed(photo: MemberPhoto) -> None:
 def photo_status(member_id: int) -> dict:
     """What the page and the API say about a member's photo (the caller checked scope)."""
     # The member's photos in one query (a few): the latest request and the current one.
-    photos = db.session.scalars(
-        select(MemberPhoto)
-        .where(MemberPhoto.member_id == member_id)
-        .order_by(MemberPhoto.requested_at.desc(), MemberPhoto.id.desc())
-        .execution_options(populate_existing=True)  # a worker changes them under our feet
-    ).all()
+    photos = (
+        []
+        if page_fact("has_photos") is False
+        else db.session.scalars(
+            select(MemberPhoto)
+            .where(MemberPhoto.member_id == member_id)
+            .order_by(MemberPhoto.requested_at.desc(), MemberPhoto.id.desc())
+            .execution_options(populate_existing=True)  # a worker changes them under our feet
+        ).all()
+    )
     latest = photos[0] if photos else None
     if latest is not None:
         settle_lost([latest])
