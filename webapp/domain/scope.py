@@ -63,6 +63,11 @@ class InSubtree(ColumnElement):
         self.column = column
         self.subquery = subquery
 
+    @property
+    def _from_objects(self):
+        # The compared column's table: a select that names nothing else reads it.
+        return self.column._from_objects
+
 
 @compiles(InSubtree)
 def _in_subtree(element, compiler, **kw):
