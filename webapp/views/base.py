@@ -307,7 +307,7 @@ class DangVienModelView(TextRuleViewMixin, ModelView):
         views, counts = [], []
         for view in self._related_views:
             model = view.datamodel
-            if not isinstance(model, PageLoadingInterface):
+            if not isinstance(model, PageLoadingInterface) or not view.counted_ahead:
                 continue
             fk = model.get_related_fk(self.datamodel.obj)
             if not fk or not model.is_relation_many_to_one(fk):
@@ -332,6 +332,10 @@ class DangVienModelView(TextRuleViewMixin, ModelView):
         ).one()
         g.page_facts = dict(zip(facts, found[len(counts) :], strict=True))
         return dict(zip(views, found[: len(counts)], strict=True))
+
+    # Whether the view's list, as a tab of another record's page, is counted with the
+    # other tabs (its list filters only by its base filters and the record).
+    counted_ahead = True
 
     def page_facts(self, item) -> dict:
         """{name: scalar subquery}: small questions the record's page asks, answered in
