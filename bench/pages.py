@@ -17,7 +17,11 @@ also against the Admin's.
 
 Environment: BENCH_MEMBERS (100000), BENCH_PAGE_ROUNDS (40), BENCH_PAGES_BACKENDS
 ("postgresql" or "postgresql,sqlite"), BENCH_PAGES_PG_URL (a PostgreSQL URL; default the
-local server's database dangvien_bench_pages), BENCH_REDIS_URL.
+local server's database dangvien_bench_pages), BENCH_REDIS_URL, BENCH_PAGES_SQL_LOG (a file:
+the statements of each page's last warm-up request, each with the project's code that ran
+it, as JSON), BENCH_PAGES_ONLY (a comma-separated list of page names to measure),
+BENCH_PAGES_FREEZE_SETUP (1: the bench's set-up after create_app is frozen out of the
+garbage collector's reach as create_app freezes start-up; 0: not, as before).
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ from bench.common import Result, compare, write_results
 HERE = Path(__file__).resolve().parent
 N_MEMBERS = int(os.environ.get("BENCH_MEMBERS", "100000"))
 ROUNDS = int(os.environ.get("BENCH_PAGE_ROUNDS", "40"))
+SQL_LOG = os.environ.get("BENCH_PAGES_SQL_LOG")
+ONLY = [p for p in os.environ.get("BENCH_PAGES_ONLY", "").split(",") if p]
+FREEZE_SETUP = os.environ.get("BENCH_PAGES_FREEZE_SETUP", "1") != "0"
 WARMUP = 3
 ADMIN_PASSWORD = "Bench-Admin-123"
 USER_PASSWORD = "Bench-User-123"
@@ -337,16 +344,30 @@ def measure(backend: str) -> list[dict]:
         "leader": signed_in(app, "bench_leader", USER_PASSWORD),
     }
     statements = [0]
+    logged: list[dict] = []
     with app.app_context():
         engine = db.engine
 
-    def count(*args, **kwargs):
+    def count(conn, cursor, statement, parameters, context, executemany):
         statements[0] += 1
+        if SQL_LOG:
+            logged.append({"sql": " ".join(statement.split())[:400], "from": origin()})
 
     event.listen(engine, "before_cursor_execute", count)
+    if FREEZE_SETUP:
+        # The bench's own start-up (the bare views, `init`, the district's users and
+        # dashboards) is done after create_app froze its heap: frozen likewise, as a
+        # production worker has nothing of it, so that it is not what a full collection
+        # during a measured request walks.
+        import gc
+
+        gc.collect()
+        gc.freeze()
     # (name, who, kind) → samples in ms, statement counts
     plan: list[tuple[tuple[str, str, str], str, str]] = []
     for name, who, url, bare_url in pages(world, contains):
+        if ONLY and name not in ONLY:
+            continue
         plan.append(((name, who, "ours"), who, url))
         if bare_url and who == "admin":
             plan.append(((name, who, "bare"), "admin", bare_url))
@@ -365,9 +386,14 @@ def measure(backend: str) -> list[dict]:
         sizes[key] = len(response.data)
         return elapsed
 
+    sql_log: dict[str, list[dict]] = {}
     for _ in range(WARMUP):
         for key, who, url in plan:
+            logged.clear()
             get(key, who, url)
+            sql_log[" / ".join(key)] = list(logged)
+    if SQL_LOG:
+        Path(SQL_LOG).write_text(json.dumps(sql_log, indent=1, ensure_ascii=False))
     for key in counts:
         counts[key].clear()
     print(f"{backend}: {ROUNDS} rounds of {len(plan)} requests …", flush=True)
@@ -396,6 +422,19 @@ def measure(backend: str) -> list[dict]:
         flush=True,
     )
     return rows
+
+
+def origin() -> str:
+    """The innermost frames of the project's code (webapp/, templates) that ran a statement."""
+    import traceback
+
+    root = str(HERE.parent)
+    frames = [
+        f"{frame.filename.removeprefix(root + '/')}:{frame.lineno} {frame.name}"
+        for frame in traceback.extract_stack()
+        if (frame.filename.startswith(root + "/webapp") or frame.filename.endswith(".html"))
+    ]
+    return " < ".join(reversed(frames[-3:]))
 
 
 def percentile(values: list[float], p: float) -> float:

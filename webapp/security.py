@@ -37,7 +37,7 @@ from flask_appbuilder.widgets import ListWidget, ShowWidget
 from flask_babel import lazy_gettext
 from flask_login import current_user
 from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from webapp.domain.commands import Requester
 from webapp.domain.scope import NOWHERE, scope_clause, unit_in_scope, user_scope
@@ -391,6 +391,19 @@ class DangVienSecurityManager(SecurityManager):
     # The sign-in screen that asks for the second factor is a view: the view layer's
     # subclass sets `authdbview` (webapp/views/__init__.py), so this module imports no view.
     userinfoeditview = DangVienUserInfoEditView
+
+    def get_user_by_id(self, pk):
+        """The signed-in user of every request (FAB's loader): with their roles, groups and
+        scope unit in one query, not three lazy loads."""
+        return self.session.get(
+            self.user_model,
+            pk,
+            options=[
+                joinedload(self.user_model.roles),
+                joinedload(self.user_model.groups),
+                joinedload(self.user_model.unit),
+            ],
+        )
 
     def exist_permission_on_roles(self, view_name, permission_name, role_ids) -> bool:
         """FAB asks this once per menu entry and per button (one EXISTS query each, ~30 a

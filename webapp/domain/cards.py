@@ -142,25 +142,29 @@ def card_proposal_problem(member: Member, proposed_already: bool) -> Problem | N
     return None
 
 
-def has_open_card_proposal(session: Session, member_id: int) -> bool:
+def open_card_proposal(member_id):
+    """The member's open card proposal, if any (a select of its id)."""
     return (
-        session.scalar(
-            select(CardProposal.id)
-            .where(
-                CardProposal.member_id == member_id,
-                CardProposal.state.in_(OPEN_PROPOSAL_STATES),
-            )
-            .limit(1)
-        )
-        is not None
+        select(CardProposal.id)
+        .where(CardProposal.member_id == member_id, CardProposal.state.in_(OPEN_PROPOSAL_STATES))
+        .limit(1)
     )
 
 
-def may_propose_card(session: Session, requester: Requester, member: Member) -> bool:
-    """The member page offers "propose a card" only when the proposal could be made."""
-    return requester.may("card.propose") and (
-        card_proposal_problem(member, has_open_card_proposal(session, member.id)) is None
-    )
+def has_open_card_proposal(session: Session, member_id: int) -> bool:
+    return session.scalar(open_card_proposal(member_id)) is not None
+
+
+def may_propose_card(
+    session: Session, requester: Requester, member: Member, *, has_open: bool | None = None
+) -> bool:
+    """The member page offers "propose a card" only when the proposal could be made.
+    `has_open`: whether the member has an open proposal, when the caller asked already."""
+    if not requester.may("card.propose"):
+        return False
+    if has_open is None:
+        has_open = has_open_card_proposal(session, member.id)
+    return card_proposal_problem(member, has_open) is None
 
 
 def card_record_problem(member: Member) -> Problem | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from webapp.domain.scope import InSubtree
 from webapp.models.member import ON_THE_ROLLS, Member
 from webapp.models.unit import Unit
 
@@ -15,8 +16,11 @@ def subtree_units(root: Unit):
 
 
 def count_subtree_members(session: Session, root: Unit) -> int:
+    # As the scope filter compares (webapp/domain/scope.py InSubtree), and count(*): on
+    # PostgreSQL an index-only scan of ix_member_rolls_unit, not a scan of the table.
     return session.scalar(
-        select(func.count(Member.id)).where(
-            Member.unit_id.in_(subtree_units(root)), Member.status.in_(ON_THE_ROLLS)
+        select(func.count()).where(
+            InSubtree(Member.unit_id, subtree_units(root).correlate(None)),
+            Member.status.in_(ON_THE_ROLLS),
         )
     )

@@ -7,8 +7,10 @@ and jobs and reports call it with the requester's scope.
 
 from __future__ import annotations
 
-from sqlalchemy import false, or_, select, true
+from sqlalchemy import Boolean, false, or_, select, true
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from webapp.domain.errors import N_, Forbidden, NotFound
 from webapp.models.badges import BadgeAward, BadgeProposal
@@ -36,7 +38,47 @@ def members_in(scope: str):
 
 def member_clause(scope: str) -> ColumnElement[bool]:
     # Members of the subtree, and members temporarily active in it (shown apart).
-    return or_(Member.unit_id.in_(units_in(scope)), Member.host_unit_id.in_(units_in(scope)))
+    return or_(
+        InSubtree(Member.unit_id, units_in(scope).correlate(None)),
+        InSubtree(Member.host_unit_id, units_in(scope).correlate(None)),
+    )
+
+
+class InSubtree(ColumnElement):
+    """`column IN (subquery)`; on PostgreSQL `column = ANY(ARRAY(subquery))`. The subquery
+    is then run once, before the scan (an InitPlan), and the column compared with its
+    array is an index condition: `unit_id … OR host_unit_id …` becomes a BitmapOr of two
+    index scans. With IN, PostgreSQL can only probe a hashed subplan row by row, so it
+    reads the whole member table for every scoped count and page."""
+
+    type = Boolean()
+    _is_implicitly_boolean = True  # a comparison: no "= 1" where booleans are integers
+    inherit_cache = True
+    _traverse_internals = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("subquery", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column, subquery):
+        self.column = column
+        self.subquery = subquery
+
+    @property
+    def _from_objects(self):
+        # The compared column's table: a select that names nothing else reads it.
+        return self.column._from_objects
+
+
+@compiles(InSubtree)
+def _in_subtree(element, compiler, **kw):
+    return compiler.process(element.column.in_(element.subquery), **kw)
+
+
+@compiles(InSubtree, "postgresql")
+def _in_subtree_postgresql(element, compiler, **kw):
+    column = compiler.process(element.column, **kw)
+    subquery = compiler.process(element.subquery.scalar_subquery(), **kw)
+    return f"{column} = ANY(ARRAY{subquery})"
 
 
 MEMBER_OWNED = (

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     false,
     func,
+    text,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import relationship
@@ -160,6 +161,17 @@ class Member(Model):
         Index("ix_member_unit_sort", "unit_id", "sort_key"),
         Index("ix_member_sort_key", "sort_key"),
         Index("ix_member_status", "status"),
+        # The scope filter's second half (members temporarily active in the subtree): with
+        # it PostgreSQL reads a scope's members by a BitmapOr of two index scans.
+        Index("ix_member_host_unit", "host_unit_id"),
+        # Members on the rolls by unit: the tree's and the unit page's counts read this
+        # index alone (an index-only scan, no table pages).
+        Index(
+            "ix_member_rolls_unit",
+            "unit_id",
+            postgresql_where=text("status IN ('probationary', 'official')"),
+            sqlite_where=text("status IN ('probationary', 'official')"),
+        ),
     )
 
     def __repr__(self) -> str:

@@ -46,6 +46,7 @@ from webapp.security import current_requester, current_scope, scoped_get
 from webapp.views.adapters import flash_domain_error, run_on_screen
 from webapp.views.base import DangVienModelView, form_text, parse_int, parse_iso_date, parse_text
 from webapp.views.errors import DomainRule
+from webapp.views.filters import PageLoadingInterface
 from webapp.views.proposals import (
     ProposalApi,
     decide_on_screen,
@@ -249,7 +250,7 @@ class BadgeRoundView(BaseView):
 class BadgeAwardView(DangVienModelView):
     """Awarded badges (read only) and the re-issue of a lost one."""
 
-    datamodel = SQLAInterface(BadgeAward)
+    datamodel = PageLoadingInterface(BadgeAward)
     route_base = "/badgeawards"
     list_title = _l("Party badge awards")
     show_title = _l("Party badge award")

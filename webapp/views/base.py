@@ -33,7 +33,7 @@ from webapp.models.unit import Unit
 from webapp.security import SCOPE_FILTER, current_requester, scoped_get
 from webapp.views.adapters import RecordCommands, as_form_refusal, edited_values
 from webapp.views.errors import HTTP_MESSAGES, DomainRule, translate, translated_field_errors
-from webapp.views.filters import PageLoadingInterface, SearchableInterface
+from webapp.views.filters import PageLoadingInterface, SearchableInterface, known_counts
 
 
 class DateTextWidget(TextInput):
@@ -169,6 +169,18 @@ def refuse_stale_version(form, field) -> None:
         raise ValidationError(str(STALE_MESSAGE))
 
 
+_UNKNOWN = object()
+
+
+def page_fact(name: str, default=_UNKNOWN):
+    """The answer to a page fact asked with the tab counts (DangVienModelView.page_facts),
+    or `default` (None) when this request did not ask it."""
+    facts = getattr(g, "page_facts", None) if has_request_context() else None
+    if facts is None or name not in facts:
+        return None if default is _UNKNOWN else default
+    return facts[name]
+
+
 class WrittenByCommands:
     """A FAB data interface whose records are written by domain commands: the view's
     pre_add / pre_update / pre_delete ran the command (in its own transaction), so FAB's
@@ -267,6 +279,68 @@ class DangVienModelView(TextRuleViewMixin, ModelView):
             return related.query(filters, *order)[1]
 
         return query
+
+    def _get_related_views_widgets(
+        self, item, orders=None, pages=None, page_sizes=None, widgets=None, **args
+    ):
+        """The record page's tabs (FAB's related views), their rows counted in one query
+        beforehand: an empty tab costs no query, a tab of a few rows one."""
+        # Held for the rest of the request: the page's panels and the tabs' rows find the
+        # record in the session (the session keeps only weak references; FAB drops its own).
+        g.shown_record = item
+        counted = self._related_counts(item)
+        known = known_counts()
+        known.update(counted)
+        try:
+            return super()._get_related_views_widgets(
+                item, orders=orders, pages=pages, page_sizes=page_sizes, widgets=widgets, **args
+            )
+        finally:
+            for key in counted:
+                known.pop(key, None)
+
+    def _related_counts(self, item) -> dict[int, int]:
+        """{id(data interface): rows} of the related views, as their lists will count them
+        (the link to this record and each view's base filters, the scope among them)."""
+        from sqlalchemy import func
+
+        views, counts = [], []
+        for view in self._related_views:
+            model = view.datamodel
+            if not isinstance(model, PageLoadingInterface) or not view.counted_ahead:
+                continue
+            fk = model.get_related_fk(self.datamodel.obj)
+            if not fk or not model.is_relation_many_to_one(fk):
+                continue
+            filters = model.get_filters()
+            filters.add_filter_related_view(
+                fk, self.datamodel.FilterRelationOneToManyEqual, self.datamodel.get_pk_value(item)
+            )
+            joined = filters.get_joined_filters(view._base_filters)
+            rows = model._apply_inner_all(
+                model.session.query(model.obj), joined, aliases_mapping={}
+            )
+            views.append(model.key)
+            counts.append(
+                select(func.count()).select_from(rows.statement.subquery()).scalar_subquery()
+            )
+        facts = self.page_facts(item)
+        if not counts and not facts:
+            return {}
+        found = db.session.execute(
+            select(*counts, *(fact.label(name) for name, fact in facts.items()))
+        ).one()
+        g.page_facts = dict(zip(facts, found[len(counts) :], strict=True))
+        return dict(zip(views, found[: len(counts)], strict=True))
+
+    # Whether the view's list, as a tab of another record's page, is counted with the
+    # other tabs (its list filters only by its base filters and the record).
+    counted_ahead = True
+
+    def page_facts(self, item) -> dict:
+        """{name: scalar subquery}: small questions the record's page asks, answered in
+        the query that counts its tabs (flask.g.page_facts, read by page_fact)."""
+        return {}
 
     def _get_list_widget(self, filters, **kwargs):
         # The list's search panel (and the member page's tabs): a search stores nothing, so

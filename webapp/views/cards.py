@@ -42,6 +42,7 @@ from webapp.models.member import Member
 from webapp.security import current_requester, current_scope, scoped_get
 from webapp.views.adapters import run_on_screen
 from webapp.views.base import DangVienModelView, parse_int, parse_iso_date, parse_text
+from webapp.views.filters import PageLoadingInterface
 from webapp.views.proposals import (
     PAGE_SIZE,
     CommandApi,
@@ -255,7 +256,7 @@ class PartyCardView(DangVienModelView):
     """The card registry (read only): valid, revoked on re-issue, withdrawn on leaving;
     and recording the card a member holds already (paper record, transfer in)."""
 
-    datamodel = SQLAInterface(PartyCard)
+    datamodel = PageLoadingInterface(PartyCard)
     route_base = "/partycards"
     list_title = _l("Issued Party cards")
     show_title = _l("Party card")

@@ -27,9 +27,9 @@ from webapp.domain.scope import find_in_scope
 from webapp.extensions import db
 from webapp.filestore import app_store
 from webapp.labels import format_date
-from webapp.models.files import DocumentType, MemberDocument, MemberDocumentVersion
+from webapp.models.files import DocumentType, FileState, MemberDocument, MemberDocumentVersion
 from webapp.security import current_requester
-from webapp.views.base import parse_iso_date, parse_text
+from webapp.views.base import page_fact, parse_iso_date, parse_text
 from webapp.views.errors import translate
 from webapp.views.files import (
     FILE_STATE_LABELS,
@@ -334,13 +334,26 @@ class MemberDocumentView(BaseView):
         )
 
 
+def held_types(documents) -> set[int]:
+    """The document types of which one of `documents` has an accepted scan."""
+    return {
+        document.type_id
+        for document in documents
+        if any(version.state == FileState.DONE for version in document.versions)
+    }
+
+
 def member_dossier_panel(member_id: int | str) -> dict:
     """For the member page's Hồ sơ include: documents by type, missing required types."""
     member_id = int(member_id)
-    documents = member_documents(db.session, member_id)
+    # The member page asked whether there are any (page_fact): most members have none.
+    documents = (
+        [] if page_fact("has_documents") is False else member_documents(db.session, member_id)
+    )
     _settle(documents)
     sm = current_app.appbuilder.sm
     types = document_types(db.session)
+    held = held_types(documents)
     by_type = {kind.id: [] for kind in types}
     for document in documents:
         by_type.setdefault(document.type_id, []).append(document)
@@ -348,7 +361,13 @@ def member_dossier_panel(member_id: int | str) -> dict:
         "types": types,
         "by_type": by_type,
         "documents": documents,
-        "missing": missing_required(db.session, member_id),
+        # As missing_required says, from the documents already read: the required types
+        # (in list order) of which the member holds no accepted scan.
+        "missing": [
+            kind
+            for kind in sorted(types, key=lambda t: (t.position, t.id))
+            if kind.required and kind.id not in held
+        ],
         "can_attach": sm.has_access("can_attach", "MemberDocumentView"),
         "can_replace": sm.has_access("can_replace", "MemberDocumentView"),
         "form": FileForm(),

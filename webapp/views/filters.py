@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from flask import has_request_context, request
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import SQLAFilterConverter, get_field_setup_query
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -121,6 +122,65 @@ class PageLoadingInterface(SQLAInterface):
             outer_default_load,
         )
 
+    def query(
+        self,
+        filters=None,
+        order_column="",
+        order_direction="",
+        page=None,
+        page_size=None,
+        select_columns=None,
+        outer_default_load=False,
+    ):
+        """FAB's query (the count of all rows, a page of them) without the count where it
+        is known: counted beforehand with other lists (KNOWN_COUNTS, the member page's
+        tabs), or read off the first page when it is not full (a member's rows, a search
+        that finds a few)."""
+        if select_columns or "." in (order_column or "") or self.is_relation(order_column):
+            return super().query(
+                filters,
+                order_column,
+                order_direction,
+                page,
+                page_size,
+                select_columns,
+                outer_default_load,
+            )
+        known = known_counts().get(self.key)
+        if known == 0:
+            return 0, []
+        rows = self.apply_all(
+            self.session.query(self.obj),
+            filters,
+            order_column,
+            order_direction,
+            page,
+            page_size,
+        ).all()
+        first = (page or 0) * (page_size or 0)
+        if known is not None:
+            count = known
+        elif rows and (not page_size or len(rows) < page_size) or (not rows and not first):
+            count = first + len(rows)
+        else:
+            count = self.query_count(self.session.query(self.obj), filters)
+        return count, rows
+
+    @property
+    def key(self) -> int:
+        """This interface's key in the request's KNOWN_COUNTS and RECORD_OPTIONS."""
+        return id(self)
+
+    def get(self, id, filters=None, select_columns=None, outer_default_load=False):
+        """FAB's get, with the loader options a screen asked for the record it shows
+        (record_options), in the same query."""
+        options = record_options().get(self.key) if not select_columns else None
+        if not options:
+            return super().get(id, filters, select_columns, outer_default_load)
+        found = filters.copy() if filters else self.get_filters()
+        found.add_filter(self.get_pk_name(), self.FilterEqual, id)  # FAB's name: the pk
+        return self.apply_all(self.session.query(self.obj).options(*options), found).one_or_none()
+
     def _apply_normal_col_select_option(self, query, column: str):
         if self.is_relation_many_to_one(column):
             return query.options(joinedload(getattr(self.obj, column)))
@@ -128,6 +188,24 @@ class PageLoadingInterface(SQLAInterface):
             # Whatever the property reads: every column of the row.
             return query.options(Load(self.obj).load_only(*self.obj.__table__.columns))
         return super()._apply_normal_col_select_option(query, column)
+
+
+KNOWN_COUNTS = "dangvien.known_counts"
+RECORD_OPTIONS = "dangvien.record_options"
+
+
+def record_options() -> dict[int, tuple]:
+    """Loader options for the record a screen shows in this request, by data interface."""
+    if not has_request_context():
+        return {}
+    return request.environ.setdefault(RECORD_OPTIONS, {})
+
+
+def known_counts() -> dict[int, int]:
+    """The row counts of lists counted beforehand in this request, by data interface."""
+    if not has_request_context():
+        return {}
+    return request.environ.setdefault(KNOWN_COUNTS, {})
 
 
 class SearchableInterface(PageLoadingInterface):

@@ -104,6 +104,10 @@ def _code_key(code: str) -> list:
 class MemberListMixin:
     """For MemberModelView: the unit filter, the unit look-up and the export."""
 
+    # As a tab (a unit's members) its list adds the unit filter of the request's arguments:
+    # its rows are not counted ahead with the other tabs (DangVienModelView._related_counts).
+    counted_ahead = False
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         # The view defines the rows of its list; the report job replays them from here.

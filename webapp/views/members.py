@@ -8,15 +8,18 @@ from flask import current_app, request
 from flask_appbuilder.models.sqla.filters import FilterIn
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import exists, select
+from sqlalchemy import inspect as sqla_inspect
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.util import identity_key
 from wtforms import BooleanField, Form
 
-from webapp.domain.cards import may_propose_card, may_record_card
+from webapp.domain.cards import may_propose_card, may_record_card, open_card_proposal
 from webapp.domain.catalogues import MEMBER_FIELD_CATALOGUES
 from webapp.domain.dates import parse_date
 from webapp.domain.errors import FieldErrors, ValidationFailed
-from webapp.domain.events import member_state
-from webapp.domain.ledger import EventKind
+from webapp.domain.events import as_ledger_event
+from webapp.domain.ledger import EventKind, replay
 from webapp.domain.members import (
     create_member,
     delete_member,
@@ -43,8 +46,11 @@ from webapp.labels import (
     format_stored_value,
     label_for,
 )
+from webapp.models.files import MemberDocument, MemberPhoto
+from webapp.models.ledger import MemberEvent
 from webapp.models.member import ON_THE_ROLLS, Member
 from webapp.models.record import MemberChange
+from webapp.models.sync import PeerKind, SyncPeer
 from webapp.models.unit import MEMBER_HOLDING_KINDS, Unit
 from webapp.security import SCOPE_FILTER, current_requester
 from webapp.views.adapters import RecordCommands
@@ -57,8 +63,10 @@ from webapp.views.base import (
     date_field,
     date_formatters,
     edited_pk,
+    page_fact,
 )
 from webapp.views.errors import DomainRule, translate
+from webapp.views.filters import record_options
 from webapp.views.member_list import FilterInUnit, FilterInUnitSubtree, MemberListMixin
 
 IDENTITY_FIELDS = [
@@ -273,6 +281,30 @@ class MemberModelView(MemberListMixin, DangVienModelView):
             kwargs["title"] = kwargs["member_panel"].get("title") or kwargs.get("title")
         return super().render_template(template, **kwargs)
 
+    def _show(self, pk):
+        # The member page's panel shows the events (and their units): read with the member.
+        record_options()[self.datamodel.key] = (
+            joinedload(Member.events).joinedload(MemberEvent.from_unit),
+            joinedload(Member.events).joinedload(MemberEvent.to_unit),
+        )
+        return super()._show(pk)
+
+    def page_facts(self, item) -> dict:
+        # Asked with the tab counts: what the panels would each ask in a query of its own.
+        return {
+            "open_card_proposal": exists(open_card_proposal(item.id)),
+            # As webapp/domain/transfers.py has_partner asks it.
+            "has_partner": exists(
+                select(SyncPeer.id).where(
+                    SyncPeer.kind == PeerKind.PARTNER, SyncPeer.active.is_(True)
+                )
+            ),
+            "has_photos": exists(select(MemberPhoto.id).where(MemberPhoto.member_id == item.id)),
+            "has_documents": exists(
+                select(MemberDocument.id).where(MemberDocument.member_id == item.id)
+            ),
+        }
+
     def deletable_rows(self, pks: list) -> set:
         # Only a record entered by mistake and never used offers its delete button.
         return may_delete_member(db.session, current_requester(), [int(pk) for pk in pks])
@@ -291,17 +323,31 @@ def member_panel(member_id: int, as_of_text: str | None) -> dict:
         except ValidationFailed as refused:
             error = translate(refused.message, refused.params)
     day = as_of or date.today()
-    state = member_state(db.session, member.id, as_of=day)
+    # The member's events once, with their units: for the standing (the ledger replayed
+    # in the order recorded) and for the list of movements (in date order).
+    if "events" in sqla_inspect(member).unloaded:
+        events = list(
+            db.session.scalars(
+                select(MemberEvent)
+                .where(MemberEvent.member_id == member.id)
+                .options(joinedload(MemberEvent.from_unit), joinedload(MemberEvent.to_unit))
+                .order_by(MemberEvent.effective_on, MemberEvent.id)
+            )
+        )
+    else:  # read with the member (MemberModelView._show)
+        events = list(member.events)
+    state = replay([as_ledger_event(e) for e in sorted(events, key=lambda e: e.id)], until=day)
     age = party_age(
         state, day, admission_decision_on=member.admitted_on, card_issued_on=member.card_issued_on
     )
-    units = {
-        u.id: u
-        for u in db.session.scalars(
-            select(Unit).where(Unit.id.in_([x for x in (state.unit_id, state.host_unit_id) if x]))
+    # Mostly loaded already (the events' units): read only those that are not.
+    wanted = [x for x in (state.unit_id, state.host_unit_id) if x]
+    units = {x: db.session.identity_map.get(identity_key(Unit, x)) for x in wanted}
+    missing = [x for x, unit in units.items() if unit is None]
+    if missing:
+        units.update(
+            {u.id: u for u in db.session.scalars(select(Unit).where(Unit.id.in_(missing)))}
         )
-    }
-    events = list(member.events)
     cancelled = {e.reverses_id for e in events if e.kind == EventKind.REVERSAL}
     sm = current_app.appbuilder.sm
     requester = current_requester()
@@ -368,6 +414,7 @@ def member_panel(member_id: int, as_of_text: str | None) -> dict:
             for change in db.session.scalars(
                 select(MemberChange)
                 .where(MemberChange.member_id == member.id)
+                .options(joinedload(MemberChange.changed_by), joinedload(MemberChange.supplement))
                 .order_by(MemberChange.changed_at.desc(), MemberChange.id.desc())
                 .limit(200)
             )
@@ -377,7 +424,9 @@ def member_panel(member_id: int, as_of_text: str | None) -> dict:
         "can_supplement": sm.has_access("can_apply", "MemberSupplementView")
         and may_apply_supplement(requester, member),
         "can_propose_card": sm.has_access("can_propose", "CardBatchView")
-        and may_propose_card(db.session, requester, member),
+        and may_propose_card(
+            db.session, requester, member, has_open=page_fact("open_card_proposal")
+        ),
         "can_record_card": sm.has_access("can_record", "PartyCardView")
         and may_record_card(requester, member),
         "title": f"{member.display_name} ({member.member_number})",
@@ -387,7 +436,11 @@ def member_panel(member_id: int, as_of_text: str | None) -> dict:
         "can_transfer": sm.has_access("can_export", "TransferView")
         and requester.may("transfer.export")
         and member.status in ACTIVE_STANDINGS
-        and has_partner(db.session),
+        and (
+            has_partner(db.session)
+            if page_fact("has_partner") is None
+            else page_fact("has_partner")
+        ),
     }
 
 

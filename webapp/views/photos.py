@@ -10,6 +10,7 @@ from flask_appbuilder.api import expose as api_expose
 from flask_appbuilder.api import protect, safe
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext
+from sqlalchemy import select
 
 from jobs.photos import queue_photo
 from webapp.domain.errors import NotFound
@@ -17,7 +18,6 @@ from webapp.domain.imaging import PhotoLimits
 from webapp.domain.photos import (
     crop_photo,
     current_photo,
-    latest_photo,
     photo_path,
     upload_photo,
     view_photo,
@@ -28,6 +28,7 @@ from webapp.models.files import FileState, MemberPhoto
 from webapp.models.member import Member
 from webapp.security import current_requester
 from webapp.views.adapters import run_on_screen
+from webapp.views.base import page_fact
 from webapp.views.errors import translate
 from webapp.views.files import (
     FileForm,
@@ -56,10 +57,21 @@ def queue_if_needed(photo: MemberPhoto) -> None:
 
 def photo_status(member_id: int) -> dict:
     """What the page and the API say about a member's photo (the caller checked scope)."""
-    latest = latest_photo(db.session, member_id)
+    # The member's photos in one query (a few): the latest request and the current one.
+    photos = (
+        []
+        if page_fact("has_photos") is False
+        else db.session.scalars(
+            select(MemberPhoto)
+            .where(MemberPhoto.member_id == member_id)
+            .order_by(MemberPhoto.requested_at.desc(), MemberPhoto.id.desc())
+            .execution_options(populate_existing=True)  # a worker changes them under our feet
+        ).all()
+    )
+    latest = photos[0] if photos else None
     if latest is not None:
         settle_lost([latest])
-    current = current_photo(db.session, member_id)
+    current = next((photo for photo in photos if photo.current), None)
     status = {
         "member": member_id,
         "current": None,

@@ -8,7 +8,6 @@ from datetime import date
 from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.fieldwidgets import Select2Widget
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -56,6 +55,7 @@ from webapp.views.base import (
     date_formatters,
 )
 from webapp.views.errors import DomainRule
+from webapp.views.filters import PageLoadingInterface
 from webapp.views.members import member_number_pattern
 
 ROW_COLUMN_LABELS = {
@@ -324,7 +324,7 @@ SupplementForm = supplement_form_class()
 class MemberSupplementView(DangVienModelView):
     """Yearly supplements: listed on the member page; applied through the supplement form."""
 
-    datamodel = SQLAInterface(MemberSupplement)
+    datamodel = PageLoadingInterface(MemberSupplement)
     route_base = "/supplements"
     list_title = _l("Yearly supplements")
     show_title = _l("Yearly supplement")

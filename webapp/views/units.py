@@ -251,7 +251,7 @@ class UnitModelView(DangVienModelView):
             toggle=toggle,
             everything=everything,
             show_url=show_url,
-            counts=subtree_member_counts(db.session),
+            counts=subtree_member_counts(db.session, [(row.id, row.path) for row in rows]),
             kinds=kinds,
             title=gettext("Organisation tree"),
         )
