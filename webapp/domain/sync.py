@@ -517,54 +517,94 @@ def _receipt(seed: bytes, *, sender_key: str, sequence: int, sha256: str, state:
 def _check_subtree(session: Session, keys: KeyMap, peer: SyncPeer, contents: Contents) -> None:
     """Every unit and member the package holds must lie in the sender's subtree here
     (checked before anything is written: a row matched by its code or number elsewhere in
-    the tree is not the sender's to change)."""
+    the tree is not the sender's to change). The units and members concerned are read in
+    a few queries, then checked in the package's order."""
     root = peer.unit
     if root is None:
         raise PackageRefused(NO_UNIT, unit=peer.unit_code)
-    inside = Unit.path.startswith(root.path, autoescape=True)
-    for table_name, data in contents.rows:
-        if table_name == "unit":
-            local = keys.local("unit", data["id"])
-            code = data.get("code")
-            query = (
-                select(Unit.id).where(Unit.id == local)
-                if local
-                else select(Unit.id).where(Unit.code == code)
+    units = [data for name, data in contents.rows if name == "unit"]
+    members = [data for name, data in contents.rows if name == "member"]
+    keys.preload(
+        "unit", [d["id"] for d in units] + [d["parent_id"] for d in units if d.get("parent_id")]
+    )
+    keys.preload("member", [d["id"] for d in members])
+    # Units here by id and by code: (id, code, path).
+    unit_ids = {keys.local("unit", d["id"]) for d in units}
+    unit_ids |= {keys.local("unit", d["parent_id"]) for d in units if d.get("parent_id")}
+    unit_ids.discard(None)
+    codes = {d.get("code") for d in units} | {
+        (d.get("_refs") or {}).get("parent_id") for d in units
+    }
+    codes.discard(None)
+    by_id: dict[int, str] = {}
+    by_code: dict[str, tuple[int, str]] = {}
+    unit_table = Unit.__table__
+    for chunk in _chunked(sorted(unit_ids)):
+        by_id.update(
+            session.execute(
+                select(unit_table.c.id, unit_table.c.path).where(unit_table.c.id.in_(chunk))
+            ).all()
+        )
+    for chunk in _chunked(sorted(codes)):
+        for unit_id, code, path in session.execute(
+            select(unit_table.c.id, unit_table.c.code, unit_table.c.path).where(
+                unit_table.c.code.in_(chunk)
             )
-            exists = session.scalar(query)
-            if exists is not None and session.scalar(query.where(inside)) is None:
-                raise PackageRefused(UNIT_OUTSIDE, code=code, owner=root.code)
+        ):
+            by_code[code] = (unit_id, path)
+
+    def inside(path: str) -> bool:
+        return path.startswith(root.path)
+
+    def here(local: int | None, code: str | None) -> str | None:
+        """The path of the unit here (by the key map's id, else by its code), or None."""
+        if local:
+            return by_id.get(local)
+        found = by_code.get(code) if code else None
+        return found[1] if found else None
+
+    package_codes = {d.get("code") for d in units}
+    for data in units:
+        code = data.get("code")
+        path = here(keys.local("unit", data["id"]), code)
+        if path is not None and not inside(path):
+            raise PackageRefused(UNIT_OUTSIDE, code=code, owner=root.code)
+        if path is None and code != root.code:
+            # A new unit hangs below a unit of the subtree (or a new one before it).
             parent_code = (data.get("_refs") or {}).get("parent_id")
-            if exists is None and code != root.code:
-                # A new unit hangs below a unit of the subtree (or a new one before it).
-                parent = keys.local("unit", data["parent_id"]) if data.get("parent_id") else None
-                parent_query = (
-                    select(Unit.id).where(Unit.id == parent)
-                    if parent
-                    else select(Unit.id).where(Unit.code == parent_code)
-                )
-                known_parent = session.scalar(parent_query)
-                if known_parent is not None and session.scalar(parent_query.where(inside)) is None:
-                    raise PackageRefused(UNIT_OUTSIDE, code=code, owner=root.code)
-                if known_parent is None and not any(
-                    n == "unit" and d.get("code") == parent_code for n, d in contents.rows
-                ):
-                    raise PackageRefused(UNIT_OUTSIDE, code=code, owner=root.code)
-        elif table_name == "member":
-            local = keys.local("member", data["id"])
-            query = (
-                select(Member.id).where(Member.id == local)
-                if local
-                else select(Member.id).where(Member.member_number == data.get("member_number"))
-            )
-            if (
-                session.scalar(query) is not None
-                and session.scalar(query.where(Member.unit_id.in_(select(Unit.id).where(inside))))
-                is None
+            parent = keys.local("unit", data["parent_id"]) if data.get("parent_id") else None
+            parent_path = here(parent, parent_code)
+            if parent_path is not None and not inside(parent_path):
+                raise PackageRefused(UNIT_OUTSIDE, code=code, owner=root.code)
+            if parent_path is None and parent_code not in package_codes:
+                raise PackageRefused(UNIT_OUTSIDE, code=code, owner=root.code)
+    # Members here by id and by number: their unit's path.
+    member_table, local_ids, numbers = Member.__table__, set(), set()
+    for data in members:
+        local = keys.local("member", data["id"])
+        if local:
+            local_ids.add(local)
+        elif data.get("member_number"):
+            numbers.add(data["member_number"])
+    member_paths: dict[Any, str] = {}
+    # A member without a unit is nobody's subtree: outside.
+    joined = member_table.outerjoin(unit_table, unit_table.c.id == member_table.c.unit_id)
+    for column, wanted in ((member_table.c.id, local_ids), (member_table.c.member_number, numbers)):
+        for chunk in _chunked(sorted(wanted)):
+            for key, path in session.execute(
+                select(column, unit_table.c.path).select_from(joined).where(column.in_(chunk))
             ):
-                raise PackageRefused(
-                    MEMBER_OUTSIDE, code=data.get("member_number"), owner=root.code
-                )
+                member_paths[key] = path or ""
+    for data in members:
+        local = keys.local("member", data["id"])
+        path = member_paths.get(local) if local else member_paths.get(data.get("member_number"))
+        if path is not None and not inside(path):
+            raise PackageRefused(MEMBER_OUTSIDE, code=data.get("member_number"), owner=root.code)
+
+
+def _chunked(items: list, size: int = 5000):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _check_written(session: Session, peer: SyncPeer, changed: dict[str, set[int]]) -> None:
