@@ -292,9 +292,12 @@ def export_package(
     in_scope = set(_subtree_units(session, root))
     lookups = _Lookups(session)
     deletions: list[tuple[str, int]] = []
+    scope_query = select(Unit.id)
+    if root is not None:
+        scope_query = scope_query.where(Unit.path.startswith(root.path, autoescape=True))
     if full:
         unit_ids = in_scope
-        members = set(session.scalars(select(Member.id).where(Member.unit_id.in_(in_scope))))
+        members = set(session.scalars(select(Member.id).where(Member.unit_id.in_(scope_query))))
         unit_change_ids: set[int] = set()
     else:
         unit_ids = {row_id for t, row_id, _m, _o in changes if t == "unit"}
@@ -317,18 +320,17 @@ def export_package(
         deletions += [("unit_change", i) for i in sorted(unit_change_ids - set(found))]
         existing_units |= {u for u in found.values() if u in in_scope}
     rows = unit_rows(session, existing_units & in_scope, lookups=lookups)
-    present = (
-        set(
-            session.scalars(
-                select(Member.id).where(Member.id.in_(members), Member.unit_id.in_(in_scope))
-            )
-        )
-        if members
-        else set()
-    )
-    gone = (
-        set(session.scalars(select(Member.id).where(Member.id.in_(members)))) if members else set()
-    )
+    if full:
+        present = gone = members  # read just now, by the scope
+    else:
+        present, gone = set(), set()
+        for chunk in _chunked(sorted(members)):
+            for member_id, unit_id in session.execute(
+                select(Member.id, Member.unit_id).where(Member.id.in_(chunk))
+            ):
+                gone.add(member_id)
+                if unit_id in in_scope:
+                    present.add(member_id)
     deletions += [("member", i) for i in sorted(members - gone)]
     rows += member_rows(session, present, lookups=lookups)
     if not rows and not deletions and not full:

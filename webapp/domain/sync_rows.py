@@ -116,14 +116,30 @@ class Reference:
     target: str  # a table name
 
 
-def references(table_name: str) -> list[Reference]:
+@cache
+def references(table_name: str) -> tuple[Reference, ...]:
     """The foreign keys of a synced table (single-column ones, as declared on the model)."""
     table = SYNCED[table_name].__table__
     found = []
     for column in table.columns:
         for key in column.foreign_keys:
             found.append(Reference(column.name, key.column.table.name))
-    return found
+    return tuple(found)
+
+
+@cache
+def _column_names(table_name: str) -> tuple[str, ...]:
+    return tuple(column.name for column in SYNCED[table_name].__table__.columns)
+
+
+@cache
+def _natural_refs(table_name: str) -> tuple[tuple[str, str], ...]:
+    """(column, target) of the references a row carries natural keys for in `_refs`."""
+    return tuple(
+        (r.column, r.target)
+        for r in references(table_name)
+        if r.target in ("unit", "document_type")
+    )
 
 
 def _json_value(value: Any) -> Any:
@@ -174,19 +190,23 @@ class _Lookups:
 
 
 def _to_dict(table_name: str, values: Mapping[str, Any], lookups: _Lookups) -> dict:
-    table = SYNCED[table_name].__table__
-    row = {column.name: _json_value(values[column.name]) for column in table.columns}
+    row = {}
+    for name in _column_names(table_name):
+        value = values[name]
+        row[name] = (
+            value if value is None or type(value) in (int, str, bool) else _json_value(value)
+        )
     refs: dict[str, Any] = {}
-    for reference in references(table_name):
-        value = values[reference.column]
+    for column, target in _natural_refs(table_name):
+        value = values[column]
         if value is None:
             continue
-        if reference.target == "unit":
-            refs[reference.column] = lookups.unit_code(value)
-        elif reference.target == "document_type":
+        if target == "unit":
+            refs[column] = lookups.unit_code(value)
+        else:
             found = lookups.document_type(value)
             if found:
-                refs[reference.column] = list(found)
+                refs[column] = list(found)
     if refs:
         row["_refs"] = refs
     return row
@@ -230,8 +250,7 @@ def member_rows(
     ids = sorted(set(member_ids))
     lookups = lookups or _Lookups(session)
     out: list[tuple[str, dict]] = []
-    for start in range(0, len(ids), 2000):
-        chunk = ids[start : start + 2000]
+    for chunk in _chunks(ids):
         for table_name in ("member", *MEMBER_TABLES):
             for values in _select_rows(session, table_name, _member_where(table_name, chunk)):
                 out.append((table_name, _to_dict(table_name, values, lookups)))
