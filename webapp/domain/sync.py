@@ -44,6 +44,7 @@ from webapp.domain.sync_rows import (
     UNIT_TABLES,
     VIA_PARENT,
     KeyMap,
+    _in,
     _Lookups,
     apply_rows,
     member_rows,
@@ -251,10 +252,10 @@ def _members_of(session: Session, changes) -> set[int]:
             query = (
                 select(parent_table.c.member_id)
                 .select_from(table.join(parent_table, table.c[column] == parent_table.c.id))
-                .where(table.c.id.in_(ids))
+                .where(_in(session, table.c.id, ids))
             )
         else:
-            query = select(table.c.member_id).where(table.c.id.in_(ids))
+            query = select(table.c.member_id).where(_in(session, table.c.id, ids))
         members.update(session.scalars(query))
     return members
 
@@ -304,7 +305,9 @@ def export_package(
         unit_change_ids = {row_id for t, row_id, _m, _o in changes if t == "unit_change"}
         members = _members_of(session, changes)
     existing_units = (
-        set(session.scalars(select(Unit.id).where(Unit.id.in_(unit_ids)))) if unit_ids else set()
+        set(session.scalars(select(Unit.id).where(_in(session, Unit.id, unit_ids))))
+        if unit_ids
+        else set()
     )
     deletions += [("unit", i) for i in sorted(unit_ids - existing_units)]
     # A unit's history rows travel with the unit; those of other units on their own.
@@ -313,7 +316,7 @@ def export_package(
         found = dict(
             session.execute(
                 select(changes_table.c.id, changes_table.c.unit_id).where(
-                    changes_table.c.id.in_(unit_change_ids)
+                    _in(session, changes_table.c.id, unit_change_ids)
                 )
             ).all()
         )
@@ -326,7 +329,7 @@ def export_package(
         present, gone = set(), set()
         for chunk in _chunked(sorted(members)):
             for member_id, unit_id in session.execute(
-                select(Member.id, Member.unit_id).where(Member.id.in_(chunk))
+                select(Member.id, Member.unit_id).where(_in(session, Member.id, chunk))
             ):
                 gone.add(member_id)
                 if unit_id in in_scope:
@@ -544,13 +547,15 @@ def _check_subtree(session: Session, keys: KeyMap, peer: SyncPeer, contents: Con
     for chunk in _chunked(sorted(unit_ids)):
         by_id.update(
             session.execute(
-                select(unit_table.c.id, unit_table.c.path).where(unit_table.c.id.in_(chunk))
+                select(unit_table.c.id, unit_table.c.path).where(
+                    _in(session, unit_table.c.id, chunk)
+                )
             ).all()
         )
     for chunk in _chunked(sorted(codes)):
         for unit_id, code, path in session.execute(
             select(unit_table.c.id, unit_table.c.code, unit_table.c.path).where(
-                unit_table.c.code.in_(chunk)
+                _in(session, unit_table.c.code, chunk)
             )
         ):
             by_code[code] = (unit_id, path)
@@ -594,7 +599,9 @@ def _check_subtree(session: Session, keys: KeyMap, peer: SyncPeer, contents: Con
     for column, wanted in ((member_table.c.id, local_ids), (member_table.c.member_number, numbers)):
         for chunk in _chunked(sorted(wanted)):
             for key, path in session.execute(
-                select(column, unit_table.c.path).select_from(joined).where(column.in_(chunk))
+                select(column, unit_table.c.path)
+                .select_from(joined)
+                .where(_in(session, column, chunk))
             ):
                 member_paths[key] = path or ""
     for data in members:
@@ -616,7 +623,9 @@ def _check_written(session: Session, peer: SyncPeer, changed: dict[str, set[int]
     inside = Unit.path.startswith(root.path, autoescape=True)
     unit_ids = changed.get("unit") or set()
     if unit_ids:
-        outside = session.scalar(select(Unit.code).where(Unit.id.in_(unit_ids), ~inside).limit(1))
+        outside = session.scalar(
+            select(Unit.code).where(_in(session, Unit.id, unit_ids), ~inside).limit(1)
+        )
         if outside is not None:
             raise PackageRefused(UNIT_OUTSIDE, code=outside, owner=root.code)
     member_ids = changed.get("member") or set()
@@ -624,7 +633,7 @@ def _check_written(session: Session, peer: SyncPeer, changed: dict[str, set[int]
         outside = session.scalar(
             select(Member.member_number)
             .where(
-                Member.id.in_(member_ids),
+                _in(session, Member.id, member_ids),
                 ~Member.unit_id.in_(select(Unit.id).where(inside)),
             )
             .limit(1)

@@ -26,7 +26,20 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Date, DateTime, bindparam, delete, insert, inspect, select, update
+from sqlalchemy import (
+    ARRAY,
+    Date,
+    DateTime,
+    any_,
+    bindparam,
+    delete,
+    insert,
+    inspect,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from webapp.domain.audit import append_many
@@ -161,6 +174,15 @@ def _column_value(column, value: Any) -> Any:
     return value
 
 
+def _in(session: Session | None, column, values: Iterable[Any]):
+    """`column IN values`; on PostgreSQL `column = ANY(array)`: one parameter, however
+    many values (a long IN list costs the driver a parse of every placeholder)."""
+    values = list(values)
+    if session is not None and session.get_bind().dialect.name == "postgresql":
+        return column == any_(literal(values, ARRAY(column.type)))
+    return column.in_(values)
+
+
 class _Lookups:
     """Unit codes and document type codes by id, loaded once per export."""
 
@@ -229,17 +251,17 @@ def _select_rows(session: Session, table_name: str, where) -> list[Mapping[str, 
     return list(session.execute(select(table).where(where).order_by(table.c.id)).mappings())
 
 
-def _member_where(table_name: str, member_ids: list[int]):
+def _member_where(table_name: str, member_ids: list[int], session: Session | None = None):
     table = SYNCED[table_name].__table__
     if table_name == "member":
-        return table.c.id.in_(member_ids)
+        return _in(session, table.c.id, member_ids)
     if table_name in VIA_PARENT:
         column, parent = VIA_PARENT[table_name]
         parent_table = SYNCED[parent].__table__
         return table.c[column].in_(
-            select(parent_table.c.id).where(parent_table.c.member_id.in_(member_ids))
+            select(parent_table.c.id).where(_in(session, parent_table.c.member_id, member_ids))
         )
-    return table.c.member_id.in_(member_ids)
+    return _in(session, table.c.member_id, member_ids)
 
 
 def member_rows(
@@ -252,7 +274,9 @@ def member_rows(
     out: list[tuple[str, dict]] = []
     for chunk in _chunks(ids):
         for table_name in ("member", *MEMBER_TABLES):
-            for values in _select_rows(session, table_name, _member_where(table_name, chunk)):
+            for values in _select_rows(
+                session, table_name, _member_where(table_name, chunk, session)
+            ):
                 out.append((table_name, _to_dict(table_name, values, lookups)))
     return out
 
@@ -266,14 +290,14 @@ def unit_rows(
     units = Unit.__table__
     found = list(
         session.execute(
-            select(units).where(units.c.id.in_(ids)).order_by(units.c.path, units.c.id)
+            select(units).where(_in(session, units.c.id, ids)).order_by(units.c.path, units.c.id)
         ).mappings()
     )
     found.sort(key=lambda row: (row["path"].count("/"), row["id"]))
     out = [("unit", _to_dict("unit", row, lookups)) for row in found]
     changes = UnitChange.__table__
     for row in session.execute(
-        select(changes).where(changes.c.unit_id.in_(ids)).order_by(changes.c.id)
+        select(changes).where(_in(session, changes.c.unit_id, ids)).order_by(changes.c.id)
     ).mappings():
         out.append(("unit_change", _to_dict("unit_change", row, lookups)))
     return out
@@ -370,7 +394,7 @@ class KeyMap:
                     select(SyncKeyMap.remote_id, SyncKeyMap.local_id).where(
                         SyncKeyMap.peer_id == self.peer_id,
                         SyncKeyMap.table_name == table_name,
-                        SyncKeyMap.remote_id.in_(chunk),
+                        _in(self.session, SyncKeyMap.remote_id, chunk),
                     )
                 ).all()
             )
@@ -453,7 +477,7 @@ class KeyMap:
             delete(SyncKeyMap).where(
                 SyncKeyMap.peer_id == self.peer_id,
                 SyncKeyMap.table_name == table_name,
-                SyncKeyMap.local_id.in_(ids),
+                _in(self.session, SyncKeyMap.local_id, ids),
             )
         )
         gone = set(ids)
@@ -537,7 +561,7 @@ class _Applier:
         for chunk in _chunks(sorted(codes)):
             self.unit_codes.update(
                 self.session.execute(
-                    select(units.c.code, units.c.id).where(units.c.code.in_(chunk))
+                    select(units.c.code, units.c.id).where(_in(self.session, units.c.code, chunk))
                 ).all()
             )
 
@@ -593,7 +617,9 @@ class _Applier:
                 mapped[data["id"]] = local
         present: set[int] = set()
         for chunk in _chunks(sorted(set(mapped.values()))):
-            present.update(self.session.scalars(select(table.c.id).where(table.c.id.in_(chunk))))
+            present.update(
+                self.session.scalars(select(table.c.id).where(_in(self.session, table.c.id, chunk)))
+            )
         found = {remote: local for remote, local in mapped.items() if local in present}
         natural = NATURAL_KEYS.get(table_name)
         if natural:
@@ -604,7 +630,9 @@ class _Applier:
             }
             for chunk in _chunks(sorted(wanted)):
                 for value, local in self.session.execute(
-                    select(table.c[natural], table.c.id).where(table.c[natural].in_(chunk))
+                    select(table.c[natural], table.c.id).where(
+                        _in(self.session, table.c[natural], chunk)
+                    )
                 ):
                     found[wanted[value]] = local
         return found
@@ -638,20 +666,44 @@ class _Applier:
 
     # -- writing --
 
-    def insert(self, table_name: str, items: list[tuple[dict, dict]]) -> list[int]:
+    def reserve_ids(self, table_name: str, count: int) -> list[int] | None:
+        """On PostgreSQL, `count` ids from the table's own sequence (the rows are then
+        inserted with them, in one prepared statement); None elsewhere."""
+        if not count or self.session.get_bind().dialect.name != "postgresql":
+            return None
+        return list(
+            self.session.scalars(
+                text(
+                    "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
+                ),
+                {"table": table_name, "n": count},
+            )
+        )
+
+    def insert(
+        self, table_name: str, items: list[tuple[dict, dict]], ids: list[int] | None = None
+    ) -> list[int]:
         """Insert rows (data, values), in batches of rows with the same columns; the new
-        local ids, in the items' order."""
+        local ids, in the items' order (`ids`: reserved by `reserve_ids`)."""
         table = SYNCED[table_name].__table__
-        ids: list[int | None] = [None] * len(items)
+        ids = ids or self.reserve_ids(table_name, len(items))
         by_columns: dict[tuple[str, ...], list[int]] = defaultdict(list)
         for position, (_data, values) in enumerate(items):
             by_columns[tuple(values)].append(position)
+        if ids is not None:
+            for positions in by_columns.values():
+                for chunk in _chunks(positions, 2000):
+                    self.session.execute(
+                        insert(table), [{**items[p][1], "id": ids[p]} for p in chunk]
+                    )
+            return ids
+        found: list[int | None] = [None] * len(items)
         statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         for positions in by_columns.values():
             result = self.session.execute(statement, [items[p][1] for p in positions])
             for position, (local,) in zip(positions, result.all(), strict=True):
-                ids[position] = local
-        return ids  # type: ignore[return-value]
+                found[position] = local
+        return found  # type: ignore[return-value]
 
     def update(self, table_name: str, items: list[tuple[int, dict]]) -> None:
         """Update rows (local id, values) by id, in batches of rows with the same columns."""
@@ -701,7 +753,9 @@ class _Applier:
         audit: list[dict] = []
         current: dict[int, Mapping[str, Any]] = {}
         for chunk in _chunks(sorted(set(found.values()))):
-            for row in self.session.execute(select(table).where(table.c.id.in_(chunk))).mappings():
+            for row in self.session.execute(
+                select(table).where(_in(self.session, table.c.id, chunk))
+            ).mappings():
                 current[row["id"]] = row
         for wave in self.levels("unit", rows, found):
             inserts, changed = [], []
@@ -723,20 +777,27 @@ class _Applier:
             parents = {v.get("parent_id") for _d, v in inserts} - {None} - set(paths)
             for chunk in _chunks(sorted(parents)):
                 for unit_id, path, sort_path in self.session.execute(
-                    select(table.c.id, table.c.path, table.c.sort_path).where(table.c.id.in_(chunk))
+                    select(table.c.id, table.c.path, table.c.sort_path).where(
+                        _in(self.session, table.c.id, chunk)
+                    )
                 ):
                     paths[unit_id] = (path, sort_path)
-            for _data, values in inserts:
+            reserved = self.reserve_ids("unit", len(inserts))
+            for position, (_data, values) in enumerate(inserts):
                 parent = paths.get(values.get("parent_id")) if values.get("parent_id") else None
-                values["path"] = ""  # set below, once the id is known
                 values["sort_path"] = unit_sort_path(parent[1] if parent else None, values["code"])
-            new_ids = self.insert("unit", inserts) if inserts else []
+                # Its path needs its id: reserved here, or set below once inserted.
+                values["path"] = (
+                    unit_path(parent[0] if parent else None, reserved[position]) if reserved else ""
+                )
+            new_ids = self.insert("unit", inserts, reserved) if inserts else []
             path_updates = []
             for (data, values), local in zip(inserts, new_ids, strict=True):
                 parent = paths.get(values.get("parent_id")) if values.get("parent_id") else None
-                values["path"] = unit_path(parent[0] if parent else None, local)
+                if not reserved:
+                    values["path"] = unit_path(parent[0] if parent else None, local)
+                    path_updates.append({"_sync_local_id": local, "path": values["path"]})
                 paths[local] = (values["path"], values["sort_path"])
-                path_updates.append({"_sync_local_id": local, "path": values["path"]})
                 written[data["id"]] = local
                 created.append(local)
                 audit.append(
@@ -775,7 +836,9 @@ class _Applier:
         found: set[int] = set()
         for chunk in _chunks(member_ids):
             found.update(
-                self.session.scalars(select(table.c.id).where(_member_where(table_name, chunk)))
+                self.session.scalars(
+                    select(table.c.id).where(_member_where(table_name, chunk, self.session))
+                )
             )
         return found
 
@@ -814,7 +877,7 @@ def _delete_local(session: Session, keys: KeyMap, table_name: str, local_ids: li
             session.execute(delete(table).where(table.c.id == local))
     else:
         for chunk in _chunks(local_ids):
-            session.execute(delete(table).where(table.c.id.in_(chunk)))
+            session.execute(delete(table).where(_in(session, table.c.id, chunk)))
     keys.forget_local(table_name, local_ids)
     return len(local_ids)
 
