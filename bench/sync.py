@@ -60,9 +60,15 @@ def _copy_in(connection, copied: dict[str, bytes]) -> float:
     return time.perf_counter() - start
 
 
+def _said(label: str, seconds: float, cpu: float, note: str = "") -> None:
+    # The machine is shared: this process's CPU time tells its own share.
+    print(f"{label}: {seconds:.2f} s, of which {time.process_time() - cpu:.2f} s CPU here; {note}")
+
+
 def _upstream(seed: bytes) -> tuple[str, dict[str, str]]:
     """A second database, initialised by `flask init` in its own process."""
-    url = database_url() + "_up"
+    # BENCH_SYNC_UPSTREAM_URL names it; by default the bench database's name + "_up".
+    url = os.environ.get("BENCH_SYNC_UPSTREAM_URL") or database_url() + "_up"
     admin = create_engine(url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         name = url.rsplit("/", 1)[1]
@@ -116,9 +122,10 @@ def run() -> None:
             session, system, kind="upstream", unit_code="TW", public_key=public_key(up_seed)
         )
 
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         full = export_package(session, system, seed=seed, full=True)
         export_seconds = time.perf_counter() - start
+        _said("full export", export_seconds, cpu, f"{full.size / 1048576:.1f} MB")
         start = time.perf_counter()
         copied = _copy_out(session.connection())
         copy_out_seconds = time.perf_counter() - start
@@ -134,9 +141,10 @@ def run() -> None:
         register_peer(
             up, system, kind="downstream", unit_code=root.code, public_key=public_key(seed)
         )
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         apply_package(up, system, full.data, seed=up_seed)
         import_seconds = time.perf_counter() - start
+        _said("its import", import_seconds, cpu, str(full.counts))
         copy_in_seconds = _copy_in(up.connection(), copied)
         up.rollback()
 
@@ -149,10 +157,12 @@ def run() -> None:
 
         record_changes(session, "member", ids)
         session.commit()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         delta = export_package(session, system, seed=seed)
+        exported = time.perf_counter() - start
         apply_package(up, system, delta.data, seed=up_seed)
         delta_seconds = time.perf_counter() - start
+        _said("delta", delta_seconds, cpu, f"export {exported:.2f} s, {delta.counts}")
         up.close()
         up_engine.dispose()
 
