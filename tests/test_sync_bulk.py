@@ -1,7 +1,8 @@
 """Applying a package set-wise (webapp/domain/sync_rows.py `apply_rows`): a row refused
 deep inside a package leaves nothing of it applied, and a package of a few hundred members
 goes up through the batched path with the same content hash per member on both sides, new
-units' paths derived as the Unit model derives them, and the key map complete.
+units' paths derived as the Unit model derives them, and the key map complete; a full
+package (a re-seed) removes what the sender's subtree no longer holds.
 
 Uses test_sync_core's two instances (the district in the test database, the province in a
 second one initialised by a real `flask init`)."""
@@ -11,10 +12,11 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from tests.factories import SYSTEM, make_member
 from tests.test_sync_core import _apply, _count, _export, _forge, _hashes_match, pair, upstream
+from tests.test_sync_rows import _wipe
 from webapp.domain.errors import DomainError
 from webapp.domain.events import EventInput, cancel_event, open_ledger, record_event
 from webapp.domain.records import add_member_row, delete_member_row
@@ -172,4 +174,37 @@ def test_a_few_hundred_members_round_trip_through_the_bulk_path(db_session, pair
     assert applied.counts["deleted"]["member_work_period"] == 20
     assert _hashes_match(db_session, up) == 300
     assert _count(up, WorkPeriod, WorkPeriod.description == "Kỹ sư") == 20
+    up.rollback()
+
+
+def test_a_full_package_removes_what_the_subtree_no_longer_holds(db_session, pair):
+    tree = pair.tree
+    cell = found_unit(
+        db_session,
+        SYSTEM,
+        Unit(code="P.01.001.08", name="Chi bộ Tám", kind=UnitKind.CELL, parent_id=tree["G1"].id),
+    )
+    kept_ids = _members(db_session, tree, 3)
+    gone = make_member(db_session, cell)
+    db_session.commit()
+    open_ledger(db_session, SYSTEM, gone.id)
+    gone_number = gone.member_number
+    assert _apply(pair, _export(db_session, pair, full=True).data).state == "applied"
+    up = pair.up
+    assert _count(up, Member, Member.member_number == gone_number) == 1
+    up.rollback()
+
+    # The district loses the member and the cell without a trace (restored from an older
+    # backup, say): only a re-seed can tell the province.
+    _wipe(db_session, gone.id)
+    db_session.execute(delete(Unit.__table__).where(Unit.__table__.c.id == cell.id))
+    db_session.execute(delete(SyncOutbox))
+    db_session.commit()
+    applied = _apply(pair, _export(db_session, pair, full=True).data)
+    assert applied.counts["deleted"]["member"] >= 1 and applied.counts["deleted"]["unit"] >= 1
+    assert _count(up, Member, Member.member_number == gone_number) == 0
+    assert _count(up, Unit, Unit.code == "P.01.001.08") == 0
+    assert _hashes_match(db_session, up) >= len(kept_ids)
+    # The province's own tree outside the district stays.
+    assert _count(up, Unit, Unit.code == "P.02") == 1
     up.rollback()

@@ -48,6 +48,7 @@ from webapp.domain.sync_rows import (
     _Lookups,
     apply_rows,
     member_rows,
+    prune_subtree,
     rows_checksum,
     unit_rows,
 )
@@ -700,6 +701,11 @@ def apply_received(
         root_code=manifest.get("sender_unit") or peer.unit_code,
         changed=changed,
     )
+    if opened.kind == "full":
+        # A re-seed: what the subtree here holds beyond the package is gone downstream.
+        kept = prune_subtree(session, peer, peer.unit.path, changed, counts)
+        if kept:
+            counts.deleted["kept"] = kept
     _check_written(session, peer, changed)
     # What arrived is this instance's change too: it goes on up (province → centre).
     member_ids = set(changed.get("member") or ())

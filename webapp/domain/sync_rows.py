@@ -966,6 +966,64 @@ def apply_rows(
     return counts
 
 
+def prune_subtree(
+    session: Session,
+    peer: Any,
+    root_path: str,
+    changed: dict[str, set[int]],
+    counts: Counts,
+) -> int:
+    """After a FULL package (a re-seed): the members and units of the sender's subtree
+    here that the package no longer carries are deleted, members first, then units from
+    the deepest up (never the sender's own unit). A row something else here still points
+    at (a unit in another member's history, a member with local work attached) is kept:
+    each deletion runs in a savepoint. Returns how many were kept so; the deleted ids go
+    into `changed` (they travel on up as deletions)."""
+    from sqlalchemy.exc import IntegrityError
+
+    keys = KeyMap(session, peer.id)
+    units = Unit.__table__
+    members = Member.__table__
+    inside = units.c.path.startswith(root_path, autoescape=True)
+    sent_members = changed.get("member") or set()
+    stale_members = [
+        member_id
+        for member_id in session.scalars(
+            select(members.c.id)
+            .select_from(members.join(units, units.c.id == members.c.unit_id))
+            .where(inside)
+            .order_by(members.c.id)
+        )
+        if member_id not in sent_members
+    ]
+    kept = 0
+    for member_id in stale_members:
+        try:
+            with session.begin_nested():
+                _delete_member(session, keys, member_id, counts)
+        except IntegrityError:
+            kept += 1
+            continue
+        changed.setdefault("member", set()).add(member_id)
+    sent_units = changed.get("unit") or set()
+    stale_units = [
+        (unit_id, path)
+        for unit_id, path in session.execute(
+            select(units.c.id, units.c.path).where(inside, units.c.path != root_path)
+        )
+        if unit_id not in sent_units
+    ]
+    for unit_id, _path in sorted(stale_units, key=lambda u: (-u[1].count("/"), -u[0])):
+        try:
+            with session.begin_nested():
+                counts.deleted["unit"] += _delete_local(session, keys, "unit", [unit_id])
+        except IntegrityError:
+            kept += 1
+            continue
+        changed.setdefault("unit", set()).add(unit_id)
+    return kept
+
+
 def rows_checksum(rows: Iterable[Mapping[str, Any]]) -> str:
     """The checksum of a table's rows in a package (the manifest lists one per table)."""
     digest = hashlib.sha256()
