@@ -47,9 +47,9 @@ from webapp.domain.sync_rows import (
     _in,
     _Lookups,
     apply_rows,
+    encode_rows,
     member_rows,
     prune_subtree,
-    rows_checksum,
     unit_rows,
 )
 from webapp.domain.sync_setup import is_known_sender, peer_by_key, require_identity, upstream
@@ -344,6 +344,7 @@ def export_package(
     for table_name, data in rows:
         by_table[table_name].append(data)
     counts = {name: len(items) for name, items in by_table.items()}
+    rows_text, checksums = encode_rows(rows)
     if deletions:
         counts["deletions"] = len(deletions)
     kind = "full" if full else "delta"
@@ -360,19 +361,18 @@ def export_package(
         "sequences": [sequence, sequence],
         "created_at": datetime.now().isoformat(timespec="seconds"),
         "counts": counts,
-        "checksums": {name: rows_checksum(items) for name, items in by_table.items()},
+        "checksums": checksums,
         "audit_head": _audit_head(session),
         "changes": len(changes),
     }
-    payload = {
-        "manifest": manifest,
-        "rows": [[table_name, data] for table_name, data in rows],
-        "deletions": [[table_name, row_id] for table_name, row_id in deletions],
-        "files": carried_files,
-    }
-    body = gzip.compress(
-        json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(), mtime=0
+    # The payload's JSON put together around the rows' text (each row encoded once).
+    compact = {"ensure_ascii": False, "separators": (",", ":")}
+    payload = (
+        f'{{"manifest":{json.dumps(manifest, **compact)},"rows":{rows_text},'
+        f'"deletions":{json.dumps([[t, i] for t, i in deletions], **compact)},'
+        f'"files":{json.dumps(carried_files, **compact)}}}'
     )
+    body = gzip.compress(payload.encode(), compresslevel=6, mtime=0)
     data = seal(
         body,
         kind=kind,
