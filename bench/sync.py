@@ -24,6 +24,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from sqlalchemy import create_engine, text, update
 from sqlalchemy.orm import Session
@@ -60,9 +61,40 @@ def _copy_in(connection, copied: dict[str, bytes]) -> float:
     return time.perf_counter() - start
 
 
-def _said(label: str, seconds: float, cpu: float, note: str = "") -> None:
-    # The machine is shared: this process's CPU time tells its own share.
-    print(f"{label}: {seconds:.2f} s, of which {time.process_time() - cpu:.2f} s CPU here; {note}")
+# Per database: the last CPU seconds seen of each backend (one gone since keeps its last).
+_SERVER_CPU: dict[str, dict[int, float]] = {}
+
+
+def _server_cpu(url: str) -> float:
+    """CPU seconds used so far by the PostgreSQL backends serving this database (read from
+    /proc: same machine), so a phase's server share is told apart from the machine's load.
+    0 where /proc cannot be read."""
+    name = url.rsplit("/", 1)[1]
+    admin = create_engine(url.rsplit("/", 1)[0] + "/postgres")
+    with admin.connect() as connection:
+        pids = connection.scalars(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = :name"), {"name": name}
+        ).all()
+    admin.dispose()
+    tick = os.sysconf("SC_CLK_TCK")
+    seen = _SERVER_CPU.setdefault(name, {})
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        seen[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return sum(seen.values())
+
+
+def _said(label: str, seconds: float, cpu: float, server: float, note: str = "") -> None:
+    # The machine is shared: this process's CPU time and the database backends' tell the
+    # phase's own work apart from the load (their sum is what a quiet machine would take).
+    here = time.process_time() - cpu
+    print(
+        f"{label}: {seconds:.2f} s wall; CPU {here:.2f} s here + {server:.2f} s in PostgreSQL "
+        f"= {here + server:.2f} s; {note}"
+    )
 
 
 def _upstream(seed: bytes) -> tuple[str, dict[str, str]]:
@@ -122,10 +154,13 @@ def run() -> None:
             session, system, kind="upstream", unit_code="TW", public_key=public_key(up_seed)
         )
 
+        down_url = database_url()
+        server = _server_cpu(down_url)
         start, cpu = time.perf_counter(), time.process_time()
         full = export_package(session, system, seed=seed, full=True)
         export_seconds = time.perf_counter() - start
-        _said("full export", export_seconds, cpu, f"{full.size / 1048576:.1f} MB")
+        server = _server_cpu(down_url) - server
+        _said("full export", export_seconds, cpu, server, f"{full.size / 1048576:.1f} MB")
         start = time.perf_counter()
         copied = _copy_out(session.connection())
         copy_out_seconds = time.perf_counter() - start
@@ -141,10 +176,12 @@ def run() -> None:
         register_peer(
             up, system, kind="downstream", unit_code=root.code, public_key=public_key(seed)
         )
+        server = _server_cpu(url)
         start, cpu = time.perf_counter(), time.process_time()
         apply_package(up, system, full.data, seed=up_seed)
         import_seconds = time.perf_counter() - start
-        _said("its import", import_seconds, cpu, str(full.counts))
+        server = _server_cpu(url) - server
+        _said("its import", import_seconds, cpu, server, str(full.counts))
         copy_in_seconds = _copy_in(up.connection(), copied)
         up.rollback()
 
@@ -157,12 +194,14 @@ def run() -> None:
 
         record_changes(session, "member", ids)
         session.commit()
+        server = _server_cpu(down_url) + _server_cpu(url)
         start, cpu = time.perf_counter(), time.process_time()
         delta = export_package(session, system, seed=seed)
         exported = time.perf_counter() - start
         apply_package(up, system, delta.data, seed=up_seed)
         delta_seconds = time.perf_counter() - start
-        _said("delta", delta_seconds, cpu, f"export {exported:.2f} s, {delta.counts}")
+        server = _server_cpu(down_url) + _server_cpu(url) - server
+        _said("delta", delta_seconds, cpu, server, f"export {exported:.2f} s, {delta.counts}")
         up.close()
         up_engine.dispose()
 
