@@ -1,10 +1,24 @@
-"""Upward sync at province size (issue 15). Written, not yet run at 100k members: the
-first run will tell whether `apply_rows` (row by row through the key map) needs a bulk
-path to meet the import target. A smoke run (BENCH_MEMBERS=300, the tree's 4,800 units,
-this loaded machine): full export 3.2 s (COPY 0.04 s); its import 409 s (COPY 0.08 s); a
-300-member delta exported and applied 25 s. So it does: units go through the ORM one by
-one (path hooks, audit, capture, subtree checks per unit) and every row is looked up,
-written and mapped alone.
+"""Upward sync at province size (issue 15).
+
+Before: `apply_rows` went row by row (units through the ORM, every row looked up, written
+and mapped alone): at BENCH_MEMBERS=300 (the tree's 4,800 units) its import took 409 s
+(514 s profiled), a 300-member delta 25 s. Now set-wise (webapp/domain/sync_rows.py
+`_Applier`: per table a few reads, remapping in memory, COPY of new rows with reserved
+ids, batched updates and key-map rows; the export encodes each row once).
+
+Measured 2026-12-02 at 100,000 members (`dangvien_bench` clone: 6,013 units, 100,000
+members, 204,050 events, 104,050 periods, 3,031 disciplines; package 11.0 MB) on this
+shared 2-core machine at load average 6–6.6 (other helpers' runs and this helper's tests
+alongside), so wall times are ~3–4x the work; the CPU figures are this process's plus the
+PostgreSQL backends' (read from /proc), what a quiet machine would roughly take:
+- full export: 92.4 s wall (69.5 s in a less loaded run); CPU 18.6 s + 1.8 s in PostgreSQL
+  = 20.5 s. COPY TO of the same tables: 1.3–2.1 s wall. Target 30 s.
+- its import upstream: 98.0 s wall (112.6 s before the COPY path, 30.9 s CPU here);
+  CPU 19.1 s + 13.3 s in PostgreSQL = 32.4 s. COPY FROM into bare copies of the tables
+  (no keys, no indexes): 1.5–1.9 s wall. Target 60 s.
+- a 1,000-member delta (4,115 rows) exported and applied: 2.9 s wall (2.1 s in a less
+  loaded run); CPU 0.40 s + 0.52 s in PostgreSQL = 0.92 s. Target 2 s.
+The lead re-measures on a quiet machine.
 
 Reuses the `tree` data set (bench/tree.py, BENCH_MEMBERS members, default 100,000) as the
 sending instance, with an identity for its root unit and an upstream whose key is made
