@@ -710,7 +710,7 @@ def apply_received(
     # What arrived is this instance's change too: it goes on up (province → centre).
     member_ids = set(changed.get("member") or ())
     record_changes(session, "member", sorted(member_ids))
-    for table_name in UNIT_TABLES[1:]:
+    for table_name in UNIT_TABLES:
         record_changes(session, table_name, sorted(changed.get(table_name) or ()))
     stored = _store_files(contents.files, files) if files is not None else 0
     summary = counts.as_dict()

@@ -779,7 +779,7 @@ class _Applier:
 
     def apply_units(self, rows: list[dict]) -> tuple[dict[int, int], list[int]]:
         """Upsert units: new ones inserted in batches, parents before children, their paths
-        derived as the Unit model derives them, logged and captured as the ORM would; a
+        derived as the Unit model derives them, logged as the ORM would; a
         unit already here that differs goes through the ORM (its events rewrite the
         subtree's paths on a move or a new code). The sender's id → the local id, and the
         ids of the new units."""
@@ -864,9 +864,6 @@ class _Applier:
             for entry in audit:
                 entry.update(user_id=user_id, username=username)
             append_many(self.session, audit)
-            from webapp.domain.sync_capture import record_changes
-
-            record_changes(self.session, "unit", created)
         return written, created
 
     def members_rows_here(self, table_name: str, member_ids: list[int]) -> set[int]:
@@ -950,7 +947,9 @@ def apply_rows(
     A member's row comes with its complete set of rows: those of the member's rows here
     that the set does not hold are deleted. `root_code` is the sender's own unit (kept in
     its place here: the sender names it, this tree hangs it). `changed` collects the local
-    ids written, per table (for the caller's own outbox).
+    ids written, per table: the caller records them in its own outbox (rows are written
+    around the ORM, new units included; a unit saved through the ORM is captured twice,
+    which changes nothing).
 
     Set-wise: each table's rows (in SYNCED's dependency order) are read, remapped and
     written in batches (`_Applier`), not one by one."""
