@@ -8,16 +8,17 @@ ids, batched updates and key-map rows; the export encodes each row once).
 
 Measured 2026-12-02 at 100,000 members (`dangvien_bench` clone: 6,013 units, 100,000
 members, 204,050 events, 104,050 periods, 3,031 disciplines; package 11.0 MB) on this
-shared 2-core machine at load average 6–6.6 (other helpers' runs and this helper's tests
-alongside), so wall times are ~3–4x the work; the CPU figures are this process's plus the
-PostgreSQL backends' (read from /proc), what a quiet machine would roughly take:
-- full export: 92.4 s wall (69.5 s in a less loaded run); CPU 18.6 s + 1.8 s in PostgreSQL
-  = 20.5 s. COPY TO of the same tables: 1.3–2.1 s wall. Target 30 s.
-- its import upstream: 98.0 s wall (112.6 s before the COPY path, 30.9 s CPU here);
-  CPU 19.1 s + 13.3 s in PostgreSQL = 32.4 s. COPY FROM into bare copies of the tables
-  (no keys, no indexes): 1.5–1.9 s wall. Target 60 s.
-- a 1,000-member delta (4,115 rows) exported and applied: 2.9 s wall (2.1 s in a less
-  loaded run); CPU 0.40 s + 0.52 s in PostgreSQL = 0.92 s. Target 2 s.
+shared 2-core machine. CPU figures are this process's plus the PostgreSQL backends' (read
+from /proc), roughly what a quiet machine would take. Final run (load average 2.9 at its
+start, 6.5 at its end):
+- full export: 15.7 s (COPY TO of the same tables 0.59 s); CPU 11.7 s + 1.2 s in
+  PostgreSQL = 13.0 s. Target 30 s: met.
+- its import upstream: 30.2 s (COPY FROM into bare copies of the tables, no keys or
+  indexes, 0.63 s); CPU 16.7 s + 11.3 s in PostgreSQL = 28.0 s. Target 60 s: met.
+- a 1,000-member delta (4,115 rows) exported (0.24 s) and applied: 1.05 s; CPU 0.39 s +
+  0.45 s in PostgreSQL = 0.84 s. Target 2 s: met.
+An earlier run of the same code at load 6–6.6, alongside this helper's tests: 92 s, 98 s
+and 2.9 s wall for CPU sums of 20.5 s, 32.4 s and 0.92 s.
 The lead re-measures on a quiet machine.
 
 Reuses the `tree` data set (bench/tree.py, BENCH_MEMBERS members, default 100,000) as the
