@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["tree", "reports", "badges", "photos", "worklist", "ingest", "pages"]
+BENCHMARKS = ["tree", "reports", "badges", "photos", "worklist", "ingest", "pages", "sync"]
 
 
 def main(argv: list[str]) -> int:

@@ -1,10 +1,25 @@
-"""Upward sync at province size (issue 15). Written, not yet run at 100k members: the
-first run will tell whether `apply_rows` (row by row through the key map) needs a bulk
-path to meet the import target. A smoke run (BENCH_MEMBERS=300, the tree's 4,800 units,
-this loaded machine): full export 3.2 s (COPY 0.04 s); its import 409 s (COPY 0.08 s); a
-300-member delta exported and applied 25 s. So it does: units go through the ORM one by
-one (path hooks, audit, capture, subtree checks per unit) and every row is looked up,
-written and mapped alone.
+"""Upward sync at province size (issue 15).
+
+Before: `apply_rows` went row by row (units through the ORM, every row looked up, written
+and mapped alone): at BENCH_MEMBERS=300 (the tree's 4,800 units) its import took 409 s
+(514 s profiled), a 300-member delta 25 s. Now set-wise (webapp/domain/sync_rows.py
+`_Applier`: per table a few reads, remapping in memory, COPY of new rows with reserved
+ids, batched updates and key-map rows; the export encodes each row once).
+
+Measured 2026-12-02 at 100,000 members (`dangvien_bench` clone: 6,013 units, 100,000
+members, 204,050 events, 104,050 periods, 3,031 disciplines; package 11.0 MB) on this
+shared 2-core machine. CPU figures are this process's plus the PostgreSQL backends' (read
+from /proc), roughly what a quiet machine would take. Final run (load average 2.9 at its
+start, 6.5 at its end):
+- full export: 15.7 s (COPY TO of the same tables 0.59 s); CPU 11.7 s + 1.2 s in
+  PostgreSQL = 13.0 s. Target 30 s: met.
+- its import upstream: 30.2 s (COPY FROM into bare copies of the tables, no keys or
+  indexes, 0.63 s); CPU 16.7 s + 11.3 s in PostgreSQL = 28.0 s. Target 60 s: met.
+- a 1,000-member delta (4,115 rows) exported (0.24 s) and applied: 1.05 s; CPU 0.39 s +
+  0.45 s in PostgreSQL = 0.84 s. Target 2 s: met.
+An earlier run of the same code at load 6–6.6, alongside this helper's tests: 92 s, 98 s
+and 2.9 s wall for CPU sums of 20.5 s, 32.4 s and 0.92 s.
+The lead re-measures on a quiet machine.
 
 Reuses the `tree` data set (bench/tree.py, BENCH_MEMBERS members, default 100,000) as the
 sending instance, with an identity for its root unit and an upstream whose key is made
@@ -24,6 +39,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from sqlalchemy import create_engine, text, update
 from sqlalchemy.orm import Session
@@ -60,9 +76,46 @@ def _copy_in(connection, copied: dict[str, bytes]) -> float:
     return time.perf_counter() - start
 
 
+# Per database: the last CPU seconds seen of each backend (one gone since keeps its last).
+_SERVER_CPU: dict[str, dict[int, float]] = {}
+
+
+def _server_cpu(url: str) -> float:
+    """CPU seconds used so far by the PostgreSQL backends serving this database (read from
+    /proc: same machine), so a phase's server share is told apart from the machine's load.
+    0 where /proc cannot be read."""
+    name = url.rsplit("/", 1)[1]
+    admin = create_engine(url.rsplit("/", 1)[0] + "/postgres")
+    with admin.connect() as connection:
+        pids = connection.scalars(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = :name"), {"name": name}
+        ).all()
+    admin.dispose()
+    tick = os.sysconf("SC_CLK_TCK")
+    seen = _SERVER_CPU.setdefault(name, {})
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        seen[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return sum(seen.values())
+
+
+def _said(label: str, seconds: float, cpu: float, server: float, note: str = "") -> None:
+    # The machine is shared: this process's CPU time and the database backends' tell the
+    # phase's own work apart from the load (their sum is what a quiet machine would take).
+    here = time.process_time() - cpu
+    print(
+        f"{label}: {seconds:.2f} s wall; CPU {here:.2f} s here + {server:.2f} s in PostgreSQL "
+        f"= {here + server:.2f} s; {note}"
+    )
+
+
 def _upstream(seed: bytes) -> tuple[str, dict[str, str]]:
     """A second database, initialised by `flask init` in its own process."""
-    url = database_url() + "_up"
+    # BENCH_SYNC_UPSTREAM_URL names it; by default the bench database's name + "_up".
+    url = os.environ.get("BENCH_SYNC_UPSTREAM_URL") or database_url() + "_up"
     admin = create_engine(url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         name = url.rsplit("/", 1)[1]
@@ -116,9 +169,13 @@ def run() -> None:
             session, system, kind="upstream", unit_code="TW", public_key=public_key(up_seed)
         )
 
-        start = time.perf_counter()
+        down_url = database_url()
+        server = _server_cpu(down_url)
+        start, cpu = time.perf_counter(), time.process_time()
         full = export_package(session, system, seed=seed, full=True)
         export_seconds = time.perf_counter() - start
+        server = _server_cpu(down_url) - server
+        _said("full export", export_seconds, cpu, server, f"{full.size / 1048576:.1f} MB")
         start = time.perf_counter()
         copied = _copy_out(session.connection())
         copy_out_seconds = time.perf_counter() - start
@@ -134,9 +191,12 @@ def run() -> None:
         register_peer(
             up, system, kind="downstream", unit_code=root.code, public_key=public_key(seed)
         )
-        start = time.perf_counter()
+        server = _server_cpu(url)
+        start, cpu = time.perf_counter(), time.process_time()
         apply_package(up, system, full.data, seed=up_seed)
         import_seconds = time.perf_counter() - start
+        server = _server_cpu(url) - server
+        _said("its import", import_seconds, cpu, server, str(full.counts))
         copy_in_seconds = _copy_in(up.connection(), copied)
         up.rollback()
 
@@ -149,10 +209,14 @@ def run() -> None:
 
         record_changes(session, "member", ids)
         session.commit()
-        start = time.perf_counter()
+        server = _server_cpu(down_url) + _server_cpu(url)
+        start, cpu = time.perf_counter(), time.process_time()
         delta = export_package(session, system, seed=seed)
+        exported = time.perf_counter() - start
         apply_package(up, system, delta.data, seed=up_seed)
         delta_seconds = time.perf_counter() - start
+        server = _server_cpu(down_url) + _server_cpu(url) - server
+        _said("delta", delta_seconds, cpu, server, f"export {exported:.2f} s, {delta.counts}")
         up.close()
         up_engine.dispose()
 

@@ -196,8 +196,6 @@ def _refuse(event: LedgerEvent, message: str, **params) -> IllegalEvent:
     return IllegalEvent(message, event=event, **params)
 
 
-
-
 def apply(state: MemberState, event: LedgerEvent) -> MemberState:
     """The state after one event; raises IllegalEvent when the event is not legal."""
     kind, day = event.kind, event.effective_on

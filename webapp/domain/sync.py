@@ -44,10 +44,12 @@ from webapp.domain.sync_rows import (
     UNIT_TABLES,
     VIA_PARENT,
     KeyMap,
+    _in,
     _Lookups,
     apply_rows,
+    encode_rows,
     member_rows,
-    rows_checksum,
+    prune_subtree,
     unit_rows,
 )
 from webapp.domain.sync_setup import is_known_sender, peer_by_key, require_identity, upstream
@@ -251,10 +253,10 @@ def _members_of(session: Session, changes) -> set[int]:
             query = (
                 select(parent_table.c.member_id)
                 .select_from(table.join(parent_table, table.c[column] == parent_table.c.id))
-                .where(table.c.id.in_(ids))
+                .where(_in(session, table.c.id, ids))
             )
         else:
-            query = select(table.c.member_id).where(table.c.id.in_(ids))
+            query = select(table.c.member_id).where(_in(session, table.c.id, ids))
         members.update(session.scalars(query))
     return members
 
@@ -292,16 +294,21 @@ def export_package(
     in_scope = set(_subtree_units(session, root))
     lookups = _Lookups(session)
     deletions: list[tuple[str, int]] = []
+    scope_query = select(Unit.id)
+    if root is not None:
+        scope_query = scope_query.where(Unit.path.startswith(root.path, autoescape=True))
     if full:
         unit_ids = in_scope
-        members = set(session.scalars(select(Member.id).where(Member.unit_id.in_(in_scope))))
+        members = set(session.scalars(select(Member.id).where(Member.unit_id.in_(scope_query))))
         unit_change_ids: set[int] = set()
     else:
         unit_ids = {row_id for t, row_id, _m, _o in changes if t == "unit"}
         unit_change_ids = {row_id for t, row_id, _m, _o in changes if t == "unit_change"}
         members = _members_of(session, changes)
     existing_units = (
-        set(session.scalars(select(Unit.id).where(Unit.id.in_(unit_ids)))) if unit_ids else set()
+        set(session.scalars(select(Unit.id).where(_in(session, Unit.id, unit_ids))))
+        if unit_ids
+        else set()
     )
     deletions += [("unit", i) for i in sorted(unit_ids - existing_units)]
     # A unit's history rows travel with the unit; those of other units on their own.
@@ -310,25 +317,24 @@ def export_package(
         found = dict(
             session.execute(
                 select(changes_table.c.id, changes_table.c.unit_id).where(
-                    changes_table.c.id.in_(unit_change_ids)
+                    _in(session, changes_table.c.id, unit_change_ids)
                 )
             ).all()
         )
         deletions += [("unit_change", i) for i in sorted(unit_change_ids - set(found))]
         existing_units |= {u for u in found.values() if u in in_scope}
     rows = unit_rows(session, existing_units & in_scope, lookups=lookups)
-    present = (
-        set(
-            session.scalars(
-                select(Member.id).where(Member.id.in_(members), Member.unit_id.in_(in_scope))
-            )
-        )
-        if members
-        else set()
-    )
-    gone = (
-        set(session.scalars(select(Member.id).where(Member.id.in_(members)))) if members else set()
-    )
+    if full:
+        present = gone = members  # read just now, by the scope
+    else:
+        present, gone = set(), set()
+        for chunk in _chunked(sorted(members)):
+            for member_id, unit_id in session.execute(
+                select(Member.id, Member.unit_id).where(_in(session, Member.id, chunk))
+            ):
+                gone.add(member_id)
+                if unit_id in in_scope:
+                    present.add(member_id)
     deletions += [("member", i) for i in sorted(members - gone)]
     rows += member_rows(session, present, lookups=lookups)
     if not rows and not deletions and not full:
@@ -338,6 +344,7 @@ def export_package(
     for table_name, data in rows:
         by_table[table_name].append(data)
     counts = {name: len(items) for name, items in by_table.items()}
+    rows_text, checksums = encode_rows(rows)
     if deletions:
         counts["deletions"] = len(deletions)
     kind = "full" if full else "delta"
@@ -354,19 +361,18 @@ def export_package(
         "sequences": [sequence, sequence],
         "created_at": datetime.now().isoformat(timespec="seconds"),
         "counts": counts,
-        "checksums": {name: rows_checksum(items) for name, items in by_table.items()},
+        "checksums": checksums,
         "audit_head": _audit_head(session),
         "changes": len(changes),
     }
-    payload = {
-        "manifest": manifest,
-        "rows": [[table_name, data] for table_name, data in rows],
-        "deletions": [[table_name, row_id] for table_name, row_id in deletions],
-        "files": carried_files,
-    }
-    body = gzip.compress(
-        json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(), mtime=0
+    # The payload's JSON put together around the rows' text (each row encoded once).
+    compact = {"ensure_ascii": False, "separators": (",", ":")}
+    payload = (
+        f'{{"manifest":{json.dumps(manifest, **compact)},"rows":{rows_text},'
+        f'"deletions":{json.dumps([[t, i] for t, i in deletions], **compact)},'
+        f'"files":{json.dumps(carried_files, **compact)}}}'
     )
+    body = gzip.compress(payload.encode(), compresslevel=6, mtime=0)
     data = seal(
         body,
         kind=kind,
@@ -482,54 +488,98 @@ def _receipt(seed: bytes, *, sender_key: str, sequence: int, sha256: str, state:
 def _check_subtree(session: Session, keys: KeyMap, peer: SyncPeer, contents: Contents) -> None:
     """Every unit and member the package holds must lie in the sender's subtree here
     (checked before anything is written: a row matched by its code or number elsewhere in
-    the tree is not the sender's to change)."""
+    the tree is not the sender's to change). The units and members concerned are read in
+    a few queries, then checked in the package's order."""
     root = peer.unit
     if root is None:
         raise PackageRefused(NO_UNIT, unit=peer.unit_code)
-    inside = Unit.path.startswith(root.path, autoescape=True)
-    for table_name, data in contents.rows:
-        if table_name == "unit":
-            local = keys.local("unit", data["id"])
-            code = data.get("code")
-            query = (
-                select(Unit.id).where(Unit.id == local)
-                if local
-                else select(Unit.id).where(Unit.code == code)
+    units = [data for name, data in contents.rows if name == "unit"]
+    members = [data for name, data in contents.rows if name == "member"]
+    keys.preload(
+        "unit", [d["id"] for d in units] + [d["parent_id"] for d in units if d.get("parent_id")]
+    )
+    keys.preload("member", [d["id"] for d in members])
+    # Units here by id and by code: (id, code, path).
+    unit_ids = {keys.local("unit", d["id"]) for d in units}
+    unit_ids |= {keys.local("unit", d["parent_id"]) for d in units if d.get("parent_id")}
+    unit_ids.discard(None)
+    codes = {d.get("code") for d in units} | {
+        (d.get("_refs") or {}).get("parent_id") for d in units
+    }
+    codes.discard(None)
+    by_id: dict[int, str] = {}
+    by_code: dict[str, tuple[int, str]] = {}
+    unit_table = Unit.__table__
+    for chunk in _chunked(sorted(unit_ids)):
+        by_id.update(
+            session.execute(
+                select(unit_table.c.id, unit_table.c.path).where(
+                    _in(session, unit_table.c.id, chunk)
+                )
+            ).all()
+        )
+    for chunk in _chunked(sorted(codes)):
+        for unit_id, code, path in session.execute(
+            select(unit_table.c.id, unit_table.c.code, unit_table.c.path).where(
+                _in(session, unit_table.c.code, chunk)
             )
-            exists = session.scalar(query)
-            if exists is not None and session.scalar(query.where(inside)) is None:
-                raise PackageRefused(UNIT_OUTSIDE, code=code, owner=root.code)
+        ):
+            by_code[code] = (unit_id, path)
+
+    def inside(path: str) -> bool:
+        return path.startswith(root.path)
+
+    def here(local: int | None, code: str | None) -> str | None:
+        """The path of the unit here (by the key map's id, else by its code), or None."""
+        if local:
+            return by_id.get(local)
+        found = by_code.get(code) if code else None
+        return found[1] if found else None
+
+    package_codes = {d.get("code") for d in units}
+    for data in units:
+        code = data.get("code")
+        path = here(keys.local("unit", data["id"]), code)
+        if path is not None and not inside(path):
+            raise PackageRefused(UNIT_OUTSIDE, code=code, owner=root.code)
+        if path is None and code != root.code:
+            # A new unit hangs below a unit of the subtree (or a new one before it).
             parent_code = (data.get("_refs") or {}).get("parent_id")
-            if exists is None and code != root.code:
-                # A new unit hangs below a unit of the subtree (or a new one before it).
-                parent = keys.local("unit", data["parent_id"]) if data.get("parent_id") else None
-                parent_query = (
-                    select(Unit.id).where(Unit.id == parent)
-                    if parent
-                    else select(Unit.id).where(Unit.code == parent_code)
-                )
-                known_parent = session.scalar(parent_query)
-                if known_parent is not None and session.scalar(parent_query.where(inside)) is None:
-                    raise PackageRefused(UNIT_OUTSIDE, code=code, owner=root.code)
-                if known_parent is None and not any(
-                    n == "unit" and d.get("code") == parent_code for n, d in contents.rows
-                ):
-                    raise PackageRefused(UNIT_OUTSIDE, code=code, owner=root.code)
-        elif table_name == "member":
-            local = keys.local("member", data["id"])
-            query = (
-                select(Member.id).where(Member.id == local)
-                if local
-                else select(Member.id).where(Member.member_number == data.get("member_number"))
-            )
-            if (
-                session.scalar(query) is not None
-                and session.scalar(query.where(Member.unit_id.in_(select(Unit.id).where(inside))))
-                is None
+            parent = keys.local("unit", data["parent_id"]) if data.get("parent_id") else None
+            parent_path = here(parent, parent_code)
+            if parent_path is not None and not inside(parent_path):
+                raise PackageRefused(UNIT_OUTSIDE, code=code, owner=root.code)
+            if parent_path is None and parent_code not in package_codes:
+                raise PackageRefused(UNIT_OUTSIDE, code=code, owner=root.code)
+    # Members here by id and by number: their unit's path.
+    member_table, local_ids, numbers = Member.__table__, set(), set()
+    for data in members:
+        local = keys.local("member", data["id"])
+        if local:
+            local_ids.add(local)
+        elif data.get("member_number"):
+            numbers.add(data["member_number"])
+    member_paths: dict[Any, str] = {}
+    # A member without a unit is nobody's subtree: outside.
+    joined = member_table.outerjoin(unit_table, unit_table.c.id == member_table.c.unit_id)
+    for column, wanted in ((member_table.c.id, local_ids), (member_table.c.member_number, numbers)):
+        for chunk in _chunked(sorted(wanted)):
+            for key, path in session.execute(
+                select(column, unit_table.c.path)
+                .select_from(joined)
+                .where(_in(session, column, chunk))
             ):
-                raise PackageRefused(
-                    MEMBER_OUTSIDE, code=data.get("member_number"), owner=root.code
-                )
+                member_paths[key] = path or ""
+    for data in members:
+        local = keys.local("member", data["id"])
+        path = member_paths.get(local) if local else member_paths.get(data.get("member_number"))
+        if path is not None and not inside(path):
+            raise PackageRefused(MEMBER_OUTSIDE, code=data.get("member_number"), owner=root.code)
+
+
+def _chunked(items: list, size: int = 5000):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _check_written(session: Session, peer: SyncPeer, changed: dict[str, set[int]]) -> None:
@@ -539,7 +589,9 @@ def _check_written(session: Session, peer: SyncPeer, changed: dict[str, set[int]
     inside = Unit.path.startswith(root.path, autoescape=True)
     unit_ids = changed.get("unit") or set()
     if unit_ids:
-        outside = session.scalar(select(Unit.code).where(Unit.id.in_(unit_ids), ~inside).limit(1))
+        outside = session.scalar(
+            select(Unit.code).where(_in(session, Unit.id, unit_ids), ~inside).limit(1)
+        )
         if outside is not None:
             raise PackageRefused(UNIT_OUTSIDE, code=outside, owner=root.code)
     member_ids = changed.get("member") or set()
@@ -547,7 +599,7 @@ def _check_written(session: Session, peer: SyncPeer, changed: dict[str, set[int]
         outside = session.scalar(
             select(Member.member_number)
             .where(
-                Member.id.in_(member_ids),
+                _in(session, Member.id, member_ids),
                 ~Member.unit_id.in_(select(Unit.id).where(inside)),
             )
             .limit(1)
@@ -614,11 +666,16 @@ def apply_received(
         root_code=manifest.get("sender_unit") or peer.unit_code,
         changed=changed,
     )
+    if opened.kind == "full":
+        # A re-seed: what the subtree here holds beyond the package is gone downstream.
+        kept = prune_subtree(session, peer, peer.unit.path, changed, counts)
+        if kept:
+            counts.deleted["kept"] = kept
     _check_written(session, peer, changed)
     # What arrived is this instance's change too: it goes on up (province → centre).
     member_ids = set(changed.get("member") or ())
     record_changes(session, "member", sorted(member_ids))
-    for table_name in UNIT_TABLES[1:]:
+    for table_name in UNIT_TABLES:
         record_changes(session, table_name, sorted(changed.get(table_name) or ()))
     try:
         stored = store_files(contents.files, files) if files is not None else 0

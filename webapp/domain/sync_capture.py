@@ -15,7 +15,7 @@ from sqlalchemy import event, insert, inspect, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, scoped_session
 
-from webapp.domain.sync_rows import SYNCED, TABLE_OF
+from webapp.domain.sync_rows import SYNCED, TABLE_OF, insert_rows
 from webapp.models.files import MemberDocument, MemberDocumentVersion
 from webapp.models.member import Member
 from webapp.models.sync import SyncIdentity
@@ -71,8 +71,9 @@ def record_changes(
     if not ids or not capture_active(session):
         return 0
     op = OutboxOp(op)
-    session.connection().execute(
-        insert(SyncOutbox.__table__),
+    insert_rows(
+        session,
+        SyncOutbox.__table__,
         [
             {"table_name": table_name, "row_id": row_id, "member_id": member_id, "op": op.value}
             for row_id in ids

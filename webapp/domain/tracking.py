@@ -5,6 +5,9 @@ registers nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from sqlalchemy import event, func, inspect, select, update
 from sqlalchemy.orm import MANYTOONE, Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -211,6 +214,16 @@ def _values(obj) -> dict:
     if hasattr(obj, "permissions") and state.mapper.class_.__name__ == "Role":
         values["permissions"] = sorted(str(pv) for pv in obj.permissions)
     return values
+
+
+def logged_values(model: type, values: Mapping[str, Any]) -> dict:
+    """What the log keeps of a row written around the ORM (values by column key), as it
+    keeps an object's on create (sync's bulk apply logs the units it writes so)."""
+    return {
+        attr.key: _text(values.get(attr.key))
+        for attr in inspect(model).column_attrs
+        if attr.key not in NOT_LOGGED
+    }
 
 
 def _key_of(row):

@@ -130,23 +130,35 @@ class UnitChange(Model):
     recorded_at = Column(DateTime, nullable=False, server_default=func.now())
 
 
+def unit_path(parent_path: str | None, unit_id: int) -> str:
+    """The materialised path of a unit below a parent of this path (None: a root unit)."""
+    return f"{parent_path or '/'}{unit_id}/"
+
+
+def unit_sort_path(parent_sort_path: str | None, code: str) -> str:
+    """The sort path of a unit of this code below a parent of this sort path (None: a
+    root unit). Writers that go around the ORM (sync's bulk apply) derive paths with these
+    two, as the events below do."""
+    key = code_sort_key(code)
+    return key if parent_sort_path is None else f"{parent_sort_path} {key}"
+
+
 def _path_for(connection, parent_id: int | None, unit_id: int) -> str:
     if parent_id is None:
-        return f"/{unit_id}/"
+        return unit_path(None, unit_id)
     parent_path = connection.execute(
         Unit.__table__.select().with_only_columns(Unit.path).where(Unit.id == parent_id)
     ).scalar_one()
-    return f"{parent_path}{unit_id}/"
+    return unit_path(parent_path, unit_id)
 
 
 def _sort_path_for(connection, parent_id: int | None, code: str) -> str:
-    key = code_sort_key(code)
     if parent_id is None:
-        return key
+        return unit_sort_path(None, code)
     parent_sort_path = connection.execute(
         Unit.__table__.select().with_only_columns(Unit.sort_path).where(Unit.id == parent_id)
     ).scalar_one()
-    return f"{parent_sort_path} {key}"
+    return unit_sort_path(parent_sort_path, code)
 
 
 @event.listens_for(Unit, "after_insert")
@@ -186,7 +198,7 @@ def _rewrite_subtree_sort_paths(mapper, connection, unit: Unit) -> None:
         if unit_id == unit.id:
             new = _sort_path_for(connection, parent_id, code)
         else:
-            new = f"{computed[parent_id]} {code_sort_key(code)}"
+            new = unit_sort_path(computed[parent_id], code)
         computed[unit_id] = new
         if new != old:
             changed.append({"unit_id": unit_id, "new_sort_path": new})
