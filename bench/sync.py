@@ -34,19 +34,24 @@ here. Measures, in one run:
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import requests
 from sqlalchemy import create_engine, text, update
 from sqlalchemy.orm import Session
 
 from bench.common import compare, write_results
 from bench.tree import ADMIN_PASSWORD, N_MEMBERS, build, database_url, make_app
 
+HERE = Path(__file__).resolve().parent
 COPIED = ("unit", "member", "member_event", "member_period")
 DELTA = 1000
 
@@ -141,16 +146,74 @@ def _upstream(seed: bytes) -> tuple[str, dict[str, str]]:
     return url, env
 
 
+def _serve(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """The upstream's web server (waitress through `flask serve`), on a free port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **env,
+        "DANGVIEN_INSTANCE_DIR": str(HERE / ".instance-up"),
+        "LOGIN_RATE_LIMIT": "off",
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flask",
+            "--app",
+            "wsgi",
+            "serve",
+            "--no-worker",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(f"{url}/healthz", timeout=2).status_code in (200, 503):
+                return process, url
+        if process.poll() is not None:
+            raise SystemExit("the upstream's server stopped at start-up")
+        time.sleep(0.5)
+    _stop(process)
+    raise SystemExit("the upstream's server did not answer in 120 s")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 def run() -> None:
     app = make_app()
+    from webapp.cli_support import generate_password, hash_password
     from webapp.domain.commands import Requester
-    from webapp.domain.sync import apply_package, export_package
+    from webapp.domain.sync import accept_receipt, apply_package, export_package
     from webapp.domain.sync_envelope import generate_key, public_key
-    from webapp.domain.sync_setup import identity, init_instance, register_peer
+    from webapp.domain.sync_setup import (
+        identity,
+        init_instance,
+        register_downstream,
+        register_peer,
+        sync_account_name,
+    )
     from webapp.extensions import db
     from webapp.models import Member, Unit
     from webapp.models.sync import SyncIdentity, SyncPeer
     from webapp.models.sync_packages import SyncKeyMap, SyncOutbox, SyncPackage
+    from webapp.sync_push import UpstreamClient
 
     system = Requester.system()
     with app.app_context():
@@ -188,9 +251,17 @@ def run() -> None:
         up.add(Unit(code=root.code, name=root.name, kind=root.kind))
         up.commit()
         init_instance(up, system, unit_code=None, public_key=public_key(up_seed))
-        register_peer(
-            up, system, kind="downstream", unit_code=root.code, public_key=public_key(seed)
+        # Registered as `sync downstream add` does: its key and its Sync account, with which
+        # the delta below is pushed over HTTP.
+        sync_password = generate_password()
+        register_downstream(
+            up,
+            system,
+            unit_code=root.code,
+            public_key=public_key(seed),
+            password_hash=hash_password(sync_password),
         )
+        up.commit()
         server = _server_cpu(url)
         start, cpu = time.perf_counter(), time.process_time()
         apply_package(up, system, full.data, seed=up_seed)
@@ -209,15 +280,34 @@ def run() -> None:
 
         record_changes(session, "member", ids)
         session.commit()
-        server = _server_cpu(down_url) + _server_cpu(url)
-        start, cpu = time.perf_counter(), time.process_time()
-        delta = export_package(session, system, seed=seed)
-        exported = time.perf_counter() - start
-        apply_package(up, system, delta.data, seed=up_seed)
-        delta_seconds = time.perf_counter() - start
-        server = _server_cpu(down_url) + _server_cpu(url) - server
-        _said("delta", delta_seconds, cpu, server, f"export {exported:.2f} s, {delta.counts}")
+        # The delta goes to the upstream's own web server (another process, over loopback),
+        # through its sync API with the Sync account; the signed receipt comes back.
         up.close()
+        server_process, base_url = _serve(_env)
+        try:
+            client = UpstreamClient(base_url, sync_account_name(root.code), sync_password)
+            client.login()
+            chunk = int(app.config.get("SYNC_CHUNK_MB", 4) * 1024 * 1024)
+            server = _server_cpu(down_url) + _server_cpu(url)
+            start, cpu = time.perf_counter(), time.process_time()
+            delta = export_package(session, system, seed=seed)
+            session.commit()
+            exported = time.perf_counter() - start
+            response = client.send(delta.data, chunk)
+            assert response.status_code == 200, (response.status_code, response.text[:500])
+            accept_receipt(session, system, response.content)
+            session.commit()
+            delta_seconds = time.perf_counter() - start
+            server = _server_cpu(down_url) + _server_cpu(url) - server
+            _said(
+                "delta",
+                delta_seconds,
+                cpu,
+                server,
+                f"export {exported:.2f} s, pushed over HTTP and applied, {delta.counts}",
+            )
+        finally:
+            _stop(server_process)
         up_engine.dispose()
 
     backend = "postgresql"
