@@ -31,6 +31,13 @@ Figures (docs/member-import.md, "Bench"), 2 Dec 2026, 100,000 rows, load average
 run 46.5 / 16.3 / 2.9 s; edits' commit 89.5 / 24.5 / 9.3 s; peak RSS 522 / 590 / 1023 MB.
 Before (main that day, 10,000 rows): dry run 48.0 / 12.7 s, commit 63.4 / 17.9 s (two
 queries a row for the owner check; edits and cards one command a row).
+Re-measured the same day on a quiet machine (load average 0.5–1.0, a fresh clone of
+dangvien_bench; wall / CPU here / CPU in PostgreSQL): raw INSERT 8.2 s; dry run 23.2 /
+20.1 / 2.9 s; commit 59.6 / 38.3 / 24.4 s; unchanged dry run 14.5 s; edits' dry run
+16.3 s; edits' commit 26.7 s; reading the file: python-calamine 2.0 s, openpyxl
+read-only 23.0 s. A second quiet run on another fresh clone: dry run 19.3 / 16.5 / 2.6 s,
+commit 54.0 / 34.3 / 22.6 s, unchanged dry run 14.4 s. Both targets met; the commit's
+margin is small (it checks every row again, ~20 s, before writing).
 """
 
 from __future__ import annotations
