@@ -7,6 +7,7 @@ import random
 from collections import Counter
 from datetime import date
 
+import pytest
 from sqlalchemy import func, select
 
 TODAY = date(2026, 11, 20)
@@ -192,3 +193,30 @@ def test_national_preset_through_the_command_line(app, db_session):
     # commands add gets a fresh key.
     next_id = db_session.scalar(select(func.nextval("member_id_seq")))
     assert next_id > db_session.scalar(select(func.max(Member.id)))
+
+
+def test_a_national_set_numbers_its_cards_past_one_prefix():
+    """One prefix holds 999,999 cards (NN.NNNNNN): a national set of a million members
+    went on to "01.1000000" and its card round found no number left. The demo's numbers
+    continue in the next prefixes, each a valid card number the registry accepts."""
+    from webapp.demo.people import card_number
+    from webapp.domain.cards import CARD_NUMBER_PATTERN
+
+    numbers = {
+        sequence: card_number("01", sequence)
+        for sequence in (1, 999_999, 1_000_000, 1_999_998, 1_999_999, 5_600_000)
+    }
+    assert numbers == {
+        1: "01.000001",
+        999_999: "01.999999",
+        1_000_000: "02.000001",
+        1_999_998: "02.999999",
+        1_999_999: "03.000001",
+        5_600_000: "06.600005",
+    }
+    assert all(CARD_NUMBER_PATTERN.match(number) for number in numbers.values())
+    assert len(set(numbers.values())) == len(numbers)
+    # The round after the bulk cards numbers from the last prefix reached.
+    assert card_number("01", 100_000).startswith("01.")
+    with pytest.raises(ValueError):
+        card_number("99", 1_000_000)

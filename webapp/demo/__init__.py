@@ -27,6 +27,7 @@ from webapp.demo.people import (
     INCOMPLETE,
     ONE_PAGE,
     MemberPlan,
+    card_number,
     member_rng,
     plan_member,
     skeleton,
@@ -205,7 +206,9 @@ def build_preset(
     merges = apply_reform(session, tree, units, today) if today >= REFORM_DAY else 0
     with_merge = _transaction_result(session, lambda: merge_two_cells(session, today))
     say("cards")
-    card_round(session, today, card_prefix)
+    # The round numbers from the last prefix the members' cards reached (a national set
+    # fills the first prefixes' 999,999 serials).
+    card_round(session, today, card_number(card_prefix, members).split(".")[0])
     say("badges")
     badge_rounds_bulk(session, preset_badge_occasions(today), today)
     return summary(session, members, merges + int(with_merge))

@@ -28,6 +28,7 @@ from webapp.demo.shape import (
     UnitSpec,
 )
 from webapp.domain.badge_eligibility import add_months
+from webapp.domain.cards import MAX_SERIAL
 from webapp.domain.ledger import EventKind
 from webapp.models.member import BirthDatePrecision, MemberStatus, Sex
 
@@ -349,11 +350,22 @@ def plan_member(
     if record["official_on"] and rng.random() < 0.96:
         issued = record["official_on"] + timedelta(days=rng.randint(30, 240))
         if issued <= today - timedelta(days=10) and (leaves is None or issued < leaves):
-            plan.card = (f"{card_prefix}.{sequence:06d}", issued)
+            plan.card = (card_number(card_prefix, sequence), issued)
     if _disciplined(plan.history, plan.rows):
         pass
     plan.supplements = _supplements(rng, record, plan.history, today)
     return plan
+
+
+def card_number(prefix: str, sequence: int) -> str:
+    """The demo card number of the member numbered `sequence`: the prefix's serials up to
+    999,999, then the next prefixes (a national data set spans several provinces' codes;
+    one prefix holds 999,999 cards)."""
+    block, serial = divmod(sequence - 1, MAX_SERIAL)
+    code = int(prefix) + block
+    if code > 99:
+        raise ValueError(f"{sequence} members need more card prefixes than {prefix}..99")
+    return f"{code:02d}.{serial + 1:06d}"
 
 
 def _disciplined(history, rows) -> bool:
