@@ -11,7 +11,21 @@ from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import JSON, Table, any_, bindparam, func, insert, literal, text, update
+from sqlalchemy import (
+    JSON,
+    Integer,
+    Table,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -21,9 +35,15 @@ BATCH = 5000
 def among(session: Session, column, values: Sequence[Any]):
     """`column IN values` for a long list: on PostgreSQL one array parameter
     (`= ANY(:values)`), which the driver and the server parse at once, not one per value."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(literal(list(values), ARRAY(column.type)))
-    return column.in_(list(values))
+    values = list(values)
+    if session.get_bind().dialect.name != "postgresql":
+        return column.in_(values)
+    if isinstance(column.type, Integer) and all(type(v) is int for v in values):
+        # Ids sent as an array's text (the driver's list adapter is slow on long lists),
+        # unnested in a subquery: read once, not once per row scanned.
+        text_array = "{" + ",".join(map(str, values)) + "}"
+        return column.in_(select(func.unnest(cast(literal(text_array, Text()), ARRAY(Integer)))))
+    return column == any_(literal(values, ARRAY(column.type)))
 
 
 def next_ids(session: Session, table: Table, count: int) -> list[int]:
@@ -44,9 +64,20 @@ def insert_rows(
     session: Session, table: Table, rows: Sequence[Mapping[str, Any]], *, with_ids: bool = False
 ) -> list[int] | None:
     """Insert `rows` (dicts with the same keys) into `table`; with `with_ids` their new ids,
-    in order, are returned (and set on PostgreSQL before the COPY)."""
+    in order, are returned (and set on PostgreSQL before the COPY). Columns the rows leave
+    out get their scalar defaults, as an INSERT through SQLAlchemy would give them."""
     if not rows:
         return [] if with_ids else None
+    defaults = {
+        column.key: column.default.arg
+        for column in table.columns
+        if column.key not in rows[0]
+        and column.key != "id"
+        and column.default is not None
+        and column.default.is_scalar
+    }
+    if defaults:
+        rows = [{**row, **defaults} for row in rows]
     connection = session.connection()
     if connection.dialect.name != "postgresql":
         if with_ids:

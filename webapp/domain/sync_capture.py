@@ -15,7 +15,8 @@ from sqlalchemy import event, insert, inspect, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, scoped_session
 
-from webapp.domain.sync_rows import SYNCED, TABLE_OF, insert_rows
+from webapp.domain.bulk import insert_rows
+from webapp.domain.sync_rows import SYNCED, TABLE_OF
 from webapp.models.files import MemberDocument, MemberDocumentVersion
 from webapp.models.member import Member
 from webapp.models.sync import SyncIdentity

@@ -23,32 +23,23 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from enum import Enum
 from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
-    JSON,
     Date,
     DateTime,
-    Integer,
-    Text,
-    any_,
     bindparam,
-    cast,
     delete,
-    func,
     insert,
     inspect,
-    literal,
     select,
-    text,
     update,
 )
 from sqlalchemy.orm import Session
 
 from webapp.domain.audit import append_many
+from webapp.domain.bulk import among, insert_rows, next_ids
 from webapp.domain.errors import N_, DomainError
 from webapp.domain.tracking import logged_values
 from webapp.models.badges import BadgeAward, BadgeProposal
@@ -181,47 +172,9 @@ def _column_value(column, value: Any) -> Any:
 
 
 def _in(session: Session | None, column, values: Iterable[Any]):
-    """`column IN values`; on PostgreSQL `column = ANY(array)`: one parameter, however
-    many values (a long IN list costs the driver a parse of every placeholder)."""
-    values = list(values)
-    if session is None or session.get_bind().dialect.name != "postgresql":
-        return column.in_(values)
-    if isinstance(column.type, Integer) and all(type(v) is int for v in values):
-        # An array of ids sent as its text (the driver's list adapter is slow on long
-        # lists), unnested in a subquery: read once, not once per row scanned.
-        text_array = "{" + ",".join(map(str, values)) + "}"
-        return column.in_(select(func.unnest(cast(literal(text_array, Text()), ARRAY(Integer)))))
-    return column == any_(literal(values, ARRAY(column.type)))
-
-
-def insert_rows(session: Session, table, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows of one table, each with the same columns (the caller's
-    transaction); on PostgreSQL by COPY, with the columns' scalar defaults filled in."""
-    if not rows:
-        return
-    if session.get_bind().dialect.name != "postgresql":
-        for chunk in _chunks(rows, 1000):
-            session.execute(insert(table), chunk)
-        return
-    from psycopg.types.json import Json
-
-    columns = list(rows[0])
-    defaults = {}
-    for column in table.columns:
-        if column.name not in rows[0] and column.default is not None and column.default.is_scalar:
-            value = column.default.arg
-            defaults[column.name] = value.value if isinstance(value, Enum) else value
-    json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
-    names = ", ".join(f'"{name}"' for name in (*columns, *defaults))
-    raw = session.connection().connection.dbapi_connection
-    fill = tuple(defaults.values())
-    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
-        for row in rows:
-            values = tuple(
-                Json(row[name]) if name in json_columns and row[name] is not None else row[name]
-                for name in columns
-            )
-            copy.write_row(values + fill)
+    """`column IN values` (webapp/domain/bulk.py `among`: one array parameter on
+    PostgreSQL); a plain IN where no session says the dialect."""
+    return column.in_(list(values)) if session is None else among(session, column, values)
 
 
 class _Lookups:
@@ -712,14 +665,7 @@ class _Applier:
         inserted with them, in one prepared statement); None elsewhere."""
         if not count or self.session.get_bind().dialect.name != "postgresql":
             return None
-        return list(
-            self.session.scalars(
-                text(
-                    "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
-                ),
-                {"table": table_name, "n": count},
-            )
-        )
+        return next_ids(self.session, SYNCED[table_name].__table__, count)
 
     def insert(
         self, table_name: str, items: list[tuple[dict, dict]], ids: list[int] | None = None
