@@ -375,15 +375,31 @@ def measure(backend: str) -> list[dict]:
     counts: dict[tuple, list[int]] = {key: [] for key, _, _ in plan}
     sizes: dict[tuple, int] = {}
 
+    # Full garbage collections: in a measured request (the body not yet received) or
+    # after it (the server closing the response, webapp/collector.py), counted.
+    import gc
+
+    in_request = [False]
+    full_collections = {"during": 0, "after": 0}
+
+    def watch(phase, info):
+        if phase == "start" and info["generation"] == 2:
+            full_collections["during" if in_request[0] else "after"] += 1
+
     def get(key, who, url) -> float:
         client, headers = users[who]
         statements[0] = 0
+        in_request[0] = True
         start = time.perf_counter()
         response = client.get(url, headers=headers if url.startswith("/api/") else None)
+        body = response.data
         elapsed = (time.perf_counter() - start) * 1000
+        in_request[0] = False
+        # What a server does once the last byte is written; a collection due runs here.
+        response.close()
         assert response.status_code == 200, (key, url, response.status_code)
         counts[key].append(statements[0])
-        sizes[key] = len(response.data)
+        sizes[key] = len(body)
         return elapsed
 
     sql_log: dict[str, list[dict]] = {}
@@ -397,6 +413,7 @@ def measure(backend: str) -> list[dict]:
     for key in counts:
         counts[key].clear()
     print(f"{backend}: {ROUNDS} rounds of {len(plan)} requests …", flush=True)
+    gc.callbacks.append(watch)
     for r in range(ROUNDS):
         for key, who, url in plan:
             samples[key].append(get(key, who, url))
@@ -416,9 +433,12 @@ def measure(backend: str) -> list[dict]:
                 "bytes": sizes[key],
             }
         )
+    gc.callbacks.remove(watch)
+    rows.append({"page": "full collections", "who": "-", "kind": "gc", **full_collections})
     print(
         f"  {world['district_code']}: {world['district_members']} members; "
-        f"member {world['member_id']}",
+        f"member {world['member_id']}; full collections during measured requests: "
+        f"{full_collections['during']}, after them: {full_collections['after']}",
         flush=True,
     )
     return rows
@@ -452,6 +472,19 @@ def results_for(backend: str, rows: list[dict]) -> list[Result]:
     found = {(r["page"], r["who"], r["kind"]): r for r in rows}
     results = []
     for (page, who, kind), row in found.items():
+        if kind == "gc":
+            results.append(
+                compare(
+                    "full garbage collections during measured requests",
+                    row["during"],
+                    None,
+                    backend=backend,
+                    n=N_MEMBERS,
+                    unit="collections",
+                    target=0,
+                    target_on="value",
+                )
+            )
         if kind != "ours":
             continue
         bare = found.get((page, "admin", "bare"))
@@ -529,6 +562,8 @@ def print_table(backend: str, rows: list[dict]) -> None:
         f"{'page':<34} {'who':<7} {'ours':>12} {'SQL':>5} {'bare FAB':>12} {'SQL':>5} {'ratio':>6}"
     )
     for (page, who, kind), row in found.items():
+        if kind == "gc":
+            print(f"full collections: {row['during']} during measured requests, {row['after']} after")
         if kind != "ours":
             continue
         bare = found.get((page, "admin", "bare"))

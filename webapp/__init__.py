@@ -14,6 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from config import Config
+from webapp.collector import CollectBetweenRequests
 from webapp.extensions import csrf, db, migrate
 from webapp.i18n import LANGUAGES, babel_translation_directories, compile_catalogues
 
@@ -145,6 +146,8 @@ def create_app(config: object | None = None) -> Flask:
     # pays for walking all of it in a full collection (250 ms on the unit tree).
     gc.collect()
     gc.freeze()
+    # And the full collections of what requests leave run between requests (collector.py).
+    app.wsgi_app = CollectBetweenRequests(app.wsgi_app)
     return app
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import exists, func, inspect, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -19,10 +19,12 @@ from webapp.domain.reports import count_subtree_members
 from webapp.domain.scope import (
     OWNED_ELSEWHERE,
     UNRESTRICTED,
+    InSubtree,
     find_in_scope,
     scope_clause,
     unit_in_scope,
     unit_owner,
+    units_in,
 )
 from webapp.models.cards import CardProposalBatch
 from webapp.models.ledger import MemberEvent, MemberPeriod
@@ -520,25 +522,76 @@ def resolve_unit_code(session: Session, code: str) -> Unit | None:
     return unit
 
 
-def subtree_member_counts(session: Session, units=None) -> dict[int, int]:
-    """Members on the rolls of every unit's whole subtree: one grouped query, then each
-    unit's own count is added to its ancestors along the materialised path. `units`:
-    the (id, path) rows of the units wanted, already read (default: every unit)."""
+def subtree_member_counts(
+    session: Session, wanted: set[int] | None = None, scope: str | None = UNRESTRICTED
+) -> dict[int, int]:
+    """Members on the rolls of each wanted unit's whole subtree (default: every unit; only
+    members of units in `scope` are read): the members counted by unit in one grouped
+    query, each unit's count then added to its wanted ancestors along its path."""
     # count(*), not count(id): the partial index ix_member_rolls_unit answers it alone.
-    direct = dict(
-        session.execute(
-            select(Member.unit_id, func.count())
-            .where(Member.status.in_(ON_THE_ROLLS))
-            .group_by(Member.unit_id)
-        ).all()
+    direct = select(Member.unit_id, func.count().label("members")).where(
+        Member.status.in_(ON_THE_ROLLS)
     )
-    if units is None:
-        units = session.execute(select(Unit.id, Unit.path))
+    if scope is not UNRESTRICTED:
+        direct = direct.where(InSubtree(Member.unit_id, units_in(scope).correlate(None)))
+    direct = direct.group_by(Member.unit_id).subquery()
+    counted = session.execute(
+        select(Unit.path, direct.c.members).join(direct, direct.c.unit_id == Unit.id)
+    ).tuples()
     totals: dict[int, int] = {}
-    for unit_id, path in ((row[0], row[1]) for row in units):
-        count = direct.get(unit_id, 0)
-        if not count:
-            continue
-        for ancestor in path.strip("/").split("/"):
-            totals[int(ancestor)] = totals.get(int(ancestor), 0) + count
+    for path, members in counted:
+        for ancestor in map(int, path.strip("/").split("/")):
+            if wanted is None or ancestor in wanted:
+                totals[ancestor] = totals.get(ancestor, 0) + members
     return totals
+
+
+class TreeUnit(NamedTuple):
+    id: int
+    code: str
+    name: str
+    kind: str
+    path: str
+    parent_id: int | None
+    dissolved_on: date | None
+    has_children: bool
+
+
+def tree_units(
+    session: Session, scope: str | None, opened: set[int], whole_up_to: int
+) -> tuple[list[TreeUnit], bool]:
+    """The units the organisation tree of `scope` shows, in the tree's order, and whether
+    that is all of them: the whole scope when it has at most `whole_up_to` units, else its
+    top two levels, the `opened` units with their ancestors, and their children. Only the
+    rows shown are read."""
+    child = aliased(Unit)
+    columns = (
+        Unit.id,
+        Unit.code,
+        Unit.name,
+        Unit.kind,
+        Unit.path,
+        Unit.parent_id,
+        Unit.dissolved_on,
+        exists().where(child.parent_id == Unit.id).label("has_children"),
+    )
+    in_scope = scope_clause(Unit, scope)
+    query = select(*columns).where(in_scope).order_by(Unit.sort_path)
+    total = session.scalar(select(func.count()).select_from(Unit).where(in_scope))
+    if total <= whole_up_to:
+        return [TreeUnit(*row) for row in session.execute(query).tuples()], True
+    top = Unit.parent_id.is_(None) if scope is UNRESTRICTED else Unit.path == scope
+    tops = select(Unit.id).where(top)
+    opened_paths = session.scalars(select(Unit.path).where(in_scope, Unit.id.in_(opened))).all()
+    # The opened units and their ancestors, so that they are reached in the tree.
+    wanted = {int(part) for path in opened_paths for part in path.strip("/").split("/")}
+    opened_here = opened & wanted
+    query = query.where(
+        or_(
+            top,
+            Unit.parent_id.in_(tops),
+            Unit.id.in_(wanted),
+            Unit.parent_id.in_(opened_here),
+        )
+    )
+    return [TreeUnit(*row) for row in session.execute(query).tuples()], False

@@ -22,6 +22,11 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import relationship
 
 # Compared byte-wise on both backends (see webapp/domain/vietnamese.py).
+# The words of a member's search key as a tsvector (PostgreSQL): indexed by
+# ix_member_search_words and repeated verbatim by the name search, which the planner
+# matches to the index only if the expression is the same text with the same literals.
+SEARCH_WORDS_SQL = "array_to_tsvector(array_remove(string_to_array({column}, ' '), ''))"
+
 SORT_KEY_TYPE = String(255).with_variant(String(255, collation="C"), "postgresql")
 
 
@@ -172,6 +177,13 @@ class Member(Model):
             postgresql_where=text("status IN ('probationary', 'official')"),
             sqlite_where=text("status IN ('probationary', 'official')"),
         ),
+        # Name search on PostgreSQL: the search key's words, for prefix queries
+        # (webapp.domain.name_search). Elsewhere the search reads the key itself.
+        Index(
+            "ix_member_search_words",
+            text(SEARCH_WORDS_SQL.format(column="search_key")),
+            postgresql_using="gin",
+        ).ddl_if(dialect="postgresql"),
     )
 
     def __repr__(self) -> str:

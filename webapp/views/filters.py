@@ -12,15 +12,17 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Load, joinedload
 
 from webapp.domain.dates import date_or_none
+from webapp.domain.name_search import words_start_with
 from webapp.domain.party_age import add_years
 from webapp.domain.text import without_disallowed
 from webapp.domain.vietnamese import search_tokens
 
 
 class FilterSearchKey(BaseFilter):
-    """Every word of the query, folded like the stored key ("nguyen thi huong" finds
-    "Nguyễn Thị Hường"); matches names, member, card and citizen ID numbers, and a word
-    that is a date (dd/mm/yyyy or ISO, the domain parser) matches the date of birth."""
+    """Every word of the query, folded like the stored key, begins a word of the member's
+    names or numbers ("nguyen thi h" finds "Nguyễn Thị Hường", "000701" member number
+    000701TN; see webapp.domain.name_search), and a word that is a date (dd/mm/yyyy or
+    ISO, the domain parser) matches the date of birth."""
 
     name = _l("Contains")
     arg_name = "sk"
@@ -36,10 +38,8 @@ class FilterSearchKey(BaseFilter):
                 query = query.filter(self.model.birth_date == day)  # "19/05/1985": date of birth
             else:
                 words.append(word)
-        for token in search_tokens(" ".join(words)):
-            escaped = token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            query = query.filter(field.like(f"%{escaped}%", escape="\\"))
-        return query
+        tokens = search_tokens(" ".join(words))
+        return query.filter(words_start_with(field, tokens)) if tokens else query
 
 
 def _years(value) -> int | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import NamedTuple
 
 from flask import abort, current_app, redirect, request, url_for
 from flask_appbuilder import expose, has_access
@@ -21,7 +22,6 @@ from webapp.domain.dates import parse_date
 from webapp.domain.errors import FieldErrors, ValidationFailed
 from webapp.domain.reports import count_subtree_members
 from webapp.domain.rolls import roll_as_of
-from webapp.domain.scope import scope_clause
 from webapp.domain.units import (
     delete_unit,
     dissolve_unit,
@@ -34,6 +34,7 @@ from webapp.domain.units import (
     merge_units,
     resolve_unit_code,
     subtree_member_counts,
+    tree_units,
     unit_problems,
 )
 from webapp.extensions import db
@@ -212,47 +213,51 @@ class UnitModelView(DangVienModelView):
     @has_access
     @permission_name("tree")
     def tree(self):
-        rows = db.session.execute(
-            select(
-                Unit.id,
-                Unit.code,
-                Unit.name,
-                Unit.kind,
-                Unit.path,
-                Unit.parent_id,
-                Unit.dissolved_on,
-            )
-            .where(scope_clause(Unit, current_scope()))
-            .order_by(Unit.sort_path)
-        ).all()
         opened = {
             int(v)
             for v in request.args.getlist("open")
             if v.isascii() and v.isdigit() and len(v) < 19
         }
-        shown, parents = tree_rows(rows, opened)
+        scope = current_scope()
+        shown, everything = tree_units(db.session, scope, opened, TREE_WHOLE_UNITS)
         kinds = {kind: label_for(UNIT_KIND_LABELS, kind) for kind in {row.kind for row in shown}}
-        everything = len(shown) == len(rows)
-        top = min((row.path.count("/") for row in rows), default=0)
+        top = min((row.path.count("/") for row in shown), default=0)
         tree_url = url_for("UnitModelView.tree")
+        show_url = url_for("UnitModelView.show", pk=0)[:-1]
+        counts = subtree_member_counts(db.session, {row.id for row in shown}, scope)
 
-        def toggle(row) -> tuple[str, str] | None:
+        def toggle(row, depth: int) -> tuple[str, str] | tuple[None, None]:
             """(symbol, address) of the link that opens or closes a unit's children."""
-            if everything or row.id not in parents or row.path.count("/") == top:
-                return None
+            if everything or not row.has_children or depth == top:
+                return None, None
             now = opened - {row.id} if row.id in opened else opened | {row.id}
             query = "&".join(f"open={unit_id}" for unit_id in sorted(now))
             return ("▾" if row.id in opened else "▸"), f"{tree_url}?{query}#u{row.id}"
 
-        show_url = url_for("UnitModelView.show", pk=0)[:-1]
+        # Everything a row shows, worked out here: the template only writes it out (a
+        # province's tree has ~600 rows; calls from the template cost ~10× more).
+        entries = []
+        for row in shown:
+            depth = row.path.count("/")
+            symbol, address = toggle(row, depth)
+            entries.append(
+                TreeEntry(
+                    id=row.id,
+                    code=row.code,
+                    name=row.name,
+                    address=f"{show_url}{row.id}",
+                    indent=8 + 22 * max(depth - 2, 0),
+                    toggle_symbol=symbol,
+                    toggle_address=address,
+                    kind=kinds[row.kind],
+                    members=counts.get(row.id, 0),
+                    dissolved=row.dissolved_on is not None,
+                )
+            )
         return self.render_template(
             "units/tree.html",
-            units=shown,
-            toggle=toggle,
+            entries=entries,
             everything=everything,
-            show_url=show_url,
-            counts=subtree_member_counts(db.session, [(row.id, row.path) for row in rows]),
-            kinds=kinds,
             title=gettext("Organisation tree"),
         )
 
@@ -284,34 +289,25 @@ class UnitModelView(DangVienModelView):
         return page, 400 if error else 200
 
 
+class TreeEntry(NamedTuple):
+    """One row of the organisation tree as the template writes it."""
+
+    id: int
+    code: str
+    name: str
+    address: str
+    indent: int
+    toggle_symbol: str | None
+    toggle_address: str | None
+    kind: str
+    members: int
+    dissolved: bool
+
+
 # A tree of this many units is shown whole; a larger one (a province has ~6,000 units,
-# 1.3 MB of HTML) shows its top two levels and opens a unit's children on demand.
+# 1.3 MB of HTML) shows its top two levels and opens a unit's children on demand
+# (webapp.domain.units.tree_units).
 TREE_WHOLE_UNITS = 400
-
-
-def tree_rows(rows: list, opened: set[int]) -> tuple[list, set[int]]:
-    """The rows of the tree to show (in the tree's order) and the ids of units that have
-    children: all of them when the tree is small, else the top two levels of the scope, the
-    children of the `opened` units and the ancestors those need."""
-    parents = {row.parent_id for row in rows if row.parent_id is not None}
-    if len(rows) <= TREE_WHOLE_UNITS:
-        return rows, parents
-    depth = {row.id: row.path.count("/") for row in rows}
-    top = min(depth.values(), default=0)
-    by_id = {row.id: row for row in rows}
-    wanted = set()
-    for unit_id in opened:
-        if unit_id in by_id:
-            # The opened unit and its ancestors, so that it is reached in the tree.
-            wanted.update(int(part) for part in by_id[unit_id].path.strip("/").split("/"))
-    shown = [
-        row
-        for row in rows
-        if depth[row.id] <= top + 1
-        or row.id in wanted
-        or (row.parent_id in opened and row.parent_id in wanted)
-    ]
-    return shown, parents
 
 
 class MergeForm(TextRuleForm):

@@ -1,0 +1,127 @@
+"""Name search: every typed word begins a word of the search key, the same rows on
+PostgreSQL (a prefix query on the key's words, served by a GIN index) and on SQLite
+(LIKE against the key with a space in front)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert, select, text
+
+from factories import make_member
+from webapp.domain.name_search import words_start_with
+from webapp.domain.vietnamese import search_key, search_tokens
+
+KEYS = {
+    1: search_key("Nguyễn Thị Hường", "000701TN", "27.123456"),
+    2: search_key("Nguyễn Thị Hà", "000702TN"),
+    3: search_key("Trần Văn Hải", "O'Brien", "a\\b"),
+    4: search_key("Lê 100% Văn", "x_y", "a:b&c"),
+    5: "",
+}
+QUERIES = {
+    "nguyen thi h": {1, 2},
+    "Nguyễn Thị Hà": {2},  # "ha" begins "ha", not "huong"
+    "h": {1, 2, 3},
+    "uong": set(),  # a word's middle is not a word's beginning
+    "thi nguyen": {1, 2},  # any order
+    "000701": {1},
+    "27.123": {1},
+    "123456": set(),  # inside a card number
+    "o'b": {3},
+    "a\\": {3},
+    "100%": {4},
+    "100": {4},
+    "x_": {4},
+    "x": {4},
+    "a:b&c": {4},
+    "a:": {4},
+    "le | van": set(),  # no tsquery syntax: "|" is a word nobody has
+    "(le)": set(),
+    "!le": set(),
+}
+
+
+def matching(connection, table, query: str) -> set[int]:
+    condition = words_start_with(table.c.key, search_tokens(query))
+    return set(connection.scalars(select(table.c.id).where(condition)))
+
+
+def probe_table(metadata: MetaData) -> Table:
+    return Table(
+        "name_search_probe",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("key", String(600)),
+    )
+
+
+def fill(connection, table) -> None:
+    connection.execute(insert(table), [{"id": i, "key": k} for i, k in KEYS.items()])
+
+
+def test_sqlite_and_the_test_database_find_the_same_rows(app):
+    from webapp.extensions import db
+
+    metadata = MetaData()
+    table = probe_table(metadata)
+    sqlite = create_engine("sqlite://")
+    metadata.create_all(sqlite)
+    with app.app_context(), db.engine.connect() as server, sqlite.connect() as embedded:
+        metadata.create_all(server)
+        try:
+            fill(server, table)
+            fill(embedded, table)
+            for query, expected in QUERIES.items():
+                assert matching(embedded, table, query) == expected, query
+                assert matching(server, table, query) == expected, query
+        finally:
+            server.rollback()
+            metadata.drop_all(server)
+            server.commit()
+
+
+@pytest.fixture()
+def two_members(db_session):
+    from factories import make_tree
+
+    tree = make_tree(db_session)
+    first = make_member(
+        db_session, tree["C1"], birth_name="Nguyễn Thị Hường", member_number="000701TN"
+    )
+    second = make_member(
+        db_session, tree["C1"], birth_name="Nguyễn Thị Hà", member_number="000702TN"
+    )
+    db_session.commit()
+    return first, second
+
+
+def test_the_search_box_reads_words_from_their_beginning(admin_client, two_members):
+    for query, found, not_found in (
+        ("nguyen+thi+h", ["Nguyễn Thị Hường", "Nguyễn Thị Hà"], []),
+        ("Hà", ["Nguyễn Thị Hà"], ["Nguyễn Thị Hường"]),
+        ("huo", ["Nguyễn Thị Hường"], ["Nguyễn Thị Hà"]),
+        ("uong", [], ["Nguyễn Thị Hường", "Nguyễn Thị Hà"]),
+        ("000702", ["Nguyễn Thị Hà"], ["Nguyễn Thị Hường"]),
+    ):
+        page = admin_client.get(f"/membermodelview/list/?_flt_0_search_key={query}")
+        assert page.status_code == 200
+        for name in found:
+            assert name in page.text, (query, name)
+        for name in not_found:
+            assert name not in page.text, (query, name)
+
+
+def test_postgresql_answers_the_search_from_the_words_index(app, db_session):
+    from webapp.extensions import db
+    from webapp.models import Member
+
+    dialect = db.engine.dialect
+    if dialect.name != "postgresql":
+        pytest.skip("the words index exists on PostgreSQL only (SQLite reads the key)")
+    condition = words_start_with(Member.search_key, ["nguyen", "thi", "ha"])
+    statement = select(Member.id).where(condition)
+    compiled = statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+    db_session.execute(text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join(db_session.execute(text(f"EXPLAIN {compiled}")).scalars())
+    db_session.rollback()
+    assert "ix_member_search_words" in plan, plan
