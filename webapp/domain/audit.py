@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from webapp.domain.bulk import insert_rows
 from webapp.domain.commands import Requester, command
-from webapp.domain.name_search import words_start_with
+from webapp.domain.name_search import matches_words
 from webapp.domain.vietnamese import search_tokens
 from webapp.models.audit import AuditEntry
 from webapp.models.member import Member
@@ -281,7 +281,7 @@ def members_matching(session: Session, typed: str) -> list[int]:
     tokens = search_tokens(typed)
     if not tokens:
         return []
-    query = query.where(words_start_with(Member.search_key, tokens))
+    query = query.where(matches_words(Member.search_key, tokens))
     return list(session.scalars(query.order_by(Member.id).limit(MEMBERS_MATCHED)))
 
 

@@ -1,14 +1,20 @@
-"""Search by name or number: every typed word begins a word of the stored search key.
+"""Search by name or number: the typed words are words of the stored search key, the
+last one perhaps only its beginning (the search is read as it is typed).
 
 The search key (`webapp.domain.vietnamese.search_key`) is the member's names and numbers
 folded (lower case, no diacritics) and joined by spaces. "nguyen thi h" finds "Nguyễn Thị
-Hường" and "Nguyễn Thị Hà"; "000701" finds member number 000701TN; "uong" finds nobody
-(a word's middle is not a word's beginning).
+Hường" and "Nguyễn Thị Hà"; "nguyen thi ha" finds Hà (and Hải, Hạnh: "ha" begins them) but
+not Hường; "ng thi ha" finds nobody ("ng" is not a whole word); "000701" finds member
+number 000701TN.
 
-On PostgreSQL the condition is a prefix query on the key's words, served by a GIN index
-on the same expression (`ix_member_search_words`): a search reads the index instead of
-every member's key. Elsewhere it is one `LIKE '% word%'` per typed word against the key
-with a space in front, which matches the same rows.
+Whole words, not beginnings, for all but the last: the commonest words of Vietnamese names
+("nguyen", "thi", "van") each begin dozens of others, and a query of beginnings only had to
+gather every one of those words' members (40 ms at 100,000 members, against 3 ms for whole
+words and ~10 ms with the last word a beginning).
+
+On PostgreSQL the condition is a text-search query on the key's words, served by a GIN
+index on the same expression (`ix_member_search_words`). Elsewhere it is one LIKE per word
+against the key with spaces around it, which matches the same rows.
 """
 
 from __future__ import annotations
@@ -21,26 +27,28 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from webapp.models.member import SEARCH_WORDS_SQL
 
 
-def words_start_with(column, tokens: list[str]) -> ColumnElement[bool]:
-    """Rows whose key `column` has, for every token, a word beginning with it."""
+def matches_words(column, tokens: list[str]) -> ColumnElement[bool]:
+    """Rows whose key `column` has every token as a word, the last token perhaps only as
+    the beginning of one."""
     tokens = [token for token in tokens if token]
     if not tokens:
         return true()
-    return KeyWordsStartWith(column, tokens)
+    return KeyHasWords(column, tokens)
 
 
-def prefix_tsquery(tokens: list[str]) -> str:
-    """A tsquery of the tokens as quoted prefixes ('nguyen':* & 'thi':*): nothing a user
-    types is read as tsquery syntax."""
-    quoted = ("'" + token.replace("\\", "\\\\").replace("'", "''") + "':*" for token in tokens)
-    return " & ".join(quoted)
+def words_tsquery(tokens: list[str]) -> str:
+    """A tsquery of the tokens: the last as a prefix, first (PostgreSQL's GIN scan is then
+    quicker), the others as whole words ('ha':* & 'nguyen' & 'thi'); each quoted, so that
+    nothing a user types is read as tsquery syntax."""
+    *whole, beginning = (token.replace("\\", "\\\\").replace("'", "''") for token in tokens)
+    return " & ".join([f"'{beginning}':*", *(f"'{word}'" for word in whole)])
 
 
 def _like_escaped(token: str) -> str:
     return token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-class KeyWordsStartWith(ColumnElement):
+class KeyHasWords(ColumnElement):
     type = Boolean()
     _is_implicitly_boolean = True
     inherit_cache = True
@@ -52,10 +60,12 @@ class KeyWordsStartWith(ColumnElement):
 
     def __init__(self, column, tokens: list[str]):
         self.column = column
-        self.query = bindparam("key_words", prefix_tsquery(tokens), type_=String(), unique=True)
-        spaced = literal(" ", String()).concat(column)
+        self.query = bindparam("key_words", words_tsquery(tokens), type_=String(), unique=True)
+        spaced = literal(" ", String()).concat(column).concat(" ")
+        *whole, beginning = (_like_escaped(token) for token in tokens)
         self.likes = and_(
-            *(spaced.like(f"% {_like_escaped(token)}%", escape="\\") for token in tokens)
+            spaced.like(f"% {beginning}%", escape="\\"),
+            *(spaced.like(f"% {word} %", escape="\\") for word in whole),
         )
 
     @property
@@ -63,12 +73,12 @@ class KeyWordsStartWith(ColumnElement):
         return self.column._from_objects
 
 
-@compiles(KeyWordsStartWith)
+@compiles(KeyHasWords)
 def _words_like(element, compiler, **kw):
     return compiler.process(element.likes, **kw)
 
 
-@compiles(KeyWordsStartWith, "postgresql")
+@compiles(KeyHasWords, "postgresql")
 def _words_tsquery(element, compiler, **kw):
     column = compiler.process(element.column, **kw)
     query = compiler.process(element.query, **kw)

@@ -9,20 +9,22 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import SQLAFilterConverter, get_field_setup_query
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import asc, desc, func
 from sqlalchemy.orm import Load, joinedload
 
 from webapp.domain.dates import date_or_none
-from webapp.domain.name_search import words_start_with
+from webapp.domain.name_search import matches_words
 from webapp.domain.party_age import add_years
 from webapp.domain.text import without_disallowed
 from webapp.domain.vietnamese import search_tokens
 
 
 class FilterSearchKey(BaseFilter):
-    """Every word of the query, folded like the stored key, begins a word of the member's
-    names or numbers ("nguyen thi h" finds "Nguyễn Thị Hường", "000701" member number
-    000701TN; see webapp.domain.name_search), and a word that is a date (dd/mm/yyyy or
-    ISO, the domain parser) matches the date of birth."""
+    """The words of the query, folded like the stored key, are words of the member's
+    names or numbers, the last perhaps only a word's beginning ("nguyen thi h" finds
+    "Nguyễn Thị Hường", "000701" member number 000701TN; webapp.domain.name_search), and
+    a word that is a date (dd/mm/yyyy or ISO, the domain parser) matches the date of
+    birth."""
 
     name = _l("Contains")
     arg_name = "sk"
@@ -39,7 +41,7 @@ class FilterSearchKey(BaseFilter):
             else:
                 words.append(word)
         tokens = search_tokens(" ".join(words))
-        return query.filter(words_start_with(field, tokens)) if tokens else query
+        return query.filter(matches_words(field, tokens)) if tokens else query
 
 
 def _years(value) -> int | None:
@@ -208,7 +210,70 @@ def known_counts() -> dict[int, int]:
     return request.environ.setdefault(KNOWN_COUNTS, {})
 
 
+# A search that finds at most this many rows has them sorted, not found along the sort
+# index (see SearchableInterface.query).
+SORT_FOUND_UP_TO = 5000
+SORTING_FOUND = "dangvien.sorting_found"
+
+
 class SearchableInterface(PageLoadingInterface):
     """SQLAInterface whose `search_key` column is searched word by word, diacritics folded."""
 
     filter_converter_class = SearchKeyFilterConverter
+
+    def query(
+        self,
+        filters=None,
+        order_column="",
+        order_direction="",
+        page=None,
+        page_size=None,
+        select_columns=None,
+        outer_default_load=False,
+    ):
+        """A name search counts first; when it finds few rows, its page is ordered by an
+        expression of the order column that no index serves. The matches of a name lie
+        together in name order (the last word typed is mostly the given name, which the
+        sort key begins with), so PostgreSQL, walking the name index until 25 match,
+        read every name before them (70 ms for "nguyen thi ha" at 100,000 members);
+        ordered by the expression, it sorts the few rows the words index found (3 ms)."""
+        if not has_request_context() or select_columns or not _searches(filters):
+            return super().query(
+                filters,
+                order_column,
+                order_direction,
+                page,
+                page_size,
+                select_columns,
+                outer_default_load,
+            )
+        count = known_counts().get(self.key)
+        if count is None:
+            count = self.query_count(self.session.query(self.obj), filters)
+            known_counts()[self.key] = count
+        request.environ[SORTING_FOUND] = count <= SORT_FOUND_UP_TO
+        try:
+            return super().query(
+                filters, order_column, order_direction, page, page_size, None, outer_default_load
+            )
+        finally:
+            request.environ.pop(SORTING_FOUND, None)
+
+    def apply_order_by(self, query, order_column, order_direction, *args, **kwargs):
+        sorting = has_request_context() and request.environ.get(SORTING_FOUND)
+        if not sorting or order_column not in self.obj.__table__.columns:
+            return super().apply_order_by(query, order_column, order_direction, *args, **kwargs)
+        column = getattr(self.obj, order_column)
+        direction = asc if order_direction == "asc" else desc
+        # coalesce(x, x) orders as x does (type, collation, NULLs) but matches no index.
+        return query.order_by(direction(func.coalesce(column, column)), direction(self.get_pk()))
+
+
+def _searches(filters) -> bool:
+    """Whether the filters hold a name search with something to search for."""
+    if filters is None:
+        return False
+    return any(
+        isinstance(flt, FilterSearchKey) and str(value or "").strip()
+        for flt, value in zip(filters.filters, filters.values, strict=True)
+    )
