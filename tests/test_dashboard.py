@@ -121,6 +121,27 @@ def test_a_leader_sees_their_scope_only_and_the_cache_follows_the_records(
     assert other.get("/dashboard/").status_code in (302, 403)
 
 
+def test_the_cache_follows_changes_of_records_and_not_sign_ins(app, db_session, redis_conn):
+    from webapp.domain.members import edit_member
+    from webapp.reports.dashboard import generation
+
+    tree, people = history(db_session)
+    db_session.commit()
+    before = generation()
+    create_user("leader_gen", "Leader", "P.01", PASSWORD)
+    login(app.test_client(), "leader_gen")  # a user and a sign-in: no figure changes
+    assert generation() == before
+    edit_member(
+        db_session,
+        SYSTEM,
+        people[0].id,
+        {"general_education": "12/12"},
+        member_number_pattern=app.config["MEMBER_NUMBER_PATTERN"],
+    )
+    db_session.commit()
+    assert generation() != before  # an edit without a ledger event changes the key
+
+
 def test_a_large_scope_is_computed_by_a_worker(app, db_session, redis_conn, monkeypatch):
     history(db_session)
     create_user("leader_big", "Leader", "P", PASSWORD)
