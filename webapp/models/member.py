@@ -164,8 +164,12 @@ class Member(Model):
     __mapper_args__ = {"version_id_col": version_id}
     __table_args__ = (
         Index("ix_member_unit_sort", "unit_id", "sort_key"),
-        Index("ix_member_sort_key", "sort_key"),
-        Index("ix_member_status", "status"),
+        # The list's orders with FAB's tie-breaker (the id): a page is read along the
+        # index, a deep page's ids off the index alone.
+        Index("ix_member_sort_key", "sort_key", "id"),
+        Index("ix_member_status", "status", "id"),
+        Index("ix_member_birth_date", "birth_date", "id"),
+        Index("ix_member_admitted_on", "admitted_on", "id"),
         # The scope filter's second half (members temporarily active in the subtree): with
         # it PostgreSQL reads a scope's members by a BitmapOr of two index scans.
         Index("ix_member_host_unit", "host_unit_id"),

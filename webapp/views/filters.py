@@ -151,15 +151,18 @@ class PageLoadingInterface(SQLAInterface):
         known = known_counts().get(self.key)
         if known == 0:
             return 0, []
-        rows = self.apply_all(
-            self.session.query(self.obj),
-            filters,
-            order_column,
-            order_direction,
-            page,
-            page_size,
-        ).all()
         first = (page or 0) * (page_size or 0)
+        if first >= DEEP_FROM and page_size:
+            rows = self._deep_page(filters, order_column, order_direction, page, page_size)
+        else:
+            rows = self.apply_all(
+                self.session.query(self.obj),
+                filters,
+                order_column,
+                order_direction,
+                page,
+                page_size,
+            ).all()
         if known is not None:
             count = known
         elif rows and (not page_size or len(rows) < page_size) or (not rows and not first):
@@ -167,6 +170,33 @@ class PageLoadingInterface(SQLAInterface):
         else:
             count = self.query_count(self.session.query(self.obj), filters)
         return count, rows
+
+    def _deep_page(self, filters, order_column, order_direction, page, page_size) -> list:
+        """A page far down the list: its ids first, then its rows. The ids come off the
+        order's index alone (an index-only scan of `(column, id)`), where the rows' query
+        read every skipped row from the table (page 2,000 of 100,000 members: 50,000
+        rows read to show 25)."""
+        ids = [
+            row[0]
+            for row in SQLAInterface.apply_all(
+                self,
+                self.session.query(self.obj.id),
+                filters,
+                order_column,
+                order_direction,
+                page,
+                page_size,
+            )
+        ]
+        if not ids:
+            return []
+        query = self.session.query(self.obj).filter(self.obj.id.in_(ids))
+        if self.listed_relations:
+            query = query.options(
+                *(joinedload(getattr(self.obj, name)) for name in self.listed_relations)
+            )
+        found = {row.id: row for row in query}
+        return [found[i] for i in ids if i in found]
 
     @property
     def key(self) -> int:
@@ -193,6 +223,8 @@ class PageLoadingInterface(SQLAInterface):
 
 
 KNOWN_COUNTS = "dangvien.known_counts"
+# From this many rows skipped, a page is read by its ids first (_deep_page).
+DEEP_FROM = 1000
 RECORD_OPTIONS = "dangvien.record_options"
 
 
