@@ -45,8 +45,8 @@ QUERIES = {
 }
 
 
-def matching(connection, table, query: str) -> set[int]:
-    condition = matches_words(table.c.key, search_tokens(query))
+def matching(connection, table, query: str, column: str = "key") -> set[int]:
+    condition = matches_words(table.c[column], search_tokens(query))
     return set(connection.scalars(select(table.c.id).where(condition)))
 
 
@@ -82,6 +82,46 @@ def test_sqlite_and_the_test_database_find_the_same_rows(app):
             server.rollback()
             metadata.drop_all(server)
             server.commit()
+
+
+def test_sqlite_s_words_index_finds_the_same_rows_and_follows_every_write():
+    """The member table on SQLite: FTS5 candidates (migration 0018), checked by the LIKEs."""
+    import importlib.util
+
+    from conftest import ROOT
+
+    path = ROOT / "webapp/migrations/versions/0018_hsearch_sqlite_words.py"
+    spec = importlib.util.spec_from_file_location("migration_0018", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    metadata = MetaData()
+    member = Table(
+        "member", metadata, Column("id", Integer, primary_key=True), Column("search_key", String)
+    )
+    engine = create_engine("sqlite://")
+    metadata.create_all(engine)
+    with engine.begin() as connection:
+        early = {i: k for i, k in KEYS.items() if i <= 2}
+        connection.execute(insert(member), [{"id": i, "search_key": k} for i, k in early.items()])
+        for statement in migration.STATEMENTS:  # "rebuild" indexes the rows already there
+            connection.execute(text(statement))
+        late = [{"id": i, "search_key": k} for i, k in KEYS.items() if i > 2]
+        connection.execute(insert(member), late)  # the insert trigger
+        compiled = str(
+            select(member.c.id)
+            .where(matches_words(member.c.search_key, ["nguyen"]))
+            .compile(engine)
+        )
+        assert "member_words MATCH" in compiled
+        for query, expected in QUERIES.items():
+            assert matching(connection, member, query, "search_key") == expected, query
+        connection.execute(
+            member.update().where(member.c.id == 2).values(search_key="pham van binh")
+        )
+        connection.execute(member.delete().where(member.c.id == 1))
+        assert matching(connection, member, "nguyen thi", "search_key") == set()
+        assert matching(connection, member, "pham van b", "search_key") == {2}
+        assert matching(connection, member, "o'b", "search_key") == {3}
 
 
 @pytest.fixture()

@@ -14,7 +14,10 @@ words and ~10 ms with the last word a beginning).
 
 On PostgreSQL the condition is a text-search query on the key's words, served by a GIN
 index on the same expression (`ix_member_search_words`). Elsewhere it is one LIKE per word
-against the key with spaces around it, which matches the same rows.
+against the key with spaces around it, which matches the same rows; on SQLite, for the
+member table, the LIKEs only check the candidates an FTS5 index of the key finds
+(`member_words`, migration 0018). FTS5 splits words at punctuation too ("27.123456" is
+"27", "123456"), so it finds a superset, which the LIKEs narrow to the same rows.
 """
 
 from __future__ import annotations
@@ -44,6 +47,18 @@ def words_tsquery(tokens: list[str]) -> str:
     return " & ".join([f"'{beginning}':*", *(f"'{word}'" for word in whole)])
 
 
+def words_fts_query(tokens: list[str]) -> str | None:
+    """An FTS5 query finding at least the rows the words match: each token a quoted
+    phrase (FTS5 splits it as it split the key), the last a prefix; a token without a
+    letter or digit gives FTS5 nothing to look up and is left to the LIKEs."""
+    phrases = [
+        '"' + token.replace('"', '""') + '"' + ("*" if last else "")
+        for last, token in ((i == len(tokens) - 1, t) for i, t in enumerate(tokens))
+        if any(ch.isalnum() for ch in token)
+    ]
+    return " ".join(phrases) or None
+
+
 def _like_escaped(token: str) -> str:
     return token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -56,6 +71,7 @@ class KeyHasWords(ColumnElement):
         ("column", InternalTraversal.dp_clauseelement),
         ("query", InternalTraversal.dp_clauseelement),
         ("likes", InternalTraversal.dp_clauseelement),
+        ("fts", InternalTraversal.dp_clauseelement),
     ]
 
     def __init__(self, column, tokens: list[str]):
@@ -67,6 +83,8 @@ class KeyHasWords(ColumnElement):
             spaced.like(f"% {beginning}%", escape="\\"),
             *(spaced.like(f"% {word} %", escape="\\") for word in whole),
         )
+        fts = words_fts_query(tokens)
+        self.fts = None if fts is None else bindparam("key_fts", fts, String(), unique=True)
 
     @property
     def _from_objects(self):
@@ -76,6 +94,19 @@ class KeyHasWords(ColumnElement):
 @compiles(KeyHasWords)
 def _words_like(element, compiler, **kw):
     return compiler.process(element.likes, **kw)
+
+
+@compiles(KeyHasWords, "sqlite")
+def _words_fts5(element, compiler, **kw):
+    likes = compiler.process(element.likes, **kw)
+    column = element.column
+    if element.fts is None or getattr(column, "table", None) is None:
+        return likes
+    if (column.table.name, column.name) != ("member", "search_key"):
+        return likes
+    row = compiler.process(column.table.c.id, **kw)
+    query = compiler.process(element.fts, **kw)
+    return f"{row} IN (SELECT rowid FROM member_words WHERE member_words MATCH {query}) AND {likes}"
 
 
 @compiles(KeyHasWords, "postgresql")
