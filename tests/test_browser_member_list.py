@@ -20,6 +20,8 @@ world = test_member_list_filter.world
 
 
 def shown_numbers(page) -> list[str]:
+    # The address changes when the next page starts arriving: read its table once loaded.
+    page.wait_for_load_state()
     return NUMBER.findall(page.locator("table.table-bordered").inner_text())
 
 
