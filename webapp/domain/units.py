@@ -582,7 +582,11 @@ def tree_units(
         return [TreeUnit(*row) for row in session.execute(query).tuples()], True
     top = Unit.parent_id.is_(None) if scope is UNRESTRICTED else Unit.path == scope
     tops = select(Unit.id).where(top)
-    opened_paths = session.scalars(select(Unit.path).where(in_scope, Unit.id.in_(opened))).all()
+    opened_paths = (
+        session.scalars(select(Unit.path).where(in_scope, Unit.id.in_(opened))).all()
+        if opened
+        else []
+    )
     # The opened units and their ancestors, so that they are reached in the tree.
     wanted = {int(part) for path in opened_paths for part in path.strip("/").split("/")}
     opened_here = opened & wanted
