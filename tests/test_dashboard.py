@@ -151,7 +151,36 @@ def test_a_large_scope_is_computed_by_a_worker(app, db_session, redis_conn, monk
     assert 'id="dashboard-pending"' in client.get("/dashboard/").get_data(as_text=True)
     assert run_worker_burst().returncode == 0
     html = client.get("/dashboard/").get_data(as_text=True)
-    assert ">4</a></h3>" in html
+    assert ">4</a></h3>" in html and 'id="dashboard-stale"' not in html
+
+
+def test_a_large_scope_shows_its_last_figures_while_one_refresh_runs(
+    app, db_session, redis_conn, monkeypatch
+):
+    """Every save changes the figures' key; a large scope is then shown as last computed
+    and refreshed by one job, not one job a save (docs/production.md, "Load test")."""
+    from rq import Queue
+
+    tree, people = history(db_session)
+    create_user("leader_stale", "Leader", "P", PASSWORD)
+    monkeypatch.setitem(app.config, "DASHBOARD_INLINE_MEMBERS", 0)
+    client = app.test_client()
+    login(client, "leader_stale")
+    client.get("/dashboard/")
+    assert run_worker_burst().returncode == 0
+    assert ">4</a></h3>" in client.get("/dashboard/").get_data(as_text=True)
+    queue = Queue("reports", connection=redis_conn)
+    for person in people[1:3]:  # two saves, two visits: one refresh queued
+        record_event(
+            db_session, SYSTEM, person.id, EventInput(kind="death", effective_on=TODAY), today=TODAY
+        )
+        db_session.commit()
+        html = client.get("/dashboard/").get_data(as_text=True)
+        assert 'id="dashboard-stale"' in html and ">4</a></h3>" in html  # the last figures
+    assert queue.count == 1
+    assert run_worker_burst().returncode == 0
+    html = client.get("/dashboard/").get_data(as_text=True)
+    assert 'id="dashboard-stale"' not in html and ">2</a></h3>" in html
 
 
 @pytest.mark.browser

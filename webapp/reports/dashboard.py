@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -18,6 +18,8 @@ from sqlalchemy import func, select
 from jobs import enqueue, fetch_job, redis_connection
 
 CACHE_SECONDS = 24 * 3600
+# A large scope's figures are refreshed at most this often; the last ones are shown meanwhile.
+REFRESH_SECONDS = 300
 KEY_PREFIX = "dangvien:dashboard:"
 
 
@@ -69,7 +71,44 @@ def compute_dashboard(scope: str | None, day_iso: str) -> dict[str, Any]:
     figures = dashboard_figures(db.session, scope, day)
     with contextlib.suppress(Exception):
         redis_connection().set(key, json.dumps(figures), ex=CACHE_SECONDS)
+        latest = {"figures": figures, "computed_at": datetime.now().strftime("%H:%M")}
+        redis_connection().set(latest_key(scope, day), json.dumps(latest), ex=CACHE_SECONDS)
     return figures
+
+
+def latest_key(scope: str | None, day: date) -> str:
+    return f"{KEY_PREFIX}latest:{scope or 'all'}:{day.isoformat()}"
+
+
+def latest_figures(scope: str | None, day: date) -> tuple[dict[str, Any] | None, str | None]:
+    """The figures last computed for the scope today, whatever has changed since, and the
+    time they were computed at (HH:MM); (None, None) if there are none."""
+    try:
+        value = redis_connection().get(latest_key(scope, day))
+    except Exception:  # noqa: BLE001 - as cached_figures
+        return None, None
+    if value is None:
+        return None, None
+    latest = json.loads(value)
+    return latest["figures"], latest["computed_at"]
+
+
+def refresh_dashboard(scope: str | None, day: date) -> None:
+    """Queue a refresh of a large scope's figures, at most once every REFRESH_SECONDS.
+    Every save changes the figures' key, and a province's figures take seconds of the
+    worker and the database: recomputed after every save, they kept both busy under a
+    crowd of clerks (docs/production.md, "Load test")."""
+    try:
+        first = redis_connection().set(
+            f"{KEY_PREFIX}refresh:{scope or 'all'}:{day.isoformat()}",
+            1,
+            nx=True,
+            ex=REFRESH_SECONDS,
+        )
+    except Exception:  # noqa: BLE001 - as cached_figures
+        return
+    if first:
+        request_dashboard(scope, day)
 
 
 def request_dashboard(scope: str | None, day: date) -> None:

@@ -15,7 +15,13 @@ from sqlalchemy import func, select
 from webapp.domain.scope import scope_clause
 from webapp.extensions import db
 from webapp.models.member import ON_THE_ROLLS, Member
-from webapp.reports.dashboard import cached_figures, compute_dashboard, request_dashboard
+from webapp.reports.dashboard import (
+    cached_figures,
+    compute_dashboard,
+    latest_figures,
+    refresh_dashboard,
+    request_dashboard,
+)
 from webapp.reports.increase_decrease import DECREASES, INCREASES
 from webapp.security import current_requester
 
@@ -32,6 +38,7 @@ class DashboardView(BaseView):
         scope = current_requester().scope
         today = date.today()
         figures = cached_figures(scope, today)
+        computed_at = None  # set when the figures shown are older than the last change
         if figures is None:
             members = db.session.scalar(
                 select(func.count(Member.id)).where(
@@ -41,11 +48,17 @@ class DashboardView(BaseView):
             if members <= current_app.config["DASHBOARD_INLINE_MEMBERS"]:
                 figures = compute_dashboard(scope, today.isoformat())
             else:
-                request_dashboard(scope, today)
+                # A large scope: today's last figures while a worker refreshes them.
+                figures, computed_at = latest_figures(scope, today)
+                if figures is None:
+                    request_dashboard(scope, today)
+                else:
+                    refresh_dashboard(scope, today)
         return self.render_template(
             "dashboard/show.html",
             title=gettext("Dashboard"),
             figures=figures,
+            computed_at=computed_at,
             units=unit_rows(figures) if figures else [],
             charts=chart_data(figures) if figures else {},
             increases=INCREASES,
