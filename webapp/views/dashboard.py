@@ -22,6 +22,7 @@ from webapp.reports.dashboard import (
     refresh_dashboard,
     request_dashboard,
 )
+from webapp.reports.document import INTEGER, format_cell
 from webapp.reports.increase_decrease import DECREASES, INCREASES
 from webapp.security import current_requester
 
@@ -132,5 +133,5 @@ def chart_data(figures: dict) -> dict:
 
 
 def thousands(value: int | None) -> str:
-    """1234567 → "1.234.567", as Vietnamese writes numbers."""
-    return f"{value or 0:,}".replace(",", ".")
+    """1234567 → "1.234.567", as the reports print counts."""
+    return format_cell(value or 0, INTEGER)

@@ -110,9 +110,7 @@ class PageLoadingInterface(SQLAInterface):
         outer_default_load=False,
     ):
         if not select_columns and self.listed_relations:
-            query = query.options(
-                *(joinedload(getattr(self.obj, name)) for name in self.listed_relations)
-            )
+            query = query.options(*self._listed_loads())
         return super().apply_all(
             query,
             filters,
@@ -191,12 +189,13 @@ class PageLoadingInterface(SQLAInterface):
         if not ids:
             return []
         query = self.session.query(self.obj).filter(self.obj.id.in_(ids))
-        if self.listed_relations:
-            query = query.options(
-                *(joinedload(getattr(self.obj, name)) for name in self.listed_relations)
-            )
+        query = query.options(*self._listed_loads())
         found = {row.id: row for row in query}
         return [found[i] for i in ids if i in found]
+
+    def _listed_loads(self) -> list:
+        """The listed relations, joined into the page's query."""
+        return [joinedload(getattr(self.obj, name)) for name in self.listed_relations]
 
     @property
     def key(self) -> int:
